@@ -1,0 +1,261 @@
+#include "engine/graph/executor.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/core/dnnl_context.h"
+#include "engine/core/status.h"
+#include "engine/core/threading.h"
+#include "engine/graph/memory_plan.h"
+
+namespace favor {
+
+int64_t GraphState::NumBytes() const {
+  int64_t total = 0;
+  for (const auto& state : states_) {
+    if (state != nullptr) total += state->NumBytes();
+  }
+  return total;
+}
+
+void GraphState::Reset() {
+  for (const auto& state : states_) {
+    if (state != nullptr) state->Reset();
+  }
+  position_ = 0;
+}
+
+absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(std::shared_ptr<const Graph> graph,
+                                                           const ExecutorOptions& options) {
+  if (graph == nullptr) return absl::InvalidArgumentError("Executor: null graph");
+  if (options.max_seq_len <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Executor: max_seq_len must be positive, got ", options.max_seq_len));
+  }
+  if (options.threads < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Executor: thread count must be >= 0, got ", options.threads));
+  }
+  FAVOR_RETURN_IF_ERROR(graph->Validate());
+  kernels::Isa isa;
+  if (options.isa.has_value()) {
+    if (!kernels::IsSupported(*options.isa)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("this CPU does not support ISA ", kernels::IsaName(*options.isa)));
+    }
+    isa = *options.isa;
+  } else {
+    FAVOR_ASSIGN_OR_RETURN(isa, kernels::IsaFromEnvironment());
+  }
+
+  std::unique_ptr<Executor> executor(new Executor());
+  Executor& e = *executor;
+  e.graph_ = std::move(graph);
+  e.kernels_ = &kernels::GetKernels(isa);
+  e.threads_ = options.threads > 0 ? options.threads : PhysicalCoreCount();
+  e.max_seq_len_ = options.max_seq_len;
+  const Graph& g = *e.graph_;
+  FAVOR_ASSIGN_OR_RETURN(const std::vector<NodeId> order, g.TopologicalOrder());
+
+  // Lifetimes: a node output lives from its producing step to its last reader (graph outputs to
+  // the end); a node's workspace lives during its own step.
+  const int num_steps = static_cast<int>(order.size());
+  std::vector<int> first_step(static_cast<size_t>(g.num_values()), -1);
+  std::vector<int> last_step(static_cast<size_t>(g.num_values()), -1);
+  for (int step = 0; step < num_steps; ++step) {
+    const Node& n = g.node(order[static_cast<size_t>(step)]);
+    for (ValueId out : n.outputs) first_step[static_cast<size_t>(out)] = step;
+    for (ValueId in : n.inputs) last_step[static_cast<size_t>(in)] = step;
+  }
+  for (ValueId out : g.outputs()) last_step[static_cast<size_t>(out)] = num_steps;
+
+  std::vector<BufferRequest> requests;
+  std::vector<ValueId> request_values;  // Value per request; -1 - step for workspaces.
+  for (int step = 0; step < num_steps; ++step) {
+    const Node& n = g.node(order[static_cast<size_t>(step)]);
+    std::vector<TensorSpec> resolved_inputs;
+    for (ValueId in : n.inputs) {
+      const TensorSpec& spec = g.value(in).spec;
+      resolved_inputs.push_back({spec.dtype, spec.shape.Resolve(e.max_seq_len_)});
+    }
+    for (ValueId out : n.outputs) {
+      const TensorSpec& spec = g.value(out).spec;
+      FAVOR_ASSIGN_OR_RETURN(const int64_t bytes,
+                             BytesFor(spec.dtype, spec.shape.Resolve(e.max_seq_len_).NumElements()));
+      // An output nobody reads still needs a buffer for the op to write.
+      const int last = std::max(last_step[static_cast<size_t>(out)], step);
+      requests.push_back({bytes, step, last});
+      request_values.push_back(out);
+    }
+    const int64_t workspace = n.op->WorkspaceBytes(resolved_inputs);
+    if (workspace > 0) {
+      requests.push_back({workspace, step, step});
+      request_values.push_back(-1 - step);
+    }
+    e.steps_.push_back({order[static_cast<size_t>(step)], -1, workspace});
+  }
+  const MemoryPlan plan = PlanMemory(requests, static_cast<int64_t>(kTensorAlignment));
+  e.unshared_bytes_ = plan.unshared_bytes;
+  auto arena = AlignedBuffer::Create(static_cast<size_t>(plan.arena_bytes));
+  if (!arena.ok()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "executor arena of ", plan.arena_bytes >> 20, " MiB for max_seq_len ", e.max_seq_len_,
+        ": ", arena.status().message()));
+  }
+  e.arena_ = *std::move(arena);
+
+  e.value_offsets_.assign(static_cast<size_t>(g.num_values()), -1);
+  for (size_t r = 0; r < requests.size(); ++r) {
+    if (request_values[r] >= 0) {
+      e.value_offsets_[static_cast<size_t>(request_values[r])] = plan.offsets[r];
+      e.arena_values_.push_back(request_values[r]);
+    } else {
+      e.steps_[static_cast<size_t>(-1 - request_values[r])].workspace_offset = plan.offsets[r];
+    }
+  }
+  e.value_tensors_.resize(static_cast<size_t>(g.num_values()));
+  size_t max_inputs = 0, max_outputs = 0;
+  for (ValueId id = 0; id < g.num_values(); ++id) {
+    if (g.value(id).kind == ValueKind::kConstant) {
+      e.value_tensors_[static_cast<size_t>(id)] = g.value(id).constant;
+    }
+  }
+  for (const Step& step : e.steps_) {
+    max_inputs = std::max(max_inputs, g.node(step.node).inputs.size());
+    max_outputs = std::max(max_outputs, g.node(step.node).outputs.size());
+  }
+  e.input_scratch_.reserve(max_inputs);
+  e.output_scratch_.reserve(max_outputs);
+  e.outputs_.resize(g.outputs().size());
+  try {
+    e.stream_ = std::make_unique<dnnl::stream>(CpuEngine());
+  } catch (const dnnl::error& error) {
+    return absl::InternalError(absl::StrCat("cannot create a oneDNN stream: ", error.what()));
+  }
+  if (options.verbose) std::fprintf(stderr, "favor: executor: %s\n", e.PlanSummary().c_str());
+  return executor;
+}
+
+absl::StatusOr<std::unique_ptr<GraphState>> Executor::CreateState(
+    const StateOptions& options) const {
+  if (options.max_context <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_context must be positive, got ", options.max_context));
+  }
+  auto state = std::make_unique<GraphState>();
+  state->graph_ = graph_.get();
+  state->max_context_ = options.max_context;
+  state->states_.resize(static_cast<size_t>(graph_->num_nodes()));
+  for (const Step& step : steps_) {
+    const Node& n = graph_->node(step.node);
+    auto op_state = n.op->CreateState(options);
+    if (!op_state.ok()) {
+      return WithContext(op_state.status(), absl::StrCat("state of node '", n.name, "'"));
+    }
+    state->states_[static_cast<size_t>(step.node)] = *std::move(op_state);
+  }
+  return state;
+}
+
+int64_t Executor::arena_bytes() const { return static_cast<int64_t>(arena_->size()); }
+
+std::string Executor::PlanSummary() const {
+  return absl::StrFormat("isa %s, %d threads, %zu steps, arena %.2f MiB for %zu buffers at T<=%d "
+                         "(unshared %.2f MiB), %s",
+                         kernels::IsaName(kernels_->isa), threads_, steps_.size(),
+                         static_cast<double>(arena_bytes()) / (1 << 20), arena_values_.size(),
+                         max_seq_len_, static_cast<double>(unshared_bytes_) / (1 << 20),
+                         DnnlDescription());
+}
+
+absl::Status Executor::BindInputs(std::span<const Tensor> inputs, int64_t* seq_len) {
+  const Graph& g = *graph_;
+  if (inputs.size() != g.inputs().size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("graph takes ", g.inputs().size(), " inputs, got ", inputs.size()));
+  }
+  int64_t bound = -1;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Value& v = g.value(g.inputs()[i]);
+    const Tensor& t = inputs[i];
+    bool matches = t.dtype() == v.spec.dtype && t.rank() == v.spec.shape.rank() &&
+                   !t.empty() && t.IsContiguous();
+    for (int d = 0; matches && d < t.rank(); ++d) {
+      const int64_t expected = v.spec.shape.dim(d);
+      if (expected == kSeqLen) {
+        if (bound >= 0 && t.dim(d) != bound) matches = false;
+        bound = t.dim(d);
+      } else if (t.dim(d) != expected) {
+        matches = false;
+      }
+    }
+    if (!matches) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", v.name, "': expected ",
+                                                     v.spec.ToString(), " (contiguous), got ",
+                                                     t.DebugString()));
+    }
+    value_tensors_[static_cast<size_t>(g.inputs()[i])] = t;
+  }
+  *seq_len = bound < 0 ? 1 : bound;
+  if (*seq_len < 1 || *seq_len > max_seq_len_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a run takes 1 to ", max_seq_len_, " tokens (max_seq_len), got ", *seq_len));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Executor::Run(std::span<const Tensor> inputs, GraphState& state) {
+  if (state.graph_ != graph_.get()) {
+    return absl::InvalidArgumentError("Executor::Run: the state was created for another graph");
+  }
+  int64_t seq_len = 0;
+  FAVOR_RETURN_IF_ERROR(BindInputs(inputs, &seq_len));
+  // Checked before any op runs, so that a refused step leaves every state untouched.
+  if (seq_len > state.max_context_ - state.position_) {
+    return absl::OutOfRangeError(absl::StrCat("context full: ", state.position_, " + ", seq_len,
+                                              " tokens exceed the context of ",
+                                              state.max_context_));
+  }
+  const Graph& g = *graph_;
+  std::byte* arena = arena_->data();
+  for (ValueId id : arena_values_) {
+    const TensorSpec& spec = g.value(id).spec;
+    value_tensors_[static_cast<size_t>(id)] =
+        Tensor::Borrow(arena + value_offsets_[static_cast<size_t>(id)], spec.dtype,
+                       spec.shape.Resolve(seq_len));
+  }
+
+  ScopedThreadCount scoped_threads(threads_);  // oneDNN reads OpenMP's setting.
+  RunContext ctx;
+  ctx.seq_len = seq_len;
+  ctx.start_pos = state.position_;
+  ctx.kernels = kernels_;
+  ctx.threads = threads_;
+  ctx.stream = stream_.get();
+  for (const Step& step : steps_) {
+    const Node& n = g.node(step.node);
+    input_scratch_.clear();
+    output_scratch_.clear();
+    for (ValueId in : n.inputs) input_scratch_.push_back(value_tensors_[static_cast<size_t>(in)]);
+    for (ValueId out : n.outputs) {
+      output_scratch_.push_back(value_tensors_[static_cast<size_t>(out)]);
+    }
+    ctx.workspace = step.workspace_bytes > 0
+                        ? std::span<std::byte>(arena + step.workspace_offset,
+                                               static_cast<size_t>(step.workspace_bytes))
+                        : std::span<std::byte>();
+    const absl::Status status = n.op->Run(ctx, input_scratch_, output_scratch_,
+                                          state.states_[static_cast<size_t>(step.node)].get());
+    if (!status.ok()) {
+      return WithContext(status, absl::StrCat("node '", n.name, "' (", n.op->type(), ")"));
+    }
+  }
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    outputs_[i] = value_tensors_[static_cast<size_t>(g.outputs()[i])];
+  }
+  state.position_ += seq_len;
+  return absl::OkStatus();
+}
+
+}  // namespace favor

@@ -1,0 +1,99 @@
+// Executor: runs a graph repeatedly, T tokens per run, with a memory plan made once.
+//
+// At creation the executor orders the nodes, sizes every intermediate buffer for the largest T
+// (max_seq_len) and plans them into one arena (see memory_plan.h). A run resolves T from the
+// inputs, points tensor views into the arena and calls the ops in order: once warmed up it makes
+// no heap allocation of its own. Per-sequence state (KV caches) lives in a GraphState that the
+// caller owns, so one executor can serve sequence after sequence.
+//
+// Thread-safety: the graph is shared read-only; an executor (its arena) serves one thread at a
+// time. Sessions on several threads each have their own executor over the same graph.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/core/storage.h"
+#include "engine/graph/graph.h"
+#include "engine/kernels/kernels.h"
+
+namespace favor {
+
+struct ExecutorOptions {
+  int64_t max_seq_len = 512;         // Largest T of one run (a prompt is fed in chunks of it).
+  int threads = 0;                   // 0: one per physical core.
+  std::optional<kernels::Isa> isa;   // Unset: FAVOR_ISA, else the best the CPU supports.
+  bool verbose = false;              // Print the plan (ISA, threads, arena) to stderr.
+};
+
+// The per-sequence state of every stateful op of a graph, and the sequence position.
+class GraphState {
+ public:
+  int64_t position() const { return position_; }
+  int64_t max_context() const { return max_context_; }
+  int64_t NumBytes() const;
+  // Starts a new sequence (keeps the memory).
+  void Reset();
+
+ private:
+  friend class Executor;
+  const Graph* graph_ = nullptr;
+  std::vector<std::unique_ptr<OpState>> states_;  // Indexed by NodeId; null for stateless ops.
+  int64_t position_ = 0;
+  int64_t max_context_ = 0;
+};
+
+class Executor {
+ public:
+  static absl::StatusOr<std::unique_ptr<Executor>> Create(std::shared_ptr<const Graph> graph,
+                                                          const ExecutorOptions& options = {});
+
+  absl::StatusOr<std::unique_ptr<GraphState>> CreateState(const StateOptions& options) const;
+
+  // Runs the graph on `inputs` (in the order of graph.inputs()) at state.position(), then
+  // advances the position by T. Outputs stay valid until the next run.
+  absl::Status Run(std::span<const Tensor> inputs, GraphState& state);
+  const Tensor& output(size_t index) const { return outputs_[index]; }
+  size_t num_outputs() const { return outputs_.size(); }
+
+  const Graph& graph() const { return *graph_; }
+  kernels::Isa isa() const { return kernels_->isa; }
+  int threads() const { return threads_; }
+  int64_t max_seq_len() const { return max_seq_len_; }
+  int64_t arena_bytes() const;
+  // "arena 12.0 MiB for 40 buffers (unshared: 30.1 MiB), isa avx512, 2 threads".
+  std::string PlanSummary() const;
+
+ private:
+  struct Step {
+    NodeId node;
+    int64_t workspace_offset;
+    int64_t workspace_bytes;
+  };
+
+  Executor() = default;
+  absl::Status BindInputs(std::span<const Tensor> inputs, int64_t* seq_len);
+
+  std::shared_ptr<const Graph> graph_;
+  const kernels::KernelTable* kernels_ = nullptr;
+  int threads_ = 1;
+  int64_t max_seq_len_ = 0;
+  std::vector<Step> steps_;
+  std::vector<int64_t> value_offsets_;   // Arena offset per value (-1: not in the arena).
+  std::vector<Tensor> value_tensors_;    // Current view of every value.
+  std::vector<ValueId> arena_values_;    // Values whose views are re-pointed on every run.
+  std::vector<Tensor> outputs_;
+  std::vector<Tensor> input_scratch_;    // Reused per step: no allocation on the hot path.
+  std::vector<Tensor> output_scratch_;
+  std::shared_ptr<AlignedBuffer> arena_;
+  int64_t unshared_bytes_ = 0;
+  std::unique_ptr<dnnl::stream> stream_;
+};
+
+}  // namespace favor

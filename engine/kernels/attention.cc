@@ -1,0 +1,82 @@
+// Exact softmax attention for one query row, compiled once per ISA.
+//
+// Keys are processed in blocks with an online softmax (running max m, running sum l, rescaled
+// accumulator), so the work needs only stack memory whatever the context length, and the scores
+// of a block are exponentiated together with the vector exp.
+
+#include <math.h>  // INFINITY only: no C++ inline math in per-ISA code (see vec.h).
+
+#include "engine/kernels/kernel_impl.h"
+#include "engine/kernels/vec.h"
+
+namespace favor::kernels::FAVOR_KERNEL_NS {
+namespace {
+
+constexpr int64_t kKeyBlock = 64;
+
+// y += a * x over n values.
+inline void Axpy(float a, const float* x, float* y, int64_t n) {
+  const VecF32 av = Set1(a);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) Store(y + i, Fma(av, Load(x + i), Load(y + i)));
+  if (i < n) StoreTail(y + i, Fma(av, LoadTail(x + i, n - i), LoadTail(y + i, n - i)), n - i);
+}
+
+inline void ScaleInPlace(float a, float* y, int64_t n) {
+  const VecF32 av = Set1(a);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) Store(y + i, Load(y + i) * av);
+  if (i < n) StoreTail(y + i, LoadTail(y + i, n - i) * av, n - i);
+}
+
+// p[j] = exp(s[j] - shift); returns the sum.
+inline float ExpShifted(float* s, float shift, int64_t n) {
+  const VecF32 shift_vec = Set1(shift);
+  VecF32 sum = Set1(0.0f);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const VecF32 e = Exp(Load(s + i) - shift_vec);
+    Store(s + i, e);
+    sum = sum + e;
+  }
+  if (i < n) {
+    const VecF32 e = Exp(LoadTailFill(s + i, n - i, -INFINITY) - shift_vec);
+    StoreTail(s + i, e, n - i);
+    sum = sum + e;
+  }
+  return ReduceSum(sum);
+}
+
+}  // namespace
+
+void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
+                  int64_t head_dim, float scale, float* out) {
+  alignas(64) float acc[kMaxHeadDim];
+  alignas(64) float scores[kKeyBlock];
+  for (int64_t i = 0; i < head_dim; ++i) acc[i] = 0.0f;
+  float running_max = -INFINITY;
+  float running_sum = 0.0f;
+  for (int64_t start = 0; start < n_keys; start += kKeyBlock) {
+    const int64_t count = n_keys - start < kKeyBlock ? n_keys - start : kKeyBlock;
+    float block_max = -INFINITY;
+    for (int64_t j = 0; j < count; ++j) {
+      scores[j] = scale * Dot(q, keys + (start + j) * head_dim, head_dim);
+      block_max = scores[j] > block_max ? scores[j] : block_max;
+    }
+    const float new_max = block_max > running_max ? block_max : running_max;
+    if (new_max > running_max && running_sum > 0.0f) {
+      const float correction = __builtin_expf(running_max - new_max);
+      running_sum *= correction;
+      ScaleInPlace(correction, acc, head_dim);
+    }
+    running_max = new_max;
+    running_sum += ExpShifted(scores, new_max, count);
+    for (int64_t j = 0; j < count; ++j) {
+      Axpy(scores[j], values + (start + j) * head_dim, acc, head_dim);
+    }
+  }
+  const float inv = running_sum > 0.0f ? 1.0f / running_sum : 0.0f;
+  for (int64_t i = 0; i < head_dim; ++i) out[i] = acc[i] * inv;
+}
+
+}  // namespace favor::kernels::FAVOR_KERNEL_NS

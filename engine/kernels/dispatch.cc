@@ -1,0 +1,89 @@
+// ISA detection and the choice of kernel table. Compiled with baseline flags.
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "engine/kernels/kernels.h"
+
+namespace favor::kernels {
+
+namespace scalar {
+const KernelTable& Table();
+}
+namespace avx2 {
+const KernelTable& Table();
+}
+namespace avx512 {
+const KernelTable& Table();
+}
+
+absl::string_view IsaName(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return "scalar";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<Isa> ParseIsa(absl::string_view name) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (IsaName(isa) == name) return isa;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown ISA '", name, "' (expected scalar, avx2 or avx512)"));
+}
+
+bool IsSupported(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return true;
+    case Isa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("f16c");
+    case Isa::kAvx512:
+      return IsSupported(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
+             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("avx512dq");
+  }
+  return false;
+}
+
+std::vector<Isa> SupportedIsas() {
+  std::vector<Isa> isas;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (IsSupported(isa)) isas.push_back(isa);
+  }
+  return isas;
+}
+
+Isa BestIsa() { return SupportedIsas().back(); }
+
+absl::StatusOr<Isa> IsaFromEnvironment() {
+  const char* forced = std::getenv("FAVOR_ISA");
+  if (forced == nullptr || *forced == '\0') return BestIsa();
+  auto isa = ParseIsa(forced);
+  if (!isa.ok()) return absl::InvalidArgumentError(absl::StrCat("FAVOR_ISA: ", isa.status().message()));
+  if (!IsSupported(*isa)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("FAVOR_ISA=", forced, " but this CPU does not support ", IsaName(*isa)));
+  }
+  return *isa;
+}
+
+const KernelTable& GetKernels(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx2:
+      return avx2::Table();
+    case Isa::kAvx512:
+      return avx512::Table();
+    case Isa::kScalar:
+      break;
+  }
+  return scalar::Table();
+}
+
+}  // namespace favor::kernels

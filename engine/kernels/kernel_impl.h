@@ -1,0 +1,28 @@
+// Declarations of the kernels of one ISA (namespace FAVOR_KERNEL_NS); see kernels.h for what each
+// computes. Included only by the per-ISA kernel sources.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/kernels/kernel_table.h"
+
+namespace favor::kernels::FAVOR_KERNEL_NS {
+
+void Add(const float* a, const float* b, float* out, int64_t n);
+void Mul(const float* a, const float* b, float* out, int64_t n);
+void RmsNorm(const float* x, const float* weight, float* out, int64_t n, float eps);
+void Silu(const float* x, float* out, int64_t n);
+void SwiGlu(const float* gate, const float* up, float* out, int64_t n);
+void Softmax(const float* x, float* out, int64_t n);
+void Rope(float* x, const float* cos, const float* sin, int64_t n_heads, int64_t head_dim,
+          RopeStyle style);
+float Dot(const float* a, const float* b, int64_t n);
+void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
+                  int64_t head_dim, float scale, float* out);
+void F16ToF32(const uint16_t* in, float* out, int64_t n);
+void BF16ToF32(const uint16_t* in, float* out, int64_t n);
+void F32ToBF16(const float* in, uint16_t* out, int64_t n);
+
+const KernelTable& Table();
+
+}  // namespace favor::kernels::FAVOR_KERNEL_NS

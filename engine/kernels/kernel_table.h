@@ -1,0 +1,46 @@
+// The kernel table: plain data shared by the per-ISA kernel sources and the dispatcher. This header
+// includes nothing with inline code (see vec.h for why per-ISA sources must not).
+#pragma once
+
+#include <cstdint>
+
+namespace favor::kernels {
+
+enum class Isa { kScalar, kAvx2, kAvx512 };
+
+// How RoPE pairs the coordinates of a head: (x[2i], x[2i+1]) as llama2.c and GGUF, or
+// (x[i], x[i + d/2]) as Hugging Face.
+enum class RopeStyle { kAdjacentPairs, kHalves };
+
+// Largest head dimension the attention kernels accept (their accumulators live on the stack).
+inline constexpr int64_t kMaxHeadDim = 256;
+
+struct KernelTable {
+  Isa isa;
+  // out = a + b.
+  void (*add)(const float* a, const float* b, float* out, int64_t n);
+  // out = a * b (element-wise).
+  void (*mul)(const float* a, const float* b, float* out, int64_t n);
+  // out = x / rms(x) * weight, rms = sqrt(mean(x^2) + eps).
+  void (*rms_norm)(const float* x, const float* weight, float* out, int64_t n, float eps);
+  // out = x * sigmoid(x).
+  void (*silu)(const float* x, float* out, int64_t n);
+  // out = silu(gate) * up.
+  void (*swiglu)(const float* gate, const float* up, float* out, int64_t n);
+  // out = softmax(x) over n values (max-subtracted).
+  void (*softmax)(const float* x, float* out, int64_t n);
+  // Rotates n_heads consecutive heads of head_dim values in place; cos/sin hold head_dim/2 values.
+  void (*rope)(float* x, const float* cos, const float* sin, int64_t n_heads, int64_t head_dim,
+               RopeStyle style);
+  // Dot product of two vectors.
+  float (*dot)(const float* a, const float* b, int64_t n);
+  // One query row of softmax attention over n_keys keys/values (rows of head_dim floats):
+  // out = sum_j softmax_j(scale q.k_j) v_j, computed in blocks with an online softmax.
+  void (*attention_row)(const float* q, const float* keys, const float* values, int64_t n_keys,
+                        int64_t head_dim, float scale, float* out);
+  void (*f16_to_f32)(const uint16_t* in, float* out, int64_t n);
+  void (*bf16_to_f32)(const uint16_t* in, float* out, int64_t n);
+  void (*f32_to_bf16)(const float* in, uint16_t* out, int64_t n);  // Round to nearest even.
+};
+
+}  // namespace favor::kernels

@@ -1,0 +1,91 @@
+#include "engine/kernels/reference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace favor::kernels::reference {
+
+void Add(const float* a, const float* b, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+void Mul(const float* a, const float* b, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
+}
+
+void RmsNorm(const float* x, const float* weight, float* out, int64_t n, float eps) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  const double inv_rms = 1.0 / std::sqrt(sum / static_cast<double>(n) + eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(x[i] * inv_rms * weight[i]);
+}
+
+void Silu(const float* x, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(x[i] / (1.0 + std::exp(-double{x[i]})));
+}
+
+void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = static_cast<float>(gate[i] / (1.0 + std::exp(-double{gate[i]})) * up[i]);
+  }
+}
+
+void Softmax(const float* x, float* out, int64_t n) {
+  double max_value = -std::numeric_limits<double>::infinity();
+  for (int64_t i = 0; i < n; ++i) max_value = std::max(max_value, double{x[i]});
+  if (std::isinf(max_value) && max_value < 0) {
+    std::fill(out, out + n, 0.0f);
+    return;
+  }
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(x[i] - max_value);
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(std::exp(x[i] - max_value) / sum);
+}
+
+void Rope(float* x, int64_t position, double theta, int64_t n_heads, int64_t head_dim,
+          RopeStyle style) {
+  const int64_t half = head_dim / 2;
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* head = x + h * head_dim;
+    for (int64_t i = 0; i < half; ++i) {
+      const double angle =
+          static_cast<double>(position) * std::pow(theta, -2.0 * static_cast<double>(i) /
+                                                              static_cast<double>(head_dim));
+      const int64_t ia = style == RopeStyle::kHalves ? i : 2 * i;
+      const int64_t ib = style == RopeStyle::kHalves ? i + half : 2 * i + 1;
+      const double a = head[ia], b = head[ib];
+      head[ia] = static_cast<float>(a * std::cos(angle) - b * std::sin(angle));
+      head[ib] = static_cast<float>(b * std::cos(angle) + a * std::sin(angle));
+    }
+  }
+}
+
+double Dot(const float* a, const float* b, int64_t n) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(a[i]) * b[i];
+  return sum;
+}
+
+void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
+                  int64_t head_dim, float scale, float* out) {
+  std::vector<double> scores(static_cast<size_t>(n_keys));
+  double max_score = -std::numeric_limits<double>::infinity();
+  for (int64_t j = 0; j < n_keys; ++j) {
+    scores[static_cast<size_t>(j)] = scale * Dot(q, keys + j * head_dim, head_dim);
+    max_score = std::max(max_score, scores[static_cast<size_t>(j)]);
+  }
+  double sum = 0.0;
+  for (double& s : scores) {
+    s = std::exp(s - max_score);
+    sum += s;
+  }
+  for (int64_t i = 0; i < head_dim; ++i) {
+    double acc = 0.0;
+    for (int64_t j = 0; j < n_keys; ++j) acc += scores[static_cast<size_t>(j)] * values[j * head_dim + i];
+    out[i] = n_keys > 0 ? static_cast<float>(acc / sum) : 0.0f;
+  }
+}
+
+}  // namespace favor::kernels::reference

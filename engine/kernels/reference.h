@@ -1,0 +1,25 @@
+// Plain reference implementations, in double precision where it matters, written for obviousness
+// rather than speed. Tests compare every kernel variant and every op with these.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/kernels/kernel_table.h"
+
+namespace favor::kernels::reference {
+
+void Add(const float* a, const float* b, float* out, int64_t n);
+void Mul(const float* a, const float* b, float* out, int64_t n);
+void RmsNorm(const float* x, const float* weight, float* out, int64_t n, float eps);
+void Silu(const float* x, float* out, int64_t n);
+void SwiGlu(const float* gate, const float* up, float* out, int64_t n);
+void Softmax(const float* x, float* out, int64_t n);
+// Rotates n_heads heads of one token at `position` with frequencies theta^(-2i/head_dim).
+void Rope(float* x, int64_t position, double theta, int64_t n_heads, int64_t head_dim,
+          RopeStyle style);
+double Dot(const float* a, const float* b, int64_t n);
+// Two-pass softmax attention of one query over n_keys rows (no blocking, no online rescaling).
+void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
+                  int64_t head_dim, float scale, float* out);
+
+}  // namespace favor::kernels::reference

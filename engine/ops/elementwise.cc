@@ -1,0 +1,72 @@
+#include "engine/ops/elementwise.h"
+
+#include "engine/core/parallel.h"
+#include "engine/core/status.h"
+#include "engine/ops/op_checks.h"
+
+namespace favor {
+namespace {
+
+// Rows per thread below which a loop stays on the calling thread: about 16K values.
+int64_t MinRowsPerThread(int64_t row_length) {
+  return row_length >= 16384 ? 1 : 16384 / (row_length > 0 ? row_length : 1);
+}
+
+}  // namespace
+
+absl::string_view ElementwiseOp::type() const {
+  switch (kind_) {
+    case ElementwiseKind::kAdd:
+      return "Add";
+    case ElementwiseKind::kMul:
+      return "Mul";
+    case ElementwiseKind::kSilu:
+      return "Silu";
+    case ElementwiseKind::kSwiGlu:
+      return "SwiGlu";
+  }
+  return "Elementwise";
+}
+
+absl::StatusOr<std::vector<TensorSpec>> ElementwiseOp::InferOutputs(
+    std::span<const TensorSpec> inputs) const {
+  const size_t arity = kind_ == ElementwiseKind::kSilu ? 1 : 2;
+  FAVOR_RETURN_IF_ERROR(CheckInputCount(inputs, arity));
+  FAVOR_RETURN_IF_ERROR(CheckDType(inputs, 0, DType::kF32));
+  if (inputs[0].shape.rank() == 0) {
+    return absl::InvalidArgumentError("input 0: expected at least one dimension, got a scalar");
+  }
+  if (arity == 2) FAVOR_RETURN_IF_ERROR(CheckSameSpec(inputs, 0, 1));
+  return std::vector<TensorSpec>{inputs[0]};
+}
+
+absl::Status ElementwiseOp::Run(const RunContext& ctx, std::span<const Tensor> inputs,
+                                std::span<Tensor> outputs, OpState* /*state*/) const {
+  const kernels::KernelTable& k = *ctx.kernels;
+  const float* a = inputs[0].data<float>();
+  const float* b = inputs.size() > 1 ? inputs[1].data<float>() : nullptr;
+  float* out = outputs[0].mutable_data<float>();
+  const int64_t cols = inputs[0].shape().back();
+  const int64_t rows = inputs[0].shape().NumRows();
+  const ElementwiseKind kind = kind_;
+  ParallelFor(rows, ctx.threads, MinRowsPerThread(cols), [&](int64_t r) {
+    const int64_t offset = r * cols;
+    switch (kind) {
+      case ElementwiseKind::kAdd:
+        k.add(a + offset, b + offset, out + offset, cols);
+        break;
+      case ElementwiseKind::kMul:
+        k.mul(a + offset, b + offset, out + offset, cols);
+        break;
+      case ElementwiseKind::kSilu:
+        k.silu(a + offset, out + offset, cols);
+        break;
+      case ElementwiseKind::kSwiGlu:
+        k.swiglu(a + offset, b + offset, out + offset, cols);
+        break;
+    }
+  });
+  return absl::OkStatus();
+}
+
+}  // namespace favor

@@ -1,0 +1,171 @@
+#include "engine/ops/matmul.h"
+
+#include <iterator>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/core/dnnl_context.h"
+#include "engine/core/external_call.h"
+#include "engine/core/half.h"
+#include "engine/core/status.h"
+#include "engine/ops/op_checks.h"
+
+namespace favor {
+namespace {
+
+using dnnl::memory;
+
+constexpr int64_t kLayoutProbeRows = 256;  // A prefill-sized T to choose the weight layout.
+constexpr size_t kMaxCachedPrimitives = 32;
+
+memory::data_type ToDnnl(DType dtype) {
+  return dtype == DType::kBF16 ? memory::data_type::bf16 : memory::data_type::f32;
+}
+
+absl::Status FromDnnlError(const dnnl::error& e, absl::string_view what) {
+  return absl::InternalError(absl::StrCat(what, ": oneDNN error ", e.status, ": ", e.what()));
+}
+
+}  // namespace
+
+MatMulOp::MatMulOp(MatMulOptions options, int64_t in_features, int64_t out_features)
+    : options_(std::move(options)), in_features_(in_features), out_features_(out_features) {}
+
+memory::desc MatMulOp::SourceDesc(int64_t rows) const {
+  return memory::desc({rows, in_features_}, ToDnnl(options_.compute), memory::format_tag::ab);
+}
+
+memory::desc MatMulOp::DestinationDesc(int64_t rows) const {
+  return memory::desc({rows, out_features_}, memory::data_type::f32, memory::format_tag::ab);
+}
+
+absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
+                                                           const MatMulOptions& options) {
+  const std::string context = absl::StrCat("MatMul weight '", options.weight_name, "'");
+  if (weight.rank() != 2 || weight.NumElements() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": expected a non-empty 2-D tensor, got ", weight.DebugString()));
+  }
+  if (weight.dtype() != DType::kF32 && weight.dtype() != DType::kF16 &&
+      weight.dtype() != DType::kBF16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": unsupported dtype ", DTypeName(weight.dtype())));
+  }
+  if (options.compute != DType::kF32 && options.compute != DType::kBF16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": compute type must be f32 or bf16, got ", DTypeName(options.compute)));
+  }
+  const bool out_by_in = options.layout == WeightLayout::kOutByIn;
+  const int64_t in_features = out_by_in ? weight.dim(1) : weight.dim(0);
+  const int64_t out_features = out_by_in ? weight.dim(0) : weight.dim(1);
+  std::shared_ptr<MatMulOp> op(new MatMulOp(options, in_features, out_features));
+
+  // oneDNN reorders convert f32 <-> bf16 but not f16: widen f16 to f32 first (load time only).
+  Tensor source = weight;
+  if (weight.dtype() == DType::kF16) {
+    FAVOR_ASSIGN_OR_RETURN(source, Tensor::Allocate(DType::kF32, weight.shape()));
+    const uint16_t* in = weight.data<uint16_t>();
+    float* out = source.mutable_data<float>();
+    for (int64_t i = 0; i < weight.NumElements(); ++i) out[i] = F16ToF32(in[i]);
+  }
+
+  try {
+    const dnnl::engine& engine = CpuEngine();
+    const memory::desc any_weights({in_features, out_features}, ToDnnl(options.compute),
+                                   memory::format_tag::any);
+    const dnnl::matmul::primitive_desc probe(
+        dnnl::matmul::desc(op->SourceDesc(kLayoutProbeRows), any_weights,
+                           op->DestinationDesc(kLayoutProbeRows)),
+        engine);
+    op->implementation_ = probe.impl_info_str();
+    if (op->implementation_.rfind("ref", 0) == 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(context, ": oneDNN has only a reference implementation for ",
+                       DTypeName(options.compute), " matmul on this CPU"));
+    }
+    // The stored weight, viewed as the logical [K, N] matrix: [N, K] row-major is tag "ba".
+    const memory::desc stored({in_features, out_features}, ToDnnl(source.dtype()),
+                              out_by_in ? memory::format_tag::ba : memory::format_tag::ab);
+    memory user(stored, engine, const_cast<void*>(source.raw_data()));
+    op->packed_weights_ = memory(probe.weights_desc(), engine);
+    dnnl::stream stream(engine);
+    dnnl::reorder(user, op->packed_weights_).execute(stream, user, op->packed_weights_);
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    return FromDnnlError(e, context);
+  }
+  // Decode shapes are the hot path: create their primitive now rather than at the first token.
+  FAVOR_RETURN_IF_ERROR(op->PrimitiveFor(1).status());
+  return op;
+}
+
+int64_t MatMulOp::PackedWeightBytes() const {
+  return static_cast<int64_t>(packed_weights_.get_desc().get_size());
+}
+
+std::string MatMulOp::Attributes() const {
+  return absl::StrCat("weight=", options_.weight_name, " [", in_features_, " x ", out_features_,
+                      "] ", DTypeName(options_.compute), " ", implementation_);
+}
+
+absl::StatusOr<std::vector<TensorSpec>> MatMulOp::InferOutputs(
+    std::span<const TensorSpec> inputs) const {
+  FAVOR_RETURN_IF_ERROR(CheckInputCount(inputs, 1));
+  FAVOR_RETURN_IF_ERROR(CheckDType(inputs, 0, DType::kF32));
+  FAVOR_RETURN_IF_ERROR(CheckRank(inputs, 0, 2));
+  FAVOR_RETURN_IF_ERROR(CheckDim(inputs, 0, 1, in_features_));
+  return std::vector<TensorSpec>{{DType::kF32, Shape{inputs[0].shape.dim(0), out_features_}}};
+}
+
+int64_t MatMulOp::WorkspaceBytes(std::span<const TensorSpec> inputs) const {
+  if (options_.compute != DType::kBF16) return 0;
+  return inputs[0].shape.dim(0) * in_features_ * 2;  // Activations rounded to bf16.
+}
+
+absl::StatusOr<dnnl::matmul> MatMulOp::PrimitiveFor(int64_t rows) const {
+  std::lock_guard<std::mutex> lock(cache_mutex_);
+  auto it = primitives_.find(rows);
+  if (it != primitives_.end()) return it->second;
+  if (primitives_.size() >= kMaxCachedPrimitives) {
+    // Many distinct prompt lengths: drop the prefill primitives, keep the decode one.
+    for (auto entry = primitives_.begin(); entry != primitives_.end();) {
+      entry = entry->first == 1 ? std::next(entry) : primitives_.erase(entry);
+    }
+  }
+  try {
+    const dnnl::matmul::primitive_desc pd(
+        dnnl::matmul::desc(SourceDesc(rows), packed_weights_.get_desc(), DestinationDesc(rows)),
+        CpuEngine());
+    auto inserted = primitives_.emplace(rows, dnnl::matmul(pd));
+    return inserted.first->second;
+  } catch (const dnnl::error& e) {
+    return FromDnnlError(e, absl::StrCat("MatMul '", options_.weight_name, "' with T=", rows));
+  }
+}
+
+absl::Status MatMulOp::Run(const RunContext& ctx, std::span<const Tensor> inputs,
+                           std::span<Tensor> outputs, OpState* /*state*/) const {
+  const int64_t rows = inputs[0].dim(0);
+  FAVOR_ASSIGN_OR_RETURN(const dnnl::matmul primitive, PrimitiveFor(rows));
+  void* source = const_cast<void*>(inputs[0].raw_data());
+  if (options_.compute == DType::kBF16) {
+    auto* converted = reinterpret_cast<uint16_t*>(ctx.workspace.data());
+    ctx.kernels->f32_to_bf16(inputs[0].data<float>(), converted, rows * in_features_);
+    source = converted;
+  }
+  try {
+    ExternalCallScope external;  // oneDNN allocates its own bookkeeping per execute.
+    const dnnl::engine& engine = CpuEngine();
+    memory src(SourceDesc(rows), engine, source);
+    memory dst(DestinationDesc(rows), engine, outputs[0].mutable_raw_data());
+    primitive.execute(*ctx.stream, {{DNNL_ARG_SRC, src},
+                                     {DNNL_ARG_WEIGHTS, packed_weights_},
+                                     {DNNL_ARG_DST, dst}});
+    ctx.stream->wait();
+  } catch (const dnnl::error& e) {
+    return FromDnnlError(e, absl::StrCat("MatMul '", options_.weight_name, "'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace favor

@@ -1,0 +1,70 @@
+// MatMul: y[T, N] = x[T, K] W, through oneDNN's matmul primitive.
+//
+// The weight is an attribute, not a graph input: it is converted and reordered once, at
+// construction, into the blocked layout oneDNN prefers, so that runs stream packed weights. The
+// layout is the one picked for prefill shapes; decode (T = 1) primitives reuse it (oneDNN's brgemm
+// matmul picks the same layout for both). Primitives are created per distinct T on first use and
+// cached. With bf16 compute the weights are stored in bf16 (half the bytes to stream at decode) and
+// activations are rounded to bf16 in the workspace; accumulation stays f32.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "engine/ops/op.h"
+
+namespace favor {
+
+enum class WeightLayout {
+  kOutByIn,  // W stored as [N, K] (Llama / PyTorch Linear / GGUF convention).
+  kInByOut,  // W stored as [K, N].
+};
+
+struct MatMulOptions {
+  std::string weight_name;  // For dumps and errors.
+  WeightLayout layout = WeightLayout::kOutByIn;
+  DType compute = DType::kF32;  // kF32 or kBF16 (needs a CPU with AVX512_BF16 for speed).
+};
+
+class MatMulOp final : public Op {
+ public:
+  // `weight` is f32, f16 or bf16; it is copied into the packed layout (the source may be
+  // released afterwards).
+  static absl::StatusOr<std::shared_ptr<MatMulOp>> Create(const Tensor& weight,
+                                                          const MatMulOptions& options);
+
+  int64_t in_features() const { return in_features_; }
+  int64_t out_features() const { return out_features_; }
+  int64_t PackedWeightBytes() const;
+  // oneDNN's name for the implementation it chose, e.g. "brg:avx512_core".
+  const std::string& implementation() const { return implementation_; }
+
+  absl::string_view type() const override { return "MatMul"; }
+  std::string Attributes() const override;
+  absl::StatusOr<std::vector<TensorSpec>> InferOutputs(
+      std::span<const TensorSpec> inputs) const override;
+  int64_t WorkspaceBytes(std::span<const TensorSpec> inputs) const override;
+  absl::Status Run(const RunContext& ctx, std::span<const Tensor> inputs, std::span<Tensor> outputs,
+                   OpState* state) const override;
+
+ private:
+  MatMulOp(MatMulOptions options, int64_t in_features, int64_t out_features);
+  // A copy of the cached handle (cheap: reference counted), safe if the cache evicts it.
+  absl::StatusOr<dnnl::matmul> PrimitiveFor(int64_t rows) const;
+  dnnl::memory::desc SourceDesc(int64_t rows) const;
+  dnnl::memory::desc DestinationDesc(int64_t rows) const;
+
+  MatMulOptions options_;
+  int64_t in_features_;
+  int64_t out_features_;
+  dnnl::memory packed_weights_;
+  std::string implementation_;
+
+  mutable std::mutex cache_mutex_;
+  mutable std::unordered_map<int64_t, dnnl::matmul> primitives_;  // Keyed by T; bounded.
+};
+
+}  // namespace favor
