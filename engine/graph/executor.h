@@ -12,6 +12,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -59,6 +60,9 @@ class Executor {
   // Runs the graph on `inputs` (in the order of graph.inputs()) at state.position(), then
   // advances the position by T. Outputs stay valid until the next run.
   absl::Status Run(std::span<const Tensor> inputs, GraphState& state);
+  absl::Status Run(std::initializer_list<Tensor> inputs, GraphState& state) {
+    return Run(std::span<const Tensor>(inputs.begin(), inputs.size()), state);
+  }
   const Tensor& output(size_t index) const { return outputs_[index]; }
   size_t num_outputs() const { return outputs_.size(); }
 

@@ -25,7 +25,7 @@ namespace favor::kernels::FAVOR_KERNEL_NS {
 // Constants of the exp approximation (Cephes expf): range reduction x = n ln2 + r with ln2 split
 // in two for accuracy, then a degree-6 polynomial on r; relative error about 2e-7.
 inline constexpr float kExpLo = -87.33654f;  // Below: the result is flushed to 0.
-inline constexpr float kExpHi = 88.0f;       // Above: clamped (exp(88) ~ 1.65e38 is finite).
+inline constexpr float kExpHi = 88.3762626647949f;  // Above: +inf (2^n would overflow the exponent).
 inline constexpr float kLog2e = 1.44269504088896341f;
 inline constexpr float kLn2Hi = 0.693359375f;
 inline constexpr float kLn2Lo = -2.12194440e-4f;
@@ -64,6 +64,7 @@ inline VecF32 LoadTailFill(const float* p, int64_t n, float fill) {
 
 inline VecF32 Exp(VecF32 x) {
   const __mmask16 underflow = _mm512_cmp_ps_mask(x.v, _mm512_set1_ps(kExpLo), _CMP_LT_OQ);
+  const __mmask16 overflow = _mm512_cmp_ps_mask(x.v, _mm512_set1_ps(kExpHi), _CMP_GT_OQ);
   __m512 xc = _mm512_min_ps(_mm512_max_ps(x.v, _mm512_set1_ps(kExpLo)), _mm512_set1_ps(kExpHi));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(kLog2e)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -79,7 +80,8 @@ inline VecF32 Exp(VecF32 x) {
   const __m512i exponent =
       _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
   y = _mm512_mul_ps(y, _mm512_castsi512_ps(exponent));
-  return {_mm512_mask_blend_ps(underflow, y, _mm512_setzero_ps())};
+  y = _mm512_mask_blend_ps(underflow, y, _mm512_setzero_ps());
+  return {_mm512_mask_blend_ps(overflow, y, _mm512_set1_ps(__builtin_inff()))};
 }
 
 // 16-bit float loads (f16 via the hardware converter; bf16 is the high half of an f32).
@@ -155,6 +157,7 @@ inline VecF32 LoadTailFill(const float* p, int64_t n, float fill) {
 
 inline VecF32 Exp(VecF32 x) {
   const __m256 underflow = _mm256_cmp_ps(x.v, _mm256_set1_ps(kExpLo), _CMP_LT_OQ);
+  const __m256 overflow = _mm256_cmp_ps(x.v, _mm256_set1_ps(kExpHi), _CMP_GT_OQ);
   __m256 xc = _mm256_min_ps(_mm256_max_ps(x.v, _mm256_set1_ps(kExpLo)), _mm256_set1_ps(kExpHi));
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(kLog2e)),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -170,7 +173,8 @@ inline VecF32 Exp(VecF32 x) {
   const __m256i exponent =
       _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   y = _mm256_mul_ps(y, _mm256_castsi256_ps(exponent));
-  return {_mm256_andnot_ps(underflow, y)};
+  y = _mm256_andnot_ps(underflow, y);
+  return {_mm256_blendv_ps(y, _mm256_set1_ps(__builtin_inff()), overflow)};
 }
 
 inline VecF32 LoadF16(const uint16_t* p) {
@@ -234,7 +238,8 @@ inline VecF32 LoadTailFill(const float* p, int64_t, float) { return {*p}; }
 
 inline VecF32 Exp(VecF32 x) {
   if (x.v < kExpLo) return {0.0f};
-  float xc = x.v > kExpHi ? kExpHi : x.v;
+  if (x.v > kExpHi) return {__builtin_inff()};
+  float xc = x.v;
   const float n = __builtin_rintf(xc * kLog2e);
   xc = xc - n * kLn2Hi;
   xc = xc - n * kLn2Lo;

@@ -1,0 +1,206 @@
+// Every kernel of every ISA this CPU supports against the plain reference, at awkward sizes:
+// 1, odd, one less and one more than the vector widths (8, 16), and long rows.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "engine/core/half.h"
+#include "engine/kernels/kernels.h"
+#include "engine/kernels/reference.h"
+#include "tests/test_util.h"
+
+namespace favor::kernels {
+namespace {
+
+using favor::testing::NormalizedError;
+using favor::testing::RandomVector;
+
+const std::vector<int64_t> kSizes = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 257, 1000, 4099};
+constexpr double kTolerance = 2e-6;  // Normalised error of f32 kernels against double references.
+
+class KernelTest : public ::testing::TestWithParam<Isa> {
+ protected:
+  const KernelTable& k() const { return GetKernels(GetParam()); }
+};
+
+TEST_P(KernelTest, TableMatchesRequestedIsa) { EXPECT_EQ(k().isa, GetParam()); }
+
+TEST_P(KernelTest, AddAndMul) {
+  for (int64_t n : kSizes) {
+    const auto a = RandomVector(n, 1), b = RandomVector(n, 2);
+    std::vector<float> out(static_cast<size_t>(n) + 1, 42.0f), expected(static_cast<size_t>(n));
+    k().add(a.data(), b.data(), out.data(), n);
+    reference::Add(a.data(), b.data(), expected.data(), n);
+    EXPECT_LT(NormalizedError(out.data(), expected.data(), n), 1e-7) << "add n=" << n;
+    EXPECT_EQ(out[static_cast<size_t>(n)], 42.0f) << "add wrote past the end, n=" << n;
+    k().mul(a.data(), b.data(), out.data(), n);
+    reference::Mul(a.data(), b.data(), expected.data(), n);
+    EXPECT_LT(NormalizedError(out.data(), expected.data(), n), 1e-7) << "mul n=" << n;
+    EXPECT_EQ(out[static_cast<size_t>(n)], 42.0f) << "mul wrote past the end, n=" << n;
+  }
+}
+
+TEST_P(KernelTest, SiluAndSwiGlu) {
+  for (int64_t n : kSizes) {
+    const auto gate = RandomVector(n, 3, -12.0f, 12.0f), up = RandomVector(n, 4);
+    std::vector<float> out(static_cast<size_t>(n)), expected(static_cast<size_t>(n));
+    k().silu(gate.data(), out.data(), n);
+    reference::Silu(gate.data(), expected.data(), n);
+    EXPECT_LT(NormalizedError(out, expected), kTolerance) << "silu n=" << n;
+    k().swiglu(gate.data(), up.data(), out.data(), n);
+    reference::SwiGlu(gate.data(), up.data(), expected.data(), n);
+    EXPECT_LT(NormalizedError(out, expected), kTolerance) << "swiglu n=" << n;
+  }
+}
+
+TEST_P(KernelTest, SiluExtremeInputsStayFinite) {
+  const std::vector<float> x = {-1e30f, -200.0f, -90.0f, -88.5f, -87.0f, 0.0f,
+                                87.0f,  88.5f,   90.0f,  200.0f, 1e30f};
+  std::vector<float> out(x.size()), expected(x.size());
+  k().silu(x.data(), out.data(), static_cast<int64_t>(x.size()));
+  reference::Silu(x.data(), expected.data(), static_cast<int64_t>(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(out[i])) << "silu(" << x[i] << ") = " << out[i];
+    EXPECT_NEAR(out[i], expected[i], 1e-6 * std::fabs(expected[i]) + 1e-30) << "x=" << x[i];
+  }
+}
+
+TEST_P(KernelTest, Softmax) {
+  for (int64_t n : kSizes) {
+    auto x = RandomVector(n, 5, -30.0f, 30.0f);
+    std::vector<float> out(static_cast<size_t>(n)), expected(static_cast<size_t>(n));
+    k().softmax(x.data(), out.data(), n);
+    reference::Softmax(x.data(), expected.data(), n);
+    EXPECT_LT(NormalizedError(out, expected), kTolerance) << "n=" << n;
+  }
+}
+
+TEST_P(KernelTest, SoftmaxWithMaskedEntries) {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x = {1.0f, -inf, 2.0f, -inf, 0.5f, -inf, -inf, 3.0f, -inf, 0.0f, -inf};
+  std::vector<float> out(x.size()), expected(x.size());
+  k().softmax(x.data(), out.data(), static_cast<int64_t>(x.size()));
+  reference::Softmax(x.data(), expected.data(), static_cast<int64_t>(x.size()));
+  EXPECT_LT(NormalizedError(out, expected), kTolerance);
+  std::vector<float> all_masked(9, -inf), zeros(9, 0.0f);
+  k().softmax(all_masked.data(), out.data(), 9);
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(out[static_cast<size_t>(i)], 0.0f);
+}
+
+TEST_P(KernelTest, RmsNorm) {
+  for (int64_t n : kSizes) {
+    const auto x = RandomVector(n, 6, -3.0f, 3.0f), w = RandomVector(n, 7, 0.5f, 1.5f);
+    std::vector<float> out(static_cast<size_t>(n)), expected(static_cast<size_t>(n));
+    k().rms_norm(x.data(), w.data(), out.data(), n, 1e-5f);
+    reference::RmsNorm(x.data(), w.data(), expected.data(), n, 1e-5f);
+    EXPECT_LT(NormalizedError(out, expected), kTolerance) << "n=" << n;
+  }
+}
+
+TEST_P(KernelTest, Dot) {
+  for (int64_t n : kSizes) {
+    const auto a = RandomVector(n, 8), b = RandomVector(n, 9);
+    const double expected = reference::Dot(a.data(), b.data(), n);
+    const double scale = std::sqrt(static_cast<double>(n));  // Typical magnitude of the sum.
+    EXPECT_NEAR(k().dot(a.data(), b.data(), n), expected, 1e-6 * scale) << "n=" << n;
+  }
+}
+
+TEST_P(KernelTest, RopeBothStyles) {
+  for (RopeStyle style : {RopeStyle::kAdjacentPairs, RopeStyle::kHalves}) {
+    for (int64_t head_dim : {2, 6, 8, 14, 16, 34, 64, 128, 256}) {
+      for (int64_t position : {0, 1, 17, 4095}) {
+        const int64_t heads = 3;
+        auto x = RandomVector(heads * head_dim, 10);
+        auto expected = x;
+        std::vector<float> cos_values(static_cast<size_t>(head_dim / 2));
+        std::vector<float> sin_values(static_cast<size_t>(head_dim / 2));
+        for (int64_t i = 0; i < head_dim / 2; ++i) {
+          const double angle = position * std::pow(10000.0, -2.0 * i / head_dim);
+          cos_values[static_cast<size_t>(i)] = static_cast<float>(std::cos(angle));
+          sin_values[static_cast<size_t>(i)] = static_cast<float>(std::sin(angle));
+        }
+        k().rope(x.data(), cos_values.data(), sin_values.data(), heads, head_dim, style);
+        reference::Rope(expected.data(), position, 10000.0, heads, head_dim, style);
+        EXPECT_LT(NormalizedError(x, expected), kTolerance)
+            << "head_dim=" << head_dim << " position=" << position
+            << " style=" << (style == RopeStyle::kHalves ? "halves" : "adjacent");
+      }
+    }
+  }
+}
+
+TEST_P(KernelTest, AttentionRow) {
+  for (int64_t head_dim : {1, 8, 13, 16, 64, 100, 256}) {
+    for (int64_t n_keys : {1, 3, 63, 64, 65, 129, 1000}) {
+      const auto q = RandomVector(head_dim, 11, -2.0f, 2.0f);
+      const auto keys = RandomVector(n_keys * head_dim, 12, -2.0f, 2.0f);
+      const auto values = RandomVector(n_keys * head_dim, 13);
+      const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+      std::vector<float> out(static_cast<size_t>(head_dim)), expected(static_cast<size_t>(head_dim));
+      k().attention_row(q.data(), keys.data(), values.data(), n_keys, head_dim, scale, out.data());
+      reference::AttentionRow(q.data(), keys.data(), values.data(), n_keys, head_dim, scale,
+                              expected.data());
+      EXPECT_LT(NormalizedError(out, expected), 1e-5)
+          << "head_dim=" << head_dim << " n_keys=" << n_keys;
+    }
+  }
+}
+
+TEST_P(KernelTest, AttentionRowWithPeakedScores) {
+  // Large scores: the online softmax must rescale its accumulator without overflow.
+  const int64_t head_dim = 16, n_keys = 300;
+  auto q = RandomVector(head_dim, 14, -20.0f, 20.0f);
+  auto keys = RandomVector(n_keys * head_dim, 15, -20.0f, 20.0f);
+  const auto values = RandomVector(n_keys * head_dim, 16);
+  std::vector<float> out(head_dim), expected(head_dim);
+  k().attention_row(q.data(), keys.data(), values.data(), n_keys, head_dim, 1.0f, out.data());
+  reference::AttentionRow(q.data(), keys.data(), values.data(), n_keys, head_dim, 1.0f,
+                          expected.data());
+  EXPECT_LT(NormalizedError(out, expected), 1e-5);
+}
+
+TEST_P(KernelTest, HalfConversionsMatchScalarReference) {
+  for (int64_t n : kSizes) {
+    const auto x = RandomVector(n, 17, -70000.0f, 70000.0f);
+    std::vector<uint16_t> f16(static_cast<size_t>(n)), bf16(static_cast<size_t>(n) + 1, 0xabcd);
+    for (int64_t i = 0; i < n; ++i) f16[static_cast<size_t>(i)] = F32ToF16(x[static_cast<size_t>(i)] / 4);
+    std::vector<float> out(static_cast<size_t>(n));
+    k().f16_to_f32(f16.data(), out.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(out[static_cast<size_t>(i)], F16ToF32(f16[static_cast<size_t>(i)])) << "i=" << i;
+    }
+    k().f32_to_bf16(x.data(), bf16.data(), n);
+    EXPECT_EQ(bf16[static_cast<size_t>(n)], 0xabcd) << "f32_to_bf16 wrote past the end";
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(bf16[static_cast<size_t>(i)], F32ToBF16(x[static_cast<size_t>(i)])) << "i=" << i;
+    }
+    k().bf16_to_f32(bf16.data(), out.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(out[static_cast<size_t>(i)], BF16ToF32(bf16[static_cast<size_t>(i)])) << "i=" << i;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, KernelTest, ::testing::ValuesIn(SupportedIsas()),
+                         favor::testing::IsaParamName);
+
+TEST(IsaSelection, ParsesNamesAndRejectsUnknownOnes) {
+  EXPECT_EQ(ParseIsa("avx2").value(), Isa::kAvx2);
+  EXPECT_EQ(ParseIsa("scalar").value(), Isa::kScalar);
+  const auto bad = ParseIsa("sse9");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("sse9"), absl::string_view::npos);
+}
+
+TEST(IsaSelection, EnvironmentForcesAnIsa) {
+  ASSERT_EQ(setenv("FAVOR_ISA", "scalar", 1), 0);
+  EXPECT_EQ(IsaFromEnvironment().value(), Isa::kScalar);
+  ASSERT_EQ(setenv("FAVOR_ISA", "nonsense", 1), 0);
+  EXPECT_FALSE(IsaFromEnvironment().ok());
+  ASSERT_EQ(unsetenv("FAVOR_ISA"), 0);
+  EXPECT_EQ(IsaFromEnvironment().value(), BestIsa());
+}
+
+}  // namespace
+}  // namespace favor::kernels

@@ -1,0 +1,128 @@
+// MatMul (oneDNN) against a double-precision reference, at decode (T = 1) and prefill shapes,
+// odd sizes, both weight layouts, f16 weights, and bf16 compute.
+#include "absl/strings/str_cat.h"
+#include "engine/core/half.h"
+#include "engine/ops/matmul.h"
+#include "tests/test_util.h"
+
+namespace favor {
+namespace {
+
+using testing::NormalizedError;
+using testing::RandomTensor;
+
+// y[t, n] = sum_k x[t, k] w[n, k] with w stored [N, K].
+std::vector<float> ReferenceMatMul(const Tensor& x, const Tensor& w_out_by_in) {
+  const int64_t tokens = x.dim(0), in = x.dim(1), out = w_out_by_in.dim(0);
+  std::vector<float> y(static_cast<size_t>(tokens * out));
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t n = 0; n < out; ++n) {
+      double sum = 0.0;
+      for (int64_t k = 0; k < in; ++k) {
+        sum += static_cast<double>(x.data<float>()[t * in + k]) * w_out_by_in.data<float>()[n * in + k];
+      }
+      y[static_cast<size_t>(t * out + n)] = static_cast<float>(sum);
+    }
+  }
+  return y;
+}
+
+std::vector<float> RunMatMul(std::shared_ptr<const Op> op, int64_t in, const Tensor& x) {
+  auto graph = std::make_shared<Graph>();
+  const ValueId input = graph->AddInput("x", {DType::kF32, Shape{kSeqLen, in}}).value();
+  const ValueId y = graph->Add("matmul", std::move(op), {input}).value();
+  EXPECT_TRUE(graph->MarkOutput(y).ok());
+  auto result = testing::RunGraphOnce(graph, {x}, kernels::BestIsa(), 128);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? (*result)[0] : std::vector<float>{};
+}
+
+struct MatMulShape {
+  int64_t tokens, in, out;
+};
+
+class MatMulTest : public ::testing::TestWithParam<MatMulShape> {};
+
+TEST_P(MatMulTest, F32MatchesReference) {
+  const auto [tokens, in, out] = GetParam();
+  const Tensor w = RandomTensor(Shape{out, in}, 1);
+  const Tensor x = RandomTensor(Shape{tokens, in}, 2);
+  auto op = MatMulOp::Create(w, {.weight_name = "w"});
+  ASSERT_TRUE(op.ok()) << op.status();
+  EXPECT_LT(NormalizedError(RunMatMul(*op, in, x), ReferenceMatMul(x, w)), 1e-5);
+}
+
+TEST_P(MatMulTest, InByOutLayoutGivesTheSameProduct) {
+  const auto [tokens, in, out] = GetParam();
+  const Tensor w = RandomTensor(Shape{out, in}, 3);
+  Tensor transposed = Tensor::Allocate(DType::kF32, Shape{in, out}).value();
+  for (int64_t n = 0; n < out; ++n) {
+    for (int64_t k = 0; k < in; ++k) {
+      transposed.mutable_data<float>()[k * out + n] = w.data<float>()[n * in + k];
+    }
+  }
+  const Tensor x = RandomTensor(Shape{tokens, in}, 4);
+  auto op = MatMulOp::Create(transposed, {.weight_name = "wt", .layout = WeightLayout::kInByOut});
+  ASSERT_TRUE(op.ok()) << op.status();
+  EXPECT_LT(NormalizedError(RunMatMul(*op, in, x), ReferenceMatMul(x, w)), 1e-5);
+}
+
+TEST_P(MatMulTest, F16WeightsAreWidenedExactly) {
+  const auto [tokens, in, out] = GetParam();
+  Tensor w = RandomTensor(Shape{out, in}, 5);
+  Tensor w16 = Tensor::Allocate(DType::kF16, w.shape()).value();
+  for (int64_t i = 0; i < w.NumElements(); ++i) {
+    w16.mutable_data<uint16_t>()[i] = F32ToF16(w.data<float>()[i]);
+    w.mutable_data<float>()[i] = F16ToF32(w16.data<uint16_t>()[i]);  // The exact f16 values.
+  }
+  const Tensor x = RandomTensor(Shape{tokens, in}, 6);
+  auto op = MatMulOp::Create(w16, {.weight_name = "w16"});
+  ASSERT_TRUE(op.ok()) << op.status();
+  EXPECT_LT(NormalizedError(RunMatMul(*op, in, x), ReferenceMatMul(x, w)), 1e-5);
+}
+
+TEST_P(MatMulTest, Bf16ComputeIsCloseToF32) {
+  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "no AVX-512: bf16 matmul not tested";
+  const auto [tokens, in, out] = GetParam();
+  const Tensor w = RandomTensor(Shape{out, in}, 7);
+  const Tensor x = RandomTensor(Shape{tokens, in}, 8);
+  auto op = MatMulOp::Create(w, {.weight_name = "wb", .compute = DType::kBF16});
+  ASSERT_TRUE(op.ok()) << op.status();
+  // Both operands rounded to 8 significant bits: about 2^-9 relative error per product.
+  EXPECT_LT(NormalizedError(RunMatMul(*op, in, x), ReferenceMatMul(x, w)), 1e-2);
+  EXPECT_EQ((*op)->PackedWeightBytes() >= in * out * 2, true);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, MatMulTest,
+                         ::testing::Values(MatMulShape{1, 64, 32}, MatMulShape{1, 17, 33},
+                                           MatMulShape{1, 768, 300}, MatMulShape{7, 64, 100},
+                                           MatMulShape{5, 13, 1}, MatMulShape{64, 256, 128},
+                                           MatMulShape{100, 96, 77}),
+                         [](const auto& param_info) {
+                           return absl::StrCat("T", param_info.param.tokens, "_K",
+                                               param_info.param.in, "_N", param_info.param.out);
+                         });
+
+TEST(MatMulOp, WrongInputWidthIsABuildTimeErrorNamingTheNode) {
+  auto op = MatMulOp::Create(RandomTensor(Shape{8, 16}, 9), {.weight_name = "blk.0.wq"}).value();
+  Graph graph;
+  const ValueId x = graph.AddInput("x", {DType::kF32, Shape{kSeqLen, 12}}).value();
+  const auto y = graph.Add("blk.0.q_proj", op, {x});
+  ASSERT_FALSE(y.ok());
+  const std::string message(y.status().message());
+  EXPECT_NE(message.find("blk.0.q_proj"), std::string::npos) << message;
+  EXPECT_NE(message.find("MatMul"), std::string::npos) << message;
+  EXPECT_NE(message.find("16"), std::string::npos) << message;
+  EXPECT_NE(message.find("f32[T, 12]"), std::string::npos) << message;
+}
+
+TEST(MatMulOp, RejectsBadWeights) {
+  EXPECT_FALSE(MatMulOp::Create(RandomTensor(Shape{8}, 1), {.weight_name = "v"}).ok());
+  Tensor ints = Tensor::Allocate(DType::kI32, Shape{4, 4}).value();
+  const auto bad = MatMulOp::Create(ints, {.weight_name = "ints"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("ints"), absl::string_view::npos);
+}
+
+}  // namespace
+}  // namespace favor

@@ -1,0 +1,177 @@
+// Element-wise, normalisation, RoPE and embedding ops, run through a graph on every ISA and
+// compared with the references at awkward sizes (T = 1, odd T, odd widths).
+#include <cmath>
+#include <cstring>
+
+#include "engine/core/half.h"
+#include "engine/kernels/reference.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/embedding.h"
+#include "engine/ops/rms_norm.h"
+#include "engine/ops/rope.h"
+#include "engine/ops/softmax.h"
+#include "tests/test_util.h"
+
+namespace favor {
+namespace {
+
+using kernels::Isa;
+using testing::NormalizedError;
+using testing::RandomTensor;
+using testing::RunGraphOnce;
+using testing::ToVector;
+
+constexpr double kTolerance = 2e-6;
+
+class OpsTest : public ::testing::TestWithParam<Isa> {};
+
+TEST_P(OpsTest, ElementwiseOps) {
+  for (int64_t tokens : {1, 3}) {
+    for (int64_t width : {1, 17, 100}) {
+      for (auto kind : {ElementwiseKind::kAdd, ElementwiseKind::kMul, ElementwiseKind::kSilu,
+                        ElementwiseKind::kSwiGlu}) {
+        auto graph = std::make_shared<Graph>();
+        const TensorSpec spec{DType::kF32, Shape{kSeqLen, width}};
+        const ValueId a = graph->AddInput("a", spec).value();
+        const ValueId b = graph->AddInput("b", spec).value();
+        auto op = std::make_shared<ElementwiseOp>(kind);
+        std::vector<ValueId> inputs = {a, b};
+        if (kind == ElementwiseKind::kSilu) inputs = {a};
+        const ValueId out = graph->Add("op", op, inputs).value();
+        ASSERT_TRUE(graph->MarkOutput(out).ok());
+        const Tensor ta = RandomTensor(Shape{tokens, width}, 1, -5, 5);
+        const Tensor tb = RandomTensor(Shape{tokens, width}, 2, -5, 5);
+        auto result = RunGraphOnce(graph, {ta, tb}, GetParam());
+        ASSERT_TRUE(result.ok()) << result.status();
+        std::vector<float> expected(static_cast<size_t>(tokens * width));
+        const int64_t n = tokens * width;
+        switch (kind) {
+          case ElementwiseKind::kAdd:
+            kernels::reference::Add(ta.data<float>(), tb.data<float>(), expected.data(), n);
+            break;
+          case ElementwiseKind::kMul:
+            kernels::reference::Mul(ta.data<float>(), tb.data<float>(), expected.data(), n);
+            break;
+          case ElementwiseKind::kSilu:
+            kernels::reference::Silu(ta.data<float>(), expected.data(), n);
+            break;
+          case ElementwiseKind::kSwiGlu:
+            kernels::reference::SwiGlu(ta.data<float>(), tb.data<float>(), expected.data(), n);
+            break;
+        }
+        EXPECT_LT(NormalizedError((*result)[0], expected), kTolerance)
+            << op->type() << " T=" << tokens << " width=" << width;
+      }
+    }
+  }
+}
+
+TEST_P(OpsTest, RmsNormAndSoftmax) {
+  for (int64_t tokens : {1, 5}) {
+    for (int64_t width : {3, 64, 129}) {
+      auto graph = std::make_shared<Graph>();
+      const ValueId x = graph->AddInput("x", {DType::kF32, Shape{kSeqLen, width}}).value();
+      const ValueId w =
+          graph->AddConstant("w", RandomTensor(Shape{width}, 3, 0.5f, 1.5f)).value();
+      const ValueId norm = graph->Add("norm", std::make_shared<RmsNormOp>(1e-6f), {x, w}).value();
+      const ValueId soft = graph->Add("softmax", std::make_shared<SoftmaxOp>(), {x}).value();
+      ASSERT_TRUE(graph->MarkOutput(norm).ok());
+      ASSERT_TRUE(graph->MarkOutput(soft).ok());
+      const Tensor tx = RandomTensor(Shape{tokens, width}, 4, -4, 4);
+      auto result = RunGraphOnce(graph, {tx}, GetParam());
+      ASSERT_TRUE(result.ok()) << result.status();
+      std::vector<float> expected_norm(static_cast<size_t>(tokens * width));
+      std::vector<float> expected_soft(expected_norm.size());
+      const Tensor& tw = graph->value(w).constant;
+      for (int64_t t = 0; t < tokens; ++t) {
+        kernels::reference::RmsNorm(tx.data<float>() + t * width, tw.data<float>(),
+                                    expected_norm.data() + t * width, width, 1e-6f);
+        kernels::reference::Softmax(tx.data<float>() + t * width, expected_soft.data() + t * width,
+                                    width);
+      }
+      EXPECT_LT(NormalizedError((*result)[0], expected_norm), kTolerance) << "width=" << width;
+      EXPECT_LT(NormalizedError((*result)[1], expected_soft), kTolerance) << "width=" << width;
+    }
+  }
+}
+
+TEST_P(OpsTest, RopeAtAStartPositionBothStyles) {
+  for (auto style : {kernels::RopeStyle::kAdjacentPairs, kernels::RopeStyle::kHalves}) {
+    for (int64_t head_dim : {8, 14, 64}) {
+      const int64_t heads = 3, tokens = 7;
+      auto graph = std::make_shared<Graph>();
+      const ValueId x = graph->AddInput("x", {DType::kF32, Shape{kSeqLen, heads * head_dim}}).value();
+      auto rope = RopeOp::Create(
+          {.n_heads = heads, .head_dim = head_dim, .theta = 500000.0, .style = style});
+      ASSERT_TRUE(rope.ok()) << rope.status();
+      const ValueId y = graph->Add("rope", *rope, {x}).value();
+      ASSERT_TRUE(graph->MarkOutput(y).ok());
+      // Two steps: 4 tokens then 3, so the second starts at position 4.
+      ExecutorOptions options{.max_seq_len = 8, .threads = 2, .isa = GetParam()};
+      auto executor = Executor::Create(graph, options).value();
+      auto state = executor->CreateState({.max_context = 16}).value();
+      const Tensor all = RandomTensor(Shape{tokens, heads * head_dim}, 5);
+      std::vector<float> expected = ToVector(all), actual;
+      for (int64_t t = 0; t < tokens; ++t) {
+        kernels::reference::Rope(expected.data() + t * heads * head_dim, t, 500000.0, heads,
+                                 head_dim, style);
+      }
+      for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, 4}, {4, 7}}) {
+        ASSERT_TRUE(executor->Run({all.Slice(begin, end).value()}, *state).ok());
+        const auto part = ToVector(executor->output(0));
+        actual.insert(actual.end(), part.begin(), part.end());
+      }
+      EXPECT_LT(NormalizedError(actual, expected), kTolerance) << "head_dim=" << head_dim;
+    }
+  }
+}
+
+TEST(RopeOp, RejectsBadOptions) {
+  EXPECT_FALSE(RopeOp::Create({.n_heads = 2, .head_dim = 7}).ok());   // Odd head_dim.
+  EXPECT_FALSE(RopeOp::Create({.n_heads = 0, .head_dim = 8}).ok());
+  EXPECT_FALSE(RopeOp::Create({.n_heads = 1, .head_dim = 8, .theta = 0.5}).ok());
+}
+
+TEST_P(OpsTest, EmbeddingInAllTableTypes) {
+  const int64_t vocab = 11, width = 19;
+  const Tensor table = RandomTensor(Shape{vocab, width}, 6);
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
+    Tensor stored = table;
+    if (dtype != DType::kF32) {
+      stored = Tensor::Allocate(dtype, table.shape()).value();
+      for (int64_t i = 0; i < table.NumElements(); ++i) {
+        stored.mutable_data<uint16_t>()[i] = dtype == DType::kF16 ? F32ToF16(table.data<float>()[i])
+                                                                  : F32ToBF16(table.data<float>()[i]);
+      }
+    }
+    auto graph = std::make_shared<Graph>();
+    const ValueId ids = graph->AddInput("ids", {DType::kI32, Shape{kSeqLen}}).value();
+    const ValueId tab = graph->AddConstant("table", stored).value();
+    const ValueId out = graph->Add("embed", std::make_shared<EmbeddingOp>(), {tab, ids}).value();
+    ASSERT_TRUE(graph->MarkOutput(out).ok());
+    Tensor token_ids = Tensor::Allocate(DType::kI32, Shape{3}).value();
+    const int32_t chosen[3] = {10, 0, 4};
+    std::memcpy(token_ids.mutable_data<int32_t>(), chosen, sizeof(chosen));
+    auto result = RunGraphOnce(graph, {token_ids}, GetParam());
+    ASSERT_TRUE(result.ok()) << result.status();
+    const double tolerance = dtype == DType::kF32 ? 0.0 : dtype == DType::kF16 ? 1e-3 : 1e-2;
+    for (int t = 0; t < 3; ++t) {
+      EXPECT_LE(NormalizedError((*result)[0].data() + t * width,
+                                table.data<float>() + chosen[t] * width, width),
+                tolerance)
+          << DTypeName(dtype);
+    }
+    // An id outside the vocabulary is an error naming it.
+    token_ids.mutable_data<int32_t>()[1] = 11;
+    auto bad = RunGraphOnce(graph, {token_ids}, GetParam());
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.status().message().find("token id 11 at position 1"), absl::string_view::npos)
+        << bad.status();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, OpsTest, ::testing::ValuesIn(kernels::SupportedIsas()),
+                         testing::IsaParamName);
+
+}  // namespace
+}  // namespace favor
