@@ -17,7 +17,8 @@ void RunAttention(benchmark::State& state, bool decode) {
   const int64_t heads = state.range(0), kv_heads = state.range(1), length = state.range(2);
   const int threads = static_cast<int>(state.range(3));
   const int64_t head_dim = 64;
-  auto op = AttentionOp::Create({.n_heads = heads, .n_kv_heads = kv_heads, .head_dim = head_dim}).value();
+  auto op =
+      AttentionOp::Create({.n_heads = heads, .n_kv_heads = kv_heads, .head_dim = head_dim}).value();
   const int64_t tokens = decode ? 1 : length;
   auto cache_state = op->CreateState({.max_context = length + 1}).value();
   auto* cache = static_cast<KvCache*>(cache_state.get());

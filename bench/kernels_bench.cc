@@ -20,8 +20,10 @@ void BM_Kernel(benchmark::State& state) {
   const Tensor a = RandomTensor(Shape{n}, 1), b = RandomTensor(Shape{n}, 2);
   Tensor out = Tensor::Allocate(DType::kF32, Shape{n}).value();
   for (auto _ : state) {
-    if constexpr (kKernel == 0) k.swiglu(a.data<float>(), b.data<float>(), out.mutable_data<float>(), n);
-    if constexpr (kKernel == 1) k.rms_norm(a.data<float>(), b.data<float>(), out.mutable_data<float>(), n, 1e-5f);
+    if constexpr (kKernel == 0)
+      k.swiglu(a.data<float>(), b.data<float>(), out.mutable_data<float>(), n);
+    if constexpr (kKernel == 1)
+      k.rms_norm(a.data<float>(), b.data<float>(), out.mutable_data<float>(), n, 1e-5f);
     if constexpr (kKernel == 2) k.softmax(a.data<float>(), out.mutable_data<float>(), n);
     benchmark::DoNotOptimize(out.raw_data());
   }

@@ -35,9 +35,9 @@ void BM_MatMul(benchmark::State& state) {
   const double flops = 2.0 * static_cast<double>(tokens * in * out);
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["weight_GB/s"] = benchmark::Counter(
-      static_cast<double>((*op)->PackedWeightBytes()) * 1e-9,
-      benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["weight_GB/s"] =
+      benchmark::Counter(static_cast<double>((*op)->PackedWeightBytes()) * 1e-9,
+                         benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel((*op)->implementation());
 }
 
@@ -46,8 +46,11 @@ void MatMulShapes(benchmark::internal::Benchmark* b) {
   for (int64_t compute : {0, 1}) {
     for (int64_t threads : {1, 2}) {
       // Decode: stories110M q/k/v/o, FFN up and down, logits; Llama-1B FFN up.
-      for (auto [k, n] : {std::pair<int64_t, int64_t>{768, 768}, {768, 2048}, {2048, 768},
-                          {768, 32000}, {2048, 5632}}) {
+      for (auto [k, n] : {std::pair<int64_t, int64_t>{768, 768},
+                          {768, 2048},
+                          {2048, 768},
+                          {768, 32000},
+                          {2048, 5632}}) {
         b->Args({1, k, n, compute, threads});
       }
       // Prefill.

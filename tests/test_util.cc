@@ -95,16 +95,19 @@ std::shared_ptr<Graph> BuildTinyTransformer(const TinyTransformerConfig& c) {
     return g.Add(name, op, {x}).value();
   };
   auto norm = [&](const std::string& name, ValueId x) {
-    const ValueId w = g.AddConstant(name + ".weight", RandomTensor(Shape{c.dim}, ++seed, 0.8f, 1.2f)).value();
+    const ValueId w =
+        g.AddConstant(name + ".weight", RandomTensor(Shape{c.dim}, ++seed, 0.8f, 1.2f)).value();
     return g.Add(name, std::make_shared<RmsNormOp>(1e-5f), {x, w}).value();
   };
   const ValueId ids = g.AddInput("tokens", {DType::kI32, Shape{kSeqLen}}).value();
-  const ValueId table = g.AddConstant("embedding", RandomTensor(Shape{c.vocab, c.dim}, ++seed)).value();
+  const ValueId table =
+      g.AddConstant("embedding", RandomTensor(Shape{c.vocab, c.dim}, ++seed)).value();
   ValueId x = g.Add("embed", std::make_shared<EmbeddingOp>(), {table, ids}).value();
   auto rope_q = RopeOp::Create({.n_heads = c.heads, .head_dim = head_dim}).value();
   auto rope_k = RopeOp::Create({.n_heads = c.kv_heads, .head_dim = head_dim}).value();
   auto attention =
-      AttentionOp::Create({.n_heads = c.heads, .n_kv_heads = c.kv_heads, .head_dim = head_dim}).value();
+      AttentionOp::Create({.n_heads = c.heads, .n_kv_heads = c.kv_heads, .head_dim = head_dim})
+          .value();
   for (int64_t layer = 0; layer < c.layers; ++layer) {
     const std::string p = absl::StrCat("layer", layer, ".");
     const ValueId h = norm(p + "attention_norm", x);
@@ -122,7 +125,8 @@ std::shared_ptr<Graph> BuildTinyTransformer(const TinyTransformerConfig& c) {
                              .value();
     const ValueId up = matmul(p + "w3", f, c.dim, c.ffn);
     const ValueId act =
-        g.Add(p + "gate", std::make_shared<ElementwiseOp>(ElementwiseKind::kMul), {gate, up}).value();
+        g.Add(p + "gate", std::make_shared<ElementwiseOp>(ElementwiseKind::kMul), {gate, up})
+            .value();
     x = g.Add(p + "residual2", std::make_shared<ElementwiseOp>(ElementwiseKind::kAdd),
               {x, matmul(p + "w2", act, c.ffn, c.dim)})
             .value();

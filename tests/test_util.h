@@ -29,9 +29,11 @@ double NormalizedError(const std::vector<float>& actual, const std::vector<float
 std::string IsaParamName(const ::testing::TestParamInfo<kernels::Isa>& info);
 
 // Runs a graph once on one ISA with a fresh state and returns copies of its outputs.
-absl::StatusOr<std::vector<std::vector<float>>> RunGraphOnce(
-    std::shared_ptr<const Graph> graph, const std::vector<Tensor>& inputs, kernels::Isa isa,
-    int64_t max_seq_len = 64, int threads = 2);
+absl::StatusOr<std::vector<std::vector<float>>> RunGraphOnce(std::shared_ptr<const Graph> graph,
+                                                             const std::vector<Tensor>& inputs,
+                                                             kernels::Isa isa,
+                                                             int64_t max_seq_len = 64,
+                                                             int threads = 2);
 
 }  // namespace favor::testing
 

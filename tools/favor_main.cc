@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
   if (command == "info") return Info();
   if (command == "generate") {
     std::fputs(
-        "favor generate: coming. The engine foundation (runtime, graph, ops, kernels) is in place;\n"
+        "favor generate: coming. The engine foundation (runtime, graph, ops, kernels) is in "
+        "place;\n"
         "model loading, tokenization and generation are the next milestone.\n",
         stderr);
     return 3;

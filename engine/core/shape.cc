@@ -14,7 +14,8 @@ Shape::Shape(std::initializer_list<int64_t> dims) {
 
 absl::StatusOr<Shape> Shape::Make(const int64_t* dims, int rank) {
   if (rank < 0 || rank > kMaxRank) {
-    return absl::InvalidArgumentError(absl::StrCat("rank ", rank, " is outside [0, ", kMaxRank, "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("rank ", rank, " is outside [0, ", kMaxRank, "]"));
   }
   Shape shape;
   shape.rank_ = rank;

@@ -14,10 +14,10 @@
 #define FAVOR_STATUS_CONCAT(a, b) FAVOR_STATUS_CONCAT_INNER(a, b)
 
 // Returns early from the enclosing function when `expr` yields a non-OK absl::Status.
-#define FAVOR_RETURN_IF_ERROR(expr)                  \
-  do {                                               \
-    ::absl::Status favor_status_ = (expr);           \
-    if (!favor_status_.ok()) return favor_status_;   \
+#define FAVOR_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::absl::Status favor_status_ = (expr);         \
+    if (!favor_status_.ok()) return favor_status_; \
   } while (false)
 
 // `lhs = value of rexpr`, or returns its error. lhs may be a declaration: `auto x`.

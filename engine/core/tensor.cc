@@ -68,8 +68,7 @@ absl::StatusOr<Tensor> Tensor::Reshape(const Shape& shape) const {
 
 absl::StatusOr<Tensor> Tensor::Slice(int64_t begin, int64_t end) const {
   if (rank() == 0 || begin < 0 || end < begin || end > dim(0)) {
-    return absl::OutOfRangeError(
-        absl::StrCat("slice [", begin, ", ", end, ") of ", DebugString()));
+    return absl::OutOfRangeError(absl::StrCat("slice [", begin, ", ", end, ") of ", DebugString()));
   }
   const DTypeInfo& info = GetDTypeInfo(dtype_);
   if (stride(0) % info.block_elements != 0) {

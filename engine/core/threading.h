@@ -1,6 +1,7 @@
 // Thread control. The engine uses OpenMP for its own kernels, and oneDNN (built with the OpenMP
 // runtime on Debian) follows the same setting. A thread count is a value the user passes down
-// (ExecutorOptions, CLI -t), never a process-wide setting that the engine changes behind their back.
+// (ExecutorOptions, CLI -t), never a process-wide setting that the engine changes behind their
+// back.
 #pragma once
 
 namespace favor {

@@ -81,8 +81,9 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(std::shared_ptr<const
     }
     for (ValueId out : n.outputs) {
       const TensorSpec& spec = g.value(out).spec;
-      FAVOR_ASSIGN_OR_RETURN(const int64_t bytes,
-                             BytesFor(spec.dtype, spec.shape.Resolve(e.max_seq_len_).NumElements()));
+      FAVOR_ASSIGN_OR_RETURN(
+          const int64_t bytes,
+          BytesFor(spec.dtype, spec.shape.Resolve(e.max_seq_len_).NumElements()));
       // An output nobody reads still needs a buffer for the op to write.
       const int last = std::max(last_step[static_cast<size_t>(out)], step);
       requests.push_back({bytes, step, last});
@@ -99,9 +100,9 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(std::shared_ptr<const
   e.unshared_bytes_ = plan.unshared_bytes;
   auto arena = AlignedBuffer::Create(static_cast<size_t>(plan.arena_bytes));
   if (!arena.ok()) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "executor arena of ", plan.arena_bytes >> 20, " MiB for max_seq_len ", e.max_seq_len_,
-        ": ", arena.status().message()));
+    return absl::ResourceExhaustedError(absl::StrCat("executor arena of ", plan.arena_bytes >> 20,
+                                                     " MiB for max_seq_len ", e.max_seq_len_, ": ",
+                                                     arena.status().message()));
   }
   e.arena_ = *std::move(arena);
 
@@ -161,12 +162,12 @@ absl::StatusOr<std::unique_ptr<GraphState>> Executor::CreateState(
 int64_t Executor::arena_bytes() const { return static_cast<int64_t>(arena_->size()); }
 
 std::string Executor::PlanSummary() const {
-  return absl::StrFormat("isa %s, %d threads, %zu steps, arena %.2f MiB for %zu buffers at T<=%d "
-                         "(unshared %.2f MiB), %s",
-                         kernels::IsaName(kernels_->isa), threads_, steps_.size(),
-                         static_cast<double>(arena_bytes()) / (1 << 20), arena_values_.size(),
-                         max_seq_len_, static_cast<double>(unshared_bytes_) / (1 << 20),
-                         DnnlDescription());
+  return absl::StrFormat(
+      "isa %s, %d threads, %zu steps, arena %.2f MiB for %zu buffers at T<=%d "
+      "(unshared %.2f MiB), %s",
+      kernels::IsaName(kernels_->isa), threads_, steps_.size(),
+      static_cast<double>(arena_bytes()) / (1 << 20), arena_values_.size(), max_seq_len_,
+      static_cast<double>(unshared_bytes_) / (1 << 20), DnnlDescription());
 }
 
 absl::Status Executor::BindInputs(std::span<const Tensor> inputs, int64_t* seq_len) {
@@ -179,8 +180,8 @@ absl::Status Executor::BindInputs(std::span<const Tensor> inputs, int64_t* seq_l
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Value& v = g.value(g.inputs()[i]);
     const Tensor& t = inputs[i];
-    bool matches = t.dtype() == v.spec.dtype && t.rank() == v.spec.shape.rank() &&
-                   !t.empty() && t.IsContiguous();
+    bool matches = t.dtype() == v.spec.dtype && t.rank() == v.spec.shape.rank() && !t.empty() &&
+                   t.IsContiguous();
     for (int d = 0; matches && d < t.rank(); ++d) {
       const int64_t expected = v.spec.shape.dim(d);
       if (expected == kSeqLen) {
@@ -199,8 +200,8 @@ absl::Status Executor::BindInputs(std::span<const Tensor> inputs, int64_t* seq_l
   }
   *seq_len = bound < 0 ? 1 : bound;
   if (*seq_len < 1 || *seq_len > max_seq_len_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a run takes 1 to ", max_seq_len_, " tokens (max_seq_len), got ", *seq_len));
+    return absl::InvalidArgumentError(
+        absl::StrCat("a run takes 1 to ", max_seq_len_, " tokens (max_seq_len), got ", *seq_len));
   }
   return absl::OkStatus();
 }
@@ -221,9 +222,8 @@ absl::Status Executor::Run(std::span<const Tensor> inputs, GraphState& state) {
   std::byte* arena = arena_->data();
   for (ValueId id : arena_values_) {
     const TensorSpec& spec = g.value(id).spec;
-    value_tensors_[static_cast<size_t>(id)] =
-        Tensor::Borrow(arena + value_offsets_[static_cast<size_t>(id)], spec.dtype,
-                       spec.shape.Resolve(seq_len));
+    value_tensors_[static_cast<size_t>(id)] = Tensor::Borrow(
+        arena + value_offsets_[static_cast<size_t>(id)], spec.dtype, spec.shape.Resolve(seq_len));
   }
 
   ScopedThreadCount scoped_threads(threads_);  // oneDNN reads OpenMP's setting.

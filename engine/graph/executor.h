@@ -27,10 +27,10 @@
 namespace favor {
 
 struct ExecutorOptions {
-  int64_t max_seq_len = 512;         // Largest T of one run (a prompt is fed in chunks of it).
-  int threads = 0;                   // 0: one per physical core.
-  std::optional<kernels::Isa> isa;   // Unset: FAVOR_ISA, else the best the CPU supports.
-  bool verbose = false;              // Print the plan (ISA, threads, arena) to stderr.
+  int64_t max_seq_len = 512;        // Largest T of one run (a prompt is fed in chunks of it).
+  int threads = 0;                  // 0: one per physical core.
+  std::optional<kernels::Isa> isa;  // Unset: FAVOR_ISA, else the best the CPU supports.
+  bool verbose = false;             // Print the plan (ISA, threads, arena) to stderr.
 };
 
 // The per-sequence state of every stateful op of a graph, and the sequence position.
@@ -89,11 +89,11 @@ class Executor {
   int threads_ = 1;
   int64_t max_seq_len_ = 0;
   std::vector<Step> steps_;
-  std::vector<int64_t> value_offsets_;   // Arena offset per value (-1: not in the arena).
-  std::vector<Tensor> value_tensors_;    // Current view of every value.
-  std::vector<ValueId> arena_values_;    // Values whose views are re-pointed on every run.
+  std::vector<int64_t> value_offsets_;  // Arena offset per value (-1: not in the arena).
+  std::vector<Tensor> value_tensors_;   // Current view of every value.
+  std::vector<ValueId> arena_values_;   // Values whose views are re-pointed on every run.
   std::vector<Tensor> outputs_;
-  std::vector<Tensor> input_scratch_;    // Reused per step: no allocation on the hot path.
+  std::vector<Tensor> input_scratch_;  // Reused per step: no allocation on the hot path.
   std::vector<Tensor> output_scratch_;
   std::shared_ptr<AlignedBuffer> arena_;
   int64_t unshared_bytes_ = 0;

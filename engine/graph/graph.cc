@@ -53,8 +53,7 @@ absl::StatusOr<ValueId> Graph::AddConstant(std::string name, Tensor tensor) {
   return NewValue(std::move(v));
 }
 
-absl::StatusOr<std::vector<ValueId>> Graph::AddNode(std::string name,
-                                                    std::shared_ptr<const Op> op,
+absl::StatusOr<std::vector<ValueId>> Graph::AddNode(std::string name, std::shared_ptr<const Op> op,
                                                     std::vector<ValueId> inputs) {
   if (op == nullptr) return absl::InvalidArgumentError(absl::StrCat("node '", name, "': null op"));
   const std::string label = absl::StrCat("node '", name, "' (", op->type(), ")");
@@ -122,9 +121,9 @@ absl::Status Graph::ReplaceAllUses(ValueId from, ValueId to) {
   FAVOR_RETURN_IF_ERROR(CheckValue(from, "ReplaceAllUses source"));
   FAVOR_RETURN_IF_ERROR(CheckValue(to, "ReplaceAllUses target"));
   if (!(value(from).spec == value(to).spec)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot replace value '", value(from).name, "' ", value(from).spec.ToString(), " by '",
-        value(to).name, "' ", value(to).spec.ToString(), ": specs differ"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot replace value '", value(from).name, "' ", value(from).spec.ToString(),
+                     " by '", value(to).name, "' ", value(to).spec.ToString(), ": specs differ"));
   }
   for (Node& n : nodes_) {
     if (n.removed) continue;
@@ -146,8 +145,8 @@ absl::Status Graph::ReplaceOp(NodeId id, std::shared_ptr<const Op> op) {
   auto outputs = op->InferOutputs(specs);
   if (!outputs.ok()) return WithContext(outputs.status(), label);
   if (outputs->size() != n.outputs.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(label, ": ", outputs->size(),
-                                                   " outputs instead of ", n.outputs.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(label, ": ", outputs->size(), " outputs instead of ", n.outputs.size()));
   }
   for (size_t i = 0; i < outputs->size(); ++i) {
     if (!((*outputs)[i] == value(n.outputs[i]).spec)) {
@@ -181,8 +180,9 @@ int Graph::RemoveDeadNodes() {
   int removed = 0;
   for (Node& n : nodes_) {
     if (n.removed) continue;
-    const bool used = std::any_of(n.outputs.begin(), n.outputs.end(),
-                                  [&](ValueId out) { return live_value[static_cast<size_t>(out)]; });
+    const bool used = std::any_of(n.outputs.begin(), n.outputs.end(), [&](ValueId out) {
+      return live_value[static_cast<size_t>(out)];
+    });
     if (!used) {
       n.removed = true;
       ++removed;
@@ -218,9 +218,8 @@ absl::StatusOr<std::vector<NodeId>> Graph::TopologicalOrder() const {
             NodeLabel(n), " reads '", in.name, "' of removed node '", node(producer).name, "'"));
       }
       if (mark[static_cast<size_t>(producer)] == Mark::kGrey) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("cycle: ", NodeLabel(n), " depends on itself through ",
-                         NodeLabel(node(producer))));
+        return absl::FailedPreconditionError(absl::StrCat(
+            "cycle: ", NodeLabel(n), " depends on itself through ", NodeLabel(node(producer))));
       }
       if (mark[static_cast<size_t>(producer)] == Mark::kWhite) {
         mark[static_cast<size_t>(producer)] = Mark::kGrey;
@@ -246,9 +245,9 @@ absl::Status Graph::Validate() const {
     if (!outputs.ok()) return WithContext(outputs.status(), NodeLabel(n));
     for (size_t i = 0; i < n.outputs.size(); ++i) {
       if (i >= outputs->size() || !((*outputs)[i] == value(n.outputs[i]).spec)) {
-        return absl::FailedPreconditionError(
-            absl::StrCat(NodeLabel(n), ": output ", i, " no longer matches its recorded spec ",
-                         value(n.outputs[i]).spec.ToString()));
+        return absl::FailedPreconditionError(absl::StrCat(NodeLabel(n), ": output ", i,
+                                                          " no longer matches its recorded spec ",
+                                                          value(n.outputs[i]).spec.ToString()));
       }
     }
   }
@@ -294,7 +293,8 @@ std::string Graph::Dump() const {
                     "  # ", n.name, "\n");
   }
   std::string outs;
-  for (size_t i = 0; i < outputs_.size(); ++i) absl::StrAppend(&outs, i > 0 ? ", " : "", "%", outputs_[i]);
+  for (size_t i = 0; i < outputs_.size(); ++i)
+    absl::StrAppend(&outs, i > 0 ? ", " : "", "%", outputs_[i]);
   absl::StrAppend(&out, "output ", outs, "\n");
   return out;
 }

@@ -13,9 +13,8 @@ MemoryPlan PlanMemory(std::span<const BufferRequest> requests, int64_t alignment
   plan.offsets.assign(requests.size(), 0);
   std::vector<size_t> order(requests.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return requests[a].bytes > requests[b].bytes;
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return requests[a].bytes > requests[b].bytes; });
 
   struct Placed {
     int64_t offset, end;

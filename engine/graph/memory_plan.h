@@ -19,7 +19,7 @@ struct BufferRequest {
 struct MemoryPlan {
   std::vector<int64_t> offsets;  // One per request, multiples of the alignment.
   int64_t arena_bytes = 0;
-  int64_t unshared_bytes = 0;    // What one buffer per request would take.
+  int64_t unshared_bytes = 0;  // What one buffer per request would take.
 };
 
 MemoryPlan PlanMemory(std::span<const BufferRequest> requests, int64_t alignment);

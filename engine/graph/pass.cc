@@ -12,7 +12,8 @@ absl::Status RunPasses(Graph& graph, std::span<const GraphPass* const> passes) {
     auto changed = pass->Run(graph);
     if (!changed.ok()) return WithContext(changed.status(), label);
     if (*changed) graph.RemoveDeadNodes();
-    FAVOR_RETURN_IF_ERROR(WithContext(graph.Validate(), absl::StrCat(label, " left the graph invalid")));
+    FAVOR_RETURN_IF_ERROR(
+        WithContext(graph.Validate(), absl::StrCat(label, " left the graph invalid")));
   }
   return absl::OkStatus();
 }
@@ -45,7 +46,8 @@ absl::StatusOr<bool> FuseSwiGluPass::Run(Graph& graph) const {
       const ValueId up = mul.inputs[1 - side];
       FAVOR_ASSIGN_OR_RETURN(
           const ValueId fused,
-          graph.Add(mul.name, std::make_shared<ElementwiseOp>(ElementwiseKind::kSwiGlu), {gate, up}));
+          graph.Add(mul.name, std::make_shared<ElementwiseOp>(ElementwiseKind::kSwiGlu),
+                    {gate, up}));
       FAVOR_RETURN_IF_ERROR(graph.ReplaceAllUses(mul.outputs[0], fused));
       graph.RemoveNode(mul_id);
       changed = true;

@@ -32,7 +32,9 @@ class ReplaceOpPass final : public GraphPass {
   using Make = std::function<absl::StatusOr<std::shared_ptr<const Op>>(const Graph&, NodeId)>;
 
   ReplaceOpPass(std::string name, std::string op_type, Make make, Select select = nullptr)
-      : name_(std::move(name)), op_type_(std::move(op_type)), make_(std::move(make)),
+      : name_(std::move(name)),
+        op_type_(std::move(op_type)),
+        make_(std::move(make)),
         select_(std::move(select)) {}
 
   absl::string_view name() const override { return name_; }

@@ -66,7 +66,8 @@ absl::StatusOr<Isa> IsaFromEnvironment() {
   const char* forced = std::getenv("FAVOR_ISA");
   if (forced == nullptr || *forced == '\0') return BestIsa();
   auto isa = ParseIsa(forced);
-  if (!isa.ok()) return absl::InvalidArgumentError(absl::StrCat("FAVOR_ISA: ", isa.status().message()));
+  if (!isa.ok())
+    return absl::InvalidArgumentError(absl::StrCat("FAVOR_ISA: ", isa.status().message()));
   if (!IsSupported(*isa)) {
     return absl::FailedPreconditionError(
         absl::StrCat("FAVOR_ISA=", forced, " but this CPU does not support ", IsaName(*isa)));

@@ -6,8 +6,8 @@
 // engine/kernels/reference.h.
 #pragma once
 
-#include "absl/strings/string_view.h"
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 #include "engine/kernels/kernel_table.h"

@@ -23,7 +23,8 @@ void RmsNorm(const float* x, const float* weight, float* out, int64_t n, float e
 }
 
 void Silu(const float* x, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(x[i] / (1.0 + std::exp(-double{x[i]})));
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = static_cast<float>(x[i] / (1.0 + std::exp(-double{x[i]})));
 }
 
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
@@ -51,8 +52,8 @@ void Rope(float* x, int64_t position, double theta, int64_t n_heads, int64_t hea
     float* head = x + h * head_dim;
     for (int64_t i = 0; i < half; ++i) {
       const double angle =
-          static_cast<double>(position) * std::pow(theta, -2.0 * static_cast<double>(i) /
-                                                              static_cast<double>(head_dim));
+          static_cast<double>(position) *
+          std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
       const int64_t ia = style == RopeStyle::kHalves ? i : 2 * i;
       const int64_t ib = style == RopeStyle::kHalves ? i + half : 2 * i + 1;
       const double a = head[ia], b = head[ib];
@@ -83,7 +84,8 @@ void AttentionRow(const float* q, const float* keys, const float* values, int64_
   }
   for (int64_t i = 0; i < head_dim; ++i) {
     double acc = 0.0;
-    for (int64_t j = 0; j < n_keys; ++j) acc += scores[static_cast<size_t>(j)] * values[j * head_dim + i];
+    for (int64_t j = 0; j < n_keys; ++j)
+      acc += scores[static_cast<size_t>(j)] * values[j * head_dim + i];
     out[i] = n_keys > 0 ? static_cast<float>(acc / sum) : 0.0f;
   }
 }

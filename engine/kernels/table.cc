@@ -6,24 +6,24 @@ namespace favor::kernels::FAVOR_KERNEL_NS {
 const KernelTable& Table() {
   static constexpr KernelTable kTable = {
 #if defined(__AVX512F__)
-      .isa = Isa::kAvx512,
+    .isa = Isa::kAvx512,
 #elif defined(__AVX2__)
-      .isa = Isa::kAvx2,
+    .isa = Isa::kAvx2,
 #else
-      .isa = Isa::kScalar,
+    .isa = Isa::kScalar,
 #endif
-      .add = &Add,
-      .mul = &Mul,
-      .rms_norm = &RmsNorm,
-      .silu = &Silu,
-      .swiglu = &SwiGlu,
-      .softmax = &Softmax,
-      .rope = &Rope,
-      .dot = &Dot,
-      .attention_row = &AttentionRow,
-      .f16_to_f32 = &F16ToF32,
-      .bf16_to_f32 = &BF16ToF32,
-      .f32_to_bf16 = &F32ToBF16,
+    .add = &Add,
+    .mul = &Mul,
+    .rms_norm = &RmsNorm,
+    .silu = &Silu,
+    .swiglu = &SwiGlu,
+    .softmax = &Softmax,
+    .rope = &Rope,
+    .dot = &Dot,
+    .attention_row = &AttentionRow,
+    .f16_to_f32 = &F16ToF32,
+    .bf16_to_f32 = &BF16ToF32,
+    .f32_to_bf16 = &F32ToBF16,
   };
   return kTable;
 }

@@ -25,7 +25,8 @@ namespace favor::kernels::FAVOR_KERNEL_NS {
 // Constants of the exp approximation (Cephes expf): range reduction x = n ln2 + r with ln2 split
 // in two for accuracy, then a degree-6 polynomial on r; relative error about 2e-7.
 inline constexpr float kExpLo = -87.33654f;  // Below: the result is flushed to 0.
-inline constexpr float kExpHi = 88.3762626647949f;  // Above: +inf (2^n would overflow the exponent).
+inline constexpr float kExpHi =
+    88.3762626647949f;  // Above: +inf (2^n would overflow the exponent).
 inline constexpr float kLog2e = 1.44269504088896341f;
 inline constexpr float kLn2Hi = 0.693359375f;
 inline constexpr float kLn2Lo = -2.12194440e-4f;
@@ -44,7 +45,9 @@ struct VecF32 {
 };
 inline __mmask16 TailMask(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
 inline VecF32 Load(const float* p) { return {_mm512_loadu_ps(p)}; }
-inline VecF32 LoadTail(const float* p, int64_t n) { return {_mm512_maskz_loadu_ps(TailMask(n), p)}; }
+inline VecF32 LoadTail(const float* p, int64_t n) {
+  return {_mm512_maskz_loadu_ps(TailMask(n), p)};
+}
 inline void Store(float* p, VecF32 a) { _mm512_storeu_ps(p, a.v); }
 inline void StoreTail(float* p, VecF32 a, int64_t n) { _mm512_mask_storeu_ps(p, TailMask(n), a.v); }
 inline VecF32 Set1(float x) { return {_mm512_set1_ps(x)}; }
@@ -92,7 +95,8 @@ inline VecF32 LoadF16Tail(const uint16_t* p, int64_t n) {
   return {_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(TailMask(n), p))};
 }
 inline VecF32 LoadBF16(const uint16_t* p) {
-  const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  const __m512i wide =
+      _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   return {_mm512_castsi512_ps(_mm512_slli_epi32(wide, 16))};
 }
 inline VecF32 LoadBF16Tail(const uint16_t* p, int64_t n) {
@@ -104,8 +108,7 @@ inline VecF32 LoadBF16Tail(const uint16_t* p, int64_t n) {
 inline __m256i ToBF16Bits(VecF32 a) {
   const __m512i bits = _mm512_castps_si512(a.v);
   const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-  const __m512i rounded =
-      _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+  const __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
   return _mm512_cvtepi32_epi16(_mm512_srli_epi32(rounded, 16));
 }
 inline void StoreBF16(uint16_t* p, VecF32 a) {
@@ -198,8 +201,8 @@ inline VecF32 LoadBF16Tail(const uint16_t* p, int64_t n) {
 inline __m128i ToBF16Bits(VecF32 a) {
   const __m256i bits = _mm256_castps_si256(a.v);
   const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
-  const __m256i rounded =
-      _mm256_srli_epi32(_mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+  const __m256i rounded = _mm256_srli_epi32(
+      _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
   // Pack 8 x u32 (each < 65536) into 8 x u16, keeping lane order.
   const __m128i lo = _mm256_castsi256_si128(rounded);
   const __m128i hi = _mm256_extracti128_si256(rounded, 1);

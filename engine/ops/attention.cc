@@ -13,9 +13,9 @@ namespace favor {
 absl::StatusOr<std::shared_ptr<AttentionOp>> AttentionOp::Create(const AttentionOptions& options) {
   AttentionOptions resolved = options;
   if (options.n_heads <= 0 || options.n_kv_heads <= 0 || options.head_dim <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Attention: heads, kv heads and head_dim must be positive, got ", options.n_heads, ", ",
-        options.n_kv_heads, ", ", options.head_dim));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Attention: heads, kv heads and head_dim must be positive, got ",
+                     options.n_heads, ", ", options.n_kv_heads, ", ", options.head_dim));
   }
   if (options.n_heads % options.n_kv_heads != 0) {
     return absl::InvalidArgumentError(absl::StrCat("Attention: ", options.n_heads,
@@ -53,8 +53,8 @@ absl::StatusOr<std::vector<TensorSpec>> AttentionOp::InferOutputs(
 
 absl::StatusOr<std::unique_ptr<OpState>> AttentionOp::CreateState(
     const StateOptions& options) const {
-  FAVOR_ASSIGN_OR_RETURN(auto cache,
-                         KvCache::Create(options_.n_kv_heads, options_.head_dim, options.max_context));
+  FAVOR_ASSIGN_OR_RETURN(
+      auto cache, KvCache::Create(options_.n_kv_heads, options_.head_dim, options.max_context));
   return std::unique_ptr<OpState>(std::move(cache));
 }
 
@@ -83,14 +83,17 @@ absl::Status AttentionOp::Run(const RunContext& ctx, std::span<const Tensor> inp
   const float* q = inputs[0].data<float>();
   float* out = outputs[0].mutable_data<float>();
   const auto attention_row = ctx.kernels->attention_row;
-  ParallelFor(n_heads * tokens, ctx.threads, 1, [&](int64_t item) {
-    const int64_t t = item / n_heads;
-    const int64_t h = item % n_heads;
-    const int64_t g = h / group;
-    const int64_t offset = t * n_heads * head_dim + h * head_dim;
-    attention_row(q + offset, cache->keys(g), cache->values(g), start + t + 1, head_dim, scale,
-                  out + offset);
-  }, Schedule::kDynamic);
+  ParallelFor(
+      n_heads * tokens, ctx.threads, 1,
+      [&](int64_t item) {
+        const int64_t t = item / n_heads;
+        const int64_t h = item % n_heads;
+        const int64_t g = h / group;
+        const int64_t offset = t * n_heads * head_dim + h * head_dim;
+        attention_row(q + offset, cache->keys(g), cache->values(g), start + t + 1, head_dim, scale,
+                      out + offset);
+      },
+      Schedule::kDynamic);
   return absl::OkStatus();
 }
 

@@ -20,7 +20,8 @@ absl::StatusOr<std::vector<TensorSpec>> EmbeddingOp::InferOutputs(
   }
   FAVOR_RETURN_IF_ERROR(CheckDType(inputs, 1, DType::kI32));
   FAVOR_RETURN_IF_ERROR(CheckRank(inputs, 1, 1));
-  return std::vector<TensorSpec>{{DType::kF32, Shape{inputs[1].shape.dim(0), inputs[0].shape.dim(1)}}};
+  return std::vector<TensorSpec>{
+      {DType::kF32, Shape{inputs[1].shape.dim(0), inputs[0].shape.dim(1)}}};
 }
 
 absl::Status EmbeddingOp::Run(const RunContext& ctx, std::span<const Tensor> inputs,
@@ -39,7 +40,8 @@ absl::Status EmbeddingOp::Run(const RunContext& ctx, std::span<const Tensor> inp
     float* row = out + t * width;
     switch (table.dtype()) {
       case DType::kF32:
-        std::memcpy(row, table.data<float>() + id * width, static_cast<size_t>(width) * sizeof(float));
+        std::memcpy(row, table.data<float>() + id * width,
+                    static_cast<size_t>(width) * sizeof(float));
         break;
       case DType::kF16:
         ctx.kernels->f16_to_f32(table.data<uint16_t>() + id * width, row, width);

@@ -24,8 +24,8 @@ absl::StatusOr<std::unique_ptr<KvCache>> KvCache::Create(int64_t n_kv_heads, int
   auto buffer = AlignedBuffer::Create(static_cast<size_t>(bytes));
   if (!buffer.ok()) {
     return absl::ResourceExhaustedError(absl::StrCat("KV cache for ", max_context, " tokens needs ",
-                                                     bytes / (1 << 20), " MiB: ",
-                                                     buffer.status().message()));
+                                                     bytes / (1 << 20),
+                                                     " MiB: ", buffer.status().message()));
   }
   return std::unique_ptr<KvCache>(
       new KvCache(n_kv_heads, head_dim, max_context, *std::move(buffer)));

@@ -52,8 +52,8 @@ absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
         absl::StrCat(context, ": unsupported dtype ", DTypeName(weight.dtype())));
   }
   if (options.compute != DType::kF32 && options.compute != DType::kBF16) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(context, ": compute type must be f32 or bf16, got ", DTypeName(options.compute)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        context, ": compute type must be f32 or bf16, got ", DTypeName(options.compute)));
   }
   const bool out_by_in = options.layout == WeightLayout::kOutByIn;
   const int64_t in_features = out_by_in ? weight.dim(1) : weight.dim(0);
@@ -158,9 +158,9 @@ absl::Status MatMulOp::Run(const RunContext& ctx, std::span<const Tensor> inputs
     const dnnl::engine& engine = CpuEngine();
     memory src(SourceDesc(rows), engine, source);
     memory dst(DestinationDesc(rows), engine, outputs[0].mutable_raw_data());
-    primitive.execute(*ctx.stream, {{DNNL_ARG_SRC, src},
-                                     {DNNL_ARG_WEIGHTS, packed_weights_},
-                                     {DNNL_ARG_DST, dst}});
+    primitive.execute(
+        *ctx.stream,
+        {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, packed_weights_}, {DNNL_ARG_DST, dst}});
     ctx.stream->wait();
   } catch (const dnnl::error& e) {
     return FromDnnlError(e, absl::StrCat("MatMul '", options_.weight_name, "'"));

@@ -4,7 +4,9 @@
 
 namespace favor {
 
-std::string TensorSpec::ToString() const { return absl::StrCat(DTypeName(dtype), shape.ToString()); }
+std::string TensorSpec::ToString() const {
+  return absl::StrCat(DTypeName(dtype), shape.ToString());
+}
 
 absl::Status CheckInputCount(std::span<const TensorSpec> inputs, size_t expected) {
   if (inputs.size() != expected) {
@@ -35,10 +37,10 @@ absl::Status CheckDim(std::span<const TensorSpec> inputs, size_t index, int axis
                       int64_t expected) {
   const Shape& shape = inputs[index].shape;
   if (axis >= shape.rank() || shape.dim(axis) != expected) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "input ", index, ": expected dimension ", axis, " to be ",
-        expected == kSeqLen ? std::string("T") : absl::StrCat(expected), ", got ",
-        inputs[index].ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("input ", index, ": expected dimension ", axis, " to be ",
+                     expected == kSeqLen ? std::string("T") : absl::StrCat(expected), ", got ",
+                     inputs[index].ToString()));
   }
   return absl::OkStatus();
 }

@@ -29,9 +29,8 @@ absl::Status RmsNormOp::Run(const RunContext& ctx, std::span<const Tensor> input
   const int64_t cols = inputs[0].shape().back();
   const auto rms_norm = ctx.kernels->rms_norm;
   const float eps = eps_;
-  ParallelFor(inputs[0].shape().NumRows(), ctx.threads, 8, [&](int64_t r) {
-    rms_norm(x + r * cols, weight, out + r * cols, cols, eps);
-  });
+  ParallelFor(inputs[0].shape().NumRows(), ctx.threads, 8,
+              [&](int64_t r) { rms_norm(x + r * cols, weight, out + r * cols, cols, eps); });
   return absl::OkStatus();
 }
 

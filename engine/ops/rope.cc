@@ -27,15 +27,15 @@ RopeOp::RopeOp(const RopeOptions& options) : options_(options) {
   const int64_t half = options.head_dim / 2;
   inverse_frequencies_.resize(static_cast<size_t>(half));
   for (int64_t i = 0; i < half; ++i) {
-    inverse_frequencies_[static_cast<size_t>(i)] =
-        std::pow(options.theta, -2.0 * static_cast<double>(i) / static_cast<double>(options.head_dim));
+    inverse_frequencies_[static_cast<size_t>(i)] = std::pow(
+        options.theta, -2.0 * static_cast<double>(i) / static_cast<double>(options.head_dim));
   }
 }
 
 std::string RopeOp::Attributes() const {
-  return absl::StrCat("heads=", options_.n_heads, " head_dim=", options_.head_dim,
-                      " theta=", options_.theta, " style=",
-                      options_.style == kernels::RopeStyle::kHalves ? "halves" : "adjacent");
+  return absl::StrCat(
+      "heads=", options_.n_heads, " head_dim=", options_.head_dim, " theta=", options_.theta,
+      " style=", options_.style == kernels::RopeStyle::kHalves ? "halves" : "adjacent");
 }
 
 absl::StatusOr<std::vector<TensorSpec>> RopeOp::InferOutputs(

@@ -25,8 +25,8 @@ TEST(Half, F16KnownValuesAndRounding) {
   EXPECT_EQ(F16ToF32(0xc000), -2.0f);
   EXPECT_EQ(F16ToF32(0x0001), std::ldexp(1.0f, -24));  // Smallest subnormal.
   EXPECT_EQ(F16ToF32(0x7bff), 65504.0f);
-  EXPECT_EQ(F32ToF16(65520.0f), 0x7c00);  // Rounds to infinity.
-  EXPECT_EQ(F32ToF16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // Tie to even (down).
+  EXPECT_EQ(F32ToF16(65520.0f), 0x7c00);                          // Rounds to infinity.
+  EXPECT_EQ(F32ToF16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);      // Tie to even (down).
   EXPECT_EQ(F32ToF16(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);  // Tie to even (up).
 }
 

@@ -16,7 +16,7 @@ TEST(DType, SizesIncludingBlockTypes) {
   EXPECT_EQ(BytesFor(DType::kF32, 10).value(), 40);
   EXPECT_EQ(BytesFor(DType::kBF16, 10).value(), 20);
   EXPECT_EQ(BytesFor(DType::kQ8_0, 64).value(), 68);
-  EXPECT_FALSE(BytesFor(DType::kQ8_0, 33).ok());  // Not a whole number of blocks.
+  EXPECT_FALSE(BytesFor(DType::kQ8_0, 33).ok());               // Not a whole number of blocks.
   EXPECT_FALSE(BytesFor(DType::kF32, int64_t{1} << 62).ok());  // Overflows.
   EXPECT_EQ(ParseDType("bf16").value(), DType::kBF16);
   EXPECT_FALSE(ParseDType("f8").ok());
@@ -62,7 +62,8 @@ TEST(Tensor, ViewOfChecksBounds) {
   EXPECT_TRUE(Tensor::ViewOf(buffer, 0, DType::kF32, Shape{25}).ok());
   const auto too_big = Tensor::ViewOf(buffer, 8, DType::kF32, Shape{25});
   ASSERT_FALSE(too_big.ok());
-  EXPECT_NE(too_big.status().message().find("exceeds storage of 100 bytes"), absl::string_view::npos);
+  EXPECT_NE(too_big.status().message().find("exceeds storage of 100 bytes"),
+            absl::string_view::npos);
   EXPECT_FALSE(Tensor::ViewOf(buffer, 1000, DType::kF32, Shape{1}).ok());
 }
 
@@ -96,9 +97,7 @@ TEST(MappedFile, MissingFileIsANamedError) {
 
 TEST(Threading, PhysicalCoresAndScopedCount) {
   EXPECT_GE(PhysicalCoreCount(), 1);
-  {
-    ScopedThreadCount scoped(3);
-  }
+  { ScopedThreadCount scoped(3); }
 }
 
 }  // namespace

@@ -132,9 +132,10 @@ TEST(Allocations, WarmDecodeAndPrefillOfAFullDecoderAllocateNothingOfTheirOwn) {
       ASSERT_TRUE(executor->Run({prompt}, *state).ok());
     });
     EXPECT_EQ(prefill.engine, 0) << "threads=" << threads;
-    std::printf("threads=%d: 20 decode steps: %ld engine allocations, %ld inside oneDNN "
-                "(%d matmuls per step)\n",
-                threads, decode.engine, decode.external, 2 * 7 + 1);
+    std::printf(
+        "threads=%d: 20 decode steps: %ld engine allocations, %ld inside oneDNN "
+        "(%d matmuls per step)\n",
+        threads, decode.engine, decode.external, 2 * 7 + 1);
   }
 }
 
@@ -146,14 +147,17 @@ TEST(Allocations, AGraphWithoutOneDnnAllocatesNothingAtAll) {
   const ValueId weight = g.AddConstant("w", testing::RandomTensor(Shape{32}, 2)).value();
   const ValueId x = g.Add("embed", std::make_shared<EmbeddingOp>(), {table, ids}).value();
   const ValueId n = g.Add("norm", std::make_shared<RmsNormOp>(1e-5f), {x, weight}).value();
-  const ValueId q = g.Add("rope", RopeOp::Create({.n_heads = 4, .head_dim = 8}).value(), {n}).value();
+  const ValueId q =
+      g.Add("rope", RopeOp::Create({.n_heads = 4, .head_dim = 8}).value(), {n}).value();
   auto attention = AttentionOp::Create({.n_heads = 4, .n_kv_heads = 2, .head_dim = 8}).value();
   const ValueId kv = g.Add("kv", std::make_shared<SoftmaxOp>(), {x}).value();
   // k and v: the first 16 columns of a softmax row would need a slice op; use a second table.
-  const ValueId table_kv = g.AddConstant("table_kv", testing::RandomTensor(Shape{50, 16}, 3)).value();
+  const ValueId table_kv =
+      g.AddConstant("table_kv", testing::RandomTensor(Shape{50, 16}, 3)).value();
   const ValueId k = g.Add("embed_kv", std::make_shared<EmbeddingOp>(), {table_kv, ids}).value();
   const ValueId a = g.Add("attention", attention, {q, k, k}).value();
-  const ValueId y = g.Add("residual", std::make_shared<ElementwiseOp>(ElementwiseKind::kAdd), {a, kv}).value();
+  const ValueId y =
+      g.Add("residual", std::make_shared<ElementwiseOp>(ElementwiseKind::kAdd), {a, kv}).value();
   ASSERT_TRUE(g.MarkOutput(y).ok());
   auto executor = Executor::Create(graph, {.max_seq_len = 8, .threads = 2}).value();
   auto state = executor->CreateState({.max_context = 64}).value();

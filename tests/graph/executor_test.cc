@@ -14,7 +14,8 @@ using testing::ToVector;
 
 const std::vector<int32_t> kPrompt = {3, 14, 15, 92, 65, 35, 89, 79, 32, 38, 46};
 
-std::vector<float> RunTokens(Executor& executor, GraphState& state, const std::vector<int32_t>& ids) {
+std::vector<float> RunTokens(Executor& executor, GraphState& state,
+                             const std::vector<int32_t>& ids) {
   EXPECT_TRUE(executor.Run({TokenIds(ids)}, state).ok());
   return ToVector(executor.output(0));
 }
@@ -112,7 +113,8 @@ TEST(Executor, RejectsBadInputsWithClearErrors) {
 }
 
 TEST(Executor, PlansSharedMemoryAndReportsIt) {
-  auto executor = Executor::Create(BuildTinyTransformer({.layers = 4}), {.max_seq_len = 32}).value();
+  auto executor =
+      Executor::Create(BuildTinyTransformer({.layers = 4}), {.max_seq_len = 32}).value();
   const std::string summary = executor->PlanSummary();
   EXPECT_NE(summary.find("arena"), std::string::npos);
   EXPECT_NE(summary.find(std::string(kernels::IsaName(executor->isa()))), std::string::npos);

@@ -14,8 +14,8 @@ TEST(MemoryPlan, BuffersAliveTogetherNeverOverlap) {
     const int count = 1 + static_cast<int>(rng() % 60);
     for (int i = 0; i < count; ++i) {
       const int first = static_cast<int>(rng() % 40);
-      requests.push_back({1 + static_cast<int64_t>(rng() % 5000), first,
-                          first + static_cast<int>(rng() % 10)});
+      requests.push_back(
+          {1 + static_cast<int64_t>(rng() % 5000), first, first + static_cast<int>(rng() % 10)});
     }
     const MemoryPlan plan = PlanMemory(requests, 64);
     ASSERT_EQ(plan.offsets.size(), requests.size());
@@ -27,7 +27,8 @@ TEST(MemoryPlan, BuffersAliveTogetherNeverOverlap) {
                                      requests[j].last_step < requests[i].first_step);
         const bool overlap = plan.offsets[i] < plan.offsets[j] + requests[j].bytes &&
                              plan.offsets[j] < plan.offsets[i] + requests[i].bytes;
-        EXPECT_FALSE(live_together && overlap) << "trial " << trial << " buffers " << i << ", " << j;
+        EXPECT_FALSE(live_together && overlap)
+            << "trial " << trial << " buffers " << i << ", " << j;
       }
     }
     EXPECT_LE(plan.arena_bytes, plan.unshared_bytes);

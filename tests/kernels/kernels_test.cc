@@ -15,7 +15,8 @@ namespace {
 using favor::testing::NormalizedError;
 using favor::testing::RandomVector;
 
-const std::vector<int64_t> kSizes = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 257, 1000, 4099};
+const std::vector<int64_t> kSizes = {1,  2,  3,  7,  8,   9,   15,   16,
+                                     17, 31, 33, 64, 100, 257, 1000, 4099};
 constexpr double kTolerance = 2e-6;  // Normalised error of f32 kernels against double references.
 
 class KernelTest : public ::testing::TestWithParam<Isa> {
@@ -137,7 +138,8 @@ TEST_P(KernelTest, AttentionRow) {
       const auto keys = RandomVector(n_keys * head_dim, 12, -2.0f, 2.0f);
       const auto values = RandomVector(n_keys * head_dim, 13);
       const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-      std::vector<float> out(static_cast<size_t>(head_dim)), expected(static_cast<size_t>(head_dim));
+      std::vector<float> out(static_cast<size_t>(head_dim)),
+          expected(static_cast<size_t>(head_dim));
       k().attention_row(q.data(), keys.data(), values.data(), n_keys, head_dim, scale, out.data());
       reference::AttentionRow(q.data(), keys.data(), values.data(), n_keys, head_dim, scale,
                               expected.data());
@@ -164,7 +166,8 @@ TEST_P(KernelTest, HalfConversionsMatchScalarReference) {
   for (int64_t n : kSizes) {
     const auto x = RandomVector(n, 17, -70000.0f, 70000.0f);
     std::vector<uint16_t> f16(static_cast<size_t>(n)), bf16(static_cast<size_t>(n) + 1, 0xabcd);
-    for (int64_t i = 0; i < n; ++i) f16[static_cast<size_t>(i)] = F32ToF16(x[static_cast<size_t>(i)] / 4);
+    for (int64_t i = 0; i < n; ++i)
+      f16[static_cast<size_t>(i)] = F32ToF16(x[static_cast<size_t>(i)] / 4);
     std::vector<float> out(static_cast<size_t>(n));
     k().f16_to_f32(f16.data(), out.data(), n);
     for (int64_t i = 0; i < n; ++i) {

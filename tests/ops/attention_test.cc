@@ -37,7 +37,8 @@ std::vector<float> ReferenceAttention(const Tensor& q, const Tensor& k, const Te
       for (int64_t i = 0; i < head_dim; ++i) {
         double acc = 0.0;
         for (int64_t j = 0; j <= t; ++j) {
-          acc += scores[static_cast<size_t>(j)] * v.data<float>()[(j * kv_heads + g) * head_dim + i];
+          acc +=
+              scores[static_cast<size_t>(j)] * v.data<float>()[(j * kv_heads + g) * head_dim + i];
         }
         out[static_cast<size_t>((t * heads + h) * head_dim + i)] = static_cast<float>(acc / sum);
       }
@@ -52,11 +53,15 @@ struct AttentionShape {
 
 std::shared_ptr<Graph> AttentionGraph(const AttentionShape& s) {
   auto graph = std::make_shared<Graph>();
-  const ValueId q = graph->AddInput("q", {DType::kF32, Shape{kSeqLen, s.heads * s.head_dim}}).value();
-  const ValueId k = graph->AddInput("k", {DType::kF32, Shape{kSeqLen, s.kv_heads * s.head_dim}}).value();
-  const ValueId v = graph->AddInput("v", {DType::kF32, Shape{kSeqLen, s.kv_heads * s.head_dim}}).value();
-  auto op = AttentionOp::Create(
-      {.n_heads = s.heads, .n_kv_heads = s.kv_heads, .head_dim = s.head_dim}).value();
+  const ValueId q =
+      graph->AddInput("q", {DType::kF32, Shape{kSeqLen, s.heads * s.head_dim}}).value();
+  const ValueId k =
+      graph->AddInput("k", {DType::kF32, Shape{kSeqLen, s.kv_heads * s.head_dim}}).value();
+  const ValueId v =
+      graph->AddInput("v", {DType::kF32, Shape{kSeqLen, s.kv_heads * s.head_dim}}).value();
+  auto op =
+      AttentionOp::Create({.n_heads = s.heads, .n_kv_heads = s.kv_heads, .head_dim = s.head_dim})
+          .value();
   const ValueId out = graph->Add("attention", op, {q, k, v}).value();
   EXPECT_TRUE(graph->MarkOutput(out).ok());
   return graph;
@@ -84,11 +89,11 @@ TEST_P(AttentionTest, PrefillMatchesReferenceAndDecodeMatchesPrefill) {
   state->Reset();
   std::vector<float> decode;
   for (int64_t t = 0; t < s.tokens; ++t) {
-    ASSERT_TRUE(executor
-                    ->Run({q.Slice(t, t + 1).value(), k.Slice(t, t + 1).value(),
-                           v.Slice(t, t + 1).value()},
-                          *state)
-                    .ok());
+    ASSERT_TRUE(
+        executor
+            ->Run({q.Slice(t, t + 1).value(), k.Slice(t, t + 1).value(), v.Slice(t, t + 1).value()},
+                  *state)
+            .ok());
     const auto row = ToVector(executor->output(0));
     decode.insert(decode.end(), row.begin(), row.end());
   }
@@ -99,8 +104,7 @@ INSTANTIATE_TEST_SUITE_P(
     Shapes, AttentionTest,
     ::testing::Combine(::testing::ValuesIn(kernels::SupportedIsas()),
                        ::testing::Values(AttentionShape{1, 1, 8, 1}, AttentionShape{8, 4, 8, 13},
-                                         AttentionShape{4, 1, 17, 70},
-                                         AttentionShape{6, 6, 64, 33},
+                                         AttentionShape{4, 1, 17, 70}, AttentionShape{6, 6, 64, 33},
                                          AttentionShape{8, 2, 16, 100})),
     [](const auto& param_info) {
       const AttentionShape& s = std::get<1>(param_info.param);
@@ -127,9 +131,9 @@ TEST(AttentionOp, ContextFullIsAnErrorThatLeavesTheStateUsable) {
       << full;
   EXPECT_EQ(state->position(), 5);
   // Two more tokens still fit.
-  EXPECT_TRUE(executor->Run({q.Slice(0, 2).value(), k.Slice(0, 2).value(), k.Slice(0, 2).value()},
-                            *state)
-                  .ok());
+  EXPECT_TRUE(
+      executor->Run({q.Slice(0, 2).value(), k.Slice(0, 2).value(), k.Slice(0, 2).value()}, *state)
+          .ok());
 }
 
 TEST(AttentionOp, MismatchedKeyShapeIsABuildTimeError) {

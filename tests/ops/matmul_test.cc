@@ -1,8 +1,8 @@
 // MatMul (oneDNN) against a double-precision reference, at decode (T = 1) and prefill shapes,
 // odd sizes, both weight layouts, f16 weights, and bf16 compute.
+#include "engine/ops/matmul.h"
 #include "absl/strings/str_cat.h"
 #include "engine/core/half.h"
-#include "engine/ops/matmul.h"
 #include "tests/test_util.h"
 
 namespace favor {
@@ -19,7 +19,8 @@ std::vector<float> ReferenceMatMul(const Tensor& x, const Tensor& w_out_by_in) {
     for (int64_t n = 0; n < out; ++n) {
       double sum = 0.0;
       for (int64_t k = 0; k < in; ++k) {
-        sum += static_cast<double>(x.data<float>()[t * in + k]) * w_out_by_in.data<float>()[n * in + k];
+        sum += static_cast<double>(x.data<float>()[t * in + k]) *
+               w_out_by_in.data<float>()[n * in + k];
       }
       y[static_cast<size_t>(t * out + n)] = static_cast<float>(sum);
     }

@@ -71,8 +71,7 @@ TEST_P(OpsTest, RmsNormAndSoftmax) {
     for (int64_t width : {3, 64, 129}) {
       auto graph = std::make_shared<Graph>();
       const ValueId x = graph->AddInput("x", {DType::kF32, Shape{kSeqLen, width}}).value();
-      const ValueId w =
-          graph->AddConstant("w", RandomTensor(Shape{width}, 3, 0.5f, 1.5f)).value();
+      const ValueId w = graph->AddConstant("w", RandomTensor(Shape{width}, 3, 0.5f, 1.5f)).value();
       const ValueId norm = graph->Add("norm", std::make_shared<RmsNormOp>(1e-6f), {x, w}).value();
       const ValueId soft = graph->Add("softmax", std::make_shared<SoftmaxOp>(), {x}).value();
       ASSERT_TRUE(graph->MarkOutput(norm).ok());
@@ -100,7 +99,8 @@ TEST_P(OpsTest, RopeAtAStartPositionBothStyles) {
     for (int64_t head_dim : {8, 14, 64}) {
       const int64_t heads = 3, tokens = 7;
       auto graph = std::make_shared<Graph>();
-      const ValueId x = graph->AddInput("x", {DType::kF32, Shape{kSeqLen, heads * head_dim}}).value();
+      const ValueId x =
+          graph->AddInput("x", {DType::kF32, Shape{kSeqLen, heads * head_dim}}).value();
       auto rope = RopeOp::Create(
           {.n_heads = heads, .head_dim = head_dim, .theta = 500000.0, .style = style});
       ASSERT_TRUE(rope.ok()) << rope.status();
@@ -127,7 +127,7 @@ TEST_P(OpsTest, RopeAtAStartPositionBothStyles) {
 }
 
 TEST(RopeOp, RejectsBadOptions) {
-  EXPECT_FALSE(RopeOp::Create({.n_heads = 2, .head_dim = 7}).ok());   // Odd head_dim.
+  EXPECT_FALSE(RopeOp::Create({.n_heads = 2, .head_dim = 7}).ok());  // Odd head_dim.
   EXPECT_FALSE(RopeOp::Create({.n_heads = 0, .head_dim = 8}).ok());
   EXPECT_FALSE(RopeOp::Create({.n_heads = 1, .head_dim = 8, .theta = 0.5}).ok());
 }
@@ -140,8 +140,9 @@ TEST_P(OpsTest, EmbeddingInAllTableTypes) {
     if (dtype != DType::kF32) {
       stored = Tensor::Allocate(dtype, table.shape()).value();
       for (int64_t i = 0; i < table.NumElements(); ++i) {
-        stored.mutable_data<uint16_t>()[i] = dtype == DType::kF16 ? F32ToF16(table.data<float>()[i])
-                                                                  : F32ToBF16(table.data<float>()[i]);
+        stored.mutable_data<uint16_t>()[i] = dtype == DType::kF16
+                                                 ? F32ToF16(table.data<float>()[i])
+                                                 : F32ToBF16(table.data<float>()[i]);
       }
     }
     auto graph = std::make_shared<Graph>();
