@@ -1,62 +1,37 @@
-// The favor command-line tool. Sub-commands arrive with the issues that build them; today:
-// `info` (what the engine sees on this machine). `generate` is reported as coming.
+// The favor command-line tool.
 #include <cstdio>
-#include "absl/strings/string_view.h"
+#include <string>
 
-#include "engine/core/dnnl_context.h"
-#include "engine/core/threading.h"
-#include "engine/kernels/kernels.h"
+#include "tools/commands.h"
 
 namespace {
 
-constexpr absl::string_view kUsage =
-    "usage: favor <command> [options]\n"
+constexpr char kUsage[] =
+    "usage: favor <command> [options]   (favor <command> --help for its options)\n"
     "\n"
     "commands:\n"
+    "  generate   generate text from a prompt (streams tokens; summary on stderr)\n"
+    "  inspect    show a model file's architecture, tensors, tokenizer and metadata\n"
     "  info       show the CPU features, chosen ISA, threads and oneDNN version\n"
-    "  generate   generate text (coming: model loading and generation are being built)\n"
     "\n"
     "environment:\n"
     "  FAVOR_ISA=scalar|avx2|avx512   force the SIMD kernels\n";
-
-int Info() {
-  auto isa = favor::kernels::IsaFromEnvironment();
-  if (!isa.ok()) {
-    std::fprintf(stderr, "favor: %s\n", std::string(isa.status().message()).c_str());
-    return 1;
-  }
-  std::printf("favor 0.1.0\n");
-  std::printf("kernels:  %s (supported:", std::string(favor::kernels::IsaName(*isa)).c_str());
-  for (auto supported : favor::kernels::SupportedIsas()) {
-    std::printf(" %s", std::string(favor::kernels::IsaName(supported)).c_str());
-  }
-  std::printf(")\n");
-  std::printf("threads:  %d (physical cores)\n", favor::PhysicalCoreCount());
-  std::printf("matmul:   %s\n", favor::DnnlDescription().c_str());
-  return 0;
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fputs(kUsage.data(), stderr);
+    std::fputs(kUsage, stderr);
     return 2;
   }
-  const absl::string_view command = argv[1];
-  if (command == "info") return Info();
-  if (command == "generate") {
-    std::fputs(
-        "favor generate: coming. The engine foundation (runtime, graph, ops, kernels) is in "
-        "place;\n"
-        "model loading, tokenization and generation are the next milestone.\n",
-        stderr);
-    return 3;
-  }
+  const std::string command = argv[1];
+  if (command == "generate") return favor::cli::Generate(argc, argv);
+  if (command == "inspect") return favor::cli::Inspect(argc, argv);
+  if (command == "info") return favor::cli::Info(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
-    std::fputs(kUsage.data(), stdout);
+    std::fputs(kUsage, stdout);
     return 0;
   }
-  std::fprintf(stderr, "favor: unknown command '%s'\n\n%s", argv[1], kUsage.data());
+  std::fprintf(stderr, "favor: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

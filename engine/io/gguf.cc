@@ -1,0 +1,366 @@
+// GGUF reader, versions 1 to 3. Version 1 stores counts, string lengths and dimensions in 32
+// bits; 2 and 3 in 64 bits (3 differs from 2 only in allowing big-endian files, which we refuse).
+// Tensor data is memory-mapped: F32, F16 and BF16 tensors are views into the file; Q8_0 tensors
+// are dequantised to F32 at load.
+#include <cmath>
+#include <limits>
+#include <variant>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/core/half.h"
+#include "engine/core/status.h"
+#include "engine/core/storage.h"
+#include "engine/io/byte_reader.h"
+#include "engine/io/model_file.h"
+
+namespace favor::io {
+namespace {
+
+enum GgufType : uint32_t {
+  kUint8 = 0, kInt8 = 1, kUint16 = 2, kInt16 = 3, kUint32 = 4, kInt32 = 5, kFloat32 = 6,
+  kBool = 7, kString = 8, kArray = 9, kUint64 = 10, kInt64 = 11, kFloat64 = 12,
+};
+
+// GGML tensor types this reader accepts.
+enum GgmlType : uint32_t { kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ8_0 = 8, kGgmlBF16 = 30 };
+
+// A metadata value: a scalar number, a string, or an array of numbers or strings.
+struct Value {
+  uint32_t type = 0;
+  double number = 0.0;
+  bool is_integer = false;
+  int64_t integer = 0;
+  std::string text;
+  uint32_t element_type = 0;
+  std::vector<double> numbers;
+  std::vector<std::string> strings;
+  uint64_t array_length = 0;
+};
+
+class GgufParser {
+ public:
+  GgufParser(std::span<const std::byte> data, std::string path)
+      : reader_(data, path), path_(std::move(path)) {}
+
+  absl::Status ReadHeader() {
+    FAVOR_ASSIGN_OR_RETURN(const uint32_t magic, reader_.Read<uint32_t>("magic"));
+    if (magic != 0x46554747u) return reader_.Error("not a GGUF file (bad magic)");
+    FAVOR_ASSIGN_OR_RETURN(version_, reader_.Read<uint32_t>("version"));
+    if (version_ < 1 || version_ > 3) {
+      if ((version_ & 0xffff) == 0 && version_ != 0) {
+        return reader_.Error("big-endian GGUF files are not supported");
+      }
+      return reader_.Error(absl::StrCat("unsupported GGUF version ", version_));
+    }
+    FAVOR_ASSIGN_OR_RETURN(tensor_count_, ReadCount("tensor count"));
+    FAVOR_ASSIGN_OR_RETURN(kv_count_, ReadCount("metadata count"));
+    // Every entry takes several bytes: a count beyond the file size is corrupt; refuse it before
+    // allocating anything for it.
+    if (tensor_count_ > reader_.remaining() / 8 || kv_count_ > reader_.remaining() / 8) {
+      return reader_.Error(absl::StrCat("absurd counts: ", tensor_count_, " tensors, ", kv_count_,
+                                        " metadata entries"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadMetadata() {
+    for (uint64_t i = 0; i < kv_count_; ++i) {
+      FAVOR_ASSIGN_OR_RETURN(std::string key, ReadString("metadata key"));
+      FAVOR_ASSIGN_OR_RETURN(const uint32_t type, reader_.Read<uint32_t>("metadata type"));
+      FAVOR_ASSIGN_OR_RETURN(Value value, ReadValue(type, key, 0));
+      metadata_.emplace_back(std::move(key), std::move(value));
+    }
+    return absl::OkStatus();
+  }
+
+  const Value* Find(absl::string_view key) const {
+    for (const auto& [k, v] : metadata_) {
+      if (k == key) return &v;
+    }
+    return nullptr;
+  }
+
+  absl::StatusOr<int64_t> Integer(absl::string_view key, std::optional<int64_t> fallback) const {
+    const Value* v = Find(key);
+    if (v == nullptr) {
+      if (fallback.has_value()) return *fallback;
+      return absl::NotFoundError(absl::StrCat(path_, ": missing metadata '", key, "'"));
+    }
+    if (!v->is_integer) {
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": metadata '", key, "' is not an integer"));
+    }
+    return v->integer;
+  }
+
+  absl::StatusOr<double> Real(absl::string_view key, double fallback) const {
+    const Value* v = Find(key);
+    if (v == nullptr) return fallback;
+    if (v->type != kFloat32 && v->type != kFloat64 && !v->is_integer) {
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": metadata '", key, "' is not a number"));
+    }
+    return v->number;
+  }
+
+  absl::Status ReadTensors(ModelFile& model, const std::shared_ptr<const Storage>& file) {
+    struct Info {
+      std::string name;
+      std::vector<int64_t> dims;  // Outermost first.
+      uint32_t type;
+      uint64_t offset;
+    };
+    std::vector<Info> infos;
+    for (uint64_t i = 0; i < tensor_count_; ++i) {
+      Info info;
+      FAVOR_ASSIGN_OR_RETURN(info.name, ReadString("tensor name"));
+      FAVOR_ASSIGN_OR_RETURN(const uint32_t n_dims, reader_.Read<uint32_t>("tensor rank"));
+      if (n_dims == 0 || n_dims > 4) {
+        return reader_.Error(absl::StrCat("tensor '", info.name, "' has rank ", n_dims));
+      }
+      info.dims.resize(n_dims);
+      for (uint32_t d = 0; d < n_dims; ++d) {
+        FAVOR_ASSIGN_OR_RETURN(const uint64_t dim, ReadCount("tensor dimension"));
+        if (dim == 0 || dim > (uint64_t{1} << 32)) {
+          return reader_.Error(absl::StrCat("tensor '", info.name, "' has dimension ", dim));
+        }
+        info.dims[n_dims - 1 - d] = static_cast<int64_t>(dim);  // GGML lists innermost first.
+      }
+      FAVOR_ASSIGN_OR_RETURN(info.type, reader_.Read<uint32_t>("tensor type"));
+      FAVOR_ASSIGN_OR_RETURN(info.offset, reader_.Read<uint64_t>("tensor offset"));
+      infos.push_back(std::move(info));
+    }
+    FAVOR_ASSIGN_OR_RETURN(const int64_t alignment, Integer("general.alignment", 32));
+    if (alignment <= 0 || alignment > 65536 || (alignment & (alignment - 1)) != 0) {
+      return reader_.Error(absl::StrCat("invalid general.alignment ", alignment));
+    }
+    const uint64_t data_start =
+        (reader_.offset() + static_cast<uint64_t>(alignment) - 1) / static_cast<uint64_t>(alignment) *
+        static_cast<uint64_t>(alignment);
+    const uint64_t file_size = reader_.size();
+    for (const Info& info : infos) {
+      const std::string what = absl::StrCat(path_, ": tensor '", info.name, "'");
+      FAVOR_ASSIGN_OR_RETURN(const Shape shape,
+                             Shape::Make(info.dims.data(), static_cast<int>(info.dims.size())));
+      int64_t elements = 1;
+      for (int64_t d : info.dims) {
+        if (elements > (int64_t{1} << 40) / d) {
+          return absl::InvalidArgumentError(absl::StrCat(what, ": too many elements"));
+        }
+        elements *= d;
+      }
+      DType dtype;
+      switch (info.type) {
+        case kGgmlF32: dtype = DType::kF32; break;
+        case kGgmlF16: dtype = DType::kF16; break;
+        case kGgmlBF16: dtype = DType::kBF16; break;
+        case kGgmlQ8_0: dtype = DType::kQ8_0; break;
+        default:
+          return absl::UnimplementedError(
+              absl::StrCat(what, ": unsupported GGML type ", info.type,
+                           " (supported: F32, F16, BF16, Q8_0)"));
+      }
+      auto bytes = BytesFor(dtype, elements);
+      if (!bytes.ok()) return WithContext(bytes.status(), what);
+      if (info.offset % static_cast<uint64_t>(alignment) != 0) {
+        return absl::InvalidArgumentError(absl::StrCat(what, ": offset ", info.offset,
+                                                       " is not aligned to ", alignment));
+      }
+      if (info.offset > file_size - data_start ||
+          static_cast<uint64_t>(*bytes) > file_size - data_start - info.offset) {
+        return absl::OutOfRangeError(absl::StrCat(what, ": data [", data_start + info.offset,
+                                                  ", +", *bytes, ") is past the end of the file (",
+                                                  file_size, " bytes)"));
+      }
+      FAVOR_ASSIGN_OR_RETURN(Tensor tensor, Tensor::ViewOf(file, data_start + info.offset,
+                                                           dtype, shape));
+      if (dtype == DType::kQ8_0) {
+        FAVOR_ASSIGN_OR_RETURN(tensor, DequantizeQ8_0(tensor));
+      }
+      if (!model.tensors.emplace(info.name, std::move(tensor)).second) {
+        return absl::InvalidArgumentError(absl::StrCat(what, ": duplicate tensor name"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  uint32_t version() const { return version_; }
+  const std::vector<std::pair<std::string, Value>>& metadata() const { return metadata_; }
+
+ private:
+  // Q8_0 block: f16 scale, then 32 int8 values.
+  static absl::StatusOr<Tensor> DequantizeQ8_0(const Tensor& quantized) {
+    FAVOR_ASSIGN_OR_RETURN(Tensor out, Tensor::Allocate(DType::kF32, quantized.shape()));
+    const auto* block = static_cast<const uint8_t*>(quantized.raw_data());
+    float* values = out.mutable_data<float>();
+    for (int64_t b = 0; b < quantized.NumElements() / 32; ++b, block += 34) {
+      uint16_t scale_bits;
+      std::memcpy(&scale_bits, block, 2);
+      const float scale = F16ToF32(scale_bits);
+      for (int i = 0; i < 32; ++i) {
+        values[b * 32 + i] = scale * static_cast<float>(static_cast<int8_t>(block[2 + i]));
+      }
+    }
+    return out;
+  }
+
+  absl::StatusOr<uint64_t> ReadCount(absl::string_view what) {
+    if (version_ == 1) {
+      FAVOR_ASSIGN_OR_RETURN(const uint32_t count, reader_.Read<uint32_t>(what));
+      return count;
+    }
+    return reader_.Read<uint64_t>(what);
+  }
+
+  absl::StatusOr<std::string> ReadString(absl::string_view what) {
+    FAVOR_ASSIGN_OR_RETURN(const uint64_t length, ReadCount(what));
+    return reader_.ReadString(length, what);
+  }
+
+  absl::StatusOr<Value> ReadValue(uint32_t type, const std::string& key, int depth) {
+    Value v;
+    v.type = type;
+    auto integer = [&](auto raw) {
+      v.is_integer = true;
+      v.integer = static_cast<int64_t>(raw);
+      v.number = static_cast<double>(raw);
+    };
+    switch (type) {
+      case kUint8: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<uint8_t>(key)); integer(x); break; }
+      case kInt8: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<int8_t>(key)); integer(x); break; }
+      case kUint16: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<uint16_t>(key)); integer(x); break; }
+      case kInt16: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<int16_t>(key)); integer(x); break; }
+      case kUint32: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<uint32_t>(key)); integer(x); break; }
+      case kInt32: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<int32_t>(key)); integer(x); break; }
+      case kUint64: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<uint64_t>(key)); integer(x); break; }
+      case kInt64: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<int64_t>(key)); integer(x); break; }
+      case kBool: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<uint8_t>(key)); integer(x != 0); break; }
+      case kFloat32: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<float>(key)); v.number = x; break; }
+      case kFloat64: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<double>(key)); v.number = x; break; }
+      case kString: { FAVOR_ASSIGN_OR_RETURN(v.text, ReadString(key)); break; }
+      case kArray: {
+        if (depth > 0) return reader_.Error(absl::StrCat("metadata '", key, "': nested arrays"));
+        FAVOR_ASSIGN_OR_RETURN(v.element_type, reader_.Read<uint32_t>(key));
+        FAVOR_ASSIGN_OR_RETURN(v.array_length, ReadCount(key));
+        if (v.array_length > reader_.remaining()) {
+          return reader_.Error(absl::StrCat("metadata '", key, "': array of ", v.array_length,
+                                            " elements is longer than the file"));
+        }
+        for (uint64_t i = 0; i < v.array_length; ++i) {
+          FAVOR_ASSIGN_OR_RETURN(Value element, ReadValue(v.element_type, key, depth + 1));
+          if (v.element_type == kString) {
+            v.strings.push_back(std::move(element.text));
+          } else {
+            v.numbers.push_back(element.number);
+          }
+        }
+        break;
+      }
+      default:
+        return reader_.Error(absl::StrCat("metadata '", key, "' has unknown type ", type));
+    }
+    return v;
+  }
+
+  ByteReader reader_;
+  std::string path_;
+  uint32_t version_ = 0;
+  uint64_t tensor_count_ = 0;
+  uint64_t kv_count_ = 0;
+  std::vector<std::pair<std::string, Value>> metadata_;
+};
+
+std::string Printable(const Value& v) {
+  if (v.type == kString) return v.text.size() > 80 ? v.text.substr(0, 77) + "..." : v.text;
+  if (v.type == kArray) {
+    return absl::StrCat("[", v.array_length, " ",
+                        v.element_type == kString ? "strings" : "numbers", "]");
+  }
+  if (v.is_integer) return absl::StrCat(v.integer);
+  return absl::StrCat(v.number);
+}
+
+absl::StatusOr<Vocabulary> ReadVocabulary(const GgufParser& gguf, const std::string& path) {
+  const Value* model = gguf.Find("tokenizer.ggml.model");
+  const Value* tokens = gguf.Find("tokenizer.ggml.tokens");
+  if (model == nullptr || tokens == nullptr) {
+    return absl::NotFoundError(absl::StrCat(path, ": no tokenizer in the GGUF metadata"));
+  }
+  if (model->text != "llama") {
+    return absl::UnimplementedError(absl::StrCat(path, ": tokenizer model '", model->text,
+                                                 "' is not supported (only 'llama', SentencePiece BPE)"));
+  }
+  Vocabulary vocab;
+  vocab.origin = "gguf";
+  vocab.pieces = tokens->strings;
+  const size_t n = vocab.pieces.size();
+  const Value* scores = gguf.Find("tokenizer.ggml.scores");
+  const Value* types = gguf.Find("tokenizer.ggml.token_type");
+  if ((scores != nullptr && scores->numbers.size() != n) ||
+      (types != nullptr && types->numbers.size() != n)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": tokenizer scores or types do not match the ", n, " tokens"));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    vocab.scores.push_back(scores != nullptr ? static_cast<float>(scores->numbers[i]) : 0.0f);
+    const int type = types != nullptr ? static_cast<int>(types->numbers[i]) : 1;
+    vocab.types.push_back(type >= 1 && type <= 6 ? static_cast<PieceType>(type) : PieceType::kNormal);
+  }
+  FAVOR_ASSIGN_OR_RETURN(const int64_t bos, gguf.Integer("tokenizer.ggml.bos_token_id", 1));
+  FAVOR_ASSIGN_OR_RETURN(const int64_t eos, gguf.Integer("tokenizer.ggml.eos_token_id", 2));
+  FAVOR_ASSIGN_OR_RETURN(const int64_t unk, gguf.Integer("tokenizer.ggml.unknown_token_id", 0));
+  FAVOR_ASSIGN_OR_RETURN(const int64_t add_bos, gguf.Integer("tokenizer.ggml.add_bos_token", 1));
+  for (int64_t id : {bos, eos, unk}) {
+    if (id < 0 || id >= static_cast<int64_t>(n)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": special token id ", id, " outside the vocabulary of ", n));
+    }
+  }
+  vocab.bos_id = static_cast<int32_t>(bos);
+  vocab.eos_id = static_cast<int32_t>(eos);
+  vocab.unk_id = static_cast<int32_t>(unk);
+  vocab.add_bos = add_bos != 0;
+  return vocab;
+}
+
+}  // namespace
+
+absl::StatusOr<ModelFile> LoadGguf(const std::string& path) {
+  FAVOR_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path));
+  GgufParser gguf({file->data(), file->size()}, path);
+  FAVOR_RETURN_IF_ERROR(gguf.ReadHeader());
+  FAVOR_RETURN_IF_ERROR(gguf.ReadMetadata());
+  ModelFile model;
+  model.path = path;
+  model.format = absl::StrCat("GGUF v", gguf.version());
+  for (const auto& [key, value] : gguf.metadata()) model.metadata.emplace_back(key, Printable(value));
+  FAVOR_RETURN_IF_ERROR(gguf.ReadTensors(model, file));
+
+  const Value* arch = gguf.Find("general.architecture");
+  if (arch == nullptr) return absl::NotFoundError(absl::StrCat(path, ": no general.architecture"));
+  ModelConfig& c = model.config;
+  c.architecture = arch->text;
+  const std::string a = arch->text + ".";
+  FAVOR_ASSIGN_OR_RETURN(c.dim, gguf.Integer(a + "embedding_length", std::nullopt));
+  FAVOR_ASSIGN_OR_RETURN(c.n_layers, gguf.Integer(a + "block_count", std::nullopt));
+  FAVOR_ASSIGN_OR_RETURN(c.hidden_dim, gguf.Integer(a + "feed_forward_length", std::nullopt));
+  FAVOR_ASSIGN_OR_RETURN(c.n_heads, gguf.Integer(a + "attention.head_count", std::nullopt));
+  FAVOR_ASSIGN_OR_RETURN(c.n_kv_heads, gguf.Integer(a + "attention.head_count_kv", c.n_heads));
+  FAVOR_ASSIGN_OR_RETURN(c.max_seq_len, gguf.Integer(a + "context_length", 2048));
+  FAVOR_ASSIGN_OR_RETURN(const double eps, gguf.Real(a + "attention.layer_norm_rms_epsilon", 1e-5));
+  c.rms_eps = static_cast<float>(eps);
+  FAVOR_ASSIGN_OR_RETURN(c.rope_theta, gguf.Real(a + "rope.freq_base", 10000.0));
+  c.rope_style = kernels::RopeStyle::kAdjacentPairs;  // GGUF's llama weights are permuted for it.
+  auto embedding = model.tensors.find("token_embd.weight");
+  if (embedding == model.tensors.end() || embedding->second.rank() != 2) {
+    return absl::NotFoundError(absl::StrCat(path, ": missing tensor 'token_embd.weight'"));
+  }
+  c.vocab_size = embedding->second.dim(0);
+  c.tied_embeddings = model.tensors.find("output.weight") == model.tensors.end();
+  FAVOR_RETURN_IF_ERROR(c.Validate(path));
+  if (gguf.Find("tokenizer.ggml.tokens") != nullptr) {
+    FAVOR_ASSIGN_OR_RETURN(model.vocabulary, ReadVocabulary(gguf, path));
+  }
+  return model;
+}
+
+}  // namespace favor::io

@@ -1,0 +1,333 @@
+// Hugging Face model directories: config.json (LlamaForCausalLM), model.safetensors or a sharded
+// model.safetensors.index.json, and tokenizer.json (Llama-style BPE with byte fallback) or a
+// SentencePiece tokenizer.model.
+//
+// safetensors: an 8-byte little-endian header length, a JSON header mapping tensor names to
+// {dtype, shape, data_offsets: [begin, end)} relative to the end of the header, then the data.
+#include <sys/stat.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "engine/core/status.h"
+#include "engine/core/storage.h"
+#include "engine/io/byte_reader.h"
+#include "engine/io/json.h"
+#include "engine/io/model_file.h"
+
+namespace favor::io {
+namespace {
+
+constexpr uint64_t kMaxHeaderBytes = 100 << 20;
+
+bool FileExists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open '", path, "'"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+absl::StatusOr<Json> ReadJsonFile(const std::string& path) {
+  FAVOR_ASSIGN_OR_RETURN(const std::string text, ReadTextFile(path));
+  return Json::Parse(text, path);
+}
+
+// Maps Hugging Face Llama names to the canonical GGUF-style ones; "" for tensors we do not use.
+std::string CanonicalName(const std::string& name) {
+  static const std::pair<absl::string_view, absl::string_view> kLayerParts[] = {
+      {"input_layernorm.weight", "attn_norm.weight"},
+      {"post_attention_layernorm.weight", "ffn_norm.weight"},
+      {"self_attn.q_proj.weight", "attn_q.weight"},
+      {"self_attn.k_proj.weight", "attn_k.weight"},
+      {"self_attn.v_proj.weight", "attn_v.weight"},
+      {"self_attn.o_proj.weight", "attn_output.weight"},
+      {"mlp.gate_proj.weight", "ffn_gate.weight"},
+      {"mlp.up_proj.weight", "ffn_up.weight"},
+      {"mlp.down_proj.weight", "ffn_down.weight"},
+  };
+  if (name == "model.embed_tokens.weight") return "token_embd.weight";
+  if (name == "model.norm.weight") return "output_norm.weight";
+  if (name == "lm_head.weight") return "output.weight";
+  constexpr absl::string_view kPrefix = "model.layers.";
+  if (!absl::StartsWith(name, kPrefix)) return "";
+  const std::string rest = name.substr(kPrefix.size());
+  const size_t dot = rest.find('.');
+  int64_t layer = 0;
+  if (dot == std::string::npos || !absl::SimpleAtoi(rest.substr(0, dot), &layer)) return "";
+  const std::string part = rest.substr(dot + 1);
+  for (const auto& [hf, canonical] : kLayerParts) {
+    if (part == hf) return absl::StrCat("blk.", layer, ".", canonical);
+  }
+  return "";
+}
+
+absl::Status LoadSafetensorsFile(const std::string& path, ModelFile& model) {
+  FAVOR_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path));
+  ByteReader reader({file->data(), file->size()}, path);
+  FAVOR_ASSIGN_OR_RETURN(const uint64_t header_bytes, reader.Read<uint64_t>("header length"));
+  if (header_bytes > kMaxHeaderBytes || header_bytes > reader.remaining()) {
+    return reader.Error(absl::StrCat("header length ", header_bytes, " exceeds the file (",
+                                     file->size(), " bytes)"));
+  }
+  FAVOR_ASSIGN_OR_RETURN(const std::string header, reader.ReadString(header_bytes, "header"));
+  FAVOR_ASSIGN_OR_RETURN(const Json json, Json::Parse(header, path));
+  if (!json.is_object()) return reader.Error("header is not a JSON object");
+  const uint64_t data_start = 8 + header_bytes;
+  const uint64_t data_size = file->size() - data_start;
+  for (const auto& [name, entry] : json.object()) {
+    if (name == "__metadata__") continue;
+    const std::string what = absl::StrCat(path, ": tensor '", name, "'");
+    const Json* dtype_json = entry.Find("dtype");
+    const Json* shape_json = entry.Find("shape");
+    const Json* offsets = entry.Find("data_offsets");
+    if (dtype_json == nullptr || !dtype_json->is_string() || shape_json == nullptr ||
+        !shape_json->is_array() || offsets == nullptr || !offsets->is_array() ||
+        offsets->array().size() != 2) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": malformed header entry"));
+    }
+    DType dtype;
+    const std::string& type_name = dtype_json->string();
+    if (type_name == "F32") {
+      dtype = DType::kF32;
+    } else if (type_name == "F16") {
+      dtype = DType::kF16;
+    } else if (type_name == "BF16") {
+      dtype = DType::kBF16;
+    } else {
+      return absl::UnimplementedError(
+          absl::StrCat(what, ": unsupported dtype ", type_name, " (supported: F32, F16, BF16)"));
+    }
+    std::vector<int64_t> dims;
+    for (const Json& d : shape_json->array()) {
+      FAVOR_ASSIGN_OR_RETURN(const int64_t dim, d.Int(absl::StrCat(what, " dimension")));
+      if (dim <= 0 || dim > (int64_t{1} << 32)) {
+        return absl::InvalidArgumentError(absl::StrCat(what, ": dimension ", dim));
+      }
+      dims.push_back(dim);
+    }
+    FAVOR_ASSIGN_OR_RETURN(const Shape shape, Shape::Make(dims.data(), static_cast<int>(dims.size())));
+    FAVOR_ASSIGN_OR_RETURN(const int64_t begin, offsets->array()[0].Int(what));
+    FAVOR_ASSIGN_OR_RETURN(const int64_t end, offsets->array()[1].Int(what));
+    int64_t elements = 1;
+    for (int64_t d : dims) {
+      if (elements > (int64_t{1} << 40) / d) return absl::InvalidArgumentError(absl::StrCat(what, ": too large"));
+      elements *= d;
+    }
+    FAVOR_ASSIGN_OR_RETURN(const int64_t bytes, BytesFor(dtype, elements));
+    if (begin < 0 || end < begin || static_cast<uint64_t>(end) > data_size || end - begin != bytes) {
+      return absl::OutOfRangeError(absl::StrCat(what, ": data offsets [", begin, ", ", end,
+                                                ") do not fit ", bytes, " bytes within the ",
+                                                data_size, " bytes of data"));
+    }
+    const std::string canonical = CanonicalName(name);
+    if (canonical.empty()) continue;  // e.g. rotary_emb.inv_freq: recomputed by the engine.
+    FAVOR_ASSIGN_OR_RETURN(Tensor tensor, Tensor::ViewOf(file, data_start + static_cast<uint64_t>(begin),
+                                                         dtype, shape));
+    if (!model.tensors.emplace(canonical, std::move(tensor)).second) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": duplicate tensor"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> RequiredInt(const Json& config, absl::string_view key, const std::string& path) {
+  const Json* value = config.Find(key);
+  if (value == nullptr) return absl::NotFoundError(absl::StrCat(path, ": missing '", key, "'"));
+  return value->Int(absl::StrCat(path, ": '", key, "'"));
+}
+
+double OptionalNumber(const Json& config, absl::string_view key, double fallback) {
+  const Json* value = config.Find(key);
+  return value != nullptr && value->is_number() ? value->number() : fallback;
+}
+
+// tokenizer.json (Llama-style BPE with byte fallback) as a SentencePiece-ready vocabulary: a piece
+// made by merge number r gets score -r, so SentencePiece's highest-score-first BPE applies the
+// merges in the same order.
+absl::StatusOr<Vocabulary> LoadTokenizerJson(const std::string& path, const Json& config) {
+  FAVOR_ASSIGN_OR_RETURN(const Json json, ReadJsonFile(path));
+  const Json* model = json.Find("model");
+  if (model == nullptr || model->Find("type") == nullptr || model->Find("type")->string() != "BPE") {
+    return absl::UnimplementedError(absl::StrCat(path, ": only BPE tokenizers are supported"));
+  }
+  const Json* byte_fallback = model->Find("byte_fallback");
+  if (byte_fallback == nullptr || !byte_fallback->is_bool() || !byte_fallback->bool_value()) {
+    return absl::UnimplementedError(absl::StrCat(
+        path, ": only Llama-style BPE with byte fallback is supported (not byte-level BPE)"));
+  }
+  const Json* vocab_json = model->Find("vocab");
+  const Json* merges = model->Find("merges");
+  if (vocab_json == nullptr || !vocab_json->is_object() || merges == nullptr || !merges->is_array()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": missing BPE vocab or merges"));
+  }
+  const size_t n = vocab_json->object().size();
+  Vocabulary vocab;
+  vocab.origin = "tokenizer.json";
+  vocab.pieces.assign(n, "");
+  vocab.scores.assign(n, 0.0f);
+  vocab.types.assign(n, PieceType::kNormal);
+  std::vector<bool> seen(n, false);
+  std::map<std::string, int32_t, std::less<>> ids;
+  for (const auto& [piece, id_json] : vocab_json->object()) {
+    FAVOR_ASSIGN_OR_RETURN(const int64_t id, id_json.Int(absl::StrCat(path, ": token id")));
+    if (id < 0 || id >= static_cast<int64_t>(n) || seen[static_cast<size_t>(id)]) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": token ids are not 0..", n - 1));
+    }
+    seen[static_cast<size_t>(id)] = true;
+    vocab.pieces[static_cast<size_t>(id)] = piece;
+    ids[piece] = static_cast<int32_t>(id);
+    if (piece.size() == 6 && piece.rfind("<0x", 0) == 0 && piece.back() == '>') {
+      vocab.types[static_cast<size_t>(id)] = PieceType::kByte;
+    }
+  }
+  // Pieces that no merge makes (single characters) rank below every merge result.
+  const float base_score = -static_cast<float>(merges->array().size()) - 1.0f;
+  for (size_t i = 0; i < n; ++i) vocab.scores[i] = base_score;
+  for (size_t rank = 0; rank < merges->array().size(); ++rank) {
+    const Json& merge = merges->array()[rank];
+    std::string merged;
+    if (merge.is_string()) {
+      const std::vector<std::string> parts = absl::StrSplit(merge.string(), ' ');
+      if (parts.size() != 2) return absl::InvalidArgumentError(absl::StrCat(path, ": bad merge '", merge.string(), "'"));
+      merged = parts[0] + parts[1];
+    } else if (merge.is_array() && merge.array().size() == 2) {
+      merged = merge.array()[0].string() + merge.array()[1].string();
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": bad merge ", rank));
+    }
+    auto it = ids.find(merged);
+    if (it == ids.end()) continue;
+    float& score = vocab.scores[static_cast<size_t>(it->second)];
+    score = std::max(score, -static_cast<float>(rank));
+  }
+  if (const Json* unk = model->Find("unk_token"); unk != nullptr && unk->is_string()) {
+    if (auto it = ids.find(unk->string()); it != ids.end()) {
+      vocab.unk_id = it->second;
+      vocab.types[static_cast<size_t>(it->second)] = PieceType::kUnknown;
+    }
+  }
+  if (const Json* added = json.Find("added_tokens"); added != nullptr && added->is_array()) {
+    for (const Json& token : added->array()) {
+      const Json* id = token.Find("id");
+      const Json* special = token.Find("special");
+      if (id == nullptr || special == nullptr || !special->bool_value()) continue;
+      FAVOR_ASSIGN_OR_RETURN(const int64_t token_id, id->Int(path));
+      if (token_id >= 0 && token_id < static_cast<int64_t>(n) && token_id != vocab.unk_id) {
+        vocab.types[static_cast<size_t>(token_id)] = PieceType::kControl;
+      }
+    }
+  }
+  vocab.bos_id = static_cast<int32_t>(OptionalNumber(config, "bos_token_id", 1));
+  vocab.eos_id = static_cast<int32_t>(OptionalNumber(config, "eos_token_id", 2));
+  if (vocab.bos_id < 0 || vocab.bos_id >= static_cast<int32_t>(n) || vocab.eos_id < 0 ||
+      vocab.eos_id >= static_cast<int32_t>(n)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": bos/eos ids outside the vocabulary"));
+  }
+  // A template processor that starts with a special token adds BOS.
+  vocab.add_bos = true;
+  if (const Json* post = json.Find("post_processor"); post != nullptr && post->Find("single") != nullptr) {
+    const Json* single = post->Find("single");
+    vocab.add_bos = single->is_array() && !single->array().empty() &&
+                    single->array()[0].Find("SpecialToken") != nullptr;
+  }
+  return vocab;
+}
+
+}  // namespace
+
+absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory) {
+  const std::string config_path = directory + "/config.json";
+  FAVOR_ASSIGN_OR_RETURN(const Json config, ReadJsonFile(config_path));
+  ModelFile model;
+  model.path = directory;
+  model.format = "Hugging Face safetensors";
+  const Json* architectures = config.Find("architectures");
+  std::string architecture = config.Find("model_type") != nullptr ? config.Find("model_type")->string() : "";
+  if (architectures != nullptr && architectures->is_array() && !architectures->array().empty()) {
+    const std::string& first = architectures->array()[0].string();
+    if (first != "LlamaForCausalLM") {
+      return absl::UnimplementedError(absl::StrCat(config_path, ": architecture '", first,
+                                                   "' is not supported (LlamaForCausalLM)"));
+    }
+    architecture = "llama";
+  }
+  if (architecture != "llama") {
+    return absl::UnimplementedError(
+        absl::StrCat(config_path, ": model_type '", architecture, "' is not supported (llama)"));
+  }
+  ModelConfig& c = model.config;
+  FAVOR_ASSIGN_OR_RETURN(c.dim, RequiredInt(config, "hidden_size", config_path));
+  FAVOR_ASSIGN_OR_RETURN(c.n_layers, RequiredInt(config, "num_hidden_layers", config_path));
+  FAVOR_ASSIGN_OR_RETURN(c.n_heads, RequiredInt(config, "num_attention_heads", config_path));
+  c.n_kv_heads = config.Find("num_key_value_heads") != nullptr
+                     ? static_cast<int64_t>(OptionalNumber(config, "num_key_value_heads", 0))
+                     : c.n_heads;
+  FAVOR_ASSIGN_OR_RETURN(c.hidden_dim, RequiredInt(config, "intermediate_size", config_path));
+  FAVOR_ASSIGN_OR_RETURN(c.vocab_size, RequiredInt(config, "vocab_size", config_path));
+  c.max_seq_len = static_cast<int64_t>(OptionalNumber(config, "max_position_embeddings", 2048));
+  c.rms_eps = static_cast<float>(OptionalNumber(config, "rms_norm_eps", 1e-6));
+  c.rope_theta = OptionalNumber(config, "rope_theta", 10000.0);
+  c.rope_style = kernels::RopeStyle::kHalves;  // Hugging Face rotates the two halves.
+  const Json* tie = config.Find("tie_word_embeddings");
+  c.tied_embeddings = tie != nullptr && tie->is_bool() && tie->bool_value();
+  if (const Json* scaling = config.Find("rope_scaling"); scaling != nullptr && !scaling->is_null()) {
+    return absl::UnimplementedError(absl::StrCat(config_path, ": rope_scaling is not supported"));
+  }
+  FAVOR_RETURN_IF_ERROR(c.Validate(config_path));
+  for (const auto& [key, value] : config.object()) {
+    if (value.is_number()) model.metadata.emplace_back(key, absl::StrCat(value.number()));
+    if (value.is_string()) model.metadata.emplace_back(key, value.string());
+    if (value.is_bool()) model.metadata.emplace_back(key, value.bool_value() ? "true" : "false");
+  }
+
+  const std::string single = directory + "/model.safetensors";
+  const std::string index = directory + "/model.safetensors.index.json";
+  if (FileExists(single)) {
+    FAVOR_RETURN_IF_ERROR(LoadSafetensorsFile(single, model));
+  } else if (FileExists(index)) {
+    FAVOR_ASSIGN_OR_RETURN(const Json index_json, ReadJsonFile(index));
+    const Json* weight_map = index_json.Find("weight_map");
+    if (weight_map == nullptr || !weight_map->is_object()) {
+      return absl::InvalidArgumentError(absl::StrCat(index, ": no weight_map"));
+    }
+    std::map<std::string, bool> shards;
+    for (const auto& [name, shard] : weight_map->object()) {
+      if (!shard.is_string() || shard.string().find('/') != std::string::npos) {
+        return absl::InvalidArgumentError(absl::StrCat(index, ": bad shard for '", name, "'"));
+      }
+      shards[shard.string()] = true;
+    }
+    for (const auto& [shard, unused] : shards) {
+      FAVOR_RETURN_IF_ERROR(LoadSafetensorsFile(directory + "/" + shard, model));
+    }
+  } else {
+    return absl::NotFoundError(absl::StrCat(directory, ": no model.safetensors or model.safetensors.index.json"));
+  }
+  // Tied weights are stored once; transformers may keep either name (the other is recorded in
+  // __metadata__ as an alias), so a lone lm_head.weight is also the embedding.
+  const bool has_embedding = model.tensors.count("token_embd.weight") > 0;
+  const bool has_output = model.tensors.count("output.weight") > 0;
+  if (!has_embedding && has_output && c.tied_embeddings) {
+    model.tensors["token_embd.weight"] = model.tensors["output.weight"];
+    model.tensors.erase("output.weight");
+  }
+  if (model.tensors.count("output.weight") == 0) c.tied_embeddings = true;
+
+  if (FileExists(directory + "/tokenizer.json")) {
+    FAVOR_ASSIGN_OR_RETURN(model.vocabulary, LoadTokenizerJson(directory + "/tokenizer.json", config));
+  }
+  return model;
+}
+
+}  // namespace favor::io

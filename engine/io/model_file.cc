@@ -1,0 +1,97 @@
+#include "engine/io/model_file.h"
+
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "engine/core/status.h"
+
+namespace favor::io {
+namespace {
+
+constexpr int64_t kMaxDimension = int64_t{1} << 20;  // Far above any real model; refuses garbage.
+constexpr int64_t kMaxLayers = 1024;
+constexpr int64_t kMaxVocab = int64_t{1} << 22;
+
+absl::Status ExpectShape(const ModelFile& model, const std::string& name, const Shape& shape) {
+  auto it = model.tensors.find(name);
+  if (it == model.tensors.end()) {
+    return absl::NotFoundError(absl::StrCat(model.path, ": missing tensor '", name, "'"));
+  }
+  if (!(it->second.shape() == shape)) {
+    return absl::InvalidArgumentError(absl::StrCat(model.path, ": tensor '", name, "' is ",
+                                                   it->second.DebugString(), ", expected shape ",
+                                                   shape.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ModelConfig::Validate(absl::string_view source) const {
+  auto bad = [&](absl::string_view what, int64_t value) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": invalid model header: ", what, " = ", value));
+  };
+  if (dim <= 0 || dim > kMaxDimension) return bad("dim", dim);
+  if (n_layers <= 0 || n_layers > kMaxLayers) return bad("layers", n_layers);
+  if (n_heads <= 0 || n_heads > dim || dim % n_heads != 0) return bad("heads", n_heads);
+  if (n_kv_heads <= 0 || n_kv_heads > n_heads || n_heads % n_kv_heads != 0) {
+    return bad("kv heads", n_kv_heads);
+  }
+  if (head_dim() % 2 != 0 || head_dim() > kernels::kMaxHeadDim) return bad("head dim", head_dim());
+  if (hidden_dim <= 0 || hidden_dim > 16 * kMaxDimension) return bad("ffn dim", hidden_dim);
+  if (vocab_size <= 0 || vocab_size > kMaxVocab) return bad("vocab size", vocab_size);
+  if (max_seq_len <= 0 || max_seq_len > (int64_t{1} << 24)) return bad("context length", max_seq_len);
+  if (!(rms_eps > 0.0f && rms_eps < 1.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": invalid rms eps ", rms_eps));
+  }
+  if (!(rope_theta > 1.0)) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": invalid rope theta ", rope_theta));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateLlamaTensors(const ModelFile& model) {
+  const ModelConfig& c = model.config;
+  const int64_t kv_dim = c.n_kv_heads * c.head_dim();
+  FAVOR_RETURN_IF_ERROR(ExpectShape(model, "token_embd.weight", Shape{c.vocab_size, c.dim}));
+  FAVOR_RETURN_IF_ERROR(ExpectShape(model, "output_norm.weight", Shape{c.dim}));
+  if (!c.tied_embeddings) {
+    FAVOR_RETURN_IF_ERROR(ExpectShape(model, "output.weight", Shape{c.vocab_size, c.dim}));
+  }
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const std::string p = absl::StrCat("blk.", l, ".");
+    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "attn_norm.weight", Shape{c.dim}));
+    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "attn_q.weight", Shape{c.dim, c.dim}));
+    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "attn_k.weight", Shape{kv_dim, c.dim}));
+    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "attn_v.weight", Shape{kv_dim, c.dim}));
+    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "attn_output.weight", Shape{c.dim, c.dim}));
+    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "ffn_norm.weight", Shape{c.dim}));
+    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "ffn_gate.weight", Shape{c.hidden_dim, c.dim}));
+    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "ffn_up.weight", Shape{c.hidden_dim, c.dim}));
+    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "ffn_down.weight", Shape{c.dim, c.hidden_dim}));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ModelFile> LoadModelFile(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat("model '", path, "' does not exist"));
+  }
+  if (S_ISDIR(st.st_mode)) return LoadHuggingFace(path);
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  if (in.gcount() == 4 && std::string(magic, 4) == "GGUF") return LoadGguf(path);
+  if (in.gcount() < 4) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": file of ", in.gcount(), " bytes is too short to be a model"));
+  }
+  // llama2.c checkpoints have no magic in the legacy format; the versioned format starts "ak42".
+  return LoadLlama2c(path);
+}
+
+}  // namespace favor::io

@@ -1,0 +1,91 @@
+// What a model file holds, in one form for every format: the architecture's hyper-parameters,
+// the weights as tensors under canonical (GGUF-style) names, the vocabulary if the file carries
+// one, and the metadata for `favor inspect`.
+//
+// Canonical tensor names: token_embd.weight, output_norm.weight, output.weight (absent when the
+// output head is tied to the embedding), and per layer N: blk.N.attn_norm.weight,
+// blk.N.attn_{q,k,v,output}.weight, blk.N.ffn_norm.weight, blk.N.ffn_{gate,up,down}.weight.
+// Matrices are [out, in] (row-major), as PyTorch Linear stores them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/core/tensor.h"
+#include "engine/kernels/kernel_table.h"
+
+namespace favor::io {
+
+struct ModelConfig {
+  std::string architecture = "llama";
+  int64_t dim = 0;
+  int64_t n_layers = 0;
+  int64_t n_heads = 0;
+  int64_t n_kv_heads = 0;
+  int64_t hidden_dim = 0;  // Feed-forward width.
+  int64_t vocab_size = 0;
+  int64_t max_seq_len = 0;  // Context the model was trained for.
+  float rms_eps = 1e-5f;
+  double rope_theta = 10000.0;
+  kernels::RopeStyle rope_style = kernels::RopeStyle::kAdjacentPairs;
+  bool tied_embeddings = false;
+
+  int64_t head_dim() const { return n_heads > 0 ? dim / n_heads : 0; }
+  // Checks that the numbers describe a buildable model (positive, divisible, within limits).
+  absl::Status Validate(absl::string_view source) const;
+};
+
+// SentencePiece piece types (the numbering of sentencepiece_model.proto, which GGUF's
+// tokenizer.ggml.token_type shares).
+enum class PieceType : int32_t {
+  kNormal = 1,
+  kUnknown = 2,
+  kControl = 3,
+  kUserDefined = 4,
+  kUnused = 5,
+  kByte = 6
+};
+
+// A vocabulary as a model file gives it, to be turned into a SentencePiece model.
+struct Vocabulary {
+  std::vector<std::string> pieces;  // With U+2581 for spaces, as SentencePiece stores them.
+  std::vector<float> scores;        // BPE merge priority: higher merges first.
+  std::vector<PieceType> types;
+  int32_t unk_id = 0;
+  int32_t bos_id = 1;
+  int32_t eos_id = 2;
+  bool add_bos = true;   // Whether encoding a prompt starts with BOS.
+  std::string origin;    // "gguf", "llama2.c tokenizer.bin", "tokenizer.json".
+};
+
+struct ModelFile {
+  std::string path;
+  std::string format;  // "GGUF v1", "llama2.c (legacy)", "safetensors", ...
+  ModelConfig config;
+  std::map<std::string, Tensor> tensors;
+  std::optional<Vocabulary> vocabulary;
+  std::vector<std::pair<std::string, std::string>> metadata;  // Key, printable value.
+};
+
+// Loads a .gguf file, a llama2.c .bin checkpoint, or a Hugging Face model directory, chosen by
+// what `path` is (a directory, or a file's magic number).
+absl::StatusOr<ModelFile> LoadModelFile(const std::string& path);
+
+absl::StatusOr<ModelFile> LoadGguf(const std::string& path);
+absl::StatusOr<ModelFile> LoadLlama2c(const std::string& path);
+absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory);
+
+// llama2.c's tokenizer.bin: max token length, then per token a float score, an int length and
+// the bytes; spaces appear as ' ' and BOS/EOS as "\n<s>\n" and "\n</s>\n".
+absl::StatusOr<Vocabulary> LoadLlama2cTokenizer(const std::string& path);
+
+// Checks that every tensor the Llama architecture needs is present with the right shape.
+absl::Status ValidateLlamaTensors(const ModelFile& model);
+
+}  // namespace favor::io

@@ -1,0 +1,56 @@
+#include "engine/runtime/model.h"
+
+#include <sys/stat.h>
+
+#include "absl/strings/str_cat.h"
+#include "engine/core/status.h"
+
+namespace favor::runtime {
+namespace {
+
+bool IsFile(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> FindTokenizerBeside(const std::string& model_path, int64_t vocab_size) {
+  const size_t slash = model_path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : model_path.substr(0, slash);
+  const std::string candidates[] = {
+      dir + "/tokenizer.bin", absl::StrCat(dir, "/tok", vocab_size, ".bin"),
+      dir + "/tokenizer.model", absl::StrCat(dir, "/tok", vocab_size, ".model")};
+  for (const std::string& candidate : candidates) {
+    if (IsFile(candidate)) return candidate;
+  }
+  return absl::NotFoundError(absl::StrCat(model_path, ": no tokenizer in the file and none beside it (",
+                                          candidates[0], ", ", candidates[1],
+                                          "); pass one with --tokenizer"));
+}
+
+absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path,
+                                                   const LoadOptions& options) {
+  std::unique_ptr<Model> model(new Model());
+  FAVOR_ASSIGN_OR_RETURN(model->file_, io::LoadModelFile(path));
+  if (!options.tokenizer_path.empty()) {
+    FAVOR_ASSIGN_OR_RETURN(model->tokenizer_, text::Tokenizer::FromFile(options.tokenizer_path));
+  } else if (model->file_.vocabulary.has_value()) {
+    FAVOR_ASSIGN_OR_RETURN(model->tokenizer_, text::Tokenizer::FromVocabulary(*model->file_.vocabulary));
+  } else {
+    FAVOR_ASSIGN_OR_RETURN(const std::string beside,
+                           FindTokenizerBeside(path, model->file_.config.vocab_size));
+    FAVOR_ASSIGN_OR_RETURN(model->tokenizer_, text::Tokenizer::FromFile(beside));
+  }
+  if (model->tokenizer_->vocab_size() != model->file_.config.vocab_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": the tokenizer (", model->tokenizer_->origin(), ") has ",
+        model->tokenizer_->vocab_size(), " tokens but the model has ", model->file_.config.vocab_size));
+  }
+  FAVOR_ASSIGN_OR_RETURN(auto graph, models::BuildGraph(model->file_, {.weights = options.weights,
+                                                                       .all_logits = options.all_logits}));
+  model->graph_ = std::move(graph);
+  return model;
+}
+
+}  // namespace favor::runtime

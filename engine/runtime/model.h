@@ -1,0 +1,43 @@
+// A loaded model: the file's tensors (mapped), its tokenizer, and the graph built once from them.
+// Shared read-only by every Session on it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "engine/graph/graph.h"
+#include "engine/io/model_file.h"
+#include "engine/text/tokenizer.h"
+#include "models/registry.h"
+
+namespace favor::runtime {
+
+struct LoadOptions {
+  std::string tokenizer_path;     // Overrides the model's own vocabulary (.model or tokenizer.bin).
+  DType weights = DType::kF32;    // Matrix weights for compute: f32 or bf16.
+  bool all_logits = false;        // Logits for every position (scoring) instead of the last one.
+};
+
+class Model {
+ public:
+  static absl::StatusOr<std::unique_ptr<Model>> Load(const std::string& path,
+                                                     const LoadOptions& options = {});
+
+  const io::ModelFile& file() const { return file_; }
+  const io::ModelConfig& config() const { return file_.config; }
+  const text::Tokenizer& tokenizer() const { return *tokenizer_; }
+  std::shared_ptr<const Graph> graph() const { return graph_; }
+
+ private:
+  Model() = default;
+  io::ModelFile file_;
+  std::unique_ptr<text::Tokenizer> tokenizer_;
+  std::shared_ptr<const Graph> graph_;
+};
+
+// Where a llama2.c checkpoint's tokenizer is looked for when none is given: tokenizer.bin beside
+// it, then tok<vocab>.bin (llama2.c's name for custom vocabularies), then the .model variants.
+absl::StatusOr<std::string> FindTokenizerBeside(const std::string& model_path, int64_t vocab_size);
+
+}  // namespace favor::runtime

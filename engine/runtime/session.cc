@@ -1,0 +1,57 @@
+#include "engine/runtime/session.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "engine/core/status.h"
+
+namespace favor::runtime {
+
+absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model& model,
+                                                         const SessionOptions& options) {
+  const int64_t trained = model.config().max_seq_len;
+  const int64_t context = options.context > 0 ? options.context : trained;
+  if (options.context < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("context must be positive, got ", options.context));
+  }
+  if (options.max_batch <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("batch must be positive, got ", options.max_batch));
+  }
+  std::unique_ptr<Session> session(new Session());
+  session->context_ = context;
+  session->vocab_ = model.config().vocab_size;
+  FAVOR_ASSIGN_OR_RETURN(session->executor_,
+                         Executor::Create(model.graph(), {.max_seq_len = std::min(options.max_batch, context),
+                                                          .threads = options.threads,
+                                                          .verbose = options.verbose}));
+  FAVOR_ASSIGN_OR_RETURN(session->state_, session->executor_->CreateState({.max_context = context}));
+  FAVOR_ASSIGN_OR_RETURN(session->token_buffer_,
+                         Tensor::Allocate(DType::kI32, Shape{session->executor_->max_seq_len()}));
+  return session;
+}
+
+absl::StatusOr<std::span<const float>> Session::Feed(std::span<const int32_t> tokens) {
+  if (tokens.empty()) return absl::InvalidArgumentError("no tokens to feed");
+  if (static_cast<int64_t>(tokens.size()) > context_ - position()) {
+    return absl::OutOfRangeError(absl::StrCat("context full: ", position(), " + ", tokens.size(),
+                                              " tokens exceed the context of ", context_));
+  }
+  for (int32_t id : tokens) {
+    if (id < 0 || id >= vocab_) {
+      return absl::OutOfRangeError(absl::StrCat("token id ", id, " outside the vocabulary of ", vocab_));
+    }
+  }
+  const int64_t batch = executor_->max_seq_len();
+  for (size_t start = 0; start < tokens.size(); start += static_cast<size_t>(batch)) {
+    const int64_t count = std::min<int64_t>(batch, static_cast<int64_t>(tokens.size() - start));
+    std::memcpy(token_buffer_.mutable_data<int32_t>(), tokens.data() + start,
+                static_cast<size_t>(count) * sizeof(int32_t));
+    FAVOR_ASSIGN_OR_RETURN(const Tensor chunk, token_buffer_.Slice(0, count));
+    FAVOR_RETURN_IF_ERROR(executor_->Run({chunk}, *state_));
+  }
+  const Tensor& logits = executor_->output(0);
+  return std::span<const float>(logits.data<float>(), static_cast<size_t>(logits.NumElements()));
+}
+
+}  // namespace favor::runtime

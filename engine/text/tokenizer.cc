@@ -1,0 +1,98 @@
+#include "engine/text/tokenizer.h"
+
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/core/status.h"
+#include "engine/text/sentencepiece_proto.h"
+
+namespace favor::text {
+namespace {
+
+absl::Status FromSentencePiece(const std::string& error, absl::string_view what) {
+  if (error.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(what, ": SentencePiece: ", error));
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer() : processor_(std::make_unique<SentencePieceBackend>()) {}
+Tokenizer::~Tokenizer() = default;
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromSentencePieceFile(const std::string& path) {
+  std::ifstream probe(path, std::ios::binary);
+  if (!probe) return absl::NotFoundError(absl::StrCat("cannot open tokenizer '", path, "'"));
+  std::unique_ptr<Tokenizer> tokenizer(new Tokenizer());
+  FAVOR_RETURN_IF_ERROR(FromSentencePiece(tokenizer->processor_->Load(path), path));
+  const int bos = tokenizer->processor_->BosId();
+  const int eos = tokenizer->processor_->EosId();
+  tokenizer->bos_id_ = bos >= 0 ? bos : 1;
+  tokenizer->eos_id_ = eos >= 0 ? eos : 2;
+  tokenizer->add_bos_ = bos >= 0;
+  tokenizer->origin_ = absl::StrCat("SentencePiece model ", path);
+  return tokenizer;
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromVocabulary(const io::Vocabulary& v) {
+  const size_t n = v.pieces.size();
+  if (n == 0 || v.scores.size() != n || v.types.size() != n) {
+    return absl::InvalidArgumentError(absl::StrCat(v.origin, ": inconsistent vocabulary"));
+  }
+  for (int32_t id : {v.unk_id, v.bos_id, v.eos_id}) {
+    if (id < 0 || static_cast<size_t>(id) >= n) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(v.origin, ": special token id ", id, " outside the vocabulary of ", n));
+    }
+  }
+  std::unique_ptr<Tokenizer> tokenizer(new Tokenizer());
+  FAVOR_RETURN_IF_ERROR(FromSentencePiece(
+      tokenizer->processor_->LoadFromSerializedProto(SerializeSentencePieceModel(v)),
+      absl::StrCat("vocabulary from ", v.origin)));
+  tokenizer->bos_id_ = v.bos_id;
+  tokenizer->eos_id_ = v.eos_id;
+  tokenizer->add_bos_ = v.add_bos;
+  tokenizer->origin_ = v.origin;
+  return tokenizer;
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::string& path) {
+  if (absl::EndsWith(path, ".model")) return FromSentencePieceFile(path);
+  FAVOR_ASSIGN_OR_RETURN(const io::Vocabulary vocabulary, io::LoadLlama2cTokenizer(path));
+  return FromVocabulary(vocabulary);
+}
+
+absl::StatusOr<std::vector<int32_t>> Tokenizer::Encode(absl::string_view text, bool add_bos) const {
+  std::vector<int> pieces;
+  FAVOR_RETURN_IF_ERROR(FromSentencePiece(
+      processor_->Encode(std::string(text), &pieces), "encode"));
+  std::vector<int32_t> ids;
+  ids.reserve(pieces.size() + 1);
+  if (add_bos) ids.push_back(bos_id_);
+  ids.insert(ids.end(), pieces.begin(), pieces.end());
+  return ids;
+}
+
+absl::StatusOr<std::string> Tokenizer::Decode(std::span<const int32_t> ids) const {
+  const int32_t n = vocab_size();
+  std::vector<int> pieces;
+  pieces.reserve(ids.size());
+  for (int32_t id : ids) {
+    if (id < 0 || id >= n) {
+      return absl::OutOfRangeError(absl::StrCat("token id ", id, " outside the vocabulary of ", n));
+    }
+    pieces.push_back(id);
+  }
+  std::string text;
+  FAVOR_RETURN_IF_ERROR(FromSentencePiece(processor_->Decode(pieces, &text), "decode"));
+  return text;
+}
+
+std::string Tokenizer::IdToPiece(int32_t id) const {
+  if (id < 0 || id >= vocab_size()) return "";
+  return processor_->IdToPiece(id);
+}
+
+int32_t Tokenizer::vocab_size() const { return processor_->PieceSize(); }
+
+}  // namespace favor::text

@@ -1,0 +1,114 @@
+#include "models/llama.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/core/half.h"
+#include "engine/core/status.h"
+#include "engine/graph/pass.h"
+#include "engine/ops/attention.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/embedding.h"
+#include "engine/ops/last_row.h"
+#include "engine/ops/matmul.h"
+#include "engine/ops/rms_norm.h"
+#include "engine/ops/rope.h"
+
+namespace favor::models {
+namespace {
+
+// RMSNorm weights are tiny: keep them in f32 whatever the file stores.
+absl::StatusOr<Tensor> AsF32(const Tensor& tensor) {
+  if (tensor.dtype() == DType::kF32) return tensor;
+  FAVOR_ASSIGN_OR_RETURN(Tensor out, Tensor::Allocate(DType::kF32, tensor.shape()));
+  const uint16_t* in = tensor.data<uint16_t>();
+  float* values = out.mutable_data<float>();
+  for (int64_t i = 0; i < tensor.NumElements(); ++i) {
+    values[i] = tensor.dtype() == DType::kF16 ? F16ToF32(in[i]) : BF16ToF32(in[i]);
+  }
+  return out;
+}
+
+class LlamaBuilder {
+ public:
+  LlamaBuilder(const io::ModelFile& model, const BuildOptions& options)
+      : model_(model), options_(options), graph_(std::make_shared<Graph>()) {}
+
+  absl::StatusOr<std::shared_ptr<Graph>> Build() {
+    FAVOR_RETURN_IF_ERROR(io::ValidateLlamaTensors(model_));
+    const io::ModelConfig& c = model_.config;
+    Graph& g = *graph_;
+    FAVOR_ASSIGN_OR_RETURN(const ValueId tokens, g.AddInput("tokens", {DType::kI32, Shape{kSeqLen}}));
+    FAVOR_ASSIGN_OR_RETURN(const ValueId table, g.AddConstant("token_embd.weight", Weight("token_embd.weight")));
+    FAVOR_ASSIGN_OR_RETURN(ValueId x, g.Add("embed", std::make_shared<EmbeddingOp>(), {table, tokens}));
+
+    const int64_t head_dim = c.head_dim();
+    FAVOR_ASSIGN_OR_RETURN(auto rope_q, RopeOp::Create({.n_heads = c.n_heads,
+                                                        .head_dim = head_dim,
+                                                        .theta = c.rope_theta,
+                                                        .style = c.rope_style}));
+    FAVOR_ASSIGN_OR_RETURN(auto rope_k, RopeOp::Create({.n_heads = c.n_kv_heads,
+                                                        .head_dim = head_dim,
+                                                        .theta = c.rope_theta,
+                                                        .style = c.rope_style}));
+    FAVOR_ASSIGN_OR_RETURN(auto attention, AttentionOp::Create({.n_heads = c.n_heads,
+                                                                .n_kv_heads = c.n_kv_heads,
+                                                                .head_dim = head_dim}));
+    auto add = std::make_shared<ElementwiseOp>(ElementwiseKind::kAdd);
+    auto swiglu = std::make_shared<ElementwiseOp>(ElementwiseKind::kSwiGlu);
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+      const std::string p = absl::StrCat("blk.", l, ".");
+      FAVOR_ASSIGN_OR_RETURN(const ValueId h, Norm(p + "attn_norm", x));
+      FAVOR_ASSIGN_OR_RETURN(const ValueId q_proj, Linear(p + "attn_q", h));
+      FAVOR_ASSIGN_OR_RETURN(const ValueId k_proj, Linear(p + "attn_k", h));
+      FAVOR_ASSIGN_OR_RETURN(const ValueId v, Linear(p + "attn_v", h));
+      FAVOR_ASSIGN_OR_RETURN(const ValueId q, g.Add(p + "rope_q", rope_q, {q_proj}));
+      FAVOR_ASSIGN_OR_RETURN(const ValueId k, g.Add(p + "rope_k", rope_k, {k_proj}));
+      FAVOR_ASSIGN_OR_RETURN(const ValueId a, g.Add(p + "attention", attention, {q, k, v}));
+      FAVOR_ASSIGN_OR_RETURN(const ValueId o, Linear(p + "attn_output", a));
+      FAVOR_ASSIGN_OR_RETURN(x, g.Add(p + "attn_residual", add, {x, o}));
+      FAVOR_ASSIGN_OR_RETURN(const ValueId f, Norm(p + "ffn_norm", x));
+      FAVOR_ASSIGN_OR_RETURN(const ValueId gate, Linear(p + "ffn_gate", f));
+      FAVOR_ASSIGN_OR_RETURN(const ValueId up, Linear(p + "ffn_up", f));
+      FAVOR_ASSIGN_OR_RETURN(const ValueId act, g.Add(p + "ffn_swiglu", swiglu, {gate, up}));
+      FAVOR_ASSIGN_OR_RETURN(const ValueId down, Linear(p + "ffn_down", act));
+      FAVOR_ASSIGN_OR_RETURN(x, g.Add(p + "ffn_residual", add, {x, down}));
+    }
+    if (!options_.all_logits) {
+      FAVOR_ASSIGN_OR_RETURN(x, g.Add("last_position", std::make_shared<LastRowOp>(), {x}));
+    }
+    FAVOR_ASSIGN_OR_RETURN(const ValueId normed, Norm("output_norm", x));
+    const std::string head = c.tied_embeddings ? "token_embd" : "output";
+    FAVOR_ASSIGN_OR_RETURN(const ValueId logits, Linear(head, normed, "output"));
+    FAVOR_RETURN_IF_ERROR(g.MarkOutput(logits));
+    return graph_;
+  }
+
+ private:
+  const Tensor& Weight(const std::string& name) const { return model_.tensors.at(name); }
+
+  absl::StatusOr<ValueId> Norm(const std::string& name, ValueId x) {
+    FAVOR_ASSIGN_OR_RETURN(Tensor weight, AsF32(Weight(name + ".weight")));
+    FAVOR_ASSIGN_OR_RETURN(const ValueId w, graph_->AddConstant(name + ".weight", std::move(weight)));
+    return graph_->Add(name, std::make_shared<RmsNormOp>(model_.config.rms_eps), {x, w});
+  }
+
+  absl::StatusOr<ValueId> Linear(const std::string& weight, ValueId x, std::string node = "") {
+    FAVOR_ASSIGN_OR_RETURN(auto op, MatMulOp::Create(Weight(weight + ".weight"),
+                                                     {.weight_name = weight + ".weight",
+                                                      .layout = WeightLayout::kOutByIn,
+                                                      .compute = options_.weights}));
+    return graph_->Add(node.empty() ? weight : node, op, {x});
+  }
+
+  const io::ModelFile& model_;
+  BuildOptions options_;
+  std::shared_ptr<Graph> graph_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<Graph>> BuildLlama(const io::ModelFile& model,
+                                                  const BuildOptions& options) {
+  return LlamaBuilder(model, options).Build();
+}
+
+}  // namespace favor::models

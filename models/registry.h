@@ -1,0 +1,32 @@
+// Model architectures as graph builders. A builder turns a loaded model file into an engine Graph
+// (input: token ids i32[T]; output: logits f32[T or 1, vocab]); the registry maps the architecture
+// named in the file to its builder, so adding an architecture is adding one builder here.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/graph/graph.h"
+#include "engine/io/model_file.h"
+
+namespace favor::models {
+
+struct BuildOptions {
+  DType weights = DType::kF32;  // Matrix weights for compute: f32 or bf16.
+  bool all_logits = false;      // Logits for every position (scoring) or the last one (generation).
+};
+
+using Builder = std::function<absl::StatusOr<std::shared_ptr<Graph>>(const io::ModelFile&,
+                                                                      const BuildOptions&)>;
+
+// The builder for `architecture`, or an error listing the supported ones.
+absl::StatusOr<Builder> FindBuilder(const std::string& architecture);
+std::vector<std::string> SupportedArchitectures();
+
+absl::StatusOr<std::shared_ptr<Graph>> BuildGraph(const io::ModelFile& model,
+                                                  const BuildOptions& options);
+
+}  // namespace favor::models

@@ -1,0 +1,106 @@
+#include "tools/cli_args.h"
+
+#include <cmath>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace favor::cli {
+
+void ArgParser::Flag(std::vector<std::string> names, std::string help, bool* target) {
+  options_.push_back({std::move(names), "", std::move(help), [target](const std::string&) {
+                        *target = true;
+                        return absl::OkStatus();
+                      }});
+}
+
+void ArgParser::String(std::vector<std::string> names, std::string value_name, std::string help,
+                       std::string* target) {
+  options_.push_back({std::move(names), std::move(value_name), std::move(help),
+                      [target](const std::string& value) {
+                        *target = value;
+                        return absl::OkStatus();
+                      }});
+}
+
+void ArgParser::Int(std::vector<std::string> names, std::string value_name, std::string help,
+                    int64_t* target) {
+  const std::string flag = names.front();
+  options_.push_back({std::move(names), std::move(value_name), std::move(help),
+                      [target, flag](const std::string& value) {
+                        if (!absl::SimpleAtoi(value, target)) {
+                          return absl::InvalidArgumentError(
+                              absl::StrCat(flag, ": '", value, "' is not an integer"));
+                        }
+                        return absl::OkStatus();
+                      }});
+}
+
+void ArgParser::Float(std::vector<std::string> names, std::string value_name, std::string help,
+                      float* target) {
+  const std::string flag = names.front();
+  options_.push_back({std::move(names), std::move(value_name), std::move(help),
+                      [target, flag](const std::string& value) {
+                        if (!absl::SimpleAtof(value, target) || !std::isfinite(*target)) {
+                          return absl::InvalidArgumentError(
+                              absl::StrCat(flag, ": '", value, "' is not a number"));
+                        }
+                        return absl::OkStatus();
+                      }});
+}
+
+absl::Status ArgParser::Parse(int argc, char** argv, int first) {
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      help_ = true;
+      continue;
+    }
+    std::string inline_value;
+    bool has_inline = false;
+    if (arg.rfind("--", 0) == 0) {
+      if (const size_t eq = arg.find('='); eq != std::string::npos) {
+        inline_value = arg.substr(eq + 1);
+        arg = arg.substr(0, eq);
+        has_inline = true;
+      }
+    }
+    const Option* option = nullptr;
+    for (const Option& candidate : options_) {
+      for (const std::string& name : candidate.names) {
+        if (name == arg) option = &candidate;
+      }
+    }
+    if (option == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown option '", arg, "' for '", command_,
+                                                     "' (see favor ", command_, " --help)"));
+    }
+    if (option->value_name.empty()) {
+      if (has_inline) return absl::InvalidArgumentError(absl::StrCat(arg, " takes no value"));
+      auto status = option->set("");
+      if (!status.ok()) return status;
+      continue;
+    }
+    if (!has_inline) {
+      if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat(arg, " needs a value"));
+      inline_value = argv[++i];
+    }
+    auto status = option->set(inline_value);
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+std::string ArgParser::Usage() const {
+  std::string out = absl::StrCat("usage: favor ", command_, " [options]\n\noptions:\n");
+  for (const Option& option : options_) {
+    std::string names = absl::StrJoin(option.names, ", ");
+    if (!option.value_name.empty()) absl::StrAppend(&names, " ", option.value_name);
+    absl::StrAppend(&out, "  ", names, std::string(names.size() < 28 ? 28 - names.size() : 1, ' '),
+                    option.help, "\n");
+  }
+  return out;
+}
+
+}  // namespace favor::cli

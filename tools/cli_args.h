@@ -1,0 +1,41 @@
+// A small command-line parser with llama.cpp-style flags: every option is declared with its
+// names, a help line and where its value goes; unknown options and bad values are errors that
+// name the flag.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace favor::cli {
+
+class ArgParser {
+ public:
+  explicit ArgParser(std::string command) : command_(std::move(command)) {}
+
+  void Flag(std::vector<std::string> names, std::string help, bool* target);
+  void String(std::vector<std::string> names, std::string value_name, std::string help, std::string* target);
+  void Int(std::vector<std::string> names, std::string value_name, std::string help, int64_t* target);
+  void Float(std::vector<std::string> names, std::string value_name, std::string help, float* target);
+
+  // Parses argv[first..argc). "-h"/"--help" sets help_requested().
+  absl::Status Parse(int argc, char** argv, int first);
+  bool help_requested() const { return help_; }
+  std::string Usage() const;
+
+ private:
+  struct Option {
+    std::vector<std::string> names;
+    std::string value_name;  // Empty for flags.
+    std::string help;
+    std::function<absl::Status(const std::string&)> set;
+  };
+  std::string command_;
+  std::vector<Option> options_;
+  bool help_ = false;
+};
+
+}  // namespace favor::cli

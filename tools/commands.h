@@ -1,0 +1,11 @@
+// The favor sub-commands. Each returns the process exit code: 0 success, 1 failure (the error is
+// printed on one line to stderr), 2 bad usage.
+#pragma once
+
+namespace favor::cli {
+
+int Generate(int argc, char** argv);
+int Inspect(int argc, char** argv);
+int Info(int argc, char** argv);
+
+}  // namespace favor::cli

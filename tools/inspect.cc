@@ -1,0 +1,91 @@
+// favor inspect: what a model file holds (format, architecture, tensors, tokenizer, metadata).
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "engine/core/threading.h"
+#include "engine/core/dnnl_context.h"
+#include "engine/kernels/kernels.h"
+#include "engine/runtime/model.h"
+#include "tools/cli_args.h"
+#include "tools/commands.h"
+
+namespace favor::cli {
+
+int Inspect(int argc, char** argv) {
+  std::string model_path, tokenizer_path;
+  bool all_tensors = false;
+  ArgParser args("inspect");
+  args.String({"-m", "--model"}, "PATH", "model: .gguf, llama2.c .bin, or Hugging Face directory", &model_path);
+  args.String({"--tokenizer"}, "PATH", "SentencePiece .model or llama2.c tokenizer.bin", &tokenizer_path);
+  args.Flag({"--tensors"}, "list every tensor (default: the first layer's and the globals)", &all_tensors);
+  if (auto status = args.Parse(argc, argv, 2); !status.ok()) {
+    std::fprintf(stderr, "favor inspect: %s\n", std::string(status.message()).c_str());
+    return 2;
+  }
+  if (args.help_requested()) {
+    std::fputs(args.Usage().c_str(), stdout);
+    return 0;
+  }
+  if (model_path.empty()) {
+    std::fprintf(stderr, "favor inspect: -m PATH is required\n\n%s", args.Usage().c_str());
+    return 2;
+  }
+  auto model = runtime::Model::Load(model_path, {.tokenizer_path = tokenizer_path});
+  if (!model.ok()) {
+    std::fprintf(stderr, "favor inspect: error: %s\n", std::string(model.status().message()).c_str());
+    return 1;
+  }
+  const io::ModelFile& file = (*model)->file();
+  const io::ModelConfig& c = file.config;
+  std::printf("model:        %s\nformat:       %s\narchitecture: %s\n", file.path.c_str(),
+              file.format.c_str(), c.architecture.c_str());
+  std::printf("dims:         dim %lld, layers %lld, heads %lld, kv heads %lld, head dim %lld, ffn %lld\n",
+              static_cast<long long>(c.dim), static_cast<long long>(c.n_layers),
+              static_cast<long long>(c.n_heads), static_cast<long long>(c.n_kv_heads),
+              static_cast<long long>(c.head_dim()), static_cast<long long>(c.hidden_dim));
+  std::printf("vocab:        %lld, context %lld, rms eps %g, rope theta %g (%s), output head %s\n",
+              static_cast<long long>(c.vocab_size), static_cast<long long>(c.max_seq_len), c.rms_eps,
+              c.rope_theta, c.rope_style == kernels::RopeStyle::kHalves ? "halves" : "adjacent pairs",
+              c.tied_embeddings ? "tied to the embedding" : "separate");
+  const text::Tokenizer& tokenizer = (*model)->tokenizer();
+  std::printf("tokenizer:    %s, %d pieces, bos %d '%s', eos %d '%s', adds bos: %s\n",
+              tokenizer.origin().c_str(), tokenizer.vocab_size(), tokenizer.bos_id(),
+              tokenizer.IdToPiece(tokenizer.bos_id()).c_str(), tokenizer.eos_id(),
+              tokenizer.IdToPiece(tokenizer.eos_id()).c_str(), tokenizer.add_bos() ? "yes" : "no");
+  int64_t parameters = 0, bytes = 0;
+  for (const auto& [name, tensor] : file.tensors) {
+    parameters += tensor.NumElements();
+    bytes += tensor.NumBytes();
+  }
+  std::printf("tensors:      %zu, %lld parameters, %.2f MiB\n", file.tensors.size(),
+              static_cast<long long>(parameters), static_cast<double>(bytes) / (1 << 20));
+  for (const auto& [name, tensor] : file.tensors) {
+    const bool first_layer = name.rfind("blk.0.", 0) == 0;
+    const bool global = name.rfind("blk.", 0) != 0;
+    if (all_tensors || first_layer || global) {
+      std::printf("  %-28s %s\n", name.c_str(), tensor.DebugString().c_str());
+    }
+  }
+  if (!file.metadata.empty()) std::printf("metadata:\n");
+  for (const auto& [key, value] : file.metadata) std::printf("  %-40s %s\n", key.c_str(), value.c_str());
+  return 0;
+}
+
+int Info(int /*argc*/, char** /*argv*/) {
+  auto isa = kernels::IsaFromEnvironment();
+  if (!isa.ok()) {
+    std::fprintf(stderr, "favor: %s\n", std::string(isa.status().message()).c_str());
+    return 1;
+  }
+  std::printf("favor 0.1.0\n");
+  std::printf("kernels:  %s (supported:", std::string(kernels::IsaName(*isa)).c_str());
+  for (auto supported : kernels::SupportedIsas()) {
+    std::printf(" %s", std::string(kernels::IsaName(supported)).c_str());
+  }
+  std::printf(")\nthreads:  %d (physical cores)\nmatmul:   %s\n", PhysicalCoreCount(),
+              DnnlDescription().c_str());
+  return 0;
+}
+
+}  // namespace favor::cli
