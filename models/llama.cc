@@ -36,9 +36,12 @@ class LlamaBuilder {
     FAVOR_RETURN_IF_ERROR(io::ValidateLlamaTensors(model_));
     const io::ModelConfig& c = model_.config;
     Graph& g = *graph_;
-    FAVOR_ASSIGN_OR_RETURN(const ValueId tokens, g.AddInput("tokens", {DType::kI32, Shape{kSeqLen}}));
-    FAVOR_ASSIGN_OR_RETURN(const ValueId table, g.AddConstant("token_embd.weight", Weight("token_embd.weight")));
-    FAVOR_ASSIGN_OR_RETURN(ValueId x, g.Add("embed", std::make_shared<EmbeddingOp>(), {table, tokens}));
+    FAVOR_ASSIGN_OR_RETURN(const ValueId tokens,
+                           g.AddInput("tokens", {DType::kI32, Shape{kSeqLen}}));
+    FAVOR_ASSIGN_OR_RETURN(const ValueId table,
+                           g.AddConstant("token_embd.weight", Weight("token_embd.weight")));
+    FAVOR_ASSIGN_OR_RETURN(ValueId x,
+                           g.Add("embed", std::make_shared<EmbeddingOp>(), {table, tokens}));
 
     const int64_t head_dim = c.head_dim();
     FAVOR_ASSIGN_OR_RETURN(auto rope_q, RopeOp::Create({.n_heads = c.n_heads,
@@ -87,15 +90,16 @@ class LlamaBuilder {
 
   absl::StatusOr<ValueId> Norm(const std::string& name, ValueId x) {
     FAVOR_ASSIGN_OR_RETURN(Tensor weight, AsF32(Weight(name + ".weight")));
-    FAVOR_ASSIGN_OR_RETURN(const ValueId w, graph_->AddConstant(name + ".weight", std::move(weight)));
+    FAVOR_ASSIGN_OR_RETURN(const ValueId w,
+                           graph_->AddConstant(name + ".weight", std::move(weight)));
     return graph_->Add(name, std::make_shared<RmsNormOp>(model_.config.rms_eps), {x, w});
   }
 
   absl::StatusOr<ValueId> Linear(const std::string& weight, ValueId x, std::string node = "") {
-    FAVOR_ASSIGN_OR_RETURN(auto op, MatMulOp::Create(Weight(weight + ".weight"),
-                                                     {.weight_name = weight + ".weight",
-                                                      .layout = WeightLayout::kOutByIn,
-                                                      .compute = options_.weights}));
+    FAVOR_ASSIGN_OR_RETURN(
+        auto op, MatMulOp::Create(Weight(weight + ".weight"), {.weight_name = weight + ".weight",
+                                                               .layout = WeightLayout::kOutByIn,
+                                                               .compute = options_.weights}));
     return graph_->Add(node.empty() ? weight : node, op, {x});
   }
 

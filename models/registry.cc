@@ -28,9 +28,9 @@ std::vector<std::string> SupportedArchitectures() {
 absl::StatusOr<Builder> FindBuilder(const std::string& architecture) {
   auto it = Builders().find(architecture);
   if (it == Builders().end()) {
-    return absl::UnimplementedError(absl::StrCat("architecture '", architecture,
-                                                 "' is not supported (supported: ",
-                                                 absl::StrJoin(SupportedArchitectures(), ", "), ")"));
+    return absl::UnimplementedError(absl::StrCat(
+        "architecture '", architecture,
+        "' is not supported (supported: ", absl::StrJoin(SupportedArchitectures(), ", "), ")"));
   }
   return it->second;
 }
@@ -38,7 +38,9 @@ absl::StatusOr<Builder> FindBuilder(const std::string& architecture) {
 absl::StatusOr<std::shared_ptr<Graph>> BuildGraph(const io::ModelFile& model,
                                                   const BuildOptions& options) {
   auto builder = FindBuilder(model.config.architecture);
-  if (!builder.ok()) return absl::Status(builder.status().code(), absl::StrCat(model.path, ": ", builder.status().message()));
+  if (!builder.ok())
+    return absl::Status(builder.status().code(),
+                        absl::StrCat(model.path, ": ", builder.status().message()));
   return (*builder)(model, options);
 }
 

@@ -20,7 +20,7 @@ struct BuildOptions {
 };
 
 using Builder = std::function<absl::StatusOr<std::shared_ptr<Graph>>(const io::ModelFile&,
-                                                                      const BuildOptions&)>;
+                                                                     const BuildOptions&)>;
 
 // The builder for `architecture`, or an error listing the supported ones.
 absl::StatusOr<Builder> FindBuilder(const std::string& architecture);

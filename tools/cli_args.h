@@ -17,9 +17,12 @@ class ArgParser {
   explicit ArgParser(std::string command) : command_(std::move(command)) {}
 
   void Flag(std::vector<std::string> names, std::string help, bool* target);
-  void String(std::vector<std::string> names, std::string value_name, std::string help, std::string* target);
-  void Int(std::vector<std::string> names, std::string value_name, std::string help, int64_t* target);
-  void Float(std::vector<std::string> names, std::string value_name, std::string help, float* target);
+  void String(std::vector<std::string> names, std::string value_name, std::string help,
+              std::string* target);
+  void Int(std::vector<std::string> names, std::string value_name, std::string help,
+           int64_t* target);
+  void Float(std::vector<std::string> names, std::string value_name, std::string help,
+             float* target);
 
   // Parses argv[first..argc). "-h"/"--help" sets help_requested().
   absl::Status Parse(int argc, char** argv, int first);

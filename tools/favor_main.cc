@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  std::fprintf(stderr, "favor: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+  std::fprintf(
+      stderr, "favor: unknown command '%s' (commands: generate, inspect, info; see favor --help)\n",
+      command.c_str());
   return 2;
 }

@@ -63,16 +63,21 @@ int Generate(int argc, char** argv) {
   float temperature = 0.8f, top_p = 0.95f, min_p = 0.05f, repeat_penalty = 1.1f;
   bool verbose = false, no_bos = false;
   ArgParser args("generate");
-  args.String({"-m", "--model"}, "PATH", "model: .gguf, llama2.c .bin, or Hugging Face directory", &model_path);
+  args.String({"-m", "--model"}, "PATH", "model: .gguf, llama2.c .bin, or Hugging Face directory",
+              &model_path);
   args.String({"-p", "--prompt"}, "TEXT", "prompt (default: empty, start from BOS)", &prompt);
-  args.Int({"-n", "--n-predict"}, "N", "tokens to generate (default 128; stops at EOS)", &n_predict);
-  args.String({"--tokenizer"}, "PATH", "SentencePiece .model or llama2.c tokenizer.bin", &tokenizer_path);
+  args.Int({"-n", "--n-predict"}, "N", "tokens to generate (default 128; stops at EOS)",
+           &n_predict);
+  args.String({"--tokenizer"}, "PATH", "SentencePiece .model or llama2.c tokenizer.bin",
+              &tokenizer_path);
   args.Float({"--temp"}, "T", "temperature; 0 = greedy (default 0.8)", &temperature);
   args.Int({"--top-k"}, "K", "top-k; 0 = off (default 40)", &top_k);
   args.Float({"--top-p"}, "P", "top-p; 1 = off (default 0.95)", &top_p);
   args.Float({"--min-p"}, "P", "min-p; 0 = off (default 0.05)", &min_p);
-  args.Float({"--repeat-penalty"}, "X", "repetition penalty; 1 = off (default 1.1)", &repeat_penalty);
-  args.Int({"--repeat-last-n"}, "N", "tokens the penalty looks back at (default 64)", &repeat_last_n);
+  args.Float({"--repeat-penalty"}, "X", "repetition penalty; 1 = off (default 1.1)",
+             &repeat_penalty);
+  args.Int({"--repeat-last-n"}, "N", "tokens the penalty looks back at (default 64)",
+           &repeat_last_n);
   args.Int({"-s", "--seed"}, "N", "sampling seed; -1 = random (default)", &seed);
   args.Int({"-t", "--threads"}, "N", "threads (default: physical cores)", &threads);
   args.Int({"-c", "--ctx-size"}, "N", "context size (default: the model's)", &context);
@@ -96,8 +101,11 @@ int Generate(int argc, char** argv) {
     std::fprintf(stderr, "favor generate: --dtype must be f32 or bf16, got '%s'\n", dtype.c_str());
     return 2;
   }
-  if (threads < 0 || context < 0 || batch <= 0 || n_predict < -1 || top_k < 0 || repeat_last_n < 0) {
-    std::fprintf(stderr, "favor generate: -t, -c, -b, -n, --top-k and --repeat-last-n must not be negative\n");
+  if (threads < 0 || context < 0 || batch <= 0 || n_predict < -1 || top_k < 0 ||
+      repeat_last_n < 0) {
+    std::fprintf(
+        stderr,
+        "favor generate: -t, -c, -b, -n, --top-k and --repeat-last-n must not be negative\n");
     return 2;
   }
   const uint64_t actual_seed = seed < 0 ? std::random_device{}() : static_cast<uint64_t>(seed);
@@ -115,7 +123,8 @@ int Generate(int argc, char** argv) {
 
   const auto load_start = Clock::now();
   auto model = runtime::Model::Load(
-      model_path, {.tokenizer_path = tokenizer_path, .weights = dtype == "bf16" ? DType::kBF16 : DType::kF32});
+      model_path,
+      {.tokenizer_path = tokenizer_path, .weights = dtype == "bf16" ? DType::kBF16 : DType::kF32});
   if (!model.ok()) return Fail(model.status());
   auto session = runtime::Session::Create(**model, {.context = context,
                                                     .threads = static_cast<int>(threads),

@@ -3,8 +3,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "engine/core/threading.h"
 #include "engine/core/dnnl_context.h"
+#include "engine/core/threading.h"
 #include "engine/kernels/kernels.h"
 #include "engine/runtime/model.h"
 #include "tools/cli_args.h"
@@ -16,9 +16,12 @@ int Inspect(int argc, char** argv) {
   std::string model_path, tokenizer_path;
   bool all_tensors = false;
   ArgParser args("inspect");
-  args.String({"-m", "--model"}, "PATH", "model: .gguf, llama2.c .bin, or Hugging Face directory", &model_path);
-  args.String({"--tokenizer"}, "PATH", "SentencePiece .model or llama2.c tokenizer.bin", &tokenizer_path);
-  args.Flag({"--tensors"}, "list every tensor (default: the first layer's and the globals)", &all_tensors);
+  args.String({"-m", "--model"}, "PATH", "model: .gguf, llama2.c .bin, or Hugging Face directory",
+              &model_path);
+  args.String({"--tokenizer"}, "PATH", "SentencePiece .model or llama2.c tokenizer.bin",
+              &tokenizer_path);
+  args.Flag({"--tensors"}, "list every tensor (default: the first layer's and the globals)",
+            &all_tensors);
   if (auto status = args.Parse(argc, argv, 2); !status.ok()) {
     std::fprintf(stderr, "favor inspect: %s\n", std::string(status.message()).c_str());
     return 2;
@@ -33,20 +36,23 @@ int Inspect(int argc, char** argv) {
   }
   auto model = runtime::Model::Load(model_path, {.tokenizer_path = tokenizer_path});
   if (!model.ok()) {
-    std::fprintf(stderr, "favor inspect: error: %s\n", std::string(model.status().message()).c_str());
+    std::fprintf(stderr, "favor inspect: error: %s\n",
+                 std::string(model.status().message()).c_str());
     return 1;
   }
   const io::ModelFile& file = (*model)->file();
   const io::ModelConfig& c = file.config;
   std::printf("model:        %s\nformat:       %s\narchitecture: %s\n", file.path.c_str(),
               file.format.c_str(), c.architecture.c_str());
-  std::printf("dims:         dim %lld, layers %lld, heads %lld, kv heads %lld, head dim %lld, ffn %lld\n",
-              static_cast<long long>(c.dim), static_cast<long long>(c.n_layers),
-              static_cast<long long>(c.n_heads), static_cast<long long>(c.n_kv_heads),
-              static_cast<long long>(c.head_dim()), static_cast<long long>(c.hidden_dim));
+  std::printf(
+      "dims:         dim %lld, layers %lld, heads %lld, kv heads %lld, head dim %lld, ffn %lld\n",
+      static_cast<long long>(c.dim), static_cast<long long>(c.n_layers),
+      static_cast<long long>(c.n_heads), static_cast<long long>(c.n_kv_heads),
+      static_cast<long long>(c.head_dim()), static_cast<long long>(c.hidden_dim));
   std::printf("vocab:        %lld, context %lld, rms eps %g, rope theta %g (%s), output head %s\n",
-              static_cast<long long>(c.vocab_size), static_cast<long long>(c.max_seq_len), c.rms_eps,
-              c.rope_theta, c.rope_style == kernels::RopeStyle::kHalves ? "halves" : "adjacent pairs",
+              static_cast<long long>(c.vocab_size), static_cast<long long>(c.max_seq_len),
+              c.rms_eps, c.rope_theta,
+              c.rope_style == kernels::RopeStyle::kHalves ? "halves" : "adjacent pairs",
               c.tied_embeddings ? "tied to the embedding" : "separate");
   const text::Tokenizer& tokenizer = (*model)->tokenizer();
   std::printf("tokenizer:    %s, %d pieces, bos %d '%s', eos %d '%s', adds bos: %s\n",
@@ -68,7 +74,8 @@ int Inspect(int argc, char** argv) {
     }
   }
   if (!file.metadata.empty()) std::printf("metadata:\n");
-  for (const auto& [key, value] : file.metadata) std::printf("  %-40s %s\n", key.c_str(), value.c_str());
+  for (const auto& [key, value] : file.metadata)
+    std::printf("  %-40s %s\n", key.c_str(), value.c_str());
   return 0;
 }
 

@@ -18,8 +18,19 @@ namespace favor::io {
 namespace {
 
 enum GgufType : uint32_t {
-  kUint8 = 0, kInt8 = 1, kUint16 = 2, kInt16 = 3, kUint32 = 4, kInt32 = 5, kFloat32 = 6,
-  kBool = 7, kString = 8, kArray = 9, kUint64 = 10, kInt64 = 11, kFloat64 = 12,
+  kUint8 = 0,
+  kInt8 = 1,
+  kUint16 = 2,
+  kInt16 = 3,
+  kUint32 = 4,
+  kInt32 = 5,
+  kFloat32 = 6,
+  kBool = 7,
+  kString = 8,
+  kArray = 9,
+  kUint64 = 10,
+  kInt64 = 11,
+  kFloat64 = 12,
 };
 
 // GGML tensor types this reader accepts.
@@ -88,7 +99,8 @@ class GgufParser {
       return absl::NotFoundError(absl::StrCat(path_, ": missing metadata '", key, "'"));
     }
     if (!v->is_integer) {
-      return absl::InvalidArgumentError(absl::StrCat(path_, ": metadata '", key, "' is not an integer"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path_, ": metadata '", key, "' is not an integer"));
     }
     return v->integer;
   }
@@ -97,7 +109,8 @@ class GgufParser {
     const Value* v = Find(key);
     if (v == nullptr) return fallback;
     if (v->type != kFloat32 && v->type != kFloat64 && !v->is_integer) {
-      return absl::InvalidArgumentError(absl::StrCat(path_, ": metadata '", key, "' is not a number"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path_, ": metadata '", key, "' is not a number"));
     }
     return v->number;
   }
@@ -133,9 +146,8 @@ class GgufParser {
     if (alignment <= 0 || alignment > 65536 || (alignment & (alignment - 1)) != 0) {
       return reader_.Error(absl::StrCat("invalid general.alignment ", alignment));
     }
-    const uint64_t data_start =
-        (reader_.offset() + static_cast<uint64_t>(alignment) - 1) / static_cast<uint64_t>(alignment) *
-        static_cast<uint64_t>(alignment);
+    const uint64_t data_start = (reader_.offset() + static_cast<uint64_t>(alignment) - 1) /
+                                static_cast<uint64_t>(alignment) * static_cast<uint64_t>(alignment);
     const uint64_t file_size = reader_.size();
     for (const Info& info : infos) {
       const std::string what = absl::StrCat(path_, ": tensor '", info.name, "'");
@@ -150,29 +162,36 @@ class GgufParser {
       }
       DType dtype;
       switch (info.type) {
-        case kGgmlF32: dtype = DType::kF32; break;
-        case kGgmlF16: dtype = DType::kF16; break;
-        case kGgmlBF16: dtype = DType::kBF16; break;
-        case kGgmlQ8_0: dtype = DType::kQ8_0; break;
+        case kGgmlF32:
+          dtype = DType::kF32;
+          break;
+        case kGgmlF16:
+          dtype = DType::kF16;
+          break;
+        case kGgmlBF16:
+          dtype = DType::kBF16;
+          break;
+        case kGgmlQ8_0:
+          dtype = DType::kQ8_0;
+          break;
         default:
-          return absl::UnimplementedError(
-              absl::StrCat(what, ": unsupported GGML type ", info.type,
-                           " (supported: F32, F16, BF16, Q8_0)"));
+          return absl::UnimplementedError(absl::StrCat(what, ": unsupported GGML type ", info.type,
+                                                       " (supported: F32, F16, BF16, Q8_0)"));
       }
       auto bytes = BytesFor(dtype, elements);
       if (!bytes.ok()) return WithContext(bytes.status(), what);
       if (info.offset % static_cast<uint64_t>(alignment) != 0) {
-        return absl::InvalidArgumentError(absl::StrCat(what, ": offset ", info.offset,
-                                                       " is not aligned to ", alignment));
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, ": offset ", info.offset, " is not aligned to ", alignment));
       }
       if (info.offset > file_size - data_start ||
           static_cast<uint64_t>(*bytes) > file_size - data_start - info.offset) {
-        return absl::OutOfRangeError(absl::StrCat(what, ": data [", data_start + info.offset,
-                                                  ", +", *bytes, ") is past the end of the file (",
+        return absl::OutOfRangeError(absl::StrCat(what, ": data [", data_start + info.offset, ", +",
+                                                  *bytes, ") is past the end of the file (",
                                                   file_size, " bytes)"));
       }
-      FAVOR_ASSIGN_OR_RETURN(Tensor tensor, Tensor::ViewOf(file, data_start + info.offset,
-                                                           dtype, shape));
+      FAVOR_ASSIGN_OR_RETURN(Tensor tensor,
+                             Tensor::ViewOf(file, data_start + info.offset, dtype, shape));
       if (dtype == DType::kQ8_0) {
         FAVOR_ASSIGN_OR_RETURN(tensor, DequantizeQ8_0(tensor));
       }
@@ -225,25 +244,73 @@ class GgufParser {
       v.number = static_cast<double>(raw);
     };
     switch (type) {
-      case kUint8: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<uint8_t>(key)); integer(x); break; }
-      case kInt8: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<int8_t>(key)); integer(x); break; }
-      case kUint16: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<uint16_t>(key)); integer(x); break; }
-      case kInt16: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<int16_t>(key)); integer(x); break; }
-      case kUint32: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<uint32_t>(key)); integer(x); break; }
-      case kInt32: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<int32_t>(key)); integer(x); break; }
-      case kUint64: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<uint64_t>(key)); integer(x); break; }
-      case kInt64: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<int64_t>(key)); integer(x); break; }
-      case kBool: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<uint8_t>(key)); integer(x != 0); break; }
-      case kFloat32: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<float>(key)); v.number = x; break; }
-      case kFloat64: { FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<double>(key)); v.number = x; break; }
-      case kString: { FAVOR_ASSIGN_OR_RETURN(v.text, ReadString(key)); break; }
+      case kUint8: {
+        FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<uint8_t>(key));
+        integer(x);
+        break;
+      }
+      case kInt8: {
+        FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<int8_t>(key));
+        integer(x);
+        break;
+      }
+      case kUint16: {
+        FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<uint16_t>(key));
+        integer(x);
+        break;
+      }
+      case kInt16: {
+        FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<int16_t>(key));
+        integer(x);
+        break;
+      }
+      case kUint32: {
+        FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<uint32_t>(key));
+        integer(x);
+        break;
+      }
+      case kInt32: {
+        FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<int32_t>(key));
+        integer(x);
+        break;
+      }
+      case kUint64: {
+        FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<uint64_t>(key));
+        integer(x);
+        break;
+      }
+      case kInt64: {
+        FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<int64_t>(key));
+        integer(x);
+        break;
+      }
+      case kBool: {
+        FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<uint8_t>(key));
+        integer(x != 0);
+        break;
+      }
+      case kFloat32: {
+        FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<float>(key));
+        v.number = x;
+        break;
+      }
+      case kFloat64: {
+        FAVOR_ASSIGN_OR_RETURN(auto x, reader_.Read<double>(key));
+        v.number = x;
+        break;
+      }
+      case kString: {
+        FAVOR_ASSIGN_OR_RETURN(v.text, ReadString(key));
+        break;
+      }
       case kArray: {
         if (depth > 0) return reader_.Error(absl::StrCat("metadata '", key, "': nested arrays"));
         FAVOR_ASSIGN_OR_RETURN(v.element_type, reader_.Read<uint32_t>(key));
         FAVOR_ASSIGN_OR_RETURN(v.array_length, ReadCount(key));
         if (v.array_length > reader_.remaining()) {
-          return reader_.Error(absl::StrCat("metadata '", key, "': array of ", v.array_length,
-                                            " elements is longer than the file"));
+          return reader_.Error(absl::StrCat("truncated or corrupt: metadata '", key, "': array of ",
+                                            v.array_length,
+                                            " elements is longer than the rest of the file"));
         }
         for (uint64_t i = 0; i < v.array_length; ++i) {
           FAVOR_ASSIGN_OR_RETURN(Value element, ReadValue(v.element_type, key, depth + 1));
@@ -272,8 +339,8 @@ class GgufParser {
 std::string Printable(const Value& v) {
   if (v.type == kString) return v.text.size() > 80 ? v.text.substr(0, 77) + "..." : v.text;
   if (v.type == kArray) {
-    return absl::StrCat("[", v.array_length, " ",
-                        v.element_type == kString ? "strings" : "numbers", "]");
+    return absl::StrCat("[", v.array_length, " ", v.element_type == kString ? "strings" : "numbers",
+                        "]");
   }
   if (v.is_integer) return absl::StrCat(v.integer);
   return absl::StrCat(v.number);
@@ -286,8 +353,9 @@ absl::StatusOr<Vocabulary> ReadVocabulary(const GgufParser& gguf, const std::str
     return absl::NotFoundError(absl::StrCat(path, ": no tokenizer in the GGUF metadata"));
   }
   if (model->text != "llama") {
-    return absl::UnimplementedError(absl::StrCat(path, ": tokenizer model '", model->text,
-                                                 "' is not supported (only 'llama', SentencePiece BPE)"));
+    return absl::UnimplementedError(
+        absl::StrCat(path, ": tokenizer model '", model->text,
+                     "' is not supported (only 'llama', SentencePiece BPE)"));
   }
   Vocabulary vocab;
   vocab.origin = "gguf";
@@ -303,7 +371,8 @@ absl::StatusOr<Vocabulary> ReadVocabulary(const GgufParser& gguf, const std::str
   for (size_t i = 0; i < n; ++i) {
     vocab.scores.push_back(scores != nullptr ? static_cast<float>(scores->numbers[i]) : 0.0f);
     const int type = types != nullptr ? static_cast<int>(types->numbers[i]) : 1;
-    vocab.types.push_back(type >= 1 && type <= 6 ? static_cast<PieceType>(type) : PieceType::kNormal);
+    vocab.types.push_back(type >= 1 && type <= 6 ? static_cast<PieceType>(type)
+                                                 : PieceType::kNormal);
   }
   FAVOR_ASSIGN_OR_RETURN(const int64_t bos, gguf.Integer("tokenizer.ggml.bos_token_id", 1));
   FAVOR_ASSIGN_OR_RETURN(const int64_t eos, gguf.Integer("tokenizer.ggml.eos_token_id", 2));
@@ -332,7 +401,8 @@ absl::StatusOr<ModelFile> LoadGguf(const std::string& path) {
   ModelFile model;
   model.path = path;
   model.format = absl::StrCat("GGUF v", gguf.version());
-  for (const auto& [key, value] : gguf.metadata()) model.metadata.emplace_back(key, Printable(value));
+  for (const auto& [key, value] : gguf.metadata())
+    model.metadata.emplace_back(key, Printable(value));
   FAVOR_RETURN_IF_ERROR(gguf.ReadTensors(model, file));
 
   const Value* arch = gguf.Find("general.architecture");

@@ -116,24 +116,28 @@ absl::Status LoadSafetensorsFile(const std::string& path, ModelFile& model) {
       }
       dims.push_back(dim);
     }
-    FAVOR_ASSIGN_OR_RETURN(const Shape shape, Shape::Make(dims.data(), static_cast<int>(dims.size())));
+    FAVOR_ASSIGN_OR_RETURN(const Shape shape,
+                           Shape::Make(dims.data(), static_cast<int>(dims.size())));
     FAVOR_ASSIGN_OR_RETURN(const int64_t begin, offsets->array()[0].Int(what));
     FAVOR_ASSIGN_OR_RETURN(const int64_t end, offsets->array()[1].Int(what));
     int64_t elements = 1;
     for (int64_t d : dims) {
-      if (elements > (int64_t{1} << 40) / d) return absl::InvalidArgumentError(absl::StrCat(what, ": too large"));
+      if (elements > (int64_t{1} << 40) / d)
+        return absl::InvalidArgumentError(absl::StrCat(what, ": too large"));
       elements *= d;
     }
     FAVOR_ASSIGN_OR_RETURN(const int64_t bytes, BytesFor(dtype, elements));
-    if (begin < 0 || end < begin || static_cast<uint64_t>(end) > data_size || end - begin != bytes) {
+    if (begin < 0 || end < begin || static_cast<uint64_t>(end) > data_size ||
+        end - begin != bytes) {
       return absl::OutOfRangeError(absl::StrCat(what, ": data offsets [", begin, ", ", end,
                                                 ") do not fit ", bytes, " bytes within the ",
                                                 data_size, " bytes of data"));
     }
     const std::string canonical = CanonicalName(name);
     if (canonical.empty()) continue;  // e.g. rotary_emb.inv_freq: recomputed by the engine.
-    FAVOR_ASSIGN_OR_RETURN(Tensor tensor, Tensor::ViewOf(file, data_start + static_cast<uint64_t>(begin),
-                                                         dtype, shape));
+    FAVOR_ASSIGN_OR_RETURN(
+        Tensor tensor,
+        Tensor::ViewOf(file, data_start + static_cast<uint64_t>(begin), dtype, shape));
     if (!model.tensors.emplace(canonical, std::move(tensor)).second) {
       return absl::InvalidArgumentError(absl::StrCat(what, ": duplicate tensor"));
     }
@@ -141,7 +145,8 @@ absl::Status LoadSafetensorsFile(const std::string& path, ModelFile& model) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> RequiredInt(const Json& config, absl::string_view key, const std::string& path) {
+absl::StatusOr<int64_t> RequiredInt(const Json& config, absl::string_view key,
+                                    const std::string& path) {
   const Json* value = config.Find(key);
   if (value == nullptr) return absl::NotFoundError(absl::StrCat(path, ": missing '", key, "'"));
   return value->Int(absl::StrCat(path, ": '", key, "'"));
@@ -158,7 +163,8 @@ double OptionalNumber(const Json& config, absl::string_view key, double fallback
 absl::StatusOr<Vocabulary> LoadTokenizerJson(const std::string& path, const Json& config) {
   FAVOR_ASSIGN_OR_RETURN(const Json json, ReadJsonFile(path));
   const Json* model = json.Find("model");
-  if (model == nullptr || model->Find("type") == nullptr || model->Find("type")->string() != "BPE") {
+  if (model == nullptr || model->Find("type") == nullptr ||
+      model->Find("type")->string() != "BPE") {
     return absl::UnimplementedError(absl::StrCat(path, ": only BPE tokenizers are supported"));
   }
   const Json* byte_fallback = model->Find("byte_fallback");
@@ -168,7 +174,8 @@ absl::StatusOr<Vocabulary> LoadTokenizerJson(const std::string& path, const Json
   }
   const Json* vocab_json = model->Find("vocab");
   const Json* merges = model->Find("merges");
-  if (vocab_json == nullptr || !vocab_json->is_object() || merges == nullptr || !merges->is_array()) {
+  if (vocab_json == nullptr || !vocab_json->is_object() || merges == nullptr ||
+      !merges->is_array()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": missing BPE vocab or merges"));
   }
   const size_t n = vocab_json->object().size();
@@ -199,7 +206,8 @@ absl::StatusOr<Vocabulary> LoadTokenizerJson(const std::string& path, const Json
     std::string merged;
     if (merge.is_string()) {
       const std::vector<std::string> parts = absl::StrSplit(merge.string(), ' ');
-      if (parts.size() != 2) return absl::InvalidArgumentError(absl::StrCat(path, ": bad merge '", merge.string(), "'"));
+      if (parts.size() != 2)
+        return absl::InvalidArgumentError(absl::StrCat(path, ": bad merge '", merge.string(), "'"));
       merged = parts[0] + parts[1];
     } else if (merge.is_array() && merge.array().size() == 2) {
       merged = merge.array()[0].string() + merge.array()[1].string();
@@ -236,7 +244,8 @@ absl::StatusOr<Vocabulary> LoadTokenizerJson(const std::string& path, const Json
   }
   // A template processor that starts with a special token adds BOS.
   vocab.add_bos = true;
-  if (const Json* post = json.Find("post_processor"); post != nullptr && post->Find("single") != nullptr) {
+  if (const Json* post = json.Find("post_processor");
+      post != nullptr && post->Find("single") != nullptr) {
     const Json* single = post->Find("single");
     vocab.add_bos = single->is_array() && !single->array().empty() &&
                     single->array()[0].Find("SpecialToken") != nullptr;
@@ -253,7 +262,8 @@ absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory) {
   model.path = directory;
   model.format = "Hugging Face safetensors";
   const Json* architectures = config.Find("architectures");
-  std::string architecture = config.Find("model_type") != nullptr ? config.Find("model_type")->string() : "";
+  std::string architecture =
+      config.Find("model_type") != nullptr ? config.Find("model_type")->string() : "";
   if (architectures != nullptr && architectures->is_array() && !architectures->array().empty()) {
     const std::string& first = architectures->array()[0].string();
     if (first != "LlamaForCausalLM") {
@@ -281,7 +291,8 @@ absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory) {
   c.rope_style = kernels::RopeStyle::kHalves;  // Hugging Face rotates the two halves.
   const Json* tie = config.Find("tie_word_embeddings");
   c.tied_embeddings = tie != nullptr && tie->is_bool() && tie->bool_value();
-  if (const Json* scaling = config.Find("rope_scaling"); scaling != nullptr && !scaling->is_null()) {
+  if (const Json* scaling = config.Find("rope_scaling");
+      scaling != nullptr && !scaling->is_null()) {
     return absl::UnimplementedError(absl::StrCat(config_path, ": rope_scaling is not supported"));
   }
   FAVOR_RETURN_IF_ERROR(c.Validate(config_path));
@@ -312,7 +323,8 @@ absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory) {
       FAVOR_RETURN_IF_ERROR(LoadSafetensorsFile(directory + "/" + shard, model));
     }
   } else {
-    return absl::NotFoundError(absl::StrCat(directory, ": no model.safetensors or model.safetensors.index.json"));
+    return absl::NotFoundError(
+        absl::StrCat(directory, ": no model.safetensors or model.safetensors.index.json"));
   }
   // Tied weights are stored once; transformers may keep either name (the other is recorded in
   // __metadata__ as an alias), so a lone lm_head.weight is also the embedding.
@@ -325,7 +337,8 @@ absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory) {
   if (model.tensors.count("output.weight") == 0) c.tied_embeddings = true;
 
   if (FileExists(directory + "/tokenizer.json")) {
-    FAVOR_ASSIGN_OR_RETURN(model.vocabulary, LoadTokenizerJson(directory + "/tokenizer.json", config));
+    FAVOR_ASSIGN_OR_RETURN(model.vocabulary,
+                           LoadTokenizerJson(directory + "/tokenizer.json", config));
   }
   return model;
 }

@@ -157,14 +157,30 @@ class JsonParser {
       if (pos_ >= text_.size()) return Error("unterminated escape");
       const char e = text_[pos_++];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           uint32_t cp = 0;
           if (auto s = ParseHex4(cp); !s.ok()) return s;
@@ -188,16 +204,17 @@ class JsonParser {
 
   absl::Status ParseNumber(Json& out) {
     const size_t start = pos_;
-    while (pos_ < text_.size() && (std::isdigit(static_cast<unsigned char>(text_[pos_])) ||
-                                   text_[pos_] == '-' || text_[pos_] == '+' || text_[pos_] == '.' ||
-                                   text_[pos_] == 'e' || text_[pos_] == 'E')) {
+    while (pos_ < text_.size() &&
+           (std::isdigit(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '-' ||
+            text_[pos_] == '+' || text_[pos_] == '.' || text_[pos_] == 'e' || text_[pos_] == 'E')) {
       ++pos_;
     }
     if (pos_ == start) return Error("unexpected character");
     const std::string number(text_.substr(start, pos_ - start));
     char* end = nullptr;
     const double value = std::strtod(number.c_str(), &end);
-    if (end != number.c_str() + number.size()) return Error(absl::StrCat("bad number '", number, "'"));
+    if (end != number.c_str() + number.size())
+      return Error(absl::StrCat("bad number '", number, "'"));
     out.kind_ = Json::Kind::kNumber;
     out.number_ = value;
     return absl::OkStatus();

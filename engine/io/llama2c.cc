@@ -47,7 +47,8 @@ absl::StatusOr<ModelConfig> ConfigFrom(const Header& h, bool shared_classifier,
 // file size before viewing it.
 class WeightCursor {
  public:
-  WeightCursor(std::shared_ptr<const Storage> file, size_t offset, std::string path, ModelFile& model)
+  WeightCursor(std::shared_ptr<const Storage> file, size_t offset, std::string path,
+               ModelFile& model)
       : file_(std::move(file)), offset_(offset), path_(std::move(path)), model_(model) {}
 
   size_t offset() const { return offset_; }
@@ -82,9 +83,8 @@ class WeightCursor {
   absl::Status Quantized(const std::string& name, const Shape& shape, int64_t group) {
     const int64_t n = shape.NumElements();
     if (n % group != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(path_, ": tensor '", name, "' of ", n,
-                                                      " values is not a multiple of the group ",
-                                                      group));
+      return absl::InvalidArgumentError(absl::StrCat(
+          path_, ": tensor '", name, "' of ", n, " values is not a multiple of the group ", group));
     }
     FAVOR_ASSIGN_OR_RETURN(auto values, Take(n, name));
     FAVOR_ASSIGN_OR_RETURN(auto scales, Take(n / group * 4, name));
@@ -94,7 +94,9 @@ class WeightCursor {
       float scale;
       std::memcpy(&scale, scales.data() + g * 4, 4);
       for (int64_t i = 0; i < group; ++i) {
-        out[g * group + i] = scale * static_cast<float>(static_cast<int8_t>(values[static_cast<size_t>(g * group + i)]));
+        out[g * group + i] =
+            scale *
+            static_cast<float>(static_cast<int8_t>(values[static_cast<size_t>(g * group + i)]));
       }
     }
     model_.tensors[name] = std::move(t);
@@ -108,21 +110,32 @@ class WeightCursor {
   ModelFile& model_;
 };
 
-std::string Layer(int64_t l, absl::string_view suffix) { return absl::StrCat("blk.", l, ".", suffix); }
+std::string Layer(int64_t l, absl::string_view suffix) {
+  return absl::StrCat("blk.", l, ".", suffix);
+}
 
 absl::Status LoadLegacyWeights(WeightCursor& w, const ModelConfig& c) {
   const int64_t kv = c.n_kv_heads * c.head_dim();
   const int64_t L = c.n_layers;
   FAVOR_RETURN_IF_ERROR(w.F32("token_embd.weight", Shape{c.vocab_size, c.dim}));
-  FAVOR_RETURN_IF_ERROR(w.F32PerLayer(L, Shape{c.dim}, [](int64_t l) { return Layer(l, "attn_norm.weight"); }));
-  FAVOR_RETURN_IF_ERROR(w.F32PerLayer(L, Shape{c.dim, c.dim}, [](int64_t l) { return Layer(l, "attn_q.weight"); }));
-  FAVOR_RETURN_IF_ERROR(w.F32PerLayer(L, Shape{kv, c.dim}, [](int64_t l) { return Layer(l, "attn_k.weight"); }));
-  FAVOR_RETURN_IF_ERROR(w.F32PerLayer(L, Shape{kv, c.dim}, [](int64_t l) { return Layer(l, "attn_v.weight"); }));
-  FAVOR_RETURN_IF_ERROR(w.F32PerLayer(L, Shape{c.dim, c.dim}, [](int64_t l) { return Layer(l, "attn_output.weight"); }));
-  FAVOR_RETURN_IF_ERROR(w.F32PerLayer(L, Shape{c.dim}, [](int64_t l) { return Layer(l, "ffn_norm.weight"); }));
-  FAVOR_RETURN_IF_ERROR(w.F32PerLayer(L, Shape{c.hidden_dim, c.dim}, [](int64_t l) { return Layer(l, "ffn_gate.weight"); }));
-  FAVOR_RETURN_IF_ERROR(w.F32PerLayer(L, Shape{c.dim, c.hidden_dim}, [](int64_t l) { return Layer(l, "ffn_down.weight"); }));
-  FAVOR_RETURN_IF_ERROR(w.F32PerLayer(L, Shape{c.hidden_dim, c.dim}, [](int64_t l) { return Layer(l, "ffn_up.weight"); }));
+  FAVOR_RETURN_IF_ERROR(
+      w.F32PerLayer(L, Shape{c.dim}, [](int64_t l) { return Layer(l, "attn_norm.weight"); }));
+  FAVOR_RETURN_IF_ERROR(
+      w.F32PerLayer(L, Shape{c.dim, c.dim}, [](int64_t l) { return Layer(l, "attn_q.weight"); }));
+  FAVOR_RETURN_IF_ERROR(
+      w.F32PerLayer(L, Shape{kv, c.dim}, [](int64_t l) { return Layer(l, "attn_k.weight"); }));
+  FAVOR_RETURN_IF_ERROR(
+      w.F32PerLayer(L, Shape{kv, c.dim}, [](int64_t l) { return Layer(l, "attn_v.weight"); }));
+  FAVOR_RETURN_IF_ERROR(w.F32PerLayer(L, Shape{c.dim, c.dim},
+                                      [](int64_t l) { return Layer(l, "attn_output.weight"); }));
+  FAVOR_RETURN_IF_ERROR(
+      w.F32PerLayer(L, Shape{c.dim}, [](int64_t l) { return Layer(l, "ffn_norm.weight"); }));
+  FAVOR_RETURN_IF_ERROR(w.F32PerLayer(L, Shape{c.hidden_dim, c.dim},
+                                      [](int64_t l) { return Layer(l, "ffn_gate.weight"); }));
+  FAVOR_RETURN_IF_ERROR(w.F32PerLayer(L, Shape{c.dim, c.hidden_dim},
+                                      [](int64_t l) { return Layer(l, "ffn_down.weight"); }));
+  FAVOR_RETURN_IF_ERROR(w.F32PerLayer(L, Shape{c.hidden_dim, c.dim},
+                                      [](int64_t l) { return Layer(l, "ffn_up.weight"); }));
   FAVOR_RETURN_IF_ERROR(w.F32("output_norm.weight", Shape{c.dim}));
   // RoPE frequency tables (real and imaginary) that llama2.c once stored: skipped.
   FAVOR_RETURN_IF_ERROR(w.Take(2 * c.max_seq_len * (c.head_dim() / 2) * 4, "RoPE tables").status());
@@ -131,25 +144,32 @@ absl::Status LoadLegacyWeights(WeightCursor& w, const ModelConfig& c) {
 }
 
 // Version 1 (f32) and 2 (int8 groups): norms first, then the matrices.
-absl::Status LoadVersionedWeights(WeightCursor& w, const ModelConfig& c, int version, int64_t group) {
+absl::Status LoadVersionedWeights(WeightCursor& w, const ModelConfig& c, int version,
+                                  int64_t group) {
   const int64_t kv = c.n_kv_heads * c.head_dim();
   const int64_t L = c.n_layers;
-  FAVOR_RETURN_IF_ERROR(w.F32PerLayer(L, Shape{c.dim}, [](int64_t l) { return Layer(l, "attn_norm.weight"); }));
-  FAVOR_RETURN_IF_ERROR(w.F32PerLayer(L, Shape{c.dim}, [](int64_t l) { return Layer(l, "ffn_norm.weight"); }));
+  FAVOR_RETURN_IF_ERROR(
+      w.F32PerLayer(L, Shape{c.dim}, [](int64_t l) { return Layer(l, "attn_norm.weight"); }));
+  FAVOR_RETURN_IF_ERROR(
+      w.F32PerLayer(L, Shape{c.dim}, [](int64_t l) { return Layer(l, "ffn_norm.weight"); }));
   FAVOR_RETURN_IF_ERROR(w.F32("output_norm.weight", Shape{c.dim}));
   auto matrix = [&](const std::string& name, const Shape& shape) {
     return version == 1 ? w.F32(name, shape) : w.Quantized(name, shape, group);
   };
   FAVOR_RETURN_IF_ERROR(matrix("token_embd.weight", Shape{c.vocab_size, c.dim}));
   const std::pair<absl::string_view, Shape> per_layer[] = {
-      {"attn_q.weight", Shape{c.dim, c.dim}},          {"attn_k.weight", Shape{kv, c.dim}},
-      {"attn_v.weight", Shape{kv, c.dim}},             {"attn_output.weight", Shape{c.dim, c.dim}},
-      {"ffn_gate.weight", Shape{c.hidden_dim, c.dim}}, {"ffn_down.weight", Shape{c.dim, c.hidden_dim}},
+      {"attn_q.weight", Shape{c.dim, c.dim}},
+      {"attn_k.weight", Shape{kv, c.dim}},
+      {"attn_v.weight", Shape{kv, c.dim}},
+      {"attn_output.weight", Shape{c.dim, c.dim}},
+      {"ffn_gate.weight", Shape{c.hidden_dim, c.dim}},
+      {"ffn_down.weight", Shape{c.dim, c.hidden_dim}},
       {"ffn_up.weight", Shape{c.hidden_dim, c.dim}}};
   for (const auto& [suffix, shape] : per_layer) {
     for (int64_t l = 0; l < L; ++l) FAVOR_RETURN_IF_ERROR(matrix(Layer(l, suffix), shape));
   }
-  if (!c.tied_embeddings) FAVOR_RETURN_IF_ERROR(matrix("output.weight", Shape{c.vocab_size, c.dim}));
+  if (!c.tied_embeddings)
+    FAVOR_RETURN_IF_ERROR(matrix("output.weight", Shape{c.vocab_size, c.dim}));
   return absl::OkStatus();
 }
 
@@ -190,10 +210,13 @@ absl::StatusOr<ModelFile> LoadLlama2c(const std::string& path) {
     FAVOR_RETURN_IF_ERROR(LoadLegacyWeights(weights, model.config));
     model.format = "llama2.c (legacy)";
   }
-  model.metadata = {{"dim", absl::StrCat(h.dim)},           {"hidden_dim", absl::StrCat(h.hidden_dim)},
-                    {"n_layers", absl::StrCat(h.n_layers)}, {"n_heads", absl::StrCat(h.n_heads)},
+  model.metadata = {{"dim", absl::StrCat(h.dim)},
+                    {"hidden_dim", absl::StrCat(h.hidden_dim)},
+                    {"n_layers", absl::StrCat(h.n_layers)},
+                    {"n_heads", absl::StrCat(h.n_heads)},
                     {"n_kv_heads", absl::StrCat(h.n_kv_heads)},
-                    {"vocab_size", absl::StrCat(h.vocab_size)}, {"seq_len", absl::StrCat(h.seq_len)}};
+                    {"vocab_size", absl::StrCat(h.vocab_size)},
+                    {"seq_len", absl::StrCat(h.seq_len)}};
   return model;
 }
 
@@ -214,7 +237,8 @@ absl::StatusOr<Vocabulary> LoadLlama2cTokenizer(const std::string& path) {
       return reader.Error(absl::StrCat("token ", vocab.pieces.size(), " has length ", length,
                                        " (max ", max_length, ")"));
     }
-    FAVOR_ASSIGN_OR_RETURN(std::string text, reader.ReadString(static_cast<uint64_t>(length), "token"));
+    FAVOR_ASSIGN_OR_RETURN(std::string text,
+                           reader.ReadString(static_cast<uint64_t>(length), "token"));
     const int32_t id = static_cast<int32_t>(vocab.pieces.size());
     PieceType type = PieceType::kNormal;
     if (id == 0) {

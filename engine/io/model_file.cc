@@ -43,7 +43,8 @@ absl::Status ModelConfig::Validate(absl::string_view source) const {
   if (head_dim() % 2 != 0 || head_dim() > kernels::kMaxHeadDim) return bad("head dim", head_dim());
   if (hidden_dim <= 0 || hidden_dim > 16 * kMaxDimension) return bad("ffn dim", hidden_dim);
   if (vocab_size <= 0 || vocab_size > kMaxVocab) return bad("vocab size", vocab_size);
-  if (max_seq_len <= 0 || max_seq_len > (int64_t{1} << 24)) return bad("context length", max_seq_len);
+  if (max_seq_len <= 0 || max_seq_len > (int64_t{1} << 24))
+    return bad("context length", max_seq_len);
   if (!(rms_eps > 0.0f && rms_eps < 1.0f)) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": invalid rms eps ", rms_eps));
   }

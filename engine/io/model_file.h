@@ -60,8 +60,8 @@ struct Vocabulary {
   int32_t unk_id = 0;
   int32_t bos_id = 1;
   int32_t eos_id = 2;
-  bool add_bos = true;   // Whether encoding a prompt starts with BOS.
-  std::string origin;    // "gguf", "llama2.c tokenizer.bin", "tokenizer.json".
+  bool add_bos = true;  // Whether encoding a prompt starts with BOS.
+  std::string origin;   // "gguf", "llama2.c tokenizer.bin", "tokenizer.json".
 };
 
 struct ModelFile {

@@ -24,9 +24,9 @@ absl::StatusOr<std::string> FindTokenizerBeside(const std::string& model_path, i
   for (const std::string& candidate : candidates) {
     if (IsFile(candidate)) return candidate;
   }
-  return absl::NotFoundError(absl::StrCat(model_path, ": no tokenizer in the file and none beside it (",
-                                          candidates[0], ", ", candidates[1],
-                                          "); pass one with --tokenizer"));
+  return absl::NotFoundError(
+      absl::StrCat(model_path, ": no tokenizer in the file and none beside it (", candidates[0],
+                   ", ", candidates[1], "); pass one with --tokenizer"));
 }
 
 absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path,
@@ -36,19 +36,22 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path,
   if (!options.tokenizer_path.empty()) {
     FAVOR_ASSIGN_OR_RETURN(model->tokenizer_, text::Tokenizer::FromFile(options.tokenizer_path));
   } else if (model->file_.vocabulary.has_value()) {
-    FAVOR_ASSIGN_OR_RETURN(model->tokenizer_, text::Tokenizer::FromVocabulary(*model->file_.vocabulary));
+    FAVOR_ASSIGN_OR_RETURN(model->tokenizer_,
+                           text::Tokenizer::FromVocabulary(*model->file_.vocabulary));
   } else {
     FAVOR_ASSIGN_OR_RETURN(const std::string beside,
                            FindTokenizerBeside(path, model->file_.config.vocab_size));
     FAVOR_ASSIGN_OR_RETURN(model->tokenizer_, text::Tokenizer::FromFile(beside));
   }
   if (model->tokenizer_->vocab_size() != model->file_.config.vocab_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": the tokenizer (", model->tokenizer_->origin(), ") has ",
-        model->tokenizer_->vocab_size(), " tokens but the model has ", model->file_.config.vocab_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": the tokenizer (", model->tokenizer_->origin(), ") has ",
+                     model->tokenizer_->vocab_size(), " tokens but the model has ",
+                     model->file_.config.vocab_size));
   }
-  FAVOR_ASSIGN_OR_RETURN(auto graph, models::BuildGraph(model->file_, {.weights = options.weights,
-                                                                       .all_logits = options.all_logits}));
+  FAVOR_ASSIGN_OR_RETURN(auto graph,
+                         models::BuildGraph(model->file_, {.weights = options.weights,
+                                                           .all_logits = options.all_logits}));
   model->graph_ = std::move(graph);
   return model;
 }

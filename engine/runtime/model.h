@@ -14,9 +14,9 @@
 namespace favor::runtime {
 
 struct LoadOptions {
-  std::string tokenizer_path;     // Overrides the model's own vocabulary (.model or tokenizer.bin).
-  DType weights = DType::kF32;    // Matrix weights for compute: f32 or bf16.
-  bool all_logits = false;        // Logits for every position (scoring) instead of the last one.
+  std::string tokenizer_path;   // Overrides the model's own vocabulary (.model or tokenizer.bin).
+  DType weights = DType::kF32;  // Matrix weights for compute: f32 or bf16.
+  bool all_logits = false;      // Logits for every position (scoring) instead of the last one.
 };
 
 class Model {

@@ -13,19 +13,23 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model& model,
   const int64_t trained = model.config().max_seq_len;
   const int64_t context = options.context > 0 ? options.context : trained;
   if (options.context < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("context must be positive, got ", options.context));
+    return absl::InvalidArgumentError(
+        absl::StrCat("context must be positive, got ", options.context));
   }
   if (options.max_batch <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("batch must be positive, got ", options.max_batch));
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch must be positive, got ", options.max_batch));
   }
   std::unique_ptr<Session> session(new Session());
   session->context_ = context;
   session->vocab_ = model.config().vocab_size;
-  FAVOR_ASSIGN_OR_RETURN(session->executor_,
-                         Executor::Create(model.graph(), {.max_seq_len = std::min(options.max_batch, context),
-                                                          .threads = options.threads,
-                                                          .verbose = options.verbose}));
-  FAVOR_ASSIGN_OR_RETURN(session->state_, session->executor_->CreateState({.max_context = context}));
+  FAVOR_ASSIGN_OR_RETURN(
+      session->executor_,
+      Executor::Create(model.graph(), {.max_seq_len = std::min(options.max_batch, context),
+                                       .threads = options.threads,
+                                       .verbose = options.verbose}));
+  FAVOR_ASSIGN_OR_RETURN(session->state_,
+                         session->executor_->CreateState({.max_context = context}));
   FAVOR_ASSIGN_OR_RETURN(session->token_buffer_,
                          Tensor::Allocate(DType::kI32, Shape{session->executor_->max_seq_len()}));
   return session;
@@ -39,7 +43,8 @@ absl::StatusOr<std::span<const float>> Session::Feed(std::span<const int32_t> to
   }
   for (int32_t id : tokens) {
     if (id < 0 || id >= vocab_) {
-      return absl::OutOfRangeError(absl::StrCat("token id ", id, " outside the vocabulary of ", vocab_));
+      return absl::OutOfRangeError(
+          absl::StrCat("token id ", id, " outside the vocabulary of ", vocab_));
     }
   }
   const int64_t batch = executor_->max_seq_len();

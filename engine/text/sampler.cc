@@ -12,15 +12,18 @@ absl::Status SamplerOptions::Validate() const {
   if (!std::isfinite(temperature) || temperature < 0) {
     return absl::InvalidArgumentError(absl::StrCat("temperature must be >= 0, got ", temperature));
   }
-  if (!(top_p > 0.0f)) return absl::InvalidArgumentError(absl::StrCat("top-p must be > 0, got ", top_p));
+  if (!(top_p > 0.0f))
+    return absl::InvalidArgumentError(absl::StrCat("top-p must be > 0, got ", top_p));
   if (!(min_p >= 0.0f && min_p <= 1.0f)) {
     return absl::InvalidArgumentError(absl::StrCat("min-p must be in [0, 1], got ", min_p));
   }
   if (!(repeat_penalty > 0.0f) || !std::isfinite(repeat_penalty)) {
-    return absl::InvalidArgumentError(absl::StrCat("repeat penalty must be > 0, got ", repeat_penalty));
+    return absl::InvalidArgumentError(
+        absl::StrCat("repeat penalty must be > 0, got ", repeat_penalty));
   }
   if (repeat_last_n < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("repeat-last-n must be >= 0, got ", repeat_last_n));
+    return absl::InvalidArgumentError(
+        absl::StrCat("repeat-last-n must be >= 0, got ", repeat_last_n));
   }
   return absl::OkStatus();
 }
@@ -32,7 +35,8 @@ int32_t Sampler::Sample(std::span<const float> logits, std::span<const int32_t> 
   adjusted_.assign(logits.begin(), logits.end());
   if (options_.repeat_penalty != 1.0f && options_.repeat_last_n > 0) {
     const size_t window = std::min(history.size(), static_cast<size_t>(options_.repeat_last_n));
-    std::unordered_set<int32_t> recent(history.end() - static_cast<std::ptrdiff_t>(window), history.end());
+    std::unordered_set<int32_t> recent(history.end() - static_cast<std::ptrdiff_t>(window),
+                                       history.end());
     for (int32_t id : recent) {
       if (id < 0 || id >= n) continue;
       float& logit = adjusted_[static_cast<size_t>(id)];
@@ -40,7 +44,8 @@ int32_t Sampler::Sample(std::span<const float> logits, std::span<const int32_t> 
     }
   }
   if (options_.temperature <= 0.0f) {
-    return static_cast<int32_t>(std::max_element(adjusted_.begin(), adjusted_.end()) - adjusted_.begin());
+    return static_cast<int32_t>(std::max_element(adjusted_.begin(), adjusted_.end()) -
+                                adjusted_.begin());
   }
   candidates_.clear();
   for (int32_t i = 0; i < n; ++i) candidates_.emplace_back(adjusted_[static_cast<size_t>(i)], i);
@@ -61,7 +66,8 @@ int32_t Sampler::Sample(std::span<const float> logits, std::span<const int32_t> 
   const float max_logit = candidates_.front().first;
   std::vector<double> probs(keep);
   double total = 0.0;
-  for (size_t i = 0; i < keep; ++i) total += (probs[i] = std::exp(double{candidates_[i].first} - max_logit));
+  for (size_t i = 0; i < keep; ++i)
+    total += (probs[i] = std::exp(double{candidates_[i].first} - max_logit));
   if (options_.top_p < 1.0f) {
     double cumulative = 0.0;
     for (size_t i = 0; i < keep; ++i) {
@@ -81,7 +87,8 @@ int32_t Sampler::Sample(std::span<const float> logits, std::span<const int32_t> 
   double sum = 0.0;
   std::vector<double> weights(keep);
   for (size_t i = 0; i < keep; ++i) {
-    sum += (weights[i] = std::exp((double{candidates_[i].first} - max_logit) / options_.temperature));
+    sum +=
+        (weights[i] = std::exp((double{candidates_[i].first} - max_logit) / options_.temperature));
   }
   std::uniform_real_distribution<double> uniform(0.0, sum);
   double r = uniform(rng_);

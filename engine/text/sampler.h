@@ -16,9 +16,9 @@ namespace favor::text {
 
 struct SamplerOptions {
   float temperature = 0.8f;
-  int top_k = 40;            // <= 0: no limit.
-  float top_p = 0.95f;       // >= 1: off.
-  float min_p = 0.05f;       // <= 0: off.
+  int top_k = 40;               // <= 0: no limit.
+  float top_p = 0.95f;          // >= 1: off.
+  float min_p = 0.05f;          // <= 0: off.
   float repeat_penalty = 1.1f;  // 1: off. Positive logits are divided by it, negative multiplied.
   int repeat_last_n = 64;
   uint64_t seed = 0;

@@ -16,7 +16,9 @@ void PutVarint(std::string& out, uint64_t value) {
   out += static_cast<char>(value);
 }
 
-void PutTag(std::string& out, uint32_t field, WireType type) { PutVarint(out, (field << 3) | type); }
+void PutTag(std::string& out, uint32_t field, WireType type) {
+  PutVarint(out, (field << 3) | type);
+}
 
 // int32 fields are encoded as 64-bit varints (negative values take 10 bytes).
 void PutInt(std::string& out, uint32_t field, int64_t value) {

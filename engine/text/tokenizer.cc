@@ -20,7 +20,8 @@ absl::Status FromSentencePiece(const std::string& error, absl::string_view what)
 Tokenizer::Tokenizer() : processor_(std::make_unique<SentencePieceBackend>()) {}
 Tokenizer::~Tokenizer() = default;
 
-absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromSentencePieceFile(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromSentencePieceFile(
+    const std::string& path) {
   std::ifstream probe(path, std::ios::binary);
   if (!probe) return absl::NotFoundError(absl::StrCat("cannot open tokenizer '", path, "'"));
   std::unique_ptr<Tokenizer> tokenizer(new Tokenizer());
@@ -64,8 +65,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::string
 
 absl::StatusOr<std::vector<int32_t>> Tokenizer::Encode(absl::string_view text, bool add_bos) const {
   std::vector<int> pieces;
-  FAVOR_RETURN_IF_ERROR(FromSentencePiece(
-      processor_->Encode(std::string(text), &pieces), "encode"));
+  FAVOR_RETURN_IF_ERROR(
+      FromSentencePiece(processor_->Encode(std::string(text), &pieces), "encode"));
   std::vector<int32_t> ids;
   ids.reserve(pieces.size() + 1);
   if (add_bos) ids.push_back(bos_id_);

@@ -20,7 +20,8 @@ namespace favor::text {
 class Tokenizer {
  public:
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromSentencePieceFile(const std::string& path);
-  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromVocabulary(const io::Vocabulary& vocabulary);
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromVocabulary(
+      const io::Vocabulary& vocabulary);
   // A .model file, or a llama2.c tokenizer.bin (anything else is tried as tokenizer.bin).
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromFile(const std::string& path);
   ~Tokenizer();

@@ -1,0 +1,125 @@
+// The favor binary as a user runs it: output, one-line errors, exit codes.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace {
+
+struct Result {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Result RunFavor(const std::string& arguments) {
+  // Tests run in parallel processes: output files carry the process id.
+  const std::string prefix = ::testing::TempDir() + "/favor_cli_" + std::to_string(::getpid());
+  const std::string out_path = prefix + "_out.txt";
+  const std::string err_path = prefix + "_err.txt";
+  const std::string command = std::string(FAVOR_BINARY) + " " + arguments + " >" + out_path +
+                              " 2>" + err_path + " </dev/null";
+  const int status = std::system(command.c_str());
+  Result result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = Slurp(out_path);
+  result.err = Slurp(err_path);
+  return result;
+}
+
+const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kLlama2c = kModels + "/stories260K/stories260K.bin";
+
+TEST(Cli, GreedyGenerationFromEachFormat) {
+  const std::string expected =
+      "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+      "park.";
+  for (const std::string& model :
+       {kLlama2c, kModels + "/stories260K/tinyllamas-stories-260k-f32.gguf"}) {
+    const Result r = RunFavor("generate -m " + model +
+                              " -p 'Once upon a time' -n 30 --temp 0 --repeat-penalty 1");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind(expected, 0), 0u) << model << ": " << r.out;
+    EXPECT_NE(r.err.find("tokens/s"), std::string::npos) << r.err;
+  }
+  const Result hf = RunFavor("generate -m " + kModels + "/tinystories-656K -n 12 --temp 0");
+  EXPECT_EQ(hf.exit_code, 0) << hf.err;
+  EXPECT_EQ(hf.out.rfind("Once upon a time, there was a little girl named Lily.", 0), 0u) << hf.out;
+}
+
+TEST(Cli, SeededSamplingIsReproducible) {
+  const std::string args = "generate -m " + kLlama2c + " -p 'Once upon a time' -n 40 --seed 7";
+  const Result a = RunFavor(args), b = RunFavor(args + " -t 1");
+  EXPECT_EQ(a.exit_code, 0);
+  EXPECT_EQ(a.out, b.out);
+  EXPECT_NE(a.out,
+            RunFavor("generate -m " + kLlama2c + " -p 'Once upon a time' -n 40 --seed 8").out);
+}
+
+TEST(Cli, TokenizerOverride) {
+  const Result r = RunFavor("generate -m " + kLlama2c + " --tokenizer " + kModels +
+                            "/stories260K/tok512.model -p 'Once upon a time' -n 10 --temp 0");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("Once upon a time, there was a little girl", 0), 0u) << r.out;
+}
+
+TEST(Cli, InspectDescribesTheModel) {
+  const Result r =
+      RunFavor("inspect -m " + kModels + "/stories260K/tinyllamas-stories-260k-f32.gguf");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("GGUF v1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("dim 64, layers 5, heads 8, kv heads 4"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tokenizer:    gguf, 512 pieces"), std::string::npos) << r.out;
+}
+
+// Each failure: a non-zero exit and a single line on stderr that names the problem.
+void ExpectOneLineError(const Result& r, int code, const std::string& needle) {
+  EXPECT_EQ(r.exit_code, code) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  EXPECT_LE(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST(Cli, BadInputIsAOneLineErrorAndANonZeroExit) {
+  ExpectOneLineError(RunFavor("generate -m " + kLlama2c + " --frobnicate"), 2,
+                     "unknown option '--frobnicate'");
+  ExpectOneLineError(RunFavor("generate -m " + kLlama2c + " --temp hot"), 2,
+                     "--temp: 'hot' is not a number");
+  ExpectOneLineError(RunFavor("generate -m " + kLlama2c + " -n"), 2, "-n needs a value");
+  ExpectOneLineError(RunFavor("generate -m /nonexistent/model.gguf"), 1,
+                     "model '/nonexistent/model.gguf' does not exist");
+  ExpectOneLineError(RunFavor("generate -m " + kLlama2c +
+                              " -c 8 -p 'Once upon a time there was a "
+                              "little girl named Lily who loved to play'"),
+                     1, "tokens but the context holds 8");
+  ExpectOneLineError(RunFavor("generate -m " + kLlama2c + " --tokenizer /nonexistent.model"), 1,
+                     "cannot open tokenizer '/nonexistent.model'");
+  ExpectOneLineError(RunFavor("generate -m " + kLlama2c + " --tokenizer " + kModels +
+                              "/tinystories-656K/config.json"),
+                     1, "config.json");
+  ExpectOneLineError(RunFavor("frobnicate"), 2, "unknown command 'frobnicate'");
+}
+
+TEST(Cli, GenerationStopsCleanlyWhenTheContextFills) {
+  const Result r =
+      RunFavor("generate -m " + kLlama2c + " -c 16 -p 'Once upon a time' -n 100 --temp 0");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // 5 prompt tokens and 11 generated ones fill the 16 positions; a 12th is sampled from the
+  // logits of the full context, and generation stops there.
+  EXPECT_NE(r.err.find("generated 12 tokens"), std::string::npos) << r.err;
+}
+
+}  // namespace
