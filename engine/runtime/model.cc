@@ -16,8 +16,12 @@ bool IsFile(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<std::string> FindTokenizerBeside(const std::string& model_path, int64_t vocab_size) {
+  struct stat st {};
+  const bool is_directory = ::stat(model_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
   const size_t slash = model_path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : model_path.substr(0, slash);
+  const std::string dir = is_directory                 ? model_path
+                          : slash == std::string::npos ? "."
+                                                       : model_path.substr(0, slash);
   const std::string candidates[] = {
       dir + "/tokenizer.bin", absl::StrCat(dir, "/tok", vocab_size, ".bin"),
       dir + "/tokenizer.model", absl::StrCat(dir, "/tok", vocab_size, ".model")};

@@ -36,8 +36,9 @@ class Model {
   std::shared_ptr<const Graph> graph_;
 };
 
-// Where a llama2.c checkpoint's tokenizer is looked for when none is given: tokenizer.bin beside
-// it, then tok<vocab>.bin (llama2.c's name for custom vocabularies), then the .model variants.
+// Where a tokenizer is looked for when the model file carries none: tokenizer.bin beside a
+// llama2.c checkpoint (or inside a model directory), then tok<vocab>.bin (llama2.c's name for
+// custom vocabularies), then tokenizer.model and tok<vocab>.model.
 absl::StatusOr<std::string> FindTokenizerBeside(const std::string& model_path, int64_t vocab_size);
 
 }  // namespace favor::runtime
