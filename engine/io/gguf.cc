@@ -191,7 +191,7 @@ class GgufParser {
                                                   file_size, " bytes)"));
       }
       FAVOR_ASSIGN_OR_RETURN(Tensor tensor,
-                             Tensor::ViewOf(file, data_start + info.offset, dtype, shape));
+                             ViewOrCopy(file, data_start + info.offset, dtype, shape));
       if (dtype == DType::kQ8_0) {
         FAVOR_ASSIGN_OR_RETURN(tensor, DequantizeQ8_0(tensor));
       }

@@ -136,8 +136,7 @@ absl::Status LoadSafetensorsFile(const std::string& path, ModelFile& model) {
     const std::string canonical = CanonicalName(name);
     if (canonical.empty()) continue;  // e.g. rotary_emb.inv_freq: recomputed by the engine.
     FAVOR_ASSIGN_OR_RETURN(
-        Tensor tensor,
-        Tensor::ViewOf(file, data_start + static_cast<uint64_t>(begin), dtype, shape));
+        Tensor tensor, ViewOrCopy(file, data_start + static_cast<uint64_t>(begin), dtype, shape));
     if (!model.tensors.emplace(canonical, std::move(tensor)).second) {
       return absl::InvalidArgumentError(absl::StrCat(what, ": duplicate tensor"));
     }

@@ -74,7 +74,7 @@ class WeightCursor {
   absl::Status F32(const std::string& name, const Shape& shape) {
     const size_t start = offset_;
     FAVOR_RETURN_IF_ERROR(Take(shape.NumElements() * 4, name).status());
-    FAVOR_ASSIGN_OR_RETURN(Tensor t, Tensor::ViewOf(file_, start, DType::kF32, shape));
+    FAVOR_ASSIGN_OR_RETURN(Tensor t, ViewOrCopy(file_, start, DType::kF32, shape));
     model_.tensors[name] = std::move(t);
     return absl::OkStatus();
   }

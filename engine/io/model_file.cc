@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cstring>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -75,6 +76,18 @@ absl::Status ValidateLlamaTensors(const ModelFile& model) {
     FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "ffn_down.weight", Shape{c.dim, c.hidden_dim}));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<Tensor> ViewOrCopy(std::shared_ptr<const Storage> file, size_t offset, DType dtype,
+                                  const Shape& shape) {
+  FAVOR_ASSIGN_OR_RETURN(Tensor view, Tensor::ViewOf(std::move(file), offset, dtype, shape));
+  const int64_t element = ElementSize(dtype) > 0 ? ElementSize(dtype) : 1;
+  if (reinterpret_cast<uintptr_t>(view.raw_data()) % static_cast<uintptr_t>(element) == 0) {
+    return view;
+  }
+  FAVOR_ASSIGN_OR_RETURN(Tensor copy, Tensor::Allocate(dtype, shape));
+  std::memcpy(copy.mutable_raw_data(), view.raw_data(), static_cast<size_t>(view.NumBytes()));
+  return copy;
 }
 
 absl::StatusOr<ModelFile> LoadModelFile(const std::string& path) {

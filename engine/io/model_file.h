@@ -85,6 +85,12 @@ absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory);
 // the bytes; spaces appear as ' ' and BOS/EOS as "\n<s>\n" and "\n</s>\n".
 absl::StatusOr<Vocabulary> LoadLlama2cTokenizer(const std::string& path);
 
+// A view of tensor data inside a mapped file, or an aligned copy when the data is not aligned to
+// its element size (safetensors, and GGUF with a small alignment, allow that; reading a misaligned
+// float through a float pointer is undefined behaviour).
+absl::StatusOr<Tensor> ViewOrCopy(std::shared_ptr<const Storage> file, size_t offset, DType dtype,
+                                  const Shape& shape);
+
 // Checks that every tensor the Llama architecture needs is present with the right shape.
 absl::Status ValidateLlamaTensors(const ModelFile& model);
 

@@ -25,7 +25,8 @@ class Session {
                                                          const SessionOptions& options = {});
 
   // Feeds tokens (any number up to the free context) and returns the logits after the last one
-  // (all positions' logits when the model was loaded with all_logits).
+  // (with a model loaded with all_logits: the logits of every position of the last chunk of up
+  // to max_batch tokens). The view is valid until the next Feed.
   absl::StatusOr<std::span<const float>> Feed(std::span<const int32_t> tokens);
   int64_t position() const { return state_->position(); }
   int64_t context() const { return context_; }

@@ -97,7 +97,18 @@ TEST(BadInput, GgufHeaderCorruption) {
   bytes = good;
   Poke<uint32_t>(bytes, rank_at + 4 + 8, 12);  // Q4_K.
   ExpectError(LoadGguf(WriteTemp("q.gguf", bytes)), "unsupported GGML type 12");
-  // A misshapen tensor: the name of another one, so one is missing and one duplicated.
+  // A misshapen tensor: blk.0.attn_q.weight declared [32, 64] instead of [64, 64] (the data still
+  // fits in the file): the file loads, the model refuses it by name.
+  bytes = good;
+  const size_t q_rank_at = AfterTensorName(bytes, "blk.0.attn_q.weight");
+  Poke<uint32_t>(bytes, q_rank_at + 8, 32);
+  auto misshapen = runtime::Model::Load(WriteTemp("shape.gguf", bytes));
+  ASSERT_FALSE(misshapen.ok());
+  EXPECT_NE(misshapen.status().message().find(
+                "tensor 'blk.0.attn_q.weight' is f32[32, 64], expected shape [64, 64]"),
+            absl::string_view::npos)
+      << misshapen.status();
+  // Another tensor's name: one is missing and one duplicated.
   bytes = good;
   const size_t name_at = bytes.find("blk.0.attn_k.weight");
   bytes.replace(name_at, 19, "blk.0.attn_q.weight");
