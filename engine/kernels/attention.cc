@@ -15,7 +15,7 @@ namespace {
 constexpr int64_t kKeyBlock = 64;
 
 // y += a * x over n values.
-inline void Axpy(float a, const float* x, float* y, int64_t n) {
+inline void AxpyInline(float a, const float* x, float* y, int64_t n) {
   const VecF32 av = Set1(a);
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) Store(y + i, Fma(av, Load(x + i), Load(y + i)));
@@ -30,7 +30,7 @@ inline void ScaleInPlace(float a, float* y, int64_t n) {
 }
 
 // p[j] = exp(s[j] - shift); returns the sum.
-inline float ExpShifted(float* s, float shift, int64_t n) {
+inline float ExpShiftedInPlace(float* s, float shift, int64_t n) {
   const VecF32 shift_vec = Set1(shift);
   VecF32 sum = Set1(0.0f);
   int64_t i = 0;
@@ -70,9 +70,9 @@ void AttentionRow(const float* q, const float* keys, const float* values, int64_
       ScaleInPlace(correction, acc, head_dim);
     }
     running_max = new_max;
-    running_sum += ExpShifted(scores, new_max, count);
+    running_sum += ExpShiftedInPlace(scores, new_max, count);
     for (int64_t j = 0; j < count; ++j) {
-      Axpy(scores[j], values + (start + j) * head_dim, acc, head_dim);
+      AxpyInline(scores[j], values + (start + j) * head_dim, acc, head_dim);
     }
   }
   const float inv = running_sum > 0.0f ? 1.0f / running_sum : 0.0f;

@@ -19,6 +19,10 @@ void Rope(float* x, const float* cos, const float* sin, int64_t n_heads, int64_t
 float Dot(const float* a, const float* b, int64_t n);
 void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
                   int64_t head_dim, float scale, float* out);
+float ExpShifted(const float* x, float shift, float* out, int64_t n);
+float Max(const float* x, int64_t n);
+void Axpy(float a, const float* x, float* y, int64_t n);
+void Scale(float a, float* y, int64_t n);
 void F16ToF32(const uint16_t* in, float* out, int64_t n);
 void BF16ToF32(const uint16_t* in, float* out, int64_t n);
 void F32ToBF16(const float* in, uint16_t* out, int64_t n);

@@ -38,6 +38,14 @@ struct KernelTable {
   // out = sum_j softmax_j(scale q.k_j) v_j, computed in blocks with an online softmax.
   void (*attention_row)(const float* q, const float* keys, const float* values, int64_t n_keys,
                         int64_t head_dim, float scale, float* out);
+  // out = exp(x - shift) over n values; returns their sum.
+  float (*exp_shifted)(const float* x, float shift, float* out, int64_t n);
+  // max of n values (n >= 1).
+  float (*max)(const float* x, int64_t n);
+  // y += a * x.
+  void (*axpy)(float a, const float* x, float* y, int64_t n);
+  // y *= a.
+  void (*scale)(float a, float* y, int64_t n);
   void (*f16_to_f32)(const uint16_t* in, float* out, int64_t n);
   void (*bf16_to_f32)(const uint16_t* in, float* out, int64_t n);
   void (*f32_to_bf16)(const float* in, uint16_t* out, int64_t n);  // Round to nearest even.

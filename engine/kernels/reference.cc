@@ -69,6 +69,25 @@ double Dot(const float* a, const float* b, int64_t n) {
   return sum;
 }
 
+float ExpShifted(const float* x, float shift, float* out, int64_t n) {
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = static_cast<float>(std::exp(static_cast<double>(x[i]) - shift));
+    sum += out[i];
+  }
+  return static_cast<float>(sum);
+}
+
+float Max(const float* x, int64_t n) { return *std::max_element(x, x + n); }
+
+void Axpy(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(y[i] + static_cast<double>(a) * x[i]);
+}
+
+void Scale(float a, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] *= a;
+}
+
 void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
                   int64_t head_dim, float scale, float* out) {
   std::vector<double> scores(static_cast<size_t>(n_keys));

@@ -18,6 +18,10 @@ void Softmax(const float* x, float* out, int64_t n);
 void Rope(float* x, int64_t position, double theta, int64_t n_heads, int64_t head_dim,
           RopeStyle style);
 double Dot(const float* a, const float* b, int64_t n);
+float ExpShifted(const float* x, float shift, float* out, int64_t n);
+float Max(const float* x, int64_t n);
+void Axpy(float a, const float* x, float* y, int64_t n);
+void Scale(float a, float* y, int64_t n);
 // Two-pass softmax attention of one query over n_keys rows (no blocking, no online rescaling).
 void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
                   int64_t head_dim, float scale, float* out);

@@ -1,6 +1,7 @@
 // Every kernel of every ISA this CPU supports against the plain reference, at awkward sizes:
 // 1, odd, one less and one more than the vector widths (8, 16), and long rows.
 #include <cmath>
+#include <cstddef>
 #include <limits>
 #include <vector>
 
@@ -24,7 +25,33 @@ class KernelTest : public ::testing::TestWithParam<Isa> {
   const KernelTable& k() const { return GetKernels(GetParam()); }
 };
 
-TEST_P(KernelTest, TableMatchesRequestedIsa) { EXPECT_EQ(k().isa, GetParam()); }
+TEST_P(KernelTest, TableMatchesRequestedIsaAndIsComplete) {
+  EXPECT_EQ(k().isa, GetParam());
+  // Every entry after `isa` is a function pointer: a missing designated initializer is null.
+  const auto* entries = reinterpret_cast<void* const*>(reinterpret_cast<const char*>(&k()) +
+                                                       offsetof(KernelTable, add));
+  const size_t count = (sizeof(KernelTable) - offsetof(KernelTable, add)) / sizeof(void*);
+  for (size_t i = 0; i < count; ++i) EXPECT_NE(entries[i], nullptr) << "kernel table entry " << i;
+}
+
+TEST_P(KernelTest, RowOperationsForRandomFeatures) {
+  for (int64_t n : kSizes) {
+    const auto x = RandomVector(n, 31, -20.0f, 5.0f), y0 = RandomVector(n, 32);
+    std::vector<float> out(static_cast<size_t>(n)), expected(static_cast<size_t>(n));
+    const float sum = k().exp_shifted(x.data(), 3.0f, out.data(), n);
+    const float expected_sum = reference::ExpShifted(x.data(), 3.0f, expected.data(), n);
+    EXPECT_LT(NormalizedError(out, expected), kTolerance) << "exp_shifted n=" << n;
+    EXPECT_NEAR(sum, expected_sum, 1e-5 * expected_sum) << "n=" << n;
+    EXPECT_EQ(k().max(x.data(), n), reference::Max(x.data(), n)) << "n=" << n;
+    auto y = y0, y_expected = y0;
+    k().axpy(0.7f, x.data(), y.data(), n);
+    reference::Axpy(0.7f, x.data(), y_expected.data(), n);
+    EXPECT_LT(NormalizedError(y, y_expected), 1e-6) << "axpy n=" << n;
+    k().scale(-1.5f, y.data(), n);
+    reference::Scale(-1.5f, y_expected.data(), n);
+    EXPECT_LT(NormalizedError(y, y_expected), 1e-6) << "scale n=" << n;
+  }
+}
 
 TEST_P(KernelTest, AddAndMul) {
   for (int64_t n : kSizes) {

@@ -1,0 +1,297 @@
+#include "engine/ops/favor_attention.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "engine/core/parallel.h"
+#include "engine/core/status.h"
+#include "engine/core/storage.h"
+#include "engine/ops/op_checks.h"
+
+namespace favor {
+namespace {
+
+// Smallest denominator accepted: positive features never sum to 0, but a sum can underflow.
+constexpr float kDenominatorFloor = 1e-30f;
+
+// Per key/value head: S (M x d), z (M) and the running log-scale.
+class FavorState final : public OpState {
+ public:
+  FavorState(int64_t heads, int64_t feature_count, int64_t dim,
+             std::shared_ptr<AlignedBuffer> buffer,
+             std::vector<std::shared_ptr<const rf::HeadFeatures>> fixed)
+      : heads_(heads),
+        features_(feature_count),
+        dim_(dim),
+        buffer_(std::move(buffer)),
+        fixed_(std::move(fixed)) {
+    Reset();
+  }
+
+  float* s(int64_t head) const {
+    return reinterpret_cast<float*>(buffer_->data()) + head * features_ * (dim_ + 1);
+  }
+  float* z(int64_t head) const { return s(head) + features_ * dim_; }
+  float& log_scale(int64_t head) { return log_scale_[static_cast<size_t>(head)]; }
+  int64_t length = 0;
+  std::vector<std::shared_ptr<const rf::HeadFeatures>> features;
+
+  int64_t NumBytes() const override { return static_cast<int64_t>(buffer_->size()); }
+  void Reset() override {
+    std::memset(buffer_->data(), 0, buffer_->size());
+    log_scale_.assign(static_cast<size_t>(heads_), -std::numeric_limits<float>::infinity());
+    length = 0;
+    features = fixed_;  // Prompt-derived features are recomputed for the next sequence.
+  }
+
+ private:
+  int64_t heads_, features_, dim_;
+  std::shared_ptr<AlignedBuffer> buffer_;
+  std::vector<std::shared_ptr<const rf::HeadFeatures>> fixed_;
+  std::vector<float> log_scale_;
+};
+
+struct Scratch {
+  float* key_log;    // chunk x M: log psi, then normalised psi
+  float* key_max;    // chunk: mu_j
+  float* prefix;     // chunk: running maximum m_t
+  float* query;      // M: phi of one query
+  float* numerator;  // d
+};
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<FavorAttentionOp>> FavorAttentionOp::Create(
+    FavorAttentionOptions o) {
+  if (o.n_heads <= 0 || o.n_kv_heads <= 0 || o.head_dim <= 0 || o.n_heads % o.n_kv_heads != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("FavorAttention: invalid heads ", o.n_heads, "/",
+                                                   o.n_kv_heads, " or head_dim ", o.head_dim));
+  }
+  if (o.chunk <= 0 || o.chunk > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("FavorAttention: chunk ", o.chunk, " outside [1, 4096]"));
+  }
+  if (!rf::IsPositive(o.features.kind)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "FavorAttention: ", rf::RfKindName(o.features.kind), " features are not positive"));
+  }
+  std::shared_ptr<FavorAttentionOp> op(new FavorAttentionOp(std::move(o)));
+  const FavorAttentionOptions& opt = op->options_;
+  const bool needs_statistics = opt.features.kind != rf::RfKind::kPos;
+  if (opt.source == FavorStatsSource::kCalibrated || !needs_statistics) {
+    if (needs_statistics && static_cast<int64_t>(opt.calibration.size()) != opt.n_kv_heads) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("FavorAttention layer ", opt.layer, ": ", opt.calibration.size(),
+                       " calibrated heads for ", opt.n_kv_heads, " key/value heads"));
+    }
+    for (int64_t g = 0; g < opt.n_kv_heads; ++g) {
+      const rf::PairStatistics stats = needs_statistics ? opt.calibration[static_cast<size_t>(g)]
+                                                        : rf::PairStatistics(opt.head_dim);
+      if (stats.dim() != opt.head_dim) {
+        return absl::InvalidArgumentError(absl::StrCat("FavorAttention layer ", opt.layer,
+                                                       ": statistics of dimension ", stats.dim(),
+                                                       " for head_dim ", opt.head_dim));
+      }
+      auto features = rf::MakeHeadFeatures(opt.features, stats, opt.layer, g);
+      if (!features.ok()) {
+        return WithContext(features.status(),
+                           absl::StrCat("FavorAttention layer ", opt.layer, " head ", g));
+      }
+      op->fixed_features_.push_back(*std::move(features));
+    }
+  }
+  return op;
+}
+
+std::string FavorAttentionOp::Attributes() const {
+  const auto& o = options_;
+  return absl::StrCat("heads=", o.n_heads, " kv_heads=", o.n_kv_heads, " head_dim=", o.head_dim,
+                      " rf=", rf::RfKindName(o.features.kind), " M=", o.features.features,
+                      o.features.projection == rf::ProjectionKind::kOrthogonal ? " orf" : " iid",
+                      " chunk=", o.chunk, o.causal ? " causal" : " bidirectional", " stats=",
+                      o.source == FavorStatsSource::kCalibrated ? "calibrated" : "prompt");
+}
+
+absl::StatusOr<std::vector<TensorSpec>> FavorAttentionOp::InferOutputs(
+    std::span<const TensorSpec> inputs) const {
+  FAVOR_RETURN_IF_ERROR(CheckInputCount(inputs, 3));
+  for (size_t i = 0; i < 3; ++i) {
+    FAVOR_RETURN_IF_ERROR(CheckDType(inputs, i, DType::kF32));
+    FAVOR_RETURN_IF_ERROR(CheckRank(inputs, i, 2));
+  }
+  FAVOR_RETURN_IF_ERROR(CheckDim(inputs, 0, 1, options_.n_heads * options_.head_dim));
+  FAVOR_RETURN_IF_ERROR(CheckDim(inputs, 1, 1, options_.n_kv_heads * options_.head_dim));
+  FAVOR_RETURN_IF_ERROR(CheckSameSpec(inputs, 1, 2));
+  FAVOR_RETURN_IF_ERROR(CheckDim(inputs, 1, 0, inputs[0].shape.dim(0)));
+  return std::vector<TensorSpec>{inputs[0]};
+}
+
+int64_t FavorAttentionOp::ScratchFloatsPerHead(int64_t chunk) const {
+  const int64_t m = options_.features.features;
+  // Rounded to 16 floats so every head's slice stays 64-byte aligned.
+  return (chunk * m + 2 * chunk + m + options_.head_dim + 15) / 16 * 16;
+}
+
+int64_t FavorAttentionOp::WorkspaceBytes(std::span<const TensorSpec> inputs) const {
+  const int64_t tokens = inputs[0].shape.dim(0);
+  const int64_t chunk = options_.causal ? std::min(options_.chunk, tokens) : tokens;
+  return options_.n_kv_heads * ScratchFloatsPerHead(chunk) * static_cast<int64_t>(sizeof(float));
+}
+
+absl::StatusOr<std::unique_ptr<OpState>> FavorAttentionOp::CreateState(const StateOptions&) const {
+  const int64_t m = options_.features.features, d = options_.head_dim;
+  FAVOR_ASSIGN_OR_RETURN(
+      auto buffer, AlignedBuffer::Create(static_cast<size_t>(options_.n_kv_heads * m * (d + 1) *
+                                                             static_cast<int64_t>(sizeof(float)))));
+  return std::unique_ptr<OpState>(
+      new FavorState(options_.n_kv_heads, m, d, std::move(buffer), fixed_features_));
+}
+
+absl::Status FavorAttentionOp::FeaturesFromRun(
+    const Tensor& q, const Tensor& k,
+    std::vector<std::shared_ptr<const rf::HeadFeatures>>& out) const {
+  const int64_t d = options_.head_dim, tokens = q.dim(0);
+  const int64_t group = options_.n_heads / options_.n_kv_heads;
+  const float scale = static_cast<float>(std::pow(static_cast<double>(d), -0.25));
+  std::vector<float> scaled(static_cast<size_t>(d));
+  out.clear();
+  for (int64_t g = 0; g < options_.n_kv_heads; ++g) {
+    rf::PairStatistics stats(d);
+    for (int64_t t = 0; t < tokens; ++t) {
+      const float* key = k.data<float>() + (t * options_.n_kv_heads + g) * d;
+      for (int64_t i = 0; i < d; ++i) scaled[static_cast<size_t>(i)] = key[i] * scale;
+      stats.AddKey(scaled.data());
+      for (int64_t h = g * group; h < (g + 1) * group; ++h) {
+        const float* query = q.data<float>() + (t * options_.n_heads + h) * d;
+        for (int64_t i = 0; i < d; ++i) scaled[static_cast<size_t>(i)] = query[i] * scale;
+        stats.AddQuery(scaled.data());
+      }
+    }
+    FAVOR_ASSIGN_OR_RETURN(auto features,
+                           rf::MakeHeadFeatures(options_.features, stats, options_.layer, g));
+    out.push_back(std::move(features));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FavorAttentionOp::Run(const RunContext& ctx, std::span<const Tensor> inputs,
+                                   std::span<Tensor> outputs, OpState* op_state) const {
+  auto* state = dynamic_cast<FavorState*>(op_state);
+  if (state == nullptr) return absl::FailedPreconditionError("FavorAttention: no state");
+  const int64_t tokens = inputs[0].dim(0);
+  if (options_.causal && state->length != ctx.start_pos) {
+    return absl::FailedPreconditionError(absl::StrCat("FavorAttention: state holds ", state->length,
+                                                      " tokens but the step starts at ",
+                                                      ctx.start_pos));
+  }
+  if (!options_.causal) state->Reset();  // Bidirectional: each run is its own sequence.
+  if (state->features.empty()) {
+    // Statistics from the prompt: this first run's queries and keys, frozen for the sequence.
+    FAVOR_RETURN_IF_ERROR(FeaturesFromRun(inputs[0], inputs[1], state->features));
+  }
+  const kernels::KernelTable& kt = *ctx.kernels;
+  const int64_t d = options_.head_dim, n_heads = options_.n_heads, n_kv = options_.n_kv_heads;
+  const int64_t group = n_heads / n_kv;
+  const int64_t m_features = options_.features.features;
+  const int64_t chunk = options_.causal ? std::min(options_.chunk, tokens) : tokens;
+  const float* q = inputs[0].data<float>();
+  const float* k = inputs[1].data<float>();
+  const float* v = inputs[2].data<float>();
+  float* out = outputs[0].mutable_data<float>();
+  auto* scratch_base = reinterpret_cast<float*>(ctx.workspace.data());
+  const int64_t scratch_stride = ScratchFloatsPerHead(chunk);
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+  ParallelFor(n_kv, ctx.threads, 1, [&](int64_t g) {
+    const rf::HeadFeatures& f = *state->features[static_cast<size_t>(g)];
+    float* s_state = state->s(g);
+    float* z_state = state->z(g);
+    float& log_scale = state->log_scale(g);
+    float* base = scratch_base + g * scratch_stride;
+    const Scratch sc{base, base + chunk * m_features, base + chunk * m_features + chunk,
+                     base + chunk * m_features + 2 * chunk,
+                     base + chunk * m_features + 2 * chunk + m_features};
+    for (int64_t t0 = 0; t0 < tokens; t0 += chunk) {
+      const int64_t tc = std::min(chunk, tokens - t0);
+      // Keys: log psi, each normalised by its own maximum mu_j; running maximum m_t.
+      float running = log_scale;
+      for (int64_t t = 0; t < tc; ++t) {
+        const float* key = k + ((t0 + t) * n_kv + g) * d;
+        float* row = sc.key_log + t * m_features;
+        float quadratic = 0.0f;
+        if (!f.key_quadratic_diagonal.empty()) {
+          for (int64_t i = 0; i < d; ++i)
+            quadratic += f.key_quadratic_diagonal[static_cast<size_t>(i)] * key[i] * key[i];
+        } else {
+          for (int64_t i = 0; i < d; ++i)
+            quadratic += key[i] * kt.dot(f.key_quadratic.data() + i * d, key, d);
+        }
+        for (int64_t m = 0; m < m_features; ++m) {
+          row[m] = f.bias[static_cast<size_t>(m)] + quadratic +
+                   kt.dot(f.key_projection.data() + m * d, key, d);
+        }
+        sc.key_max[t] = kt.max(row, m_features);
+        kt.exp_shifted(row, sc.key_max[t], row, m_features);
+        running = std::max(running, sc.key_max[t]);
+        sc.prefix[t] = running;
+      }
+      if (!options_.causal) {
+        for (int64_t t = 0; t < tc; ++t) sc.prefix[t] = running;  // One scale for all: no mask.
+      }
+      // Queries of every head in the group.
+      for (int64_t h = g * group; h < (g + 1) * group; ++h) {
+        for (int64_t t = 0; t < tc; ++t) {
+          const float* query = q + ((t0 + t) * n_heads + h) * d;
+          for (int64_t m = 0; m < m_features; ++m) {
+            sc.query[m] = f.bias[static_cast<size_t>(m)] +
+                          kt.dot(f.query_projection.data() + m * d, query, d);
+          }
+          kt.exp_shifted(sc.query, kt.max(sc.query, m_features), sc.query, m_features);
+          std::memset(sc.numerator, 0, static_cast<size_t>(d) * sizeof(float));
+          float denominator = 0.0f;
+          const float m_t = sc.prefix[t];
+          // The carried state (keys of earlier chunks), brought to this row's scale.
+          if (log_scale != kNegInf) {
+            const float carry = std::exp(log_scale - m_t);
+            for (int64_t m = 0; m < m_features; ++m) {
+              kt.axpy(carry * sc.query[m], s_state + m * d, sc.numerator, d);
+            }
+            denominator += carry * kt.dot(sc.query, z_state, m_features);
+          }
+          // Keys of this chunk up to t (all of them when bidirectional).
+          const int64_t last = options_.causal ? t : tc - 1;
+          for (int64_t j = 0; j <= last; ++j) {
+            const float w = kt.dot(sc.query, sc.key_log + j * m_features, m_features) *
+                            std::exp(sc.key_max[j] - m_t);
+            kt.axpy(w, v + ((t0 + j) * n_kv + g) * d, sc.numerator, d);
+            denominator += w;
+          }
+          const float inverse = 1.0f / std::max(denominator, kDenominatorFloor);
+          float* o = out + ((t0 + t) * n_heads + h) * d;
+          for (int64_t i = 0; i < d; ++i) o[i] = sc.numerator[i] * inverse;
+        }
+      }
+      // The chunk's keys join the state, at the new running scale.
+      const float new_scale = running;
+      if (log_scale != kNegInf && new_scale > log_scale) {
+        const float rescale = std::exp(log_scale - new_scale);
+        kt.scale(rescale, s_state, m_features * d);
+        kt.scale(rescale, z_state, m_features);
+      }
+      for (int64_t j = 0; j < tc; ++j) {
+        const float c = std::exp(sc.key_max[j] - new_scale);
+        const float* psi = sc.key_log + j * m_features;
+        const float* value = v + ((t0 + j) * n_kv + g) * d;
+        for (int64_t m = 0; m < m_features; ++m) kt.axpy(c * psi[m], value, s_state + m * d, d);
+        kt.axpy(c, psi, z_state, m_features);
+      }
+      log_scale = new_scale;
+    }
+  });
+  state->length += tokens;
+  return absl::OkStatus();
+}
+
+}  // namespace favor

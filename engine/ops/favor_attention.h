@@ -1,0 +1,74 @@
+// Random-feature (FAVOR) attention: softmax attention with exp(q.k / sqrt(d)) replaced by
+// phi(q) . psi(k) for positive random features (engine/rf), in time linear in the sequence and
+// with a per-head state of constant size.
+//
+// Causal attention keeps, per key/value head, S = sum_j psi_j v_j^T (M x d_v), z = sum_j psi_j (M)
+// and a running log-scale m (the largest key log-feature so far): S and z hold the sums scaled by
+// exp(-m). Prefill works in chunks of C tokens: the carried state serves the chunk's queries, a
+// masked C x C product covers the pairs inside the chunk, then the chunk's keys join the state.
+// Decode is a chunk of one token: constant time and memory at any position.
+//
+// Numerics (RANDOM_FEATURES.md section 8): every exponent is taken in log space with log D folded
+// into the per-feature bias; each query subtracts its own maximum (it cancels); each key is
+// normalised by its own maximum mu_j and weighted by exp(mu_j - m_t), where m_t is the running
+// maximum over the keys up to t only: no future key ever scales a past output, so the output at
+// position t does not depend on later tokens, not even through rounding. State in fp32.
+//
+// The feature parameters come from query/key statistics: `calibrated` (given at construction:
+// gathered with exact attention on calibration text; strictly causal), or `prompt` (from the
+// first run's queries and keys, i.e. the prompt, then frozen for the sequence). PosRF needs none.
+// Grouped-query attention pools the statistics of the query heads sharing a key/value head.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "engine/ops/op.h"
+#include "engine/rf/head_features.h"
+#include "engine/rf/statistics.h"
+
+namespace favor {
+
+enum class FavorStatsSource { kPrompt, kCalibrated };
+
+struct FavorAttentionOptions {
+  int64_t n_heads = 0;
+  int64_t n_kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t layer = 0;  // Seeds the projections of this layer's heads.
+  rf::FeatureOptions features;
+  int64_t chunk = 64;
+  bool causal = true;  // False: bidirectional, each run attends over its own tokens only.
+  FavorStatsSource source = FavorStatsSource::kPrompt;
+  std::vector<rf::PairStatistics> calibration;  // Per key/value head, for kCalibrated.
+};
+
+class FavorAttentionOp final : public Op {
+ public:
+  static absl::StatusOr<std::shared_ptr<FavorAttentionOp>> Create(FavorAttentionOptions options);
+  const FavorAttentionOptions& options() const { return options_; }
+  // Fixed features (calibrated statistics or PosRF); empty when they come from the prompt.
+  const std::vector<std::shared_ptr<const rf::HeadFeatures>>& fixed_features() const {
+    return fixed_features_;
+  }
+
+  absl::string_view type() const override { return "FavorAttention"; }
+  std::string Attributes() const override;
+  absl::StatusOr<std::vector<TensorSpec>> InferOutputs(
+      std::span<const TensorSpec> inputs) const override;
+  int64_t WorkspaceBytes(std::span<const TensorSpec> inputs) const override;
+  absl::StatusOr<std::unique_ptr<OpState>> CreateState(const StateOptions& options) const override;
+  absl::Status Run(const RunContext& ctx, std::span<const Tensor> inputs, std::span<Tensor> outputs,
+                   OpState* state) const override;
+
+ private:
+  explicit FavorAttentionOp(FavorAttentionOptions options) : options_(std::move(options)) {}
+  absl::Status FeaturesFromRun(const Tensor& q, const Tensor& k,
+                               std::vector<std::shared_ptr<const rf::HeadFeatures>>& out) const;
+  int64_t ScratchFloatsPerHead(int64_t chunk) const;
+
+  FavorAttentionOptions options_;
+  std::vector<std::shared_ptr<const rf::HeadFeatures>> fixed_features_;
+};
+
+}  // namespace favor
