@@ -11,6 +11,7 @@ constexpr char kUsage[] =
     "\n"
     "commands:\n"
     "  generate   generate text from a prompt (streams tokens; summary on stderr)\n"
+    "  calibrate  gather per-layer query/key statistics that fix FAVOR# features\n"
     "  inspect    show a model file's architecture, tensors, tokenizer and metadata\n"
     "  info       show the CPU features, chosen ISA, threads and oneDNN version\n"
     "\n"
@@ -27,13 +28,15 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   if (command == "generate") return favor::cli::Generate(argc, argv);
   if (command == "inspect") return favor::cli::Inspect(argc, argv);
+  if (command == "calibrate") return favor::cli::Calibrate(argc, argv);
   if (command == "info") return favor::cli::Info(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  std::fprintf(
-      stderr, "favor: unknown command '%s' (commands: generate, inspect, info; see favor --help)\n",
-      command.c_str());
+  std::fprintf(stderr,
+               "favor: unknown command '%s' (commands: generate, calibrate, inspect, info; see "
+               "favor --help)\n",
+               command.c_str());
   return 2;
 }

@@ -62,6 +62,9 @@ int Generate(int argc, char** argv) {
           top_k = 40;
   float temperature = 0.8f, top_p = 0.95f, min_p = 0.05f, repeat_penalty = 1.1f;
   bool verbose = false, no_bos = false;
+  runtime::AttentionConfig attention;
+  std::string favor_layers;
+  int64_t favor_seed = 0;
   ArgParser args("generate");
   args.String({"-m", "--model"}, "PATH", "model: .gguf, llama2.c .bin, or Hugging Face directory",
               &model_path);
@@ -84,6 +87,19 @@ int Generate(int argc, char** argv) {
   args.Int({"-b", "--batch-size"}, "N", "prompt tokens per forward pass (default 512)", &batch);
   args.String({"--dtype"}, "f32|bf16", "matrix weights for compute (default f32)", &dtype);
   args.Flag({"--no-bos"}, "do not start the prompt with BOS", &no_bos);
+  args.String({"--attention"}, "KIND",
+              "exact (default), favor+ (PosRF), favor++ (OPRF), favor# (SADERF)", &attention.kind);
+  args.String({"--rf"}, "KIND",
+              "random features for favor attention: posrf|gerf|oprf|saderf|aderf|sderf",
+              &attention.rf);
+  args.Int({"--features"}, "M", "random features per head (default 256)", &attention.features);
+  args.Int({"--favor-seed"}, "N", "seed of the random projections (default 0)", &favor_seed);
+  args.String({"--favor-stats"}, "SRC", "prompt (default) | calibrated (MODEL.favor-stats) | FILE",
+              &attention.stats);
+  args.String({"--favor-layers"}, "LIST", "layers to swap, e.g. 0,2-4 (default: all)",
+              &favor_layers);
+  args.Int({"--favor-chunk"}, "C", "prefill chunk of the causal prefix sums (default 64)",
+           &attention.chunk);
   args.Flag({"-v", "--verbose"}, "print the execution plan (ISA, threads, memory)", &verbose);
   if (auto status = args.Parse(argc, argv, 2); !status.ok()) {
     std::fprintf(stderr, "favor generate: %s\n", std::string(status.message()).c_str());
@@ -108,6 +124,14 @@ int Generate(int argc, char** argv) {
         "favor generate: -t, -c, -b, -n, --top-k and --repeat-last-n must not be negative\n");
     return 2;
   }
+  auto layers = runtime::ParseLayerList(favor_layers);
+  if (!layers.ok()) {
+    std::fprintf(stderr, "favor generate: --favor-layers: %s\n",
+                 std::string(layers.status().message()).c_str());
+    return 2;
+  }
+  attention.layers = *layers;
+  attention.seed = static_cast<uint64_t>(favor_seed);
   const uint64_t actual_seed = seed < 0 ? std::random_device{}() : static_cast<uint64_t>(seed);
   const text::SamplerOptions sampling{.temperature = temperature,
                                       .top_k = static_cast<int>(top_k),
@@ -122,9 +146,10 @@ int Generate(int argc, char** argv) {
   }
 
   const auto load_start = Clock::now();
-  auto model = runtime::Model::Load(
-      model_path,
-      {.tokenizer_path = tokenizer_path, .weights = dtype == "bf16" ? DType::kBF16 : DType::kF32});
+  auto model =
+      runtime::Model::Load(model_path, {.tokenizer_path = tokenizer_path,
+                                        .weights = dtype == "bf16" ? DType::kBF16 : DType::kF32,
+                                        .attention = attention});
   if (!model.ok()) return Fail(model.status());
   auto session = runtime::Session::Create(**model, {.context = context,
                                                     .threads = static_cast<int>(threads),
@@ -175,14 +200,16 @@ int Generate(int argc, char** argv) {
   std::fflush(stdout);
   std::fprintf(stderr,
                "\nfavor: load %.3f s | prompt %zu tokens in %.3f s (%.1f tokens/s) | "
-               "generated %lld tokens in %.3f s (%.1f tokens/s) | seed %llu | %s, %d threads\n",
+               "generated %lld tokens in %.3f s (%.1f tokens/s) | seed %llu | %s, %d threads | "
+               "attention %s, state %.2f MiB\n",
                load_seconds, prompt_ids->size(), prompt_seconds,
                static_cast<double>(prompt_ids->size()) / prompt_seconds,
                static_cast<long long>(generated), gen_seconds,
                generated > 0 ? static_cast<double>(generated) / gen_seconds : 0.0,
                static_cast<unsigned long long>(actual_seed),
                std::string(kernels::IsaName((*session)->executor().isa())).c_str(),
-               (*session)->executor().threads());
+               (*session)->executor().threads(), attention.kind.c_str(),
+               static_cast<double>((*session)->StateBytes()) / (1 << 20));
   return 0;
 }
 

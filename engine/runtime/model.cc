@@ -56,6 +56,17 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path,
   FAVOR_ASSIGN_OR_RETURN(auto graph,
                          models::BuildGraph(model->file_, {.weights = options.weights,
                                                            .all_logits = options.all_logits}));
+  FAVOR_ASSIGN_OR_RETURN(const auto swap, ResolveAttention(options.attention, path));
+  if (swap.has_value()) {
+    if (options.tap_statistics) {
+      return absl::InvalidArgumentError("statistics are gathered with exact attention only");
+    }
+    FAVOR_RETURN_IF_ERROR(SwapAttention(*graph, *swap).status());
+  }
+  if (options.tap_statistics) {
+    model->statistics_ = std::make_shared<rf::Calibration>();
+    FAVOR_RETURN_IF_ERROR(TapAttentionStatistics(*graph, model->statistics_));
+  }
   model->graph_ = std::move(graph);
   return model;
 }

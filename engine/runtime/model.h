@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "engine/graph/graph.h"
 #include "engine/io/model_file.h"
+#include "engine/runtime/attention_config.h"
 #include "engine/text/tokenizer.h"
 #include "models/registry.h"
 
@@ -17,6 +18,8 @@ struct LoadOptions {
   std::string tokenizer_path;   // Overrides the model's own vocabulary (.model or tokenizer.bin).
   DType weights = DType::kF32;  // Matrix weights for compute: f32 or bf16.
   bool all_logits = false;      // Logits for every position (scoring) instead of the last one.
+  AttentionConfig attention;    // Exact by default.
+  bool tap_statistics = false;  // Record attention statistics (calibration); exact only.
 };
 
 class Model {
@@ -28,12 +31,15 @@ class Model {
   const io::ModelConfig& config() const { return file_.config; }
   const text::Tokenizer& tokenizer() const { return *tokenizer_; }
   std::shared_ptr<const Graph> graph() const { return graph_; }
+  // The statistics gathered so far when loaded with tap_statistics (null otherwise).
+  std::shared_ptr<rf::Calibration> statistics() const { return statistics_; }
 
  private:
   Model() = default;
   io::ModelFile file_;
   std::unique_ptr<text::Tokenizer> tokenizer_;
   std::shared_ptr<const Graph> graph_;
+  std::shared_ptr<rf::Calibration> statistics_;
 };
 
 // Where a tokenizer is looked for when the model file carries none: tokenizer.bin beside a

@@ -1,0 +1,35 @@
+// Graph passes around attention, applied to a built model graph (the model builder never knows):
+// - SwapAttention replaces exact attention by random-feature attention in all layers or chosen
+//   ones; the session state follows the ops (KV cache for exact layers, S/z state for the others).
+// - TapAttentionStatistics wraps exact attention so that running the graph on calibration text
+//   gathers the per-layer, per-head query/key statistics that `favor calibrate` saves.
+// Layers are numbered by the order of the attention nodes in the graph.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/graph/graph.h"
+#include "engine/ops/favor_attention.h"
+#include "engine/rf/calibration.h"
+
+namespace favor {
+
+struct AttentionSwapOptions {
+  rf::FeatureOptions features;
+  int64_t chunk = 64;
+  FavorStatsSource source = FavorStatsSource::kPrompt;
+  std::vector<int64_t> layers;                         // Empty: every layer.
+  std::shared_ptr<const rf::Calibration> calibration;  // For kCalibrated.
+};
+
+// Returns how many attention nodes were replaced.
+absl::StatusOr<int> SwapAttention(Graph& graph, const AttentionSwapOptions& options);
+
+// Replaces every exact attention node by one that also accumulates statistics into `sink`
+// (resized to the layers and key/value heads of the graph). Single-threaded use only: the sink is
+// shared by the wrapped ops.
+absl::Status TapAttentionStatistics(Graph& graph, std::shared_ptr<rf::Calibration> sink);
+
+}  // namespace favor

@@ -1,0 +1,25 @@
+// Calibration statistics: per layer and key/value head, the statistics of the (scaled) queries
+// and keys that exact attention saw on a calibration text. They fix the random-feature parameters
+// independently of the sequence being generated (strictly causal), and travel as a small file
+// beside the model (`favor calibrate` writes it).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/rf/statistics.h"
+
+namespace favor::rf {
+
+struct Calibration {
+  int64_t head_dim = 0;
+  std::vector<std::vector<PairStatistics>> layers;  // [layer][kv head]
+  int64_t tokens = 0;                               // Calibration tokens seen.
+};
+
+absl::Status SaveCalibration(const Calibration& calibration, const std::string& path);
+absl::StatusOr<Calibration> LoadCalibration(const std::string& path);
+
+}  // namespace favor::rf

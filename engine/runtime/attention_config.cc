@@ -1,0 +1,86 @@
+#include "engine/runtime/attention_config.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "engine/core/status.h"
+
+namespace favor::runtime {
+
+std::string DefaultCalibrationPath(const std::string& model_path) {
+  std::string path = model_path;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path + ".favor-stats";
+}
+
+absl::StatusOr<std::vector<int64_t>> ParseLayerList(const std::string& text) {
+  std::vector<int64_t> layers;
+  if (text.empty()) return layers;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    const std::vector<std::string> range = absl::StrSplit(part, '-');
+    int64_t first = 0, last = 0;
+    if (range.size() > 2 || !absl::SimpleAtoi(range[0], &first) ||
+        !absl::SimpleAtoi(range.back(), &last) || first < 0 || last < first ||
+        last - first > 100000) {
+      return absl::InvalidArgumentError(absl::StrCat("bad layer list '", text, "' (e.g. 0,2,5-7)"));
+    }
+    for (int64_t l = first; l <= last; ++l) layers.push_back(l);
+  }
+  return layers;
+}
+
+absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(
+    const AttentionConfig& config, const std::string& model_path) {
+  if (config.kind == "exact") return std::optional<AttentionSwapOptions>();
+  AttentionSwapOptions options;
+  rf::RfKind kind;
+  if (config.kind == "favor+") {
+    kind = rf::RfKind::kPos;
+  } else if (config.kind == "favor++") {
+    kind = rf::RfKind::kOprf;
+  } else if (config.kind == "favor#") {
+    kind = rf::RfKind::kSaderf;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown attention '", config.kind, "' (exact, favor+, favor++, favor#)"));
+  }
+  if (!config.rf.empty()) {
+    FAVOR_ASSIGN_OR_RETURN(kind, rf::ParseRfKind(config.rf));
+    if (!rf::IsPositive(kind)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--rf ", config.rf,
+          " is not positive: attention needs posrf, gerf, oprf, saderf, aderf or sderf"));
+    }
+  }
+  if (config.features <= 0 || config.features > 65536) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--features must be in [1, 65536], got ", config.features));
+  }
+  if (config.chunk <= 0 || config.chunk > 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--favor-chunk must be in [1, 4096], got ", config.chunk));
+  }
+  options.features = {.kind = kind,
+                      .features = config.features,
+                      .projection = rf::ProjectionKind::kOrthogonal,
+                      .seed = config.seed};
+  options.chunk = config.chunk;
+  options.layers = config.layers;
+  if (config.stats == "prompt" || kind == rf::RfKind::kPos) {
+    options.source = FavorStatsSource::kPrompt;
+  } else {
+    const std::string path =
+        config.stats == "calibrated" ? DefaultCalibrationPath(model_path) : config.stats;
+    auto calibration = rf::LoadCalibration(path);
+    if (!calibration.ok()) {
+      return WithContext(
+          calibration.status(),
+          absl::StrCat("calibration statistics (run favor calibrate -m ", model_path, ")"));
+    }
+    options.source = FavorStatsSource::kCalibrated;
+    options.calibration = std::make_shared<const rf::Calibration>(*std::move(calibration));
+  }
+  return std::optional<AttentionSwapOptions>(std::move(options));
+}
+
+}  // namespace favor::runtime

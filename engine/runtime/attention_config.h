@@ -1,0 +1,37 @@
+// The user's choice of attention, as the CLI and the library take it, resolved into graph-pass
+// options: `exact`, or `favor+` (PosRF + ORF), `favor++` (OPRF + ORF), `favor#` (SADERF + ORF by
+// default; `rf` picks any positive kind), with M features, a seed, the layers to swap, and where
+// the statistics come from: `prompt`, `calibrated` (the file `favor calibrate` wrote beside the
+// model: MODEL.favor-stats) or an explicit calibration file.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/graph/attention_swap.h"
+
+namespace favor::runtime {
+
+struct AttentionConfig {
+  std::string kind = "exact";  // exact | favor+ | favor++ | favor#
+  std::string rf;              // Overrides the kind's features (posrf, oprf, saderf, aderf, sderf).
+  int64_t features = 256;
+  uint64_t seed = 0;
+  std::string stats = "prompt";  // prompt | calibrated | FILE
+  std::vector<int64_t> layers;   // Empty: all.
+  int64_t chunk = 64;
+};
+
+// The default calibration file of a model.
+std::string DefaultCalibrationPath(const std::string& model_path);
+
+// nullopt for exact attention.
+absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(const AttentionConfig& config,
+                                                                     const std::string& model_path);
+
+// "0,2,5-7" -> {0, 2, 5, 6, 7}.
+absl::StatusOr<std::vector<int64_t>> ParseLayerList(const std::string& text);
+
+}  // namespace favor::runtime
