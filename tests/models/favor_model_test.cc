@@ -1,0 +1,170 @@
+// FAVOR attention inside the real models: calibration, the attention swap, model-level quality
+// against exact attention (KL divergence falls as M grows; favor# beats favor+), and causality.
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+
+#include "engine/rf/calibration.h"
+#include "engine/runtime/model.h"
+#include "engine/runtime/session.h"
+#include "tests/test_util.h"
+
+namespace favor::runtime {
+namespace {
+
+const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kStories260K = kModels + "/stories260K/stories260K.bin";
+const std::string kTinyStories656K = kModels + "/tinystories-656K";
+
+const std::string kCalibrationText =
+    "Tom had a red kite. Every morning he ran to the hill behind his house and let the kite fly "
+    "high "
+    "in the sky. The wind was strong and the kite danced like a bird. One day the string broke. "
+    "The "
+    "kite flew over the trees and landed in a big pond. Tom was sad. He sat on a rock and cried. A "
+    "duck swam to the kite and pushed it to the shore with her beak. Tom laughed and thanked the "
+    "duck. He gave her some bread from his pocket. From that day, Tom and the duck were best "
+    "friends, and they played by the pond every day.";
+const std::string kEvaluationText =
+    "Once upon a time, there was a little girl named Mia. She loved to draw pictures of cats and "
+    "dogs. One day, her brother Ben took her crayons and ran away. Mia was angry and chased him "
+    "around the garden. Ben hid behind a big tree, but Mia found him. He said sorry and gave the "
+    "crayons back. Then they drew a big picture together, with a sun, a house and a happy dog. Mom "
+    "put it on the wall, and Mia and Ben smiled.";
+
+std::shared_ptr<rf::Calibration> Calibrate(const std::string& model_path) {
+  LoadOptions options;
+  options.tap_statistics = true;
+  auto model = Model::Load(model_path, options).value();
+  auto session = Session::Create(*model).value();
+  const auto ids = model->tokenizer().Encode(kCalibrationText, true).value();
+  EXPECT_TRUE(session->Feed(ids).ok());
+  return model->statistics();
+}
+
+// Next-token distributions at every position of the evaluation text.
+std::vector<std::vector<double>> Distributions(const std::string& model_path,
+                                               const LoadOptions& base) {
+  LoadOptions options = base;
+  options.all_logits = true;
+  auto model = Model::Load(model_path, options).value();
+  auto session = Session::Create(*model).value();
+  const auto ids = model->tokenizer().Encode(kEvaluationText, true).value();
+  const auto logits = session->Feed(ids).value();
+  const int64_t vocab = model->config().vocab_size;
+  std::vector<std::vector<double>> out;
+  for (size_t t = 0; t < ids.size(); ++t) {
+    std::vector<double> p(static_cast<size_t>(vocab));
+    double top = -INFINITY, sum = 0;
+    for (int64_t i = 0; i < vocab; ++i)
+      top = std::max(top, double{logits[t * static_cast<size_t>(vocab) + static_cast<size_t>(i)]});
+    for (int64_t i = 0; i < vocab; ++i)
+      sum += (p[static_cast<size_t>(i)] =
+                  std::exp(logits[t * static_cast<size_t>(vocab) + static_cast<size_t>(i)] - top));
+    for (double& x : p) x /= sum;
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+double MeanKl(const std::vector<std::vector<double>>& exact,
+              const std::vector<std::vector<double>>& approx) {
+  double total = 0;
+  for (size_t t = 0; t < exact.size(); ++t) {
+    for (size_t i = 0; i < exact[t].size(); ++i) {
+      if (exact[t][i] > 0)
+        total += exact[t][i] * std::log(exact[t][i] / std::max(approx[t][i], 1e-300));
+    }
+  }
+  return total / static_cast<double>(exact.size());
+}
+
+TEST(FavorModel, CalibrationFileRoundTrips) {
+  const auto calibration = Calibrate(kStories260K);
+  ASSERT_EQ(calibration->layers.size(), 5u);
+  ASSERT_EQ(calibration->layers[0].size(), 4u);  // Key/value heads.
+  EXPECT_EQ(calibration->head_dim, 8);
+  EXPECT_GT(calibration->tokens, 50);
+  // GQA pooling: two query heads per key/value head.
+  EXPECT_EQ(calibration->layers[2][1].query_count(), 2 * calibration->layers[2][1].key_count());
+  const std::string path = ::testing::TempDir() + "/stories260K.favor-stats";
+  ASSERT_TRUE(rf::SaveCalibration(*calibration, path).ok());
+  const auto loaded = rf::LoadCalibration(path).value();
+  EXPECT_EQ(loaded.tokens, calibration->tokens);
+  EXPECT_EQ(loaded.layers[4][3].KeySecondMoment()(2, 5),
+            calibration->layers[4][3].KeySecondMoment()(2, 5));
+  // A corrupt file is refused.
+  std::ofstream(path, std::ios::binary | std::ios::app) << "x";
+  EXPECT_FALSE(rf::LoadCalibration(path).ok());
+}
+
+TEST(FavorModel, SwapFollowsTheLayerChoiceAndTheStateFollowsTheOps) {
+  LoadOptions options;
+  options.attention = {.kind = "favor#", .features = 64, .stats = "prompt", .layers = {1, 3}};
+  auto model = Model::Load(kStories260K, options).value();
+  EXPECT_EQ(model->graph()->FindNodesOfType("FavorAttention").size(), 2u);
+  EXPECT_EQ(model->graph()->FindNodesOfType("Attention").size(), 3u);
+  auto session = Session::Create(*model, {.context = 512}).value();
+  // 3 exact layers of KV cache (2 x 4 heads x 8 x 512 floats) + 2 layers of S and z (4 x 64 x 9).
+  EXPECT_EQ(session->StateBytes(), 3 * 2 * 4 * 8 * 512 * 4 + 2 * 4 * 64 * 9 * 4);
+  options.attention.layers = {7};
+  const auto bad = Model::Load(kStories260K, options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("layer 7 does not exist"), absl::string_view::npos);
+  options.attention = {.kind = "favor#", .stats = "/nonexistent.favor-stats"};
+  EXPECT_FALSE(Model::Load(kStories260K, options).ok());
+  options.attention = {.kind = "favor#", .rf = "trigrf"};
+  EXPECT_FALSE(Model::Load(kStories260K, options).ok());
+}
+
+TEST(FavorModel, KlDivergenceFallsWithFeaturesAndFavorSharpBeatsFavorPlus) {
+  for (const std::string& path : {kStories260K, kTinyStories656K}) {
+    const auto calibration = Calibrate(path);
+    const std::string stats = ::testing::TempDir() + "/model.favor-stats";
+    ASSERT_TRUE(rf::SaveCalibration(*calibration, stats).ok());
+    const auto exact = Distributions(path, {});
+    std::map<std::pair<std::string, int64_t>, double> kl;
+    // favor+ (PosRF), favor++ (OPRF), favor# (SADERF) and SDERF, as in ../shared/docs/FIDELITY.md.
+    for (const std::string kind : {"favor+", "favor++", "favor#", "sderf"}) {
+      for (int64_t m : {64, 256, 1024}) {
+        LoadOptions options;
+        options.attention = {.kind = kind == "sderf" ? "favor#" : kind,
+                             .rf = kind == "sderf" ? "sderf" : "",
+                             .features = m,
+                             .seed = 1,
+                             .stats = stats};
+        kl[{kind, m}] = MeanKl(exact, Distributions(path, options));
+        std::printf("%s %s M=%lld: mean KL %.3f nats\n",
+                    path.substr(path.find_last_of('/') + 1).c_str(), kind.c_str(),
+                    static_cast<long long>(m), kl[{kind, m}]);
+      }
+    }
+    EXPECT_LT((kl[{"favor#", 1024}]), (kl[{"favor#", 64}])) << path;
+    EXPECT_LT((kl[{"favor#", 256}]), (kl[{"favor+", 256}])) << path;
+    EXPECT_LT((kl[{"favor#", 1024}]), (kl[{"favor+", 1024}])) << path;
+  }
+}
+
+TEST(FavorModel, CalibratedOutputsDoNotDependOnLaterTokens) {
+  const auto calibration = Calibrate(kStories260K);
+  const std::string stats = ::testing::TempDir() + "/causal.favor-stats";
+  ASSERT_TRUE(rf::SaveCalibration(*calibration, stats).ok());
+  LoadOptions options;
+  options.all_logits = true;
+  options.attention = {.kind = "favor#", .features = 128, .stats = stats};
+  auto model = Model::Load(kStories260K, options).value();
+  auto ids = model->tokenizer().Encode(kEvaluationText, true).value();
+  auto changed = ids;
+  for (size_t t = 30; t < changed.size(); ++t)
+    changed[t] = static_cast<int32_t>((changed[t] * 7 + 3) % 512);
+  auto a = Session::Create(*model).value();
+  auto b = Session::Create(*model).value();
+  const auto la = a->Feed(ids).value();
+  const auto lb = b->Feed(changed).value();
+  for (size_t i = 0; i < 30 * 512; ++i) ASSERT_EQ(la[i], lb[i]) << "logit " << i;
+  EXPECT_NE(la[40 * 512], lb[40 * 512]);
+}
+
+}  // namespace
+}  // namespace favor::runtime
