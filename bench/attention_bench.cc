@@ -7,7 +7,9 @@
 #include "bench/bench_util.h"
 #include "engine/core/threading.h"
 #include "engine/ops/attention.h"
+#include "engine/ops/favor_attention.h"
 #include "engine/ops/kv_cache.h"
+#include "engine/rf/statistics.h"
 
 namespace favor::bench {
 namespace {
@@ -48,6 +50,103 @@ void RunAttention(benchmark::State& state, bool decode) {
 
 void BM_AttentionDecode(benchmark::State& state) { RunAttention(state, true); }
 void BM_AttentionPrefill(benchmark::State& state) { RunAttention(state, false); }
+
+// FAVOR# (SADERF + ORF) with the same shapes: the state is filled to the depth untimed, then one
+// decode step (or a whole prefill of T tokens) is timed.
+std::shared_ptr<FavorAttentionOp> MakeFavor(int64_t heads, int64_t kv_heads, int64_t features) {
+  FavorAttentionOptions o;
+  o.n_heads = heads;
+  o.n_kv_heads = kv_heads;
+  o.head_dim = 64;
+  o.features = {.kind = rf::RfKind::kSaderf, .features = features};
+  o.source = FavorStatsSource::kCalibrated;
+  const Tensor sample = RandomTensor(Shape{64, 64}, 5, 0.5f);
+  for (int64_t g = 0; g < kv_heads; ++g) {
+    rf::PairStatistics stats(64);
+    for (int64_t t = 0; t < 64; ++t) {
+      stats.AddQuery(sample.data<float>() + t * 64);
+      stats.AddKey(sample.data<float>() + ((t + 7) % 64) * 64);
+    }
+    o.calibration.push_back(stats);
+  }
+  return FavorAttentionOp::Create(std::move(o)).value();
+}
+
+void RunFavor(benchmark::State& state, bool decode) {
+  const int64_t heads = state.range(0), kv_heads = state.range(1), length = state.range(2);
+  const int64_t features = state.range(3);
+  const int threads = 2;
+  auto op = MakeFavor(heads, kv_heads, features);
+  const int64_t tokens = decode ? 1 : length;
+  auto favor_state = op->CreateState({.max_context = length + 1}).value();
+  const Tensor q = RandomTensor(Shape{tokens, heads * 64}, 1);
+  const Tensor kv = RandomTensor(Shape{tokens, kv_heads * 64}, 2);
+  const Tensor history_q = RandomTensor(Shape{length, heads * 64}, 3);
+  const Tensor history_kv = RandomTensor(Shape{length, kv_heads * 64}, 4);
+  Tensor out = Tensor::Allocate(DType::kF32, Shape{tokens, heads * 64}).value();
+  Tensor history_out = Tensor::Allocate(DType::kF32, Shape{length, heads * 64}).value();
+  const TensorSpec spec{DType::kF32, Shape{std::max(tokens, length), heads * 64}};
+  OpRunner runner(threads, op->WorkspaceBytes({&spec, 1}));
+  ScopedThreadCount scoped(threads);
+  const Tensor inputs[3] = {q, kv, kv};
+  const Tensor history[3] = {history_q, history_kv, history_kv};
+  // The state is filled to the depth once; each timed decode step then adds one token (its cost
+  // does not depend on the position, which is the point).
+  int64_t position = 0;
+  if (decode) {
+    (void)op->Run(runner.context(length, 0), history, {&history_out, 1}, favor_state.get());
+    position = length;
+  }
+  for (auto _ : state) {
+    if (!decode) {
+      state.PauseTiming();
+      favor_state->Reset();
+      position = 0;
+      state.ResumeTiming();
+    }
+    const absl::Status status =
+        op->Run(runner.context(tokens, position), inputs, {&out, 1}, favor_state.get());
+    if (!status.ok()) state.SkipWithError(std::string(status.message()).c_str());
+    position += tokens;
+  }
+  state.counters["state_MiB"] = static_cast<double>(favor_state->NumBytes()) / (1 << 20);
+}
+
+void BM_FavorDecode(benchmark::State& state) { RunFavor(state, true); }
+void BM_FavorPrefill(benchmark::State& state) { RunFavor(state, false); }
+
+// The comparison: stories110M shapes (12 heads of 64), context 512, 4K and 16K.
+void ComparisonDepths(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"heads", "kv_heads", "depth", "threads"});
+  for (int64_t depth : {512, 4096, 16384}) b->Args({12, 12, depth, 2});
+}
+void FavorDepths(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"heads", "kv_heads", "depth", "M"});
+  for (int64_t depth : {512, 4096, 16384}) b->Args({12, 12, depth, 256});
+}
+
+BENCHMARK(BM_AttentionDecode)
+    ->Name("Compare/ExactDecode")
+    ->Apply(ComparisonDepths)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_FavorDecode)
+    ->Name("Compare/FavorDecode")
+    ->Apply(FavorDepths)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_AttentionPrefill)
+    ->Name("Compare/ExactPrefill")
+    ->Apply(ComparisonDepths)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+BENCHMARK(BM_FavorPrefill)
+    ->Name("Compare/FavorPrefill")
+    ->Apply(FavorDepths)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
 void DecodeDepths(benchmark::internal::Benchmark* b) {
   b->ArgNames({"heads", "kv_heads", "depth", "threads"});
