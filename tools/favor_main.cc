@@ -12,6 +12,8 @@ constexpr char kUsage[] =
     "commands:\n"
     "  generate   generate text from a prompt (streams tokens; summary on stderr)\n"
     "  calibrate  gather per-layer query/key statistics that fix FAVOR# features\n"
+    "  variance   compare the variance of the random-feature estimators (closed form, Monte "
+    "Carlo)\n"
     "  inspect    show a model file's architecture, tensors, tokenizer and metadata\n"
     "  info       show the CPU features, chosen ISA, threads and oneDNN version\n"
     "\n"
@@ -29,6 +31,7 @@ int main(int argc, char** argv) {
   if (command == "generate") return favor::cli::Generate(argc, argv);
   if (command == "inspect") return favor::cli::Inspect(argc, argv);
   if (command == "calibrate") return favor::cli::Calibrate(argc, argv);
+  if (command == "variance") return favor::cli::Variance(argc, argv);
   if (command == "info") return favor::cli::Info(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
     std::fputs(kUsage, stdout);

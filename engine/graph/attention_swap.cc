@@ -47,6 +47,19 @@ class StatisticsTapOp final : public Op {
       }
     }
     if (layer_ == 0) sink_->tokens += tokens;
+    if (layer_ == sink_->sample_layer) {
+      for (int64_t t = 0; t < tokens; ++t) {
+        const float* q = inputs[0].data<float>() + t * o.n_heads * d;
+        const float* k = inputs[1].data<float>() + t * o.n_kv_heads * d;
+        std::vector<double> qs(static_cast<size_t>(d)), ks(static_cast<size_t>(d));
+        for (int64_t i = 0; i < d; ++i) {
+          qs[static_cast<size_t>(i)] = q[i] * scale;
+          ks[static_cast<size_t>(i)] = k[i] * scale;
+        }
+        sink_->query_samples.push_back(std::move(qs));
+        sink_->key_samples.push_back(std::move(ks));
+      }
+    }
     return exact_->Run(ctx, inputs, outputs, state);
   }
 
@@ -110,6 +123,8 @@ absl::Status TapAttentionStatistics(Graph& graph, std::shared_ptr<rf::Calibratio
   const std::vector<NodeId> attention = graph.FindNodesOfType("Attention");
   sink->layers.clear();
   sink->tokens = 0;
+  sink->query_samples.clear();
+  sink->key_samples.clear();
   for (size_t layer = 0; layer < attention.size(); ++layer) {
     auto exact = std::dynamic_pointer_cast<const AttentionOp>(graph.node(attention[layer]).op);
     if (exact == nullptr) return absl::InternalError("Attention node without an AttentionOp");

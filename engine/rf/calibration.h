@@ -17,6 +17,10 @@ struct Calibration {
   int64_t head_dim = 0;
   std::vector<std::vector<PairStatistics>> layers;  // [layer][kv head]
   int64_t tokens = 0;                               // Calibration tokens seen.
+  // Optional raw samples (scaled queries of the first query head and keys of key/value head 0)
+  // of one layer, for tools that study real inputs (favor variance); not saved.
+  int64_t sample_layer = -1;
+  std::vector<std::vector<double>> query_samples, key_samples;
 };
 
 absl::Status SaveCalibration(const Calibration& calibration, const std::string& path);

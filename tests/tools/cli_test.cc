@@ -41,6 +41,12 @@ Result RunFavor(const std::string& arguments) {
 }
 
 const std::string kModels = FAVOR_MODELS_DIR;
+
+void ExpectOneLineErrorFn(const Result& r, int code, const std::string& needle) {
+  EXPECT_EQ(r.exit_code, code) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  EXPECT_LE(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
 const std::string kLlama2c = kModels + "/stories260K/stories260K.bin";
 
 TEST(Cli, GreedyGenerationFromEachFormat) {
@@ -74,6 +80,53 @@ TEST(Cli, TokenizerOverride) {
                             "/stories260K/tok512.model -p 'Once upon a time' -n 10 --temp 0");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("Once upon a time, there was a little girl", 0), 0u) << r.out;
+}
+
+TEST(Cli, CalibrateThenGenerateWithFavorAttention) {
+  const std::string text =
+      ::testing::TempDir() + "/favor_cli_calibration_" + std::to_string(::getpid()) + ".txt";
+  std::ofstream(text)
+      << "Tom had a red kite. Every morning he ran to the hill and let the kite fly. "
+         "One day the string broke and the kite landed in a pond. A duck helped him.";
+  const std::string stats = text + ".favor-stats";
+  const Result calibrate = RunFavor("calibrate -m " + kLlama2c + " -f " + text + " -o " + stats);
+  EXPECT_EQ(calibrate.exit_code, 0) << calibrate.err;
+  EXPECT_NE(calibrate.err.find("statistics written to"), std::string::npos) << calibrate.err;
+  for (const std::string attention : {"favor+", "favor++", "favor#"}) {
+    const Result r =
+        RunFavor("generate -m " + kLlama2c + " -p 'Once upon a time' -n 20 --temp 0 --attention " +
+                 attention + " --features 64 --favor-stats " + stats);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("Once upon a time", 0), 0u) << r.out;
+    EXPECT_NE(r.err.find("attention " + attention), std::string::npos) << r.err;
+  }
+  // Statistics from the prompt, SDERF features, two layers only.
+  const Result sderf = RunFavor("generate -m " + kLlama2c +
+                                " -p 'Once upon a time' -n 10 --attention favor# "
+                                "--rf sderf --favor-stats prompt --favor-layers 0,3-4 --seed 1");
+  EXPECT_EQ(sderf.exit_code, 0) << sderf.err;
+  ExpectOneLineErrorFn(
+      RunFavor("generate -m " + kLlama2c + " --attention favor#  --favor-stats /nonexistent"), 1,
+      "/nonexistent");
+  ExpectOneLineErrorFn(RunFavor("generate -m " + kLlama2c + " --attention favor3"), 1,
+                       "unknown attention 'favor3'");
+  ExpectOneLineErrorFn(RunFavor("generate -m " + kLlama2c + " --attention favor# --favor-layers 9"),
+                       1, "layer 9 does not exist");
+  ExpectOneLineErrorFn(RunFavor("generate -m " + kLlama2c + " --attention favor# --favor-layers x"),
+                       2, "bad layer list");
+}
+
+TEST(Cli, VarianceTableReproducesTheClosedForms) {
+  const Result r = RunFavor("variance --pairs 4 --samples 200 --s2 0.125");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name :
+       {"trigrf", "posrf", "oprf", "poisson", "geometric", "saderf", "aderf", "sderf"}) {
+    EXPECT_NE(r.out.find(std::string("| ") + name + " |"), std::string::npos) << r.out;
+  }
+  const Result model =
+      RunFavor("variance --pairs 4 --samples 100 --s2 0.5 --csv -m " + kLlama2c + " --layer 2");
+  EXPECT_EQ(model.exit_code, 0) << model.err;
+  EXPECT_NE(model.out.find("model layer 2 (d=8),sderf"), std::string::npos) << model.out;
 }
 
 TEST(Cli, InspectDescribesTheModel) {
