@@ -38,14 +38,7 @@ int Calibrate(int argc, char** argv) {
            "window: the text is fed in windows of N tokens (default: the model's context)",
            &context);
   args.Int({"-t", "--threads"}, "N", "threads (default: physical cores)", &threads);
-  if (auto status = args.Parse(argc, argv, 2); !status.ok()) {
-    std::fprintf(stderr, "favor calibrate: %s\n", std::string(status.message()).c_str());
-    return 2;
-  }
-  if (args.help_requested()) {
-    std::fputs(args.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
   if (model_path.empty() || text_path.empty()) {
     std::fprintf(stderr, "favor calibrate: -m PATH and -f TEXT are required\n\n%s",
                  args.Usage().c_str());

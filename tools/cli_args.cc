@@ -1,6 +1,7 @@
 #include "tools/cli_args.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -90,6 +91,18 @@ absl::Status ArgParser::Parse(int argc, char** argv, int first) {
     if (!status.ok()) return status;
   }
   return absl::OkStatus();
+}
+
+std::optional<int> ArgParser::ParseCommand(int argc, char** argv) {
+  if (auto status = Parse(argc, argv, 2); !status.ok()) {
+    std::fprintf(stderr, "favor %s: %s\n", command_.c_str(), std::string(status.message()).c_str());
+    return 2;
+  }
+  if (help_) {
+    std::fputs(Usage().c_str(), stdout);
+    return 0;
+  }
+  return std::nullopt;
 }
 
 std::string ArgParser::Usage() const {

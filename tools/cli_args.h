@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ class ArgParser {
 
   // Parses argv[first..argc). "-h"/"--help" sets help_requested().
   absl::Status Parse(int argc, char** argv, int first);
+  // Parses the options of `favor <command>` (argv[2..]). Returns an exit code when the command
+  // should stop here: 0 after printing --help, 2 after printing a usage error.
+  std::optional<int> ParseCommand(int argc, char** argv);
   bool help_requested() const { return help_; }
   std::string Usage() const;
 

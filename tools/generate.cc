@@ -101,14 +101,7 @@ int Generate(int argc, char** argv) {
   args.Int({"--favor-chunk"}, "C", "prefill chunk of the causal prefix sums (default 64)",
            &attention.chunk);
   args.Flag({"-v", "--verbose"}, "print the execution plan (ISA, threads, memory)", &verbose);
-  if (auto status = args.Parse(argc, argv, 2); !status.ok()) {
-    std::fprintf(stderr, "favor generate: %s\n", std::string(status.message()).c_str());
-    return 2;
-  }
-  if (args.help_requested()) {
-    std::fputs(args.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
   if (model_path.empty()) {
     std::fprintf(stderr, "favor generate: -m PATH is required\n\n%s", args.Usage().c_str());
     return 2;

@@ -22,14 +22,7 @@ int Inspect(int argc, char** argv) {
               &tokenizer_path);
   args.Flag({"--tensors"}, "list every tensor (default: the first layer's and the globals)",
             &all_tensors);
-  if (auto status = args.Parse(argc, argv, 2); !status.ok()) {
-    std::fprintf(stderr, "favor inspect: %s\n", std::string(status.message()).c_str());
-    return 2;
-  }
-  if (args.help_requested()) {
-    std::fputs(args.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
   if (model_path.empty()) {
     std::fprintf(stderr, "favor inspect: -m PATH is required\n\n%s", args.Usage().c_str());
     return 2;

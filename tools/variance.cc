@@ -73,14 +73,7 @@ int Variance(int argc, char** argv) {
   args.Int({"--layer"}, "L", "the model layer to capture (default 0)", &layer);
   args.String({"-p", "--prompt"}, "TEXT", "text run through the model to capture them", &prompt);
   args.Flag({"--csv"}, "print CSV instead of a Markdown table", &csv);
-  if (auto status = args.Parse(argc, argv, 2); !status.ok()) {
-    std::fprintf(stderr, "favor variance: %s\n", std::string(status.message()).c_str());
-    return 2;
-  }
-  if (args.help_requested()) {
-    std::fputs(args.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
   if (dim <= 0 || dim > 1024 || pairs <= 0 || draws < 2) {
     std::fprintf(stderr, "favor variance: --dim, --pairs and --samples must be positive\n");
     return 2;
