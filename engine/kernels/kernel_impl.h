@@ -23,6 +23,8 @@ float ExpShifted(const float* x, float shift, float* out, int64_t n);
 float Max(const float* x, int64_t n);
 void Axpy(float a, const float* x, float* y, int64_t n);
 void Scale(float a, float* y, int64_t n);
+void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+          float* c, int64_t ldc, bool accumulate);
 void F16ToF32(const uint16_t* in, float* out, int64_t n);
 void BF16ToF32(const uint16_t* in, float* out, int64_t n);
 void F32ToBF16(const float* in, uint16_t* out, int64_t n);

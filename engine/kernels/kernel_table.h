@@ -46,6 +46,11 @@ struct KernelTable {
   void (*axpy)(float a, const float* x, float* y, int64_t n);
   // y *= a.
   void (*scale)(float a, float* y, int64_t n);
+  // C[m x n] (+)= A[m x k] B[k x n], row-major with leading dimensions (in floats); `accumulate`
+  // adds to C instead of overwriting it. A register-blocked kernel for the small products of
+  // random-feature attention (k and n of tens to hundreds).
+  void (*gemm)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
+               int64_t ldb, float* c, int64_t ldc, bool accumulate);
   void (*f16_to_f32)(const uint16_t* in, float* out, int64_t n);
   void (*bf16_to_f32)(const uint16_t* in, float* out, int64_t n);
   void (*f32_to_bf16)(const float* in, uint16_t* out, int64_t n);  // Round to nearest even.

@@ -88,6 +88,17 @@ void Scale(float a, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= a;
 }
 
+void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+          float* c, int64_t ldc, bool accumulate) {
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = accumulate ? c[i * ldc + j] : 0.0;
+      for (int64_t p = 0; p < k; ++p) sum += static_cast<double>(a[i * lda + p]) * b[p * ldb + j];
+      c[i * ldc + j] = static_cast<float>(sum);
+    }
+  }
+}
+
 void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
                   int64_t head_dim, float scale, float* out) {
   std::vector<double> scores(static_cast<size_t>(n_keys));

@@ -53,12 +53,16 @@ class FavorState final : public OpState {
   std::vector<float> log_scale_;
 };
 
+// Per key/value head scratch for one chunk of C tokens.
 struct Scratch {
-  float* key_log;    // chunk x M: log psi, then normalised psi
-  float* key_max;    // chunk: mu_j
-  float* prefix;     // chunk: running maximum m_t
-  float* query;      // M: phi of one query
-  float* numerator;  // d
+  float* keys;         // C x M: normalised key features psi_j
+  float* keys_t;       // M x C: the same, transposed (then scaled for the state update)
+  float* queries;      // C x M: normalised query features phi_t of one head
+  float* products;     // C x C: phi_t . psi_j
+  float* numerator;    // C x d
+  float* key_max;      // C: mu_j
+  float* prefix;       // C: running maximum m_t
+  float* denominator;  // C
 };
 
 }  // namespace
@@ -131,12 +135,12 @@ absl::StatusOr<std::vector<TensorSpec>> FavorAttentionOp::InferOutputs(
 int64_t FavorAttentionOp::ScratchFloatsPerHead(int64_t chunk) const {
   const int64_t m = options_.features.features;
   // Rounded to 16 floats so every head's slice stays 64-byte aligned.
-  return (chunk * m + 2 * chunk + m + options_.head_dim + 15) / 16 * 16;
+  return (3 * chunk * m + chunk * chunk + chunk * options_.head_dim + 3 * chunk + 15) / 16 * 16;
 }
 
 int64_t FavorAttentionOp::WorkspaceBytes(std::span<const TensorSpec> inputs) const {
   const int64_t tokens = inputs[0].shape.dim(0);
-  const int64_t chunk = options_.causal ? std::min(options_.chunk, tokens) : tokens;
+  const int64_t chunk = std::min(options_.chunk, tokens);
   return options_.n_kv_heads * ScratchFloatsPerHead(chunk) * static_cast<int64_t>(sizeof(float));
 }
 
@@ -195,13 +199,14 @@ absl::Status FavorAttentionOp::Run(const RunContext& ctx, std::span<const Tensor
   const int64_t d = options_.head_dim, n_heads = options_.n_heads, n_kv = options_.n_kv_heads;
   const int64_t group = n_heads / n_kv;
   const int64_t m_features = options_.features.features;
-  const int64_t chunk = options_.causal ? std::min(options_.chunk, tokens) : tokens;
+  const int64_t chunk = std::min(options_.chunk, tokens);
   const float* q = inputs[0].data<float>();
   const float* k = inputs[1].data<float>();
   const float* v = inputs[2].data<float>();
   float* out = outputs[0].mutable_data<float>();
   auto* scratch_base = reinterpret_cast<float*>(ctx.workspace.data());
   const int64_t scratch_stride = ScratchFloatsPerHead(chunk);
+  const int64_t q_stride = n_heads * d, kv_stride = n_kv * d;
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
   ParallelFor(n_kv, ctx.threads, 1, [&](int64_t g) {
@@ -210,16 +215,38 @@ absl::Status FavorAttentionOp::Run(const RunContext& ctx, std::span<const Tensor
     float* z_state = state->z(g);
     float& log_scale = state->log_scale(g);
     float* base = scratch_base + g * scratch_stride;
-    const Scratch sc{base, base + chunk * m_features, base + chunk * m_features + chunk,
-                     base + chunk * m_features + 2 * chunk,
-                     base + chunk * m_features + 2 * chunk + m_features};
-    for (int64_t t0 = 0; t0 < tokens; t0 += chunk) {
-      const int64_t tc = std::min(chunk, tokens - t0);
-      // Keys: log psi, each normalised by its own maximum mu_j; running maximum m_t.
+    const int64_t cm = chunk * m_features;
+    const Scratch sc{base,
+                     base + cm,
+                     base + 2 * cm,
+                     base + 3 * cm,
+                     base + 3 * cm + chunk * chunk,
+                     base + 3 * cm + chunk * chunk + chunk * d,
+                     base + 3 * cm + chunk * chunk + chunk * d + chunk,
+                     base + 3 * cm + chunk * chunk + chunk * d + 2 * chunk};
+
+    // Log-features of `rows` vectors (stride `stride`) by one GEMM with the transposed projection,
+    // plus the per-feature bias; each row is then normalised by its own maximum (returned).
+    auto features = [&](const float* x, int64_t rows, int64_t stride,
+                        const std::vector<float>& projection_t, float* logs, float* row_max) {
+      kt.gemm(rows, m_features, d, x, stride, projection_t.data(), m_features, logs, m_features,
+              false);
+      for (int64_t t = 0; t < rows; ++t) {
+        float* row = logs + t * m_features;
+        kt.add(row, f.bias.data(), row, m_features);
+        row_max[t] = kt.max(row, m_features);
+        kt.exp_shifted(row, row_max[t], row, m_features);
+      }
+    };
+
+    // Keys of tokens [t0, t0 + tc): normalised features, maxima mu_j (the key's quadratic term is
+    // the same for all its features: it cancels in psi and enters mu_j only), running maxima.
+    auto key_features = [&](int64_t t0, int64_t tc) {
+      const float* keys = k + t0 * kv_stride + g * d;
+      features(keys, tc, kv_stride, f.key_projection_t, sc.keys, sc.key_max);
       float running = log_scale;
       for (int64_t t = 0; t < tc; ++t) {
-        const float* key = k + ((t0 + t) * n_kv + g) * d;
-        float* row = sc.key_log + t * m_features;
+        const float* key = keys + t * kv_stride;
         float quadratic = 0.0f;
         if (!f.key_quadratic_diagonal.empty()) {
           for (int64_t i = 0; i < d; ++i)
@@ -228,66 +255,89 @@ absl::Status FavorAttentionOp::Run(const RunContext& ctx, std::span<const Tensor
           for (int64_t i = 0; i < d; ++i)
             quadratic += key[i] * kt.dot(f.key_quadratic.data() + i * d, key, d);
         }
-        for (int64_t m = 0; m < m_features; ++m) {
-          row[m] = f.bias[static_cast<size_t>(m)] + quadratic +
-                   kt.dot(f.key_projection.data() + m * d, key, d);
-        }
-        sc.key_max[t] = kt.max(row, m_features);
-        kt.exp_shifted(row, sc.key_max[t], row, m_features);
+        sc.key_max[t] += quadratic;
         running = std::max(running, sc.key_max[t]);
         sc.prefix[t] = running;
       }
-      if (!options_.causal) {
-        for (int64_t t = 0; t < tc; ++t) sc.prefix[t] = running;  // One scale for all: no mask.
+      for (int64_t t = 0; t < tc; ++t) {
+        for (int64_t m = 0; m < m_features; ++m)
+          sc.keys_t[m * tc + t] = sc.keys[t * m_features + m];
       }
-      // Queries of every head in the group.
-      for (int64_t h = g * group; h < (g + 1) * group; ++h) {
-        for (int64_t t = 0; t < tc; ++t) {
-          const float* query = q + ((t0 + t) * n_heads + h) * d;
-          for (int64_t m = 0; m < m_features; ++m) {
-            sc.query[m] = f.bias[static_cast<size_t>(m)] +
-                          kt.dot(f.query_projection.data() + m * d, query, d);
-          }
-          kt.exp_shifted(sc.query, kt.max(sc.query, m_features), sc.query, m_features);
-          std::memset(sc.numerator, 0, static_cast<size_t>(d) * sizeof(float));
-          float denominator = 0.0f;
-          const float m_t = sc.prefix[t];
-          // The carried state (keys of earlier chunks), brought to this row's scale.
-          if (log_scale != kNegInf) {
-            const float carry = std::exp(log_scale - m_t);
-            for (int64_t m = 0; m < m_features; ++m) {
-              kt.axpy(carry * sc.query[m], s_state + m * d, sc.numerator, d);
-            }
-            denominator += carry * kt.dot(sc.query, z_state, m_features);
-          }
-          // Keys of this chunk up to t (all of them when bidirectional).
-          const int64_t last = options_.causal ? t : tc - 1;
-          for (int64_t j = 0; j <= last; ++j) {
-            const float w = kt.dot(sc.query, sc.key_log + j * m_features, m_features) *
-                            std::exp(sc.key_max[j] - m_t);
-            kt.axpy(w, v + ((t0 + j) * n_kv + g) * d, sc.numerator, d);
-            denominator += w;
-          }
-          const float inverse = 1.0f / std::max(denominator, kDenominatorFloor);
-          float* o = out + ((t0 + t) * n_heads + h) * d;
-          for (int64_t i = 0; i < d; ++i) o[i] = sc.numerator[i] * inverse;
-        }
-      }
-      // The chunk's keys join the state, at the new running scale.
-      const float new_scale = running;
+    };
+
+    // The keys of [t0, t0 + tc) join the state at the new running scale.
+    auto add_keys = [&](int64_t t0, int64_t tc) {
+      const float new_scale = sc.prefix[tc - 1];
       if (log_scale != kNegInf && new_scale > log_scale) {
         const float rescale = std::exp(log_scale - new_scale);
         kt.scale(rescale, s_state, m_features * d);
         kt.scale(rescale, z_state, m_features);
       }
-      for (int64_t j = 0; j < tc; ++j) {
-        const float c = std::exp(sc.key_max[j] - new_scale);
-        const float* psi = sc.key_log + j * m_features;
-        const float* value = v + ((t0 + j) * n_kv + g) * d;
-        for (int64_t m = 0; m < m_features; ++m) kt.axpy(c * psi[m], value, s_state + m * d, d);
-        kt.axpy(c, psi, z_state, m_features);
+      for (int64_t m = 0; m < m_features; ++m) {
+        float* row = sc.keys_t + m * tc;
+        for (int64_t j = 0; j < tc; ++j) row[j] *= std::exp(sc.key_max[j] - new_scale);
+        float sum = 0.0f;
+        for (int64_t j = 0; j < tc; ++j) sum += row[j];
+        z_state[m] += sum;
       }
+      kt.gemm(m_features, d, tc, sc.keys_t, tc, v + t0 * kv_stride + g * d, kv_stride, s_state, d,
+              true);
       log_scale = new_scale;
+    };
+
+    // Queries of head h in [t0, t0 + tc): the carried state at each row's scale, then (causal) the
+    // masked in-chunk products; outputs = numerators / denominators.
+    auto queries = [&](int64_t h, int64_t t0, int64_t tc, bool in_chunk) {
+      features(q + t0 * q_stride + h * d, tc, q_stride, f.query_projection_t, sc.queries,
+               sc.denominator);
+      std::memset(sc.numerator, 0, static_cast<size_t>(tc * d) * sizeof(float));
+      for (int64_t t = 0; t < tc; ++t) sc.denominator[t] = 0.0f;
+      if (log_scale != kNegInf) {
+        kt.gemm(tc, d, m_features, sc.queries, m_features, s_state, d, sc.numerator, d, false);
+        for (int64_t t = 0; t < tc; ++t) {
+          const float carry = std::exp(log_scale - (in_chunk ? sc.prefix[t] : log_scale));
+          kt.scale(carry, sc.numerator + t * d, d);
+          sc.denominator[t] = carry * kt.dot(sc.queries + t * m_features, z_state, m_features);
+        }
+      }
+      if (in_chunk) {
+        kt.gemm(tc, tc, m_features, sc.queries, m_features, sc.keys_t, tc, sc.products, tc, false);
+        for (int64_t t = 0; t < tc; ++t) {
+          float* w = sc.products + t * tc;
+          for (int64_t j = 0; j < tc; ++j) {
+            w[j] = j <= t ? w[j] * std::exp(sc.key_max[j] - sc.prefix[t]) : 0.0f;
+            sc.denominator[t] += w[j];
+          }
+        }
+        kt.gemm(tc, d, tc, sc.products, tc, v + t0 * kv_stride + g * d, kv_stride, sc.numerator, d,
+                true);
+      }
+      for (int64_t t = 0; t < tc; ++t) {
+        kt.scale(1.0f / std::max(sc.denominator[t], kDenominatorFloor), sc.numerator + t * d, d);
+        std::memcpy(out + (t0 + t) * q_stride + h * d, sc.numerator + t * d,
+                    static_cast<size_t>(d) * sizeof(float));
+      }
+    };
+
+    if (options_.causal) {
+      for (int64_t t0 = 0; t0 < tokens; t0 += chunk) {
+        const int64_t tc = std::min(chunk, tokens - t0);
+        key_features(t0, tc);
+        for (int64_t h = g * group; h < (g + 1) * group; ++h) queries(h, t0, tc, /*in_chunk=*/true);
+        add_keys(t0, tc);
+      }
+    } else {
+      // Bidirectional: every key first, then every query reads the complete state.
+      for (int64_t t0 = 0; t0 < tokens; t0 += chunk) {
+        const int64_t tc = std::min(chunk, tokens - t0);
+        key_features(t0, tc);
+        add_keys(t0, tc);
+      }
+      for (int64_t t0 = 0; t0 < tokens; t0 += chunk) {
+        const int64_t tc = std::min(chunk, tokens - t0);
+        for (int64_t h = g * group; h < (g + 1) * group; ++h)
+          queries(h, t0, tc, /*in_chunk=*/false);
+      }
     }
   });
   state->length += tokens;

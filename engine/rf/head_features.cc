@@ -77,6 +77,16 @@ absl::StatusOr<std::shared_ptr<const HeadFeatures>> MakeHeadFeatures(
       features->key_projection.push_back(static_cast<float>(s * map.key_projection(m, i)));
     }
   }
+  features->query_projection_t.resize(features->query_projection.size());
+  features->key_projection_t.resize(features->key_projection.size());
+  for (int64_t m = 0; m < map.features; ++m) {
+    for (int64_t i = 0; i < d; ++i) {
+      features->query_projection_t[static_cast<size_t>(i * map.features + m)] =
+          features->query_projection[static_cast<size_t>(m * d + i)];
+      features->key_projection_t[static_cast<size_t>(i * map.features + m)] =
+          features->key_projection[static_cast<size_t>(m * d + i)];
+    }
+  }
   if (map.key_quadratic.IsDiagonal()) {
     for (int64_t i = 0; i < d; ++i)
       features->key_quadratic_diagonal.push_back(

@@ -21,9 +21,12 @@ namespace favor::rf {
 struct HeadFeatures {
   int64_t features = 0;
   int64_t dim = 0;
-  std::vector<float> bias;                    // M
-  std::vector<float> query_projection;        // M x d
-  std::vector<float> key_projection;          // M x d
+  std::vector<float> bias;              // M
+  std::vector<float> query_projection;  // M x d
+  std::vector<float> key_projection;    // M x d
+  // The same projections transposed (d x M), the B operand of the feature-map GEMM.
+  std::vector<float> query_projection_t;
+  std::vector<float> key_projection_t;
   std::vector<float> key_quadratic;           // d x d (empty when diagonal)
   std::vector<float> key_quadratic_diagonal;  // d (used when the matrix is diagonal)
 

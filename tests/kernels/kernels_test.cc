@@ -34,6 +34,24 @@ TEST_P(KernelTest, TableMatchesRequestedIsaAndIsComplete) {
   for (size_t i = 0; i < count; ++i) EXPECT_NE(entries[i], nullptr) << "kernel table entry " << i;
 }
 
+TEST_P(KernelTest, GemmAtAwkwardShapes) {
+  const int64_t shapes[][3] = {{1, 1, 1},   {1, 17, 3},   {3, 5, 7},     {4, 16, 8},
+                               {5, 33, 64}, {7, 256, 64}, {64, 64, 256}, {65, 31, 9}};
+  for (const auto& shape : shapes) {
+    const int64_t m = shape[0], n = shape[1], depth = shape[2];
+    const int64_t lda = depth + 3, ldb = n + 2, ldc = n + 5;  // Wider than the data.
+    const auto a = RandomVector(m * lda, 41), b = RandomVector(depth * ldb, 42);
+    auto c = RandomVector(m * ldc, 43);
+    auto expected = c;
+    for (bool accumulate : {false, true}) {
+      k().gemm(m, n, depth, a.data(), lda, b.data(), ldb, c.data(), ldc, accumulate);
+      reference::Gemm(m, n, depth, a.data(), lda, b.data(), ldb, expected.data(), ldc, accumulate);
+      EXPECT_LT(NormalizedError(c, expected), 1e-6)
+          << m << "x" << n << "x" << depth << " acc=" << accumulate;
+    }
+  }
+}
+
 TEST_P(KernelTest, RowOperationsForRandomFeatures) {
   for (int64_t n : kSizes) {
     const auto x = RandomVector(n, 31, -20.0f, 5.0f), y0 = RandomVector(n, 32);

@@ -1,0 +1,49 @@
+// A small register-blocked GEMM, compiled once per ISA: blocks of 4 rows x one vector of columns
+// kept in registers while k runs, so each loaded element of B serves 4 FMAs. Enough for the
+// random-feature attention products (tens to hundreds in every dimension), where a library call
+// per small product would cost more than the product.
+#include "engine/kernels/kernel_impl.h"
+#include "engine/kernels/vec.h"
+
+namespace favor::kernels::FAVOR_KERNEL_NS {
+namespace {
+
+template <int kRows>
+inline void Block(int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+                  float* c, int64_t ldc, bool accumulate) {
+  int64_t j = 0;
+  for (; j < n; j += kLanes) {
+    const int64_t width = n - j < kLanes ? n - j : kLanes;
+    const bool full = width == kLanes;
+    VecF32 acc[kRows];
+    for (int r = 0; r < kRows; ++r) {
+      if (accumulate) {
+        acc[r] = full ? Load(c + r * ldc + j) : LoadTail(c + r * ldc + j, width);
+      } else {
+        acc[r] = Set1(0.0f);
+      }
+    }
+    for (int64_t p = 0; p < k; ++p) {
+      const VecF32 bv = full ? Load(b + p * ldb + j) : LoadTail(b + p * ldb + j, width);
+      for (int r = 0; r < kRows; ++r) acc[r] = Fma(Set1(a[r * lda + p]), bv, acc[r]);
+    }
+    for (int r = 0; r < kRows; ++r) {
+      if (full) {
+        Store(c + r * ldc + j, acc[r]);
+      } else {
+        StoreTail(c + r * ldc + j, acc[r], width);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+          float* c, int64_t ldc, bool accumulate) {
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) Block<4>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
+  for (; i < m; ++i) Block<1>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
+}
+
+}  // namespace favor::kernels::FAVOR_KERNEL_NS
