@@ -47,3 +47,50 @@ void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const fl
 }
 
 }  // namespace favor::kernels::FAVOR_KERNEL_NS
+
+namespace favor::kernels::FAVOR_KERNEL_NS {
+
+// Up to 8 query heads share one read of each row of S; more are processed in groups of 8.
+void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
+                 const float* v, float rescale, int64_t m, int64_t d) {
+  constexpr int64_t kMaxHeads = 8;
+  for (int64_t h0 = 0; h0 < heads; h0 += kMaxHeads) {
+    const int64_t hn = heads - h0 < kMaxHeads ? heads - h0 : kMaxHeads;
+    const bool last_group = h0 + kMaxHeads >= heads;
+    for (int64_t j = 0; j < d; j += kLanes) {
+      const int64_t width = d - j < kLanes ? d - j : kLanes;
+      const bool full = width == kLanes;
+      VecF32 acc[kMaxHeads];
+      for (int64_t h = 0; h < hn; ++h) {
+        float* n = numerators + (h0 + h) * d + j;
+        acc[h] = full ? Load(n) : LoadTail(n, width);
+      }
+      const VecF32 vv = full ? Load(v + j) : LoadTail(v + j, width);
+      const VecF32 scale = Set1(rescale);
+      for (int64_t f = 0; f < m; ++f) {
+        float* row = s + f * d + j;
+        const VecF32 sv = full ? Load(row) : LoadTail(row, width);
+        for (int64_t h = 0; h < hn; ++h) acc[h] = Fma(Set1(phi[(h0 + h) * m + f]), sv, acc[h]);
+        if (last_group) {
+          // The state update rides on the same read of S (after every head has used it).
+          const VecF32 updated = Fma(Set1(w[f]), vv, sv * scale);
+          if (full) {
+            Store(row, updated);
+          } else {
+            StoreTail(row, updated, width);
+          }
+        }
+      }
+      for (int64_t h = 0; h < hn; ++h) {
+        float* n = numerators + (h0 + h) * d + j;
+        if (full) {
+          Store(n, acc[h]);
+        } else {
+          StoreTail(n, acc[h], width);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace favor::kernels::FAVOR_KERNEL_NS

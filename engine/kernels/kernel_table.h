@@ -51,6 +51,11 @@ struct KernelTable {
   // random-feature attention (k and n of tens to hundreds).
   void (*gemm)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                int64_t ldb, float* c, int64_t ldc, bool accumulate);
+  // The fused decode step of random-feature attention over one state S (m x d), in one pass:
+  // numerators[h] += sum_m phi[h][m] S[m] for the `heads` rows of phi (stride m), then
+  // S[m] = S[m] * rescale + w[m] v.
+  void (*favor_decode)(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
+                       const float* v, float rescale, int64_t m, int64_t d);
   void (*f16_to_f32)(const uint16_t* in, float* out, int64_t n);
   void (*bf16_to_f32)(const uint16_t* in, float* out, int64_t n);
   void (*f32_to_bf16)(const float* in, uint16_t* out, int64_t n);  // Round to nearest even.

@@ -88,6 +88,20 @@ void Scale(float a, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= a;
 }
 
+void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
+                 const float* v, float rescale, int64_t m, int64_t d) {
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t i = 0; i < d; ++i) {
+      double sum = numerators[h * d + i];
+      for (int64_t f = 0; f < m; ++f) sum += static_cast<double>(phi[h * m + f]) * s[f * d + i];
+      numerators[h * d + i] = static_cast<float>(sum);
+    }
+  }
+  for (int64_t f = 0; f < m; ++f) {
+    for (int64_t i = 0; i < d; ++i) s[f * d + i] = s[f * d + i] * rescale + w[f] * v[i];
+  }
+}
+
 void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
           float* c, int64_t ldc, bool accumulate) {
   for (int64_t i = 0; i < m; ++i) {

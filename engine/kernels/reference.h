@@ -22,6 +22,8 @@ float ExpShifted(const float* x, float shift, float* out, int64_t n);
 float Max(const float* x, int64_t n);
 void Axpy(float a, const float* x, float* y, int64_t n);
 void Scale(float a, float* y, int64_t n);
+void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
+                 const float* v, float rescale, int64_t m, int64_t d);
 void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
           float* c, int64_t ldc, bool accumulate);
 // Two-pass softmax attention of one query over n_keys rows (no blocking, no online rescaling).

@@ -26,6 +26,7 @@ const KernelTable& Table() {
     .axpy = &Axpy,
     .scale = &Scale,
     .gemm = &Gemm,
+    .favor_decode = &FavorDecode,
     .f16_to_f32 = &F16ToF32,
     .bf16_to_f32 = &BF16ToF32,
     .f32_to_bf16 = &F32ToBF16,

@@ -135,7 +135,9 @@ absl::StatusOr<std::vector<TensorSpec>> FavorAttentionOp::InferOutputs(
 int64_t FavorAttentionOp::ScratchFloatsPerHead(int64_t chunk) const {
   const int64_t m = options_.features.features;
   // Rounded to 16 floats so every head's slice stays 64-byte aligned.
-  return (3 * chunk * m + chunk * chunk + chunk * options_.head_dim + 3 * chunk + 15) / 16 * 16;
+  // The query rows also hold a whole group of heads in the fused decode step.
+  const int64_t rows = std::max(chunk, options_.n_heads / options_.n_kv_heads);
+  return (3 * rows * m + rows * rows + rows * options_.head_dim + 3 * rows + 15) / 16 * 16;
 }
 
 int64_t FavorAttentionOp::WorkspaceBytes(std::span<const TensorSpec> inputs) const {
@@ -215,15 +217,16 @@ absl::Status FavorAttentionOp::Run(const RunContext& ctx, std::span<const Tensor
     float* z_state = state->z(g);
     float& log_scale = state->log_scale(g);
     float* base = scratch_base + g * scratch_stride;
-    const int64_t cm = chunk * m_features;
+    const int64_t capacity = std::max(chunk, group);  // Rows of every scratch matrix.
+    const int64_t cm = capacity * m_features;
     const Scratch sc{base,
                      base + cm,
                      base + 2 * cm,
                      base + 3 * cm,
-                     base + 3 * cm + chunk * chunk,
-                     base + 3 * cm + chunk * chunk + chunk * d,
-                     base + 3 * cm + chunk * chunk + chunk * d + chunk,
-                     base + 3 * cm + chunk * chunk + chunk * d + 2 * chunk};
+                     base + 3 * cm + capacity * capacity,
+                     base + 3 * cm + capacity * capacity + capacity * d,
+                     base + 3 * cm + capacity * capacity + capacity * d + capacity,
+                     base + 3 * cm + capacity * capacity + capacity * d + 2 * capacity};
 
     // Log-features of `rows` vectors (stride `stride`) by one GEMM with the transposed projection,
     // plus the per-feature bias; each row is then normalised by its own maximum (returned).
@@ -319,7 +322,41 @@ absl::Status FavorAttentionOp::Run(const RunContext& ctx, std::span<const Tensor
       }
     };
 
-    if (options_.causal) {
+    // Decode: one token, every query head of the group, one pass over S (reading it for the
+    // queries and writing the updated state in the same sweep).
+    auto decode_step = [&]() {
+      key_features(0, 1);
+      const float new_scale = sc.prefix[0];
+      const bool empty = log_scale == kNegInf;
+      const float carry = empty ? 0.0f : std::exp(log_scale - new_scale);
+      float* w = sc.keys;  // psi of the new key at the new scale: its weight in S and z.
+      kt.scale(std::exp(sc.key_max[0] - new_scale), w, m_features);
+      for (int64_t h = 0; h < group; ++h) {
+        const int64_t head = g * group + h;
+        float* phi = sc.queries + h * m_features;
+        float phi_max;  // Cancels between numerator and denominator.
+        features(q + head * d, 1, q_stride, f.query_projection_t, phi, &phi_max);
+        const float self = kt.dot(phi, w, m_features);
+        sc.denominator[h] = carry * kt.dot(phi, z_state, m_features) + self;
+        kt.scale(carry, phi, m_features);  // The carried state enters at this row's scale.
+        float* numerator = sc.numerator + h * d;
+        for (int64_t i = 0; i < d; ++i) numerator[i] = self * v[g * d + i];
+      }
+      kt.favor_decode(sc.queries, group, sc.numerator, s_state, w, v + g * d, empty ? 0.0f : carry,
+                      m_features, d);
+      kt.scale(empty ? 0.0f : carry, z_state, m_features);
+      kt.add(z_state, w, z_state, m_features);
+      log_scale = new_scale;
+      for (int64_t h = 0; h < group; ++h) {
+        float* numerator = sc.numerator + h * d;
+        kt.scale(1.0f / std::max(sc.denominator[h], kDenominatorFloor), numerator, d);
+        std::memcpy(out + (g * group + h) * d, numerator, static_cast<size_t>(d) * sizeof(float));
+      }
+    };
+
+    if (options_.causal && tokens == 1) {
+      decode_step();
+    } else if (options_.causal) {
       for (int64_t t0 = 0; t0 < tokens; t0 += chunk) {
         const int64_t tc = std::min(chunk, tokens - t0);
         key_features(t0, tc);

@@ -52,6 +52,27 @@ TEST_P(KernelTest, GemmAtAwkwardShapes) {
   }
 }
 
+TEST_P(KernelTest, FavorDecodeIsOnePassOverTheState) {
+  for (int64_t heads : {1, 3, 8, 11}) {
+    for (int64_t m : {1, 7, 64}) {
+      for (int64_t d : {1, 8, 17, 64}) {
+        const auto phi = RandomVector(heads * m, 51, 0.0f, 1.0f),
+                   w = RandomVector(m, 52, 0.0f, 1.0f);
+        const auto v = RandomVector(d, 53);
+        auto numerators = RandomVector(heads * d, 54), s = RandomVector(m * d, 55);
+        auto expected_numerators = numerators, expected_s = s;
+        k().favor_decode(phi.data(), heads, numerators.data(), s.data(), w.data(), v.data(), 0.7f,
+                         m, d);
+        reference::FavorDecode(phi.data(), heads, expected_numerators.data(), expected_s.data(),
+                               w.data(), v.data(), 0.7f, m, d);
+        EXPECT_LT(NormalizedError(numerators, expected_numerators), 1e-6)
+            << heads << " " << m << " " << d;
+        EXPECT_LT(NormalizedError(s, expected_s), 1e-6) << heads << " " << m << " " << d;
+      }
+    }
+  }
+}
+
 TEST_P(KernelTest, RowOperationsForRandomFeatures) {
   for (int64_t n : kSizes) {
     const auto x = RandomVector(n, 31, -20.0f, 5.0f), y0 = RandomVector(n, 32);
