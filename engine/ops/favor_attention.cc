@@ -81,6 +81,11 @@ absl::StatusOr<std::shared_ptr<FavorAttentionOp>> FavorAttentionOp::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "FavorAttention: ", rf::RfKindName(o.features.kind), " features are not positive"));
   }
+  if (o.source == FavorStatsSource::kSequence && o.causal) {
+    return absl::InvalidArgumentError(
+        "FavorAttention: sequence statistics use future tokens; they are for bidirectional "
+        "attention only (causal attention takes prompt or calibrated statistics)");
+  }
   std::shared_ptr<FavorAttentionOp> op(new FavorAttentionOp(std::move(o)));
   const FavorAttentionOptions& opt = op->options_;
   const bool needs_statistics = opt.features.kind != rf::RfKind::kPos;
@@ -115,7 +120,9 @@ std::string FavorAttentionOp::Attributes() const {
                       " rf=", rf::RfKindName(o.features.kind), " M=", o.features.features,
                       o.features.projection == rf::ProjectionKind::kOrthogonal ? " orf" : " iid",
                       " chunk=", o.chunk, o.causal ? " causal" : " bidirectional", " stats=",
-                      o.source == FavorStatsSource::kCalibrated ? "calibrated" : "prompt");
+                      o.source == FavorStatsSource::kCalibrated ? "calibrated"
+                      : o.source == FavorStatsSource::kSequence ? "sequence"
+                                                                : "prompt");
 }
 
 absl::StatusOr<std::vector<TensorSpec>> FavorAttentionOp::InferOutputs(

@@ -29,7 +29,10 @@
 
 namespace favor {
 
-enum class FavorStatsSource { kPrompt, kCalibrated };
+// kPrompt: the first run's (the prompt's) queries and keys, frozen for the sequence.
+// kCalibrated: statistics given at construction. kSequence: every run's own queries and keys, for
+// bidirectional (encoder) use only, where the whole input is known before any output.
+enum class FavorStatsSource { kPrompt, kCalibrated, kSequence };
 
 struct FavorAttentionOptions {
   int64_t n_heads = 0;

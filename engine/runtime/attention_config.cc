@@ -66,6 +66,11 @@ absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(
                       .seed = config.seed};
   options.chunk = config.chunk;
   options.layers = config.layers;
+  if (config.stats == "sequence") {
+    return absl::InvalidArgumentError(
+        "--favor-stats sequence uses future tokens: it is for bidirectional (encoder) attention; "
+        "a decoder takes prompt or calibrated statistics");
+  }
   if (config.stats == "prompt" || kind == rf::RfKind::kPos) {
     options.source = FavorStatsSource::kPrompt;
   } else {

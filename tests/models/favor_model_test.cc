@@ -117,6 +117,8 @@ TEST(FavorModel, SwapFollowsTheLayerChoiceAndTheStateFollowsTheOps) {
   EXPECT_FALSE(Model::Load(kStories260K, options).ok());
   options.attention = {.kind = "favor#", .rf = "trigrf"};
   EXPECT_FALSE(Model::Load(kStories260K, options).ok());
+  options.attention = {.kind = "favor#", .stats = "sequence"};
+  EXPECT_FALSE(Model::Load(kStories260K, options).ok());  // A decoder cannot see the future.
 }
 
 TEST(FavorModel, KlDivergenceFallsWithFeaturesAndFavorSharpBeatsFavorPlus) {

@@ -252,6 +252,39 @@ TEST(FavorAttention, PromptStatisticsAreFrozenForTheSequenceAndResetWithIt) {
   EXPECT_TRUE(std::all_of(first.begin(), first.end(), [](float x) { return std::isfinite(x); }));
 }
 
+TEST(FavorAttention, SequenceStatisticsServeBidirectionalAttention) {
+  const Shape4 s{4, 2, 8};
+  FavorAttentionOptions o = Options(s, rf::RfKind::kSderf, 64, 16, /*causal=*/false);
+  o.source = FavorStatsSource::kSequence;
+  o.calibration.clear();
+  auto op = FavorAttentionOp::Create(o).value();
+  const Inputs in = MakeInputs(s, 30, 12);
+  auto out = testing::RunGraphOnce(FavorGraph(op, s), {in.q, in.k, in.v}, kernels::BestIsa());
+  ASSERT_TRUE(out.ok()) << out.status();
+  // The same as calibrated features whose statistics are this input's own (pooled per KV head).
+  FavorAttentionOptions reference = o;
+  reference.source = FavorStatsSource::kCalibrated;
+  const float scale = std::pow(8.0f, -0.25f);
+  for (int64_t g = 0; g < s.kv_heads; ++g) {
+    rf::PairStatistics stats(s.dim);
+    std::vector<float> row(static_cast<size_t>(s.dim));
+    for (int64_t t = 0; t < 30; ++t) {
+      for (int64_t i = 0; i < s.dim; ++i)
+        row[static_cast<size_t>(i)] = in.k.data<float>()[(t * s.kv_heads + g) * s.dim + i] * scale;
+      stats.AddKey(row.data());
+      for (int64_t h = g * 2; h < g * 2 + 2; ++h) {
+        for (int64_t i = 0; i < s.dim; ++i)
+          row[static_cast<size_t>(i)] = in.q.data<float>()[(t * s.heads + h) * s.dim + i] * scale;
+        stats.AddQuery(row.data());
+      }
+    }
+    reference.calibration.push_back(stats);
+  }
+  EXPECT_LT(NormalizedError((*out)[0], Reference(reference, in.q, in.k, in.v)), 2e-5);
+  o.causal = true;
+  EXPECT_FALSE(FavorAttentionOp::Create(o).ok());  // Would leak future tokens.
+}
+
 TEST(FavorAttention, RejectsBadOptions) {
   const Shape4 s{4, 2, 8};
   EXPECT_FALSE(FavorAttentionOp::Create(Options(s, rf::RfKind::kTrig, 32, 16)).ok());
