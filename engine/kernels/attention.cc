@@ -7,45 +7,13 @@
 #include <math.h>  // INFINITY only: no C++ inline math in per-ISA code (see vec.h).
 
 #include "engine/kernels/kernel_impl.h"
+#include "engine/kernels/row_ops_inl.h"
 #include "engine/kernels/vec.h"
 
 namespace favor::kernels::FAVOR_KERNEL_NS {
 namespace {
 
 constexpr int64_t kKeyBlock = 64;
-
-// y += a * x over n values.
-inline void AxpyInline(float a, const float* x, float* y, int64_t n) {
-  const VecF32 av = Set1(a);
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) Store(y + i, Fma(av, Load(x + i), Load(y + i)));
-  if (i < n) StoreTail(y + i, Fma(av, LoadTail(x + i, n - i), LoadTail(y + i, n - i)), n - i);
-}
-
-inline void ScaleInPlace(float a, float* y, int64_t n) {
-  const VecF32 av = Set1(a);
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) Store(y + i, Load(y + i) * av);
-  if (i < n) StoreTail(y + i, LoadTail(y + i, n - i) * av, n - i);
-}
-
-// p[j] = exp(s[j] - shift); returns the sum.
-inline float ExpShiftedInPlace(float* s, float shift, int64_t n) {
-  const VecF32 shift_vec = Set1(shift);
-  VecF32 sum = Set1(0.0f);
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    const VecF32 e = Exp(Load(s + i) - shift_vec);
-    Store(s + i, e);
-    sum = sum + e;
-  }
-  if (i < n) {
-    const VecF32 e = Exp(LoadTailFill(s + i, n - i, -INFINITY) - shift_vec);
-    StoreTail(s + i, e, n - i);
-    sum = sum + e;
-  }
-  return ReduceSum(sum);
-}
 
 }  // namespace
 
@@ -67,12 +35,12 @@ void AttentionRow(const float* q, const float* keys, const float* values, int64_
     if (new_max > running_max && running_sum > 0.0f) {
       const float correction = __builtin_expf(running_max - new_max);
       running_sum *= correction;
-      ScaleInPlace(correction, acc, head_dim);
+      rows::Scale(correction, acc, head_dim);
     }
     running_max = new_max;
-    running_sum += ExpShiftedInPlace(scores, new_max, count);
+    running_sum += rows::ExpShifted(scores, new_max, scores, count);
     for (int64_t j = 0; j < count; ++j) {
-      AxpyInline(scores[j], values + (start + j) * head_dim, acc, head_dim);
+      rows::Axpy(scores[j], values + (start + j) * head_dim, acc, head_dim);
     }
   }
   const float inv = running_sum > 0.0f ? 1.0f / running_sum : 0.0f;

@@ -39,16 +39,7 @@ std::string AttentionOp::Attributes() const {
 
 absl::StatusOr<std::vector<TensorSpec>> AttentionOp::InferOutputs(
     std::span<const TensorSpec> inputs) const {
-  FAVOR_RETURN_IF_ERROR(CheckInputCount(inputs, 3));
-  for (size_t i = 0; i < 3; ++i) {
-    FAVOR_RETURN_IF_ERROR(CheckDType(inputs, i, DType::kF32));
-    FAVOR_RETURN_IF_ERROR(CheckRank(inputs, i, 2));
-  }
-  FAVOR_RETURN_IF_ERROR(CheckDim(inputs, 0, 1, options_.n_heads * options_.head_dim));
-  FAVOR_RETURN_IF_ERROR(CheckDim(inputs, 1, 1, options_.n_kv_heads * options_.head_dim));
-  FAVOR_RETURN_IF_ERROR(CheckSameSpec(inputs, 1, 2));
-  FAVOR_RETURN_IF_ERROR(CheckDim(inputs, 1, 0, inputs[0].shape.dim(0)));
-  return std::vector<TensorSpec>{inputs[0]};
+  return InferAttentionOutputs(inputs, options_.n_heads, options_.n_kv_heads, options_.head_dim);
 }
 
 absl::StatusOr<std::unique_ptr<OpState>> AttentionOp::CreateState(

@@ -54,4 +54,19 @@ absl::Status CheckSameSpec(std::span<const TensorSpec> inputs, size_t a, size_t 
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<TensorSpec>> InferAttentionOutputs(std::span<const TensorSpec> inputs,
+                                                              int64_t heads, int64_t kv_heads,
+                                                              int64_t head_dim) {
+  if (auto s = CheckInputCount(inputs, 3); !s.ok()) return s;
+  for (size_t i = 0; i < 3; ++i) {
+    if (auto s = CheckDType(inputs, i, DType::kF32); !s.ok()) return s;
+    if (auto s = CheckRank(inputs, i, 2); !s.ok()) return s;
+  }
+  if (auto s = CheckDim(inputs, 0, 1, heads * head_dim); !s.ok()) return s;
+  if (auto s = CheckDim(inputs, 1, 1, kv_heads * head_dim); !s.ok()) return s;
+  if (auto s = CheckSameSpec(inputs, 1, 2); !s.ok()) return s;
+  if (auto s = CheckDim(inputs, 1, 0, inputs[0].shape.dim(0)); !s.ok()) return s;
+  return std::vector<TensorSpec>{inputs[0]};
+}
+
 }  // namespace favor

@@ -18,4 +18,10 @@ absl::Status CheckDim(std::span<const TensorSpec> inputs, size_t index, int axis
 // Inputs a and b must have identical specs.
 absl::Status CheckSameSpec(std::span<const TensorSpec> inputs, size_t a, size_t b);
 
+// The signature every attention op shares: q f32[T, heads * head_dim], k and v
+// f32[T, kv_heads * head_dim]; the output has q's spec.
+absl::StatusOr<std::vector<TensorSpec>> InferAttentionOutputs(std::span<const TensorSpec> inputs,
+                                                              int64_t heads, int64_t kv_heads,
+                                                              int64_t head_dim);
+
 }  // namespace favor
