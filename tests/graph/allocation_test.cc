@@ -16,6 +16,7 @@
 #include "engine/ops/attention.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/embedding.h"
+#include "engine/ops/favor_attention.h"
 #include "engine/ops/rms_norm.h"
 #include "engine/ops/rope.h"
 #include "engine/ops/softmax.h"
@@ -137,6 +138,47 @@ TEST(Allocations, WarmDecodeAndPrefillOfAFullDecoderAllocateNothingOfTheirOwn) {
         "(%d matmuls per step)\n",
         threads, decode.engine, decode.external, 2 * 7 + 1);
   }
+}
+
+TEST(Allocations, WarmFavorAttentionDecodeAndPrefillAllocateNothing) {
+  // FAVOR# attention with calibrated statistics: features are fixed at construction, so a warm
+  // run only touches the state and the planned workspace.
+  FavorAttentionOptions o;
+  o.n_heads = 4;
+  o.n_kv_heads = 2;
+  o.head_dim = 16;
+  o.features = {.kind = rf::RfKind::kSaderf, .features = 64};
+  o.source = FavorStatsSource::kCalibrated;
+  const Tensor sample = testing::RandomTensor(Shape{32, 16}, 3);
+  for (int g = 0; g < 2; ++g) {
+    rf::PairStatistics stats(16);
+    for (int t = 0; t < 32; ++t) {
+      stats.AddQuery(sample.data<float>() + t * 16);
+      stats.AddKey(sample.data<float>() + ((t + 5) % 32) * 16);
+    }
+    o.calibration.push_back(stats);
+  }
+  auto graph = std::make_shared<Graph>();
+  const ValueId q = graph->AddInput("q", {DType::kF32, Shape{kSeqLen, 64}}).value();
+  const ValueId kv = graph->AddInput("kv", {DType::kF32, Shape{kSeqLen, 32}}).value();
+  ASSERT_TRUE(graph
+                  ->MarkOutput(
+                      graph->Add("favor", FavorAttentionOp::Create(o).value(), {q, kv, kv}).value())
+                  .ok());
+  auto executor = Executor::Create(graph, {.max_seq_len = 80, .threads = 2}).value();
+  auto state = executor->CreateState({.max_context = 1024}).value();
+  const Tensor prompt_q = testing::RandomTensor(Shape{70, 64}, 4),
+               prompt_kv = testing::RandomTensor(Shape{70, 32}, 5);
+  const Tensor next_q = prompt_q.Slice(0, 1).value(), next_kv = prompt_kv.Slice(0, 1).value();
+  ASSERT_TRUE(executor->Run({prompt_q, prompt_kv}, *state).ok());
+  ASSERT_TRUE(executor->Run({next_q, next_kv}, *state).ok());
+  const Counts counts = CountAllocations([&] {
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(executor->Run({next_q, next_kv}, *state).ok());
+    state->Reset();
+    ASSERT_TRUE(executor->Run({prompt_q, prompt_kv}, *state).ok());
+  });
+  EXPECT_EQ(counts.engine, 0);
+  EXPECT_EQ(counts.external, 0);
 }
 
 TEST(Allocations, AGraphWithoutOneDnnAllocatesNothingAtAll) {
