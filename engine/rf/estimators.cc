@@ -48,36 +48,37 @@ double GerfSample(const ComplexGerf& g, const Vector& w, const Vector& x, const 
   return std::exp(log_product).real();
 }
 
-double PoissonSample(const std::vector<int>& w, double lambda, const Vector& x, const Vector& y) {
+namespace {
+
+// prod_l (x_l y_l)^(w_l) / (w_l! P(w_l)) in log space with its sign, given log P(k).
+template <typename LogProbability>
+double DirfSample(const std::vector<int>& w, const Vector& x, const Vector& y,
+                  LogProbability log_probability) {
   double log_abs = 0.0, sign = 1.0;
   for (size_t l = 0; l < x.size(); ++l) {
     const int k = w[l];
     const double xy = x[l] * y[l];
-    // (xy)^k / (k! P(k)) with P(k) = e^-lambda lambda^k / k!: (xy / lambda)^k e^lambda.
     if (k > 0) {
       if (xy == 0.0) return 0.0;
-      log_abs += k * std::log(std::fabs(xy) / lambda);
+      log_abs += k * std::log(std::fabs(xy));
       if (xy < 0 && (k % 2) == 1) sign = -sign;
     }
-    log_abs += lambda;
+    log_abs -= std::lgamma(k + 1.0) + log_probability(k);
   }
   return sign * std::exp(log_abs);
 }
 
+}  // namespace
+
+double PoissonSample(const std::vector<int>& w, double lambda, const Vector& x, const Vector& y) {
+  const double log_lambda = std::log(lambda);
+  return DirfSample(w, x, y,
+                    [&](int k) { return -lambda + k * log_lambda - std::lgamma(k + 1.0); });
+}
+
 double GeometricSample(const std::vector<int>& w, double p, const Vector& x, const Vector& y) {
-  double log_abs = 0.0, sign = 1.0;
-  for (size_t l = 0; l < x.size(); ++l) {
-    const int k = w[l];
-    const double xy = x[l] * y[l];
-    // (xy)^k / (k! p (1-p)^k).
-    if (k > 0) {
-      if (xy == 0.0) return 0.0;
-      log_abs += k * std::log(std::fabs(xy) / (1.0 - p)) - std::lgamma(k + 1.0);
-      if (xy < 0 && (k % 2) == 1) sign = -sign;
-    }
-    log_abs -= std::log(p);
-  }
-  return sign * std::exp(log_abs);
+  const double log_p = std::log(p), log_q = std::log(1.0 - p);
+  return DirfSample(w, x, y, [&](int k) { return log_p + k * log_q; });
 }
 
 std::vector<int> DrawPoisson(int64_t dim, double lambda, std::mt19937_64& rng) {

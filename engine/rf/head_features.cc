@@ -7,36 +7,6 @@
 
 namespace favor::rf {
 
-void HeadFeatures::KeyLogFeatures(const float* k, float* out) const {
-  double quadratic = 0.0;
-  if (!key_quadratic_diagonal.empty()) {
-    for (int64_t i = 0; i < dim; ++i)
-      quadratic +=
-          static_cast<double>(key_quadratic_diagonal[static_cast<size_t>(i)]) * k[i] * k[i];
-  } else {
-    for (int64_t i = 0; i < dim; ++i) {
-      for (int64_t j = 0; j < dim; ++j)
-        quadratic +=
-            static_cast<double>(key_quadratic[static_cast<size_t>(i * dim + j)]) * k[i] * k[j];
-    }
-  }
-  for (int64_t m = 0; m < features; ++m) {
-    double sum = bias[static_cast<size_t>(m)] + quadratic;
-    for (int64_t i = 0; i < dim; ++i)
-      sum += static_cast<double>(key_projection[static_cast<size_t>(m * dim + i)]) * k[i];
-    out[m] = static_cast<float>(sum);
-  }
-}
-
-void HeadFeatures::QueryLogFeatures(const float* q, float* out) const {
-  for (int64_t m = 0; m < features; ++m) {
-    double sum = bias[static_cast<size_t>(m)];
-    for (int64_t i = 0; i < dim; ++i)
-      sum += static_cast<double>(query_projection[static_cast<size_t>(m * dim + i)]) * q[i];
-    out[m] = static_cast<float>(sum);
-  }
-}
-
 absl::StatusOr<HeadFeatureParameters> MakeHeadFeatureParameters(const FeatureOptions& options,
                                                                 const PairStatistics& statistics,
                                                                 int64_t layer, int64_t kv_head) {
@@ -70,21 +40,14 @@ absl::StatusOr<std::shared_ptr<const HeadFeatures>> MakeHeadFeatures(
   auto features = std::make_shared<HeadFeatures>();
   features->features = map.features;
   features->dim = d;
+  features->query_projection_t.resize(static_cast<size_t>(map.features * d));
+  features->key_projection_t.resize(static_cast<size_t>(map.features * d));
   for (int64_t m = 0; m < map.features; ++m) {
     features->bias.push_back(static_cast<float>(map.bias[static_cast<size_t>(m)]));
     for (int64_t i = 0; i < d; ++i) {
-      features->query_projection.push_back(static_cast<float>(s * map.query_projection(m, i)));
-      features->key_projection.push_back(static_cast<float>(s * map.key_projection(m, i)));
-    }
-  }
-  features->query_projection_t.resize(features->query_projection.size());
-  features->key_projection_t.resize(features->key_projection.size());
-  for (int64_t m = 0; m < map.features; ++m) {
-    for (int64_t i = 0; i < d; ++i) {
-      features->query_projection_t[static_cast<size_t>(i * map.features + m)] =
-          features->query_projection[static_cast<size_t>(m * d + i)];
-      features->key_projection_t[static_cast<size_t>(i * map.features + m)] =
-          features->key_projection[static_cast<size_t>(m * d + i)];
+      const auto at = static_cast<size_t>(i * map.features + m);
+      features->query_projection_t[at] = static_cast<float>(s * map.query_projection(m, i));
+      features->key_projection_t[at] = static_cast<float>(s * map.key_projection(m, i));
     }
   }
   if (map.key_quadratic.IsDiagonal()) {

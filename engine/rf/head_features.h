@@ -1,4 +1,4 @@
-// The random features of one key/value head in the form the attention kernels use: f32 rows,
+// The random features of one key/value head in the form the attention kernels use: f32,
 // with the attention scale folded in. For queries q and keys k of the model (before scaling),
 //   log phi(q)_m = bias_m + qp_m . q            (the query's x^T C_1 x is constant per row and
 //                                                cancels in the normalisation, so it is dropped)
@@ -21,18 +21,12 @@ namespace favor::rf {
 struct HeadFeatures {
   int64_t features = 0;
   int64_t dim = 0;
-  std::vector<float> bias;              // M
-  std::vector<float> query_projection;  // M x d
-  std::vector<float> key_projection;    // M x d
-  // The same projections transposed (d x M), the B operand of the feature-map GEMM.
+  std::vector<float> bias;  // M
+  // Projections stored transposed (d x M): the B operand of the feature-map GEMM.
   std::vector<float> query_projection_t;
   std::vector<float> key_projection_t;
   std::vector<float> key_quadratic;           // d x d (empty when diagonal)
   std::vector<float> key_quadratic_diagonal;  // d (used when the matrix is diagonal)
-
-  // log psi(k) for one key (M values); the scalar reference of the key feature map.
-  void KeyLogFeatures(const float* k, float* out) const;
-  void QueryLogFeatures(const float* q, float* out) const;
 };
 
 struct FeatureOptions {
