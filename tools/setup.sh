@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libdnnl-dev           # oneDNN: matrix products
+  ocl-icd-opencl-dev    # oneDNN's CMake package config requires OpenCL (only a Recommends)
   libsentencepiece-dev  # tokenizer
   libabsl-dev           # Status, strings
   libgtest-dev libgmock-dev libbenchmark-dev
