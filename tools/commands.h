@@ -9,5 +9,7 @@ int Calibrate(int argc, char** argv);
 int Variance(int argc, char** argv);
 int Inspect(int argc, char** argv);
 int Info(int argc, char** argv);
+int Bench(int argc, char** argv);
+int Eval(int argc, char** argv);
 
 }  // namespace favor::cli

@@ -14,6 +14,8 @@ constexpr char kUsage[] =
     "  calibrate  gather per-layer query/key statistics that fix FAVOR# features\n"
     "  variance   compare the variance of the random-feature estimators (closed form, Monte "
     "Carlo)\n"
+    "  bench      speed and memory of exact and random-feature attention (pp/tg at depth)\n"
+    "  eval       quality of random-feature attention against exact (perplexity, KL, top-1)\n"
     "  inspect    show a model file's architecture, tensors, tokenizer and metadata\n"
     "  info       show the CPU features, chosen ISA, threads and oneDNN version\n"
     "\n"
@@ -33,12 +35,15 @@ int main(int argc, char** argv) {
   if (command == "calibrate") return favor::cli::Calibrate(argc, argv);
   if (command == "variance") return favor::cli::Variance(argc, argv);
   if (command == "info") return favor::cli::Info(argc, argv);
+  if (command == "bench") return favor::cli::Bench(argc, argv);
+  if (command == "eval") return favor::cli::Eval(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
     std::fputs(kUsage, stdout);
     return 0;
   }
   std::fprintf(stderr,
-               "favor: unknown command '%s' (commands: generate, calibrate, inspect, info; see "
+               "favor: unknown command '%s' (commands: generate, calibrate, variance, bench, eval, "
+               "inspect, info; see "
                "favor --help)\n",
                command.c_str());
   return 2;

@@ -78,7 +78,7 @@ int Info(int /*argc*/, char** /*argv*/) {
     std::fprintf(stderr, "favor: %s\n", std::string(isa.status().message()).c_str());
     return 1;
   }
-  std::printf("favor 0.1.0\n");
+  std::printf("favor %s\n", FAVOR_VERSION);
   std::printf("kernels:  %s (supported:", std::string(kernels::IsaName(*isa)).c_str());
   for (auto supported : kernels::SupportedIsas()) {
     std::printf(" %s", std::string(kernels::IsaName(supported)).c_str());

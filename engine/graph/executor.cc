@@ -1,5 +1,6 @@
 #include "engine/graph/executor.h"
 
+#include <chrono>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +25,19 @@ void GraphState::Reset() {
     if (state != nullptr) state->Reset();
   }
   position_ = 0;
+}
+
+absl::Status GraphState::ExtendByRepeating(int64_t depth) {
+  if (position_ <= 0 || depth < position_ || depth > max_context_) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot extend a sequence of ", position_,
+                                                   " tokens to ", depth, " (context ", max_context_,
+                                                   "); it must hold a token first"));
+  }
+  for (const auto& state : states_) {
+    if (state != nullptr) FAVOR_RETURN_IF_ERROR(state->ExtendByRepeating(position_, depth));
+  }
+  position_ = depth;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(std::shared_ptr<const Graph> graph,
@@ -129,6 +143,7 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(std::shared_ptr<const
   e.input_scratch_.reserve(max_inputs);
   e.output_scratch_.reserve(max_outputs);
   e.outputs_.resize(g.outputs().size());
+  if (options.profile) e.node_nanoseconds_.assign(static_cast<size_t>(g.num_nodes()), 0);
   try {
     e.stream_ = std::make_unique<dnnl::stream>(CpuEngine());
   } catch (const dnnl::error& error) {
@@ -233,6 +248,7 @@ absl::Status Executor::Run(std::span<const Tensor> inputs, GraphState& state) {
   ctx.kernels = kernels_;
   ctx.threads = threads_;
   ctx.stream = stream_.get();
+  const bool profiling = !node_nanoseconds_.empty();
   for (const Step& step : steps_) {
     const Node& n = g.node(step.node);
     input_scratch_.clear();
@@ -245,8 +261,16 @@ absl::Status Executor::Run(std::span<const Tensor> inputs, GraphState& state) {
                         ? std::span<std::byte>(arena + step.workspace_offset,
                                                static_cast<size_t>(step.workspace_bytes))
                         : std::span<std::byte>();
+    const auto start =
+        profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     const absl::Status status = n.op->Run(ctx, input_scratch_, output_scratch_,
                                           state.states_[static_cast<size_t>(step.node)].get());
+    if (profiling) {
+      node_nanoseconds_[static_cast<size_t>(step.node)] +=
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+              .count();
+    }
     if (!status.ok()) {
       return WithContext(status, absl::StrCat("node '", n.name, "' (", n.op->type(), ")"));
     }

@@ -12,6 +12,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <algorithm>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -31,6 +32,7 @@ struct ExecutorOptions {
   int threads = 0;                  // 0: one per physical core.
   std::optional<kernels::Isa> isa;  // Unset: FAVOR_ISA, else the best the CPU supports.
   bool verbose = false;             // Print the plan (ISA, threads, arena) to stderr.
+  bool profile = false;             // Time every node (see Executor::node_nanoseconds).
 };
 
 // The per-sequence state of every stateful op of a graph, and the sequence position.
@@ -41,6 +43,9 @@ class GraphState {
   int64_t NumBytes() const;
   // Starts a new sequence (keeps the memory).
   void Reset();
+  // Benchmarks: moves a sequence of position() > 0 tokens to `depth` tokens by repeating them
+  // (see OpState::ExtendByRepeating).
+  absl::Status ExtendByRepeating(int64_t depth);
 
  private:
   friend class Executor;
@@ -71,6 +76,10 @@ class Executor {
   int threads() const { return threads_; }
   int64_t max_seq_len() const { return max_seq_len_; }
   int64_t arena_bytes() const;
+  // With options.profile: wall-clock nanoseconds spent in each node since the last
+  // ResetProfile(), indexed by NodeId (empty without profiling).
+  std::span<const int64_t> node_nanoseconds() const { return node_nanoseconds_; }
+  void ResetProfile() { std::fill(node_nanoseconds_.begin(), node_nanoseconds_.end(), 0); }
   // "arena 12.0 MiB for 40 buffers (unshared: 30.1 MiB), isa avx512, 2 threads".
   std::string PlanSummary() const;
 
@@ -98,6 +107,7 @@ class Executor {
   std::shared_ptr<AlignedBuffer> arena_;
   int64_t unshared_bytes_ = 0;
   std::unique_ptr<dnnl::stream> stream_;
+  std::vector<int64_t> node_nanoseconds_;  // Sized only when profiling.
 };
 
 }  // namespace favor

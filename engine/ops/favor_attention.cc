@@ -45,6 +45,19 @@ class FavorState final : public OpState {
     length = 0;
     features = fixed_;  // Prompt-derived features are recomputed for the next sequence.
   }
+  // The sums S and z of new_length / length copies of the sequence are the same sums scaled by
+  // that ratio: a shift of the log-scale.
+  absl::Status ExtendByRepeating(int64_t old_length, int64_t new_length) override {
+    if (old_length != length || length <= 0 || new_length < length) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("FavorAttention: cannot extend ", length, " tokens to ", new_length));
+    }
+    const float shift =
+        static_cast<float>(std::log(static_cast<double>(new_length) / static_cast<double>(length)));
+    for (float& scale : log_scale_) scale += shift;
+    length = new_length;
+    return absl::OkStatus();
+  }
 
  private:
   int64_t heads_, features_, dim_;

@@ -1,5 +1,6 @@
 #include "engine/ops/kv_cache.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -50,6 +51,27 @@ void KvCache::Append(const float* k, const float* v, int64_t tokens) {
     }
   }
   length_ += tokens;
+}
+
+absl::Status KvCache::ExtendByRepeating(int64_t length, int64_t new_length) {
+  if (length != length_ || length_ <= 0 || new_length < length_ || new_length > max_context_) {
+    return absl::InvalidArgumentError(absl::StrCat("KV cache: cannot extend ", length_,
+                                                   " tokens to ", new_length, " (context ",
+                                                   max_context_, ")"));
+  }
+  // Writes every new row (a reserved page never written would read as the shared zero page and
+  // make long-context reads look cheaper than they are).
+  for (int64_t g = 0; g < n_kv_heads_; ++g) {
+    for (float* rows : {keys(g), values(g)}) {
+      for (int64_t t = length_; t < new_length; t += std::min(length_, new_length - t)) {
+        const int64_t count = std::min(length_, new_length - t);
+        std::memcpy(rows + t * head_dim_, rows,
+                    static_cast<size_t>(count * head_dim_) * sizeof(float));
+      }
+    }
+  }
+  length_ = new_length;
+  return absl::OkStatus();
 }
 
 int64_t KvCache::NumBytes() const { return static_cast<int64_t>(buffer_->size()); }

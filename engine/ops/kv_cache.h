@@ -29,6 +29,7 @@ class KvCache final : public OpState {
 
   int64_t NumBytes() const override;
   void Reset() override { length_ = 0; }
+  absl::Status ExtendByRepeating(int64_t length, int64_t new_length) override;
 
  private:
   KvCache(int64_t n_kv_heads, int64_t head_dim, int64_t max_context,

@@ -46,6 +46,11 @@ class OpState {
   virtual int64_t NumBytes() const = 0;
   // Forgets the sequence (a new conversation), keeping the memory.
   virtual void Reset() = 0;
+  // For benchmarks at a context depth: grows the sequence from `length` to `new_length` tokens
+  // without computing them, by repeating what the state holds. What a step costs depends on the
+  // depth, not on the contents, so this stands in for a prefill of new_length tokens that would
+  // take minutes with exact attention at 32K. Ops without per-position memory only count.
+  virtual absl::Status ExtendByRepeating(int64_t length, int64_t new_length) = 0;
 };
 
 struct StateOptions {

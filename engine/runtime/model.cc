@@ -35,17 +35,29 @@ absl::StatusOr<std::string> FindTokenizerBeside(const std::string& model_path, i
 
 absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path,
                                                    const LoadOptions& options) {
+  FAVOR_ASSIGN_OR_RETURN(io::ModelFile file, io::LoadModelFile(path));
+  if (options.tokenizer_path.empty() && !file.vocabulary.has_value()) {
+    LoadOptions with_tokenizer = options;
+    FAVOR_ASSIGN_OR_RETURN(with_tokenizer.tokenizer_path,
+                           FindTokenizerBeside(path, file.config.vocab_size));
+    return FromFile(std::move(file), with_tokenizer);
+  }
+  return FromFile(std::move(file), options);
+}
+
+absl::StatusOr<std::unique_ptr<Model>> Model::FromFile(io::ModelFile file,
+                                                       const LoadOptions& options) {
   std::unique_ptr<Model> model(new Model());
-  FAVOR_ASSIGN_OR_RETURN(model->file_, io::LoadModelFile(path));
+  model->file_ = std::move(file);
+  const std::string& path = model->file_.path;
   if (!options.tokenizer_path.empty()) {
     FAVOR_ASSIGN_OR_RETURN(model->tokenizer_, text::Tokenizer::FromFile(options.tokenizer_path));
   } else if (model->file_.vocabulary.has_value()) {
     FAVOR_ASSIGN_OR_RETURN(model->tokenizer_,
                            text::Tokenizer::FromVocabulary(*model->file_.vocabulary));
   } else {
-    FAVOR_ASSIGN_OR_RETURN(const std::string beside,
-                           FindTokenizerBeside(path, model->file_.config.vocab_size));
-    FAVOR_ASSIGN_OR_RETURN(model->tokenizer_, text::Tokenizer::FromFile(beside));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": the model carries no vocabulary; give a tokenizer file"));
   }
   if (model->tokenizer_->vocab_size() != model->file_.config.vocab_size) {
     return absl::InvalidArgumentError(

@@ -26,6 +26,10 @@ class Model {
  public:
   static absl::StatusOr<std::unique_ptr<Model>> Load(const std::string& path,
                                                      const LoadOptions& options = {});
+  // A model from a file already in memory (a synthetic model, say); its tokenizer comes from
+  // options.tokenizer_path or the file's vocabulary.
+  static absl::StatusOr<std::unique_ptr<Model>> FromFile(io::ModelFile file,
+                                                         const LoadOptions& options = {});
 
   const io::ModelFile& file() const { return file_; }
   const io::ModelConfig& config() const { return file_.config; }

@@ -27,7 +27,8 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model& model,
       session->executor_,
       Executor::Create(model.graph(), {.max_seq_len = std::min(options.max_batch, context),
                                        .threads = options.threads,
-                                       .verbose = options.verbose}));
+                                       .verbose = options.verbose,
+                                       .profile = options.profile}));
   FAVOR_ASSIGN_OR_RETURN(session->state_,
                          session->executor_->CreateState({.max_context = context}));
   FAVOR_ASSIGN_OR_RETURN(session->token_buffer_,

@@ -17,6 +17,7 @@ struct SessionOptions {
   int threads = 0;          // 0: physical cores.
   int64_t max_batch = 512;  // Largest prefill chunk.
   bool verbose = false;
+  bool profile = false;  // Time every node (executor().node_nanoseconds()).
 };
 
 class Session {
@@ -30,9 +31,13 @@ class Session {
   absl::StatusOr<std::span<const float>> Feed(std::span<const int32_t> tokens);
   int64_t position() const { return state_->position(); }
   int64_t context() const { return context_; }
+  int64_t vocab_size() const { return vocab_; }
   int64_t StateBytes() const { return state_->NumBytes(); }
   void Reset() { state_->Reset(); }
+  // Benchmarks: grows the sequence to `depth` tokens by repeating the ones fed so far.
+  absl::Status ExtendByRepeating(int64_t depth) { return state_->ExtendByRepeating(depth); }
   const Executor& executor() const { return *executor_; }
+  Executor& executor() { return *executor_; }
 
  private:
   Session() = default;

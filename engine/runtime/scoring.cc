@@ -1,0 +1,99 @@
+#include "engine/runtime/scoring.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "engine/core/status.h"
+
+namespace favor::runtime {
+namespace {
+
+// log_softmax in double: a 32000-way sum in float loses the small probabilities that KL weighs.
+void LogSoftmax(std::span<const float> logits, float* out) {
+  double max = -INFINITY;
+  for (float x : logits) max = std::max(max, static_cast<double>(x));
+  double sum = 0;
+  for (float x : logits) sum += std::exp(static_cast<double>(x) - max);
+  const double log_norm = max + std::log(sum);
+  for (size_t i = 0; i < logits.size(); ++i) {
+    out[i] = static_cast<float>(static_cast<double>(logits[i]) - log_norm);
+  }
+}
+
+int64_t ArgMax(std::span<const float> row) {
+  return std::max_element(row.begin(), row.end()) - row.begin();
+}
+
+}  // namespace
+
+absl::StatusOr<NextTokenDistributions> ScoreTokens(Session& session,
+                                                   std::span<const int32_t> tokens) {
+  NextTokenDistributions result;
+  result.positions = static_cast<int64_t>(tokens.size());
+  result.vocab = session.vocab_size();
+  result.log_probs.resize(static_cast<size_t>(result.positions * result.vocab));
+  const int64_t batch = session.executor().max_seq_len();
+  for (int64_t start = 0; start < result.positions; start += batch) {
+    const int64_t count = std::min(batch, result.positions - start);
+    FAVOR_ASSIGN_OR_RETURN(
+        const std::span<const float> logits,
+        session.Feed(tokens.subspan(static_cast<size_t>(start), static_cast<size_t>(count))));
+    if (static_cast<int64_t>(logits.size()) != count * result.vocab) {
+      return absl::FailedPreconditionError(
+          "scoring needs the logits of every position: load the model with all_logits");
+    }
+    for (int64_t t = 0; t < count; ++t) {
+      LogSoftmax(
+          logits.subspan(static_cast<size_t>(t * result.vocab), static_cast<size_t>(result.vocab)),
+          result.log_probs.data() + (start + t) * result.vocab);
+    }
+  }
+  return result;
+}
+
+double MeanNegativeLogLikelihood(const NextTokenDistributions& distributions,
+                                 std::span<const int32_t> tokens) {
+  double total = 0;
+  int64_t count = 0;
+  for (int64_t i = 0; i + 1 < distributions.positions; ++i) {
+    total -= distributions.row(i)[static_cast<size_t>(tokens[static_cast<size_t>(i + 1)])];
+    ++count;
+  }
+  return count > 0 ? total / static_cast<double>(count) : 0.0;
+}
+
+absl::StatusOr<DistributionComparison> CompareDistributions(const NextTokenDistributions& reference,
+                                                            const NextTokenDistributions& other) {
+  if (reference.positions != other.positions || reference.vocab != other.vocab) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot compare distributions of ",
+                                                   reference.positions, "x", reference.vocab,
+                                                   " with ", other.positions, "x", other.vocab));
+  }
+  DistributionComparison result;
+  if (reference.positions == 0) return result;
+  int64_t agree = 0;
+  for (int64_t i = 0; i < reference.positions; ++i) {
+    const auto p = reference.row(i), q = other.row(i);
+    double kl = 0;
+    for (size_t v = 0; v < p.size(); ++v) {
+      const double log_p = p[v];
+      kl += std::exp(log_p) * (log_p - static_cast<double>(q[v]));
+    }
+    result.kl.push_back(std::max(kl, 0.0));  // Rounding can make a near-zero KL negative.
+    agree += ArgMax(p) == ArgMax(q) ? 1 : 0;
+  }
+  double sum = 0;
+  for (double kl : result.kl) sum += kl;
+  result.mean_kl = sum / static_cast<double>(result.kl.size());
+  std::vector<double> sorted = result.kl;
+  std::sort(sorted.begin(), sorted.end());
+  // Nearest-rank percentile.
+  const auto rank = static_cast<size_t>(std::ceil(0.99 * static_cast<double>(sorted.size())));
+  result.p99_kl = sorted[std::max<size_t>(rank, 1) - 1];
+  result.top1_agreement = static_cast<double>(agree) / static_cast<double>(reference.positions);
+  return result;
+}
+
+}  // namespace favor::runtime

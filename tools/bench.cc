@@ -1,0 +1,302 @@
+// favor bench: speed and memory of prompt processing (ppN) and generation (tgN), optionally at a
+// context depth already in the state, over a grid of attention kinds, feature counts, threads
+// and weight types; llama-bench's conventions (random tokens, a warm-up run, mean +- stddev over
+// repetitions). See tools/bench_report.h for the output formats.
+//
+// Depth: by default the state is filled to the depth by repeating a short real prefix
+// (GraphState::ExtendByRepeating): a step's cost depends on how many tokens the state holds, not
+// on what they are, and a real 32K prefill with exact attention takes many minutes.
+// --real-depth prefills the depth for real instead.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/core/status.h"
+#include "engine/core/threading.h"
+#include "engine/runtime/model.h"
+#include "engine/runtime/session.h"
+#include "models/synthetic.h"
+#include "tools/bench_report.h"
+#include "tools/cli_args.h"
+#include "tools/commands.h"
+
+namespace favor::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "favor bench: error: %s\n", std::string(status.message()).c_str());
+  return 1;
+}
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "favor bench: %s\n", message.c_str());
+  return 2;
+}
+
+// Peak resident memory of the process: reset (Linux >= 4.0 clears VmHWM on "5") and read.
+void ResetPeakResidentMemory() {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";
+}
+double PeakResidentMiB() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
+  }
+  return 0;
+}
+
+struct TestSpec {
+  bool prompt;
+  int64_t tokens;
+  int64_t depth;
+};
+
+struct RunSettings {
+  int repetitions;
+  int64_t batch;
+  bool real_depth;
+  uint64_t seed;
+};
+
+// How many real tokens start a depth fill: enough for prompt statistics, cheap to prefill.
+constexpr int64_t kDepthPrefix = 64;
+
+absl::StatusOr<BenchRow> RunTest(const runtime::Model& model, const TestSpec& test, int threads,
+                                 const RunSettings& settings) {
+  auto session = runtime::Session::Create(model, {.context = test.depth + test.tokens,
+                                                  .threads = threads,
+                                                  .max_batch = settings.batch,
+                                                  .profile = true});
+  if (!session.ok()) return session.status();
+  runtime::Session& s = **session;
+  std::vector<bool> is_attention(static_cast<size_t>(model.graph()->num_nodes()), false);
+  for (int id = 0; id < model.graph()->num_nodes(); ++id) {
+    const Node& node = model.graph()->node(id);
+    if (node.op == nullptr) continue;
+    const auto type = node.op->type();
+    is_attention[static_cast<size_t>(id)] =
+        type == "Attention" || type == "FavorAttention" || type == "AttentionStatisticsTap";
+  }
+  std::mt19937 rng(static_cast<uint32_t>(settings.seed));
+  std::uniform_int_distribution<int32_t> token(3, static_cast<int32_t>(s.vocab_size()) - 1);
+  auto random_tokens = [&](int64_t count) {
+    std::vector<int32_t> ids(static_cast<size_t>(count));
+    for (int32_t& id : ids) id = token(rng);
+    return ids;
+  };
+
+  ResetPeakResidentMemory();
+  std::vector<double> speeds;
+  double attention_seconds = 0, total_seconds = 0;
+  for (int rep = 0; rep <= settings.repetitions; ++rep) {  // Run 0 warms up.
+    s.Reset();
+    if (test.depth > 0) {
+      const int64_t prefix = settings.real_depth ? test.depth : std::min(test.depth, kDepthPrefix);
+      if (auto fed = s.Feed(random_tokens(prefix)); !fed.ok()) return fed.status();
+      if (prefix < test.depth) {
+        if (auto status = s.ExtendByRepeating(test.depth); !status.ok()) return status;
+      }
+    }
+    const std::vector<int32_t> ids = random_tokens(test.tokens);
+    s.executor().ResetProfile();
+    const auto start = Clock::now();
+    if (test.prompt) {
+      if (auto fed = s.Feed(ids); !fed.ok()) return fed.status();
+    } else {
+      for (int32_t id : ids) {
+        if (auto fed = s.Feed({&id, 1}); !fed.ok()) return fed.status();
+      }
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (rep == 0) continue;
+    speeds.push_back(static_cast<double>(test.tokens) / seconds);
+    total_seconds += seconds;
+    const auto nanos = s.executor().node_nanoseconds();
+    for (size_t id = 0; id < nanos.size(); ++id) {
+      if (is_attention[id]) attention_seconds += static_cast<double>(nanos[id]) * 1e-9;
+    }
+  }
+  BenchRow row;
+  row.prompt = test.prompt;
+  row.tokens = test.tokens;
+  row.depth = test.depth;
+  row.threads = s.executor().threads();
+  row.repetitions = settings.repetitions;
+  double sum = 0;
+  for (double v : speeds) sum += v;
+  row.tokens_per_second = sum / static_cast<double>(speeds.size());
+  double squares = 0;
+  for (double v : speeds) squares += (v - row.tokens_per_second) * (v - row.tokens_per_second);
+  row.tokens_per_second_sd =
+      speeds.size() > 1 ? std::sqrt(squares / static_cast<double>(speeds.size() - 1)) : 0.0;
+  row.attention_share = total_seconds > 0 ? attention_seconds / total_seconds : 0.0;
+  row.state_mib = static_cast<double>(s.StateBytes()) / (1 << 20);
+  row.peak_rss_mib = PeakResidentMiB();
+  return row;
+}
+
+}  // namespace
+
+int Bench(int argc, char** argv) {
+  std::string model_path, shape, prompt_list = "512", gen_list = "128", depth_list = "0",
+                                 attention_list = "exact,favor#", feature_list = "256", thread_list,
+                                 dtype_list = "f32", output = "md", plot_path, rf, stats = "prompt",
+                                 tokenizer_path;
+  int64_t repetitions = 5, batch = 512, chunk = 64, seed = 42;
+  bool real_depth = false;
+  ArgParser args("bench");
+  args.String({"-m", "--model"}, "PATH", "model file or directory", &model_path);
+  args.String({"--shape"}, "NAME",
+              "synthetic model with random weights instead: tiny|stories15M|stories110M|llama-1b",
+              &shape);
+  args.String({"--tokenizer"}, "PATH", "tokenizer for -m (default: the model's own)",
+              &tokenizer_path);
+  args.String({"-p", "--n-prompt"}, "LIST", "prompt lengths, pp tests (default 512; 0: none)",
+              &prompt_list);
+  args.String({"-n", "--n-gen"}, "LIST", "generated tokens, tg tests (default 128; 0: none)",
+              &gen_list);
+  args.String({"-d", "--n-depth"}, "LIST", "context depths, e.g. 0,512-32768*2 (default 0)",
+              &depth_list);
+  args.String({"--attention"}, "LIST",
+              "attention kinds: exact,favor+,favor++,favor# (default "
+              "exact,favor#)",
+              &attention_list);
+  args.String({"--features"}, "LIST", "random features per head M (default 256)", &feature_list);
+  args.String({"--rf"}, "KIND", "random features for the favor kinds (default: the kind's own)",
+              &rf);
+  args.String({"--favor-stats"}, "SRC", "prompt (default) | calibrated | FILE", &stats);
+  args.Int({"--favor-chunk"}, "C", "prefill chunk of the causal prefix sums (default 64)", &chunk);
+  args.String({"-t", "--threads"}, "LIST", "threads (default: physical cores)", &thread_list);
+  args.String({"--dtype"}, "LIST", "matrix weights: f32,bf16 (default f32)", &dtype_list);
+  args.Int({"-b", "--batch-size"}, "N", "prompt tokens per forward pass (default 512)", &batch);
+  args.Int({"-r", "--repetitions"}, "N", "measured runs per test after one warm-up (default 5)",
+           &repetitions);
+  args.Int({"--seed"}, "N", "seed of the random tokens (default 42)", &seed);
+  args.Flag({"--real-depth"}, "prefill the depth for real (default: repeat a 64-token prefix)",
+            &real_depth);
+  args.String({"-o", "--output"}, "md|csv|json", "output format (default md)", &output);
+  args.String({"--plot"}, "FILE.svg", "write tg latency against depth, log-log", &plot_path);
+  if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
+
+  if (model_path.empty() == shape.empty()) {
+    return UsageError("give a model (-m PATH) or a synthetic shape (--shape NAME), not both");
+  }
+  if (output != "md" && output != "csv" && output != "json") {
+    return UsageError(absl::StrCat("-o must be md, csv or json, got '", output, "'"));
+  }
+  if (repetitions < 1 || repetitions > 1000) {
+    return UsageError(absl::StrCat("-r must be in [1, 1000], got ", repetitions));
+  }
+  if (batch < 1) return UsageError(absl::StrCat("-b must be positive, got ", batch));
+  auto prompts = ParseIntList(prompt_list, "-p");
+  auto gens = ParseIntList(gen_list, "-n");
+  auto depths = ParseIntList(depth_list, "-d");
+  auto features = ParseIntList(feature_list, "--features");
+  auto threads =
+      thread_list.empty()
+          ? absl::StatusOr<std::vector<int64_t>>(std::vector<int64_t>{PhysicalCoreCount()})
+          : ParseIntList(thread_list, "-t");
+  auto attentions = ParseStringList(attention_list, "--attention");
+  auto dtypes = ParseStringList(dtype_list, "--dtype");
+  for (const absl::Status& status :
+       {prompts.status(), gens.status(), depths.status(), features.status(), threads.status(),
+        attentions.status(), dtypes.status()}) {
+    if (!status.ok()) return UsageError(std::string(status.message()));
+  }
+  for (const auto* list : {&*prompts, &*gens, &*depths}) {
+    for (int64_t v : *list) {
+      if (v < 0) return UsageError("-p, -n and -d take counts of tokens >= 0");
+    }
+  }
+  for (int64_t t : *threads) {
+    if (t < 1 || t > 1024) return UsageError(absl::StrCat("-t: bad thread count ", t));
+  }
+  for (const std::string& dtype : *dtypes) {
+    if (dtype != "f32" && dtype != "bf16") {
+      return UsageError(absl::StrCat("--dtype: '", dtype, "' is not f32 or bf16"));
+    }
+  }
+  std::vector<TestSpec> tests;
+  for (int64_t depth : *depths) {
+    for (int64_t n : *prompts) {
+      if (n > 0) tests.push_back({.prompt = true, .tokens = n, .depth = depth});
+    }
+    for (int64_t n : *gens) {
+      if (n > 0) tests.push_back({.prompt = false, .tokens = n, .depth = depth});
+    }
+  }
+  if (tests.empty()) return UsageError("no tests: -p and -n are both 0");
+
+  io::ModelFile file;
+  if (!shape.empty()) {
+    auto found = models::FindSyntheticShape(shape);
+    if (!found.ok()) return UsageError(std::string(found.status().message()));
+    auto synthetic = models::SyntheticModelFile(*found);
+    if (!synthetic.ok()) return Fail(synthetic.status());
+    file = *std::move(synthetic);
+  }
+  const std::string model_name = shape.empty() ? model_path : shape;
+  const MachineInfo machine = DescribeMachine();
+  std::vector<BenchRow> rows;
+  for (const std::string& dtype : *dtypes) {
+    for (const std::string& attention : *attentions) {
+      const std::vector<int64_t> counts =
+          attention == "exact" ? std::vector<int64_t>{0} : *features;
+      for (int64_t m : counts) {
+        runtime::LoadOptions load{.tokenizer_path = tokenizer_path,
+                                  .weights = dtype == "bf16" ? DType::kBF16 : DType::kF32};
+        load.attention = {.kind = attention,
+                          .rf = rf,
+                          .features = m > 0 ? m : 256,
+                          .stats = stats,
+                          .chunk = chunk};
+        auto model = shape.empty() ? runtime::Model::Load(model_path, load)
+                                   : runtime::Model::FromFile(file, load);
+        if (!model.ok()) return Fail(model.status());
+        for (int64_t t : *threads) {
+          for (const TestSpec& test : tests) {
+            auto row = RunTest(**model, test, static_cast<int>(t),
+                               {.repetitions = static_cast<int>(repetitions),
+                                .batch = batch,
+                                .real_depth = real_depth,
+                                .seed = static_cast<uint64_t>(seed)});
+            if (!row.ok()) {
+              return Fail(
+                  WithContext(row.status(), absl::StrCat(attention, " ", test.prompt ? "pp" : "tg",
+                                                         test.tokens, " @ d", test.depth)));
+            }
+            row->model = model_name;
+            row->dtype = dtype;
+            row->attention = attention;
+            row->rf = m > 0 ? rf : "";
+            row->features = m;
+            std::fprintf(stderr, "favor bench: %s %s: %.2f t/s\n", row->Attention().c_str(),
+                         row->Test().c_str(), row->tokens_per_second);
+            rows.push_back(*std::move(row));
+          }
+        }
+      }
+    }
+  }
+  const std::string report = output == "csv"    ? CsvReport(machine, rows)
+                             : output == "json" ? JsonReport(machine, rows)
+                                                : MarkdownReport(machine, rows);
+  std::fputs(report.c_str(), stdout);
+  if (!plot_path.empty()) {
+    std::ofstream plot(plot_path);
+    plot << LatencyPlotSvg(rows);
+    if (!plot) return Fail(absl::PermissionDeniedError(absl::StrCat("cannot write ", plot_path)));
+  }
+  return 0;
+}
+
+}  // namespace favor::cli

@@ -1,0 +1,291 @@
+#include "tools/bench_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <tuple>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "engine/core/dnnl_context.h"
+#include "engine/core/threading.h"
+#include "engine/kernels/kernels.h"
+#include "tools/svg_plot.h"
+
+namespace favor::cli {
+namespace {
+
+constexpr int64_t kMaxListLength = 4096;
+
+std::string JsonString(const std::string& text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      absl::StrAppendFormat(&out, "\\u%04x", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+// CSV field: quoted when it holds a separator, quote or newline.
+std::string CsvField(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<int64_t>> ParseIntList(const std::string& text,
+                                                  const std::string& flag) {
+  auto bad = [&](const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": bad list '", text, "': ", why,
+                                                   " (e.g. 512,1024 or 512-4096*2 or 0-1024+256)"));
+  };
+  std::vector<int64_t> values;
+  for (absl::string_view item : absl::StrSplit(text, ',')) {
+    if (item.empty()) return bad("empty item");
+    const size_t dash = item.find('-', 1);
+    if (dash == absl::string_view::npos) {
+      int64_t value = 0;
+      if (!absl::SimpleAtoi(item, &value)) return bad(absl::StrCat("'", item, "' is not a number"));
+      values.push_back(value);
+      continue;
+    }
+    const absl::string_view first_text = item.substr(0, dash);
+    absl::string_view rest = item.substr(dash + 1);
+    const size_t op_at = rest.find_first_of("*+");
+    int64_t first = 0, last = 0, step = 0;
+    if (op_at == absl::string_view::npos || !absl::SimpleAtoi(first_text, &first) ||
+        !absl::SimpleAtoi(rest.substr(0, op_at), &last) ||
+        !absl::SimpleAtoi(rest.substr(op_at + 1), &step)) {
+      return bad(absl::StrCat("'", item, "' is not FIRST-LAST*FACTOR or FIRST-LAST+STEP"));
+    }
+    const bool multiply = rest[op_at] == '*';
+    if (last < first || (multiply ? (step < 2 || first <= 0) : step < 1)) {
+      return bad(absl::StrCat("'", item, "' does not grow from ", first, " to ", last));
+    }
+    for (int64_t v = first; v <= last; v = multiply ? v * step : v + step) {
+      values.push_back(v);
+      if (static_cast<int64_t>(values.size()) > kMaxListLength) return bad("too many values");
+    }
+  }
+  return values;
+}
+
+absl::StatusOr<std::vector<std::string>> ParseStringList(const std::string& text,
+                                                         const std::string& flag) {
+  std::vector<std::string> values = absl::StrSplit(text, ',');
+  for (const std::string& value : values) {
+    if (value.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": empty item in '", text, "'"));
+    }
+  }
+  return values;
+}
+
+MachineInfo DescribeMachine() {
+  MachineInfo info;
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const size_t colon = line.find(':');
+      if (colon != std::string::npos) {
+        info.cpu = std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+      }
+      break;
+    }
+  }
+  if (info.cpu.empty()) info.cpu = "unknown CPU";
+  auto isa = kernels::IsaFromEnvironment();
+  info.isa = isa.ok() ? std::string(kernels::IsaName(*isa)) : "unknown";
+  info.cores = PhysicalCoreCount();
+  info.onednn = DnnlDescription();
+  info.favor = FAVOR_VERSION;
+  return info;
+}
+
+std::string BenchRow::Test() const {
+  std::string test = absl::StrCat(prompt ? "pp" : "tg", tokens);
+  if (depth > 0) absl::StrAppend(&test, " @ d", depth);
+  return test;
+}
+
+std::string BenchRow::Attention() const {
+  if (features == 0) return attention;
+  return absl::StrCat(attention, rf.empty() ? "" : absl::StrCat(" (", rf, ")"), " M=", features);
+}
+
+std::string MarkdownReport(const MachineInfo& machine, const std::vector<BenchRow>& rows) {
+  std::string out =
+      absl::StrFormat("favor %s | %s | kernels %s | %d physical cores | oneDNN %s\n\n",
+                      machine.favor, machine.cpu, machine.isa, machine.cores, machine.onednn);
+  out +=
+      "| model | dtype | threads | attention | test | t/s | ms/token | attention % | state MiB | "
+      "peak RSS MiB |\n"
+      "| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |\n";
+  for (const BenchRow& row : rows) {
+    absl::StrAppendFormat(
+        &out, "| %s | %s | %d | %s | %s | %.2f ± %.2f | %.3f | %.1f | %.2f | %.0f |\n", row.model,
+        row.dtype, row.threads, row.Attention(), row.Test(), row.tokens_per_second,
+        row.tokens_per_second_sd, row.MillisecondsPerToken(), 100 * row.attention_share,
+        row.state_mib, row.peak_rss_mib);
+  }
+  const auto crossovers = FindCrossovers(rows);
+  if (!crossovers.empty()) out += "\ncrossover with exact attention:\n";
+  for (const Crossover& crossover : crossovers) {
+    absl::StrAppend(&out, "- ", crossover.Describe(), "\n");
+  }
+  return out;
+}
+
+std::string CsvReport(const MachineInfo& machine, const std::vector<BenchRow>& rows) {
+  std::string out =
+      "cpu,isa,cores,onednn,favor,model,dtype,threads,attention,rf,features,test,prompt_tokens,"
+      "gen_tokens,depth,repetitions,tokens_per_second,tokens_per_second_sd,ms_per_token,"
+      "attention_share,state_mib,peak_rss_mib\n";
+  for (const BenchRow& row : rows) {
+    absl::StrAppendFormat(
+        &out, "%s,%s,%d,%s,%s,%s,%s,%d,%s,%s,%d,%s,%d,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f\n",
+        CsvField(machine.cpu), machine.isa, machine.cores, CsvField(machine.onednn), machine.favor,
+        CsvField(row.model), row.dtype, row.threads, CsvField(row.attention), row.rf, row.features,
+        row.Test(), row.prompt ? row.tokens : 0, row.prompt ? 0 : row.tokens, row.depth,
+        row.repetitions, row.tokens_per_second, row.tokens_per_second_sd,
+        row.MillisecondsPerToken(), row.attention_share, row.state_mib, row.peak_rss_mib);
+  }
+  return out;
+}
+
+std::string JsonReport(const MachineInfo& machine, const std::vector<BenchRow>& rows) {
+  std::string out = absl::StrFormat(
+      "{\n  \"machine\": {\"cpu\": %s, \"isa\": %s, \"cores\": %d, \"onednn\": %s, \"favor\": "
+      "%s},\n  \"results\": [",
+      JsonString(machine.cpu), JsonString(machine.isa), machine.cores, JsonString(machine.onednn),
+      JsonString(machine.favor));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const BenchRow& row = rows[i];
+    absl::StrAppendFormat(
+        &out,
+        "%s\n    {\"model\": %s, \"dtype\": %s, \"threads\": %d, \"attention\": %s, \"rf\": %s, "
+        "\"features\": %d, \"test\": %s, \"prompt_tokens\": %d, \"gen_tokens\": %d, \"depth\": "
+        "%d, \"repetitions\": %d, \"tokens_per_second\": %.4f, \"tokens_per_second_sd\": %.4f, "
+        "\"ms_per_token\": %.4f, \"attention_share\": %.4f, \"state_mib\": %.4f, "
+        "\"peak_rss_mib\": %.1f}",
+        i == 0 ? "" : ",", JsonString(row.model), JsonString(row.dtype), row.threads,
+        JsonString(row.attention), JsonString(row.rf), row.features, JsonString(row.Test()),
+        row.prompt ? row.tokens : 0, row.prompt ? 0 : row.tokens, row.depth, row.repetitions,
+        row.tokens_per_second, row.tokens_per_second_sd, row.MillisecondsPerToken(),
+        row.attention_share, row.state_mib, row.peak_rss_mib);
+  }
+  out += "\n  ],\n  \"crossover\": [";
+  const auto crossovers = FindCrossovers(rows);
+  for (size_t i = 0; i < crossovers.size(); ++i) {
+    const Crossover& c = crossovers[i];
+    absl::StrAppendFormat(
+        &out, "%s\n    {\"attention\": %s, \"over\": %s, \"from\": %s, \"measured\": [%s]}",
+        i == 0 ? "" : ",", JsonString(c.attention), JsonString(c.over),
+        c.from.has_value() ? absl::StrCat(*c.from) : "null", absl::StrJoin(c.measured, ", "));
+  }
+  out += "\n  ]\n}\n";
+  return out;
+}
+
+std::string Crossover::Describe() const {
+  const std::string points = absl::StrJoin(measured, ", ");
+  if (!from.has_value()) {
+    return absl::StrCat(attention, ", ", over, ": not faster than exact at the largest measured (",
+                        points, ")");
+  }
+  if (*from == measured.front()) {
+    return absl::StrCat(attention, ", ", over, ": faster than exact at every measured point (",
+                        points, ")");
+  }
+  return absl::StrCat(attention, ", ", over, ": faster than exact from ", *from, " (measured ",
+                      points, ")");
+}
+
+std::vector<Crossover> FindCrossovers(const std::vector<BenchRow>& rows) {
+  // Rows are compared within a group of the same model, dtype, threads and test kind; the swept
+  // variable is the depth for tg (at one N) and the prompt length for pp (at one depth).
+  using Group = std::tuple<std::string, std::string, int, bool, int64_t>;
+  auto group_of = [](const BenchRow& r) {
+    return Group{r.model, r.dtype, r.threads, r.prompt, r.prompt ? r.depth : r.tokens};
+  };
+  auto swept = [](const BenchRow& r) { return r.prompt ? r.tokens : r.depth; };
+  std::map<Group, std::map<int64_t, double>> exact;
+  std::map<std::pair<Group, std::string>, std::map<int64_t, double>> approximate;
+  for (const BenchRow& row : rows) {
+    if (row.attention == "exact") {
+      exact[group_of(row)][swept(row)] = row.tokens_per_second;
+    } else {
+      approximate[{group_of(row), row.Attention()}][swept(row)] = row.tokens_per_second;
+    }
+  }
+  std::vector<Crossover> result;
+  for (const auto& [key, speeds] : approximate) {
+    const auto& [group, attention] = key;
+    const auto found = exact.find(group);
+    if (found == exact.end()) continue;
+    Crossover crossover;
+    crossover.attention = attention;
+    crossover.over = std::get<3>(group)
+                         ? absl::StrCat("pp by prompt length @ d", std::get<4>(group))
+                         : absl::StrCat("tg", std::get<4>(group), " by depth");
+    std::vector<std::pair<int64_t, bool>> faster;  // (point, approximate faster)
+    for (const auto& [point, speed] : speeds) {
+      const auto exact_speed = found->second.find(point);
+      if (exact_speed == found->second.end()) continue;
+      crossover.measured.push_back(point);
+      faster.emplace_back(point, speed > exact_speed->second);
+    }
+    if (crossover.measured.size() < 2) continue;  // One point is no sweep.
+    for (auto it = faster.rbegin(); it != faster.rend() && it->second; ++it) {
+      crossover.from = it->first;
+    }
+    result.push_back(std::move(crossover));
+  }
+  return result;
+}
+
+std::string LatencyPlotSvg(const std::vector<BenchRow>& rows) {
+  std::vector<PlotSeries> series;
+  std::string model, dtype;
+  for (const BenchRow& row : rows) {
+    if (row.prompt || row.depth <= 0) continue;
+    const std::string name =
+        absl::StrCat(row.Attention(),
+                     rows.front().threads == row.threads ? "" : absl::StrCat(" t", row.threads));
+    auto it = std::find_if(series.begin(), series.end(),
+                           [&](const PlotSeries& s) { return s.name == name; });
+    if (it == series.end()) {
+      series.push_back({.name = name, .points = {}});
+      it = series.end() - 1;
+    }
+    it->points.emplace_back(static_cast<double>(row.depth), row.MillisecondsPerToken());
+    model = row.model;
+    dtype = row.dtype;
+  }
+  return LineChartSvg(series, {.title = absl::StrCat("generation latency against context depth (",
+                                                     model, ", ", dtype, ")"),
+                               .x_label = "depth (tokens already in the context)",
+                               .y_label = "milliseconds per generated token",
+                               .log_x = true,
+                               .log_y = true});
+}
+
+}  // namespace favor::cli
