@@ -71,7 +71,10 @@ absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(
         "--favor-stats sequence uses future tokens: it is for bidirectional (encoder) attention; "
         "a decoder takes prompt or calibrated statistics");
   }
-  if (config.stats == "prompt" || kind == rf::RfKind::kPos) {
+  if (config.calibration != nullptr && kind != rf::RfKind::kPos) {
+    options.source = FavorStatsSource::kCalibrated;
+    options.calibration = config.calibration;
+  } else if (config.stats == "prompt" || kind == rf::RfKind::kPos) {
     options.source = FavorStatsSource::kPrompt;
   } else {
     const std::string path =

@@ -5,6 +5,7 @@
 // model: MODEL.favor-stats) or an explicit calibration file.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,8 @@ struct AttentionConfig {
   std::string stats = "prompt";  // prompt | calibrated | FILE
   std::vector<int64_t> layers;   // Empty: all.
   int64_t chunk = 64;
+  // Statistics already in memory (favor eval calibrates in-process); overrides `stats`.
+  std::shared_ptr<const rf::Calibration> calibration;
 };
 
 // The default calibration file of a model.

@@ -64,6 +64,19 @@ double MeanNegativeLogLikelihood(const NextTokenDistributions& distributions,
   return count > 0 ? total / static_cast<double>(count) : 0.0;
 }
 
+double Mean(const std::vector<double>& values) {
+  double sum = 0;
+  for (double v : values) sum += v;
+  return values.empty() ? 0.0 : sum / static_cast<double>(values.size());
+}
+
+double Percentile(std::vector<double> values, double q) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(values.size())));
+  return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
+}
+
 absl::StatusOr<DistributionComparison> CompareDistributions(const NextTokenDistributions& reference,
                                                             const NextTokenDistributions& other) {
   if (reference.positions != other.positions || reference.vocab != other.vocab) {
@@ -84,14 +97,9 @@ absl::StatusOr<DistributionComparison> CompareDistributions(const NextTokenDistr
     result.kl.push_back(std::max(kl, 0.0));  // Rounding can make a near-zero KL negative.
     agree += ArgMax(p) == ArgMax(q) ? 1 : 0;
   }
-  double sum = 0;
-  for (double kl : result.kl) sum += kl;
-  result.mean_kl = sum / static_cast<double>(result.kl.size());
-  std::vector<double> sorted = result.kl;
-  std::sort(sorted.begin(), sorted.end());
-  // Nearest-rank percentile.
-  const auto rank = static_cast<size_t>(std::ceil(0.99 * static_cast<double>(sorted.size())));
-  result.p99_kl = sorted[std::max<size_t>(rank, 1) - 1];
+  result.mean_kl = Mean(result.kl);
+  result.p99_kl = Percentile(result.kl, 0.99);
+  result.top1_matches = agree;
   result.top1_agreement = static_cast<double>(agree) / static_cast<double>(reference.positions);
   return result;
 }

@@ -38,7 +38,12 @@ struct DistributionComparison {
   double mean_kl = 0;
   double p99_kl = 0;          // 99th percentile of the per-position KL.
   double top1_agreement = 0;  // Share of positions where both rank the same token first.
+  int64_t top1_matches = 0;   // Their count.
 };
+
+double Mean(const std::vector<double>& values);
+// Nearest-rank percentile, q in (0, 1]; 0 for no values.
+double Percentile(std::vector<double> values, double q);
 
 // Compares `other` with `reference` position by position (same shapes).
 absl::StatusOr<DistributionComparison> CompareDistributions(const NextTokenDistributions& reference,
