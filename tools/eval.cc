@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/core/status.h"
+#include "engine/rf/calibration.h"
 #include "engine/rf/positive.h"
 #include "engine/runtime/model.h"
 #include "engine/runtime/scoring.h"
@@ -175,6 +176,18 @@ int Eval(int argc, char** argv) {
     }
     // A copy: the tap goes on recording while the exact model scores the text below.
     calibration = std::make_shared<const rf::Calibration>(*(*exact_model)->statistics());
+  }
+
+  if (calibration == nullptr) {  // Read once, before any work, for every attention below.
+    const std::string path =
+        stats == "calibrated" ? runtime::DefaultCalibrationPath(model_path) : stats;
+    auto loaded = rf::LoadCalibration(path);
+    if (!loaded.ok()) {
+      return Fail(WithContext(loaded.status(),
+                              absl::StrCat("calibration statistics (run favor calibrate -m ",
+                                           model_path, ", or pass --calibrate-on TEXT)")));
+    }
+    calibration = std::make_shared<const rf::Calibration>(*std::move(loaded));
   }
 
   auto ids = tokenizer.Encode(*text, false);

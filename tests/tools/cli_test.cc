@@ -175,4 +175,75 @@ TEST(Cli, GenerationStopsCleanlyWhenTheContextFills) {
   EXPECT_NE(r.err.find("generated 12 tokens"), std::string::npos) << r.err;
 }
 
+TEST(Cli, BenchRunsAGridOnASyntheticShapeInEveryFormat) {
+  const std::string grid =
+      "bench --shape tiny -p 16 -n 4 -d 0,32 --attention exact,favor# --features 16,32 -r 1 -t 1";
+  const Result md = RunFavor(grid);
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  // 3 attentions (exact, favor# x 2 M) x 2 depths x (pp + tg) = 12 rows.
+  EXPECT_EQ(std::count(md.out.begin(), md.out.end(), '\n'), 4 + 12 + 2 + 2) << md.out;
+  EXPECT_NE(md.out.find("| tiny | f32 | 1 | favor# M=32 | tg4 @ d32 |"), std::string::npos)
+      << md.out;
+  EXPECT_NE(md.out.find("crossover with exact attention"), std::string::npos) << md.out;
+
+  const Result csv = RunFavor(grid + " -o csv");
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_EQ(std::count(csv.out.begin(), csv.out.end(), '\n'), 13) << csv.out;
+
+  const std::string plot =
+      ::testing::TempDir() + "/favor_bench_" + std::to_string(::getpid()) + ".svg";
+  const Result json = RunFavor(grid + " -o json --plot " + plot);
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(json.out.rfind("{", 0), 0u);
+  EXPECT_NE(json.out.find("\"results\""), std::string::npos);
+  EXPECT_EQ(Slurp(plot).rfind("<svg", 0), 0u);
+  std::remove(plot.c_str());
+}
+
+TEST(Cli, BenchRefusesBadGridsWithUsageErrors) {
+  ExpectOneLineErrorFn(RunFavor("bench --shape nope"), 2, "unknown model shape 'nope'");
+  ExpectOneLineErrorFn(RunFavor("bench"), 2, "give a model (-m PATH) or a synthetic shape");
+  ExpectOneLineErrorFn(RunFavor("bench --shape tiny -d 1-8/2"), 2, "-d: bad list");
+  ExpectOneLineErrorFn(RunFavor("bench --shape tiny -o xml"), 2, "-o must be md, csv or json");
+  ExpectOneLineErrorFn(RunFavor("bench --shape tiny -p 0 -n 0"), 2, "no tests");
+  ExpectOneLineErrorFn(RunFavor("bench --shape tiny --dtype f16"), 2, "--dtype: 'f16'");
+  ExpectOneLineErrorFn(RunFavor("bench --shape tiny -t 0"), 2, "-t: bad thread count 0");
+  ExpectOneLineErrorFn(RunFavor("bench --shape tiny --attention favor* -r 1 -p 8 -n 0"), 1,
+                       "unknown attention 'favor*'");
+}
+
+TEST(Cli, EvalComparesApproximateAttentionWithExact) {
+  const std::string text = ::testing::TempDir() + "/favor_eval_" + std::to_string(::getpid());
+  {
+    std::ofstream out(text + ".txt");
+    out << "Once upon a time, there was a little girl named Lily. She loved to play in the park "
+           "with her ball. One day, the ball rolled into the pond and Lily was sad.";
+    std::ofstream calibration(text + "_calibration.txt");
+    calibration << "Tom had a dog. The dog liked to run in the sun. One day they went to the "
+                   "park and saw a big red bird. Tom was happy and the dog barked.";
+  }
+  const Result r = RunFavor("eval -m " + kLlama2c + " -f " + text + ".txt --calibrate-on " + text +
+                            "_calibration.txt --attention favor+,sderf --features 16,64 -o csv "
+                            "--plot " +
+                            text + ".svg");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1 + 1 + 4) << r.out;
+  EXPECT_NE(r.out.find(",exact,0,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(",sderf,64,"), std::string::npos) << r.out;
+  EXPECT_NE(Slurp(text + ".svg").find(">sderf<"), std::string::npos);
+
+  ExpectOneLineErrorFn(RunFavor("eval -m " + kLlama2c + " -f " + text + ".txt"), 1,
+                       "calibration statistics");
+  ExpectOneLineErrorFn(RunFavor("eval -m " + kLlama2c + " -f " + text + ".txt --attention trig"), 2,
+                       "--attention: 'trig'");
+  ExpectOneLineErrorFn(
+      RunFavor("eval -m " + kLlama2c + " -f " + text + ".txt --favor-stats prompt"), 2,
+      "strictly causal");
+  ExpectOneLineErrorFn(RunFavor("eval -m " + kLlama2c + " -f /nonexistent.txt"), 1,
+                       "cannot open '/nonexistent.txt'");
+  for (const char* suffix : {".txt", "_calibration.txt", ".svg"}) {
+    std::remove((text + suffix).c_str());
+  }
+}
+
 }  // namespace
