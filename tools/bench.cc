@@ -11,11 +11,13 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "engine/core/status.h"
 #include "engine/core/threading.h"
 #include "engine/runtime/model.h"
@@ -65,6 +67,7 @@ struct RunSettings {
   int64_t batch;
   bool real_depth;
   uint64_t seed;
+  bool profile;  // Print the time per op type to stderr.
 };
 
 // How many real tokens start a depth fill: enough for prompt statistics, cheap to prefill.
@@ -97,6 +100,7 @@ absl::StatusOr<BenchRow> RunTest(const runtime::Model& model, const TestSpec& te
   ResetPeakResidentMemory();
   std::vector<double> speeds;
   double attention_seconds = 0, total_seconds = 0;
+  std::map<std::string, double> seconds_by_type;
   for (int rep = 0; rep <= settings.repetitions; ++rep) {  // Run 0 warms up.
     s.Reset();
     if (test.depth > 0) {
@@ -122,8 +126,25 @@ absl::StatusOr<BenchRow> RunTest(const runtime::Model& model, const TestSpec& te
     total_seconds += seconds;
     const auto nanos = s.executor().node_nanoseconds();
     for (size_t id = 0; id < nanos.size(); ++id) {
-      if (is_attention[id]) attention_seconds += static_cast<double>(nanos[id]) * 1e-9;
+      const double node_seconds = static_cast<double>(nanos[id]) * 1e-9;
+      if (is_attention[id]) attention_seconds += node_seconds;
+      const Node& node = model.graph()->node(static_cast<NodeId>(id));
+      if (settings.profile && node.op != nullptr) {
+        seconds_by_type[std::string(node.op->type())] += node_seconds;
+      }
     }
+  }
+  if (settings.profile) {
+    std::string line = absl::StrCat("favor bench: profile ", test.prompt ? "pp" : "tg", test.tokens,
+                                    " @ d", test.depth, ":");
+    double accounted = 0;
+    for (const auto& [type, seconds] : seconds_by_type) {
+      absl::StrAppend(&line, absl::StrFormat(" %s %.1f%%", type, 100 * seconds / total_seconds));
+      accounted += seconds;
+    }
+    absl::StrAppend(
+        &line, absl::StrFormat(" (outside ops %.1f%%)", 100 * (1 - accounted / total_seconds)));
+    std::fprintf(stderr, "%s\n", line.c_str());
   }
   BenchRow row;
   row.prompt = test.prompt;
@@ -152,7 +173,7 @@ int Bench(int argc, char** argv) {
                                  dtype_list = "f32", output = "md", plot_path, rf, stats = "prompt",
                                  tokenizer_path;
   int64_t repetitions = 5, batch = 512, chunk = 64, seed = 42;
-  bool real_depth = false;
+  bool real_depth = false, profile = false;
   ArgParser args("bench");
   args.String({"-m", "--model"}, "PATH", "model file or directory", &model_path);
   args.String({"--shape"}, "NAME",
@@ -183,6 +204,7 @@ int Bench(int argc, char** argv) {
   args.Int({"--seed"}, "N", "seed of the random tokens (default 42)", &seed);
   args.Flag({"--real-depth"}, "prefill the depth for real (default: repeat a 64-token prefix)",
             &real_depth);
+  args.Flag({"--profile"}, "print the share of time per op type of each test to stderr", &profile);
   args.String({"-o", "--output"}, "md|csv|json", "output format (default md)", &output);
   args.String({"--plot"}, "FILE.svg", "write tg latency against depth, log-log", &plot_path);
   if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
@@ -268,7 +290,8 @@ int Bench(int argc, char** argv) {
                                {.repetitions = static_cast<int>(repetitions),
                                 .batch = batch,
                                 .real_depth = real_depth,
-                                .seed = static_cast<uint64_t>(seed)});
+                                .seed = static_cast<uint64_t>(seed),
+                                .profile = profile});
             if (!row.ok()) {
               return Fail(
                   WithContext(row.status(), absl::StrCat(attention, " ", test.prompt ? "pp" : "tg",

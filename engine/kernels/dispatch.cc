@@ -87,4 +87,26 @@ const KernelTable& GetKernels(Isa isa) {
   return scalar::Table();
 }
 
+int64_t MatVecPackedElements(int64_t n, int64_t k) {
+  const int64_t groups = (n + kMatVecGroup - 1) / kMatVecGroup;
+  const int64_t padded_k = (k + kMatVecBlock - 1) / kMatVecBlock * kMatVecBlock;
+  return groups * kMatVecGroup * padded_k;
+}
+
+void PackMatVecBf16(const uint16_t* rows, int64_t n, int64_t k, uint16_t* packed) {
+  const int64_t padded_k = (k + kMatVecBlock - 1) / kMatVecBlock * kMatVecBlock;
+  const int64_t groups = (n + kMatVecGroup - 1) / kMatVecGroup;
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t block = 0; block < padded_k / kMatVecBlock; ++block) {
+      for (int64_t o = 0; o < kMatVecGroup; ++o) {
+        const int64_t row = g * kMatVecGroup + o;
+        for (int64_t j = 0; j < kMatVecBlock; ++j) {
+          const int64_t column = block * kMatVecBlock + j;
+          *packed++ = row < n && column < k ? rows[row * k + column] : uint16_t{0};
+        }
+      }
+    }
+  }
+}
+
 }  // namespace favor::kernels

@@ -94,3 +94,69 @@ void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, c
 }
 
 }  // namespace favor::kernels::FAVOR_KERNEL_NS
+
+namespace favor::kernels::FAVOR_KERNEL_NS {
+namespace {
+
+// One group of kMatVecGroup output rows: kMatVecGroup x kRows independent accumulator chains hide
+// the FMA latency, and each x vector loaded serves the whole group. kRows is a template parameter
+// so that the accumulators stay in registers.
+template <int kRows>
+inline void MatVecGroup(const uint16_t* w, int64_t k, const float* x, int64_t ldx, float* y,
+                        int64_t ldy, int64_t valid_rows) {
+  constexpr int64_t kGroup = kMatVecGroup, kBlock = kMatVecBlock;
+  constexpr int64_t kPrefetchAhead = 32 * kGroup * kBlock;  // 4 KiB ahead (tuned here).
+  VecF32 acc[kGroup][kRows];
+  for (int64_t o = 0; o < kGroup; ++o) {
+    for (int r = 0; r < kRows; ++r) acc[o][r] = Set1(0.0f);
+  }
+  for (int64_t p = 0; p < k; p += kBlock, w += kGroup * kBlock) {
+    __builtin_prefetch(w + kPrefetchAhead);
+    for (int64_t s = 0; s < kBlock && p + s < k; s += kLanes) {
+      const int64_t width = k - p - s;  // The weights are zero-padded; x is not.
+      VecF32 wv[kGroup];
+      for (int64_t o = 0; o < kGroup; ++o) wv[o] = LoadBF16(w + o * kBlock + s);
+      for (int r = 0; r < kRows; ++r) {
+        const float* xr = x + r * ldx + p + s;
+        const VecF32 xv = width >= kLanes ? Load(xr) : LoadTail(xr, width);
+        for (int64_t o = 0; o < kGroup; ++o) acc[o][r] = Fma(wv[o], xv, acc[o][r]);
+      }
+    }
+  }
+  for (int64_t o = 0; o < valid_rows; ++o) {
+    for (int r = 0; r < kRows; ++r) y[r * ldy + o] = ReduceSum(acc[o][r]);
+  }
+}
+
+template <int kRows>
+void MatVecAllGroups(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx, float* y,
+                     int64_t ldy) {
+  const int64_t padded_k = (k + kMatVecBlock - 1) / kMatVecBlock * kMatVecBlock;
+  for (int64_t i = 0; i < n; i += kMatVecGroup, w += kMatVecGroup * padded_k) {
+    const int64_t valid = n - i < kMatVecGroup ? n - i : kMatVecGroup;
+    MatVecGroup<kRows>(w, k, x, ldx, y + i, ldy, valid);
+  }
+}
+
+}  // namespace
+
+void MatVecBf16(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx, int64_t rows,
+                float* y, int64_t ldy) {
+  static_assert(kMatVecMaxRows == 4 && kMatVecBlock % kLanes == 0);
+  switch (rows) {
+    case 1:
+      MatVecAllGroups<1>(w, n, k, x, ldx, y, ldy);
+      break;
+    case 2:
+      MatVecAllGroups<2>(w, n, k, x, ldx, y, ldy);
+      break;
+    case 3:
+      MatVecAllGroups<3>(w, n, k, x, ldx, y, ldy);
+      break;
+    default:
+      MatVecAllGroups<4>(w, n, k, x, ldx, y, ldy);
+      break;
+  }
+}
+
+}  // namespace favor::kernels::FAVOR_KERNEL_NS

@@ -27,6 +27,8 @@ void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const fl
           float* c, int64_t ldc, bool accumulate);
 void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
                  const float* v, float rescale, int64_t m, int64_t d);
+void MatVecBf16(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx, int64_t rows,
+                float* y, int64_t ldy);
 void F16ToF32(const uint16_t* in, float* out, int64_t n);
 void BF16ToF32(const uint16_t* in, float* out, int64_t n);
 void F32ToBF16(const float* in, uint16_t* out, int64_t n);

@@ -15,6 +15,15 @@ enum class RopeStyle { kAdjacentPairs, kHalves };
 // Largest head dimension the attention kernels accept (their accumulators live on the stack).
 inline constexpr int64_t kMaxHeadDim = 256;
 
+// Most rows of x one matvec_bf16 call takes.
+inline constexpr int64_t kMatVecMaxRows = 4;
+// matvec_bf16's weight layout (see PackMatVecBf16 in kernels.h): groups of kMatVecGroup output
+// rows; within a group, blocks of kMatVecBlock inputs, each block holding the group's rows one
+// after another. The matrix is then one sequential stream (short rows read side by side defeat
+// the hardware prefetchers), padded with zeros to whole groups and blocks.
+inline constexpr int64_t kMatVecGroup = 4;
+inline constexpr int64_t kMatVecBlock = 16;
+
 struct KernelTable {
   Isa isa;
   // out = a + b.
@@ -56,6 +65,11 @@ struct KernelTable {
   // S[m] = S[m] * rescale + w[m] v.
   void (*favor_decode)(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
                        const float* v, float rescale, int64_t m, int64_t d);
+  // y[r][i] = sum_p w[i][p] x[r][p] for r < rows (1 to kMatVecMaxRows) and i < n, with w (bf16,
+  // n x k) in the packed layout above: streamed once for all rows of x. The decode-time matrix
+  // product, bound by memory bandwidth. `w` points at a group boundary.
+  void (*matvec_bf16)(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx,
+                      int64_t rows, float* y, int64_t ldy);
   void (*f16_to_f32)(const uint16_t* in, float* out, int64_t n);
   void (*bf16_to_f32)(const uint16_t* in, float* out, int64_t n);
   void (*f32_to_bf16)(const float* in, uint16_t* out, int64_t n);  // Round to nearest even.

@@ -27,4 +27,9 @@ absl::StatusOr<Isa> IsaFromEnvironment();
 
 const KernelTable& GetKernels(Isa isa);
 
+// matvec_bf16's layout: the element count of a packed n x k matrix, and the packing of row-major
+// bf16 rows (n x k) into it.
+int64_t MatVecPackedElements(int64_t n, int64_t k);
+void PackMatVecBf16(const uint16_t* rows, int64_t n, int64_t k, uint16_t* packed);
+
 }  // namespace favor::kernels

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -99,6 +100,26 @@ void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, c
   }
   for (int64_t f = 0; f < m; ++f) {
     for (int64_t i = 0; i < d; ++i) s[f * d + i] = s[f * d + i] * rescale + w[f] * v[i];
+  }
+}
+
+void MatVecBf16(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx, int64_t rows,
+                float* y, int64_t ldy) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i = 0; i < n; ++i) {
+      double sum = 0;
+      for (int64_t p = 0; p < k; ++p) {
+        const int64_t padded_k = (k + kMatVecBlock - 1) / kMatVecBlock * kMatVecBlock;
+        const int64_t at = (i / kMatVecGroup) * kMatVecGroup * padded_k +
+                           (p / kMatVecBlock) * kMatVecGroup * kMatVecBlock +
+                           (i % kMatVecGroup) * kMatVecBlock + p % kMatVecBlock;
+        const uint32_t bits = static_cast<uint32_t>(w[at]) << 16;
+        float weight;
+        std::memcpy(&weight, &bits, sizeof(weight));
+        sum += static_cast<double>(weight) * x[r * ldx + p];
+      }
+      y[r * ldy + i] = static_cast<float>(sum);
+    }
   }
 }
 

@@ -27,6 +27,7 @@ const KernelTable& Table() {
     .scale = &Scale,
     .gemm = &Gemm,
     .favor_decode = &FavorDecode,
+    .matvec_bf16 = &MatVecBf16,
     .f16_to_f32 = &F16ToF32,
     .bf16_to_f32 = &BF16ToF32,
     .f32_to_bf16 = &F32ToBF16,

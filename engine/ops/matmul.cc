@@ -1,5 +1,6 @@
 #include "engine/ops/matmul.h"
 
+#include <algorithm>
 #include <iterator>
 #include <vector>
 
@@ -7,7 +8,9 @@
 #include "engine/core/dnnl_context.h"
 #include "engine/core/external_call.h"
 #include "engine/core/half.h"
+#include "engine/core/parallel.h"
 #include "engine/core/status.h"
+#include "engine/kernels/kernels.h"
 #include "engine/ops/op_checks.h"
 
 namespace favor {
@@ -94,13 +97,31 @@ absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
   } catch (const dnnl::error& e) {
     return FromDnnlError(e, context);
   }
+  if (options.compute == DType::kBF16) {
+    std::vector<uint16_t> rows(static_cast<size_t>(in_features * out_features));
+    for (int64_t n = 0; n < out_features; ++n) {
+      for (int64_t k = 0; k < in_features; ++k) {
+        const int64_t at = out_by_in ? n * in_features + k : k * out_features + n;
+        rows[n * in_features + k] = source.dtype() == DType::kBF16
+                                        ? source.data<uint16_t>()[at]
+                                        : F32ToBF16(source.data<float>()[at]);
+      }
+    }
+    FAVOR_ASSIGN_OR_RETURN(op->decode_weights_,
+                           AlignedBuffer::Create(static_cast<size_t>(kernels::MatVecPackedElements(
+                                                     out_features, in_features)) *
+                                                 sizeof(uint16_t)));
+    kernels::PackMatVecBf16(rows.data(), out_features, in_features,
+                            reinterpret_cast<uint16_t*>(op->decode_weights_->data()));
+  }
   // Decode shapes are the hot path: create their primitive now rather than at the first token.
   FAVOR_RETURN_IF_ERROR(op->PrimitiveFor(1).status());
   return op;
 }
 
 int64_t MatMulOp::PackedWeightBytes() const {
-  return static_cast<int64_t>(packed_weights_.get_desc().get_size());
+  return static_cast<int64_t>(packed_weights_.get_desc().get_size()) +
+         (decode_weights_ != nullptr ? static_cast<int64_t>(decode_weights_->size()) : 0);
 }
 
 std::string MatMulOp::Attributes() const {
@@ -146,6 +167,24 @@ absl::StatusOr<dnnl::matmul> MatMulOp::PrimitiveFor(int64_t rows) const {
 absl::Status MatMulOp::Run(const RunContext& ctx, std::span<const Tensor> inputs,
                            std::span<Tensor> outputs, OpState* /*state*/) const {
   const int64_t rows = inputs[0].dim(0);
+  if (decode_weights_ != nullptr && rows <= kernels::kMatVecMaxRows) {
+    // Blocks of output rows (whole groups of the packed layout), split between threads in
+    // contiguous ranges.
+    constexpr int64_t kBlock = 16 * kernels::kMatVecGroup;
+    const int64_t padded_k =
+        kernels::MatVecPackedElements(kernels::kMatVecGroup, in_features_) / kernels::kMatVecGroup;
+    const auto* weights = reinterpret_cast<const uint16_t*>(decode_weights_->data());
+    const float* x = inputs[0].data<float>();
+    float* y = outputs[0].mutable_data<float>();
+    const int64_t blocks = (out_features_ + kBlock - 1) / kBlock;
+    ParallelFor(blocks, ctx.threads, 1, [&](int64_t block) {
+      const int64_t first = block * kBlock;
+      const int64_t count = std::min(kBlock, out_features_ - first);
+      ctx.kernels->matvec_bf16(weights + first * padded_k, count, in_features_, x, in_features_,
+                               rows, y + first, out_features_);
+    });
+    return absl::OkStatus();
+  }
   FAVOR_ASSIGN_OR_RETURN(const dnnl::matmul primitive, PrimitiveFor(rows));
   void* source = const_cast<void*>(inputs[0].raw_data());
   if (options_.compute == DType::kBF16) {

@@ -4,8 +4,11 @@
 // construction, into the blocked layout oneDNN prefers, so that runs stream packed weights. The
 // layout is the one picked for prefill shapes; decode (T = 1) primitives reuse it (oneDNN's brgemm
 // matmul picks the same layout for both). Primitives are created per distinct T on first use and
-// cached. With bf16 compute the weights are stored in bf16 (half the bytes to stream at decode) and
-// activations are rounded to bf16 in the workspace; accumulation stays f32.
+// cached. With bf16 compute the weights are stored in bf16 and prefill activations are rounded to
+// bf16 in the workspace; accumulation stays f32. Decode steps (T <= kMatVecMaxRows) with bf16
+// weights run the engine's own matrix-vector kernel over a row-major bf16 copy instead: it streams
+// each weight once at memory bandwidth, where oneDNN's T = 1 path without AVX512_BF16 hardware
+// emulates bf16 and is compute bound. The copy costs the same bytes as the packed weights.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -14,6 +17,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "engine/core/storage.h"
 #include "engine/ops/op.h"
 
 namespace favor {
@@ -61,6 +65,7 @@ class MatMulOp final : public Op {
   int64_t in_features_;
   int64_t out_features_;
   dnnl::memory packed_weights_;
+  std::shared_ptr<AlignedBuffer> decode_weights_;  // bf16 [N, K] row-major; bf16 compute only.
   std::string implementation_;
 
   mutable std::mutex cache_mutex_;

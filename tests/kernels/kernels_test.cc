@@ -52,6 +52,27 @@ TEST_P(KernelTest, GemmAtAwkwardShapes) {
   }
 }
 
+TEST_P(KernelTest, MatVecBf16AtAwkwardShapes) {
+  for (int64_t n : {1, 3, 4, 5, 17, 64}) {
+    for (int64_t depth : {1, 7, 15, 16, 17, 33, 100, 768, 1001}) {
+      for (int64_t rows = 1; rows <= kMatVecMaxRows; ++rows) {
+        const auto weights = RandomVector(n * depth, 61);
+        std::vector<uint16_t> rows_bf16(weights.size());
+        for (size_t i = 0; i < weights.size(); ++i) rows_bf16[i] = F32ToBF16(weights[i]);
+        std::vector<uint16_t> w(static_cast<size_t>(MatVecPackedElements(n, depth)), 0xffff);
+        PackMatVecBf16(rows_bf16.data(), n, depth, w.data());
+        const int64_t ldx = depth + 3, ldy = n + 2;  // Wider than the data.
+        const auto x = RandomVector(rows * ldx, 62);
+        auto y = RandomVector(rows * ldy, 63);
+        auto expected = y;
+        k().matvec_bf16(w.data(), n, depth, x.data(), ldx, rows, y.data(), ldy);
+        reference::MatVecBf16(w.data(), n, depth, x.data(), ldx, rows, expected.data(), ldy);
+        EXPECT_LT(NormalizedError(y, expected), 2e-6) << n << "x" << depth << " rows " << rows;
+      }
+    }
+  }
+}
+
 TEST_P(KernelTest, FavorDecodeIsOnePassOverTheState) {
   for (int64_t heads : {1, 3, 8, 11}) {
     for (int64_t m : {1, 7, 64}) {

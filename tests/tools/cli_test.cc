@@ -208,7 +208,7 @@ TEST(Cli, BenchRefusesBadGridsWithUsageErrors) {
   ExpectOneLineErrorFn(RunFavor("bench --shape tiny -p 0 -n 0"), 2, "no tests");
   ExpectOneLineErrorFn(RunFavor("bench --shape tiny --dtype f16"), 2, "--dtype: 'f16'");
   ExpectOneLineErrorFn(RunFavor("bench --shape tiny -t 0"), 2, "-t: bad thread count 0");
-  ExpectOneLineErrorFn(RunFavor("bench --shape tiny --attention favor* -r 1 -p 8 -n 0"), 1,
+  ExpectOneLineErrorFn(RunFavor("bench --shape tiny --attention 'favor*' -r 1 -p 8 -n 0"), 1,
                        "unknown attention 'favor*'");
 }
 
