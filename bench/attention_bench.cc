@@ -53,30 +53,11 @@ void BM_AttentionPrefill(benchmark::State& state) { RunAttention(state, false); 
 
 // FAVOR# (SADERF + ORF) with the same shapes: the state is filled to the depth untimed, then one
 // decode step (or a whole prefill of T tokens) is timed.
-std::shared_ptr<FavorAttentionOp> MakeFavor(int64_t heads, int64_t kv_heads, int64_t features) {
-  FavorAttentionOptions o;
-  o.n_heads = heads;
-  o.n_kv_heads = kv_heads;
-  o.head_dim = 64;
-  o.features = {.kind = rf::RfKind::kSaderf, .features = features};
-  o.source = FavorStatsSource::kCalibrated;
-  const Tensor sample = RandomTensor(Shape{64, 64}, 5, 0.5f);
-  for (int64_t g = 0; g < kv_heads; ++g) {
-    rf::PairStatistics stats(64);
-    for (int64_t t = 0; t < 64; ++t) {
-      stats.AddQuery(sample.data<float>() + t * 64);
-      stats.AddKey(sample.data<float>() + ((t + 7) % 64) * 64);
-    }
-    o.calibration.push_back(stats);
-  }
-  return FavorAttentionOp::Create(std::move(o)).value();
-}
-
 void RunFavor(benchmark::State& state, bool decode) {
   const int64_t heads = state.range(0), kv_heads = state.range(1), length = state.range(2);
   const int64_t features = state.range(3);
   const int threads = 2;
-  auto op = MakeFavor(heads, kv_heads, features);
+  auto op = MakeFavorOp(heads, kv_heads, 64, rf::RfKind::kSaderf, features, 64);
   const int64_t tokens = decode ? 1 : length;
   auto favor_state = op->CreateState({.max_context = length + 1}).value();
   const Tensor q = RandomTensor(Shape{tokens, heads * 64}, 1);

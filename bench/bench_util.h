@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/core/tensor.h"
+#include "engine/ops/favor_attention.h"
 #include "engine/ops/op.h"
 
 namespace favor::bench {
@@ -25,5 +26,16 @@ class OpRunner {
   std::vector<std::byte> workspace_;
   RunContext context_;
 };
+
+// A FAVOR attention op with calibrated features (statistics of random queries and keys), so that
+// no run spends time building features.
+std::shared_ptr<FavorAttentionOp> MakeFavorOp(int64_t heads, int64_t kv_heads, int64_t head_dim,
+                                              rf::RfKind kind, int64_t features, int64_t chunk);
+
+// This machine's limits, probed once per process (about a second in all) so that kernels can be
+// reported as a share of them: f32 FMA throughput of one core (GFLOP/s, with the best vector
+// width the CPU has) and memory read bandwidth with `threads` threads (GB/s).
+double FmaPeakGflopsOneCore();
+double MemoryBandwidthGBs(int threads);
 
 }  // namespace favor::bench

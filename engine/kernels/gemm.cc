@@ -8,32 +8,55 @@
 namespace favor::kernels::FAVOR_KERNEL_NS {
 namespace {
 
+// kRows rows x kVecs vectors of columns of C in registers while k runs: each loaded element of B
+// serves kRows FMAs and each broadcast of A serves kVecs, and 4 x 2 = 8 independent accumulator
+// chains cover the FMA latency on two FMA ports. Columns start at j0; the last vector may be
+// partial (width).
+template <int kRows, int kVecs>
+inline void Tile(int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                 int64_t ldc, bool accumulate, int64_t j0, int64_t last_width) {
+  VecF32 acc[kRows][kVecs];
+  auto width_of = [&](int v) { return v == kVecs - 1 ? last_width : kLanes; };
+  for (int r = 0; r < kRows; ++r) {
+    for (int v = 0; v < kVecs; ++v) {
+      const float* cp = c + r * ldc + j0 + v * kLanes;
+      acc[r][v] = !accumulate             ? Set1(0.0f)
+                  : width_of(v) == kLanes ? Load(cp)
+                                          : LoadTail(cp, width_of(v));
+    }
+  }
+  for (int64_t p = 0; p < k; ++p) {
+    VecF32 bv[kVecs];
+    for (int v = 0; v < kVecs; ++v) {
+      const float* bp = b + p * ldb + j0 + v * kLanes;
+      bv[v] = width_of(v) == kLanes ? Load(bp) : LoadTail(bp, width_of(v));
+    }
+    for (int r = 0; r < kRows; ++r) {
+      const VecF32 av = Set1(a[r * lda + p]);
+      for (int v = 0; v < kVecs; ++v) acc[r][v] = Fma(av, bv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < kRows; ++r) {
+    for (int v = 0; v < kVecs; ++v) {
+      float* cp = c + r * ldc + j0 + v * kLanes;
+      if (width_of(v) == kLanes) {
+        Store(cp, acc[r][v]);
+      } else {
+        StoreTail(cp, acc[r][v], width_of(v));
+      }
+    }
+  }
+}
+
 template <int kRows>
 inline void Block(int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
                   float* c, int64_t ldc, bool accumulate) {
   int64_t j = 0;
+  for (; j + 2 * kLanes <= n; j += 2 * kLanes) {
+    Tile<kRows, 2>(k, a, lda, b, ldb, c, ldc, accumulate, j, kLanes);
+  }
   for (; j < n; j += kLanes) {
-    const int64_t width = n - j < kLanes ? n - j : kLanes;
-    const bool full = width == kLanes;
-    VecF32 acc[kRows];
-    for (int r = 0; r < kRows; ++r) {
-      if (accumulate) {
-        acc[r] = full ? Load(c + r * ldc + j) : LoadTail(c + r * ldc + j, width);
-      } else {
-        acc[r] = Set1(0.0f);
-      }
-    }
-    for (int64_t p = 0; p < k; ++p) {
-      const VecF32 bv = full ? Load(b + p * ldb + j) : LoadTail(b + p * ldb + j, width);
-      for (int r = 0; r < kRows; ++r) acc[r] = Fma(Set1(a[r * lda + p]), bv, acc[r]);
-    }
-    for (int r = 0; r < kRows; ++r) {
-      if (full) {
-        Store(c + r * ldc + j, acc[r]);
-      } else {
-        StoreTail(c + r * ldc + j, acc[r], width);
-      }
-    }
+    Tile<kRows, 1>(k, a, lda, b, ldb, c, ldc, accumulate, j, n - j < kLanes ? n - j : kLanes);
   }
 }
 
@@ -42,6 +65,7 @@ inline void Block(int64_t n, int64_t k, const float* a, int64_t lda, const float
 void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
           float* c, int64_t ldc, bool accumulate) {
   int64_t i = 0;
+  for (; i + 6 <= m; i += 6) Block<6>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
   for (; i + 4 <= m; i += 4) Block<4>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
   for (; i < m; ++i) Block<1>(n, k, a + i * lda, lda, b, ldb, c + i * ldc, ldc, accumulate);
 }

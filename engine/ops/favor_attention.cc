@@ -76,6 +76,7 @@ struct Scratch {
   float* key_max;      // C: mu_j
   float* prefix;       // C: running maximum m_t
   float* denominator;  // C
+  float* weights;      // C: exp(mu_j - a scale), one vectorised pass instead of a scalar exp each
 };
 
 }  // namespace
@@ -148,7 +149,7 @@ int64_t FavorAttentionOp::ScratchFloatsPerHead(int64_t chunk) const {
   // Rounded to 16 floats so every head's slice stays 64-byte aligned.
   // The query rows also hold a whole group of heads in the fused decode step.
   const int64_t rows = std::max(chunk, options_.n_heads / options_.n_kv_heads);
-  return (3 * rows * m + rows * rows + rows * options_.head_dim + 3 * rows + 15) / 16 * 16;
+  return (3 * rows * m + rows * rows + rows * options_.head_dim + 4 * rows + 15) / 16 * 16;
 }
 
 int64_t FavorAttentionOp::WorkspaceBytes(std::span<const TensorSpec> inputs) const {
@@ -237,17 +238,22 @@ absl::Status FavorAttentionOp::Run(const RunContext& ctx, std::span<const Tensor
                      base + 3 * cm + capacity * capacity,
                      base + 3 * cm + capacity * capacity + capacity * d,
                      base + 3 * cm + capacity * capacity + capacity * d + capacity,
-                     base + 3 * cm + capacity * capacity + capacity * d + 2 * capacity};
+                     base + 3 * cm + capacity * capacity + capacity * d + 2 * capacity,
+                     base + 3 * cm + capacity * capacity + capacity * d + 3 * capacity};
 
     // Log-features of `rows` vectors (stride `stride`) by one GEMM with the transposed projection,
     // plus the per-feature bias; each row is then normalised by its own maximum (returned).
     auto features = [&](const float* x, int64_t rows, int64_t stride,
                         const std::vector<float>& projection_t, float* logs, float* row_max) {
+      // The bias seeds the accumulators (one pass over the rows fewer than adding it after).
+      for (int64_t t = 0; t < rows; ++t) {
+        std::memcpy(logs + t * m_features, f.bias.data(),
+                    static_cast<size_t>(m_features) * sizeof(float));
+      }
       kt.gemm(rows, m_features, d, x, stride, projection_t.data(), m_features, logs, m_features,
-              false);
+              true);
       for (int64_t t = 0; t < rows; ++t) {
         float* row = logs + t * m_features;
-        kt.add(row, f.bias.data(), row, m_features);
         row_max[t] = kt.max(row, m_features);
         kt.exp_shifted(row, row_max[t], row, m_features);
       }
@@ -287,12 +293,14 @@ absl::Status FavorAttentionOp::Run(const RunContext& ctx, std::span<const Tensor
         kt.scale(rescale, s_state, m_features * d);
         kt.scale(rescale, z_state, m_features);
       }
+      kt.exp_shifted(sc.key_max, new_scale, sc.weights, tc);
       for (int64_t m = 0; m < m_features; ++m) {
         float* row = sc.keys_t + m * tc;
-        for (int64_t j = 0; j < tc; ++j) row[j] *= std::exp(sc.key_max[j] - new_scale);
-        float sum = 0.0f;
-        for (int64_t j = 0; j < tc; ++j) sum += row[j];
-        z_state[m] += sum;
+        kt.mul(row, sc.weights, row, tc);
+      }
+      // z += sum_j w_j psi_j, over the rows of the untransposed features (vectorised along M).
+      for (int64_t j = 0; j < tc; ++j) {
+        kt.axpy(sc.weights[j], sc.keys + j * m_features, z_state, m_features);
       }
       kt.gemm(m_features, d, tc, sc.keys_t, tc, v + t0 * kv_stride + g * d, kv_stride, s_state, d,
               true);
@@ -318,10 +326,12 @@ absl::Status FavorAttentionOp::Run(const RunContext& ctx, std::span<const Tensor
         kt.gemm(tc, tc, m_features, sc.queries, m_features, sc.keys_t, tc, sc.products, tc, false);
         for (int64_t t = 0; t < tc; ++t) {
           float* w = sc.products + t * tc;
-          for (int64_t j = 0; j < tc; ++j) {
-            w[j] = j <= t ? w[j] * std::exp(sc.key_max[j] - sc.prefix[t]) : 0.0f;
-            sc.denominator[t] += w[j];
-          }
+          kt.exp_shifted(sc.key_max, sc.prefix[t], sc.weights, t + 1);  // Keys j <= t only.
+          kt.mul(w, sc.weights, w, t + 1);
+          float sum = 0.0f;
+          for (int64_t j = 0; j <= t; ++j) sum += w[j];
+          for (int64_t j = t + 1; j < tc; ++j) w[j] = 0.0f;
+          sc.denominator[t] += sum;
         }
         kt.gemm(tc, d, tc, sc.products, tc, v + t0 * kv_stride + g * d, kv_stride, sc.numerator, d,
                 true);
