@@ -87,6 +87,8 @@ void BM_FavorDecodeStep(benchmark::State& state) {
   const double bytes = 2.0 * static_cast<double>(m * (d + 1)) * 4;
   state.counters["state_GB/s"] =
       benchmark::Counter(bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bandwidth_%"] = benchmark::Counter(100 * bytes * 1e-9 / MemoryBandwidthGBs(1),
+                                                     benchmark::Counter::kIsIterationInvariantRate);
   state.counters["state_KiB"] = static_cast<double>(favor_state->NumBytes()) / 1024;
 }
 

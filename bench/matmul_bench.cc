@@ -79,6 +79,10 @@ void BM_MatMulFromMemory(benchmark::State& state) {
   }
   state.counters["weight_GB/s"] = benchmark::Counter(static_cast<double>(bytes) * 1e-9,
                                                      benchmark::Counter::kIsIterationInvariantRate);
+  // Share of this machine's probed read bandwidth with as many threads.
+  state.counters["bandwidth_%"] =
+      benchmark::Counter(100 * static_cast<double>(bytes) * 1e-9 / MemoryBandwidthGBs(threads),
+                         benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(tokens <= kernels::kMatVecMaxRows && compute == DType::kBF16
                      ? "engine matvec_bf16"
                      : ops[0]->implementation());

@@ -84,7 +84,7 @@ absl::StatusOr<BenchRow> RunTest(const runtime::Model& model, const TestSpec& te
   std::vector<bool> is_attention(static_cast<size_t>(model.graph()->num_nodes()), false);
   for (int id = 0; id < model.graph()->num_nodes(); ++id) {
     const Node& node = model.graph()->node(id);
-    if (node.op == nullptr) continue;
+    if (node.removed) continue;
     const auto type = node.op->type();
     is_attention[static_cast<size_t>(id)] =
         type == "Attention" || type == "FavorAttention" || type == "AttentionStatisticsTap";
@@ -129,7 +129,7 @@ absl::StatusOr<BenchRow> RunTest(const runtime::Model& model, const TestSpec& te
       const double node_seconds = static_cast<double>(nanos[id]) * 1e-9;
       if (is_attention[id]) attention_seconds += node_seconds;
       const Node& node = model.graph()->node(static_cast<NodeId>(id));
-      if (settings.profile && node.op != nullptr) {
+      if (settings.profile && !node.removed) {
         seconds_by_type[std::string(node.op->type())] += node_seconds;
       }
     }

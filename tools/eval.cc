@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -78,7 +79,20 @@ struct EvalRow {
   int64_t features = 0;  // 0: exact.
   double perplexity = 0;
   double mean_kl = 0, p99_kl = 0, top1 = 1;
+  std::vector<double> layer_errors;  // --layer-errors: per layer, that layer swapped alone.
 };
+
+// Attention outputs of every layer for every window: [window][layer] -> T x dim floats.
+using AttentionOutputs = std::vector<std::vector<std::vector<float>>>;
+
+std::vector<std::vector<float>> CopyAttentionOutputs(const Executor& executor) {
+  std::vector<std::vector<float>> layers;
+  for (size_t i = 1; i < executor.num_outputs(); ++i) {
+    const Tensor& t = executor.output(i);
+    layers.emplace_back(t.data<float>(), t.data<float>() + t.NumElements());
+  }
+  return layers;
+}
 
 // Scores every window with one model; `reference` (exact) distributions given for comparison.
 struct Scored {
@@ -95,6 +109,7 @@ int Eval(int argc, char** argv) {
       attention_list = "favor+,favor++,favor#", feature_list = "64,256,1024", stats = "calibrated",
       calibrate_on, output = "md", plot_path;
   int64_t context = 0, threads = 0, max_tokens = 0, favor_seed = 0, chunk = 64;
+  bool layer_errors = false;
   ArgParser args("eval");
   args.String({"-m", "--model"}, "PATH", "model file or directory", &model_path);
   args.String({"-f", "--file"}, "TEXT", "text to evaluate on", &text_path);
@@ -120,6 +135,10 @@ int Eval(int argc, char** argv) {
   args.String({"-o", "--output"}, "md|csv", "output format (default md)", &output);
   args.String({"--plot"}, "FILE.svg", "write mean KL against M, one line per attention",
               &plot_path);
+  args.Flag({"--layer-errors"},
+            "also the relative error of each layer's attention output with only that layer "
+            "swapped (one more run per layer)",
+            &layer_errors);
   if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
   if (model_path.empty() || text_path.empty()) {
     std::fprintf(stderr, "favor eval: -m PATH and -f TEXT are required\n\n%s",
@@ -153,11 +172,16 @@ int Eval(int argc, char** argv) {
 
   runtime::LoadOptions exact_load{.tokenizer_path = tokenizer_path, .all_logits = true};
   if (!calibrate_on.empty()) exact_load.tap_statistics = true;
+  exact_load.attention_outputs = layer_errors;
   auto exact_model = runtime::Model::Load(model_path, exact_load);
   if (!exact_model.ok()) return Fail(exact_model.status());
   const text::Tokenizer& tokenizer = (*exact_model)->tokenizer();
-  const runtime::SessionOptions session_options{.context = context,
-                                                .threads = static_cast<int>(threads)};
+  // With --layer-errors a window is one run, so that the attention outputs of all its tokens are
+  // there to compare at the end of it.
+  const runtime::SessionOptions session_options{
+      .context = context,
+      .threads = static_cast<int>(threads),
+      .max_batch = layer_errors ? std::numeric_limits<int64_t>::max() : 512};
   auto exact_session = runtime::Session::Create(**exact_model, session_options);
   if (!exact_session.ok()) return Fail(exact_session.status());
   const int64_t window = (*exact_session)->context();
@@ -201,6 +225,7 @@ int Eval(int argc, char** argv) {
 
   // Exact distributions, once.
   std::vector<runtime::NextTokenDistributions> reference;
+  AttentionOutputs exact_attention;
   EvalRow exact_row{.attention = "exact"};
   double nll = 0;
   int64_t predicted = 0;
@@ -212,7 +237,9 @@ int Eval(int argc, char** argv) {
         runtime::MeanNegativeLogLikelihood(*scored, piece) * static_cast<double>(piece.size() - 1);
     predicted += static_cast<int64_t>(piece.size()) - 1;
     reference.push_back(*std::move(scored));
+    if (layer_errors) exact_attention.push_back(CopyAttentionOutputs((*exact_session)->executor()));
   }
+  const int64_t n_layers = (*exact_model)->config().n_layers;
   if (predicted == 0)
     return Fail(absl::InvalidArgumentError("the text has a single token: nothing to predict"));
   exact_row.perplexity = std::exp(nll / static_cast<double>(predicted));
@@ -252,6 +279,29 @@ int Eval(int argc, char** argv) {
       row.mean_kl = runtime::Mean(total.kl);
       row.p99_kl = runtime::Percentile(total.kl, 0.99);
       row.top1 = static_cast<double>(total.agree) / static_cast<double>(total.positions);
+      for (int64_t layer = 0; layer < (layer_errors ? n_layers : 0); ++layer) {
+        runtime::LoadOptions one = load;
+        one.attention.layers = {layer};
+        one.attention_outputs = true;
+        auto swapped = runtime::Model::Load(model_path, one);
+        if (!swapped.ok()) return Fail(swapped.status());
+        auto swapped_session = runtime::Session::Create(**swapped, session_options);
+        if (!swapped_session.ok()) return Fail(swapped_session.status());
+        double error = 0, norm = 0;
+        for (size_t w = 0; w < windows.size(); ++w) {
+          (*swapped_session)->Reset();
+          if (auto fed = (*swapped_session)->Feed(windows[w]); !fed.ok()) return Fail(fed.status());
+          const Tensor& approx =
+              (*swapped_session)->executor().output(1 + static_cast<size_t>(layer));
+          const std::vector<float>& exact = exact_attention[w][static_cast<size_t>(layer)];
+          for (size_t i = 0; i < exact.size(); ++i) {
+            const double diff = static_cast<double>(approx.data<float>()[i]) - exact[i];
+            error += diff * diff;
+            norm += static_cast<double>(exact[i]) * exact[i];
+          }
+        }
+        row.layer_errors.push_back(std::sqrt(error / std::max(norm, 1e-300)));
+      }
       std::fprintf(stderr, "favor eval: %s M=%lld: KL %.4f\n", name.c_str(),
                    static_cast<long long>(m), row.mean_kl);
       rows.push_back(row);
@@ -260,11 +310,21 @@ int Eval(int argc, char** argv) {
 
   std::string report;
   if (output == "csv") {
-    report = "model,text,tokens,attention,features,perplexity,mean_kl,p99_kl,top1_agreement\n";
+    report = "model,text,tokens,attention,features,perplexity,mean_kl,p99_kl,top1_agreement";
+    for (int64_t layer = 0; layer < (layer_errors ? n_layers : 0); ++layer) {
+      absl::StrAppend(&report, ",layer", layer, "_attention_rel_error");
+    }
+    report += "\n";
     for (const EvalRow& row : rows) {
-      absl::StrAppendFormat(&report, "%s,%s,%d,%s,%d,%.6f,%.6f,%.6f,%.6f\n", model_path, text_path,
+      absl::StrAppendFormat(&report, "%s,%s,%d,%s,%d,%.6f,%.6f,%.6f,%.6f", model_path, text_path,
                             predicted, row.attention, row.features, row.perplexity, row.mean_kl,
                             row.p99_kl, row.top1);
+      for (int64_t layer = 0; layer < (layer_errors ? n_layers : 0); ++layer) {
+        absl::StrAppendFormat(
+            &report, ",%.6f",
+            row.features == 0 ? 0.0 : row.layer_errors[static_cast<size_t>(layer)]);
+      }
+      report += "\n";
     }
   } else {
     report = absl::StrFormat(
@@ -277,6 +337,22 @@ int Eval(int argc, char** argv) {
       absl::StrAppendFormat(&report, "| %s | %s | %.3f | %.4f | %.4f | %.1f %% |\n", row.attention,
                             row.features > 0 ? absl::StrCat(row.features) : "-", row.perplexity,
                             row.mean_kl, row.p99_kl, 100 * row.top1);
+    }
+    if (layer_errors) {
+      report +=
+          "\nrelative error of the attention output, ||approx - exact|| / ||exact||, with only "
+          "that layer swapped\n\n| attention | M |";
+      for (int64_t layer = 0; layer < n_layers; ++layer)
+        absl::StrAppend(&report, " layer ", layer, " |");
+      report += "\n| --- | ---: |";
+      for (int64_t layer = 0; layer < n_layers; ++layer) report += " ---: |";
+      report += "\n";
+      for (const EvalRow& row : rows) {
+        if (row.features == 0) continue;
+        absl::StrAppendFormat(&report, "| %s | %d |", row.attention, row.features);
+        for (double e : row.layer_errors) absl::StrAppendFormat(&report, " %.4f |", e);
+        report += "\n";
+      }
     }
   }
   std::fputs(report.c_str(), stdout);

@@ -79,6 +79,16 @@ absl::StatusOr<std::unique_ptr<Model>> Model::FromFile(io::ModelFile file,
     model->statistics_ = std::make_shared<rf::Calibration>();
     FAVOR_RETURN_IF_ERROR(TapAttentionStatistics(*graph, model->statistics_));
   }
+  if (options.attention_outputs) {
+    for (NodeId id = 0; id < graph->num_nodes(); ++id) {
+      const Node& node = graph->node(id);
+      if (node.removed) continue;
+      const absl::string_view type = node.op->type();
+      if (type == "Attention" || type == "FavorAttention" || type == "AttentionStatisticsTap") {
+        FAVOR_RETURN_IF_ERROR(graph->MarkOutput(node.outputs[0]));
+      }
+    }
+  }
   model->graph_ = std::move(graph);
   return model;
 }

@@ -20,6 +20,9 @@ struct LoadOptions {
   bool all_logits = false;      // Logits for every position (scoring) instead of the last one.
   AttentionConfig attention;    // Exact by default.
   bool tap_statistics = false;  // Record attention statistics (calibration); exact only.
+  // Every attention node's output becomes a graph output too, in layer order after the logits
+  // (favor eval compares them between exact and approximate attention).
+  bool attention_outputs = false;
 };
 
 class Model {
