@@ -32,15 +32,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "favor bench: error: %s\n", std::string(status.message()).c_str());
-  return 1;
-}
-
-int UsageError(const std::string& message) {
-  std::fprintf(stderr, "favor bench: %s\n", message.c_str());
-  return 2;
-}
+int Fail(const absl::Status& status) { return PrintFailure("bench", status); }
+int UsageError(const std::string& message) { return PrintUsageError("bench", message); }
 
 // Peak resident memory of the process: reset (Linux >= 4.0 clears VmHWM on "5") and read.
 void ResetPeakResidentMemory() {

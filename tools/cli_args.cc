@@ -116,4 +116,15 @@ std::string ArgParser::Usage() const {
   return out;
 }
 
+int PrintFailure(const std::string& command, const absl::Status& status) {
+  std::fprintf(stderr, "favor %s: error: %s\n", command.c_str(),
+               std::string(status.message()).c_str());
+  return 1;
+}
+
+int PrintUsageError(const std::string& command, const std::string& message) {
+  std::fprintf(stderr, "favor %s: %s\n", command.c_str(), message.c_str());
+  return 2;
+}
+
 }  // namespace favor::cli

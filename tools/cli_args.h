@@ -45,4 +45,9 @@ class ArgParser {
   bool help_ = false;
 };
 
+// One-line errors of `favor <command>`: "favor <command>: error: <message>" returning exit code
+// 1 (a failure), and "favor <command>: <message>" returning 2 (bad usage).
+int PrintFailure(const std::string& command, const absl::Status& status);
+int PrintUsageError(const std::string& command, const std::string& message);
+
 }  // namespace favor::cli

@@ -27,15 +27,8 @@
 namespace favor::cli {
 namespace {
 
-int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "favor eval: error: %s\n", std::string(status.message()).c_str());
-  return 1;
-}
-
-int UsageError(const std::string& message) {
-  std::fprintf(stderr, "favor eval: %s\n", message.c_str());
-  return 2;
-}
+int Fail(const absl::Status& status) { return PrintFailure("eval", status); }
+int UsageError(const std::string& message) { return PrintUsageError("eval", message); }
 
 absl::StatusOr<std::string> ReadText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -367,11 +360,13 @@ int Eval(int argc, char** argv) {
       series.push_back(std::move(s));
     }
     std::ofstream plot(plot_path);
-    plot << LineChartSvg(series, {.title = "KL(exact || approximate) against the feature count",
-                                  .x_label = "random features per head M",
-                                  .y_label = "mean KL per token (nats)",
-                                  .log_x = true,
-                                  .log_y = true});
+    plot << LineChartSvg(
+        series, {.title = absl::StrCat("KL(exact || approximate) against M (",
+                                       model_path.substr(model_path.find_last_of('/') + 1), ")"),
+                 .x_label = "random features per head M",
+                 .y_label = "mean KL per token (nats)",
+                 .log_x = true,
+                 .log_y = true});
     if (!plot) return Fail(absl::PermissionDeniedError(absl::StrCat("cannot write ", plot_path)));
   }
   return 0;

@@ -70,6 +70,8 @@ Axis FitAxis(const std::vector<double>& values, bool log) {
 }
 
 std::string TickLabel(double value) {
+  if (value >= 1e6 && std::fmod(value, 1e6) == 0) return absl::StrFormat("%gM", value / 1e6);
+  if (value >= 1e3 && std::fmod(value, 1e3) == 0) return absl::StrFormat("%gK", value / 1e3);
   if (value >= 1e4 || (value > 0 && value < 1e-2)) return absl::StrFormat("%.0e", value);
   return absl::StrFormat("%g", value);
 }

@@ -232,6 +232,22 @@ TEST(Cli, EvalComparesApproximateAttentionWithExact) {
   EXPECT_NE(r.out.find(",sderf,64,"), std::string::npos) << r.out;
   EXPECT_NE(Slurp(text + ".svg").find(">sderf<"), std::string::npos);
 
+  // Per-layer errors: one column per layer (stories260K has 5), zero for exact, positive else.
+  const Result layers =
+      RunFavor("eval -m " + kLlama2c + " -f " + text + ".txt --calibrate-on " + text +
+               "_calibration.txt --attention favor# --features 32 -o csv "
+               "--layer-errors");
+  ASSERT_EQ(layers.exit_code, 0) << layers.err;
+  EXPECT_NE(layers.out.find("layer4_attention_rel_error\n"), std::string::npos) << layers.out;
+  EXPECT_NE(layers.out.find(",exact,0,"), std::string::npos);
+  const size_t favor_row = layers.out.find(",favor#,32,");
+  ASSERT_NE(favor_row, std::string::npos) << layers.out;
+  const std::string row =
+      layers.out.substr(favor_row, layers.out.find('\n', favor_row) - favor_row);
+  EXPECT_EQ(std::count(row.begin(), row.end(), ','), 2 + 4 + 5) << row;
+  EXPECT_EQ(row.find(",0.000000"), std::string::npos)
+      << "every swapped layer has an error: " << row;
+
   ExpectOneLineErrorFn(RunFavor("eval -m " + kLlama2c + " -f " + text + ".txt"), 1,
                        "calibration statistics");
   ExpectOneLineErrorFn(RunFavor("eval -m " + kLlama2c + " -f " + text + ".txt --attention trig"), 2,
