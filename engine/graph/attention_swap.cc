@@ -1,5 +1,7 @@
 #include "engine/graph/attention_swap.h"
 
+#include "engine/ops/hybrid_attention.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -99,6 +101,31 @@ absl::StatusOr<int> SwapAttention(Graph& graph, const AttentionSwapOptions& opti
     const NodeId id = attention[static_cast<size_t>(layer)];
     const auto* exact = dynamic_cast<const AttentionOp*>(graph.node(id).op.get());
     if (exact == nullptr) return absl::InternalError("Attention node without an AttentionOp");
+    if (options.hybrid.has_value()) {
+      HybridAttentionOptions h;
+      h.n_heads = exact->options().n_heads;
+      h.n_kv_heads = exact->options().n_kv_heads;
+      h.head_dim = exact->options().head_dim;
+      h.layer = layer;
+      h.window = options.hybrid->window;
+      h.sinks = options.hybrid->sinks;
+      h.random_feature_tail = options.hybrid->random_feature_tail;
+      h.features = options.features;
+      h.chunk = options.chunk;
+      if (h.random_feature_tail && h.features.kind != rf::RfKind::kPos) {
+        if (options.source != FavorStatsSource::kCalibrated) {
+          return absl::InvalidArgumentError(
+              "hybrid attention's random-feature tail needs calibrated statistics (favor "
+              "calibrate; --favor-stats calibrated or FILE)");
+        }
+        h.calibration = options.calibration->layers[static_cast<size_t>(layer)];
+      }
+      auto hybrid = HybridAttentionOp::Create(std::move(h));
+      if (!hybrid.ok()) return WithContext(hybrid.status(), absl::StrCat("layer ", layer));
+      FAVOR_RETURN_IF_ERROR(graph.ReplaceOp(id, *std::move(hybrid)));
+      ++swapped;
+      continue;
+    }
     FavorAttentionOptions o;
     o.n_heads = exact->options().n_heads;
     o.n_kv_heads = exact->options().n_kv_heads;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -16,8 +17,16 @@
 
 namespace favor {
 
+// Hybrid attention (engine/ops/hybrid_attention.h): exact sinks and window, random-feature tail.
+struct HybridWindow {
+  int64_t window = 64;
+  int64_t sinks = 4;
+  bool random_feature_tail = true;  // False: the window-only baseline.
+};
+
 struct AttentionSwapOptions {
   rf::FeatureOptions features;
+  std::optional<HybridWindow> hybrid;  // Set: HybridAttention instead of FavorAttention.
   int64_t chunk = 64;
   FavorStatsSource source = FavorStatsSource::kPrompt;
   std::vector<int64_t> layers;                         // Empty: every layer.

@@ -50,16 +50,19 @@ absl::StatusOr<std::shared_ptr<const HeadFeatures>> MakeHeadFeatures(
       features->key_projection_t[at] = static_cast<float>(s * map.key_projection(m, i));
     }
   }
-  if (map.key_quadratic.IsDiagonal()) {
-    for (int64_t i = 0; i < d; ++i)
-      features->key_quadratic_diagonal.push_back(
-          static_cast<float>(s * s * map.key_quadratic(i, i)));
-  } else {
-    for (int64_t i = 0; i < d; ++i) {
-      for (int64_t j = 0; j < d; ++j)
-        features->key_quadratic.push_back(static_cast<float>(s * s * map.key_quadratic(i, j)));
+  auto store_quadratic = [&](const Matrix& c, std::vector<float>& full,
+                             std::vector<float>& diagonal) {
+    if (c.IsDiagonal()) {
+      for (int64_t i = 0; i < d; ++i) diagonal.push_back(static_cast<float>(s * s * c(i, i)));
+    } else {
+      for (int64_t i = 0; i < d; ++i) {
+        for (int64_t j = 0; j < d; ++j) full.push_back(static_cast<float>(s * s * c(i, j)));
+      }
     }
-  }
+  };
+  store_quadratic(map.key_quadratic, features->key_quadratic, features->key_quadratic_diagonal);
+  store_quadratic(map.query_quadratic, features->query_quadratic,
+                  features->query_quadratic_diagonal);
   for (float v : features->bias) {
     if (!std::isfinite(v)) return absl::InternalError("random features: non-finite bias");
   }

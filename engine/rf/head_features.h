@@ -27,6 +27,11 @@ struct HeadFeatures {
   std::vector<float> key_projection_t;
   std::vector<float> key_quadratic;           // d x d (empty when diagonal)
   std::vector<float> key_quadratic_diagonal;  // d (used when the matrix is diagonal)
+  // The query's quadratic term, in the same two forms. Pure random-feature attention never needs
+  // it (it scales a query's numerator and denominator alike); hybrid attention does, to put the
+  // random-feature part on the same scale as the exact part.
+  std::vector<float> query_quadratic;
+  std::vector<float> query_quadratic_diagonal;
 };
 
 struct FeatureOptions {

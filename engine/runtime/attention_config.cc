@@ -31,18 +31,34 @@ absl::StatusOr<std::vector<int64_t>> ParseLayerList(const std::string& text) {
 
 absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(
     const AttentionConfig& config, const std::string& model_path) {
-  if (config.kind == "exact") return std::optional<AttentionSwapOptions>();
+  if (config.kind == "exact") {
+    if (config.window >= 0 || config.sinks >= 0) {
+      return absl::InvalidArgumentError(
+          "--window and --sinks need an approximate attention (hybrid, window, favor+, favor++, "
+          "favor#)");
+    }
+    return std::optional<AttentionSwapOptions>();
+  }
   AttentionSwapOptions options;
+  if (config.kind == "hybrid" || config.kind == "window" || config.window >= 0 ||
+      config.sinks >= 0) {
+    if (config.window > (1 << 20) || config.sinks > (1 << 20)) {
+      return absl::InvalidArgumentError("--window and --sinks must be at most 1048576");
+    }
+    options.hybrid = HybridWindow{.window = config.window >= 0 ? config.window : 64,
+                                  .sinks = config.sinks >= 0 ? config.sinks : 4,
+                                  .random_feature_tail = config.kind != "window"};
+  }
   rf::RfKind kind;
   if (config.kind == "favor+") {
     kind = rf::RfKind::kPos;
   } else if (config.kind == "favor++") {
     kind = rf::RfKind::kOprf;
-  } else if (config.kind == "favor#") {
+  } else if (config.kind == "favor#" || config.kind == "hybrid" || config.kind == "window") {
     kind = rf::RfKind::kSaderf;
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown attention '", config.kind, "' (exact, favor+, favor++, favor#)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown attention '", config.kind, "' (exact, favor+, favor++, favor#, hybrid, window)"));
   }
   if (!config.rf.empty()) {
     FAVOR_ASSIGN_OR_RETURN(kind, rf::ParseRfKind(config.rf));

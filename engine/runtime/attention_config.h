@@ -1,6 +1,7 @@
 // The user's choice of attention, as the CLI and the library take it, resolved into graph-pass
 // options: `exact`, or `favor+` (PosRF + ORF), `favor++` (OPRF + ORF), `favor#` (SADERF + ORF by
-// default; `rf` picks any positive kind), with M features, a seed, the layers to swap, and where
+// default; `rf` picks any positive kind), `hybrid` (exact sinks and window, favor# tail),
+// `window` (exact sinks and window only), with M features, a seed, the layers to swap, and where
 // the statistics come from: `prompt`, `calibrated` (the file `favor calibrate` wrote beside the
 // model: MODEL.favor-stats) or an explicit calibration file.
 #pragma once
@@ -23,6 +24,10 @@ struct AttentionConfig {
   std::string stats = "prompt";  // prompt | calibrated | FILE
   std::vector<int64_t> layers;   // Empty: all.
   int64_t chunk = 64;
+  // Hybrid attention: `kind` hybrid (favor# tail), window (the window-only baseline: no tail), or
+  // any favor kind with a window or sinks given. -1: the default (64 and 4) or not hybrid.
+  int64_t window = -1;
+  int64_t sinks = -1;
   // Statistics already in memory (favor eval calibrates in-process); overrides `stats`.
   std::shared_ptr<const rf::Calibration> calibration;
 };

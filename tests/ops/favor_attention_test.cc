@@ -5,41 +5,21 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/ops/favor_attention.h"
+#include "tests/ops/attention_inputs.h"
 #include "tests/test_util.h"
 
 namespace favor {
 namespace {
 
 using kernels::Isa;
+using testing::AttentionGraph;
+using testing::Calibration;
+using testing::Inputs;
+using testing::MakeInputs;
 using testing::NormalizedError;
 using testing::RandomTensor;
+using testing::Shape4;
 using testing::ToVector;
-
-struct Shape4 {
-  int64_t heads, kv_heads, dim;
-};
-
-// Calibration statistics for each kv head from random scaled queries and keys.
-std::vector<rf::PairStatistics> Calibration(const Shape4& s, uint64_t seed) {
-  std::vector<rf::PairStatistics> stats;
-  const Tensor q = RandomTensor(Shape{200, s.dim}, seed, -1.5f, 1.5f);
-  const Tensor k = RandomTensor(Shape{200, s.dim}, seed + 1, -1.0f, 2.0f);
-  const float scale = std::pow(static_cast<float>(s.dim), -0.25f);
-  for (int64_t g = 0; g < s.kv_heads; ++g) {
-    rf::PairStatistics p(s.dim);
-    std::vector<float> row(static_cast<size_t>(s.dim));
-    for (int64_t t = 0; t < 200; ++t) {
-      for (int64_t i = 0; i < s.dim; ++i)
-        row[static_cast<size_t>(i)] = q.data<float>()[t * s.dim + i] * scale * (1 + 0.1f * g);
-      p.AddQuery(row.data());
-      for (int64_t i = 0; i < s.dim; ++i)
-        row[static_cast<size_t>(i)] = k.data<float>()[t * s.dim + i] * scale;
-      p.AddKey(row.data());
-    }
-    stats.push_back(p);
-  }
-  return stats;
-}
 
 FavorAttentionOptions Options(const Shape4& s, rf::RfKind kind, int64_t features, int64_t chunk,
                               bool causal = true) {
@@ -137,24 +117,6 @@ std::vector<rf::PairStatistics> InputStatistics(const Shape4& s, const Tensor& q
   return out;
 }
 
-std::shared_ptr<Graph> FavorGraph(std::shared_ptr<const FavorAttentionOp> op, const Shape4& s) {
-  auto graph = std::make_shared<Graph>();
-  const ValueId q = graph->AddInput("q", {DType::kF32, Shape{kSeqLen, s.heads * s.dim}}).value();
-  const ValueId k = graph->AddInput("k", {DType::kF32, Shape{kSeqLen, s.kv_heads * s.dim}}).value();
-  const ValueId v = graph->AddInput("v", {DType::kF32, Shape{kSeqLen, s.kv_heads * s.dim}}).value();
-  EXPECT_TRUE(graph->MarkOutput(graph->Add("favor", std::move(op), {q, k, v}).value()).ok());
-  return graph;
-}
-
-struct Inputs {
-  Tensor q, k, v;
-};
-Inputs MakeInputs(const Shape4& s, int64_t tokens, uint64_t seed, float range = 2.0f) {
-  return {RandomTensor(Shape{tokens, s.heads * s.dim}, seed, -range, range),
-          RandomTensor(Shape{tokens, s.kv_heads * s.dim}, seed + 1, -range, range),
-          RandomTensor(Shape{tokens, s.kv_heads * s.dim}, seed + 2)};
-}
-
 class FavorAttentionTest : public ::testing::TestWithParam<Isa> {};
 
 TEST_P(FavorAttentionTest, ChunkedCausalEqualsTheExplicitMaskedFormForEveryKind) {
@@ -166,7 +128,8 @@ TEST_P(FavorAttentionTest, ChunkedCausalEqualsTheExplicitMaskedFormForEveryKind)
       auto op = FavorAttentionOp::Create(options).value();
       for (int64_t tokens : {1, 5, 64, 65, 130}) {
         const Inputs in = MakeInputs(s, tokens, 10 + static_cast<uint64_t>(tokens));
-        auto out = testing::RunGraphOnce(FavorGraph(op, s), {in.q, in.k, in.v}, GetParam(), 256);
+        auto out =
+            testing::RunGraphOnce(AttentionGraph(op, s), {in.q, in.k, in.v}, GetParam(), 256);
         ASSERT_TRUE(out.ok()) << out.status();
         EXPECT_LT(NormalizedError((*out)[0], Reference(options, in.q, in.k, in.v)), 2e-5)
             << rf::RfKindName(kind) << " chunk=" << chunk << " T=" << tokens;
@@ -181,7 +144,7 @@ TEST_P(FavorAttentionTest, DecodeEqualsPrefillAndBidirectionalEqualsItsExplicitF
   auto op = FavorAttentionOp::Create(options).value();
   const Inputs in = MakeInputs(s, 40, 77);
   auto executor =
-      Executor::Create(FavorGraph(op, s), {.max_seq_len = 64, .threads = 2, .isa = GetParam()})
+      Executor::Create(AttentionGraph(op, s), {.max_seq_len = 64, .threads = 2, .isa = GetParam()})
           .value();
   auto state = executor->CreateState({.max_context = 64}).value();
   ASSERT_TRUE(executor->Run({in.q, in.k, in.v}, *state).ok());
@@ -201,7 +164,7 @@ TEST_P(FavorAttentionTest, DecodeEqualsPrefillAndBidirectionalEqualsItsExplicitF
 
   const auto bidirectional = Options(s, rf::RfKind::kSderf, 64, 16, /*causal=*/false);
   auto bi_op = FavorAttentionOp::Create(bidirectional).value();
-  auto out = testing::RunGraphOnce(FavorGraph(bi_op, s), {in.q, in.k, in.v}, GetParam(), 64);
+  auto out = testing::RunGraphOnce(AttentionGraph(bi_op, s), {in.q, in.k, in.v}, GetParam(), 64);
   ASSERT_TRUE(out.ok());
   EXPECT_LT(NormalizedError((*out)[0], Reference(bidirectional, in.q, in.k, in.v)), 2e-5);
 }
@@ -215,9 +178,9 @@ TEST_P(FavorAttentionTest, OutputsDoNotDependOnLaterTokens) {
   for (int64_t i = 20 * 16; i < 50 * 16; ++i) b.k.mutable_data<float>()[i] *= 25.0f;
   for (int64_t i = 20 * 32; i < 50 * 32; ++i) b.q.mutable_data<float>()[i] += 1.0f;
   const auto out_a =
-      testing::RunGraphOnce(FavorGraph(op, s), {a.q, a.k, a.v}, GetParam()).value()[0];
+      testing::RunGraphOnce(AttentionGraph(op, s), {a.q, a.k, a.v}, GetParam()).value()[0];
   const auto out_b =
-      testing::RunGraphOnce(FavorGraph(op, s), {b.q, b.k, b.v}, GetParam()).value()[0];
+      testing::RunGraphOnce(AttentionGraph(op, s), {b.q, b.k, b.v}, GetParam()).value()[0];
   for (int64_t i = 0; i < 20 * 32; ++i) {
     ASSERT_EQ(out_a[static_cast<size_t>(i)], out_b[static_cast<size_t>(i)])
         << "output " << i << " changed";
@@ -229,14 +192,14 @@ TEST_P(FavorAttentionTest, ExtremeInputsStayFinite) {
   auto op = FavorAttentionOp::Create(Options(s, rf::RfKind::kSaderf, 64, 64)).value();
   // |q'|^2 = |q|^2 / sqrt(d) up to ~100: entries of magnitude ~ 10.
   const Inputs big = MakeInputs(s, 250, 8, 10.0f);
-  auto out = testing::RunGraphOnce(FavorGraph(op, s), {big.q, big.k, big.v}, GetParam(), 512);
+  auto out = testing::RunGraphOnce(AttentionGraph(op, s), {big.q, big.k, big.v}, GetParam(), 512);
   ASSERT_TRUE(out.ok());
   for (float x : (*out)[0]) ASSERT_TRUE(std::isfinite(x));
   // 16K tokens through the carried state.
   const Inputs longer = MakeInputs(s, 16384, 9, 3.0f);
-  auto executor =
-      Executor::Create(FavorGraph(op, s), {.max_seq_len = 4096, .threads = 2, .isa = GetParam()})
-          .value();
+  auto executor = Executor::Create(AttentionGraph(op, s),
+                                   {.max_seq_len = 4096, .threads = 2, .isa = GetParam()})
+                      .value();
   auto state = executor->CreateState({.max_context = 16384}).value();
   for (int64_t start = 0; start < 16384; start += 4096) {
     ASSERT_TRUE(executor
@@ -260,7 +223,8 @@ TEST(FavorAttention, PromptStatisticsAreFrozenForTheSequenceAndResetWithIt) {
   auto op = FavorAttentionOp::Create(o).value();
   EXPECT_TRUE(op->fixed_features().empty());
   const Inputs in = MakeInputs(s, 12, 4);
-  auto executor = Executor::Create(FavorGraph(op, s), {.max_seq_len = 16, .threads = 1}).value();
+  auto executor =
+      Executor::Create(AttentionGraph(op, s), {.max_seq_len = 16, .threads = 1}).value();
   auto state = executor->CreateState({.max_context = 32}).value();
   ASSERT_TRUE(executor->Run({in.q, in.k, in.v}, *state).ok());
   const auto first = ToVector(executor->output(0));
@@ -286,7 +250,7 @@ TEST(FavorAttention, SequenceStatisticsServeBidirectionalAttention) {
   o.calibration.clear();
   auto op = FavorAttentionOp::Create(o).value();
   const Inputs in = MakeInputs(s, 30, 12);
-  auto out = testing::RunGraphOnce(FavorGraph(op, s), {in.q, in.k, in.v}, kernels::BestIsa());
+  auto out = testing::RunGraphOnce(AttentionGraph(op, s), {in.q, in.k, in.v}, kernels::BestIsa());
   ASSERT_TRUE(out.ok()) << out.status();
   // The same as calibrated features whose statistics are this input's own (pooled per KV head).
   FavorAttentionOptions reference = o;

@@ -1,0 +1,71 @@
+// Hybrid attention: exact softmax over S sink tokens (the first of the sequence) and a sliding
+// window of the W most recent tokens (the current one included), plus positive random-feature
+// attention over every token that has left the window, all in one normalisation:
+//
+//   out_t = (sum_{j in E_t} e^{s_tj} v_j + sum_{j in R_t} phi(q_t).psi(k_j) v_j)
+//         / (sum_{j in E_t} e^{s_tj}     + sum_{j in R_t} phi(q_t).psi(k_j)),
+//   E_t = {j < S} u {t - W < j <= t},  R_t = {S <= j <= t - W},  s_tj = q_t.k_j / sqrt(d).
+//
+// W >= the sequence length is exact attention; W = 0 and S = 0 is pure random-feature attention
+// (FavorAttentionOp); without the random-feature tail, tokens that left the window are dropped
+// (the window-only baseline). Both parts are kept in log space: the exact part relative to its row
+// maximum, the random-feature part relative to the query's full log-feature maximum (bias, linear
+// and quadratic terms: nothing cancels here) plus the running key scale of the tail, and the two
+// are put on one scale before they are added.
+//
+// State per key/value head, constant in the position: the sink keys and values (S rows), a ring
+// buffer of the last W keys and values, and the random-feature state S (M x d), z (M) and its
+// log-scale. A key joins the random-feature state when it leaves the window. Prefill runs in
+// chunks of C queries: the keys that leave the window during the chunk get their features once,
+// serve the chunk's queries through a masked product, then join the state; the exact part is a
+// band of W keys (plus the sinks) per query. Decode is a chunk of one.
+//
+// Features come from calibrated statistics (PosRF needs none); prompt statistics are not
+// supported here yet.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "engine/ops/op.h"
+#include "engine/rf/head_features.h"
+#include "engine/rf/statistics.h"
+
+namespace favor {
+
+struct HybridAttentionOptions {
+  int64_t n_heads = 0;
+  int64_t n_kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t layer = 0;                // Seeds the projections of this layer's heads.
+  int64_t window = 64;              // W
+  int64_t sinks = 4;                // S
+  bool random_feature_tail = true;  // False: tokens that left the window are dropped.
+  rf::FeatureOptions features;
+  int64_t chunk = 64;
+  std::vector<rf::PairStatistics> calibration;  // Per key/value head (not for PosRF or no tail).
+};
+
+class HybridAttentionOp final : public Op {
+ public:
+  static absl::StatusOr<std::shared_ptr<HybridAttentionOp>> Create(HybridAttentionOptions options);
+  const HybridAttentionOptions& options() const { return options_; }
+
+  absl::string_view type() const override { return "HybridAttention"; }
+  std::string Attributes() const override;
+  absl::StatusOr<std::vector<TensorSpec>> InferOutputs(
+      std::span<const TensorSpec> inputs) const override;
+  int64_t WorkspaceBytes(std::span<const TensorSpec> inputs) const override;
+  absl::StatusOr<std::unique_ptr<OpState>> CreateState(const StateOptions& options) const override;
+  absl::Status Run(const RunContext& ctx, std::span<const Tensor> inputs, std::span<Tensor> outputs,
+                   OpState* state) const override;
+
+ private:
+  explicit HybridAttentionOp(HybridAttentionOptions options) : options_(std::move(options)) {}
+  int64_t ScratchFloatsPerHead(int64_t chunk) const;
+
+  HybridAttentionOptions options_;
+  std::vector<std::shared_ptr<const rf::HeadFeatures>> features_;  // Per kv head (tail only).
+};
+
+}  // namespace favor

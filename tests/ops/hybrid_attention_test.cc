@@ -1,0 +1,258 @@
+// Hybrid attention (exact sinks and window, random-feature tail) against its explicit form in
+// double precision on every ISA, at awkward sizes; decode equals prefill whatever the run split;
+// the two limits (a window covering everything is exact attention, no window and no sinks is
+// FavorAttention); causality; the depth fill.
+#include <cmath>
+
+#include "engine/ops/attention.h"
+#include "engine/ops/favor_attention.h"
+#include "engine/ops/hybrid_attention.h"
+#include "tests/ops/attention_inputs.h"
+#include "tests/test_util.h"
+
+namespace favor {
+namespace {
+
+using kernels::Isa;
+using testing::AttentionGraph;
+using testing::Calibration;
+using testing::Inputs;
+using testing::MakeInputs;
+using testing::NormalizedError;
+using testing::Shape4;
+using testing::ToVector;
+
+HybridAttentionOptions Options(const Shape4& s, int64_t window, int64_t sinks, bool tail,
+                               rf::RfKind kind = rf::RfKind::kSaderf, int64_t features = 32,
+                               int64_t chunk = 64) {
+  HybridAttentionOptions o;
+  o.n_heads = s.heads;
+  o.n_kv_heads = s.kv_heads;
+  o.head_dim = s.dim;
+  o.layer = 2;
+  o.window = window;
+  o.sinks = sinks;
+  o.random_feature_tail = tail;
+  o.features = {.kind = kind, .features = features, .seed = 4};
+  o.chunk = chunk;
+  o.calibration = Calibration(s, 5);
+  return o;
+}
+
+// The definition, in double: log-weights e^{s_tj} for sinks and window, phi(q_t).psi(k_j) (by
+// log-sum-exp over features) for the tail, one normalisation.
+std::vector<float> Reference(const HybridAttentionOptions& o, const Tensor& q, const Tensor& k,
+                             const Tensor& v) {
+  const int64_t tokens = q.dim(0), d = o.head_dim, group = o.n_heads / o.n_kv_heads;
+  const double s = std::pow(static_cast<double>(d), -0.25);
+  std::vector<float> out(static_cast<size_t>(tokens * o.n_heads * d));
+  auto at = [d](const Tensor& t, int64_t row, int64_t heads, int64_t head, int64_t i) {
+    return static_cast<double>(t.data<float>()[(row * heads + head) * d + i]);
+  };
+  for (int64_t g = 0; g < o.n_kv_heads; ++g) {
+    std::optional<rf::PositiveFeatureMap> map;
+    if (o.random_feature_tail) {
+      const auto p = rf::MakeHeadFeatureParameters(
+                         o.features, o.calibration[static_cast<size_t>(g)], o.layer, g)
+                         .value();
+      map = rf::BuildFeatureMap(p.parameters, p.omega);
+    }
+    for (int64_t h = g * group; h < (g + 1) * group; ++h) {
+      for (int64_t t = 0; t < tokens; ++t) {
+        std::vector<double> log_w(static_cast<size_t>(t + 1), -INFINITY);
+        std::vector<double> x(static_cast<size_t>(d));
+        for (int64_t i = 0; i < d; ++i) x[static_cast<size_t>(i)] = s * at(q, t, o.n_heads, h, i);
+        const auto lq = map ? map->LogFeatures(x, true) : std::vector<double>();
+        for (int64_t j = 0; j <= t; ++j) {
+          if (j < o.sinks || j > t - o.window) {
+            double dot = 0;
+            for (int64_t i = 0; i < d; ++i)
+              dot += at(q, t, o.n_heads, h, i) * at(k, j, o.n_kv_heads, g, i);
+            log_w[static_cast<size_t>(j)] = dot / std::sqrt(static_cast<double>(d));
+          } else if (map) {
+            std::vector<double> y(static_cast<size_t>(d));
+            for (int64_t i = 0; i < d; ++i)
+              y[static_cast<size_t>(i)] = s * at(k, j, o.n_kv_heads, g, i);
+            const auto lk = map->LogFeatures(y, false);
+            double top = -INFINITY, sum = 0;
+            for (size_t m = 0; m < lk.size(); ++m) top = std::max(top, lq[m] + lk[m]);
+            for (size_t m = 0; m < lk.size(); ++m) sum += std::exp(lq[m] + lk[m] - top);
+            log_w[static_cast<size_t>(j)] = top + std::log(sum);
+          }
+        }
+        const double top = *std::max_element(log_w.begin(), log_w.end());
+        double den = 0;
+        std::vector<double> num(static_cast<size_t>(d), 0.0);
+        for (int64_t j = 0; j <= t; ++j) {
+          const double w = std::exp(log_w[static_cast<size_t>(j)] - top);
+          den += w;
+          for (int64_t i = 0; i < d; ++i)
+            num[static_cast<size_t>(i)] += w * at(v, j, o.n_kv_heads, g, i);
+        }
+        for (int64_t i = 0; i < d; ++i)
+          out[static_cast<size_t>((t * o.n_heads + h) * d + i)] =
+              static_cast<float>(num[static_cast<size_t>(i)] / den);
+      }
+    }
+  }
+  return out;
+}
+
+class HybridAttentionTest : public ::testing::TestWithParam<Isa> {};
+
+TEST_P(HybridAttentionTest, EqualsItsExplicitFormAtAwkwardSizes) {
+  const Shape4 s{4, 2, 16};
+  struct Case {
+    int64_t window, sinks;
+    bool tail;
+    int64_t chunk;
+  };
+  for (const Case c :
+       {Case{16, 4, true, 64}, Case{5, 0, true, 7}, Case{1, 2, true, 64}, Case{0, 3, true, 7},
+        Case{0, 0, true, 64}, Case{7, 2, false, 64}, Case{200, 4, true, 64}}) {
+    const auto options = Options(s, c.window, c.sinks, c.tail, rf::RfKind::kSaderf, 32, c.chunk);
+    auto op = HybridAttentionOp::Create(options).value();
+    for (int64_t tokens : {1, 3, 17, 70}) {
+      const Inputs in = MakeInputs(s, tokens, 30 + static_cast<uint64_t>(tokens));
+      auto out = testing::RunGraphOnce(AttentionGraph(op, s), {in.q, in.k, in.v}, GetParam(), 256);
+      ASSERT_TRUE(out.ok()) << out.status();
+      EXPECT_LT(NormalizedError((*out)[0], Reference(options, in.q, in.k, in.v)), 3e-5)
+          << "W=" << c.window << " S=" << c.sinks << " tail=" << c.tail << " C=" << c.chunk
+          << " T=" << tokens;
+    }
+  }
+}
+
+TEST_P(HybridAttentionTest, EveryPositiveKindAndGroupedHeads) {
+  const Shape4 s{6, 2, 8};
+  for (rf::RfKind kind :
+       {rf::RfKind::kPos, rf::RfKind::kOprf, rf::RfKind::kAderf, rf::RfKind::kSderf}) {
+    const auto options = Options(s, 6, 2, true, kind, 16, 5);
+    auto op = HybridAttentionOp::Create(options).value();
+    const Inputs in = MakeInputs(s, 33, 8);
+    auto out = testing::RunGraphOnce(AttentionGraph(op, s), {in.q, in.k, in.v}, GetParam(), 64);
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_LT(NormalizedError((*out)[0], Reference(options, in.q, in.k, in.v)), 3e-5)
+        << rf::RfKindName(kind);
+  }
+}
+
+// Runs `in` through a fresh state in runs of the given lengths, concatenating the outputs.
+std::vector<float> RunInPieces(std::shared_ptr<const Op> op, const Shape4& s, const Inputs& in,
+                               const std::vector<int64_t>& pieces, Isa isa) {
+  auto executor = Executor::Create(AttentionGraph(std::move(op), s),
+                                   {.max_seq_len = 64, .threads = 2, .isa = isa})
+                      .value();
+  auto state = executor->CreateState({.max_context = 256}).value();
+  std::vector<float> out;
+  int64_t t = 0;
+  for (int64_t n : pieces) {
+    const absl::Status status = executor->Run(
+        {in.q.Slice(t, t + n).value(), in.k.Slice(t, t + n).value(), in.v.Slice(t, t + n).value()},
+        *state);
+    EXPECT_TRUE(status.ok()) << status;
+    const auto rows = ToVector(executor->output(0));
+    out.insert(out.end(), rows.begin(), rows.end());
+    t += n;
+  }
+  return out;
+}
+
+TEST_P(HybridAttentionTest, DecodeEqualsPrefillWhateverTheRunsAre) {
+  const Shape4 s{4, 2, 8};
+  for (const auto& [window, sinks] : {std::pair<int64_t, int64_t>{6, 2}, {0, 0}, {9, 0}}) {
+    auto op = HybridAttentionOp::Create(Options(s, window, sinks, true, rf::RfKind::kSaderf, 32, 8))
+                  .value();
+    const Inputs in = MakeInputs(s, 50, 21);
+    const auto prefill = RunInPieces(op, s, in, {50}, GetParam());
+    EXPECT_LT(
+        NormalizedError(RunInPieces(op, s, in, std::vector<int64_t>(50, 1), GetParam()), prefill),
+        1e-5)
+        << "W=" << window << " S=" << sinks;
+    EXPECT_LT(NormalizedError(RunInPieces(op, s, in, {3, 1, 17, 9, 20}, GetParam()), prefill), 1e-5)
+        << "W=" << window << " S=" << sinks;
+  }
+}
+
+TEST_P(HybridAttentionTest, AWindowCoveringEverythingIsExactAttention) {
+  const Shape4 s{4, 2, 16};
+  auto hybrid = HybridAttentionOp::Create(Options(s, 64, 4, true)).value();
+  auto exact = AttentionOp::Create({.n_heads = 4, .n_kv_heads = 2, .head_dim = 16}).value();
+  const Inputs in = MakeInputs(s, 60, 12);
+  EXPECT_LT(NormalizedError(RunInPieces(hybrid, s, in, {20, 1, 39}, GetParam()),
+                            RunInPieces(exact, s, in, {20, 1, 39}, GetParam())),
+            1e-5);
+}
+
+TEST_P(HybridAttentionTest, NoWindowAndNoSinksIsFavorAttention) {
+  const Shape4 s{4, 2, 16};
+  for (rf::RfKind kind : {rf::RfKind::kSaderf, rf::RfKind::kSderf}) {
+    auto hybrid = HybridAttentionOp::Create(Options(s, 0, 0, true, kind, 32, 16)).value();
+    FavorAttentionOptions f;
+    f.n_heads = 4;
+    f.n_kv_heads = 2;
+    f.head_dim = 16;
+    f.layer = 2;
+    f.features = {.kind = kind, .features = 32, .seed = 4};
+    f.chunk = 16;
+    f.source = FavorStatsSource::kCalibrated;
+    f.calibration = Calibration(s, 5);
+    auto favor = FavorAttentionOp::Create(f).value();
+    const Inputs in = MakeInputs(s, 45, 13);
+    EXPECT_LT(NormalizedError(RunInPieces(hybrid, s, in, {30, 1, 14}, GetParam()),
+                              RunInPieces(favor, s, in, {30, 1, 14}, GetParam())),
+              2e-5)
+        << rf::RfKindName(kind);
+  }
+}
+
+TEST_P(HybridAttentionTest, OutputsDoNotDependOnLaterTokens) {
+  const Shape4 s{2, 1, 16};
+  auto op = HybridAttentionOp::Create(Options(s, 8, 2, true, rf::RfKind::kSderf, 64, 16)).value();
+  const Inputs a = MakeInputs(s, 50, 3);
+  Inputs b = MakeInputs(s, 50, 3);
+  for (int64_t i = 20 * 16; i < 50 * 16; ++i) b.k.mutable_data<float>()[i] *= 25.0f;
+  for (int64_t i = 20 * 32; i < 50 * 32; ++i) b.q.mutable_data<float>()[i] += 1.0f;
+  const auto out_a = RunInPieces(op, s, a, {50}, GetParam());
+  const auto out_b = RunInPieces(op, s, b, {50}, GetParam());
+  for (int64_t i = 0; i < 20 * 32; ++i) {
+    ASSERT_EQ(out_a[static_cast<size_t>(i)], out_b[static_cast<size_t>(i)]) << "output " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, HybridAttentionTest,
+                         ::testing::ValuesIn(kernels::SupportedIsas()),
+                         [](const ::testing::TestParamInfo<Isa>& param) {
+                           return std::string(kernels::IsaName(param.param));
+                         });
+
+TEST(HybridAttention, StateIsConstantInThePositionAndExtendsByRepeating) {
+  const Shape4 s{4, 2, 16};
+  auto op = HybridAttentionOp::Create(Options(s, 8, 2, true)).value();
+  auto executor = Executor::Create(AttentionGraph(op, s), {.max_seq_len = 64}).value();
+  auto small = executor->CreateState({.max_context = 64}).value();
+  auto large = executor->CreateState({.max_context = 1 << 20}).value();
+  EXPECT_EQ(small->NumBytes(), large->NumBytes());
+  const Inputs in = MakeInputs(s, 20, 4);
+  ASSERT_TRUE(executor->Run({in.q, in.k, in.v}, *large).ok());
+  EXPECT_FALSE(large->ExtendByRepeating(5).ok());
+  ASSERT_TRUE(large->ExtendByRepeating(100000).ok());
+  const Inputs next = MakeInputs(s, 1, 9);
+  ASSERT_TRUE(executor->Run({next.q, next.k, next.v}, *large).ok());
+  for (float x : ToVector(executor->output(0))) EXPECT_TRUE(std::isfinite(x));
+}
+
+TEST(HybridAttention, RejectsBadOptions) {
+  const Shape4 s{4, 2, 16};
+  EXPECT_FALSE(HybridAttentionOp::Create(Options(s, 0, 4, false)).ok()) << "attends to nothing";
+  EXPECT_FALSE(HybridAttentionOp::Create(Options(s, -1, 4, true)).ok());
+  auto no_statistics = Options(s, 8, 4, true);
+  no_statistics.calibration.clear();
+  EXPECT_FALSE(HybridAttentionOp::Create(no_statistics).ok());
+  no_statistics.random_feature_tail = false;
+  EXPECT_TRUE(HybridAttentionOp::Create(no_statistics).ok()) << "the window alone needs none";
+  EXPECT_FALSE(HybridAttentionOp::Create(Options(s, 8, 4, true, rf::RfKind::kTrig)).ok());
+}
+
+}  // namespace
+}  // namespace favor
