@@ -63,8 +63,9 @@ struct RunSettings {
   bool profile;  // Print the time per op type to stderr.
 };
 
-// How many real tokens start a depth fill: enough for prompt statistics, cheap to prefill.
-constexpr int64_t kDepthPrefix = 64;
+// How many real tokens start a depth fill: enough for prompt statistics and to fill a hybrid
+// attention's window and sinks, cheap to prefill.
+constexpr int64_t kDepthPrefix = 256;
 
 absl::StatusOr<BenchRow> RunTest(const runtime::Model& model, const TestSpec& test, int threads,
                                  const RunSettings& settings) {
@@ -79,8 +80,9 @@ absl::StatusOr<BenchRow> RunTest(const runtime::Model& model, const TestSpec& te
     const Node& node = model.graph()->node(id);
     if (node.removed) continue;
     const auto type = node.op->type();
-    is_attention[static_cast<size_t>(id)] =
-        type == "Attention" || type == "FavorAttention" || type == "AttentionStatisticsTap";
+    is_attention[static_cast<size_t>(id)] = type == "Attention" || type == "FavorAttention" ||
+                                            type == "HybridAttention" ||
+                                            type == "AttentionStatisticsTap";
   }
   std::mt19937 rng(static_cast<uint32_t>(settings.seed));
   std::uniform_int_distribution<int32_t> token(3, static_cast<int32_t>(s.vocab_size()) - 1);
@@ -189,6 +191,11 @@ int Bench(int argc, char** argv) {
               &rf);
   args.String({"--favor-stats"}, "SRC", "prompt (default) | calibrated | FILE", &stats);
   args.Int({"--favor-chunk"}, "C", "prefill chunk of the causal prefix sums (default 64)", &chunk);
+  int64_t window = -1, sinks = -1;
+  args.Int({"--window"}, "W", "hybrid attention for the favor kinds: the last W tokens exact",
+           &window);
+  args.Int({"--sinks"}, "S", "hybrid attention for the favor kinds: the first S tokens exact",
+           &sinks);
   args.String({"-t", "--threads"}, "LIST", "threads (default: physical cores)", &thread_list);
   args.String({"--dtype"}, "LIST", "matrix weights: f32,bf16 (default f32)", &dtype_list);
   args.Int({"-b", "--batch-size"}, "N", "prompt tokens per forward pass (default 512)", &batch);
@@ -264,8 +271,10 @@ int Bench(int argc, char** argv) {
   std::vector<BenchRow> rows;
   for (const std::string& dtype : *dtypes) {
     for (const std::string& attention : *attentions) {
-      const std::vector<int64_t> counts =
-          attention == "exact" ? std::vector<int64_t>{0} : *features;
+      const bool no_features = attention == "exact" || attention == "window";
+      const std::vector<int64_t> counts = no_features ? std::vector<int64_t>{0} : *features;
+      const bool hybrid = attention != "exact" && (attention == "hybrid" || attention == "window" ||
+                                                   window >= 0 || sinks >= 0);
       for (int64_t m : counts) {
         runtime::LoadOptions load{.tokenizer_path = tokenizer_path,
                                   .weights = dtype == "bf16" ? DType::kBF16 : DType::kF32};
@@ -273,7 +282,9 @@ int Bench(int argc, char** argv) {
                           .rf = rf,
                           .features = m > 0 ? m : 256,
                           .stats = stats,
-                          .chunk = chunk};
+                          .chunk = chunk,
+                          .window = attention == "exact" ? -1 : window,
+                          .sinks = attention == "exact" ? -1 : sinks};
         auto model = shape.empty() ? runtime::Model::Load(model_path, load)
                                    : runtime::Model::FromFile(file, load);
         if (!model.ok()) return Fail(model.status());
@@ -295,6 +306,8 @@ int Bench(int argc, char** argv) {
             row->attention = attention;
             row->rf = m > 0 ? rf : "";
             row->features = m;
+            row->window = hybrid ? (window >= 0 ? window : 64) : -1;
+            row->sinks = hybrid ? (sinks >= 0 ? sinks : 4) : -1;
             std::fprintf(stderr, "favor bench: %s %s: %.2f t/s\n", row->Attention().c_str(),
                          row->Test().c_str(), row->tokens_per_second);
             rows.push_back(*std::move(row));

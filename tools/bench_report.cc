@@ -127,8 +127,11 @@ std::string BenchRow::Test() const {
 }
 
 std::string BenchRow::Attention() const {
-  if (features == 0) return attention;
-  return absl::StrCat(attention, rf.empty() ? "" : absl::StrCat(" (", rf, ")"), " M=", features);
+  std::string label = attention;
+  if (!rf.empty()) absl::StrAppend(&label, " (", rf, ")");
+  if (features > 0) absl::StrAppend(&label, " M=", features);
+  if (window >= 0) absl::StrAppend(&label, " W=", window, " S=", sinks);
+  return label;
 }
 
 std::string MarkdownReport(const MachineInfo& machine, const std::vector<BenchRow>& rows) {
@@ -156,16 +159,18 @@ std::string MarkdownReport(const MachineInfo& machine, const std::vector<BenchRo
 
 std::string CsvReport(const MachineInfo& machine, const std::vector<BenchRow>& rows) {
   std::string out =
-      "cpu,isa,cores,onednn,favor,model,dtype,threads,attention,rf,features,test,prompt_tokens,"
+      "cpu,isa,cores,onednn,favor,model,dtype,threads,attention,rf,features,window,sinks,test,"
+      "prompt_tokens,"
       "gen_tokens,depth,repetitions,tokens_per_second,tokens_per_second_sd,ms_per_token,"
       "attention_share,state_mib,peak_rss_mib\n";
   for (const BenchRow& row : rows) {
     absl::StrAppendFormat(
-        &out, "%s,%s,%d,%s,%s,%s,%s,%d,%s,%s,%d,%s,%d,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f\n",
+        &out,
+        "%s,%s,%d,%s,%s,%s,%s,%d,%s,%s,%d,%d,%d,%s,%d,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f\n",
         CsvField(machine.cpu), machine.isa, machine.cores, CsvField(machine.onednn), machine.favor,
         CsvField(row.model), row.dtype, row.threads, CsvField(row.attention), row.rf, row.features,
-        row.Test(), row.prompt ? row.tokens : 0, row.prompt ? 0 : row.tokens, row.depth,
-        row.repetitions, row.tokens_per_second, row.tokens_per_second_sd,
+        row.window, row.sinks, row.Test(), row.prompt ? row.tokens : 0, row.prompt ? 0 : row.tokens,
+        row.depth, row.repetitions, row.tokens_per_second, row.tokens_per_second_sd,
         row.MillisecondsPerToken(), row.attention_share, row.state_mib, row.peak_rss_mib);
   }
   return out;
@@ -182,15 +187,16 @@ std::string JsonReport(const MachineInfo& machine, const std::vector<BenchRow>& 
     absl::StrAppendFormat(
         &out,
         "%s\n    {\"model\": %s, \"dtype\": %s, \"threads\": %d, \"attention\": %s, \"rf\": %s, "
-        "\"features\": %d, \"test\": %s, \"prompt_tokens\": %d, \"gen_tokens\": %d, \"depth\": "
+        "\"features\": %d, \"window\": %d, \"sinks\": %d, \"test\": %s, \"prompt_tokens\": %d, "
+        "\"gen_tokens\": %d, \"depth\": "
         "%d, \"repetitions\": %d, \"tokens_per_second\": %.4f, \"tokens_per_second_sd\": %.4f, "
         "\"ms_per_token\": %.4f, \"attention_share\": %.4f, \"state_mib\": %.4f, "
         "\"peak_rss_mib\": %.1f}",
         i == 0 ? "" : ",", JsonString(row.model), JsonString(row.dtype), row.threads,
-        JsonString(row.attention), JsonString(row.rf), row.features, JsonString(row.Test()),
-        row.prompt ? row.tokens : 0, row.prompt ? 0 : row.tokens, row.depth, row.repetitions,
-        row.tokens_per_second, row.tokens_per_second_sd, row.MillisecondsPerToken(),
-        row.attention_share, row.state_mib, row.peak_rss_mib);
+        JsonString(row.attention), JsonString(row.rf), row.features, row.window, row.sinks,
+        JsonString(row.Test()), row.prompt ? row.tokens : 0, row.prompt ? 0 : row.tokens, row.depth,
+        row.repetitions, row.tokens_per_second, row.tokens_per_second_sd,
+        row.MillisecondsPerToken(), row.attention_share, row.state_mib, row.peak_rss_mib);
   }
   out += "\n  ],\n  \"crossover\": [";
   const auto crossovers = FindCrossovers(rows);

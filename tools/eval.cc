@@ -3,6 +3,7 @@
 // scored against them: perplexity, KL(exact || approximate) mean and 99th percentile, and top-1
 // agreement. Features come from calibrated statistics (strictly causal): MODEL.favor-stats, a
 // FILE, or --calibrate-on TEXT to gather them here from another text.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -55,10 +56,13 @@ std::vector<std::vector<int32_t>> Windows(const std::vector<int32_t>& ids, int32
 
 // An attention name on the command line: favor+, favor++, favor#, or a positive random-feature
 // kind (favor attention with those features: sderf, aderf, gerf, ...).
-runtime::AttentionConfig ConfigFor(const std::string& name, int64_t features) {
+runtime::AttentionConfig ConfigFor(const std::string& name, int64_t features, int64_t window,
+                                   int64_t sinks) {
   runtime::AttentionConfig config;
   config.features = features;
-  if (name == "favor+" || name == "favor++" || name == "favor#") {
+  config.window = window;
+  config.sinks = sinks;
+  if (name == "favor+" || name == "favor++" || name == "favor#" || name == "window") {
     config.kind = name;
   } else {
     config.kind = "favor#";
@@ -70,6 +74,8 @@ runtime::AttentionConfig ConfigFor(const std::string& name, int64_t features) {
 struct EvalRow {
   std::string attention;
   int64_t features = 0;  // 0: exact.
+  int64_t window = -1;   // Hybrid: the exact window and sinks (-1: pure random features).
+  int64_t sinks = -1;
   double perplexity = 0;
   double mean_kl = 0, p99_kl = 0, top1 = 1;
   std::vector<double> layer_errors;  // --layer-errors: per layer, that layer swapped alone.
@@ -103,6 +109,7 @@ int Eval(int argc, char** argv) {
       calibrate_on, output = "md", plot_path;
   int64_t context = 0, threads = 0, max_tokens = 0, favor_seed = 0, chunk = 64;
   bool layer_errors = false;
+  std::string window_list, sink_list;
   ArgParser args("eval");
   args.String({"-m", "--model"}, "PATH", "model file or directory", &model_path);
   args.String({"-f", "--file"}, "TEXT", "text to evaluate on", &text_path);
@@ -128,6 +135,12 @@ int Eval(int argc, char** argv) {
   args.String({"-o", "--output"}, "md|csv", "output format (default md)", &output);
   args.String({"--plot"}, "FILE.svg", "write mean KL against M, one line per attention",
               &plot_path);
+  args.String({"--window"}, "LIST",
+              "hybrid attention: exact windows W to evaluate each attention with (e.g. 0,16,64); "
+              "the attention 'window' is the window-only baseline (older tokens dropped)",
+              &window_list);
+  args.String({"--sinks"}, "LIST",
+              "hybrid attention: exact sink tokens S (default 4 with --window)", &sink_list);
   args.Flag({"--layer-errors"},
             "also the relative error of each layer's attention output with only that layer "
             "swapped (one more run per layer)",
@@ -151,13 +164,29 @@ int Eval(int argc, char** argv) {
   if (!attentions.ok()) return UsageError(std::string(attentions.status().message()));
   auto features = ParseIntList(feature_list, "--features");
   if (!features.ok()) return UsageError(std::string(features.status().message()));
+  std::vector<int64_t> windows_to_run = {-1}, sinks_to_run = {-1};
+  if (!window_list.empty() || !sink_list.empty()) {
+    auto parsed_windows = ParseIntList(window_list.empty() ? "64" : window_list, "--window");
+    auto parsed_sinks = ParseIntList(sink_list.empty() ? "4" : sink_list, "--sinks");
+    if (!parsed_windows.ok()) return UsageError(std::string(parsed_windows.status().message()));
+    if (!parsed_sinks.ok()) return UsageError(std::string(parsed_sinks.status().message()));
+    windows_to_run = *parsed_windows;
+    sinks_to_run = *parsed_sinks;
+    for (int64_t value : windows_to_run) {
+      if (value < 0) return UsageError("--window takes sizes >= 0");
+    }
+    for (int64_t value : sinks_to_run) {
+      if (value < 0) return UsageError("--sinks takes counts >= 0");
+    }
+  }
   for (const std::string& name : *attentions) {
-    if (name == "favor+" || name == "favor++" || name == "favor#") continue;
+    if (name == "favor+" || name == "favor++" || name == "favor#" || name == "window") continue;
     auto kind = rf::ParseRfKind(name);
     if (!kind.ok() || !rf::IsPositive(*kind)) {
       return UsageError(absl::StrCat("--attention: '", name,
-                                     "' is not favor+, favor++, favor# or a positive random-"
-                                     "feature kind (posrf, gerf, oprf, saderf, aderf, sderf)"));
+                                     "' is not favor+, favor++, favor#, window or a positive "
+                                     "random-feature kind (posrf, gerf, oprf, saderf, aderf, "
+                                     "sderf)"));
     }
   }
   auto text = ReadText(text_path);
@@ -240,10 +269,28 @@ int Eval(int argc, char** argv) {
   std::vector<EvalRow> rows = {exact_row};
   (*exact_session).reset();  // Its KV cache is not needed any more.
 
+  struct Configuration {
+    std::string name;
+    int64_t features, window, sinks;
+  };
+  std::vector<Configuration> configurations;
   for (const std::string& name : *attentions) {
-    for (int64_t m : *features) {
+    for (int64_t exact_window : windows_to_run) {
+      for (int64_t sinks : sinks_to_run) {
+        // The window-only baseline has no features, and no window at W = 0.
+        if (name == "window" && exact_window == 0) continue;
+        for (int64_t m : name == "window" ? std::vector<int64_t>{0} : *features) {
+          configurations.push_back({name, m, exact_window, sinks});
+        }
+      }
+    }
+  }
+  for (const Configuration& configuration : configurations) {
+    {
+      const std::string& name = configuration.name;
+      const int64_t m = configuration.features;
       runtime::LoadOptions load{.tokenizer_path = tokenizer_path, .all_logits = true};
-      load.attention = ConfigFor(name, m);
+      load.attention = ConfigFor(name, m > 0 ? m : 256, configuration.window, configuration.sinks);
       load.attention.seed = static_cast<uint64_t>(favor_seed);
       load.attention.chunk = chunk;
       load.attention.stats = stats;
@@ -267,7 +314,10 @@ int Eval(int argc, char** argv) {
         total.agree += compared->top1_matches;
         total.positions += count;
       }
-      EvalRow row{.attention = name, .features = m};
+      EvalRow row{.attention = name,
+                  .features = m,
+                  .window = configuration.window,
+                  .sinks = configuration.sinks};
       row.perplexity = std::exp(total.nll_sum / static_cast<double>(total.nll_count));
       row.mean_kl = runtime::Mean(total.kl);
       row.p99_kl = runtime::Percentile(total.kl, 0.99);
@@ -295,41 +345,48 @@ int Eval(int argc, char** argv) {
         }
         row.layer_errors.push_back(std::sqrt(error / std::max(norm, 1e-300)));
       }
-      std::fprintf(stderr, "favor eval: %s M=%lld: KL %.4f\n", name.c_str(),
-                   static_cast<long long>(m), row.mean_kl);
+      std::fprintf(stderr, "favor eval: %s M=%lld W=%lld S=%lld: KL %.4f\n", name.c_str(),
+                   static_cast<long long>(m), static_cast<long long>(row.window),
+                   static_cast<long long>(row.sinks), row.mean_kl);
       rows.push_back(row);
     }
   }
 
   std::string report;
   if (output == "csv") {
-    report = "model,text,tokens,attention,features,perplexity,mean_kl,p99_kl,top1_agreement";
+    report =
+        "model,text,tokens,attention,features,window,sinks,perplexity,mean_kl,p99_kl,"
+        "top1_agreement";
     for (int64_t layer = 0; layer < (layer_errors ? n_layers : 0); ++layer) {
       absl::StrAppend(&report, ",layer", layer, "_attention_rel_error");
     }
     report += "\n";
     for (const EvalRow& row : rows) {
-      absl::StrAppendFormat(&report, "%s,%s,%d,%s,%d,%.6f,%.6f,%.6f,%.6f", model_path, text_path,
-                            predicted, row.attention, row.features, row.perplexity, row.mean_kl,
-                            row.p99_kl, row.top1);
+      absl::StrAppendFormat(&report, "%s,%s,%d,%s,%d,%d,%d,%.6f,%.6f,%.6f,%.6f", model_path,
+                            text_path, predicted, row.attention, row.features, row.window,
+                            row.sinks, row.perplexity, row.mean_kl, row.p99_kl, row.top1);
       for (int64_t layer = 0; layer < (layer_errors ? n_layers : 0); ++layer) {
         absl::StrAppendFormat(
             &report, ",%.6f",
-            row.features == 0 ? 0.0 : row.layer_errors[static_cast<size_t>(layer)]);
+            row.attention == "exact" ? 0.0 : row.layer_errors[static_cast<size_t>(layer)]);
       }
       report += "\n";
     }
   } else {
     report = absl::StrFormat(
         "%s on %s: %d predicted tokens in %d window(s) of up to %d, statistics %s\n\n"
-        "| attention | M | perplexity | KL mean (nats) | KL p99 | top-1 agreement |\n"
-        "| --- | ---: | ---: | ---: | ---: | ---: |\n",
+        "| attention | M | window | sinks | perplexity | KL mean (nats) | KL p99 | top-1 agreement "
+        "|\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         model_path, text_path, predicted, windows.size(), window,
         calibrate_on.empty() ? stats : absl::StrCat("calibrated on ", calibrate_on));
     for (const EvalRow& row : rows) {
-      absl::StrAppendFormat(&report, "| %s | %s | %.3f | %.4f | %.4f | %.1f %% |\n", row.attention,
-                            row.features > 0 ? absl::StrCat(row.features) : "-", row.perplexity,
-                            row.mean_kl, row.p99_kl, 100 * row.top1);
+      auto or_dash = [](int64_t v, int64_t none) {
+        return v == none ? std::string("-") : absl::StrCat(v);
+      };
+      absl::StrAppendFormat(&report, "| %s | %s | %s | %s | %.3f | %.4f | %.4f | %.1f %% |\n",
+                            row.attention, or_dash(row.features, 0), or_dash(row.window, -1),
+                            or_dash(row.sinks, -1), row.perplexity, row.mean_kl, row.p99_kl,
+                            100 * row.top1);
     }
     if (layer_errors) {
       report +=
@@ -341,7 +398,7 @@ int Eval(int argc, char** argv) {
       for (int64_t layer = 0; layer < n_layers; ++layer) report += " ---: |";
       report += "\n";
       for (const EvalRow& row : rows) {
-        if (row.features == 0) continue;
+        if (row.attention == "exact") continue;
         absl::StrAppendFormat(&report, "| %s | %d |", row.attention, row.features);
         for (double e : row.layer_errors) absl::StrAppendFormat(&report, " %.4f |", e);
         report += "\n";
@@ -350,14 +407,20 @@ int Eval(int argc, char** argv) {
   }
   std::fputs(report.c_str(), stdout);
   if (!plot_path.empty()) {
+    // One line per attention and window/sinks pair (the window-only baseline has no M: skipped).
     std::vector<PlotSeries> series;
-    for (const std::string& name : *attentions) {
-      PlotSeries s{.name = name, .points = {}};
-      for (const EvalRow& row : rows) {
-        if (row.attention == name)
-          s.points.emplace_back(static_cast<double>(row.features), row.mean_kl);
+    for (const EvalRow& row : rows) {
+      if (row.attention == "exact" || row.features == 0) continue;
+      const std::string name =
+          row.window < 0 ? row.attention
+                         : absl::StrCat(row.attention, " W=", row.window, " S=", row.sinks);
+      auto it = std::find_if(series.begin(), series.end(),
+                             [&](const PlotSeries& s) { return s.name == name; });
+      if (it == series.end()) {
+        series.push_back({.name = name, .points = {}});
+        it = series.end() - 1;
       }
-      series.push_back(std::move(s));
+      it->points.emplace_back(static_cast<double>(row.features), row.mean_kl);
     }
     std::ofstream plot(plot_path);
     plot << LineChartSvg(

@@ -88,7 +88,10 @@ int Generate(int argc, char** argv) {
   args.String({"--dtype"}, "f32|bf16", "matrix weights for compute (default f32)", &dtype);
   args.Flag({"--no-bos"}, "do not start the prompt with BOS", &no_bos);
   args.String({"--attention"}, "KIND",
-              "exact (default), favor+ (PosRF), favor++ (OPRF), favor# (SADERF)", &attention.kind);
+              "exact (default), favor+ (PosRF), favor++ (OPRF), favor# (SADERF), hybrid (exact "
+              "sinks and window, favor# tail; needs calibrated statistics), window (exact sinks "
+              "and window only)",
+              &attention.kind);
   args.String({"--rf"}, "KIND",
               "random features for favor attention: posrf|gerf|oprf|saderf|aderf|sderf",
               &attention.rf);
@@ -100,6 +103,11 @@ int Generate(int argc, char** argv) {
               &favor_layers);
   args.Int({"--favor-chunk"}, "C", "prefill chunk of the causal prefix sums (default 64)",
            &attention.chunk);
+  args.Int({"--window"}, "W",
+           "hybrid attention: the last W tokens exact (default 64 with --attention hybrid|window)",
+           &attention.window);
+  args.Int({"--sinks"}, "S", "hybrid attention: the first S tokens exact (default 4)",
+           &attention.sinks);
   args.Flag({"-v", "--verbose"}, "print the execution plan (ISA, threads, memory)", &verbose);
   if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
   if (model_path.empty()) {

@@ -84,7 +84,8 @@ absl::StatusOr<std::unique_ptr<Model>> Model::FromFile(io::ModelFile file,
       const Node& node = graph->node(id);
       if (node.removed) continue;
       const absl::string_view type = node.op->type();
-      if (type == "Attention" || type == "FavorAttention" || type == "AttentionStatisticsTap") {
+      if (type == "Attention" || type == "FavorAttention" || type == "HybridAttention" ||
+          type == "AttentionStatisticsTap") {
         FAVOR_RETURN_IF_ERROR(graph->MarkOutput(node.outputs[0]));
       }
     }

@@ -127,9 +127,9 @@ TEST_P(HybridAttentionTest, EveryPositiveKindAndGroupedHeads) {
   const Shape4 s{6, 2, 8};
   for (rf::RfKind kind :
        {rf::RfKind::kPos, rf::RfKind::kOprf, rf::RfKind::kAderf, rf::RfKind::kSderf}) {
-    const auto options = Options(s, 6, 2, true, kind, 16, 5);
+    const auto options = Options(s, 6, 2, true, kind, 256, 5);
     auto op = HybridAttentionOp::Create(options).value();
-    const Inputs in = MakeInputs(s, 33, 8);
+    const Inputs in = MakeInputs(s, 33, 8, 6.0f);
     auto out = testing::RunGraphOnce(AttentionGraph(op, s), {in.q, in.k, in.v}, GetParam(), 64);
     ASSERT_TRUE(out.ok()) << out.status();
     EXPECT_LT(NormalizedError((*out)[0], Reference(options, in.q, in.k, in.v)), 3e-5)

@@ -244,7 +244,7 @@ TEST(Cli, EvalComparesApproximateAttentionWithExact) {
   ASSERT_NE(favor_row, std::string::npos) << layers.out;
   const std::string row =
       layers.out.substr(favor_row, layers.out.find('\n', favor_row) - favor_row);
-  EXPECT_EQ(std::count(row.begin(), row.end(), ','), 2 + 4 + 5) << row;
+  EXPECT_EQ(std::count(row.begin(), row.end(), ','), 2 + 2 + 4 + 5) << row;
   EXPECT_EQ(row.find(",0.000000"), std::string::npos)
       << "every swapped layer has an error: " << row;
 
@@ -260,6 +260,30 @@ TEST(Cli, EvalComparesApproximateAttentionWithExact) {
   for (const char* suffix : {".txt", "_calibration.txt", ".svg"}) {
     std::remove((text + suffix).c_str());
   }
+}
+
+TEST(Cli, HybridAttentionFromTheCommandLine) {
+  // The window-only attention needs no statistics; with a window covering the whole text it is
+  // exact attention, so greedy text matches exact.
+  const std::string greedy = " -p 'Once upon a time' -n 20 --temp 0 --repeat-penalty 1";
+  const Result exact = RunFavor("generate -m " + kLlama2c + greedy);
+  const Result window =
+      RunFavor("generate -m " + kLlama2c + greedy + " --attention window --window 64");
+  ASSERT_EQ(exact.exit_code, 0) << exact.err;
+  ASSERT_EQ(window.exit_code, 0) << window.err;
+  EXPECT_EQ(window.out, exact.out);
+  ExpectOneLineErrorFn(RunFavor("generate -m " + kLlama2c + greedy + " --attention hybrid"), 1,
+                       "needs calibrated statistics");
+  ExpectOneLineErrorFn(RunFavor("generate -m " + kLlama2c + greedy + " --window 8"), 1,
+                       "--window and --sinks need an approximate attention");
+
+  const Result bench = RunFavor(
+      "bench --shape tiny -p 8 -n 2 -d 0,300 --attention exact,window,favor+ --window 16 --sinks 2 "
+      "-r 1 -t 1");
+  ASSERT_EQ(bench.exit_code, 0) << bench.err;
+  EXPECT_NE(bench.out.find("| window W=16 S=2 | tg2 @ d300 |"), std::string::npos) << bench.out;
+  EXPECT_NE(bench.out.find("| favor+ M=256 W=16 S=2 | pp8 @ d300 |"), std::string::npos)
+      << bench.out;
 }
 
 }  // namespace
