@@ -130,8 +130,11 @@ int Variance(int argc, char** argv) {
     (*model)->statistics()->sample_layer = layer;
     auto session = runtime::Session::Create(**model);
     auto ids = (*model)->tokenizer().Encode(prompt, true);
-    if (!session.ok() || !ids.ok() || !(*session)->Feed(*ids).ok()) {
-      std::fprintf(stderr, "favor variance: error: could not run the model on the prompt\n");
+    absl::Status status = !session.ok() ? session.status() : ids.status();
+    if (status.ok()) status = (*session)->Feed(*ids).status();
+    if (!status.ok()) {
+      std::fprintf(stderr, "favor variance: error: could not run the model on the prompt: %s\n",
+                   std::string(status.message()).c_str());
       return 1;
     }
     const auto& stats = *(*model)->statistics();
