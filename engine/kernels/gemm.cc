@@ -76,7 +76,7 @@ namespace favor::kernels::FAVOR_KERNEL_NS {
 
 // Up to 8 query heads share one read of each row of S; more are processed in groups of 8.
 void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
-                 const float* v, float rescale, int64_t m, int64_t d) {
+                 const float* v, const float* rescale, int64_t m, int64_t d) {
   constexpr int64_t kMaxHeads = 8;
   for (int64_t h0 = 0; h0 < heads; h0 += kMaxHeads) {
     const int64_t hn = heads - h0 < kMaxHeads ? heads - h0 : kMaxHeads;
@@ -90,14 +90,13 @@ void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, c
         acc[h] = full ? Load(n) : LoadTail(n, width);
       }
       const VecF32 vv = full ? Load(v + j) : LoadTail(v + j, width);
-      const VecF32 scale = Set1(rescale);
       for (int64_t f = 0; f < m; ++f) {
         float* row = s + f * d + j;
         const VecF32 sv = full ? Load(row) : LoadTail(row, width);
         for (int64_t h = 0; h < hn; ++h) acc[h] = Fma(Set1(phi[(h0 + h) * m + f]), sv, acc[h]);
         if (last_group) {
           // The state update rides on the same read of S (after every head has used it).
-          const VecF32 updated = Fma(Set1(w[f]), vv, sv * scale);
+          const VecF32 updated = Fma(Set1(w[f]), vv, sv * Set1(rescale[f]));
           if (full) {
             Store(row, updated);
           } else {

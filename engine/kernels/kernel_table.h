@@ -62,9 +62,9 @@ struct KernelTable {
                int64_t ldb, float* c, int64_t ldc, bool accumulate);
   // The fused decode step of random-feature attention over one state S (m x d), in one pass:
   // numerators[h] += sum_m phi[h][m] S[m] for the `heads` rows of phi (stride m), then
-  // S[m] = S[m] * rescale + w[m] v.
+  // S[m] = S[m] * rescale[m] + w[m] v (every feature has its own running scale).
   void (*favor_decode)(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
-                       const float* v, float rescale, int64_t m, int64_t d);
+                       const float* v, const float* rescale, int64_t m, int64_t d);
   // y[r][i] = sum_p w[i][p] x[r][p] for r < rows (1 to kMatVecMaxRows) and i < n, with w (bf16,
   // n x k) in the packed layout above: streamed once for all rows of x. The decode-time matrix
   // product, bound by memory bandwidth. `w` points at a group boundary.

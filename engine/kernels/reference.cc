@@ -90,7 +90,7 @@ void Scale(float a, float* y, int64_t n) {
 }
 
 void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
-                 const float* v, float rescale, int64_t m, int64_t d) {
+                 const float* v, const float* rescale, int64_t m, int64_t d) {
   for (int64_t h = 0; h < heads; ++h) {
     for (int64_t i = 0; i < d; ++i) {
       double sum = numerators[h * d + i];
@@ -99,7 +99,7 @@ void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, c
     }
   }
   for (int64_t f = 0; f < m; ++f) {
-    for (int64_t i = 0; i < d; ++i) s[f * d + i] = s[f * d + i] * rescale + w[f] * v[i];
+    for (int64_t i = 0; i < d; ++i) s[f * d + i] = s[f * d + i] * rescale[f] + w[f] * v[i];
   }
 }
 

@@ -23,7 +23,7 @@ float Max(const float* x, int64_t n);
 void Axpy(float a, const float* x, float* y, int64_t n);
 void Scale(float a, float* y, int64_t n);
 void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
-                 const float* v, float rescale, int64_t m, int64_t d);
+                 const float* v, const float* rescale, int64_t m, int64_t d);
 void MatVecBf16(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx, int64_t rows,
                 float* y, int64_t ldy);
 void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,

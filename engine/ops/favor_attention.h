@@ -3,16 +3,17 @@
 // with a per-head state of constant size.
 //
 // Causal attention keeps, per key/value head, S = sum_j psi_j v_j^T (M x d_v), z = sum_j psi_j (M)
-// and a running log-scale m (the largest key log-feature so far): S and z hold the sums scaled by
-// exp(-m). Prefill works in chunks of C tokens: the carried state serves the chunk's queries, a
-// masked C x C product covers the pairs inside the chunk, then the chunk's keys join the state.
-// Decode is a chunk of one token: constant time and memory at any position.
+// and per feature a running log-scale c_m (its largest key log-feature so far): row m of S and z
+// holds the sums scaled by exp(-c_m). Prefill works in chunks of C tokens: the carried state serves
+// the chunk's queries, a masked C x C product covers the pairs inside the chunk, then the chunk's
+// keys join the state. Decode is a chunk of one token: constant time and memory at any position.
 //
-// Numerics (RANDOM_FEATURES.md section 8): every exponent is taken in log space with log D folded
-// into the per-feature bias; each query subtracts its own maximum (it cancels); each key is
-// normalised by its own maximum mu_j and weighted by exp(mu_j - m_t), where m_t is the running
-// maximum over the keys up to t only: no future key ever scales a past output, so the output at
-// position t does not depend on later tokens, not even through rounding. State in fp32.
+// Numerics (RANDOM_FEATURES.md section 8, and feature_tail.h): every exponent is taken in log
+// space with log D folded into the per-feature bias; the state keeps a running key scale per
+// feature, each query is scaled by its largest feature term, and keys arrive in sub-chunks whose
+// scales grow by a bounded amount, so that nothing that matters leaves float's range even where
+// log-features reach hundreds of nats (real models). The output at position t does not depend on
+// later tokens beyond rounding. State in fp32.
 //
 // The feature parameters come from query/key statistics: `calibrated` (given at construction:
 // gathered with exact attention on calibration text; strictly causal), or `prompt` (from the

@@ -9,15 +9,18 @@
 #include "engine/core/parallel.h"
 #include "engine/core/status.h"
 #include "engine/core/storage.h"
+#include "engine/ops/feature_tail.h"
 #include "engine/ops/op_checks.h"
 
 namespace favor {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+// The features of a head without a random-feature tail (never read).
+const rf::HeadFeatures kNoFeatures{};
 
 // Per key/value head: sink rows, a ring of the last W rows (keys and values), and the
-// random-feature state of the tokens that left the window.
+// random-feature state of the tokens that left the window (feature_tail.h).
 class HybridState final : public OpState {
  public:
   HybridState(const HybridAttentionOptions& o, std::shared_ptr<AlignedBuffer> buffer)
@@ -32,33 +35,34 @@ class HybridState final : public OpState {
 
   static int64_t FloatsPerHead(const HybridAttentionOptions& o) {
     const int64_t m = o.random_feature_tail ? o.features.features : 0;
-    return 2 * (o.sinks + o.window) * o.head_dim + m * (o.head_dim + 1);
+    return 2 * (o.sinks + o.window) * o.head_dim + feature_tail::StateFloats(m, o.head_dim);
   }
 
   float* head(int64_t g) const {
-    return reinterpret_cast<float*>(buffer_->data()) + g * FloatsPerHead();
+    return reinterpret_cast<float*>(buffer_->data()) +
+           g * (2 * (sinks_ + window_) * dim_ + feature_tail::StateFloats(features_, dim_));
   }
   float* sink_keys(int64_t g) const { return head(g); }
   float* sink_values(int64_t g) const { return head(g) + sinks_ * dim_; }
   float* ring_keys(int64_t g) const { return head(g) + 2 * sinks_ * dim_; }
   float* ring_values(int64_t g) const { return ring_keys(g) + window_ * dim_; }
-  float* s(int64_t g) const { return ring_values(g) + window_ * dim_; }
-  float* z(int64_t g) const { return s(g) + features_ * dim_; }
-  float& log_scale(int64_t g) { return log_scale_[static_cast<size_t>(g)]; }
+  feature_tail::HeadState tail(int64_t g) const {
+    return feature_tail::StateAt(ring_values(g) + window_ * dim_, features_, dim_);
+  }
   int64_t length = 0;
 
   int64_t NumBytes() const override { return static_cast<int64_t>(buffer_->size()); }
   void Reset() override {
     std::memset(buffer_->data(), 0, buffer_->size());
-    log_scale_.assign(static_cast<size_t>(heads_), kNegInf);
+    for (int64_t g = 0; g < heads_; ++g) feature_tail::ResetState(tail(g), features_, dim_);
     length = 0;
   }
   // The sinks stay; the window's last W positions are the last W of the sequence so far (the
   // ring, indexed by position modulo W, is re-laid for the new positions); the tail's sums scale
-  // with the number of tokens that left the window: a log-scale shift.
+  // with the number of tokens that left the window: a shift of its scales.
   absl::Status ExtendByRepeating(int64_t old_length, int64_t new_length) override {
-    const int64_t tail = old_length - sinks_ - window_;
-    if (old_length != length || new_length < old_length || tail <= 0) {
+    const int64_t tail_tokens = old_length - sinks_ - window_;
+    if (old_length != length || new_length < old_length || tail_tokens <= 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("HybridAttention: cannot extend ", length, " tokens to ", new_length,
                        " (it needs more than sinks + window = ", sinks_ + window_, " tokens)"));
@@ -73,42 +77,17 @@ class HybridState final : public OpState {
                       static_cast<size_t>(dim_) * sizeof(float));
         }
       }
-    }
-    if (features_ > 0) {
       const double ratio =
-          static_cast<double>(new_length - sinks_ - window_) / static_cast<double>(tail);
-      for (float& scale : log_scale_) {
-        if (scale != kNegInf) scale += static_cast<float>(std::log(ratio));
-      }
+          static_cast<double>(new_length - sinks_ - window_) / static_cast<double>(tail_tokens);
+      feature_tail::ShiftScales(tail(g), features_, static_cast<float>(std::log(ratio)));
     }
     length = new_length;
     return absl::OkStatus();
   }
 
  private:
-  int64_t FloatsPerHead() const { return 2 * (sinks_ + window_) * dim_ + features_ * (dim_ + 1); }
-
   int64_t heads_, dim_, sinks_, window_, features_;
   std::shared_ptr<AlignedBuffer> buffer_;
-  std::vector<float> log_scale_;
-};
-
-// Per key/value head scratch for one chunk of C queries (and at most C keys leaving the window).
-struct Scratch {
-  float* keys;         // C x M: normalised features psi_j of the keys leaving the window
-  float* keys_t;       // M x C: the same, transposed (then weighted for the state update)
-  float* queries;      // C x M: normalised query features of one head
-  float* products;     // C x C
-  float* numerator;    // C x d: the tail's numerators, then the combined output
-  float* key_rows;     // C x d: the leaving keys, gathered
-  float* value_rows;   // C x d: their values
-  float* key_max;      // C: mu_j
-  float* prefix;       // C: running key scale after each leaving key
-  float* weights;      // C
-  float* denominator;  // C: the tail's denominators
-  float* query_log;    // C: a query's full log-feature maximum
-  float* scores;       // S + W: exact scores of one query
-  float* exact;        // d: the exact part's numerator of one query
 };
 
 }  // namespace
@@ -179,10 +158,11 @@ absl::StatusOr<std::vector<TensorSpec>> HybridAttentionOp::InferOutputs(
 
 int64_t HybridAttentionOp::ScratchFloatsPerHead(int64_t chunk) const {
   const int64_t m = options_.random_feature_tail ? options_.features.features : 0;
-  const int64_t d = options_.head_dim;
-  const int64_t floats = 3 * chunk * m + chunk * chunk + 3 * chunk * d + 5 * chunk +
-                         options_.sinks + options_.window + d;
-  return (floats + 15) / 16 * 16;  // Every head's slice stays 64-byte aligned.
+  const int64_t d = options_.head_dim, group = options_.n_heads / options_.n_kv_heads;
+  // Tail scratch; the leaving keys and values (C x d each); the tail's numerators, denominators
+  // and row scales of every query head of the group; the exact scores of one query.
+  const int64_t floats = 2 * chunk * d + group * chunk * (d + 2) + options_.sinks + options_.window;
+  return feature_tail::ScratchFloats(chunk, m, d) + (floats + 15) / 16 * 16;
 }
 
 int64_t HybridAttentionOp::WorkspaceBytes(std::span<const TensorSpec> inputs) const {
@@ -211,8 +191,8 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
   const HybridAttentionOptions& o = options_;
   const int64_t d = o.head_dim, n_heads = o.n_heads, n_kv = o.n_kv_heads;
   const int64_t group = n_heads / n_kv, W = o.window, S = o.sinks;
-  const bool tail = o.random_feature_tail;
-  const int64_t m_features = tail ? o.features.features : 0;
+  const bool has_tail = o.random_feature_tail;
+  const int64_t m_features = has_tail ? o.features.features : 0;
   const int64_t tokens = inputs[0].dim(0), p0 = ctx.start_pos;
   const int64_t chunk = std::min(o.chunk, tokens);
   const float* q = inputs[0].data<float>();
@@ -226,25 +206,19 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
 
   ParallelFor(n_kv, ctx.threads, 1, [&](int64_t g) {
     float* base = scratch_base + g * scratch_stride;
-    const int64_t cm = chunk * m_features, cd = chunk * d;
-    Scratch sc;
-    sc.keys = base;
-    sc.keys_t = sc.keys + cm;
-    sc.queries = sc.keys_t + cm;
-    sc.products = sc.queries + cm;
-    sc.numerator = sc.products + chunk * chunk;
-    sc.key_rows = sc.numerator + cd;
-    sc.value_rows = sc.key_rows + cd;
-    sc.key_max = sc.value_rows + cd;
-    sc.prefix = sc.key_max + chunk;
-    sc.weights = sc.prefix + chunk;
-    sc.denominator = sc.weights + chunk;
-    sc.query_log = sc.denominator + chunk;
-    sc.scores = sc.query_log + chunk;
-    sc.exact = sc.scores + S + W;
-    float* s_state = tail ? state->s(g) : nullptr;
-    float* z_state = tail ? state->z(g) : nullptr;
-    float& log_scale = state->log_scale(g);
+    const feature_tail::Context tail{
+        .kt = kt,
+        .f = has_tail ? *features_[static_cast<size_t>(g)] : kNoFeatures,
+        .features = m_features,
+        .dim = d,
+        .state = state->tail(g),
+        .sc = feature_tail::ScratchAt(base, chunk, m_features)};
+    float* key_rows = base + feature_tail::ScratchFloats(chunk, m_features, d);
+    float* value_rows = key_rows + chunk * d;
+    float* tail_numerator = value_rows + chunk * d;                // group x C x d
+    float* tail_denominator = tail_numerator + group * chunk * d;  // group x C
+    float* tail_scale = tail_denominator + group * chunk;          // group x C
+    float* scores = tail_scale + group * chunk;                    // S + W
 
     // Key or value row of position j: this run's input, a sink, or the ring (j >= p0 - W).
     auto row = [&](const float* input, const float* sinks, const float* ring, int64_t j) {
@@ -254,161 +228,91 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
     };
     auto key = [&](int64_t j) { return row(k, state->sink_keys(g), state->ring_keys(g), j); };
     auto value = [&](int64_t j) { return row(v, state->sink_values(g), state->ring_values(g), j); };
-    auto quadratic = [&](const std::vector<float>& full, const std::vector<float>& diagonal,
-                         const float* x) {
-      float sum = 0.0f;
-      if (!diagonal.empty()) {
-        for (int64_t i = 0; i < d; ++i) sum += diagonal[static_cast<size_t>(i)] * x[i] * x[i];
-      } else {
-        for (int64_t i = 0; i < d; ++i) sum += x[i] * kt.dot(full.data() + i * d, x, d);
-      }
-      return sum;
-    };
-    // Normalised features of `rows` vectors (stride `stride`); row maxima (without the quadratic
-    // term) in row_max.
-    auto features = [&](const float* x, int64_t rows, int64_t stride,
-                        const std::vector<float>& projection_t, const std::vector<float>& bias,
-                        float* logs, float* row_max) {
-      for (int64_t t = 0; t < rows; ++t) {
-        std::memcpy(logs + t * m_features, bias.data(),
-                    static_cast<size_t>(m_features) * sizeof(float));
-      }
-      kt.gemm(rows, m_features, d, x, stride, projection_t.data(), m_features, logs, m_features,
-              true);
-      for (int64_t t = 0; t < rows; ++t) {
-        float* r = logs + t * m_features;
-        row_max[t] = kt.max(r, m_features);
-        kt.exp_shifted(r, row_max[t], r, m_features);
-      }
-    };
 
     for (int64_t t0 = p0; t0 < p0 + tokens; t0 += chunk) {
       const int64_t tc = std::min(chunk, p0 + tokens - t0);
-      // Keys that leave the window while this chunk's queries run: [k0, k1).
-      const int64_t k0 = std::max(S, t0 - W), k1 = std::max(S, t0 + tc - W);
-      const int64_t nk = tail ? k1 - k0 : 0;
-      const rf::HeadFeatures* f = tail ? features_[static_cast<size_t>(g)].get() : nullptr;
-      if (nk > 0) {
+      // The tail: keys that leave the window while this chunk's queries run, [k0, k0 + nk);
+      // query t sees those up to t - W.
+      const int64_t k0 = std::max(S, t0 - W);
+      const int64_t nk = has_tail ? std::max(S, t0 + tc - W) - k0 : 0;
+      if (has_tail) {
         for (int64_t j = 0; j < nk; ++j) {
-          std::memcpy(sc.key_rows + j * d, key(k0 + j), static_cast<size_t>(d) * sizeof(float));
-          std::memcpy(sc.value_rows + j * d, value(k0 + j), static_cast<size_t>(d) * sizeof(float));
+          std::memcpy(key_rows + j * d, key(k0 + j), static_cast<size_t>(d) * sizeof(float));
+          std::memcpy(value_rows + j * d, value(k0 + j), static_cast<size_t>(d) * sizeof(float));
         }
-        features(sc.key_rows, nk, d, f->key_projection_t, f->bias, sc.keys, sc.key_max);
-        float running = log_scale;
-        for (int64_t j = 0; j < nk; ++j) {
-          sc.key_max[j] +=
-              quadratic(f->key_quadratic, f->key_quadratic_diagonal, sc.key_rows + j * d);
-          running = std::max(running, sc.key_max[j]);
-          sc.prefix[j] = running;
-        }
-        for (int64_t j = 0; j < nk; ++j) {
-          for (int64_t mm = 0; mm < m_features; ++mm)
-            sc.keys_t[mm * nk + j] = sc.keys[j * m_features + mm];
+        if (nk > 0) feature_tail::KeyLogFeatures(tail, key_rows, nk, d, tail.sc.key_logs);
+        // Queries [qa, qb) (chunk rows) whose last visible leaving key is in [s0, s0 + n).
+        auto run_queries = [&](int64_t qa, int64_t qb, int64_t s0, int64_t n) {
+          if (qb <= qa) return;
+          for (int64_t h = 0; h < group; ++h) {
+            const int64_t head = g * group + h;
+            feature_tail::Queries(tail, q + (t0 + qa - p0) * q_stride + head * d, qb - qa, q_stride,
+                                  value_rows + s0 * d, d, n,
+                                  /*visible_offset=*/t0 + qa - W + 1 - k0 - s0,
+                                  tail_numerator + (h * chunk + qa) * d,
+                                  tail_denominator + h * chunk + qa, tail_scale + h * chunk + qa);
+          }
+        };
+        // Queries that see no leaving key of this chunk read the state as it is.
+        const int64_t unseen = std::clamp<int64_t>(k0 + W - t0, 0, tc);
+        std::memcpy(tail.sc.new_scale, tail.state.scale,
+                    static_cast<size_t>(m_features) * sizeof(float));
+        feature_tail::PrepareKeys(tail, nullptr, 0);
+        run_queries(0, nk > 0 ? unseen : tc, 0, 0);
+        for (int64_t s0 = 0; s0 < nk;) {
+          const int64_t s1 = feature_tail::PlanSubchunk(tail, tail.sc.key_logs, s0, nk);
+          feature_tail::PrepareKeys(tail, tail.sc.key_logs + s0 * m_features, s1 - s0);
+          run_queries(std::clamp<int64_t>(k0 + W + s0 - t0, 0, tc),
+                      std::clamp<int64_t>(k0 + W + s1 - t0, 0, tc), s0, s1 - s0);
+          feature_tail::AddKeys(tail, value_rows + s0 * d, d, s1 - s0);
+          s0 = s1;
         }
       }
 
-      for (int64_t h = g * group; h < (g + 1) * group; ++h) {
-        const float* q_chunk = q + (t0 - p0) * q_stride + h * d;
-        // The tail: numerators and denominators at scale exp(query_log[t]).
-        if (tail) {
-          features(q_chunk, tc, q_stride, f->query_projection_t, f->bias, sc.queries, sc.query_log);
-          std::memset(sc.numerator, 0, static_cast<size_t>(tc * d) * sizeof(float));
-          if (log_scale != kNegInf) {
-            kt.gemm(tc, d, m_features, sc.queries, m_features, s_state, d, sc.numerator, d, false);
-          }
-          if (nk > 0) {
-            kt.gemm(tc, nk, m_features, sc.queries, m_features, sc.keys_t, nk, sc.products, nk,
-                    false);
-          }
-          for (int64_t t = 0; t < tc; ++t) {
-            const int64_t position = t0 + t;
-            // Leaving keys this query sees: j <= position - W.
-            const int64_t seen = std::clamp<int64_t>(position - W + 1 - k0, 0, nk);
-            const float scale = seen > 0 ? sc.prefix[seen - 1] : log_scale;
-            float denominator = 0.0f;
-            if (log_scale != kNegInf) {
-              const float carry = std::exp(log_scale - scale);
-              kt.scale(carry, sc.numerator + t * d, d);
-              denominator = carry * kt.dot(sc.queries + t * m_features, z_state, m_features);
-            }
-            float* w = sc.products + t * nk;
-            if (seen > 0) {
-              kt.exp_shifted(sc.key_max, scale, sc.weights, seen);
-              kt.mul(w, sc.weights, w, seen);
-              for (int64_t j = 0; j < seen; ++j) denominator += w[j];
-            }
-            for (int64_t j = seen; j < nk; ++j) w[j] = 0.0f;
-            sc.denominator[t] = denominator;
-            const float* qt = q_chunk + t * q_stride;
-            sc.query_log[t] = scale == kNegInf ? kNegInf
-                                               : sc.query_log[t] + scale +
-                                                     quadratic(f->query_quadratic,
-                                                               f->query_quadratic_diagonal, qt);
-          }
-          if (nk > 0) {
-            kt.gemm(tc, d, nk, sc.products, nk, sc.value_rows, d, sc.numerator, d, true);
-          }
-        }
-
-        // The exact part (sinks and window), then both parts on one scale.
+      // The exact part (sinks and window), then both parts on one scale.
+      for (int64_t h = 0; h < group; ++h) {
+        const int64_t head = g * group + h;
         for (int64_t t = 0; t < tc; ++t) {
           const int64_t position = t0 + t;
-          const float* qt = q_chunk + t * q_stride;
+          const float* qt = q + (position - p0) * q_stride + head * d;
           int64_t count = 0;
           const int64_t sink_end = std::min(S, position + 1);
           const int64_t window_begin = std::max(S, position - W + 1);
           for (int64_t j = 0; j < sink_end; ++j) {
-            sc.scores[count++] = kt.dot(qt, key(j), d) * inv_sqrt_d;
+            scores[count++] = kt.dot(qt, key(j), d) * inv_sqrt_d;
           }
           for (int64_t j = window_begin; j <= position; ++j) {
-            sc.scores[count++] = kt.dot(qt, key(j), d) * inv_sqrt_d;
+            scores[count++] = kt.dot(qt, key(j), d) * inv_sqrt_d;
           }
-          const float exact_max = count > 0 ? kt.max(sc.scores, count) : kNegInf;
-          const float tail_log = tail ? sc.query_log[t] : kNegInf;
+          const float exact_max = count > 0 ? kt.max(scores, count) : kNegInf;
+          float tail_log = kNegInf;
+          if (has_tail && tail_scale[h * chunk + t] != kNegInf) {
+            tail_log = tail_scale[h * chunk + t] + feature_tail::QueryQuadratic(tail, qt);
+          }
           const float common = std::max(exact_max, tail_log);
-          float* result = out + (position - p0) * q_stride + h * d;
+          float* result = out + (position - p0) * q_stride + head * d;
           std::memset(result, 0, static_cast<size_t>(d) * sizeof(float));
           float denominator = 0.0f;
           if (count > 0) {
             const float exact_weight = std::exp(exact_max - common);
-            const float sum = kt.exp_shifted(sc.scores, exact_max, sc.scores, count);
+            const float sum = kt.exp_shifted(scores, exact_max, scores, count);
             denominator += exact_weight * sum;
             int64_t at = 0;
             for (int64_t j = 0; j < sink_end; ++j) {
-              kt.axpy(exact_weight * sc.scores[at++], value(j), result, d);
+              kt.axpy(exact_weight * scores[at++], value(j), result, d);
             }
             for (int64_t j = window_begin; j <= position; ++j) {
-              kt.axpy(exact_weight * sc.scores[at++], value(j), result, d);
+              kt.axpy(exact_weight * scores[at++], value(j), result, d);
             }
           }
           if (tail_log != kNegInf) {
             const float tail_weight = std::exp(tail_log - common);
-            denominator += tail_weight * sc.denominator[t];
-            kt.axpy(tail_weight, sc.numerator + t * d, result, d);
+            denominator += tail_weight * tail_denominator[h * chunk + t];
+            kt.axpy(tail_weight, tail_numerator + (h * chunk + t) * d, result, d);
           }
-          // A row's denominator is at least its largest term's share (>= e^0 for one of the
-          // parts, up to the tail's estimate), so the floor only guards an empty tail estimate.
+          // One part's largest term is e^0 on the common scale: the floor only guards rounding.
           kt.scale(1.0f / std::max(denominator, 1e-30f), result, d);
         }
-      }
-
-      // The leaving keys join the tail at the new running scale.
-      if (nk > 0) {
-        const float new_scale = sc.prefix[nk - 1];
-        if (log_scale != kNegInf && new_scale > log_scale) {
-          const float rescale = std::exp(log_scale - new_scale);
-          kt.scale(rescale, s_state, m_features * d);
-          kt.scale(rescale, z_state, m_features);
-        }
-        kt.exp_shifted(sc.key_max, new_scale, sc.weights, nk);
-        for (int64_t mm = 0; mm < m_features; ++mm) {
-          kt.mul(sc.keys_t + mm * nk, sc.weights, sc.keys_t + mm * nk, nk);
-        }
-        for (int64_t j = 0; j < nk; ++j) {
-          kt.axpy(sc.weights[j], sc.keys + j * m_features, z_state, m_features);
-        }
-        kt.gemm(m_features, d, nk, sc.keys_t, nk, sc.value_rows, d, s_state, d, true);
-        log_scale = new_scale;
       }
     }
 

@@ -82,10 +82,11 @@ TEST_P(KernelTest, FavorDecodeIsOnePassOverTheState) {
         const auto v = RandomVector(d, 53);
         auto numerators = RandomVector(heads * d, 54), s = RandomVector(m * d, 55);
         auto expected_numerators = numerators, expected_s = s;
-        k().favor_decode(phi.data(), heads, numerators.data(), s.data(), w.data(), v.data(), 0.7f,
-                         m, d);
+        const auto rescale = RandomVector(m, 56, 0.0f, 1.0f);
+        k().favor_decode(phi.data(), heads, numerators.data(), s.data(), w.data(), v.data(),
+                         rescale.data(), m, d);
         reference::FavorDecode(phi.data(), heads, expected_numerators.data(), expected_s.data(),
-                               w.data(), v.data(), 0.7f, m, d);
+                               w.data(), v.data(), rescale.data(), m, d);
         EXPECT_LT(NormalizedError(numerators, expected_numerators), 1e-6)
             << heads << " " << m << " " << d;
         EXPECT_LT(NormalizedError(s, expected_s), 1e-6) << heads << " " << m << " " << d;

@@ -107,8 +107,9 @@ TEST(FavorModel, SwapFollowsTheLayerChoiceAndTheStateFollowsTheOps) {
   EXPECT_EQ(model->graph()->FindNodesOfType("FavorAttention").size(), 2u);
   EXPECT_EQ(model->graph()->FindNodesOfType("Attention").size(), 3u);
   auto session = Session::Create(*model, {.context = 512}).value();
-  // 3 exact layers of KV cache (2 x 4 heads x 8 x 512 floats) + 2 layers of S and z (4 x 64 x 9).
-  EXPECT_EQ(session->StateBytes(), 3 * 2 * 4 * 8 * 512 * 4 + 2 * 4 * 64 * 9 * 4);
+  // 3 exact layers of KV cache (2 x 4 heads x 8 x 512 floats) + 2 layers of S, z and the
+  // per-feature scales (4 x 64 x 10).
+  EXPECT_EQ(session->StateBytes(), 3 * 2 * 4 * 8 * 512 * 4 + 2 * 4 * 64 * 10 * 4);
   options.attention.layers = {7};
   const auto bad = Model::Load(kStories260K, options);
   ASSERT_FALSE(bad.ok());
@@ -204,7 +205,11 @@ TEST(FavorModel, CalibratedOutputsDoNotDependOnLaterTokens) {
   auto b = Session::Create(*model).value();
   const auto la = a->Feed(ids).value();
   const auto lb = b->Feed(changed).value();
-  for (size_t i = 0; i < 30 * 512; ++i) ASSERT_EQ(la[i], lb[i]) << "logit " << i;
+  // Equal to rounding: a sub-chunk's scales may include a later key of the same sub-chunk (at
+  // most kMaxScaleJump nats above the earlier ones), which changes rounding, never the value.
+  for (size_t i = 0; i < 30 * 512; ++i) {
+    ASSERT_NEAR(la[i], lb[i], 1e-3f * std::max(1.0f, std::abs(la[i]))) << "logit " << i;
+  }
   EXPECT_NE(la[40 * 512], lb[40 * 512]);
 }
 

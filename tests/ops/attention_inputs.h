@@ -21,6 +21,14 @@ struct Inputs {
   Tensor q, k, v;
 };
 Inputs MakeInputs(const Shape4& s, int64_t tokens, uint64_t seed, float range = 2.0f);
+// What breaks a single running key scale in float: every few tokens a key far larger than the
+// rest but orthogonal to the queries (its log-features dwarf the others by hundreds of nats while
+// its weight for every query is tiny), between moderate keys aligned with the queries.
+Inputs MisalignedInputs(const Shape4& s, int64_t tokens, uint64_t seed);
+
+// Per key/value head, the statistics of these inputs' own scaled queries and keys (GQA pooled),
+// as the prompt and sequence sources gather them.
+std::vector<rf::PairStatistics> InputStatistics(const Shape4& s, const Tensor& q, const Tensor& k);
 
 // Inputs q, k, v (T rows); one output: the op's.
 std::shared_ptr<Graph> AttentionGraph(std::shared_ptr<const Op> op, const Shape4& s);
