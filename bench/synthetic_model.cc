@@ -11,22 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "models/synthetic.h"
+
 namespace {
 
-struct ShapeSpec {
-  const char* name;
-  int32_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
-};
-
-constexpr ShapeSpec kShapes[] = {
-    {"stories15M", 288, 768, 6, 6, 6, 32000, 256},
-    {"stories110M", 768, 2048, 12, 12, 12, 32000, 1024},
-    {"llama-1b", 2048, 5632, 16, 32, 8, 32000, 2048},
-};
-
 int Usage() {
-  std::fprintf(stderr,
-               "usage: favor_synthetic_model --shape stories15M|stories110M|llama-1b --out DIR\n");
+  std::fprintf(
+      stderr,
+      "usage: favor_synthetic_model --shape tiny|stories15M|stories110M|llama-1b --out DIR\n");
   return 2;
 }
 
@@ -44,18 +36,22 @@ int main(int argc, char** argv) {
       return Usage();
     }
   }
-  const ShapeSpec* shape = nullptr;
-  for (const ShapeSpec& s : kShapes) {
-    if (shape_name == s.name) shape = &s;
-  }
-  if (shape == nullptr || out.empty() || argc != 5) return Usage();
+  // The shapes of favor bench --shape (models/synthetic.h), written as a llama2.c checkpoint.
+  const auto found = favor::models::FindSyntheticShape(shape_name);
+  if (!found.ok() || out.empty() || argc != 5) return Usage();
+  const favor::models::SyntheticShape* shape = &*found;
+  const int32_t header[7] = {
+      static_cast<int32_t>(shape->dim),        static_cast<int32_t>(shape->hidden_dim),
+      static_cast<int32_t>(shape->n_layers),   static_cast<int32_t>(shape->n_heads),
+      static_cast<int32_t>(shape->n_kv_heads), static_cast<int32_t>(shape->vocab_size),
+      static_cast<int32_t>(shape->max_seq_len)};
   ::mkdir(out.c_str(), 0755);
 
   const int64_t dim = shape->dim, hidden = shape->hidden_dim, layers = shape->n_layers;
   const int64_t head_dim = dim / shape->n_heads, kv_dim = shape->n_kv_heads * head_dim;
   const int64_t vocab = shape->vocab_size;
   std::ofstream model(out + "/model.bin", std::ios::binary);
-  model.write(reinterpret_cast<const char*>(&shape->dim), 7 * sizeof(int32_t));
+  model.write(reinterpret_cast<const char*>(header), sizeof(header));
   std::mt19937 rng(1234);
   auto write = [&](int64_t count, float scale, float offset) {
     std::uniform_real_distribution<float> dist(-scale, scale);
@@ -76,7 +72,7 @@ int main(int argc, char** argv) {
   write(layers * dim * hidden, w, 0);  // w2
   write(layers * hidden * dim, w, 0);  // w3
   write(dim, 0.1f, 1.0f);              // final norm
-  write(2 * shape->seq_len * head_dim / 2, 0, 0);  // RoPE tables (unused)
+  write(2 * shape->max_seq_len * head_dim / 2, 0, 0);  // RoPE tables (unused)
   model.close();
 
   std::ofstream tokenizer(out + "/tokenizer.bin", std::ios::binary);
@@ -98,9 +94,10 @@ int main(int argc, char** argv) {
   }
   for (int64_t i = 259; i < vocab; ++i) piece(" w" + std::to_string(i), -static_cast<float>(i));
   std::printf(
-      "wrote %s/model.bin and %s/tokenizer.bin (%s: dim %d, %d layers, %d heads, ffn %d, vocab "
-      "%d)\n",
-      out.c_str(), out.c_str(), shape->name, shape->dim, shape->n_layers, shape->n_heads,
-      shape->hidden_dim, shape->vocab_size);
+      "wrote %s/model.bin and %s/tokenizer.bin (%s: dim %lld, %lld layers, %lld heads, ffn %lld, "
+      "vocab %lld)\n",
+      out.c_str(), out.c_str(), shape->name.c_str(), static_cast<long long>(shape->dim),
+      static_cast<long long>(shape->n_layers), static_cast<long long>(shape->n_heads),
+      static_cast<long long>(shape->hidden_dim), static_cast<long long>(shape->vocab_size));
   return 0;
 }

@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "engine/core/status.h"
 #include "engine/core/threading.h"
+#include "engine/graph/attention_swap.h"
 #include "engine/runtime/model.h"
 #include "engine/runtime/session.h"
 #include "models/synthetic.h"
@@ -75,15 +76,6 @@ absl::StatusOr<BenchRow> RunTest(const runtime::Model& model, const TestSpec& te
                                                   .profile = true});
   if (!session.ok()) return session.status();
   runtime::Session& s = **session;
-  std::vector<bool> is_attention(static_cast<size_t>(model.graph()->num_nodes()), false);
-  for (int id = 0; id < model.graph()->num_nodes(); ++id) {
-    const Node& node = model.graph()->node(id);
-    if (node.removed) continue;
-    const auto type = node.op->type();
-    is_attention[static_cast<size_t>(id)] = type == "Attention" || type == "FavorAttention" ||
-                                            type == "HybridAttention" ||
-                                            type == "AttentionStatisticsTap";
-  }
   std::mt19937 rng(static_cast<uint32_t>(settings.seed));
   std::uniform_int_distribution<int32_t> token(3, static_cast<int32_t>(s.vocab_size()) - 1);
   auto random_tokens = [&](int64_t count) {
@@ -121,12 +113,11 @@ absl::StatusOr<BenchRow> RunTest(const runtime::Model& model, const TestSpec& te
     total_seconds += seconds;
     const auto nanos = s.executor().node_nanoseconds();
     for (size_t id = 0; id < nanos.size(); ++id) {
-      const double node_seconds = static_cast<double>(nanos[id]) * 1e-9;
-      if (is_attention[id]) attention_seconds += node_seconds;
       const Node& node = model.graph()->node(static_cast<NodeId>(id));
-      if (settings.profile && !node.removed) {
-        seconds_by_type[std::string(node.op->type())] += node_seconds;
-      }
+      if (node.removed) continue;
+      const double node_seconds = static_cast<double>(nanos[id]) * 1e-9;
+      if (IsAttentionType(node.op->type())) attention_seconds += node_seconds;
+      if (settings.profile) seconds_by_type[std::string(node.op->type())] += node_seconds;
     }
   }
   if (settings.profile) {

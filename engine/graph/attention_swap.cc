@@ -73,6 +73,11 @@ class StatisticsTapOp final : public Op {
 
 }  // namespace
 
+bool IsAttentionType(absl::string_view type) {
+  return type == "Attention" || type == "FavorAttention" || type == "HybridAttention" ||
+         type == "AttentionStatisticsTap";
+}
+
 absl::StatusOr<int> SwapAttention(Graph& graph, const AttentionSwapOptions& options) {
   const std::vector<NodeId> attention = graph.FindNodesOfType("Attention");
   const auto layer_count = static_cast<int64_t>(attention.size());

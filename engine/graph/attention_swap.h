@@ -33,6 +33,10 @@ struct AttentionSwapOptions {
   std::shared_ptr<const rf::Calibration> calibration;  // For kCalibrated.
 };
 
+// Whether an op type computes attention (exact, random-feature, hybrid, or exact with the
+// statistics tap): what profiling and attention-output taps look for.
+bool IsAttentionType(absl::string_view type);
+
 // Returns how many attention nodes were replaced.
 absl::StatusOr<int> SwapAttention(Graph& graph, const AttentionSwapOptions& options);
 

@@ -89,28 +89,11 @@ absl::StatusOr<std::shared_ptr<FavorAttentionOp>> FavorAttentionOp::Create(
   }
   std::shared_ptr<FavorAttentionOp> op(new FavorAttentionOp(std::move(o)));
   const FavorAttentionOptions& opt = op->options_;
-  const bool needs_statistics = opt.features.kind != rf::RfKind::kPos;
-  if (opt.source == FavorStatsSource::kCalibrated || !needs_statistics) {
-    if (needs_statistics && static_cast<int64_t>(opt.calibration.size()) != opt.n_kv_heads) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("FavorAttention layer ", opt.layer, ": ", opt.calibration.size(),
-                       " calibrated heads for ", opt.n_kv_heads, " key/value heads"));
-    }
-    for (int64_t g = 0; g < opt.n_kv_heads; ++g) {
-      const rf::PairStatistics stats = needs_statistics ? opt.calibration[static_cast<size_t>(g)]
-                                                        : rf::PairStatistics(opt.head_dim);
-      if (stats.dim() != opt.head_dim) {
-        return absl::InvalidArgumentError(absl::StrCat("FavorAttention layer ", opt.layer,
-                                                       ": statistics of dimension ", stats.dim(),
-                                                       " for head_dim ", opt.head_dim));
-      }
-      auto features = rf::MakeHeadFeatures(opt.features, stats, opt.layer, g);
-      if (!features.ok()) {
-        return WithContext(features.status(),
-                           absl::StrCat("FavorAttention layer ", opt.layer, " head ", g));
-      }
-      op->fixed_features_.push_back(*std::move(features));
-    }
+  if (opt.source == FavorStatsSource::kCalibrated || opt.features.kind == rf::RfKind::kPos) {
+    FAVOR_ASSIGN_OR_RETURN(
+        op->fixed_features_,
+        feature_tail::CalibratedFeatures(opt.features, opt.calibration, opt.layer, opt.n_kv_heads,
+                                         opt.head_dim, "FavorAttention"));
   }
   return op;
 }

@@ -5,6 +5,9 @@
 #include <cstring>
 #include <limits>
 
+#include "absl/strings/str_cat.h"
+#include "engine/core/status.h"
+
 namespace favor::feature_tail {
 namespace {
 
@@ -22,6 +25,33 @@ float Quadratic(const Context& c, const std::vector<float>& full,
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<std::shared_ptr<const rf::HeadFeatures>>> CalibratedFeatures(
+    const rf::FeatureOptions& options, const std::vector<rf::PairStatistics>& calibration,
+    int64_t layer, int64_t kv_heads, int64_t head_dim, absl::string_view op) {
+  const bool needs_statistics = options.kind != rf::RfKind::kPos;
+  if (needs_statistics && static_cast<int64_t>(calibration.size()) != kv_heads) {
+    return absl::InvalidArgumentError(absl::StrCat(op, " layer ", layer, ": ", calibration.size(),
+                                                   " calibrated heads for ", kv_heads,
+                                                   " key/value heads"));
+  }
+  std::vector<std::shared_ptr<const rf::HeadFeatures>> out;
+  for (int64_t g = 0; g < kv_heads; ++g) {
+    const rf::PairStatistics stats =
+        needs_statistics ? calibration[static_cast<size_t>(g)] : rf::PairStatistics(head_dim);
+    if (stats.dim() != head_dim) {
+      return absl::InvalidArgumentError(absl::StrCat(op, " layer ", layer,
+                                                     ": statistics of dimension ", stats.dim(),
+                                                     " for head_dim ", head_dim));
+    }
+    auto features = rf::MakeHeadFeatures(options, stats, layer, g);
+    if (!features.ok()) {
+      return WithContext(features.status(), absl::StrCat(op, " layer ", layer, " head ", g));
+    }
+    out.push_back(*std::move(features));
+  }
+  return out;
+}
 
 HeadState StateAt(float* base, int64_t features, int64_t dim) {
   return {base, base + features * dim, base + features * (dim + 1)};

@@ -17,6 +17,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 #include "engine/kernels/kernel_table.h"
 #include "engine/rf/head_features.h"
@@ -24,6 +29,12 @@
 namespace favor::feature_tail {
 
 inline constexpr float kMaxScaleJump = 40.0f;  // nats; float's range is about 87 each way
+
+// The features of every key/value head of a layer from calibrated statistics (one per head; none
+// needed for PosRF, whose features do not depend on them). Errors name `op` and the layer.
+absl::StatusOr<std::vector<std::shared_ptr<const rf::HeadFeatures>>> CalibratedFeatures(
+    const rf::FeatureOptions& options, const std::vector<rf::PairStatistics>& calibration,
+    int64_t layer, int64_t kv_heads, int64_t head_dim, absl::string_view op);
 
 // One key/value head's state, `features` x (head_dim + 2) floats: S (M x d), z (M), scales (M).
 struct HeadState {

@@ -117,27 +117,9 @@ absl::StatusOr<std::shared_ptr<HybridAttentionOp>> HybridAttentionOp::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "HybridAttention: ", rf::RfKindName(opt.features.kind), " features are not positive"));
   }
-  const bool needs_statistics = opt.features.kind != rf::RfKind::kPos;
-  if (needs_statistics && static_cast<int64_t>(opt.calibration.size()) != opt.n_kv_heads) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "HybridAttention layer ", opt.layer, ": ", opt.calibration.size(), " calibrated heads for ",
-        opt.n_kv_heads, " key/value heads (the tail's features need calibrated statistics)"));
-  }
-  for (int64_t g = 0; g < opt.n_kv_heads; ++g) {
-    const rf::PairStatistics stats = needs_statistics ? opt.calibration[static_cast<size_t>(g)]
-                                                      : rf::PairStatistics(opt.head_dim);
-    if (stats.dim() != opt.head_dim) {
-      return absl::InvalidArgumentError(absl::StrCat("HybridAttention layer ", opt.layer,
-                                                     ": statistics of dimension ", stats.dim(),
-                                                     " for head_dim ", opt.head_dim));
-    }
-    auto features = rf::MakeHeadFeatures(opt.features, stats, opt.layer, g);
-    if (!features.ok()) {
-      return WithContext(features.status(),
-                         absl::StrCat("HybridAttention layer ", opt.layer, " head ", g));
-    }
-    op->features_.push_back(*std::move(features));
-  }
+  FAVOR_ASSIGN_OR_RETURN(op->features_, feature_tail::CalibratedFeatures(
+                                            opt.features, opt.calibration, opt.layer,
+                                            opt.n_kv_heads, opt.head_dim, "HybridAttention"));
   return op;
 }
 

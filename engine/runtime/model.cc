@@ -83,9 +83,7 @@ absl::StatusOr<std::unique_ptr<Model>> Model::FromFile(io::ModelFile file,
     for (NodeId id = 0; id < graph->num_nodes(); ++id) {
       const Node& node = graph->node(id);
       if (node.removed) continue;
-      const absl::string_view type = node.op->type();
-      if (type == "Attention" || type == "FavorAttention" || type == "HybridAttention" ||
-          type == "AttentionStatisticsTap") {
+      if (IsAttentionType(node.op->type())) {
         FAVOR_RETURN_IF_ERROR(graph->MarkOutput(node.outputs[0]));
       }
     }

@@ -1,5 +1,6 @@
 #include "tests/ops/attention_inputs.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "gtest/gtest.h"
@@ -71,6 +72,29 @@ std::vector<rf::PairStatistics> InputStatistics(const Shape4& s, const Tensor& q
     out.push_back(stats);
   }
   return out;
+}
+
+double LogSumExpOfSums(const std::vector<double>& lq, const std::vector<double>& lk) {
+  double top = -INFINITY, sum = 0;
+  for (size_t m = 0; m < lk.size(); ++m) top = std::max(top, lq[m] + lk[m]);
+  for (size_t m = 0; m < lk.size(); ++m) sum += std::exp(lq[m] + lk[m] - top);
+  return top + std::log(sum);
+}
+
+void WriteWeightedAverage(const std::vector<double>& log_w, const Tensor& v, int64_t kv_heads,
+                          int64_t g, int64_t d, float* out) {
+  const double top = *std::max_element(log_w.begin(), log_w.end());
+  double den = 0;
+  std::vector<double> num(static_cast<size_t>(d), 0.0);
+  for (size_t j = 0; j < log_w.size(); ++j) {
+    const double w = std::exp(log_w[j] - top);
+    den += w;
+    for (int64_t i = 0; i < d; ++i) {
+      num[static_cast<size_t>(i)] +=
+          w * v.data<float>()[(static_cast<int64_t>(j) * kv_heads + g) * d + i];
+    }
+  }
+  for (int64_t i = 0; i < d; ++i) out[i] = static_cast<float>(num[static_cast<size_t>(i)] / den);
 }
 
 std::shared_ptr<Graph> AttentionGraph(std::shared_ptr<const Op> op, const Shape4& s) {

@@ -30,6 +30,13 @@ Inputs MisalignedInputs(const Shape4& s, int64_t tokens, uint64_t seed);
 // as the prompt and sequence sources gather them.
 std::vector<rf::PairStatistics> InputStatistics(const Shape4& s, const Tensor& q, const Tensor& k);
 
+// Pieces of the float64 references: log sum_m exp(lq_m + lk_m) (a random-feature kernel
+// estimate from log-features), and sum_j softmax(log_w)_j v_j over the first log_w.size() rows of
+// v for key/value head g, written to out (d floats).
+double LogSumExpOfSums(const std::vector<double>& lq, const std::vector<double>& lk);
+void WriteWeightedAverage(const std::vector<double>& log_w, const Tensor& v, int64_t kv_heads,
+                          int64_t g, int64_t d, float* out);
+
 // Inputs q, k, v (T rows); one output: the op's.
 std::shared_ptr<Graph> AttentionGraph(std::shared_ptr<const Op> op, const Shape4& s);
 

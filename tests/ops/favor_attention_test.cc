@@ -64,30 +64,11 @@ std::vector<float> Reference(const FavorAttentionOptions& o, const Tensor& q, co
         const int64_t last = o.causal ? t : tokens - 1;
         // log w_tj by log-sum-exp over features, then a softmax-like normalisation over j.
         std::vector<double> log_w;
-        double top = -INFINITY;
         for (int64_t j = 0; j <= last; ++j) {
-          double mx = -INFINITY;
-          for (int64_t m = 0; m < map.features; ++m)
-            mx = std::max(mx, lq[static_cast<size_t>(m)] +
-                                  key_logs[static_cast<size_t>(j)][static_cast<size_t>(m)]);
-          double sum = 0;
-          for (int64_t m = 0; m < map.features; ++m)
-            sum += std::exp(lq[static_cast<size_t>(m)] +
-                            key_logs[static_cast<size_t>(j)][static_cast<size_t>(m)] - mx);
-          log_w.push_back(mx + std::log(sum));
-          top = std::max(top, log_w.back());
+          log_w.push_back(testing::LogSumExpOfSums(lq, key_logs[static_cast<size_t>(j)]));
         }
-        double den = 0;
-        std::vector<double> num(static_cast<size_t>(d), 0.0);
-        for (int64_t j = 0; j <= last; ++j) {
-          const double w = std::exp(log_w[static_cast<size_t>(j)] - top);
-          den += w;
-          for (int64_t i = 0; i < d; ++i)
-            num[static_cast<size_t>(i)] += w * v.data<float>()[(j * o.n_kv_heads + g) * d + i];
-        }
-        for (int64_t i = 0; i < d; ++i)
-          out[static_cast<size_t>((t * o.n_heads + h) * d + i)] =
-              static_cast<float>(num[static_cast<size_t>(i)] / den);
+        testing::WriteWeightedAverage(log_w, v, o.n_kv_heads, g, d,
+                                      out.data() + (t * o.n_heads + h) * d);
       }
     }
   }

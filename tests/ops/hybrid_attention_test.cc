@@ -74,25 +74,12 @@ std::vector<float> Reference(const HybridAttentionOptions& o, const Tensor& q, c
             std::vector<double> y(static_cast<size_t>(d));
             for (int64_t i = 0; i < d; ++i)
               y[static_cast<size_t>(i)] = s * at(k, j, o.n_kv_heads, g, i);
-            const auto lk = map->LogFeatures(y, false);
-            double top = -INFINITY, sum = 0;
-            for (size_t m = 0; m < lk.size(); ++m) top = std::max(top, lq[m] + lk[m]);
-            for (size_t m = 0; m < lk.size(); ++m) sum += std::exp(lq[m] + lk[m] - top);
-            log_w[static_cast<size_t>(j)] = top + std::log(sum);
+            log_w[static_cast<size_t>(j)] =
+                testing::LogSumExpOfSums(lq, map->LogFeatures(y, false));
           }
         }
-        const double top = *std::max_element(log_w.begin(), log_w.end());
-        double den = 0;
-        std::vector<double> num(static_cast<size_t>(d), 0.0);
-        for (int64_t j = 0; j <= t; ++j) {
-          const double w = std::exp(log_w[static_cast<size_t>(j)] - top);
-          den += w;
-          for (int64_t i = 0; i < d; ++i)
-            num[static_cast<size_t>(i)] += w * at(v, j, o.n_kv_heads, g, i);
-        }
-        for (int64_t i = 0; i < d; ++i)
-          out[static_cast<size_t>((t * o.n_heads + h) * d + i)] =
-              static_cast<float>(num[static_cast<size_t>(i)] / den);
+        testing::WriteWeightedAverage(log_w, v, o.n_kv_heads, g, d,
+                                      out.data() + (t * o.n_heads + h) * d);
       }
     }
   }
