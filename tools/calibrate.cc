@@ -1,6 +1,8 @@
 // favor calibrate: runs a model with exact attention over a calibration text and saves, per layer
 // and key/value head, the statistics of its queries and keys. `--favor-stats calibrated` (or FILE)
 // then fixes the random-feature parameters from them: strictly causal, the same for every prompt.
+// With --plan it also measures hybrid attention per layer and head on the first window and saves a
+// per-head plan of windows with the statistics (`--favor-plan` runs it).
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -9,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/rf/calibration.h"
+#include "engine/runtime/hybrid_planner.h"
 #include "engine/runtime/model.h"
 #include "engine/runtime/session.h"
 #include "tools/cli_args.h"
@@ -38,6 +41,28 @@ int Calibrate(int argc, char** argv) {
            "window: the text is fed in windows of N tokens (default: the model's context)",
            &context);
   args.Int({"-t", "--threads"}, "N", "threads (default: physical cores)", &threads);
+  bool plan = false;
+  float budget = 64;
+  int64_t plan_tokens = 512, sinks = 4, features = 256, favor_seed = 0;
+  std::string windows_text = "0,16,32,64,128,exact", rf_name = "saderf";
+  args.Flag({"--plan"},
+            "also measure hybrid attention's error per layer and head and save a per-head plan",
+            &plan);
+  args.Float({"--plan-budget"}, "W",
+             "mean exact tokens per head the plan may keep (a fully exact head costs the "
+             "context; default 64)",
+             &budget);
+  args.String({"--plan-windows"}, "LIST",
+              "candidate windows per head, 'exact' = fully exact (default 0,16,32,64,128,exact)",
+              &windows_text);
+  args.Int({"--plan-tokens"}, "N",
+           "positions of the first window the errors are measured on (default 512)", &plan_tokens);
+  args.Int({"--sinks"}, "S", "exact sink tokens of the planned hybrid attention (default 4)",
+           &sinks);
+  args.String({"--rf"}, "KIND", "random-feature tail to plan for (default saderf = favor#)",
+              &rf_name);
+  args.Int({"--features"}, "M", "random features per head of the tail (default 256)", &features);
+  args.Int({"--favor-seed"}, "N", "seed of the random projections (default 0)", &favor_seed);
   if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
   if (model_path.empty() || text_path.empty()) {
     std::fprintf(stderr, "favor calibrate: -m PATH and -f TEXT are required\n\n%s",
@@ -50,9 +75,37 @@ int Calibrate(int argc, char** argv) {
   std::stringstream text;
   text << in.rdbuf();
 
+  runtime::HybridPlanOptions plan_options;
+  if (plan) {
+    auto kind = rf::ParseRfKind(rf_name);
+    if (!kind.ok() || !rf::IsPositive(*kind)) {
+      return PrintUsageError(
+          "calibrate", absl::StrCat("--rf ", rf_name, " is not a positive random-feature kind"));
+    }
+    auto candidates = rf::ParseWindowList(windows_text);
+    if (!candidates.ok())
+      return PrintUsageError("calibrate", std::string(candidates.status().message()));
+    if (plan_tokens < 2 || plan_tokens > 65536 || sinks < 0 || sinks > 65536 || features <= 0 ||
+        features > 65536) {
+      return PrintUsageError(
+          "calibrate",
+          "--plan-tokens must be in [2, 65536], --sinks in [0, 65536], --features "
+          "in [1, 65536]");
+    }
+    plan_options.features = {.kind = *kind,
+                             .features = features,
+                             .projection = rf::ProjectionKind::kOrthogonal,
+                             .seed = static_cast<uint64_t>(favor_seed)};
+    plan_options.sinks = sinks;
+    plan_options.candidates = *std::move(candidates);
+    plan_options.budget = budget;
+    plan_options.threads = static_cast<int>(threads);
+  }
+
   runtime::LoadOptions load;
   load.tokenizer_path = tokenizer_path;
   load.tap_statistics = true;
+  if (plan) load.capture_attention_tokens = plan_tokens;
   auto model = runtime::Model::Load(model_path, load);
   if (!model.ok()) return Fail(model.status());
   auto session =
@@ -74,7 +127,15 @@ int Calibrate(int argc, char** argv) {
     (*session)->Reset();
     if (auto fed = (*session)->Feed(chunk); !fed.ok()) return Fail(fed.status());
   }
-  const rf::Calibration& statistics = *(*model)->statistics();
+  rf::Calibration& statistics = *(*model)->statistics();
+  if (plan) {
+    plan_options.context = (*session)->context();
+    auto chosen =
+        runtime::PlanHybridAttention(*(*model)->attention_capture(), statistics, plan_options);
+    if (!chosen.ok()) return Fail(chosen.status());
+    statistics.plan = *std::move(chosen);
+    std::printf("%s", rf::DescribePlan(*statistics.plan).c_str());
+  }
   if (auto status = rf::SaveCalibration(statistics, out_path); !status.ok()) return Fail(status);
   std::fprintf(
       stderr,

@@ -141,6 +141,11 @@ int Eval(int argc, char** argv) {
               &window_list);
   args.String({"--sinks"}, "LIST",
               "hybrid attention: exact sink tokens S (default 4 with --window)", &sink_list);
+  std::string plan_list;
+  args.String({"--favor-plan"}, "LIST",
+              "also evaluate per-head hybrid plans (favor calibrate --plan): statistics files, "
+              "each run at every M with its own statistics and tail kind",
+              &plan_list);
   args.Flag({"--layer-errors"},
             "also the relative error of each layer's attention output with only that layer "
             "swapped (one more run per layer)",
@@ -272,8 +277,27 @@ int Eval(int argc, char** argv) {
   struct Configuration {
     std::string name;
     int64_t features, window, sinks;
+    std::string plan;  // A statistics file with a per-head plan.
   };
   std::vector<Configuration> configurations;
+  if (!plan_list.empty()) {
+    auto plans = ParseStringList(plan_list, "--favor-plan");
+    if (!plans.ok()) return UsageError(std::string(plans.status().message()));
+    for (const std::string& path : *plans) {
+      auto loaded = rf::LoadCalibration(path);
+      if (!loaded.ok()) return Fail(loaded.status());
+      if (!loaded->plan.has_value()) {
+        return Fail(absl::InvalidArgumentError(
+            absl::StrCat("'", path, "' holds no hybrid plan (favor calibrate --plan)")));
+      }
+      const std::string name =
+          absl::StrCat("plan(", rf::RfKindName(loaded->plan->kind), ",", loaded->plan->budget, ")");
+      for (int64_t m : *features) {
+        configurations.push_back(
+            {name, m, std::llround(loaded->plan->MeanCost()), loaded->plan->sinks, path});
+      }
+    }
+  }
   for (const std::string& name : *attentions) {
     for (int64_t exact_window : windows_to_run) {
       for (int64_t sinks : sinks_to_run) {
@@ -290,11 +314,17 @@ int Eval(int argc, char** argv) {
       const std::string& name = configuration.name;
       const int64_t m = configuration.features;
       runtime::LoadOptions load{.tokenizer_path = tokenizer_path, .all_logits = true};
-      load.attention = ConfigFor(name, m > 0 ? m : 256, configuration.window, configuration.sinks);
+      if (configuration.plan.empty()) {
+        load.attention =
+            ConfigFor(name, m > 0 ? m : 256, configuration.window, configuration.sinks);
+        load.attention.stats = stats;
+        load.attention.calibration = calibration;
+      } else {  // The plan's windows, sinks, tail kind and statistics.
+        load.attention.features = m;
+        load.attention.plan = configuration.plan;
+      }
       load.attention.seed = static_cast<uint64_t>(favor_seed);
       load.attention.chunk = chunk;
-      load.attention.stats = stats;
-      load.attention.calibration = calibration;
       auto model = runtime::Model::Load(model_path, load);
       if (!model.ok()) return Fail(WithContext(model.status(), absl::StrCat(name, " M=", m)));
       auto session = runtime::Session::Create(**model, session_options);

@@ -108,6 +108,10 @@ int Generate(int argc, char** argv) {
            &attention.window);
   args.Int({"--sinks"}, "S", "hybrid attention: the first S tokens exact (default 4)",
            &attention.sinks);
+  args.String({"--favor-plan"}, "FILE",
+              "hybrid attention with the per-head windows of a plan (favor calibrate --plan): "
+              "calibrated (MODEL.favor-stats) or FILE; also its statistics and tail kind",
+              &attention.plan);
   args.Flag({"-v", "--verbose"}, "print the execution plan (ISA, threads, memory)", &verbose);
   if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
   if (model_path.empty()) {
@@ -199,18 +203,22 @@ int Generate(int argc, char** argv) {
   const double gen_seconds = Seconds(gen_start);
   std::fputc('\n', stdout);
   std::fflush(stdout);
-  std::fprintf(stderr,
-               "\nfavor: load %.3f s | prompt %zu tokens in %.3f s (%.1f tokens/s) | "
-               "generated %lld tokens in %.3f s (%.1f tokens/s) | seed %llu | %s, %d threads | "
-               "attention %s, state %.2f MiB\n",
-               load_seconds, prompt_ids->size(), prompt_seconds,
-               static_cast<double>(prompt_ids->size()) / prompt_seconds,
-               static_cast<long long>(generated), gen_seconds,
-               generated > 0 ? static_cast<double>(generated) / gen_seconds : 0.0,
-               static_cast<unsigned long long>(actual_seed),
-               std::string(kernels::IsaName((*session)->executor().isa())).c_str(),
-               (*session)->executor().threads(), attention.kind.c_str(),
-               static_cast<double>((*session)->StateBytes()) / (1 << 20));
+  std::fprintf(
+      stderr,
+      "\nfavor: load %.3f s | prompt %zu tokens in %.3f s (%.1f tokens/s) | "
+      "generated %lld tokens in %.3f s (%.1f tokens/s) | seed %llu | %s, %d threads | "
+      "attention %s, state %.2f MiB\n",
+      load_seconds, prompt_ids->size(), prompt_seconds,
+      static_cast<double>(prompt_ids->size()) / prompt_seconds, static_cast<long long>(generated),
+      gen_seconds, generated > 0 ? static_cast<double>(generated) / gen_seconds : 0.0,
+      static_cast<unsigned long long>(actual_seed),
+      std::string(kernels::IsaName((*session)->executor().isa())).c_str(),
+      (*session)->executor().threads(),
+      attention.plan.empty() ? attention.kind.c_str()
+                             : absl::StrCat(attention.kind == "exact" ? "hybrid" : attention.kind,
+                                            " (per-head plan ", attention.plan, ")")
+                                   .c_str(),
+      static_cast<double>((*session)->StateBytes()) / (1 << 20));
   return 0;
 }
 

@@ -1,11 +1,13 @@
 // favor inspect: what a model file holds (format, architecture, tensors, tokenizer, metadata).
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/dnnl_context.h"
 #include "engine/core/threading.h"
 #include "engine/kernels/kernels.h"
+#include "engine/rf/calibration.h"
 #include "engine/runtime/model.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"
@@ -22,6 +24,11 @@ int Inspect(int argc, char** argv) {
               &tokenizer_path);
   args.Flag({"--tensors"}, "list every tensor (default: the first layer's and the globals)",
             &all_tensors);
+  std::string stats_path;
+  args.String({"--favor-stats"}, "FILE",
+              "also describe a statistics file and its hybrid plan (default: MODEL.favor-stats "
+              "when it exists)",
+              &stats_path);
   if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
   if (model_path.empty()) {
     std::fprintf(stderr, "favor inspect: -m PATH is required\n\n%s", args.Usage().c_str());
@@ -69,6 +76,28 @@ int Inspect(int argc, char** argv) {
   if (!file.metadata.empty()) std::printf("metadata:\n");
   for (const auto& [key, value] : file.metadata)
     std::printf("  %-40s %s\n", key.c_str(), value.c_str());
+  const bool explicit_stats = !stats_path.empty();
+  if (!explicit_stats) stats_path = runtime::DefaultCalibrationPath(model_path);
+  if (explicit_stats || std::filesystem::exists(stats_path)) {
+    auto calibration = rf::LoadCalibration(stats_path);
+    if (!calibration.ok()) return PrintFailure("inspect", calibration.status());
+    if (static_cast<int64_t>(calibration->layers.size()) != c.n_layers ||
+        calibration->head_dim != c.head_dim()) {
+      return PrintFailure("inspect", absl::InvalidArgumentError(absl::StrCat(
+                                         stats_path, ": statistics of ", calibration->layers.size(),
+                                         " layers with head dim ", calibration->head_dim,
+                                         " do not fit this model")));
+    }
+    std::printf("statistics:   %s: %lld calibration tokens, %zu layers x %zu kv heads\n",
+                stats_path.c_str(), static_cast<long long>(calibration->tokens),
+                calibration->layers.size(),
+                calibration->layers.empty() ? size_t{0} : calibration->layers[0].size());
+    if (calibration->plan.has_value()) {
+      std::printf("%s", rf::DescribePlan(*calibration->plan).c_str());
+    } else {
+      std::printf("              no hybrid plan (favor calibrate --plan makes one)\n");
+    }
+  }
   return 0;
 }
 

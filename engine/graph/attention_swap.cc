@@ -17,8 +17,11 @@ namespace {
 class StatisticsTapOp final : public Op {
  public:
   StatisticsTapOp(std::shared_ptr<const AttentionOp> exact, std::shared_ptr<rf::Calibration> sink,
-                  int64_t layer)
-      : exact_(std::move(exact)), sink_(std::move(sink)), layer_(layer) {}
+                  std::shared_ptr<AttentionCapture> capture, int64_t layer)
+      : exact_(std::move(exact)),
+        sink_(std::move(sink)),
+        capture_(std::move(capture)),
+        layer_(layer) {}
 
   absl::string_view type() const override { return "AttentionStatisticsTap"; }
   std::string Attributes() const override { return exact_->Attributes(); }
@@ -62,12 +65,27 @@ class StatisticsTapOp final : public Op {
         sink_->key_samples.push_back(std::move(ks));
       }
     }
+    if (capture_ != nullptr) Capture(ctx.start_pos, inputs);
     return exact_->Run(ctx, inputs, outputs, state);
   }
 
  private:
+  void Capture(int64_t start, std::span<const Tensor> inputs) const {
+    AttentionCapture::Layer& layer = capture_->layers[static_cast<size_t>(layer_)];
+    if (layer.tokens != start || layer.tokens >= capture_->max_tokens) return;
+    const int64_t rows = std::min(inputs[0].dim(0), capture_->max_tokens - layer.tokens);
+    auto append = [rows](std::vector<float>& to, const Tensor& from) {
+      to.insert(to.end(), from.data<float>(), from.data<float>() + rows * from.dim(1));
+    };
+    append(layer.q, inputs[0]);
+    append(layer.k, inputs[1]);
+    append(layer.v, inputs[2]);
+    layer.tokens += rows;
+  }
+
   std::shared_ptr<const AttentionOp> exact_;
   std::shared_ptr<rf::Calibration> sink_;
+  std::shared_ptr<AttentionCapture> capture_;
   int64_t layer_;
 };
 
@@ -97,6 +115,12 @@ absl::StatusOr<int> SwapAttention(Graph& graph, const AttentionSwapOptions& opti
                                                      " layers, the model ", layer_count));
     }
   }
+  if (options.hybrid.has_value() && !options.hybrid->head_windows.empty() &&
+      static_cast<int64_t>(options.hybrid->head_windows.size()) != layer_count) {
+    return absl::InvalidArgumentError(absl::StrCat("the hybrid plan has ",
+                                                   options.hybrid->head_windows.size(),
+                                                   " layers, the model ", layer_count));
+  }
   int swapped = 0;
   for (int64_t layer = 0; layer < layer_count; ++layer) {
     if (!options.layers.empty() &&
@@ -113,6 +137,9 @@ absl::StatusOr<int> SwapAttention(Graph& graph, const AttentionSwapOptions& opti
       h.head_dim = exact->options().head_dim;
       h.layer = layer;
       h.window = options.hybrid->window;
+      if (!options.hybrid->head_windows.empty()) {
+        h.head_windows = options.hybrid->head_windows[static_cast<size_t>(layer)];
+      }
       h.sinks = options.hybrid->sinks;
       h.random_feature_tail = options.hybrid->random_feature_tail;
       h.features = options.features;
@@ -151,7 +178,8 @@ absl::StatusOr<int> SwapAttention(Graph& graph, const AttentionSwapOptions& opti
   return swapped;
 }
 
-absl::Status TapAttentionStatistics(Graph& graph, std::shared_ptr<rf::Calibration> sink) {
+absl::Status TapAttentionStatistics(Graph& graph, std::shared_ptr<rf::Calibration> sink,
+                                    std::shared_ptr<AttentionCapture> capture) {
   const std::vector<NodeId> attention = graph.FindNodesOfType("Attention");
   sink->layers.clear();
   sink->tokens = 0;
@@ -163,9 +191,15 @@ absl::Status TapAttentionStatistics(Graph& graph, std::shared_ptr<rf::Calibratio
     sink->head_dim = exact->options().head_dim;
     sink->layers.emplace_back(static_cast<size_t>(exact->options().n_kv_heads),
                               rf::PairStatistics(exact->options().head_dim));
+    if (capture != nullptr) {
+      if (layer == 0) capture->layers.clear();
+      capture->layers.push_back({.n_heads = exact->options().n_heads,
+                                 .n_kv_heads = exact->options().n_kv_heads,
+                                 .head_dim = exact->options().head_dim});
+    }
     FAVOR_RETURN_IF_ERROR(graph.ReplaceOp(
         attention[layer],
-        std::make_shared<StatisticsTapOp>(exact, sink, static_cast<int64_t>(layer))));
+        std::make_shared<StatisticsTapOp>(exact, sink, capture, static_cast<int64_t>(layer))));
   }
   return graph.Validate();
 }

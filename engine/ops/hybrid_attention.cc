@@ -11,6 +11,7 @@
 #include "engine/core/storage.h"
 #include "engine/ops/feature_tail.h"
 #include "engine/ops/op_checks.h"
+#include "engine/rf/hybrid_plan.h"
 
 namespace favor {
 namespace {
@@ -19,66 +20,97 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 // The features of a head without a random-feature tail (never read).
 const rf::HeadFeatures kNoFeatures{};
 
-// Per key/value head: sink rows, a ring of the last W rows (keys and values), and the
-// random-feature state of the tokens that left the window (feature_tail.h).
+// Per key/value head: sink rows, a ring of the last W rows (keys and values), the random-feature
+// state of the tokens that left the window (feature_tail.h), and room for one query's exact
+// scores. Heads may have different windows (a fully exact head's window is the whole context).
 class HybridState final : public OpState {
  public:
-  HybridState(const HybridAttentionOptions& o, std::shared_ptr<AlignedBuffer> buffer)
-      : heads_(o.n_kv_heads),
-        dim_(o.head_dim),
+  HybridState(const HybridAttentionOptions& o, std::vector<int64_t> windows,
+              std::shared_ptr<AlignedBuffer> buffer)
+      : dim_(o.head_dim),
         sinks_(o.sinks),
-        window_(o.window),
         features_(o.random_feature_tail ? o.features.features : 0),
+        windows_(std::move(windows)),
         buffer_(std::move(buffer)) {
+    int64_t offset = 0;
+    for (int64_t window : windows_) {
+      offsets_.push_back(offset);
+      offset += HeadFloats(o, window);
+    }
     Reset();
   }
 
-  static int64_t FloatsPerHead(const HybridAttentionOptions& o) {
+  static int64_t HeadFloats(const HybridAttentionOptions& o, int64_t window) {
     const int64_t m = o.random_feature_tail ? o.features.features : 0;
-    return 2 * (o.sinks + o.window) * o.head_dim + feature_tail::StateFloats(m, o.head_dim);
+    return 2 * (o.sinks + window) * o.head_dim + feature_tail::StateFloats(m, o.head_dim) +
+           o.sinks + window;
   }
 
+  int64_t window(int64_t g) const { return windows_[static_cast<size_t>(g)]; }
   float* head(int64_t g) const {
-    return reinterpret_cast<float*>(buffer_->data()) +
-           g * (2 * (sinks_ + window_) * dim_ + feature_tail::StateFloats(features_, dim_));
+    return reinterpret_cast<float*>(buffer_->data()) + offsets_[static_cast<size_t>(g)];
   }
   float* sink_keys(int64_t g) const { return head(g); }
   float* sink_values(int64_t g) const { return head(g) + sinks_ * dim_; }
   float* ring_keys(int64_t g) const { return head(g) + 2 * sinks_ * dim_; }
-  float* ring_values(int64_t g) const { return ring_keys(g) + window_ * dim_; }
+  float* ring_values(int64_t g) const { return ring_keys(g) + window(g) * dim_; }
   feature_tail::HeadState tail(int64_t g) const {
-    return feature_tail::StateAt(ring_values(g) + window_ * dim_, features_, dim_);
+    return feature_tail::StateAt(ring_values(g) + window(g) * dim_, features_, dim_);
+  }
+  float* scores(int64_t g) const {
+    return ring_values(g) + window(g) * dim_ + feature_tail::StateFloats(features_, dim_);
   }
   int64_t length = 0;
 
   int64_t NumBytes() const override { return static_cast<int64_t>(buffer_->size()); }
   void Reset() override {
     std::memset(buffer_->data(), 0, buffer_->size());
-    for (int64_t g = 0; g < heads_; ++g) feature_tail::ResetState(tail(g), features_, dim_);
+    for (size_t g = 0; g < windows_.size(); ++g) {
+      feature_tail::ResetState(tail(static_cast<int64_t>(g)), features_, dim_);
+    }
     length = 0;
   }
   // The sinks stay; the window's last W positions are the last W of the sequence so far (the
   // ring, indexed by position modulo W, is re-laid for the new positions); the tail's sums scale
-  // with the number of tokens that left the window: a shift of its scales.
+  // with the number of tokens that left the window: a shift of its scales. A head whose window
+  // holds the whole new length repeats the sequence, like a KV cache.
   absl::Status ExtendByRepeating(int64_t old_length, int64_t new_length) override {
-    const int64_t tail_tokens = old_length - sinks_ - window_;
-    if (old_length != length || new_length < old_length || tail_tokens <= 0) {
+    if (old_length != length || new_length < old_length) {
       return absl::InvalidArgumentError(
-          absl::StrCat("HybridAttention: cannot extend ", length, " tokens to ", new_length,
-                       " (it needs more than sinks + window = ", sinks_ + window_, " tokens)"));
+          absl::StrCat("HybridAttention: cannot extend ", length, " tokens to ", new_length));
+    }
+    for (size_t h = 0; h < windows_.size(); ++h) {
+      const int64_t w = windows_[h];
+      if (w < new_length && old_length - sinks_ - w <= 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("HybridAttention: cannot extend ", length, " tokens to ", new_length,
+                         " (it needs more than sinks + window = ", sinks_ + w, " tokens)"));
+      }
     }
     std::vector<float> old_rows;
-    for (int64_t g = 0; g < heads_; ++g) {
+    for (int64_t g = 0; g < static_cast<int64_t>(windows_.size()); ++g) {
+      const int64_t w = window(g);
+      if (w >= new_length) {
+        for (auto [rows, sinks] :
+             {std::pair{ring_keys(g), sink_keys(g)}, std::pair{ring_values(g), sink_values(g)}}) {
+          for (int64_t p = std::max(old_length, sinks_); p < new_length; ++p) {
+            const int64_t source = p % old_length;
+            const float* from = source < sinks_ ? sinks + source * dim_ : rows + source * dim_;
+            std::memcpy(rows + p * dim_, from, static_cast<size_t>(dim_) * sizeof(float));
+          }
+        }
+        continue;
+      }
       for (float* rows : {ring_keys(g), ring_values(g)}) {
-        old_rows.assign(rows, rows + window_ * dim_);
-        for (int64_t p = new_length - window_; p < new_length; ++p) {
+        old_rows.assign(rows, rows + w * dim_);
+        for (int64_t p = new_length - w; p < new_length; ++p) {
           const int64_t source = p - new_length + old_length;
-          std::memcpy(rows + (p % window_) * dim_, old_rows.data() + (source % window_) * dim_,
+          std::memcpy(rows + (p % w) * dim_, old_rows.data() + (source % w) * dim_,
                       static_cast<size_t>(dim_) * sizeof(float));
         }
       }
-      const double ratio =
-          static_cast<double>(new_length - sinks_ - window_) / static_cast<double>(tail_tokens);
+      const double ratio = static_cast<double>(new_length - sinks_ - w) /
+                           static_cast<double>(old_length - sinks_ - w);
       feature_tail::ShiftScales(tail(g), features_, static_cast<float>(std::log(ratio)));
     }
     length = new_length;
@@ -86,7 +118,9 @@ class HybridState final : public OpState {
   }
 
  private:
-  int64_t heads_, dim_, sinks_, window_, features_;
+  int64_t dim_, sinks_, features_;
+  std::vector<int64_t> windows_;  // Per key/value head, exact heads resolved to the context.
+  std::vector<int64_t> offsets_;  // Floats from the buffer's start to each head.
   std::shared_ptr<AlignedBuffer> buffer_;
 };
 
@@ -102,7 +136,20 @@ absl::StatusOr<std::shared_ptr<HybridAttentionOp>> HybridAttentionOp::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "HybridAttention: window ", o.window, " and sinks ", o.sinks, " must be in [0, 1048576]"));
   }
-  if (o.window == 0 && !o.random_feature_tail) {
+  if (!o.head_windows.empty() && static_cast<int64_t>(o.head_windows.size()) != o.n_kv_heads) {
+    return absl::InvalidArgumentError(absl::StrCat("HybridAttention: ", o.head_windows.size(),
+                                                   " head windows for ", o.n_kv_heads,
+                                                   " key/value heads"));
+  }
+  for (int64_t window : o.head_windows) {
+    if (window != rf::kExactHead && (window < 0 || window > (1 << 20))) {
+      return absl::InvalidArgumentError(absl::StrCat("HybridAttention: head window ", window,
+                                                     " must be in [0, 1048576] or exact"));
+    }
+  }
+  if (!o.random_feature_tail &&
+      (o.head_windows.empty() ? o.window == 0
+                              : std::count(o.head_windows.begin(), o.head_windows.end(), 0) > 0)) {
     return absl::InvalidArgumentError(
         "HybridAttention: a window of 0 without a random-feature tail attends to no recent token");
   }
@@ -123,10 +170,22 @@ absl::StatusOr<std::shared_ptr<HybridAttentionOp>> HybridAttentionOp::Create(
   return op;
 }
 
+int64_t HybridAttentionOp::WindowOf(int64_t kv_head) const {
+  return options_.head_windows.empty() ? options_.window
+                                       : options_.head_windows[static_cast<size_t>(kv_head)];
+}
+
 std::string HybridAttentionOp::Attributes() const {
   const auto& o = options_;
+  std::string windows = absl::StrCat(o.window);
+  if (!o.head_windows.empty()) {
+    windows.clear();
+    for (int64_t g = 0; g < o.n_kv_heads; ++g) {
+      absl::StrAppend(&windows, g > 0 ? "," : "", rf::WindowName(WindowOf(g)));
+    }
+  }
   return absl::StrCat("heads=", o.n_heads, " kv_heads=", o.n_kv_heads, " head_dim=", o.head_dim,
-                      " window=", o.window, " sinks=", o.sinks,
+                      " window=", windows, " sinks=", o.sinks,
                       o.random_feature_tail
                           ? absl::StrCat(" tail=", rf::RfKindName(o.features.kind),
                                          " M=", o.features.features, " chunk=", o.chunk)
@@ -142,8 +201,9 @@ int64_t HybridAttentionOp::ScratchFloatsPerHead(int64_t chunk) const {
   const int64_t m = options_.random_feature_tail ? options_.features.features : 0;
   const int64_t d = options_.head_dim, group = options_.n_heads / options_.n_kv_heads;
   // Tail scratch; the leaving keys and values (C x d each); the tail's numerators, denominators
-  // and row scales of every query head of the group; the exact scores of one query.
-  const int64_t floats = 2 * chunk * d + group * chunk * (d + 2) + options_.sinks + options_.window;
+  // and row scales of every query head of the group (the exact scores live in the state: their
+  // size depends on the head's window).
+  const int64_t floats = 2 * chunk * d + group * chunk * (d + 2);
   return feature_tail::ScratchFloats(chunk, m, d) + (floats + 15) / 16 * 16;
 }
 
@@ -152,12 +212,19 @@ int64_t HybridAttentionOp::WorkspaceBytes(std::span<const TensorSpec> inputs) co
   return options_.n_kv_heads * ScratchFloatsPerHead(chunk) * static_cast<int64_t>(sizeof(float));
 }
 
-absl::StatusOr<std::unique_ptr<OpState>> HybridAttentionOp::CreateState(const StateOptions&) const {
-  FAVOR_ASSIGN_OR_RETURN(
-      auto buffer, AlignedBuffer::Create(static_cast<size_t>(options_.n_kv_heads *
-                                                             HybridState::FloatsPerHead(options_) *
-                                                             static_cast<int64_t>(sizeof(float)))));
-  return std::unique_ptr<OpState>(new HybridState(options_, std::move(buffer)));
+absl::StatusOr<std::unique_ptr<OpState>> HybridAttentionOp::CreateState(
+    const StateOptions& state_options) const {
+  std::vector<int64_t> windows;
+  int64_t floats = 0;
+  for (int64_t g = 0; g < options_.n_kv_heads; ++g) {
+    const int64_t window = WindowOf(g);
+    windows.push_back(window == rf::kExactHead ? std::max<int64_t>(state_options.max_context, 1)
+                                               : window);
+    floats += HybridState::HeadFloats(options_, windows.back());
+  }
+  FAVOR_ASSIGN_OR_RETURN(auto buffer,
+                         AlignedBuffer::Create(static_cast<size_t>(floats) * sizeof(float)));
+  return std::unique_ptr<OpState>(new HybridState(options_, std::move(windows), std::move(buffer)));
 }
 
 absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tensor> inputs,
@@ -172,7 +239,7 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
   const kernels::KernelTable& kt = *ctx.kernels;
   const HybridAttentionOptions& o = options_;
   const int64_t d = o.head_dim, n_heads = o.n_heads, n_kv = o.n_kv_heads;
-  const int64_t group = n_heads / n_kv, W = o.window, S = o.sinks;
+  const int64_t group = n_heads / n_kv, S = o.sinks;
   const bool has_tail = o.random_feature_tail;
   const int64_t m_features = has_tail ? o.features.features : 0;
   const int64_t tokens = inputs[0].dim(0), p0 = ctx.start_pos;
@@ -187,6 +254,7 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
   const int64_t scratch_stride = ScratchFloatsPerHead(chunk);
 
   ParallelFor(n_kv, ctx.threads, 1, [&](int64_t g) {
+    const int64_t W = state->window(g);
     float* base = scratch_base + g * scratch_stride;
     const feature_tail::Context tail{
         .kt = kt,
@@ -200,7 +268,7 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
     float* tail_numerator = value_rows + chunk * d;                // group x C x d
     float* tail_denominator = tail_numerator + group * chunk * d;  // group x C
     float* tail_scale = tail_denominator + group * chunk;          // group x C
-    float* scores = tail_scale + group * chunk;                    // S + W
+    float* scores = state->scores(g);                              // S + W
 
     // Key or value row of position j: this run's input, a sink, or the ring (j >= p0 - W).
     auto row = [&](const float* input, const float* sinks, const float* ring, int64_t j) {

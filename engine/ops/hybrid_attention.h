@@ -20,6 +20,8 @@
 // serve the chunk's queries through a masked product, then join the state; the exact part is a
 // band of W keys (plus the sinks) per query. Decode is a chunk of one.
 //
+// Each key/value head may have its own window (a per-head plan); the state is laid out per head.
+//
 // Features come from calibrated statistics (PosRF needs none); prompt statistics are not
 // supported here yet.
 #pragma once
@@ -37,8 +39,12 @@ struct HybridAttentionOptions {
   int64_t n_heads = 0;
   int64_t n_kv_heads = 0;
   int64_t head_dim = 0;
-  int64_t layer = 0;                // Seeds the projections of this layer's heads.
-  int64_t window = 64;              // W
+  int64_t layer = 0;    // Seeds the projections of this layer's heads.
+  int64_t window = 64;  // W
+  // Per key/value head windows (a plan from calibration, rf/hybrid_plan.h), overriding `window`;
+  // rf::kExactHead keeps that head fully exact (its window is the whole context: its memory
+  // grows like a KV cache). Empty: every head takes `window`.
+  std::vector<int64_t> head_windows;
   int64_t sinks = 4;                // S
   bool random_feature_tail = true;  // False: tokens that left the window are dropped.
   rf::FeatureOptions features;
@@ -63,6 +69,7 @@ class HybridAttentionOp final : public Op {
  private:
   explicit HybridAttentionOp(HybridAttentionOptions options) : options_(std::move(options)) {}
   int64_t ScratchFloatsPerHead(int64_t chunk) const;
+  int64_t WindowOf(int64_t kv_head) const;  // kExactHead for a fully exact head.
 
   HybridAttentionOptions options_;
   std::vector<std::shared_ptr<const rf::HeadFeatures>> features_;  // Per kv head (tail only).

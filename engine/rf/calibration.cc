@@ -1,5 +1,6 @@
 #include "engine/rf/calibration.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -13,7 +14,8 @@ namespace favor::rf {
 namespace {
 
 constexpr uint32_t kMagic = 0x43564146;  // "FAVC"
-constexpr uint32_t kVersion = 1;
+// Version 2 appends an optional hybrid plan after the statistics; version 1 files still load.
+constexpr uint32_t kVersion = 2;
 
 template <typename T>
 void Put(std::ofstream& out, T value) {
@@ -28,6 +30,86 @@ absl::Status ReadDoubles(io::ByteReader& r, double* out, int64_t count) {
     if (!std::isfinite(out[i])) return r.Error("non-finite statistics");
   }
   return absl::OkStatus();
+}
+
+void PutPlan(std::ofstream& out, const std::optional<HybridPlan>& plan) {
+  Put<uint32_t>(out, plan.has_value() ? 1 : 0);
+  if (!plan) return;
+  Put<int64_t>(out, plan->sinks);
+  Put<int32_t>(out, static_cast<int32_t>(plan->kind));
+  Put<int64_t>(out, plan->features);
+  Put<int64_t>(out, plan->tokens);
+  Put<int64_t>(out, plan->exact_cost);
+  Put<double>(out, plan->budget);
+  Put<int64_t>(out, static_cast<int64_t>(plan->candidates.size()));
+  for (int64_t window : plan->candidates) Put<int64_t>(out, window);
+  Put<int64_t>(out, plan->layers());
+  Put<int64_t>(out, plan->heads());
+  for (int64_t l = 0; l < plan->layers(); ++l) {
+    for (int64_t h = 0; h < plan->heads(); ++h) {
+      Put<int64_t>(out, plan->windows[static_cast<size_t>(l)][static_cast<size_t>(h)]);
+      for (double e : plan->errors[static_cast<size_t>(l)][static_cast<size_t>(h)]) {
+        Put<double>(out, e);
+      }
+    }
+  }
+}
+
+absl::StatusOr<HybridPlan> ReadPlan(io::ByteReader& r, int64_t layers, int64_t heads) {
+  HybridPlan plan;
+  FAVOR_ASSIGN_OR_RETURN(plan.sinks, r.Read<int64_t>("plan sinks"));
+  FAVOR_ASSIGN_OR_RETURN(const int32_t kind, r.Read<int32_t>("plan feature kind"));
+  if (kind < 0 || kind > static_cast<int32_t>(RfKind::kGeometric) ||
+      !IsPositive(static_cast<RfKind>(kind))) {
+    return r.Error(absl::StrCat("plan: invalid feature kind ", kind));
+  }
+  plan.kind = static_cast<RfKind>(kind);
+  FAVOR_ASSIGN_OR_RETURN(plan.features, r.Read<int64_t>("plan features"));
+  FAVOR_ASSIGN_OR_RETURN(plan.tokens, r.Read<int64_t>("plan tokens"));
+  FAVOR_ASSIGN_OR_RETURN(plan.exact_cost, r.Read<int64_t>("plan exact cost"));
+  FAVOR_ASSIGN_OR_RETURN(plan.budget, r.Read<double>("plan budget"));
+  FAVOR_ASSIGN_OR_RETURN(const int64_t candidates, r.Read<int64_t>("plan candidate count"));
+  if (plan.sinks < 0 || plan.sinks > (1 << 20) || plan.features <= 0 || plan.features > 65536 ||
+      plan.exact_cost < 0 || !std::isfinite(plan.budget) || candidates <= 0 || candidates > 64) {
+    return r.Error("plan: invalid sinks, features, cost, budget or candidate count");
+  }
+  for (int64_t c = 0; c < candidates; ++c) {
+    FAVOR_ASSIGN_OR_RETURN(const int64_t window, r.Read<int64_t>("plan candidate"));
+    if (window != kExactHead && (window < 0 || window > (1 << 20))) {
+      return r.Error(absl::StrCat("plan: invalid candidate window ", window));
+    }
+    plan.candidates.push_back(window);
+  }
+  FAVOR_ASSIGN_OR_RETURN(const int64_t plan_layers, r.Read<int64_t>("plan layer count"));
+  FAVOR_ASSIGN_OR_RETURN(const int64_t plan_heads, r.Read<int64_t>("plan head count"));
+  if (plan_layers != layers || plan_heads != heads) {
+    return r.Error(absl::StrCat("plan: ", plan_layers, " layers x ", plan_heads,
+                                " heads, the statistics ", layers, " x ", heads));
+  }
+  const uint64_t need = static_cast<uint64_t>(layers * heads) * 8 * (1 + candidates);
+  if (need != r.remaining()) {
+    return r.Error(
+        absl::StrCat("plan: size mismatch: ", need, " bytes needed, ", r.remaining(), " remain"));
+  }
+  plan.windows.assign(static_cast<size_t>(layers),
+                      std::vector<int64_t>(static_cast<size_t>(heads)));
+  plan.errors.assign(static_cast<size_t>(layers),
+                     std::vector<std::vector<double>>(static_cast<size_t>(heads),
+                                                      std::vector<double>(candidates)));
+  for (int64_t l = 0; l < layers; ++l) {
+    for (int64_t h = 0; h < heads; ++h) {
+      FAVOR_ASSIGN_OR_RETURN(const int64_t window, r.Read<int64_t>("plan window"));
+      if (std::find(plan.candidates.begin(), plan.candidates.end(), window) ==
+          plan.candidates.end()) {
+        return r.Error(absl::StrCat("plan: layer ", l, " head ", h, " window ", window,
+                                    " is not a candidate"));
+      }
+      plan.windows[static_cast<size_t>(l)][static_cast<size_t>(h)] = window;
+      FAVOR_RETURN_IF_ERROR(ReadDoubles(
+          r, plan.errors[static_cast<size_t>(l)][static_cast<size_t>(h)].data(), candidates));
+    }
+  }
+  return plan;
 }
 
 }  // namespace
@@ -55,6 +137,7 @@ absl::Status SaveCalibration(const Calibration& c, const std::string& path) {
       }
     }
   }
+  PutPlan(out, c.plan);
   if (!out) return absl::InternalError(absl::StrCat("error writing '", path, "'"));
   return absl::OkStatus();
 }
@@ -65,7 +148,7 @@ absl::StatusOr<Calibration> LoadCalibration(const std::string& path) {
   FAVOR_ASSIGN_OR_RETURN(const uint32_t magic, r.Read<uint32_t>("magic"));
   if (magic != kMagic) return r.Error("not a favor calibration file (bad magic)");
   FAVOR_ASSIGN_OR_RETURN(const uint32_t version, r.Read<uint32_t>("version"));
-  if (version != kVersion)
+  if (version != 1 && version != kVersion)
     return r.Error(absl::StrCat("unsupported calibration version ", version));
   Calibration c;
   FAVOR_ASSIGN_OR_RETURN(c.head_dim, r.Read<int64_t>("head dim"));
@@ -78,10 +161,13 @@ absl::StatusOr<Calibration> LoadCalibration(const std::string& path) {
         absl::StrCat("invalid sizes: head dim ", d, ", ", layers, " layers, ", heads, " heads"));
   }
   const uint64_t per_head = 16 + 8 * static_cast<uint64_t>(2 * d + 2 * d * d);
-  if (static_cast<uint64_t>(layers * heads) * per_head != r.remaining()) {
+  const uint64_t statistics_bytes = static_cast<uint64_t>(layers * heads) * per_head;
+  const uint64_t plan_flag_bytes = version >= 2 ? 4 : 0;
+  if (version == 1 ? statistics_bytes != r.remaining()
+                   : statistics_bytes + plan_flag_bytes > r.remaining()) {
     return r.Error(absl::StrCat("size mismatch: ", layers, " layers x ", heads, " heads need ",
-                                static_cast<uint64_t>(layers * heads) * per_head, " bytes, ",
-                                r.remaining(), " remain"));
+                                statistics_bytes + plan_flag_bytes, " bytes, ", r.remaining(),
+                                " remain"));
   }
   for (int64_t l = 0; l < layers; ++l) {
     std::vector<PairStatistics> layer;
@@ -99,6 +185,15 @@ absl::StatusOr<Calibration> LoadCalibration(const std::string& path) {
                                                std::move(sum_yy)));
     }
     c.layers.push_back(std::move(layer));
+  }
+  if (version >= 2) {
+    FAVOR_ASSIGN_OR_RETURN(const uint32_t has_plan, r.Read<uint32_t>("plan flag"));
+    if (has_plan > 1) return r.Error(absl::StrCat("invalid plan flag ", has_plan));
+    if (has_plan == 1) {
+      FAVOR_ASSIGN_OR_RETURN(c.plan, ReadPlan(r, layers, heads));
+    } else if (r.remaining() != 0) {
+      return r.Error(absl::StrCat(r.remaining(), " trailing bytes after the statistics"));
+    }
   }
   return c;
 }

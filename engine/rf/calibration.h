@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/rf/hybrid_plan.h"
 #include "engine/rf/statistics.h"
 
 namespace favor::rf {
@@ -17,6 +19,7 @@ struct Calibration {
   int64_t head_dim = 0;
   std::vector<std::vector<PairStatistics>> layers;  // [layer][kv head]
   int64_t tokens = 0;                               // Calibration tokens seen.
+  std::optional<HybridPlan> plan;                   // favor calibrate --plan
   // Optional raw samples (scaled queries of the first query head and keys of key/value head 0)
   // of one layer, for tools that study real inputs (favor variance); not saved.
   int64_t sample_layer = -1;

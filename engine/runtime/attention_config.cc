@@ -30,7 +30,32 @@ absl::StatusOr<std::vector<int64_t>> ParseLayerList(const std::string& text) {
 }
 
 absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(
-    const AttentionConfig& config, const std::string& model_path) {
+    const AttentionConfig& requested, const std::string& model_path) {
+  AttentionConfig config = requested;
+  std::shared_ptr<const rf::Calibration> plan_file;
+  if (!config.plan.empty()) {
+    const std::string path =
+        config.plan == "calibrated" ? DefaultCalibrationPath(model_path) : config.plan;
+    auto loaded = rf::LoadCalibration(path);
+    if (!loaded.ok()) {
+      return WithContext(loaded.status(), absl::StrCat("hybrid plan (run favor calibrate -m ",
+                                                       model_path, " --plan)"));
+    }
+    if (!loaded->plan.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", path, "' holds statistics but no hybrid plan (run favor calibrate --plan)"));
+    }
+    if (config.window >= 0) {
+      return absl::InvalidArgumentError("--window and --favor-plan both choose the windows");
+    }
+    plan_file = std::make_shared<const rf::Calibration>(*std::move(loaded));
+    if (config.kind == "exact") config.kind = "hybrid";
+    if ((config.kind == "hybrid" || config.kind == "window") && config.rf.empty()) {
+      config.rf = std::string(rf::RfKindName(plan_file->plan->kind));
+    }
+    if (config.sinks < 0) config.sinks = plan_file->plan->sinks;
+    if (config.calibration == nullptr && config.stats == "prompt") config.calibration = plan_file;
+  }
   if (config.kind == "exact") {
     if (config.window >= 0 || config.sinks >= 0) {
       return absl::InvalidArgumentError(
@@ -48,6 +73,7 @@ absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(
     options.hybrid = HybridWindow{.window = config.window >= 0 ? config.window : 64,
                                   .sinks = config.sinks >= 0 ? config.sinks : 4,
                                   .random_feature_tail = config.kind != "window"};
+    if (plan_file != nullptr) options.hybrid->head_windows = plan_file->plan->windows;
   }
   rf::RfKind kind;
   if (config.kind == "favor+") {

@@ -28,6 +28,11 @@ struct AttentionConfig {
   // any favor kind with a window or sinks given. -1: the default (64 and 4) or not hybrid.
   int64_t window = -1;
   int64_t sinks = -1;
+  // A per-head hybrid plan (favor calibrate --plan): `calibrated` (MODEL.favor-stats) or FILE. It
+  // makes the attention hybrid (unless `kind` is another approximate one), with the plan's
+  // windows, sinks (unless `sinks` is given) and tail kind (unless `kind` or `rf` name one), and
+  // takes the file's statistics unless `stats` names others.
+  std::string plan;
   // Statistics already in memory (favor eval calibrates in-process); overrides `stats`.
   std::shared_ptr<const rf::Calibration> calibration;
 };

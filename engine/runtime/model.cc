@@ -77,7 +77,11 @@ absl::StatusOr<std::unique_ptr<Model>> Model::FromFile(io::ModelFile file,
   }
   if (options.tap_statistics) {
     model->statistics_ = std::make_shared<rf::Calibration>();
-    FAVOR_RETURN_IF_ERROR(TapAttentionStatistics(*graph, model->statistics_));
+    if (options.capture_attention_tokens > 0) {
+      model->capture_ = std::make_shared<AttentionCapture>();
+      model->capture_->max_tokens = options.capture_attention_tokens;
+    }
+    FAVOR_RETURN_IF_ERROR(TapAttentionStatistics(*graph, model->statistics_, model->capture_));
   }
   if (options.attention_outputs) {
     for (NodeId id = 0; id < graph->num_nodes(); ++id) {

@@ -20,6 +20,9 @@ struct LoadOptions {
   bool all_logits = false;      // Logits for every position (scoring) instead of the last one.
   AttentionConfig attention;    // Exact by default.
   bool tap_statistics = false;  // Record attention statistics (calibration); exact only.
+  // With tap_statistics: also keep the attention inputs of the first N positions of the first
+  // sequence (favor calibrate --plan measures hybrid attention on them).
+  int64_t capture_attention_tokens = 0;
   // Every attention node's output becomes a graph output too, in layer order after the logits
   // (favor eval compares them between exact and approximate attention).
   bool attention_outputs = false;
@@ -40,6 +43,8 @@ class Model {
   std::shared_ptr<const Graph> graph() const { return graph_; }
   // The statistics gathered so far when loaded with tap_statistics (null otherwise).
   std::shared_ptr<rf::Calibration> statistics() const { return statistics_; }
+  // The captured attention inputs (null without capture_attention_tokens).
+  std::shared_ptr<const AttentionCapture> attention_capture() const { return capture_; }
 
  private:
   Model() = default;
@@ -47,6 +52,7 @@ class Model {
   std::unique_ptr<text::Tokenizer> tokenizer_;
   std::shared_ptr<const Graph> graph_;
   std::shared_ptr<rf::Calibration> statistics_;
+  std::shared_ptr<AttentionCapture> capture_;
 };
 
 // Where a tokenizer is looked for when the model file carries none: tokenizer.bin beside a

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "engine/rf/calibration.h"
+#include "engine/runtime/hybrid_planner.h"
 #include "engine/runtime/model.h"
 #include "engine/runtime/session.h"
 #include "tests/test_util.h"
@@ -187,6 +188,71 @@ TEST(FavorModel, WithManyFeaturesGreedyTextStaysCloseToExact) {
   // a time, there was a"); with a longer calibration text the whole first sentence agrees.
   EXPECT_GE(many, 6u);
   EXPECT_GT(many, few);
+}
+
+// favor calibrate --plan in-process: the errors measured per head, the budgeted plan, the plan
+// saved with the statistics and run through AttentionConfig::plan; at the same mean window it is
+// closer to exact attention than one window for every head.
+TEST(FavorModel, PerHeadPlanBeatsAUniformWindowAtTheSameBudget) {
+  LoadOptions tap;
+  tap.tap_statistics = true;
+  tap.capture_attention_tokens = 512;
+  auto calibrating = Model::Load(kStories260K, tap).value();
+  auto session = Session::Create(*calibrating).value();
+  ASSERT_TRUE(session->Feed(calibrating->tokenizer().Encode(kCalibrationText, true).value()).ok());
+  const AttentionCapture& capture = *calibrating->attention_capture();
+  ASSERT_EQ(capture.layers.size(), 5u);
+  EXPECT_GT(capture.tokens(), 100);
+  EXPECT_EQ(capture.layers[3].k.size(), static_cast<size_t>(capture.tokens() * 4 * 8));
+
+  HybridPlanOptions plan_options;
+  plan_options.features = {.kind = rf::RfKind::kSaderf, .features = 256};
+  plan_options.candidates = {0, 4, 8, 16, 32, rf::kExactHead};
+  plan_options.budget = 8;
+  plan_options.context = 512;
+  rf::Calibration calibration = *calibrating->statistics();
+  auto plan = PlanHybridAttention(capture, calibration, plan_options);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::printf("%s", rf::DescribePlan(*plan).c_str());
+  int falling = 0;
+  double uniform = 0;
+  for (const auto& layer : plan->errors) {
+    for (const auto& head : layer) {
+      EXPECT_EQ(head[5], 0.0);  // Exact.
+      falling += head[0] > head[2] && head[2] > head[4];
+      uniform += head[2];
+    }
+  }
+  EXPECT_GE(falling, 18) << "of 20 heads, the error falls as the window grows";
+  EXPECT_LE(plan->MeanCost(), 8.0);
+  EXPECT_LT(plan->TotalError(), uniform);
+
+  calibration.plan = *plan;
+  const std::string stats = ::testing::TempDir() + "/plan.favor-stats";
+  ASSERT_TRUE(rf::SaveCalibration(calibration, stats).ok());
+  const auto exact = Distributions(kStories260K, {});
+  LoadOptions planned;
+  planned.attention = {.features = 256, .plan = stats};
+  auto model = Model::Load(kStories260K, planned).value();
+  const auto hybrid = model->graph()->FindNodesOfType("HybridAttention");
+  ASSERT_EQ(hybrid.size(), 5u);
+  EXPECT_NE(model->graph()->node(hybrid[0]).op->Attributes().find(
+                "window=" + rf::WindowName(plan->windows[0][0]) + ","),
+            std::string::npos);
+  const double plan_kl = MeanKl(exact, Distributions(kStories260K, planned));
+  LoadOptions same_window;
+  same_window.attention = {
+      .kind = "hybrid", .features = 256, .stats = stats, .window = 8, .sinks = 4};
+  const double uniform_kl = MeanKl(exact, Distributions(kStories260K, same_window));
+  std::printf("KL to exact at a mean window of 8: plan %.4f, every head 8: %.4f\n", plan_kl,
+              uniform_kl);
+  EXPECT_LT(plan_kl, uniform_kl);
+  // A statistics file without a plan is refused with what to do.
+  calibration.plan.reset();
+  ASSERT_TRUE(rf::SaveCalibration(calibration, stats).ok());
+  const auto refused = Model::Load(kStories260K, planned);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("--plan"), std::string::npos);
 }
 
 TEST(FavorModel, CalibratedOutputsDoNotDependOnLaterTokens) {

@@ -8,6 +8,7 @@
 #include "engine/ops/attention.h"
 #include "engine/ops/favor_attention.h"
 #include "engine/ops/hybrid_attention.h"
+#include "engine/rf/hybrid_plan.h"
 #include "tests/ops/attention_inputs.h"
 #include "tests/test_util.h"
 
@@ -51,6 +52,8 @@ std::vector<float> Reference(const HybridAttentionOptions& o, const Tensor& q, c
     return static_cast<double>(t.data<float>()[(row * heads + head) * d + i]);
   };
   for (int64_t g = 0; g < o.n_kv_heads; ++g) {
+    int64_t window = o.head_windows.empty() ? o.window : o.head_windows[static_cast<size_t>(g)];
+    if (window == rf::kExactHead) window = tokens;
     std::optional<rf::PositiveFeatureMap> map;
     if (o.random_feature_tail) {
       const auto p = rf::MakeHeadFeatureParameters(
@@ -65,7 +68,7 @@ std::vector<float> Reference(const HybridAttentionOptions& o, const Tensor& q, c
         for (int64_t i = 0; i < d; ++i) x[static_cast<size_t>(i)] = s * at(q, t, o.n_heads, h, i);
         const auto lq = map ? map->LogFeatures(x, true) : std::vector<double>();
         for (int64_t j = 0; j <= t; ++j) {
-          if (j < o.sinks || j > t - o.window) {
+          if (j < o.sinks || j > t - window) {
             double dot = 0;
             for (int64_t i = 0; i < d; ++i)
               dot += at(q, t, o.n_heads, h, i) * at(k, j, o.n_kv_heads, g, i);
@@ -227,6 +230,39 @@ TEST_P(HybridAttentionTest, HugeLogFeatureSpreadsStayExactToTheDefinition) {
   }
 }
 
+// A per-head plan: every key/value head with its own window (a fully exact one included), against
+// the definition, whole and in decode-sized runs.
+TEST_P(HybridAttentionTest, PerHeadWindowsFollowThePlan) {
+  const Shape4 s{8, 4, 8};
+  for (const auto& windows : {std::vector<int64_t>{0, 5, rf::kExactHead, 16},
+                              std::vector<int64_t>{3, rf::kExactHead, 1, 9}}) {
+    auto options = Options(s, 64, 2, true, rf::RfKind::kSaderf, 32, 7);
+    options.head_windows = windows;
+    auto op = HybridAttentionOp::Create(options).value();
+    for (int64_t tokens : {1, 17, 50}) {
+      const Inputs in = MakeInputs(s, tokens, 60 + static_cast<uint64_t>(tokens));
+      const auto reference = Reference(options, in.q, in.k, in.v);
+      EXPECT_LT(NormalizedError(RunInPieces(op, s, in, {tokens}, GetParam()), reference), 3e-5)
+          << "T=" << tokens;
+      EXPECT_LT(NormalizedError(
+                    RunInPieces(op, s, in, std::vector<int64_t>(static_cast<size_t>(tokens), 1),
+                                GetParam()),
+                    reference),
+                3e-5)
+          << "T=" << tokens << " decode";
+    }
+  }
+  // Every head fully exact: exact attention.
+  auto options = Options(s, 64, 0, true);
+  options.head_windows.assign(4, rf::kExactHead);
+  const Inputs in = MakeInputs(s, 40, 3);
+  auto exact = AttentionOp::Create({.n_heads = 8, .n_kv_heads = 4, .head_dim = 8}).value();
+  EXPECT_LT(NormalizedError(
+                RunInPieces(HybridAttentionOp::Create(options).value(), s, in, {40}, GetParam()),
+                RunInPieces(exact, s, in, {40}, GetParam())),
+            1e-5);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllIsas, HybridAttentionTest,
                          ::testing::ValuesIn(kernels::SupportedIsas()),
                          [](const ::testing::TestParamInfo<Isa>& param) {
@@ -249,8 +285,34 @@ TEST(HybridAttention, StateIsConstantInThePositionAndExtendsByRepeating) {
   for (float x : ToVector(executor->output(0))) EXPECT_TRUE(std::isfinite(x));
 }
 
+TEST(HybridAttention, FullyExactHeadsHoldTheContextAndExtendLikeAKvCache) {
+  const Shape4 s{4, 2, 16};
+  auto options = Options(s, 8, 2, true);
+  options.head_windows = {8, rf::kExactHead};
+  auto op = HybridAttentionOp::Create(options).value();
+  auto executor = Executor::Create(AttentionGraph(op, s), {.max_seq_len = 64}).value();
+  auto small = executor->CreateState({.max_context = 64}).value();
+  auto large = executor->CreateState({.max_context = 4096}).value();
+  // The exact head's window is the context: 2 x (4096 - 64) more rows of 16 floats.
+  EXPECT_EQ(large->NumBytes() - small->NumBytes(), 2 * (4096 - 64) * 16 * 4 + (4096 - 64) * 4);
+  const Inputs in = MakeInputs(s, 20, 4);
+  ASSERT_TRUE(executor->Run({in.q, in.k, in.v}, *large).ok());
+  ASSERT_TRUE(large->ExtendByRepeating(2000).ok());
+  const Inputs next = MakeInputs(s, 1, 9);
+  ASSERT_TRUE(executor->Run({next.q, next.k, next.v}, *large).ok());
+  for (float x : ToVector(executor->output(0))) EXPECT_TRUE(std::isfinite(x));
+}
+
 TEST(HybridAttention, RejectsBadOptions) {
   const Shape4 s{4, 2, 16};
+  auto wrong_plan = Options(s, 8, 4, true);
+  wrong_plan.head_windows = {8, 8, 8};
+  EXPECT_FALSE(HybridAttentionOp::Create(wrong_plan).ok()) << "3 windows for 2 heads";
+  wrong_plan.head_windows = {8, -5};
+  EXPECT_FALSE(HybridAttentionOp::Create(wrong_plan).ok());
+  wrong_plan.head_windows = {8, 0};
+  wrong_plan.random_feature_tail = false;
+  EXPECT_FALSE(HybridAttentionOp::Create(wrong_plan).ok()) << "a head attends to nothing";
   EXPECT_FALSE(HybridAttentionOp::Create(Options(s, 0, 4, false)).ok()) << "attends to nothing";
   EXPECT_FALSE(HybridAttentionOp::Create(Options(s, -1, 4, true)).ok());
   auto no_statistics = Options(s, 8, 4, true);

@@ -286,4 +286,46 @@ TEST(Cli, HybridAttentionFromTheCommandLine) {
       << bench.out;
 }
 
+TEST(Cli, PerHeadPlanFromCalibrationToGeneration) {
+  const std::string text =
+      ::testing::TempDir() + "/favor_cli_plan_" + std::to_string(::getpid()) + ".txt";
+  std::ofstream(text)
+      << "Tom had a red kite. Every morning he ran to the hill and let the kite fly. "
+         "One day the string broke and the kite landed in a pond. A duck helped him.";
+  const std::string stats = text + ".favor-stats";
+  const Result calibrate =
+      RunFavor("calibrate -m " + kLlama2c + " -f " + text + " -o " + stats +
+               " --plan --plan-windows 0,4,8,exact --plan-budget 6 --features 64");
+  ASSERT_EQ(calibrate.exit_code, 0) << calibrate.err;
+  EXPECT_NE(calibrate.out.find("hybrid plan: saderf tail, M=64, 4 sinks"), std::string::npos)
+      << calibrate.out;
+  EXPECT_NE(calibrate.out.find("mean cost"), std::string::npos) << calibrate.out;
+  const Result inspect = RunFavor("inspect -m " + kLlama2c + " --favor-stats " + stats);
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_NE(inspect.out.find("hybrid plan: saderf tail"), std::string::npos) << inspect.out;
+  EXPECT_NE(inspect.out.find("    4 "), std::string::npos) << "layer 4's row\n" << inspect.out;
+
+  const Result generate = RunFavor(
+      "generate -m " + kLlama2c + " -p 'Once upon a time' -n 12 --temp 0 -v --favor-plan " + stats);
+  ASSERT_EQ(generate.exit_code, 0) << generate.err;
+  EXPECT_EQ(generate.out.rfind("Once upon a time", 0), 0u) << generate.out;
+  EXPECT_NE(generate.err.find("attention hybrid"), std::string::npos) << generate.err;
+
+  ExpectOneLineErrorFn(
+      RunFavor("generate -m " + kLlama2c + " --favor-plan " + stats + " --window 8"), 1,
+      "--window and --favor-plan both choose the windows");
+  // Windows the short text cannot measure, and a file without a plan.
+  ExpectOneLineErrorFn(
+      RunFavor("calibrate -m " + kLlama2c + " -f " + text + " -o " + stats + ".2 --plan"), 1,
+      "is not shorter than the");
+  ASSERT_EQ(RunFavor("calibrate -m " + kLlama2c + " -f " + text + " -o " + stats).exit_code, 0);
+  ExpectOneLineErrorFn(RunFavor("generate -m " + kLlama2c + " --favor-plan " + stats), 1,
+                       "no hybrid plan");
+  ExpectOneLineErrorFn(
+      RunFavor("calibrate -m " + kLlama2c + " -f " + text + " --plan --plan-windows 4,x"), 2,
+      "bad window list");
+  std::remove(text.c_str());
+  std::remove(stats.c_str());
+}
+
 }  // namespace

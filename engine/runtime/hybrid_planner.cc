@@ -1,0 +1,118 @@
+#include "engine/runtime/hybrid_planner.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "engine/core/status.h"
+#include "engine/graph/executor.h"
+#include "engine/ops/attention.h"
+#include "engine/ops/hybrid_attention.h"
+
+namespace favor::runtime {
+namespace {
+
+// One layer's captured inputs as a one-node graph around `op`, run from position 0.
+absl::StatusOr<std::vector<float>> RunOnCapture(std::shared_ptr<const Op> op,
+                                                const AttentionCapture::Layer& layer, int threads) {
+  auto graph = std::make_shared<Graph>();
+  const int64_t d = layer.head_dim;
+  FAVOR_ASSIGN_OR_RETURN(const ValueId q,
+                         graph->AddInput("q", {DType::kF32, Shape{kSeqLen, layer.n_heads * d}}));
+  FAVOR_ASSIGN_OR_RETURN(const ValueId k,
+                         graph->AddInput("k", {DType::kF32, Shape{kSeqLen, layer.n_kv_heads * d}}));
+  FAVOR_ASSIGN_OR_RETURN(const ValueId v,
+                         graph->AddInput("v", {DType::kF32, Shape{kSeqLen, layer.n_kv_heads * d}}));
+  FAVOR_ASSIGN_OR_RETURN(const ValueId out, graph->Add("attention", std::move(op), {q, k, v}));
+  FAVOR_RETURN_IF_ERROR(graph->MarkOutput(out));
+  FAVOR_ASSIGN_OR_RETURN(
+      auto executor, Executor::Create(graph, {.max_seq_len = layer.tokens, .threads = threads}));
+  FAVOR_ASSIGN_OR_RETURN(auto state, executor->CreateState({.max_context = layer.tokens}));
+  auto input = [&](const std::vector<float>& rows, int64_t heads) {
+    return Tensor::Borrow(const_cast<float*>(rows.data()), DType::kF32,
+                          Shape{layer.tokens, heads * d}, /*writable=*/false);
+  };
+  FAVOR_RETURN_IF_ERROR(
+      executor->Run({input(layer.q, layer.n_heads), input(layer.k, layer.n_kv_heads),
+                     input(layer.v, layer.n_kv_heads)},
+                    *state));
+  const Tensor& result = executor->output(0);
+  return std::vector<float>(result.data<float>(), result.data<float>() + result.NumElements());
+}
+
+}  // namespace
+
+absl::StatusOr<rf::HybridPlan> PlanHybridAttention(const AttentionCapture& capture,
+                                                   const rf::Calibration& calibration,
+                                                   const HybridPlanOptions& options) {
+  const int64_t tokens = capture.tokens();
+  if (tokens <= 0) return absl::InvalidArgumentError("no attention inputs were captured");
+  if (calibration.layers.size() != capture.layers.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("the statistics have ",
+                                                   calibration.layers.size(),
+                                                   " layers, the capture ", capture.layers.size()));
+  }
+  for (int64_t window : options.candidates) {
+    if (window != rf::kExactHead && window >= tokens) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "candidate window ", window, " is not shorter than the ", tokens,
+          " measured positions: its error would read 0 without meaning it (use a longer "
+          "calibration sequence or smaller windows)"));
+    }
+  }
+  rf::HybridPlan plan;
+  plan.sinks = options.sinks;
+  plan.kind = options.features.kind;
+  plan.features = options.features.features;
+  plan.tokens = tokens;
+  plan.candidates = options.candidates;
+  plan.exact_cost = options.context;
+  plan.budget = options.budget;
+  for (size_t l = 0; l < capture.layers.size(); ++l) {
+    const AttentionCapture::Layer& layer = capture.layers[l];
+    const auto context = absl::StrCat("hybrid plan, layer ", l);
+    auto exact_op = AttentionOp::Create(
+        {.n_heads = layer.n_heads, .n_kv_heads = layer.n_kv_heads, .head_dim = layer.head_dim});
+    if (!exact_op.ok()) return WithContext(exact_op.status(), context);
+    auto exact = RunOnCapture(*exact_op, layer, options.threads);
+    if (!exact.ok()) return WithContext(exact.status(), context);
+    const int64_t d = layer.head_dim, group = layer.n_heads / layer.n_kv_heads;
+    auto& errors = plan.errors.emplace_back(static_cast<size_t>(layer.n_kv_heads),
+                                            std::vector<double>(options.candidates.size(), 0.0));
+    for (size_t c = 0; c < options.candidates.size(); ++c) {
+      if (options.candidates[c] == rf::kExactHead) continue;  // Exact: no error.
+      HybridAttentionOptions h;
+      h.n_heads = layer.n_heads;
+      h.n_kv_heads = layer.n_kv_heads;
+      h.head_dim = d;
+      h.layer = static_cast<int64_t>(l);
+      h.window = options.candidates[c];
+      h.sinks = options.sinks;
+      h.features = options.features;
+      h.chunk = options.chunk;
+      if (options.features.kind != rf::RfKind::kPos) h.calibration = calibration.layers[l];
+      auto op = HybridAttentionOp::Create(std::move(h));
+      if (!op.ok()) return WithContext(op.status(), context);
+      auto hybrid = RunOnCapture(*op, layer, options.threads);
+      if (!hybrid.ok()) return WithContext(hybrid.status(), context);
+      for (int64_t g = 0; g < layer.n_kv_heads; ++g) {
+        double difference = 0, reference = 0;
+        for (int64_t t = 0; t < tokens; ++t) {
+          for (int64_t head = g * group; head < (g + 1) * group; ++head) {
+            const auto at = static_cast<size_t>((t * layer.n_heads + head) * d);
+            for (int64_t i = 0; i < d; ++i) {
+              const double x = (*exact)[at + static_cast<size_t>(i)];
+              const double y = (*hybrid)[at + static_cast<size_t>(i)];
+              difference += (x - y) * (x - y);
+              reference += x * x;
+            }
+          }
+        }
+        errors[static_cast<size_t>(g)][c] = difference / std::max(reference, 1e-300);
+      }
+    }
+  }
+  FAVOR_RETURN_IF_ERROR(rf::ChooseWindows(plan));
+  return plan;
+}
+
+}  // namespace favor::runtime

@@ -1,0 +1,159 @@
+// The per-head hybrid plan: the budgeted choice is the optimum (checked against brute force over
+// every assignment), ties go to the cheaper plan, bad budgets and candidates are refused, and the
+// plan travels in the statistics file (old version-1 files still load).
+#include "engine/rf/hybrid_plan.h"
+
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <random>
+
+#include <unistd.h>
+
+#include "engine/rf/calibration.h"
+#include "gtest/gtest.h"
+
+namespace favor::rf {
+namespace {
+
+HybridPlan RandomPlan(int64_t layers, int64_t heads, std::vector<int64_t> candidates, double budget,
+                      uint64_t seed) {
+  HybridPlan plan;
+  plan.candidates = std::move(candidates);
+  plan.exact_cost = 256;
+  plan.budget = budget;
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  for (int64_t l = 0; l < layers; ++l) {
+    auto& layer = plan.errors.emplace_back();
+    for (int64_t h = 0; h < heads; ++h) {
+      // Errors fall with the window, at a random rate per head; exact is 0.
+      const double base = uniform(rng), rate = 0.02 + 0.1 * uniform(rng);
+      auto& errors = layer.emplace_back();
+      for (int64_t window : plan.candidates) {
+        errors.push_back(
+            window == kExactHead ? 0.0 : base * std::exp(-rate * static_cast<double>(window)));
+      }
+    }
+  }
+  return plan;
+}
+
+// The least summed error over every assignment within the budget.
+double BruteForce(const HybridPlan& plan) {
+  const auto heads = static_cast<int64_t>(plan.errors.size() * plan.errors[0].size());
+  const auto c = static_cast<int64_t>(plan.candidates.size());
+  const int64_t per_layer = static_cast<int64_t>(plan.errors[0].size());
+  double best = std::numeric_limits<double>::infinity();
+  int64_t combinations = 1;
+  for (int64_t h = 0; h < heads; ++h) combinations *= c;
+  for (int64_t code = 0; code < combinations; ++code) {
+    double error = 0, cost = 0;
+    int64_t rest = code;
+    for (int64_t h = 0; h < heads; ++h, rest /= c) {
+      const auto pick = static_cast<size_t>(rest % c);
+      error +=
+          plan.errors[static_cast<size_t>(h / per_layer)][static_cast<size_t>(h % per_layer)][pick];
+      cost += static_cast<double>(plan.Cost(plan.candidates[pick]));
+    }
+    if (cost <= plan.budget * static_cast<double>(heads) + 1e-9) best = std::min(best, error);
+  }
+  return best;
+}
+
+TEST(HybridPlan, ChoiceIsTheOptimumWithinTheBudget) {
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    for (double budget : {8.0, 24.0, 40.0, 64.0, 100.0}) {
+      HybridPlan plan = RandomPlan(2, 3, {0, 8, 16, 48, 96, kExactHead}, budget, seed);
+      ASSERT_TRUE(ChooseWindows(plan).ok());
+      EXPECT_LE(plan.MeanCost(), budget + 1e-9);
+      EXPECT_NEAR(plan.TotalError(), BruteForce(plan), 1e-12)
+          << "seed " << seed << " budget " << budget;
+    }
+  }
+}
+
+TEST(HybridPlan, SpendsWhereTheErrorIsAndPrefersTheCheaperTie) {
+  HybridPlan plan;
+  plan.candidates = {0, 16, 64};
+  plan.exact_cost = 512;
+  plan.budget = 40;  // Two heads: 80 tokens in all.
+  // Head 0 gains little from a window, head 1 a lot: head 1 gets 64, head 0 16.
+  plan.errors = {{{0.10, 0.09, 0.08}, {1.0, 0.5, 0.01}}};
+  ASSERT_TRUE(ChooseWindows(plan).ok());
+  EXPECT_EQ(plan.windows[0][0], 16);
+  EXPECT_EQ(plan.windows[0][1], 64);
+  // Equal errors: the cheapest window.
+  plan.errors = {{{0.0, 0.0, 0.0}, {0.0, 0.0, 0.0}}};
+  ASSERT_TRUE(ChooseWindows(plan).ok());
+  EXPECT_EQ(plan.windows[0][0], 0);
+  EXPECT_EQ(plan.windows[0][1], 0);
+}
+
+TEST(HybridPlan, RefusesBudgetsAndCandidatesThatCannotWork) {
+  HybridPlan plan = RandomPlan(1, 2, {16, 64}, 8, 3);
+  EXPECT_FALSE(ChooseWindows(plan).ok());  // Below the smallest window.
+  plan.budget = -1;
+  EXPECT_FALSE(ChooseWindows(plan).ok());
+  plan = RandomPlan(1, 2, {16, kExactHead}, 64, 3);
+  plan.exact_cost = 0;
+  EXPECT_FALSE(ChooseWindows(plan).ok());  // Exact needs the context.
+  plan = RandomPlan(1, 2, {16, 64}, 64, 3);
+  plan.errors[0][1].pop_back();
+  EXPECT_FALSE(ChooseWindows(plan).ok());  // Ragged errors.
+  EXPECT_FALSE(ParseWindowList("16,-3").ok());
+  EXPECT_FALSE(ParseWindowList("16,,32").ok());
+  EXPECT_EQ(ParseWindowList("0,16,exact,16").value(), (std::vector<int64_t>{0, 16, kExactHead}));
+}
+
+TEST(HybridPlan, TravelsInTheStatisticsFile) {
+  Calibration c;
+  c.head_dim = 2;
+  c.tokens = 7;
+  PairStatistics s(2);
+  const float x[2] = {0.5f, -1.0f};
+  s.AddQuery(x);
+  s.AddKey(x);
+  c.layers = {{s, s}, {s, s}};
+  const std::string path = ::testing::TempDir() + "/plan-" + std::to_string(getpid()) + ".stats";
+  ASSERT_TRUE(SaveCalibration(c, path).ok());
+  EXPECT_FALSE(LoadCalibration(path).value().plan.has_value());
+
+  HybridPlan plan = RandomPlan(2, 2, {0, 16, kExactHead}, 64, 5);
+  plan.sinks = 3;
+  plan.kind = RfKind::kSderf;
+  plan.features = 128;
+  plan.tokens = 300;
+  ASSERT_TRUE(ChooseWindows(plan).ok());
+  c.plan = plan;
+  ASSERT_TRUE(SaveCalibration(c, path).ok());
+  const Calibration loaded = LoadCalibration(path).value();
+  ASSERT_TRUE(loaded.plan.has_value());
+  EXPECT_EQ(loaded.plan->windows, plan.windows);
+  EXPECT_EQ(loaded.plan->errors, plan.errors);
+  EXPECT_EQ(loaded.plan->candidates, plan.candidates);
+  EXPECT_EQ(loaded.plan->kind, RfKind::kSderf);
+  EXPECT_EQ(loaded.plan->sinks, 3);
+  EXPECT_EQ(loaded.plan->features, 128);
+  EXPECT_EQ(loaded.plan->tokens, 300);
+  EXPECT_EQ(loaded.plan->budget, 64);
+  EXPECT_NE(DescribePlan(*loaded.plan).find("sderf tail"), std::string::npos);
+
+  // Truncated anywhere in the plan, or with a window that is not a candidate: refused.
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (size_t cut : {bytes.size() - 1, bytes.size() - 40, bytes.size() - 100}) {
+    std::ofstream(path, std::ios::binary) << bytes.substr(0, cut);
+    EXPECT_FALSE(LoadCalibration(path).ok()) << cut;
+  }
+  std::string wrong = bytes;
+  wrong[wrong.size() - 8 * (1 + 3)] = 7;  // The last head's window: 7 is not a candidate.
+  std::ofstream(path, std::ios::binary) << wrong;
+  const auto refused = LoadCalibration(path);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("not a candidate"), std::string::npos);
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace favor::rf
