@@ -6,9 +6,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/runtime/generation.h"
 #include "engine/runtime/model.h"
 #include "engine/runtime/session.h"
 #include "engine/text/sampler.h"
+#include "engine/text/text_stream.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"
 
@@ -25,34 +27,6 @@ int Fail(const absl::Status& status) {
   std::fprintf(stderr, "favor generate: error: %s\n", std::string(status.message()).c_str());
   return 1;
 }
-
-// Prints text as it becomes final: the whole sequence is decoded each time and only new text is
-// written, held back while it ends inside a multi-byte character (byte-fallback tokens).
-class Streamer {
- public:
-  explicit Streamer(const text::Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
-
-  absl::Status Push(int32_t id) {
-    ids_.push_back(id);
-    auto text = tokenizer_.Decode(ids_);
-    if (!text.ok()) return text.status();
-    constexpr absl::string_view kReplacement = "\xef\xbf\xbd";
-    if (text->size() >= 3 && absl::string_view(*text).substr(text->size() - 3) == kReplacement) {
-      return absl::OkStatus();  // Wait for the rest of the character.
-    }
-    if (text->size() > printed_) {
-      std::fwrite(text->data() + printed_, 1, text->size() - printed_, stdout);
-      std::fflush(stdout);
-      printed_ = text->size();
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  const text::Tokenizer& tokenizer_;
-  std::vector<int32_t> ids_;
-  size_t printed_ = 0;
-};
 
 }  // namespace
 
@@ -175,32 +149,25 @@ int Generate(int argc, char** argv) {
                                                    (*session)->context(), " (use -c)")));
   }
 
-  Streamer streamer(tokenizer);
+  // The prompt's own text first, then each token's as it becomes final.
+  text::TextStream prompt_text(tokenizer);
   for (int32_t id : *prompt_ids) {
-    if (auto status = streamer.Push(id); !status.ok()) return Fail(status);
+    auto fresh = prompt_text.Push(id);
+    if (!fresh.ok()) return Fail(fresh.status());
+    std::fwrite(fresh->data(), 1, fresh->size(), stdout);
   }
-  const auto prompt_start = Clock::now();
-  auto logits = (*session)->Feed(*prompt_ids);
-  if (!logits.ok()) return Fail(logits.status());
-  const double prompt_seconds = Seconds(prompt_start);
-
-  text::Sampler sampler(sampling);
-  std::vector<int32_t> history = *prompt_ids;
-  int64_t generated = 0;
-  const auto gen_start = Clock::now();
-  const int64_t limit = n_predict < 0 ? (*session)->context() : n_predict;
-  while (generated < limit) {
-    const int32_t next = sampler.Sample(*logits, history);
-    if (next == tokenizer.eos_id()) break;
-    history.push_back(next);
-    ++generated;
-    if (auto status = streamer.Push(next); !status.ok()) return Fail(status);
-    if ((*session)->position() >= (*session)->context()) break;  // Context full: stop cleanly.
-    if (generated == limit) break;
-    logits = (*session)->Feed({&next, 1});
-    if (!logits.ok()) return Fail(logits.status());
-  }
-  const double gen_seconds = Seconds(gen_start);
+  std::fflush(stdout);
+  runtime::GenerationOptions generation{.sampling = sampling, .max_tokens = n_predict};
+  auto result = runtime::Generate(**session, tokenizer, *prompt_ids, generation,
+                                  [](int32_t, const std::string& fresh) {
+                                    std::fwrite(fresh.data(), 1, fresh.size(), stdout);
+                                    std::fflush(stdout);
+                                    return true;
+                                  });
+  if (!result.ok()) return Fail(result.status());
+  const double prompt_seconds = result->prompt_seconds;
+  const auto generated = static_cast<int64_t>(result->tokens.size());
+  const double gen_seconds = result->generation_seconds;
   std::fputc('\n', stdout);
   std::fflush(stdout);
   std::fprintf(

@@ -72,6 +72,7 @@ absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
     for (int64_t i = 0; i < weight.NumElements(); ++i) out[i] = F16ToF32(in[i]);
   }
 
+  const bool bf16 = options.compute == DType::kBF16;
   try {
     const dnnl::engine& engine = CpuEngine();
     const memory::desc any_weights({in_features, out_features}, ToDnnl(options.compute),
@@ -81,6 +82,9 @@ absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
                            op->DestinationDesc(kLayoutProbeRows)),
         engine);
     op->implementation_ = probe.impl_info_str();
+    if (bf16 && op->implementation_.rfind("ref", 0) == 0) {
+      throw dnnl::error(dnnl_unimplemented, "only a reference bf16 matmul");
+    }
     if (op->implementation_.rfind("ref", 0) == 0) {
       return absl::FailedPreconditionError(
           absl::StrCat(context, ": oneDNN has only a reference implementation for ",
@@ -95,9 +99,13 @@ absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
     dnnl::reorder(user, op->packed_weights_).execute(stream, user, op->packed_weights_);
     stream.wait();
   } catch (const dnnl::error& e) {
-    return FromDnnlError(e, context);
+    // oneDNN 2.6 has no bf16 matmul below AVX-512 (AVX2 CPUs): every T runs the engine's own
+    // bf16 matrix-vector kernel over the decode copy instead, a few rows at a time.
+    if (!bf16) return FromDnnlError(e, context);
+    op->matvec_only_ = true;
+    op->implementation_ = "favor:matvec_bf16";
   }
-  if (options.compute == DType::kBF16) {
+  if (bf16) {
     std::vector<uint16_t> rows(static_cast<size_t>(in_features * out_features));
     for (int64_t n = 0; n < out_features; ++n) {
       for (int64_t k = 0; k < in_features; ++k) {
@@ -115,12 +123,12 @@ absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
                             reinterpret_cast<uint16_t*>(op->decode_weights_->data()));
   }
   // Decode shapes are the hot path: create their primitive now rather than at the first token.
-  FAVOR_RETURN_IF_ERROR(op->PrimitiveFor(1).status());
+  if (!op->matvec_only_) FAVOR_RETURN_IF_ERROR(op->PrimitiveFor(1).status());
   return op;
 }
 
 int64_t MatMulOp::PackedWeightBytes() const {
-  return static_cast<int64_t>(packed_weights_.get_desc().get_size()) +
+  return (matvec_only_ ? 0 : static_cast<int64_t>(packed_weights_.get_desc().get_size())) +
          (decode_weights_ != nullptr ? static_cast<int64_t>(decode_weights_->size()) : 0);
 }
 
@@ -139,7 +147,7 @@ absl::StatusOr<std::vector<TensorSpec>> MatMulOp::InferOutputs(
 }
 
 int64_t MatMulOp::WorkspaceBytes(std::span<const TensorSpec> inputs) const {
-  if (options_.compute != DType::kBF16) return 0;
+  if (options_.compute != DType::kBF16 || matvec_only_) return 0;
   return inputs[0].shape.dim(0) * in_features_ * 2;  // Activations rounded to bf16.
 }
 
@@ -167,9 +175,10 @@ absl::StatusOr<dnnl::matmul> MatMulOp::PrimitiveFor(int64_t rows) const {
 absl::Status MatMulOp::Run(const RunContext& ctx, std::span<const Tensor> inputs,
                            std::span<Tensor> outputs, OpState* /*state*/) const {
   const int64_t rows = inputs[0].dim(0);
-  if (decode_weights_ != nullptr && rows <= kernels::kMatVecMaxRows) {
+  if (decode_weights_ != nullptr && (rows <= kernels::kMatVecMaxRows || matvec_only_)) {
     // Blocks of output rows (whole groups of the packed layout), split between threads in
-    // contiguous ranges.
+    // contiguous ranges; each block serves every input row (kMatVecMaxRows at a time) while its
+    // weights are in cache.
     constexpr int64_t kBlock = 16 * kernels::kMatVecGroup;
     const int64_t padded_k =
         kernels::MatVecPackedElements(kernels::kMatVecGroup, in_features_) / kernels::kMatVecGroup;
@@ -180,8 +189,12 @@ absl::Status MatMulOp::Run(const RunContext& ctx, std::span<const Tensor> inputs
     ParallelFor(blocks, ctx.threads, 1, [&](int64_t block) {
       const int64_t first = block * kBlock;
       const int64_t count = std::min(kBlock, out_features_ - first);
-      ctx.kernels->matvec_bf16(weights + first * padded_k, count, in_features_, x, in_features_,
-                               rows, y + first, out_features_);
+      for (int64_t r = 0; r < rows; r += kernels::kMatVecMaxRows) {
+        ctx.kernels->matvec_bf16(weights + first * padded_k, count, in_features_,
+                                 x + r * in_features_, in_features_,
+                                 std::min(kernels::kMatVecMaxRows, rows - r),
+                                 y + r * out_features_ + first, out_features_);
+      }
     });
     return absl::OkStatus();
   }

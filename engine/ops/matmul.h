@@ -8,7 +8,8 @@
 // bf16 in the workspace; accumulation stays f32. Decode steps (T <= kMatVecMaxRows) with bf16
 // weights run the engine's own matrix-vector kernel over a row-major bf16 copy instead: it streams
 // each weight once at memory bandwidth, where oneDNN's T = 1 path without AVX512_BF16 hardware
-// emulates bf16 and is compute bound. The copy costs the same bytes as the packed weights.
+// emulates bf16 and is compute bound. The copy costs the same bytes as the packed weights. Where
+// oneDNN has no bf16 matmul at all (AVX2 CPUs), every T runs that kernel, four rows at a time.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -67,6 +68,7 @@ class MatMulOp final : public Op {
   dnnl::memory packed_weights_;
   std::shared_ptr<AlignedBuffer> decode_weights_;  // bf16 [N, K] row-major; bf16 compute only.
   std::string implementation_;
+  bool matvec_only_ = false;  // bf16 without a oneDNN bf16 matmul: matvec_bf16 for every T.
 
   mutable std::mutex cache_mutex_;
   mutable std::unordered_map<int64_t, dnnl::matmul> primitives_;  // Keyed by T; bounded.

@@ -83,7 +83,7 @@ TEST_P(MatMulTest, F16WeightsAreWidenedExactly) {
 }
 
 TEST_P(MatMulTest, Bf16ComputeIsCloseToF32) {
-  if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "no AVX-512: bf16 matmul not tested";
+  // Without AVX-512 oneDNN has no bf16 matmul and every T takes the engine's matvec_bf16 path.
   const auto [tokens, in, out] = GetParam();
   const Tensor w = RandomTensor(Shape{out, in}, 7);
   const Tensor x = RandomTensor(Shape{tokens, in}, 8);

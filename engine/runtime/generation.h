@@ -1,0 +1,50 @@
+// The generation loop shared by the CLI and the library API: prefill the prompt, then sample one
+// token at a time until the token budget, end of sequence, a stop string, the caller's callback
+// or the full context stops it. Text is streamed as it becomes final; text that could still turn
+// into a stop string is held back until it cannot.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/runtime/session.h"
+#include "engine/text/sampler.h"
+#include "engine/text/tokenizer.h"
+
+namespace favor::runtime {
+
+struct GenerationOptions {
+  text::SamplerOptions sampling;
+  int64_t max_tokens = 128;  // < 0: until the context is full.
+  bool stop_at_eos = true;
+  std::vector<std::string> stop_strings;  // Generation ends before the first one.
+};
+
+enum class StopReason { kMaxTokens, kEndOfSequence, kStopString, kCallback, kContextFull };
+const char* StopReasonName(StopReason reason);
+
+struct GenerationResult {
+  std::vector<int32_t> tokens;  // Generated, without the prompt.
+  std::string text;             // Their text, cut before a stop string.
+  StopReason stop = StopReason::kMaxTokens;
+  int64_t prompt_tokens = 0;
+  double prompt_seconds = 0, generation_seconds = 0;
+};
+
+// Called for every generated token with the text that became final with it (possibly empty);
+// returning false stops generation after this token. Text held back because it might have begun
+// a stop string comes at the end with token kNoToken. The texts, concatenated, are the result's.
+inline constexpr int32_t kNoToken = -1;
+using TokenCallback = std::function<bool(int32_t token, const std::string& text)>;
+
+// `prompt` is fed from the session's current position (a fresh session: from the start).
+absl::StatusOr<GenerationResult> Generate(Session& session, const text::Tokenizer& tokenizer,
+                                          std::span<const int32_t> prompt,
+                                          const GenerationOptions& options,
+                                          const TokenCallback& on_token = nullptr);
+
+}  // namespace favor::runtime
