@@ -19,4 +19,6 @@ for preset in "${presets[@]}"; do
   cmake --preset "$preset"
   cmake --build --preset "$preset"
   ctest --preset "$preset"
+  # An embedding program, out of tree, against the installed package (C++ and C).
+  if [ "$preset" = release ]; then bash tools/examples.sh; fi
 done

@@ -1,0 +1,216 @@
+// The C++ API over the runtime: Model caches one runtime model (graph and packed weights) per
+// attention choice and logits mode, built on first use under a mutex; sessions are runtime
+// sessions on them.
+#include "favor/favor.hpp"
+
+#include <cmath>
+#include <map>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/core/status.h"
+#include "engine/runtime/generation.h"
+#include "engine/runtime/model.h"
+#include "engine/runtime/scoring.h"
+#include "engine/runtime/session.h"
+
+namespace favor {
+
+struct Tokenizer::Impl {
+  const text::Tokenizer* tokenizer;
+};
+
+struct Model::Impl {
+  std::string path;
+  ModelOptions options;
+  ModelInfo info;
+  std::unique_ptr<runtime::Model> exact;  // Loaded first: its tokenizer serves every variant.
+  Tokenizer::Impl tokenizer_impl{};
+  std::unique_ptr<Tokenizer> tokenizer;  // A view of tokenizer_impl.
+  mutable std::mutex mutex;
+  mutable std::map<std::string, std::unique_ptr<runtime::Model>> variants;
+
+  // The runtime model for an attention choice (all_logits for scoring), built once.
+  absl::StatusOr<const runtime::Model*> Variant(const AttentionSpec& spec, bool all_logits) const;
+};
+
+namespace {
+
+runtime::AttentionConfig ToConfig(const AttentionSpec& spec) {
+  runtime::AttentionConfig config;
+  config.kind = spec.kind;
+  config.rf = spec.features_kind;
+  config.features = spec.features;
+  config.seed = spec.seed;
+  config.stats = spec.statistics;
+  config.plan = spec.plan;
+  config.window = spec.window;
+  config.sinks = spec.sinks;
+  config.layers = spec.layers;
+  return config;
+}
+
+std::string Key(const AttentionSpec& spec, bool all_logits) {
+  return absl::StrCat(spec.kind, "|", spec.features_kind, "|", spec.features, "|", spec.seed, "|",
+                      spec.statistics, "|", spec.plan, "|", spec.window, "|", spec.sinks, "|",
+                      absl::StrJoin(spec.layers, ","), "|", all_logits);
+}
+
+}  // namespace
+
+absl::StatusOr<const runtime::Model*> Model::Impl::Variant(const AttentionSpec& spec,
+                                                           bool all_logits) const {
+  if (spec.kind == "exact" && spec.plan.empty() && !all_logits && spec.window < 0 &&
+      spec.sinks < 0) {
+    return exact.get();
+  }
+  const std::string key = Key(spec, all_logits);
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto it = variants.find(key); it != variants.end()) return it->second.get();
+  runtime::LoadOptions load{.tokenizer_path = options.tokenizer_path,
+                            .weights = options.bf16_weights ? DType::kBF16 : DType::kF32,
+                            .all_logits = all_logits,
+                            .attention = ToConfig(spec)};
+  auto model = runtime::Model::Load(path, load);
+  if (!model.ok()) return model.status();
+  return variants.emplace(key, *std::move(model)).first->second.get();
+}
+
+absl::StatusOr<std::vector<int32_t>> Tokenizer::Encode(const std::string& text,
+                                                       bool add_bos) const {
+  return impl_->tokenizer->Encode(text, add_bos);
+}
+absl::StatusOr<std::string> Tokenizer::Decode(const std::vector<int32_t>& ids) const {
+  return impl_->tokenizer->Decode(ids);
+}
+std::string Tokenizer::IdToPiece(int32_t id) const { return impl_->tokenizer->IdToPiece(id); }
+int32_t Tokenizer::vocab_size() const { return impl_->tokenizer->vocab_size(); }
+int32_t Tokenizer::bos_id() const { return impl_->tokenizer->bos_id(); }
+int32_t Tokenizer::eos_id() const { return impl_->tokenizer->eos_id(); }
+
+absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& path,
+                                                         const ModelOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->options = options;
+  auto exact =
+      runtime::Model::Load(path, {.tokenizer_path = options.tokenizer_path,
+                                  .weights = options.bf16_weights ? DType::kBF16 : DType::kF32});
+  if (!exact.ok()) return exact.status();
+  impl->exact = *std::move(exact);
+  const io::ModelConfig& c = impl->exact->config();
+  impl->info = {.path = path,
+                .format = impl->exact->file().format,
+                .architecture = c.architecture,
+                .layers = c.n_layers,
+                .heads = c.n_heads,
+                .kv_heads = c.n_kv_heads,
+                .head_dim = c.head_dim(),
+                .dim = c.dim,
+                .vocab_size = c.vocab_size,
+                .context = c.max_seq_len};
+  impl->tokenizer_impl.tokenizer = &impl->exact->tokenizer();
+  impl->tokenizer.reset(new Tokenizer(&impl->tokenizer_impl));
+  return std::shared_ptr<const Model>(new Model(std::move(impl)));
+}
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+const ModelInfo& Model::info() const { return impl_->info; }
+const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
+
+const char* StopReasonName(StopReason reason) {
+  return runtime::StopReasonName(static_cast<runtime::StopReason>(reason));
+}
+
+struct Session::Impl {
+  std::shared_ptr<const Model> model;
+  SessionOptions options;
+  std::unique_ptr<runtime::Session> session;
+  std::unique_ptr<runtime::Session> scoring;  // All logits, same attention; made on first Score.
+};
+
+absl::StatusOr<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const Model> model,
+                                                         const SessionOptions& options) {
+  if (model == nullptr) return absl::InvalidArgumentError("Session::Create: no model");
+  FAVOR_ASSIGN_OR_RETURN(const runtime::Model* variant,
+                         model->impl_->Variant(options.attention, false));
+  FAVOR_ASSIGN_OR_RETURN(
+      auto session,
+      runtime::Session::Create(*variant, {.context = options.context, .threads = options.threads}));
+  auto impl = std::make_unique<Impl>();
+  impl->model = std::move(model);
+  impl->options = options;
+  impl->session = std::move(session);
+  return std::unique_ptr<Session>(new Session(std::move(impl)));
+}
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::~Session() = default;
+
+absl::StatusOr<Generation> Session::Generate(const std::string& prompt,
+                                             const GenerateOptions& options,
+                                             const TokenCallback& on_token) {
+  const text::Tokenizer& tokenizer = *impl_->model->impl_->tokenizer_impl.tokenizer;
+  FAVOR_ASSIGN_OR_RETURN(auto ids,
+                         tokenizer.Encode(prompt, options.add_bos && tokenizer.add_bos() &&
+                                                      impl_->session->position() == 0));
+  if (ids.empty()) {
+    return absl::InvalidArgumentError("the prompt is empty and no BOS was asked for");
+  }
+  const SamplingOptions& s = options.sampling;
+  runtime::GenerationOptions generation{.sampling = {.temperature = s.temperature,
+                                                     .top_k = s.top_k,
+                                                     .top_p = s.top_p,
+                                                     .min_p = s.min_p,
+                                                     .repeat_penalty = s.repeat_penalty,
+                                                     .repeat_last_n = s.repeat_last_n,
+                                                     .seed = s.seed},
+                                        .max_tokens = options.max_tokens,
+                                        .stop_at_eos = options.stop_at_eos,
+                                        .stop_strings = options.stop_strings};
+  FAVOR_ASSIGN_OR_RETURN(auto result,
+                         runtime::Generate(*impl_->session, tokenizer, ids, generation, on_token));
+  return Generation{.text = std::move(result.text),
+                    .tokens = std::move(result.tokens),
+                    .stop = static_cast<StopReason>(result.stop),
+                    .prompt_tokens = result.prompt_tokens,
+                    .prompt_seconds = result.prompt_seconds,
+                    .generation_seconds = result.generation_seconds};
+}
+
+absl::StatusOr<TextScore> Session::Score(const std::string& text) {
+  const text::Tokenizer& tokenizer = *impl_->model->impl_->tokenizer_impl.tokenizer;
+  if (impl_->scoring == nullptr) {
+    FAVOR_ASSIGN_OR_RETURN(const runtime::Model* variant,
+                           impl_->model->impl_->Variant(impl_->options.attention, true));
+    FAVOR_ASSIGN_OR_RETURN(impl_->scoring,
+                           runtime::Session::Create(*variant, {.context = impl_->options.context,
+                                                               .threads = impl_->options.threads}));
+  }
+  TextScore score;
+  FAVOR_ASSIGN_OR_RETURN(score.tokens, tokenizer.Encode(text, true));
+  if (score.tokens.size() < 2) {
+    return absl::InvalidArgumentError("Score: the text has no token to predict");
+  }
+  impl_->scoring->Reset();
+  FAVOR_ASSIGN_OR_RETURN(const auto distributions,
+                         runtime::ScoreTokens(*impl_->scoring, score.tokens));
+  for (size_t t = 1; t < score.tokens.size(); ++t) {
+    const double log_prob =
+        distributions.row(static_cast<int64_t>(t) - 1)[static_cast<size_t>(score.tokens[t])];
+    score.log_probs.push_back(log_prob);
+    score.total_log_prob += log_prob;
+  }
+  score.perplexity = std::exp(-score.total_log_prob / static_cast<double>(score.log_probs.size()));
+  return score;
+}
+
+void Session::Reset() { impl_->session->Reset(); }
+int64_t Session::position() const { return impl_->session->position(); }
+int64_t Session::context() const { return impl_->session->context(); }
+int64_t Session::state_bytes() const { return impl_->session->StateBytes(); }
+const Model& Session::model() const { return *impl_->model; }
+
+}  // namespace favor

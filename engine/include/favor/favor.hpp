@@ -1,0 +1,172 @@
+// favor's C++ API: load a model once, open a session per sequence, generate or score text.
+//
+//   auto model = favor::Model::Load("stories15M.bin").value();
+//   auto session = favor::Session::Create(model).value();
+//   auto out = session->Generate("Once upon a time", {.max_tokens = 64}).value();
+//
+// Errors are absl::Status values (the engine's one convention) whose messages name the problem
+// and its context (the file, the option, the sizes); nothing here throws.
+//
+// Thread safety: a Model is immutable once loaded and may be shared by any number of sessions on
+// any number of threads. A Session is one sequence and is used by one thread at a time. Sessions
+// of one model with the same attention share one computation graph and its packed weights; each
+// distinct attention choice builds its graph once, on first use.
+//
+// Only this header, favor.h (the C API) and version.h are public; nothing here exposes the
+// engine's internals.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "favor/export.h"
+#include "favor/version.h"
+
+namespace favor {
+
+// Which attention a session uses. `kind`: "exact" (default); "favor+", "favor++", "favor#"
+// (random-feature attention, linear time and constant memory per token); "hybrid" (exact sink and
+// window tokens plus a favor# tail: the practical mode for pretrained models); "window" (exact
+// sinks and window, older tokens dropped).
+struct AttentionSpec {
+  std::string kind = "exact";
+  std::string features_kind;  // Overrides the kind's features: posrf, oprf, saderf, aderf, sderf.
+  int64_t features = 256;     // M, random features per head.
+  uint64_t seed = 0;          // Seed of the random projections.
+  // Where the feature statistics come from: "prompt", "calibrated" (MODEL.favor-stats, written
+  // by `favor calibrate`) or a statistics file. Hybrid attention needs calibrated statistics.
+  std::string statistics = "prompt";
+  std::string plan;     // A per-head hybrid plan: "calibrated" or a file (favor calibrate --plan).
+  int64_t window = -1;  // Hybrid: exact recent tokens (-1: 64).
+  int64_t sinks = -1;   // Hybrid: exact first tokens (-1: 4).
+  std::vector<int64_t> layers;  // Layers to swap; empty: all.
+};
+
+struct ModelOptions {
+  std::string tokenizer_path;  // Overrides the model's own vocabulary.
+  bool bf16_weights = false;   // Matrix weights in bf16 (half the memory traffic per token).
+};
+
+struct ModelInfo {
+  std::string path, format, architecture;
+  int64_t layers = 0, heads = 0, kv_heads = 0, head_dim = 0, dim = 0, vocab_size = 0;
+  int64_t context = 0;  // Trained context length.
+};
+
+class FAVOR_API Tokenizer {
+ public:
+  // Token ids of `text`, BOS first when `add_bos`.
+  absl::StatusOr<std::vector<int32_t>> Encode(const std::string& text, bool add_bos) const;
+  absl::StatusOr<std::string> Decode(const std::vector<int32_t>& ids) const;
+  std::string IdToPiece(int32_t id) const;
+  int32_t vocab_size() const;
+  int32_t bos_id() const;
+  int32_t eos_id() const;
+
+ private:
+  friend class Model;
+  struct Impl;
+  explicit Tokenizer(const Impl* impl) : impl_(impl) {}
+  const Impl* impl_;
+};
+
+class FAVOR_API Model {
+ public:
+  // A GGUF file, a llama2.c checkpoint, or a Hugging Face directory (config.json, safetensors).
+  static absl::StatusOr<std::shared_ptr<const Model>> Load(const std::string& path,
+                                                           const ModelOptions& options = {});
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelInfo& info() const;
+  const Tokenizer& tokenizer() const;
+
+ private:
+  friend class Session;
+  struct Impl;
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct SessionOptions {
+  int64_t context = 0;  // Tokens the sequence may hold; 0: the model's trained context.
+  int threads = 0;      // 0: one per physical core.
+  AttentionSpec attention;
+};
+
+struct SamplingOptions {
+  float temperature = 0.8f;  // 0: greedy.
+  int top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.1f;
+  int repeat_last_n = 64;
+  uint64_t seed = 0;  // Same seed, same model, same options: same tokens.
+};
+
+struct GenerateOptions {
+  SamplingOptions sampling;
+  int64_t max_tokens = 128;  // < 0: until the context is full.
+  bool add_bos = true;       // Start the prompt with BOS (if the tokenizer uses one).
+  bool stop_at_eos = true;
+  std::vector<std::string> stop_strings;  // The text ends before the first one.
+};
+
+enum class StopReason { kMaxTokens, kEndOfSequence, kStopString, kCallback, kContextFull };
+FAVOR_API const char* StopReasonName(StopReason reason);
+
+// One generated token and the text that became final with it (may be empty: a multi-byte
+// character or a possible stop string is still incomplete). Text held back to the end comes with
+// token kNoToken. Return false to stop generating.
+inline constexpr int32_t kNoToken = -1;
+using TokenCallback = std::function<bool(int32_t token, const std::string& text)>;
+
+struct Generation {
+  std::string text;             // Generated text (without the prompt).
+  std::vector<int32_t> tokens;  // Generated tokens.
+  StopReason stop = StopReason::kMaxTokens;
+  int64_t prompt_tokens = 0;
+  double prompt_seconds = 0, generation_seconds = 0;
+};
+
+struct TextScore {
+  std::vector<int32_t> tokens;    // The text's tokens, BOS first.
+  std::vector<double> log_probs;  // log p(token t | tokens before t), for t = 1..n-1 (nats).
+  double total_log_prob = 0;
+  double perplexity = 0;
+};
+
+class FAVOR_API Session {
+ public:
+  static absl::StatusOr<std::unique_ptr<Session>> Create(std::shared_ptr<const Model> model,
+                                                         const SessionOptions& options = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Continues the sequence with `prompt` and generates (Reset() first for a new conversation).
+  absl::StatusOr<Generation> Generate(const std::string& prompt,
+                                      const GenerateOptions& options = {},
+                                      const TokenCallback& on_token = nullptr);
+  // Log-probabilities of a text under the model, as a fresh sequence of its own (the generated
+  // sequence is left as it is).
+  absl::StatusOr<TextScore> Score(const std::string& text);
+
+  void Reset();
+  int64_t position() const;     // Tokens in the sequence.
+  int64_t context() const;      // Tokens it may hold.
+  int64_t state_bytes() const;  // Memory of the per-sequence state (KV cache, feature sums).
+  const Model& model() const;
+
+ private:
+  struct Impl;
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace favor

@@ -1,0 +1,175 @@
+// The C++ API (favor/favor.hpp) as a program that embeds the engine uses it: generation with
+// streaming and stop conditions, scoring, attention per session, errors, and one model shared by
+// sessions generating on several threads at once (same tokens as one thread alone).
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "favor/favor.hpp"
+#include "gtest/gtest.h"
+
+namespace {
+
+const std::string kModel = std::string(FAVOR_MODELS_DIR) + "/stories260K/stories260K.bin";
+
+std::shared_ptr<const favor::Model> LoadModel() {
+  auto model = favor::Model::Load(kModel);
+  EXPECT_TRUE(model.ok()) << model.status();
+  return *model;
+}
+
+favor::GenerateOptions Greedy(int64_t tokens) {
+  favor::GenerateOptions options;
+  options.sampling.temperature = 0;
+  options.sampling.repeat_penalty = 1;
+  options.max_tokens = tokens;
+  return options;
+}
+
+TEST(Api, VersionAndModelInfo) {
+  EXPECT_EQ(FAVOR_VERSION_NUMBER,
+            FAVOR_MAKE_VERSION(FAVOR_VERSION_MAJOR, FAVOR_VERSION_MINOR, FAVOR_VERSION_PATCH));
+  const auto model = LoadModel();
+  EXPECT_EQ(model->info().layers, 5);
+  EXPECT_EQ(model->info().vocab_size, 512);
+  EXPECT_EQ(model->tokenizer().vocab_size(), 512);
+  const auto ids = model->tokenizer().Encode("Once upon a time", true).value();
+  EXPECT_EQ(ids[0], model->tokenizer().bos_id());
+  EXPECT_EQ(model->tokenizer().Decode(ids).value(), "Once upon a time");
+}
+
+TEST(Api, StreamingGivesTheSameTextAndTheCallbackCanStop) {
+  const auto model = LoadModel();
+  auto session = favor::Session::Create(model).value();
+  std::string streamed;
+  int calls = 0;
+  const auto whole = session
+                         ->Generate("Once upon a time", Greedy(40),
+                                    [&](int32_t, const std::string& text) {
+                                      streamed += text;
+                                      ++calls;
+                                      return true;
+                                    })
+                         .value();
+  EXPECT_EQ(streamed, whole.text);
+  EXPECT_EQ(whole.tokens.size(), 40u);
+  EXPECT_GE(calls, 40);
+  EXPECT_EQ(whole.stop, favor::StopReason::kMaxTokens);
+  EXPECT_GT(whole.text.size(), 40u);
+
+  session->Reset();
+  int seen = 0;
+  const auto stopped = session
+                           ->Generate("Once upon a time", Greedy(40),
+                                      [&](int32_t, const std::string&) { return ++seen < 5; })
+                           .value();
+  EXPECT_EQ(stopped.stop, favor::StopReason::kCallback);
+  EXPECT_EQ(stopped.tokens.size(), 5u);
+  EXPECT_EQ(whole.text.rfind(stopped.text, 0), 0u) << "the same greedy text, cut";
+
+  // A stop string: the text ends before it, and the streamed text never shows it.
+  const size_t at = whole.text.find(' ', 10);
+  ASSERT_NE(at, std::string::npos);
+  const std::string stop = whole.text.substr(at, 4);
+  auto options = Greedy(40);
+  options.stop_strings = {stop};
+  session->Reset();
+  streamed.clear();
+  const auto cut = session
+                       ->Generate("Once upon a time", options,
+                                  [&](int32_t, const std::string& text) {
+                                    streamed += text;
+                                    return true;
+                                  })
+                       .value();
+  EXPECT_EQ(cut.stop, favor::StopReason::kStopString);
+  EXPECT_EQ(cut.text, whole.text.substr(0, whole.text.find(stop)));
+  EXPECT_EQ(streamed, cut.text);
+  EXPECT_STREQ(favor::StopReasonName(cut.stop), "stop_string");
+}
+
+TEST(Api, ScoringAndAttentionPerSession) {
+  const auto model = LoadModel();
+  auto exact = favor::Session::Create(model).value();
+  const auto score = exact->Score("Once upon a time, there was a little girl.").value();
+  EXPECT_EQ(score.log_probs.size() + 1, score.tokens.size());
+  EXPECT_LT(score.total_log_prob, 0);
+  EXPECT_GT(score.perplexity, 1);
+  EXPECT_LT(score.perplexity, 20) << "a story opening is likely under a TinyStories model";
+
+  // The window-only hybrid with a window over the whole text is exact attention.
+  favor::SessionOptions options;
+  options.attention.kind = "window";
+  options.attention.window = 256;
+  auto windowed = favor::Session::Create(model, options).value();
+  const auto same = windowed->Score("Once upon a time, there was a little girl.").value();
+  EXPECT_NEAR(same.total_log_prob, score.total_log_prob, 1e-3);
+  // favor# with prompt statistics: constant state, different numbers.
+  options.attention = {.kind = "favor#", .features = 64};
+  auto favor_sharp = favor::Session::Create(model, options).value();
+  const auto out = favor_sharp->Generate("Once upon a time", Greedy(10)).value();
+  EXPECT_EQ(out.tokens.size(), 10u);
+  EXPECT_LT(favor_sharp->state_bytes(), exact->state_bytes());
+}
+
+TEST(Api, ErrorsNameTheProblem) {
+  auto missing = favor::Model::Load("/nonexistent/model.bin");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("/nonexistent/model.bin"), std::string::npos);
+  const auto model = LoadModel();
+  favor::SessionOptions options;
+  options.attention.kind = "favor3";
+  auto bad = favor::Session::Create(model, options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("unknown attention 'favor3'"), std::string::npos);
+  auto session = favor::Session::Create(model, {.context = 16}).value();
+  std::string long_prompt;
+  for (int i = 0; i < 4; ++i) long_prompt += "Once upon a time there was a little girl. ";
+  auto too_long = session->Generate(long_prompt);
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_EQ(too_long.status().code(), absl::StatusCode::kOutOfRange);
+  auto bad_sampling = Greedy(4);
+  bad_sampling.sampling.min_p = 2;
+  EXPECT_FALSE(session->Generate("Once", bad_sampling).ok());
+  EXPECT_EQ(favor::Session::Create(nullptr).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// One model, many threads: each generates from its own session; sampled (seeded) text equals the
+// single-threaded text of the same seed.
+TEST(Api, OneModelSharedBySessionsOnManyThreads) {
+  const auto model = LoadModel();
+  constexpr int kThreads = 4;
+  auto options_for = [](int i) {
+    favor::GenerateOptions options;
+    options.max_tokens = 48;
+    options.sampling.seed = 100 + static_cast<uint64_t>(i);
+    return options;
+  };
+  const std::vector<std::string> prompts = {"Once upon a time", "The cat", "Lily wanted",
+                                            "One day"};
+  std::vector<std::string> alone(kThreads);
+  for (int i = 0; i < kThreads; ++i) {
+    auto session = favor::Session::Create(model, {.threads = 1}).value();
+    alone[static_cast<size_t>(i)] =
+        session->Generate(prompts[static_cast<size_t>(i)], options_for(i)).value().text;
+  }
+  std::vector<std::string> together(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      auto session = favor::Session::Create(model, {.threads = 1});
+      if (!session.ok()) return;
+      for (int round = 0; round < 3; ++round) {  // Overlap many steps.
+        (*session)->Reset();
+        auto out = (*session)->Generate(prompts[static_cast<size_t>(i)], options_for(i));
+        together[static_cast<size_t>(i)] = out.ok() ? out->text : out.status().ToString();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int i = 0; i < kThreads; ++i) {
+    EXPECT_EQ(together[static_cast<size_t>(i)], alone[static_cast<size_t>(i)]) << i;
+  }
+}
+
+}  // namespace
