@@ -109,8 +109,12 @@ favor_status favor_model_load(const char* path, const favor_model_options* optio
 }
 
 void favor_model_free(favor_model* model) { delete model; }
-int64_t favor_model_vocab_size(const favor_model* model) { return model->model->info().vocab_size; }
-int64_t favor_model_context(const favor_model* model) { return model->model->info().context; }
+int64_t favor_model_vocab_size(const favor_model* model) {
+  return model != nullptr ? model->model->info().vocab_size : 0;
+}
+int64_t favor_model_context(const favor_model* model) {
+  return model != nullptr ? model->model->info().context : 0;
+}
 
 favor_status favor_tokenize(const favor_model* model, const char* text, int add_bos, int32_t* ids,
                             size_t capacity, size_t* count, favor_error** error) {
@@ -173,12 +177,14 @@ favor_status favor_session_create(const favor_model* model, const favor_session_
 }
 
 void favor_session_free(favor_session* session) { delete session; }
-void favor_session_reset(favor_session* session) { session->session->Reset(); }
+void favor_session_reset(favor_session* session) {
+  if (session != nullptr) session->session->Reset();
+}
 int64_t favor_session_position(const favor_session* session) {
-  return session->session->position();
+  return session != nullptr ? session->session->position() : 0;
 }
 int64_t favor_session_state_bytes(const favor_session* session) {
-  return session->session->state_bytes();
+  return session != nullptr ? session->session->state_bytes() : 0;
 }
 
 void favor_generate_options_init(favor_generate_options* options) {

@@ -6,12 +6,12 @@
 #include "favor/favor.h"
 
 static int failures = 0;
-#define CHECK(condition)                                             \
-  do {                                                               \
-    if (!(condition)) {                                              \
+#define CHECK(condition)                                                            \
+  do {                                                                              \
+    if (!(condition)) {                                                             \
       fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #condition); \
-      ++failures;                                                    \
-    }                                                                \
+      ++failures;                                                                   \
+    }                                                                               \
   } while (0)
 
 struct counter {
@@ -52,8 +52,7 @@ int main(int argc, char** argv) {
   size_t count = 0;
   CHECK(favor_tokenize(model, "Once upon a time", 1, ids, 64, &count, NULL) == FAVOR_OK);
   CHECK(count > 1 && count < 64);
-  CHECK(favor_tokenize(model, "Once upon a time", 1, ids, 1, &count, &error) ==
-        FAVOR_OUT_OF_RANGE);
+  CHECK(favor_tokenize(model, "Once upon a time", 1, ids, 1, &count, &error) == FAVOR_OUT_OF_RANGE);
   favor_error_free(error);
   error = NULL;
 
@@ -78,8 +77,8 @@ int main(int argc, char** argv) {
 
   double log_prob = 0;
   int64_t predicted = 0;
-  CHECK(favor_score(session, "Once upon a time, there was a girl.", &log_prob, &predicted,
-                    NULL) == FAVOR_OK);
+  CHECK(favor_score(session, "Once upon a time, there was a girl.", &log_prob, &predicted, NULL) ==
+        FAVOR_OK);
   CHECK(predicted > 5 && log_prob < 0);
 
   session_options.attention = "favor3";
@@ -87,6 +86,10 @@ int main(int argc, char** argv) {
   CHECK(favor_session_create(NULL, &session_options, &bad, &error) == FAVOR_INVALID_ARGUMENT);
   favor_error_free(error);
   favor_session_free(session);
+  CHECK(favor_model_vocab_size(NULL) == 0 && favor_session_position(NULL) == 0);
+  favor_session_reset(NULL);
+  favor_session_free(NULL);
+  favor_model_free(NULL);
 
   if (failures > 0) fprintf(stderr, "%d checks failed\n", failures);
   return failures > 0 ? 1 : 0;

@@ -10,7 +10,8 @@
  *
  * Every function that can fail returns a favor_status and, when `error` is not NULL, stores an
  * error object there on failure (free it with favor_error_free). Options structs are filled with
- * their defaults by the matching *_init function first. Thread safety as in favor.hpp: a model
+ * their defaults by the matching *_init function first. Getters given a NULL handle return 0;
+ * free functions accept NULL. Thread safety as in favor.hpp: a model
  * may be shared by sessions on many threads; a session is used by one thread at a time. */
 #ifndef FAVOR_FAVOR_H_
 #define FAVOR_FAVOR_H_
