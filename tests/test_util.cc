@@ -1,5 +1,6 @@
 #include "tests/test_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -60,7 +61,7 @@ absl::StatusOr<std::vector<std::vector<float>>> RunGraphOnce(std::shared_ptr<con
   options.threads = threads;
   auto executor = Executor::Create(std::move(graph), options);
   if (!executor.ok()) return executor.status();
-  auto state = (*executor)->CreateState({.max_context = 256});
+  auto state = (*executor)->CreateState({.max_context = std::max<int64_t>(256, max_seq_len)});
   if (!state.ok()) return state.status();
   absl::Status status = (*executor)->Run(inputs, **state);
   if (!status.ok()) return status;

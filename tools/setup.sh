@@ -10,6 +10,7 @@ packages=(
   libsentencepiece-dev  # tokenizer
   libabsl-dev           # Status, strings
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev libomp-14-dev  # the fuzz preset: clang, libFuzzer, clang's OpenMP
 )
 
 missing=()

@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
 # Set-up, build and the whole test suite, in one command.
-#   bash tools/test.sh           release build (-O3), then Debug + ASan + UBSan build; all tests in both
-#   bash tools/test.sh release   release only (quicker)
-#   bash tools/test.sh asan      sanitizers only
+#   bash tools/test.sh           release build (-O3), then Debug + ASan + UBSan, all tests in both;
+#                                then the libFuzzer targets, 60 s each under ASan + UBSan (clang)
+#   bash tools/test.sh release   release only (quicker); any of release, asan, fuzz may be named
 set -euo pipefail
 cd "$(dirname "$0")/.."
-presets=("$@")
-if [ ${#presets[@]} -eq 0 ]; then presets=(release asan); fi
-for preset in "${presets[@]}"; do
-  case "$preset" in
-    release|asan) ;;
-    *) echo "usage: bash tools/test.sh [release] [asan]" >&2; exit 2 ;;
+stages=("$@")
+if [ ${#stages[@]} -eq 0 ]; then stages=(release asan fuzz); fi
+for stage in "${stages[@]}"; do
+  case "$stage" in
+    release|asan|fuzz) ;;
+    *) echo "usage: bash tools/test.sh [release] [asan] [fuzz]" >&2; exit 2 ;;
   esac
 done
 bash tools/setup.sh
-for preset in "${presets[@]}"; do
-  echo "== $preset: configure, build, test"
-  cmake --preset "$preset"
-  cmake --build --preset "$preset"
-  ctest --preset "$preset"
+for stage in "${stages[@]}"; do
+  if [ "$stage" = fuzz ]; then
+    echo "== fuzz: libFuzzer targets, ${FUZZ_SECONDS:-60} s each"
+    bash tools/fuzz.sh
+    continue
+  fi
+  echo "== $stage: configure, build, test"
+  cmake --preset "$stage"
+  cmake --build --preset "$stage"
+  ctest --preset "$stage"
   # An embedding program, out of tree, against the installed package (C++ and C).
-  if [ "$preset" = release ]; then bash tools/examples.sh; fi
+  if [ "$stage" = release ]; then bash tools/examples.sh; fi
 done

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/core/checked_math.h"
 #include "engine/core/dnnl_context.h"
 #include "engine/core/status.h"
 #include "engine/core/threading.h"
@@ -172,6 +173,14 @@ absl::StatusOr<std::unique_ptr<GraphState>> Executor::CreateState(
     state->states_[static_cast<size_t>(step.node)] = *std::move(op_state);
   }
   return state;
+}
+
+int64_t Executor::StateBytes(const StateOptions& options) const {
+  int64_t total = 0;
+  for (const Step& step : steps_) {
+    total = SaturatingAdd(total, graph_->node(step.node).op->StateBytes(options));
+  }
+  return total;
 }
 
 int64_t Executor::arena_bytes() const { return static_cast<int64_t>(arena_->size()); }

@@ -61,6 +61,8 @@ class Executor {
                                                           const ExecutorOptions& options = {});
 
   absl::StatusOr<std::unique_ptr<GraphState>> CreateState(const StateOptions& options) const;
+  // The bytes CreateState would allocate (saturating at INT64_MAX), without allocating.
+  int64_t StateBytes(const StateOptions& options) const;
 
   // Runs the graph on `inputs` (in the order of graph.inputs()) at state.position(), then
   // advances the position by T. Outputs stay valid until the next run.

@@ -369,10 +369,17 @@ absl::StatusOr<Vocabulary> ReadVocabulary(const GgufParser& gguf, const std::str
         absl::StrCat(path, ": tokenizer scores or types do not match the ", n, " tokens"));
   }
   for (size_t i = 0; i < n; ++i) {
-    vocab.scores.push_back(scores != nullptr ? static_cast<float>(scores->numbers[i]) : 0.0f);
-    const int type = types != nullptr ? static_cast<int>(types->numbers[i]) : 1;
-    vocab.types.push_back(type >= 1 && type <= 6 ? static_cast<PieceType>(type)
-                                                 : PieceType::kNormal);
+    // Compared as doubles before any conversion: casting an out-of-range double is undefined.
+    const double score = scores != nullptr ? scores->numbers[i] : 0.0;
+    if (!(std::fabs(score) <= 1e30)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": tokenizer score of token ", i, " is ", score));
+    }
+    vocab.scores.push_back(static_cast<float>(score));
+    const double type = types != nullptr ? types->numbers[i] : 1.0;
+    vocab.types.push_back(type >= 1.0 && type <= 6.0
+                              ? static_cast<PieceType>(static_cast<int>(type))
+                              : PieceType::kNormal);
   }
   FAVOR_ASSIGN_OR_RETURN(const int64_t bos, gguf.Integer("tokenizer.ggml.bos_token_id", 1));
   FAVOR_ASSIGN_OR_RETURN(const int64_t eos, gguf.Integer("tokenizer.ggml.eos_token_id", 2));
@@ -395,6 +402,10 @@ absl::StatusOr<Vocabulary> ReadVocabulary(const GgufParser& gguf, const std::str
 
 absl::StatusOr<ModelFile> LoadGguf(const std::string& path) {
   FAVOR_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path));
+  return ParseGguf(std::move(file), path);
+}
+
+absl::StatusOr<ModelFile> ParseGguf(std::shared_ptr<const Storage> file, const std::string& path) {
   GgufParser gguf({file->data(), file->size()}, path);
   FAVOR_RETURN_IF_ERROR(gguf.ReadHeader());
   FAVOR_RETURN_IF_ERROR(gguf.ReadMetadata());
@@ -417,6 +428,9 @@ absl::StatusOr<ModelFile> LoadGguf(const std::string& path) {
   FAVOR_ASSIGN_OR_RETURN(c.n_kv_heads, gguf.Integer(a + "attention.head_count_kv", c.n_heads));
   FAVOR_ASSIGN_OR_RETURN(c.max_seq_len, gguf.Integer(a + "context_length", 2048));
   FAVOR_ASSIGN_OR_RETURN(const double eps, gguf.Real(a + "attention.layer_norm_rms_epsilon", 1e-5));
+  if (!(eps > 0.0 && eps < 1.0)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": invalid rms eps ", eps));
+  }
   c.rms_eps = static_cast<float>(eps);
   FAVOR_ASSIGN_OR_RETURN(c.rope_theta, gguf.Real(a + "rope.freq_base", 10000.0));
   c.rope_style = kernels::RopeStyle::kAdjacentPairs;  // GGUF's llama weights are permuted for it.

@@ -17,8 +17,8 @@
 #include "engine/core/status.h"
 #include "engine/core/storage.h"
 #include "engine/io/byte_reader.h"
+#include "engine/io/huggingface.h"
 #include "engine/io/json.h"
-#include "engine/io/model_file.h"
 
 namespace favor::io {
 namespace {
@@ -74,6 +74,13 @@ std::string CanonicalName(const std::string& name) {
 
 absl::Status LoadSafetensorsFile(const std::string& path, ModelFile& model) {
   FAVOR_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path));
+  return ParseSafetensors(std::move(file), path, model);
+}
+
+}  // namespace
+
+absl::Status ParseSafetensors(std::shared_ptr<const Storage> file, const std::string& path,
+                              ModelFile& model) {
   ByteReader reader({file->data(), file->size()}, path);
   FAVOR_ASSIGN_OR_RETURN(const uint64_t header_bytes, reader.Read<uint64_t>("header length"));
   if (header_bytes > kMaxHeaderBytes || header_bytes > reader.remaining()) {
@@ -144,6 +151,8 @@ absl::Status LoadSafetensorsFile(const std::string& path, ModelFile& model) {
   return absl::OkStatus();
 }
 
+namespace {
+
 absl::StatusOr<int64_t> RequiredInt(const Json& config, absl::string_view key,
                                     const std::string& path) {
   const Json* value = config.Find(key);
@@ -151,16 +160,35 @@ absl::StatusOr<int64_t> RequiredInt(const Json& config, absl::string_view key,
   return value->Int(absl::StrCat(path, ": '", key, "'"));
 }
 
-double OptionalNumber(const Json& config, absl::string_view key, double fallback) {
+// An optional integer member: `fallback` when absent or null, an error when it is not an integer
+// (converting an out-of-range double to an integer is undefined behaviour, so never cast).
+absl::StatusOr<int64_t> OptionalInt(const Json& config, absl::string_view key, int64_t fallback,
+                                    const std::string& path) {
   const Json* value = config.Find(key);
-  return value != nullptr && value->is_number() ? value->number() : fallback;
+  if (value == nullptr || value->is_null()) return fallback;
+  return value->Int(absl::StrCat(path, ": '", key, "'"));
+}
+
+// An optional positive finite number within [low, high]: `fallback` when absent or null.
+absl::StatusOr<double> OptionalNumber(const Json& config, absl::string_view key, double fallback,
+                                      double low, double high, const std::string& path) {
+  const Json* value = config.Find(key);
+  if (value == nullptr || value->is_null()) return fallback;
+  if (!value->is_number() || !(value->number() >= low && value->number() <= high)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": '", key, "' must be a number in [", low, ", ", high, "]"));
+  }
+  return value->number();
 }
 
 // tokenizer.json (Llama-style BPE with byte fallback) as a SentencePiece-ready vocabulary: a piece
 // made by merge number r gets score -r, so SentencePiece's highest-score-first BPE applies the
 // merges in the same order.
-absl::StatusOr<Vocabulary> LoadTokenizerJson(const std::string& path, const Json& config) {
-  FAVOR_ASSIGN_OR_RETURN(const Json json, ReadJsonFile(path));
+}  // namespace
+
+absl::StatusOr<Vocabulary> ParseTokenizerJson(absl::string_view text, const std::string& path,
+                                              const Json& config) {
+  FAVOR_ASSIGN_OR_RETURN(const Json json, Json::Parse(text, path));
   const Json* model = json.Find("model");
   if (model == nullptr || model->Find("type") == nullptr ||
       model->Find("type")->string() != "BPE") {
@@ -235,12 +263,14 @@ absl::StatusOr<Vocabulary> LoadTokenizerJson(const std::string& path, const Json
       }
     }
   }
-  vocab.bos_id = static_cast<int32_t>(OptionalNumber(config, "bos_token_id", 1));
-  vocab.eos_id = static_cast<int32_t>(OptionalNumber(config, "eos_token_id", 2));
-  if (vocab.bos_id < 0 || vocab.bos_id >= static_cast<int32_t>(n) || vocab.eos_id < 0 ||
-      vocab.eos_id >= static_cast<int32_t>(n)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": bos/eos ids outside the vocabulary"));
+  FAVOR_ASSIGN_OR_RETURN(const int64_t bos, OptionalInt(config, "bos_token_id", 1, path));
+  FAVOR_ASSIGN_OR_RETURN(const int64_t eos, OptionalInt(config, "eos_token_id", 2, path));
+  if (bos < 0 || bos >= static_cast<int64_t>(n) || eos < 0 || eos >= static_cast<int64_t>(n)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": bos/eos ids (", bos, ", ", eos, ") outside the vocabulary of ", n));
   }
+  vocab.bos_id = static_cast<int32_t>(bos);
+  vocab.eos_id = static_cast<int32_t>(eos);
   // A template processor that starts with a special token adds BOS.
   vocab.add_bos = true;
   if (const Json* post = json.Find("post_processor");
@@ -252,14 +282,8 @@ absl::StatusOr<Vocabulary> LoadTokenizerJson(const std::string& path, const Json
   return vocab;
 }
 
-}  // namespace
-
-absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory) {
-  const std::string config_path = directory + "/config.json";
-  FAVOR_ASSIGN_OR_RETURN(const Json config, ReadJsonFile(config_path));
-  ModelFile model;
-  model.path = directory;
-  model.format = "Hugging Face safetensors";
+absl::Status ParseHuggingFaceConfig(const Json& config, const std::string& config_path,
+                                    ModelFile& model) {
   const Json* architectures = config.Find("architectures");
   std::string architecture =
       config.Find("model_type") != nullptr ? config.Find("model_type")->string() : "";
@@ -279,14 +303,17 @@ absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory) {
   FAVOR_ASSIGN_OR_RETURN(c.dim, RequiredInt(config, "hidden_size", config_path));
   FAVOR_ASSIGN_OR_RETURN(c.n_layers, RequiredInt(config, "num_hidden_layers", config_path));
   FAVOR_ASSIGN_OR_RETURN(c.n_heads, RequiredInt(config, "num_attention_heads", config_path));
-  c.n_kv_heads = config.Find("num_key_value_heads") != nullptr
-                     ? static_cast<int64_t>(OptionalNumber(config, "num_key_value_heads", 0))
-                     : c.n_heads;
+  FAVOR_ASSIGN_OR_RETURN(c.n_kv_heads,
+                         OptionalInt(config, "num_key_value_heads", c.n_heads, config_path));
   FAVOR_ASSIGN_OR_RETURN(c.hidden_dim, RequiredInt(config, "intermediate_size", config_path));
   FAVOR_ASSIGN_OR_RETURN(c.vocab_size, RequiredInt(config, "vocab_size", config_path));
-  c.max_seq_len = static_cast<int64_t>(OptionalNumber(config, "max_position_embeddings", 2048));
-  c.rms_eps = static_cast<float>(OptionalNumber(config, "rms_norm_eps", 1e-6));
-  c.rope_theta = OptionalNumber(config, "rope_theta", 10000.0);
+  FAVOR_ASSIGN_OR_RETURN(c.max_seq_len,
+                         OptionalInt(config, "max_position_embeddings", 2048, config_path));
+  FAVOR_ASSIGN_OR_RETURN(const double eps,
+                         OptionalNumber(config, "rms_norm_eps", 1e-6, 1e-30, 0.5, config_path));
+  c.rms_eps = static_cast<float>(eps);
+  FAVOR_ASSIGN_OR_RETURN(c.rope_theta,
+                         OptionalNumber(config, "rope_theta", 10000.0, 1.0, 1e12, config_path));
   c.rope_style = kernels::RopeStyle::kHalves;  // Hugging Face rotates the two halves.
   const Json* tie = config.Find("tie_word_embeddings");
   c.tied_embeddings = tie != nullptr && tie->is_bool() && tie->bool_value();
@@ -300,6 +327,20 @@ absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory) {
     if (value.is_string()) model.metadata.emplace_back(key, value.string());
     if (value.is_bool()) model.metadata.emplace_back(key, value.bool_value() ? "true" : "false");
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory) {
+  const std::string config_path = directory + "/config.json";
+  FAVOR_ASSIGN_OR_RETURN(const Json config, ReadJsonFile(config_path));
+  if (!config.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(config_path, ": not a JSON object"));
+  }
+  ModelFile model;
+  model.path = directory;
+  model.format = "Hugging Face safetensors";
+  FAVOR_RETURN_IF_ERROR(ParseHuggingFaceConfig(config, config_path, model));
+  ModelConfig& c = model.config;
 
   const std::string single = directory + "/model.safetensors";
   const std::string index = directory + "/model.safetensors.index.json";
@@ -335,9 +376,9 @@ absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory) {
   }
   if (model.tensors.count("output.weight") == 0) c.tied_embeddings = true;
 
-  if (FileExists(directory + "/tokenizer.json")) {
-    FAVOR_ASSIGN_OR_RETURN(model.vocabulary,
-                           LoadTokenizerJson(directory + "/tokenizer.json", config));
+  if (const std::string tokenizer = directory + "/tokenizer.json"; FileExists(tokenizer)) {
+    FAVOR_ASSIGN_OR_RETURN(const std::string text, ReadTextFile(tokenizer));
+    FAVOR_ASSIGN_OR_RETURN(model.vocabulary, ParseTokenizerJson(text, tokenizer, config));
   }
   return model;
 }

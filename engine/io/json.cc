@@ -82,7 +82,12 @@ class JsonParser {
       if (!Consume(":")) return Error("expected ':'");
       Json value;
       if (auto s = ParseValue(value, depth + 1); !s.ok()) return s;
-      out.object_.insert_or_assign(std::move(key), std::move(value));
+      // A repeated name is ambiguous (parsers disagree on which one wins), and in a safetensors
+      // header it would let one tensor's entry hide another's: an error, not last-one-wins.
+      if (out.object_.count(key) > 0) {
+        return Error(absl::StrCat("duplicate member name '", key.substr(0, 80), "'"));
+      }
+      out.object_.emplace(std::move(key), std::move(value));
       SkipSpace();
       if (Consume(",")) continue;
       if (Consume("}")) return absl::OkStatus();

@@ -177,6 +177,11 @@ absl::Status LoadVersionedWeights(WeightCursor& w, const ModelConfig& c, int ver
 
 absl::StatusOr<ModelFile> LoadLlama2c(const std::string& path) {
   FAVOR_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path));
+  return ParseLlama2c(std::move(file), path);
+}
+
+absl::StatusOr<ModelFile> ParseLlama2c(std::shared_ptr<const Storage> file,
+                                       const std::string& path) {
   ByteReader reader({file->data(), file->size()}, path);
   FAVOR_ASSIGN_OR_RETURN(const uint32_t magic, reader.Read<uint32_t>("header"));
   ModelFile model;
@@ -222,7 +227,11 @@ absl::StatusOr<ModelFile> LoadLlama2c(const std::string& path) {
 
 absl::StatusOr<Vocabulary> LoadLlama2cTokenizer(const std::string& path) {
   FAVOR_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path));
-  ByteReader reader({file->data(), file->size()}, path);
+  return ParseLlama2cTokenizer(*file, path);
+}
+
+absl::StatusOr<Vocabulary> ParseLlama2cTokenizer(const Storage& file, const std::string& path) {
+  ByteReader reader({file.data(), file.size()}, path);
   FAVOR_ASSIGN_OR_RETURN(const int32_t max_length, reader.Read<int32_t>("max token length"));
   if (max_length <= 0 || max_length > 4096) {
     return reader.Error(absl::StrCat("invalid max token length ", max_length));

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 
@@ -28,7 +30,54 @@ absl::Status ExpectShape(const ModelFile& model, const std::string& name, const 
   return absl::OkStatus();
 }
 
+// The first element of `count` whose exponent bits (`exponent_mask`) are all set (an Inf or a
+// NaN in IEEE binary formats), or -1. Scanned in blocks with a branch-free inner loop, so the
+// check costs about one read of the weights (which the first forward pass reads anyway).
+template <typename Bits>
+int64_t FirstNonFinite(const void* data, int64_t count, Bits exponent_mask) {
+  const auto* bits = static_cast<const Bits*>(data);
+  constexpr int64_t kBlock = 4096;
+  for (int64_t start = 0; start < count; start += kBlock) {
+    const int64_t end = std::min(count, start + kBlock);
+    bool any = false;
+    for (int64_t i = start; i < end; ++i) any |= (bits[i] & exponent_mask) == exponent_mask;
+    if (!any) continue;
+    for (int64_t i = start; i < end; ++i) {
+      if ((bits[i] & exponent_mask) == exponent_mask) return i;
+    }
+  }
+  return -1;
+}
+
 }  // namespace
+
+absl::Status CheckWeightsFinite(const ModelFile& model) {
+  for (const auto& [name, tensor] : model.tensors) {
+    int64_t bad = -1;
+    switch (tensor.dtype()) {
+      case DType::kF32:
+        bad = FirstNonFinite<uint32_t>(tensor.raw_data(), tensor.NumElements(), 0x7f800000u);
+        break;
+      case DType::kF16:
+        bad = FirstNonFinite<uint16_t>(tensor.raw_data(), tensor.NumElements(), 0x7c00u);
+        break;
+      case DType::kBF16:
+        bad = FirstNonFinite<uint16_t>(tensor.raw_data(), tensor.NumElements(), 0x7f80u);
+        break;
+      default:
+        continue;  // Integer tensors; Q8_0 is dequantised to f32 when loaded.
+    }
+    if (bad < 0) continue;
+    const int64_t columns =
+        tensor.rank() >= 1 ? std::max<int64_t>(tensor.dim(tensor.rank() - 1), 1) : 1;
+    return absl::DataLossError(absl::StrCat(
+        model.path, ": tensor '", name, "' holds a NaN or Inf at element ", bad,
+        tensor.rank() >= 2 ? absl::StrCat(" (row ", bad / columns, ", column ", bad % columns, ")")
+                           : std::string(),
+        "; the file is corrupt"));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ModelConfig::Validate(absl::string_view source) const {
   auto bad = [&](absl::string_view what, int64_t value) {
@@ -49,7 +98,7 @@ absl::Status ModelConfig::Validate(absl::string_view source) const {
   if (!(rms_eps > 0.0f && rms_eps < 1.0f)) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": invalid rms eps ", rms_eps));
   }
-  if (!(rope_theta > 1.0)) {
+  if (!(rope_theta > 1.0) || !std::isfinite(rope_theta)) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": invalid rope theta ", rope_theta));
   }
   return absl::OkStatus();

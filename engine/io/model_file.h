@@ -85,6 +85,13 @@ absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory);
 // the bytes; spaces appear as ' ' and BOS/EOS as "\n<s>\n" and "\n</s>\n".
 absl::StatusOr<Vocabulary> LoadLlama2cTokenizer(const std::string& path);
 
+// The same loaders on bytes already in memory (a file the caller read, a fuzzer's input); `source`
+// names them in error messages. Tensors view `file`, which they keep alive.
+absl::StatusOr<ModelFile> ParseGguf(std::shared_ptr<const Storage> file, const std::string& source);
+absl::StatusOr<ModelFile> ParseLlama2c(std::shared_ptr<const Storage> file,
+                                       const std::string& source);
+absl::StatusOr<Vocabulary> ParseLlama2cTokenizer(const Storage& file, const std::string& source);
+
 // A view of tensor data inside a mapped file, or an aligned copy when the data is not aligned to
 // its element size (safetensors, and GGUF with a small alignment, allow that; reading a misaligned
 // float through a float pointer is undefined behaviour).
@@ -93,5 +100,9 @@ absl::StatusOr<Tensor> ViewOrCopy(std::shared_ptr<const Storage> file, size_t of
 
 // Checks that every tensor the Llama architecture needs is present with the right shape.
 absl::Status ValidateLlamaTensors(const ModelFile& model);
+
+// Checks that no floating-point weight is NaN or Inf (a corrupt or badly converted file would
+// otherwise generate garbage silently); the error names the tensor and the element.
+absl::Status CheckWeightsFinite(const ModelFile& model);
 
 }  // namespace favor::io

@@ -1,4 +1,6 @@
 // ISA detection and the choice of kernel table. Compiled with baseline flags.
+#include <cpuid.h>
+
 #include <cstdlib>
 #include <string>
 
@@ -37,13 +39,23 @@ absl::StatusOr<Isa> ParseIsa(absl::string_view name) {
       absl::StrCat("unknown ISA '", name, "' (expected scalar, avx2 or avx512)"));
 }
 
+namespace {
+
+// F16C from CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports does not know "f16c".
+bool CpuHasF16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return false;
+  return (ecx & (1u << 29)) != 0;
+}
+
+}  // namespace
+
 bool IsSupported(Isa isa) {
   switch (isa) {
     case Isa::kScalar:
       return true;
     case Isa::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-             __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && CpuHasF16c();
     case Isa::kAvx512:
       return IsSupported(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&

@@ -49,6 +49,10 @@ absl::StatusOr<std::unique_ptr<OpState>> AttentionOp::CreateState(
   return std::unique_ptr<OpState>(std::move(cache));
 }
 
+int64_t AttentionOp::StateBytes(const StateOptions& options) const {
+  return KvCache::BytesFor(options_.n_kv_heads, options_.head_dim, options.max_context);
+}
+
 absl::Status AttentionOp::Run(const RunContext& ctx, std::span<const Tensor> inputs,
                               std::span<Tensor> outputs, OpState* state) const {
   auto* cache = dynamic_cast<KvCache*>(state);

@@ -28,6 +28,7 @@ class AttentionOp final : public Op {
   absl::StatusOr<std::vector<TensorSpec>> InferOutputs(
       std::span<const TensorSpec> inputs) const override;
   absl::StatusOr<std::unique_ptr<OpState>> CreateState(const StateOptions& options) const override;
+  int64_t StateBytes(const StateOptions& options) const override;
   absl::Status Run(const RunContext& ctx, std::span<const Tensor> inputs, std::span<Tensor> outputs,
                    OpState* state) const override;
 

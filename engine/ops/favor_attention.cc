@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "engine/core/checked_math.h"
 #include "engine/core/parallel.h"
 #include "engine/core/status.h"
 #include "engine/core/storage.h"
@@ -126,6 +127,14 @@ int64_t FavorAttentionOp::WorkspaceBytes(std::span<const TensorSpec> inputs) con
   const int64_t tokens = inputs[0].shape.dim(0);
   const int64_t chunk = std::min(options_.chunk, tokens);
   return options_.n_kv_heads * ScratchFloatsPerHead(chunk) * static_cast<int64_t>(sizeof(float));
+}
+
+int64_t FavorAttentionOp::StateBytes(const StateOptions&) const {
+  // Constant in the context: that is the point of random-feature attention.
+  const int64_t floats =
+      SaturatingMul(options_.n_kv_heads,
+                    SaturatingMul(options_.features.features, SaturatingAdd(options_.head_dim, 2)));
+  return SaturatingMul(floats, sizeof(float));
 }
 
 absl::StatusOr<std::unique_ptr<OpState>> FavorAttentionOp::CreateState(const StateOptions&) const {

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "engine/core/checked_math.h"
 #include "engine/core/parallel.h"
 #include "engine/core/status.h"
 #include "engine/core/storage.h"
@@ -210,6 +211,22 @@ int64_t HybridAttentionOp::ScratchFloatsPerHead(int64_t chunk) const {
 int64_t HybridAttentionOp::WorkspaceBytes(std::span<const TensorSpec> inputs) const {
   const int64_t chunk = std::min(options_.chunk, inputs[0].shape.dim(0));
   return options_.n_kv_heads * ScratchFloatsPerHead(chunk) * static_cast<int64_t>(sizeof(float));
+}
+
+int64_t HybridAttentionOp::StateBytes(const StateOptions& state_options) const {
+  // HybridState::HeadFloats per head, saturating: an exact head holds the whole context.
+  const int64_t m = options_.random_feature_tail ? options_.features.features : 0;
+  int64_t floats = 0;
+  for (int64_t g = 0; g < options_.n_kv_heads; ++g) {
+    const int64_t window = WindowOf(g) == rf::kExactHead
+                               ? std::max<int64_t>(state_options.max_context, 1)
+                               : WindowOf(g);
+    const int64_t held = SaturatingAdd(options_.sinks, window);
+    const int64_t head = SaturatingAdd(SaturatingMul(held, SaturatingAdd(2 * options_.head_dim, 1)),
+                                       SaturatingMul(m, options_.head_dim + 2));
+    floats = SaturatingAdd(floats, head);
+  }
+  return SaturatingMul(floats, sizeof(float));
 }
 
 absl::StatusOr<std::unique_ptr<OpState>> HybridAttentionOp::CreateState(

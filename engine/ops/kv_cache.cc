@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "engine/core/checked_math.h"
 #include "engine/core/status.h"
 
 namespace favor {
@@ -72,6 +73,11 @@ absl::Status KvCache::ExtendByRepeating(int64_t length, int64_t new_length) {
   }
   length_ = new_length;
   return absl::OkStatus();
+}
+
+int64_t KvCache::BytesFor(int64_t n_kv_heads, int64_t head_dim, int64_t max_context) {
+  const int64_t per_token = SaturatingMul(2 * n_kv_heads * head_dim, sizeof(float));
+  return SaturatingMul(per_token, max_context);
 }
 
 int64_t KvCache::NumBytes() const { return static_cast<int64_t>(buffer_->size()); }

@@ -16,6 +16,8 @@ class KvCache final : public OpState {
  public:
   static absl::StatusOr<std::unique_ptr<KvCache>> Create(int64_t n_kv_heads, int64_t head_dim,
                                                          int64_t max_context);
+  // What Create allocates (saturating at INT64_MAX).
+  static int64_t BytesFor(int64_t n_kv_heads, int64_t head_dim, int64_t max_context);
 
   int64_t length() const { return length_; }
   int64_t max_context() const { return max_context_; }

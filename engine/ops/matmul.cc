@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +25,15 @@ constexpr size_t kMaxCachedPrimitives = 32;
 memory::data_type ToDnnl(DType dtype) {
   return dtype == DType::kBF16 ? memory::data_type::bf16 : memory::data_type::f32;
 }
+
+// Every primitive gets its scratchpad from the caller (see MatMulOp::Primitive).
+dnnl::primitive_attr UserScratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+int64_t RoundUp64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
 
 absl::Status FromDnnlError(const dnnl::error& e, absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": oneDNN error ", e.status, ": ", e.what()));
@@ -80,7 +90,7 @@ absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
     const dnnl::matmul::primitive_desc probe(
         dnnl::matmul::desc(op->SourceDesc(kLayoutProbeRows), any_weights,
                            op->DestinationDesc(kLayoutProbeRows)),
-        engine);
+        UserScratchpad(), engine);
     op->implementation_ = probe.impl_info_str();
     if (bf16 && op->implementation_.rfind("ref", 0) == 0) {
       throw dnnl::error(dnnl_unimplemented, "only a reference bf16 matmul");
@@ -146,12 +156,28 @@ absl::StatusOr<std::vector<TensorSpec>> MatMulOp::InferOutputs(
   return std::vector<TensorSpec>{{DType::kF32, Shape{inputs[0].shape.dim(0), out_features_}}};
 }
 
-int64_t MatMulOp::WorkspaceBytes(std::span<const TensorSpec> inputs) const {
+int64_t MatMulOp::ConvertedSourceBytes(int64_t rows) const {
   if (options_.compute != DType::kBF16 || matvec_only_) return 0;
-  return inputs[0].shape.dim(0) * in_features_ * 2;  // Activations rounded to bf16.
+  return RoundUp64(rows * in_features_ * 2);  // Activations rounded to bf16.
 }
 
-absl::StatusOr<dnnl::matmul> MatMulOp::PrimitiveFor(int64_t rows) const {
+// The bf16 copy of the activations, then oneDNN's scratchpad: the larger of the decode (T = 1)
+// and the full-batch ones, which covers the T in between in practice (Run falls back to a
+// library-allocated scratchpad if one ever needs more).
+int64_t MatMulOp::WorkspaceBytes(std::span<const TensorSpec> inputs) const {
+  if (matvec_only_) return 0;
+  const int64_t rows = inputs[0].shape.dim(0);
+  int64_t scratchpad = 0;
+  for (int64_t t : {int64_t{1}, rows}) {
+    auto primitive = PrimitiveFor(t);
+    if (primitive.ok()) {
+      scratchpad = std::max(scratchpad, static_cast<int64_t>(primitive->scratchpad.get_size()));
+    }
+  }
+  return ConvertedSourceBytes(rows) + RoundUp64(scratchpad);
+}
+
+absl::StatusOr<MatMulOp::Primitive> MatMulOp::PrimitiveFor(int64_t rows) const {
   std::lock_guard<std::mutex> lock(cache_mutex_);
   auto it = primitives_.find(rows);
   if (it != primitives_.end()) return it->second;
@@ -164,8 +190,8 @@ absl::StatusOr<dnnl::matmul> MatMulOp::PrimitiveFor(int64_t rows) const {
   try {
     const dnnl::matmul::primitive_desc pd(
         dnnl::matmul::desc(SourceDesc(rows), packed_weights_.get_desc(), DestinationDesc(rows)),
-        CpuEngine());
-    auto inserted = primitives_.emplace(rows, dnnl::matmul(pd));
+        UserScratchpad(), CpuEngine());
+    auto inserted = primitives_.emplace(rows, Primitive{dnnl::matmul(pd), pd.scratchpad_desc()});
     return inserted.first->second;
   } catch (const dnnl::error& e) {
     return FromDnnlError(e, absl::StrCat("MatMul '", options_.weight_name, "' with T=", rows));
@@ -198,7 +224,7 @@ absl::Status MatMulOp::Run(const RunContext& ctx, std::span<const Tensor> inputs
     });
     return absl::OkStatus();
   }
-  FAVOR_ASSIGN_OR_RETURN(const dnnl::matmul primitive, PrimitiveFor(rows));
+  FAVOR_ASSIGN_OR_RETURN(const Primitive primitive, PrimitiveFor(rows));
   void* source = const_cast<void*>(inputs[0].raw_data());
   if (options_.compute == DType::kBF16) {
     auto* converted = reinterpret_cast<uint16_t*>(ctx.workspace.data());
@@ -210,9 +236,19 @@ absl::Status MatMulOp::Run(const RunContext& ctx, std::span<const Tensor> inputs
     const dnnl::engine& engine = CpuEngine();
     memory src(SourceDesc(rows), engine, source);
     memory dst(DestinationDesc(rows), engine, outputs[0].mutable_raw_data());
-    primitive.execute(
-        *ctx.stream,
-        {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, packed_weights_}, {DNNL_ARG_DST, dst}});
+    const int64_t converted = ConvertedSourceBytes(rows);
+    const auto scratchpad_bytes = static_cast<int64_t>(primitive.scratchpad.get_size());
+    // This session's own scratchpad; a T whose scratchpad outgrew the reservation gets one from
+    // oneDNN for this call (correct, merely an allocation).
+    std::unordered_map<int, memory> args = {
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, packed_weights_}, {DNNL_ARG_DST, dst}};
+    if (scratchpad_bytes > 0) {
+      args[DNNL_ARG_SCRATCHPAD] =
+          converted + scratchpad_bytes <= static_cast<int64_t>(ctx.workspace.size())
+              ? memory(primitive.scratchpad, engine, ctx.workspace.data() + converted)
+              : memory(primitive.scratchpad, engine);
+    }
+    primitive.matmul.execute(*ctx.stream, args);
     ctx.stream->wait();
   } catch (const dnnl::error& e) {
     return FromDnnlError(e, absl::StrCat("MatMul '", options_.weight_name, "'"));

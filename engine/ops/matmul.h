@@ -57,8 +57,16 @@ class MatMulOp final : public Op {
 
  private:
   MatMulOp(MatMulOptions options, int64_t in_features, int64_t out_features);
+  // A primitive and the scratchpad it needs. Primitives are shared by every session on the model,
+  // possibly running on several threads at once: oneDNN allows that only with a user-managed
+  // scratchpad, which each run takes from its own session's workspace.
+  struct Primitive {
+    dnnl::matmul matmul;
+    dnnl::memory::desc scratchpad;
+  };
   // A copy of the cached handle (cheap: reference counted), safe if the cache evicts it.
-  absl::StatusOr<dnnl::matmul> PrimitiveFor(int64_t rows) const;
+  absl::StatusOr<Primitive> PrimitiveFor(int64_t rows) const;
+  int64_t ConvertedSourceBytes(int64_t rows) const;
   dnnl::memory::desc SourceDesc(int64_t rows) const;
   dnnl::memory::desc DestinationDesc(int64_t rows) const;
 
@@ -71,7 +79,7 @@ class MatMulOp final : public Op {
   bool matvec_only_ = false;  // bf16 without a oneDNN bf16 matmul: matvec_bf16 for every T.
 
   mutable std::mutex cache_mutex_;
-  mutable std::unordered_map<int64_t, dnnl::matmul> primitives_;  // Keyed by T; bounded.
+  mutable std::unordered_map<int64_t, Primitive> primitives_;  // Keyed by T; bounded.
 };
 
 }  // namespace favor

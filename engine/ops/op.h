@@ -83,6 +83,9 @@ class Op {
   virtual absl::StatusOr<std::unique_ptr<OpState>> CreateState(const StateOptions&) const {
     return std::unique_ptr<OpState>();
   }
+  // The bytes CreateState would allocate (saturating at INT64_MAX), so that a session whose state
+  // cannot fit is refused before any of it is allocated.
+  virtual int64_t StateBytes(const StateOptions&) const { return 0; }
   // Computes outputs from inputs. Inputs and outputs have concrete shapes (T resolved) and are
   // contiguous; outputs are preallocated. Must not allocate on the heap once warmed up.
   virtual absl::Status Run(const RunContext& ctx, std::span<const Tensor> inputs,

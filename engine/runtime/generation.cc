@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/status.h"
@@ -9,6 +10,19 @@
 
 namespace favor::runtime {
 namespace {
+
+// Non-finite logits mean the weights or the activations overflowed: sampling from them would
+// produce garbage (and NaN breaks the sampler's ordering), so generation stops with an error.
+absl::Status CheckLogitsFinite(std::span<const float> logits, int64_t position) {
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (!std::isfinite(logits[i])) {
+      return absl::DataLossError(absl::StrCat("the model produced a non-finite logit (", logits[i],
+                                              " for token ", i, ") at position ", position,
+                                              ": its weights or activations overflowed"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -80,6 +94,7 @@ absl::StatusOr<GenerationResult> Generate(Session& session, const text::Tokenize
       result.stop = StopReason::kMaxTokens;
       break;
     }
+    FAVOR_RETURN_IF_ERROR(CheckLogitsFinite(logits, session.position()));
     const int32_t next = sampler.Sample(logits, history);
     if (options.stop_at_eos && next == tokenizer.eos_id()) {
       result.stop = StopReason::kEndOfSequence;

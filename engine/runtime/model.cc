@@ -65,6 +65,7 @@ absl::StatusOr<std::unique_ptr<Model>> Model::FromFile(io::ModelFile file,
                      model->tokenizer_->vocab_size(), " tokens but the model has ",
                      model->file_.config.vocab_size));
   }
+  FAVOR_RETURN_IF_ERROR(io::CheckWeightsFinite(model->file_));
   FAVOR_ASSIGN_OR_RETURN(auto graph,
                          models::BuildGraph(model->file_, {.weights = options.weights,
                                                            .all_logits = options.all_logits}));

@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "engine/core/checked_math.h"
+#include "engine/core/memory_budget.h"
 #include "engine/core/status.h"
 
 namespace favor::runtime {
@@ -29,8 +31,23 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model& model,
                                        .threads = options.threads,
                                        .verbose = options.verbose,
                                        .profile = options.profile}));
-  FAVOR_ASSIGN_OR_RETURN(session->state_,
-                         session->executor_->CreateState({.max_context = context}));
+  const StateOptions state_options{.max_context = context};
+  // Checked before allocating: zeroing a state larger than the machine would end in the OOM
+  // killer, not in an error.
+  const int64_t state_bytes = session->executor_->StateBytes(state_options);
+  const int64_t needed = SaturatingAdd(state_bytes, session->executor_->arena_bytes());
+  const int64_t limit =
+      options.memory_limit_bytes > 0 ? options.memory_limit_bytes : MachineMemoryBytes();
+  if (limit > 0 && needed > limit) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "a context of ", context, " tokens needs ",
+        state_bytes == kSaturated ? "more than 8 EiB" : FormatBytes(state_bytes),
+        " of sequence state (KV caches and attention state) plus ",
+        FormatBytes(session->executor_->arena_bytes()), " of activations, more than the ",
+        FormatBytes(limit), options.memory_limit_bytes > 0 ? " allowed" : " this machine has",
+        "; use a smaller context (-c) or fewer random features (--features)"));
+  }
+  FAVOR_ASSIGN_OR_RETURN(session->state_, session->executor_->CreateState(state_options));
   FAVOR_ASSIGN_OR_RETURN(session->token_buffer_,
                          Tensor::Allocate(DType::kI32, Shape{session->executor_->max_seq_len()}));
   return session;

@@ -18,6 +18,9 @@ struct SessionOptions {
   int64_t max_batch = 512;  // Largest prefill chunk.
   bool verbose = false;
   bool profile = false;  // Time every node (executor().node_nanoseconds()).
+  // Memory the session may take (sequence state and activations); 0: the machine's memory
+  // (MachineMemoryBytes). A context or feature count that needs more is refused up front.
+  int64_t memory_limit_bytes = 0;
 };
 
 class Session {

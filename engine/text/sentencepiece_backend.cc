@@ -20,10 +20,6 @@ std::string Message(const sentencepiece::util::Status& status) {
 SentencePieceBackend::SentencePieceBackend() : impl_(std::make_unique<Impl>()) {}
 SentencePieceBackend::~SentencePieceBackend() = default;
 
-std::string SentencePieceBackend::Load(const std::string& path) {
-  return Message(impl_->processor.Load(path));
-}
-
 std::string SentencePieceBackend::LoadFromSerializedProto(const std::string& serialized) {
   return Message(impl_->processor.LoadFromSerializedProto(serialized));
 }

@@ -17,7 +17,6 @@ class SentencePieceBackend {
   SentencePieceBackend(const SentencePieceBackend&) = delete;
   SentencePieceBackend& operator=(const SentencePieceBackend&) = delete;
 
-  std::string Load(const std::string& path);
   std::string LoadFromSerializedProto(const std::string& serialized);
   std::string Encode(const std::string& text, std::vector<int>* ids) const;
   std::string Decode(const std::vector<int>& ids, std::string* text) const;

@@ -1,6 +1,7 @@
 #include "engine/text/tokenizer.h"
 
 #include <fstream>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -22,16 +23,24 @@ Tokenizer::~Tokenizer() = default;
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromSentencePieceFile(
     const std::string& path) {
-  std::ifstream probe(path, std::ios::binary);
-  if (!probe) return absl::NotFoundError(absl::StrCat("cannot open tokenizer '", path, "'"));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open tokenizer '", path, "'"));
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return FromSentencePieceModel(bytes.str(), absl::StrCat("SentencePiece model ", path));
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromSentencePieceModel(
+    const std::string& serialized, const std::string& origin) {
   std::unique_ptr<Tokenizer> tokenizer(new Tokenizer());
-  FAVOR_RETURN_IF_ERROR(FromSentencePiece(tokenizer->processor_->Load(path), path));
+  FAVOR_RETURN_IF_ERROR(
+      FromSentencePiece(tokenizer->processor_->LoadFromSerializedProto(serialized), origin));
   const int bos = tokenizer->processor_->BosId();
   const int eos = tokenizer->processor_->EosId();
   tokenizer->bos_id_ = bos >= 0 ? bos : 1;
   tokenizer->eos_id_ = eos >= 0 ? eos : 2;
   tokenizer->add_bos_ = bos >= 0;
-  tokenizer->origin_ = absl::StrCat("SentencePiece model ", path);
+  tokenizer->origin_ = origin;
   return tokenizer;
 }
 

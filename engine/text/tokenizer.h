@@ -20,6 +20,9 @@ namespace favor::text {
 class Tokenizer {
  public:
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromSentencePieceFile(const std::string& path);
+  // The bytes of a SentencePiece .model (a serialized ModelProto); `origin` names it in errors.
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromSentencePieceModel(
+      const std::string& serialized, const std::string& origin);
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromVocabulary(
       const io::Vocabulary& vocabulary);
   // A .model file, or a llama2.c tokenizer.bin (anything else is tried as tokenizer.bin).

@@ -5,10 +5,10 @@
 
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "engine/io/model_file.h"
 #include "engine/runtime/model.h"
+#include "tests/io/corrupt_files.h"
 #include "tests/test_util.h"
 
 namespace favor::io {
@@ -19,28 +19,9 @@ const std::string kGguf = kModels + "/stories260K/tinyllamas-stories-260k-f32.gg
 const std::string kLlama2c = kModels + "/stories260K/stories260K.bin";
 const std::string kHuggingFace = kModels + "/tinystories-656K";
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
-// Test processes run in parallel: file names carry the test's name.
-std::string WriteTemp(const std::string& name, const std::string& bytes) {
-  const std::string path = ::testing::TempDir() + "/" +
-                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
-                           name;
-  std::ofstream(path, std::ios::binary)
-      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return path;
-}
-
-template <typename T>
-void Poke(std::string& bytes, size_t offset, T value) {
-  ASSERT_LE(offset + sizeof(T), bytes.size());
-  std::memcpy(bytes.data() + offset, &value, sizeof(T));
-}
+using testing::Poke;
+using testing::ReadAll;
+using testing::WriteTemp;
 
 // Offset just after a GGUF v1 tensor name (its rank field).
 size_t AfterTensorName(const std::string& bytes, const std::string& name) {

@@ -165,29 +165,79 @@ TEST_P(FavorAttentionTest, HugeLogFeatureSpreadsStayExactToTheDefinition) {
   }
 }
 
-TEST_P(FavorAttentionTest, ExtremeInputsStayFinite) {
+// Rescales every head vector of x (rows of `heads` vectors of d) to a scaled squared norm
+// |x'|^2 = |x|^2 / sqrt(d) spread evenly over [0, max_scaled_norm2] along the rows.
+void SpreadScaledNorms(Tensor& x, int64_t heads, int64_t d, double max_scaled_norm2) {
+  float* data = x.mutable_data<float>();
+  const int64_t rows = x.dim(0) * heads;
+  for (int64_t r = 0; r < rows; ++r) {
+    float* v = data + r * d;
+    double norm2 = 0.0;
+    for (int64_t i = 0; i < d; ++i) norm2 += double{v[i]} * v[i];
+    const double target = max_scaled_norm2 * static_cast<double>((r * 37) % 101) / 100.0;
+    const double factor = std::sqrt(target * std::sqrt(static_cast<double>(d)) / norm2);
+    for (int64_t i = 0; i < d; ++i) v[i] = static_cast<float>(v[i] * factor);
+  }
+}
+
+// Attention outputs are weighted averages of the values (uniform in [-1, 1]): finite, and within
+// their range, which garbage (an overflow turned into a huge weight, say) would not be.
+void ExpectFinite(const std::vector<float>& values, absl::string_view what) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(values[i])) << what << ": output " << i << " is " << values[i];
+    ASSERT_LE(std::fabs(values[i]), 1.0f + 1e-3f) << what << ": output " << i;
+  }
+}
+
+// Queries and keys with |q'|^2 and |k'|^2 up to 1000 (ten times what real models reach), for
+// every positive kind, with statistics of moderate inputs and of these very inputs: every output
+// stays finite (no exp overflows to Inf, no 0/0).
+TEST_P(FavorAttentionTest, ExtremeInputsStayFiniteForEveryKind) {
   const Shape4 s{2, 1, 16};
-  auto op = FavorAttentionOp::Create(Options(s, rf::RfKind::kSaderf, 64, 64)).value();
-  // |q'|^2 = |q|^2 / sqrt(d) up to ~100: entries of magnitude ~ 10.
-  const Inputs big = MakeInputs(s, 250, 8, 10.0f);
-  auto out = testing::RunGraphOnce(AttentionGraph(op, s), {big.q, big.k, big.v}, GetParam(), 512);
-  ASSERT_TRUE(out.ok());
-  for (float x : (*out)[0]) ASSERT_TRUE(std::isfinite(x));
-  // 16K tokens through the carried state.
-  const Inputs longer = MakeInputs(s, 16384, 9, 3.0f);
+  Inputs big = MakeInputs(s, 301, 8);
+  SpreadScaledNorms(big.q, s.heads, s.dim, 1000.0);
+  SpreadScaledNorms(big.k, s.kv_heads, s.dim, 1000.0);
+  for (rf::RfKind kind : {rf::RfKind::kPos, rf::RfKind::kGerf, rf::RfKind::kOprf,
+                          rf::RfKind::kSaderf, rf::RfKind::kAderf, rf::RfKind::kSderf}) {
+    for (bool own_statistics : {false, true}) {
+      auto options = Options(s, kind, 64, 32);
+      if (own_statistics) options.calibration = InputStatistics(s, big.q, big.k);
+      auto op = FavorAttentionOp::Create(options);
+      ASSERT_TRUE(op.ok()) << op.status();
+      auto out =
+          testing::RunGraphOnce(AttentionGraph(*op, s), {big.q, big.k, big.v}, GetParam(), 512);
+      ASSERT_TRUE(out.ok()) << out.status();
+      ExpectFinite((*out)[0], absl::StrCat(rf::RfKindName(kind), own_statistics ? " (own)" : ""));
+    }
+  }
+}
+
+// 64K tokens with |q'|^2 up to 1000 through the carried state: prefill chunks, then decode steps
+// at the far end of the sequence.
+TEST_P(FavorAttentionTest, SixtyFourThousandExtremeTokensStayFinite) {
+  const Shape4 s{2, 1, 16};
+  constexpr int64_t kTokens = 65536, kChunk = 8192, kDecode = 16;
+  Inputs in = MakeInputs(s, kTokens, 9);
+  SpreadScaledNorms(in.q, s.heads, s.dim, 1000.0);
+  SpreadScaledNorms(in.k, s.kv_heads, s.dim, 1000.0);
+  auto op = FavorAttentionOp::Create(Options(s, rf::RfKind::kSaderf, 32, 64)).value();
   auto executor = Executor::Create(AttentionGraph(op, s),
-                                   {.max_seq_len = 4096, .threads = 2, .isa = GetParam()})
+                                   {.max_seq_len = kChunk, .threads = 2, .isa = GetParam()})
                       .value();
-  auto state = executor->CreateState({.max_context = 16384}).value();
-  for (int64_t start = 0; start < 16384; start += 4096) {
+  auto state = executor->CreateState({.max_context = kTokens}).value();
+  auto run = [&](int64_t start, int64_t end) {
     ASSERT_TRUE(executor
-                    ->Run({longer.q.Slice(start, start + 4096).value(),
-                           longer.k.Slice(start, start + 4096).value(),
-                           longer.v.Slice(start, start + 4096).value()},
+                    ->Run({in.q.Slice(start, end).value(), in.k.Slice(start, end).value(),
+                           in.v.Slice(start, end).value()},
                           *state)
                     .ok());
-    for (float x : ToVector(executor->output(0))) ASSERT_TRUE(std::isfinite(x));
+    ExpectFinite(ToVector(executor->output(0)), absl::StrCat("tokens ", start, "..", end));
+  };
+  for (int64_t start = 0; start < kTokens - kDecode; start += kChunk) {
+    run(start, std::min(start + kChunk, kTokens - kDecode));
   }
+  for (int64_t t = kTokens - kDecode; t < kTokens; ++t) run(t, t + 1);
+  EXPECT_EQ(state->position(), kTokens);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, FavorAttentionTest, ::testing::ValuesIn(kernels::SupportedIsas()),

@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/io/corrupt_files.h"
 
 namespace {
 
@@ -164,6 +166,27 @@ TEST(Cli, BadInputIsAOneLineErrorAndANonZeroExit) {
                               "/tinystories-656K/config.json"),
                      1, "config.json");
   ExpectOneLineError(RunFavor("frobnicate"), 2, "unknown command 'frobnicate'");
+}
+
+// A corrupt file from the internet and a context beyond the machine: one-line errors, exit 1,
+// before any output.
+TEST(Cli, CorruptModelsAndImpossibleContextsAreOneLineErrors) {
+  const std::string gguf =
+      favor::testing::ReadAll(kModels + "/stories260K/tinyllamas-stories-260k-f32.gguf");
+  const std::string truncated = favor::testing::WriteTemp("truncated.gguf", gguf.substr(0, 1000));
+  ExpectOneLineError(RunFavor("generate -m " + truncated), 1, "truncated");
+  std::string checkpoint = favor::testing::ReadAll(kLlama2c);
+  favor::testing::Poke(checkpoint, 28 + 4 * 100, std::numeric_limits<float>::quiet_NaN());
+  const std::string nan = favor::testing::WriteTemp("nan.bin", checkpoint);
+  ExpectOneLineError(
+      RunFavor("generate -m " + nan + " --tokenizer " + kModels + "/stories260K/tok512.bin"), 1,
+      "tensor 'token_embd.weight' holds a NaN or Inf at element 100 (row 1, column 36)");
+  // 10^11 tokens of KV cache: 119 TiB.
+  const Result huge = RunFavor("generate -m " + kLlama2c + " -c 100000000000 -n 4");
+  ExpectOneLineError(huge, 1, "a context of 100000000000 tokens needs 116.42 TiB");
+  EXPECT_NE(huge.err.find("this machine has"), std::string::npos) << huge.err;
+  std::remove(truncated.c_str());
+  std::remove(nan.c_str());
 }
 
 TEST(Cli, GenerationStopsCleanlyWhenTheContextFills) {

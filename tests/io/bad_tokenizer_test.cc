@@ -1,0 +1,111 @@
+// Corrupt tokenizers of every kind (llama2.c tokenizer.bin, Hugging Face tokenizer.json,
+// SentencePiece .model) are clear errors, and a tokenizer whose vocabulary is not the model's is
+// refused with both sizes.
+#include <string>
+
+#include "engine/io/huggingface.h"
+#include "engine/io/json.h"
+#include "engine/io/model_file.h"
+#include "engine/runtime/model.h"
+#include "engine/text/tokenizer.h"
+#include "tests/io/corrupt_files.h"
+#include "tests/test_util.h"
+
+namespace favor::io {
+namespace {
+
+using testing::Poke;
+using testing::ReadAll;
+using testing::WriteTemp;
+
+const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kTokenizerBin = kModels + "/stories260K/tok512.bin";
+const std::string kTokenizerModel = kModels + "/stories260K/tok512.model";
+const std::string kTokenizerJson = kModels + "/tinystories-656K/tokenizer.json";
+
+void ExpectTokenizerError(const std::string& path, const std::string& needle) {
+  auto tokenizer = text::Tokenizer::FromFile(path);
+  ASSERT_FALSE(tokenizer.ok()) << path << " loaded although corrupt; expected: " << needle;
+  EXPECT_NE(tokenizer.status().message().find(needle), absl::string_view::npos)
+      << tokenizer.status();
+}
+
+TEST(BadTokenizer, Llama2cTokenizerBin) {
+  const std::string good = ReadAll(kTokenizerBin);
+  ExpectTokenizerError(WriteTemp("empty.bin", ""), "truncated");
+  std::string bytes = good;
+  Poke<int32_t>(bytes, 0, 0);
+  ExpectTokenizerError(WriteTemp("max0.bin", bytes), "invalid max token length 0");
+  bytes = good;
+  Poke<int32_t>(bytes, 0, 1 << 30);
+  ExpectTokenizerError(WriteTemp("maxhuge.bin", bytes), "invalid max token length 1073741824");
+  bytes = good;
+  Poke<int32_t>(bytes, 8, -5);  // The first token's length.
+  ExpectTokenizerError(WriteTemp("negative.bin", bytes), "token 0 has length -5");
+  bytes = good;
+  Poke<int32_t>(bytes, 8, 1 << 20);
+  ExpectTokenizerError(WriteTemp("long.bin", bytes), "token 0 has length 1048576");
+  // Cut inside a token's bytes, inside its length, inside its score.
+  for (size_t cut : {good.size() - 1, good.size() - 3, size_t{4 + 8 + 2}, size_t{4 + 5}}) {
+    auto tokenizer = text::Tokenizer::FromFile(WriteTemp("cut.bin", good.substr(0, cut)));
+    EXPECT_FALSE(tokenizer.ok()) << "cut at " << cut;
+  }
+}
+
+TEST(BadTokenizer, SentencePieceModel) {
+  const std::string good = ReadAll(kTokenizerModel);
+  ExpectTokenizerError(WriteTemp("empty.model", ""), "SentencePiece");
+  ExpectTokenizerError(WriteTemp("half.model", good.substr(0, good.size() / 2)), "SentencePiece");
+  std::string bytes = good;
+  for (size_t i = 0; i < bytes.size(); i += 7) bytes[i] = static_cast<char>(0xff);
+  ExpectTokenizerError(WriteTemp("noise.model", bytes), "SentencePiece");
+  ExpectTokenizerError(kModels + "/stories260K/nonexistent.model", "cannot open");
+}
+
+absl::StatusOr<Vocabulary> ParseTokenizer(const std::string& text) {
+  const Json config = Json::Parse(R"({"bos_token_id": 1, "eos_token_id": 2})", "config").value();
+  return ParseTokenizerJson(text, "tokenizer.json", config);
+}
+
+void ExpectJsonError(const std::string& text, const std::string& needle) {
+  auto vocabulary = ParseTokenizer(text);
+  ASSERT_FALSE(vocabulary.ok()) << "parsed although corrupt; expected: " << needle;
+  EXPECT_NE(vocabulary.status().message().find(needle), absl::string_view::npos)
+      << vocabulary.status();
+}
+
+TEST(BadTokenizer, HuggingFaceTokenizerJson) {
+  const std::string good = ReadAll(kTokenizerJson);
+  ASSERT_TRUE(ParseTokenizer(good).ok());
+  ExpectJsonError(good.substr(0, good.size() / 2), "invalid JSON");
+  ExpectJsonError(R"({"model": {"type": "WordPiece"}})", "only BPE tokenizers");
+  ExpectJsonError(R"({"model": {"type": "BPE", "byte_fallback": false}})", "byte fallback");
+  ExpectJsonError(R"({"model": {"type": "BPE", "byte_fallback": true, "vocab": {}}})",
+                  "missing BPE vocab or merges");
+  const std::string base = R"({"model": {"type": "BPE", "byte_fallback": true, )";
+  ExpectJsonError(base + R"("vocab": {"<unk>": 0, "<s>": 1, "a": 5}, "merges": []}})",
+                  "token ids are not 0..2");
+  ExpectJsonError(base + R"("vocab": {"<unk>": 0, "<s>": 1, "a": 1}, "merges": []}})",
+                  "token ids are not 0..2");
+  ExpectJsonError(base + R"("vocab": {"<unk>": 0, "<s>": 1, "a": 2.5}, "merges": []}})",
+                  "token id");
+  ExpectJsonError(base + R"("vocab": {"<unk>": 0, "<s>": 1, "a": 2}, "merges": ["a"]}})",
+                  "bad merge 'a'");
+  ExpectJsonError(base + R"("vocab": {"<unk>": 0, "<s>": 1}, "merges": []}})",
+                  "bos/eos ids (1, 2) outside the vocabulary of 2");
+  ExpectJsonError(base + R"("vocab": {"<unk>": 0, "<unk>": 1}, "merges": []}})",
+                  "duplicate member name '<unk>'");
+}
+
+TEST(BadTokenizer, VocabularySizeMustMatchTheModel) {
+  // The SentencePiece model (512 pieces) on the Hugging Face model (2048).
+  auto model =
+      runtime::Model::Load(kModels + "/tinystories-656K", {.tokenizer_path = kTokenizerModel});
+  ASSERT_FALSE(model.ok());
+  EXPECT_NE(model.status().message().find("has 512 tokens but the model has 2048"),
+            absl::string_view::npos)
+      << model.status();
+}
+
+}  // namespace
+}  // namespace favor::io
