@@ -6,6 +6,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "engine/io/huggingface.h"
+#include "engine/io/json.h"
 #include "engine/io/model_file.h"
 #include "engine/runtime/model.h"
 #include "tests/io/corrupt_files.h"
@@ -194,6 +196,36 @@ TEST(BadInput, HuggingFaceDirectories) {
   Poke<uint64_t>(changed, 0, uint64_t{1} << 50);
   ExpectError(LoadModelFile(HuggingFaceCopy("hf_header", "model.safetensors", changed)),
               "header length");
+}
+
+}  // namespace
+}  // namespace favor::io
+
+namespace favor::io {
+namespace {
+
+// config.json numbers are checked before any conversion: casting a double beyond the target's
+// range (1e300 to int64 or float) is undefined behaviour, which UBSan would report.
+TEST(BadInput, HuggingFaceConfigNumbersAreRangeChecked) {
+  const std::string base =
+      R"("architectures": ["LlamaForCausalLM"], "hidden_size": 128, "num_hidden_layers": 2,
+         "num_attention_heads": 8, "intermediate_size": 384, "vocab_size": 2048)";
+  auto parse = [&](const std::string& extra) {
+    const Json config = Json::Parse("{" + base + ", " + extra + "}", "config.json").value();
+    ModelFile model;
+    return ParseHuggingFaceConfig(config, "config.json", model);
+  };
+  EXPECT_TRUE(parse(R"("num_key_value_heads": 4)").ok());
+  EXPECT_NE(parse(R"("num_key_value_heads": 1e300)").message().find("'num_key_value_heads'"),
+            absl::string_view::npos);
+  EXPECT_NE(parse(R"("max_position_embeddings": -1e300)").message().find("max_position_embeddings"),
+            absl::string_view::npos);
+  EXPECT_NE(parse(R"("rms_norm_eps": 1e300)").message().find("'rms_norm_eps' must be a number in"),
+            absl::string_view::npos);
+  EXPECT_NE(parse(R"("rope_theta": "fast")").message().find("'rope_theta' must be a number"),
+            absl::string_view::npos);
+  EXPECT_NE(parse(R"("num_key_value_heads": 3)").message().find("kv heads = 3"),
+            absl::string_view::npos);
 }
 
 }  // namespace
