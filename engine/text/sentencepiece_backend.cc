@@ -3,6 +3,8 @@
 
 #include <sentencepiece_processor.h>
 
+#include <exception>
+
 namespace favor::text {
 
 struct SentencePieceBackend::Impl {
@@ -15,21 +17,37 @@ std::string Message(const sentencepiece::util::Status& status) {
   return status.ok() ? std::string() : status.ToString();
 }
 
+// libsentencepiece reports most problems as a Status, but some corrupt models make it throw
+// (its Darts trie builder throws on a piece that holds a NUL byte, found by fuzzing); an
+// exception must not cross into the engine, so it becomes a message like any other error.
+template <typename Call>
+std::string Guarded(Call&& call) {
+  try {
+    return Message(call());
+  } catch (const std::exception& e) {
+    return std::string("the model is corrupt (") + e.what() + ")";
+  } catch (...) {
+    return "the model is corrupt (SentencePiece threw an unknown exception)";
+  }
+}
+
 }  // namespace
 
 SentencePieceBackend::SentencePieceBackend() : impl_(std::make_unique<Impl>()) {}
 SentencePieceBackend::~SentencePieceBackend() = default;
 
 std::string SentencePieceBackend::LoadFromSerializedProto(const std::string& serialized) {
-  return Message(impl_->processor.LoadFromSerializedProto(serialized));
+  std::string error = Guarded([&] { return impl_->processor.LoadFromSerializedProto(serialized); });
+  if (!error.empty()) impl_ = std::make_unique<Impl>();  // Nothing half-built stays behind.
+  return error;
 }
 
 std::string SentencePieceBackend::Encode(const std::string& text, std::vector<int>* ids) const {
-  return Message(impl_->processor.Encode(text, ids));
+  return Guarded([&] { return impl_->processor.Encode(text, ids); });
 }
 
 std::string SentencePieceBackend::Decode(const std::vector<int>& ids, std::string* text) const {
-  return Message(impl_->processor.Decode(ids, text));
+  return Guarded([&] { return impl_->processor.Decode(ids, text); });
 }
 
 int SentencePieceBackend::PieceSize() const { return impl_->processor.GetPieceSize(); }

@@ -62,6 +62,23 @@ TEST(BadTokenizer, SentencePieceModel) {
   ExpectTokenizerError(kModels + "/stories260K/nonexistent.model", "cannot open");
 }
 
+// Found by fuzz_sentencepiece_model: a piece that starts with a NUL byte makes libsentencepiece's
+// trie builder throw; that must be an error, not std::terminate.
+TEST(BadTokenizer, SentencePieceExceptionsBecomeErrors) {
+  const std::string model(
+      "\x0a\x0e\x0a\x05\x3c\x75\x6e\x6b\x3e\x15\x00\x00\x00\xff\x18\x02"
+      "\x4a\x0c\x0a\x03\x73\x3c\x3e\x15\x00\x00\x00\x00\x18\x03\x0a\x0d"
+      "\x0a\x0b\x00\x04\xe2\x96\x81\x62\x15\x00\x00\x10\xc1\xc1\x0a\x70"
+      "\xc1\x0a\x09\x0a\x02\x69\x74\x15\x00\x00\x80\xc1\x0a\x09\x0a\x02"
+      "\x72\x6d\x15\xfd\x0a\x0a\x0c",
+      71);
+  auto tokenizer = text::Tokenizer::FromSentencePieceModel(model, "fuzzed.model");
+  ASSERT_FALSE(tokenizer.ok());
+  EXPECT_NE(tokenizer.status().message().find("fuzzed.model: SentencePiece: the model is corrupt"),
+            absl::string_view::npos)
+      << tokenizer.status();
+}
+
 absl::StatusOr<Vocabulary> ParseTokenizer(const std::string& text) {
   const Json config = Json::Parse(R"({"bos_token_id": 1, "eos_token_id": 2})", "config").value();
   return ParseTokenizerJson(text, "tokenizer.json", config);
