@@ -82,6 +82,22 @@ INSTANTIATE_TEST_SUITE_P(Attention, Reproducibility,
                            return name;
                          });
 
+// The up-front estimate is what the session then allocates, for every kind of attention state.
+TEST(ResourceLimits, TheEstimateIsWhatTheStateTakes) {
+  for (const std::string kind : {"exact", "favor#", "window"}) {
+    AttentionConfig attention;
+    attention.kind = kind;
+    attention.features = 48;
+    auto model = Model::Load(kLlama2c, {.attention = attention});
+    ASSERT_TRUE(model.ok()) << model.status();
+    auto session = Session::Create(**model, {.context = 300});
+    ASSERT_TRUE(session.ok()) << session.status();
+    EXPECT_EQ((*session)->StateBytes(), (*session)->executor().StateBytes({.max_context = 300}))
+        << kind;
+    EXPECT_GT((*session)->StateBytes(), 0) << kind;
+  }
+}
+
 TEST(ResourceLimits, MachineMemoryIsKnown) {
   // Physical memory or a cgroup limit: positive and below what any machine has (1 PiB).
   EXPECT_GT(MachineMemoryBytes(), int64_t{1} << 26);
