@@ -138,7 +138,9 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const M
                          model->impl_->Variant(options.attention, false));
   FAVOR_ASSIGN_OR_RETURN(
       auto session,
-      runtime::Session::Create(*variant, {.context = options.context, .threads = options.threads}));
+      runtime::Session::Create(*variant, {.context = options.context,
+                                          .threads = options.threads,
+                                          .memory_limit_bytes = options.memory_limit_bytes}));
   auto impl = std::make_unique<Impl>();
   impl->model = std::move(model);
   impl->options = options;
@@ -185,9 +187,11 @@ absl::StatusOr<TextScore> Session::Score(const std::string& text) {
   if (impl_->scoring == nullptr) {
     FAVOR_ASSIGN_OR_RETURN(const runtime::Model* variant,
                            impl_->model->impl_->Variant(impl_->options.attention, true));
-    FAVOR_ASSIGN_OR_RETURN(impl_->scoring,
-                           runtime::Session::Create(*variant, {.context = impl_->options.context,
-                                                               .threads = impl_->options.threads}));
+    FAVOR_ASSIGN_OR_RETURN(
+        impl_->scoring, runtime::Session::Create(
+                            *variant, {.context = impl_->options.context,
+                                       .threads = impl_->options.threads,
+                                       .memory_limit_bytes = impl_->options.memory_limit_bytes}));
   }
   TextScore score;
   FAVOR_ASSIGN_OR_RETURN(score.tokens, tokenizer.Encode(text, true));

@@ -147,7 +147,8 @@ void favor_session_options_init(favor_session_options* options) {
                                    .statistics = nullptr,
                                    .plan = nullptr,
                                    .window = defaults.attention.window,
-                                   .sinks = defaults.attention.sinks};
+                                   .sinks = defaults.attention.sinks,
+                                   .memory_limit_bytes = defaults.memory_limit_bytes};
 }
 
 favor_status favor_session_create(const favor_model* model, const favor_session_options* options,
@@ -168,6 +169,7 @@ favor_status favor_session_create(const favor_model* model, const favor_session_
       cpp.attention.plan = OrDefault(options->plan, "");
       cpp.attention.window = options->window;
       cpp.attention.sinks = options->sinks;
+      cpp.memory_limit_bytes = options->memory_limit_bytes;
     }
     auto created = favor::Session::Create(model->model, cpp);
     if (!created.ok()) return Fail(created.status(), error);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "absl/strings/numbers.h"
@@ -37,13 +38,16 @@ int64_t MachineMemoryBytes() {
 }
 
 std::string FormatBytes(int64_t bytes) {
-  const double b = static_cast<double>(bytes);
-  if (b >= double(int64_t{1} << 40))
-    return absl::StrFormat("%.2f TiB", b / double(int64_t{1} << 40));
-  if (b >= double(1 << 30)) return absl::StrFormat("%.2f GiB", b / double(1 << 30));
-  if (b >= double(1 << 20)) return absl::StrFormat("%.1f MiB", b / double(1 << 20));
-  if (b >= double(1 << 10)) return absl::StrFormat("%.1f KiB", b / double(1 << 10));
-  return absl::StrFormat("%d bytes", bytes);
+  if (bytes < 1024) return absl::StrFormat("%d bytes", bytes);
+  constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double value = static_cast<double>(bytes) / 1024.0;
+  size_t unit = 0;
+  while (value >= 1024.0 && unit + 1 < std::size(kUnits)) {
+    value /= 1024.0;
+    ++unit;
+  }
+  // One decimal for KiB and MiB, two above (where a unit is a lot of memory).
+  return absl::StrFormat(unit < 2 ? "%.1f %s" : "%.2f %s", value, kUnits[unit]);
 }
 
 }  // namespace favor

@@ -132,6 +132,16 @@ TEST(Api, ErrorsNameTheProblem) {
   bad_sampling.sampling.min_p = 2;
   EXPECT_FALSE(session->Generate("Once", bad_sampling).ok());
   EXPECT_EQ(favor::Session::Create(nullptr).status().code(), absl::StatusCode::kInvalidArgument);
+  // A context the machine cannot hold, and one beyond an explicit budget: refused with the figure.
+  auto huge = favor::Session::Create(model, {.context = int64_t{1} << 40});
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(huge.status().message().find("needs 1.25 PiB"), std::string::npos) << huge.status();
+  auto capped =
+      favor::Session::Create(model, {.context = 4096, .memory_limit_bytes = int64_t{1} << 20});
+  ASSERT_FALSE(capped.ok());
+  EXPECT_NE(capped.status().message().find("more than the 1.0 MiB allowed"), std::string::npos)
+      << capped.status();
 }
 
 // One model, many threads: each generates from its own session; sampled (seeded) text equals the

@@ -60,6 +60,16 @@ int main(int argc, char** argv) {
   favor_session_options_init(&session_options);
   favor_session* session = NULL;
   CHECK(favor_session_create(model, &session_options, &session, NULL) == FAVOR_OK);
+  /* A context beyond the memory allowed is refused up front, with the figure. */
+  favor_session_options huge = session_options;
+  huge.context = 4096;
+  huge.memory_limit_bytes = 1 << 20;
+  favor_session* refused = NULL;
+  CHECK(favor_session_create(model, &huge, &refused, &error) == FAVOR_RESOURCE_EXHAUSTED);
+  CHECK(refused == NULL && error != NULL &&
+        strstr(favor_error_message(error), "needs 5.0 MiB of sequence state") != NULL);
+  favor_error_free(error);
+  error = NULL;
   favor_model_free(model); /* The session keeps it alive. */
 
   favor_generate_options options;

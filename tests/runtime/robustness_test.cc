@@ -1,6 +1,7 @@
 // Generation is reproducible (same seed: same tokens, across runs, sessions and thread counts, for
 // exact and random-feature attention), and sessions that could never fit in memory are refused
 // before anything is allocated, with the figure they would need.
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -104,6 +105,9 @@ TEST(ResourceLimits, MachineMemoryIsKnown) {
   EXPECT_LT(MachineMemoryBytes(), int64_t{1} << 50);
   EXPECT_EQ(FormatBytes(512), "512 bytes");
   EXPECT_EQ(FormatBytes(int64_t{3} << 29), "1.50 GiB");
+  EXPECT_EQ(FormatBytes(int64_t{5} << 19), "2.5 MiB");
+  EXPECT_EQ(FormatBytes(int64_t{5} << 49), "2.50 PiB");
+  EXPECT_EQ(FormatBytes(std::numeric_limits<int64_t>::max()), "8.00 EiB");
 }
 
 TEST(ResourceLimits, AContextBeyondTheMachineIsRefusedWithTheFigure) {

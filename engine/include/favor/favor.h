@@ -80,6 +80,9 @@ typedef struct favor_session_options {
   const char* plan;       /* NULL, "calibrated" or a file. */
   int64_t window;         /* -1: default. */
   int64_t sinks;          /* -1: default. */
+  /* Bytes the session's state and activations may take; 0: the machine's memory. A context or
+   * feature count that needs more is refused up front with FAVOR_RESOURCE_EXHAUSTED. */
+  int64_t memory_limit_bytes;
 } favor_session_options;
 FAVOR_API void favor_session_options_init(favor_session_options* options);
 

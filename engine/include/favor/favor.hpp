@@ -97,6 +97,10 @@ struct SessionOptions {
   int64_t context = 0;  // Tokens the sequence may hold; 0: the model's trained context.
   int threads = 0;      // 0: one per physical core.
   AttentionSpec attention;
+  // Memory the session's state and activations may take; 0: the machine's (physical memory or
+  // the cgroup limit). Create refuses, with the figure, a context or feature count that needs
+  // more (RESOURCE_EXHAUSTED), before allocating anything.
+  int64_t memory_limit_bytes = 0;
 };
 
 struct SamplingOptions {
