@@ -47,7 +47,8 @@ std::string FormatBytes(int64_t bytes) {
     ++unit;
   }
   // One decimal for KiB and MiB, two above (where a unit is a lot of memory).
-  return absl::StrFormat(unit < 2 ? "%.1f %s" : "%.2f %s", value, kUnits[unit]);
+  if (unit < 2) return absl::StrFormat("%.1f %s", value, kUnits[unit]);
+  return absl::StrFormat("%.2f %s", value, kUnits[unit]);
 }
 
 }  // namespace favor
