@@ -181,11 +181,11 @@ absl::StatusOr<double> OptionalNumber(const Json& config, absl::string_view key,
   return value->number();
 }
 
+}  // namespace
+
 // tokenizer.json (Llama-style BPE with byte fallback) as a SentencePiece-ready vocabulary: a piece
 // made by merge number r gets score -r, so SentencePiece's highest-score-first BPE applies the
 // merges in the same order.
-}  // namespace
-
 absl::StatusOr<Vocabulary> ParseTokenizerJson(absl::string_view text, const std::string& path,
                                               const Json& config) {
   FAVOR_ASSIGN_OR_RETURN(const Json json, Json::Parse(text, path));
