@@ -156,7 +156,7 @@ absl::StatusOr<BenchRow> RunTest(const runtime::Model& model, const TestSpec& te
 int Bench(int argc, char** argv) {
   std::string model_path, shape, prompt_list = "512", gen_list = "128", depth_list = "0",
                                  attention_list = "exact,favor#", feature_list = "256", thread_list,
-                                 dtype_list = "f32", output = "md", plot_path, rf, stats = "prompt",
+                                 dtype_list = "f32", output = "md", plot_path, rf, stats,
                                  tokenizer_path;
   int64_t repetitions = 5, batch = 512, chunk = 64, seed = 42;
   bool real_depth = false, profile = false;
@@ -180,7 +180,10 @@ int Bench(int argc, char** argv) {
   args.String({"--features"}, "LIST", "random features per head M (default 256)", &feature_list);
   args.String({"--rf"}, "KIND", "random features for the favor kinds (default: the kind's own)",
               &rf);
-  args.String({"--favor-stats"}, "SRC", "prompt (default) | calibrated | FILE", &stats);
+  args.String({"--favor-stats"}, "SRC",
+              "prompt | calibrated | causal (hybrid) | FILE (default: prompt; hybrid: calibrated "
+              "when MODEL.favor-stats exists, else causal)",
+              &stats);
   args.Int({"--favor-chunk"}, "C", "prefill chunk of the causal prefix sums (default 64)", &chunk);
   int64_t window = -1, sinks = -1;
   args.Int({"--window"}, "W", "hybrid attention for the favor kinds: the last W tokens exact",
@@ -258,8 +261,15 @@ int Bench(int argc, char** argv) {
     file = *std::move(synthetic);
   }
   const std::string model_name = shape.empty() ? model_path : shape;
-  const MachineInfo machine = DescribeMachine();
-  std::vector<BenchRow> rows;
+  // Every variant of the grid, its attention resolved (statistics and plan files read) before
+  // anything is measured: a bad combination fails at once, not after the rows before it.
+  struct Variant {
+    std::string dtype, attention;
+    int64_t features = 0;  // 0: no random features.
+    bool hybrid = false;
+    runtime::LoadOptions load;
+  };
+  std::vector<Variant> variants;
   for (const std::string& dtype : *dtypes) {
     for (const std::string& attention : *attentions) {
       const bool no_features = attention == "exact" || attention == "window";
@@ -267,46 +277,56 @@ int Bench(int argc, char** argv) {
       const bool hybrid = attention != "exact" && (attention == "hybrid" || attention == "window" ||
                                                    window >= 0 || sinks >= 0);
       for (int64_t m : counts) {
-        runtime::LoadOptions load{.tokenizer_path = tokenizer_path,
-                                  .weights = dtype == "bf16" ? DType::kBF16 : DType::kF32};
-        load.attention = {.kind = attention,
-                          .rf = rf,
-                          .features = m > 0 ? m : 256,
-                          .stats = stats,
-                          .chunk = chunk,
-                          .window = attention == "exact" ? -1 : window,
-                          .sinks = attention == "exact" ? -1 : sinks};
-        auto model = shape.empty() ? runtime::Model::Load(model_path, load)
-                                   : runtime::Model::FromFile(file, load);
-        if (!model.ok()) return Fail(model.status());
-        for (int64_t t : *threads) {
-          for (const TestSpec& test : tests) {
-            auto row = RunTest(**model, test, static_cast<int>(t),
-                               {.repetitions = static_cast<int>(repetitions),
-                                .batch = batch,
-                                .real_depth = real_depth,
-                                .seed = static_cast<uint64_t>(seed),
-                                .profile = profile});
-            if (!row.ok()) {
-              return Fail(
-                  WithContext(row.status(), absl::StrCat(attention, " ", test.prompt ? "pp" : "tg",
-                                                         test.tokens, " @ d", test.depth)));
-            }
-            row->model = model_name;
-            row->dtype = dtype;
-            row->attention = attention;
-            row->rf = m > 0 ? rf : "";
-            row->features = m;
-            row->window = hybrid ? (window >= 0 ? window : 64) : -1;
-            row->sinks = hybrid ? (sinks >= 0 ? sinks : 4) : -1;
-            std::fprintf(stderr, "favor bench: %s %s: %.2f t/s\n", row->Attention().c_str(),
-                         row->Test().c_str(), row->tokens_per_second);
-            rows.push_back(*std::move(row));
-          }
+        Variant variant{.dtype = dtype, .attention = attention, .features = m, .hybrid = hybrid};
+        variant.load = {.tokenizer_path = tokenizer_path,
+                        .weights = dtype == "bf16" ? DType::kBF16 : DType::kF32};
+        variant.load.attention = {.kind = attention,
+                                  .rf = rf,
+                                  .features = m > 0 ? m : 256,
+                                  .stats = stats,
+                                  .chunk = chunk,
+                                  .window = attention == "exact" ? -1 : window,
+                                  .sinks = attention == "exact" ? -1 : sinks};
+        if (auto resolved = runtime::ResolveAttention(variant.load.attention, model_name);
+            !resolved.ok()) {
+          return Fail(WithContext(resolved.status(), attention));
         }
+        variants.push_back(std::move(variant));
       }
     }
   }
+  std::vector<BenchRow> rows;
+  for (const Variant& variant : variants) {
+    auto model = shape.empty() ? runtime::Model::Load(model_path, variant.load)
+                               : runtime::Model::FromFile(file, variant.load);
+    if (!model.ok()) return Fail(model.status());
+    for (int64_t t : *threads) {
+      for (const TestSpec& test : tests) {
+        auto row = RunTest(**model, test, static_cast<int>(t),
+                           {.repetitions = static_cast<int>(repetitions),
+                            .batch = batch,
+                            .real_depth = real_depth,
+                            .seed = static_cast<uint64_t>(seed),
+                            .profile = profile});
+        if (!row.ok()) {
+          return Fail(WithContext(row.status(),
+                                  absl::StrCat(variant.attention, " ", test.prompt ? "pp" : "tg",
+                                               test.tokens, " @ d", test.depth)));
+        }
+        row->model = model_name;
+        row->dtype = variant.dtype;
+        row->attention = variant.attention;
+        row->rf = variant.features > 0 ? rf : "";
+        row->features = variant.features;
+        row->window = variant.hybrid ? (window >= 0 ? window : 64) : -1;
+        row->sinks = variant.hybrid ? (sinks >= 0 ? sinks : 4) : -1;
+        std::fprintf(stderr, "favor bench: %s %s: %.2f t/s\n", row->Attention().c_str(),
+                     row->Test().c_str(), row->tokens_per_second);
+        rows.push_back(*std::move(row));
+      }
+    }
+  }
+  const MachineInfo machine = DescribeMachine();
   const std::string report = output == "csv"    ? CsvReport(machine, rows)
                              : output == "json" ? JsonReport(machine, rows)
                                                 : MarkdownReport(machine, rows);

@@ -136,8 +136,8 @@ std::string BenchRow::Attention() const {
 
 std::string MarkdownReport(const MachineInfo& machine, const std::vector<BenchRow>& rows) {
   std::string out =
-      absl::StrFormat("favor %s | %s | kernels %s | %d physical cores | oneDNN %s\n\n",
-                      machine.favor, machine.cpu, machine.isa, machine.cores, machine.onednn);
+      absl::StrFormat("favor %s | %s | kernels %s | %d physical cores | %s\n\n", machine.favor,
+                      machine.cpu, machine.isa, machine.cores, machine.onednn);
   out +=
       "| model | dtype | threads | attention | test | t/s | ms/token | attention % | state MiB | "
       "peak RSS MiB |\n"
@@ -157,6 +157,15 @@ std::string MarkdownReport(const MachineInfo& machine, const std::vector<BenchRo
   return out;
 }
 
+namespace {
+
+// A window or sink count, or `absent` for attention without one (never a placeholder number).
+std::string OptionalCount(int64_t value, const char* absent) {
+  return value >= 0 ? absl::StrCat(value) : std::string(absent);
+}
+
+}  // namespace
+
 std::string CsvReport(const MachineInfo& machine, const std::vector<BenchRow>& rows) {
   std::string out =
       "cpu,isa,cores,onednn,favor,model,dtype,threads,attention,rf,features,window,sinks,test,"
@@ -166,12 +175,13 @@ std::string CsvReport(const MachineInfo& machine, const std::vector<BenchRow>& r
   for (const BenchRow& row : rows) {
     absl::StrAppendFormat(
         &out,
-        "%s,%s,%d,%s,%s,%s,%s,%d,%s,%s,%d,%d,%d,%s,%d,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f\n",
+        "%s,%s,%d,%s,%s,%s,%s,%d,%s,%s,%d,%s,%s,%s,%d,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f\n",
         CsvField(machine.cpu), machine.isa, machine.cores, CsvField(machine.onednn), machine.favor,
         CsvField(row.model), row.dtype, row.threads, CsvField(row.attention), row.rf, row.features,
-        row.window, row.sinks, row.Test(), row.prompt ? row.tokens : 0, row.prompt ? 0 : row.tokens,
-        row.depth, row.repetitions, row.tokens_per_second, row.tokens_per_second_sd,
-        row.MillisecondsPerToken(), row.attention_share, row.state_mib, row.peak_rss_mib);
+        OptionalCount(row.window, ""), OptionalCount(row.sinks, ""), row.Test(),
+        row.prompt ? row.tokens : 0, row.prompt ? 0 : row.tokens, row.depth, row.repetitions,
+        row.tokens_per_second, row.tokens_per_second_sd, row.MillisecondsPerToken(),
+        row.attention_share, row.state_mib, row.peak_rss_mib);
   }
   return out;
 }
@@ -187,16 +197,17 @@ std::string JsonReport(const MachineInfo& machine, const std::vector<BenchRow>& 
     absl::StrAppendFormat(
         &out,
         "%s\n    {\"model\": %s, \"dtype\": %s, \"threads\": %d, \"attention\": %s, \"rf\": %s, "
-        "\"features\": %d, \"window\": %d, \"sinks\": %d, \"test\": %s, \"prompt_tokens\": %d, "
+        "\"features\": %d, \"window\": %s, \"sinks\": %s, \"test\": %s, \"prompt_tokens\": %d, "
         "\"gen_tokens\": %d, \"depth\": "
         "%d, \"repetitions\": %d, \"tokens_per_second\": %.4f, \"tokens_per_second_sd\": %.4f, "
         "\"ms_per_token\": %.4f, \"attention_share\": %.4f, \"state_mib\": %.4f, "
         "\"peak_rss_mib\": %.1f}",
         i == 0 ? "" : ",", JsonString(row.model), JsonString(row.dtype), row.threads,
-        JsonString(row.attention), JsonString(row.rf), row.features, row.window, row.sinks,
-        JsonString(row.Test()), row.prompt ? row.tokens : 0, row.prompt ? 0 : row.tokens, row.depth,
-        row.repetitions, row.tokens_per_second, row.tokens_per_second_sd,
-        row.MillisecondsPerToken(), row.attention_share, row.state_mib, row.peak_rss_mib);
+        JsonString(row.attention), JsonString(row.rf), row.features,
+        OptionalCount(row.window, "null"), OptionalCount(row.sinks, "null"), JsonString(row.Test()),
+        row.prompt ? row.tokens : 0, row.prompt ? 0 : row.tokens, row.depth, row.repetitions,
+        row.tokens_per_second, row.tokens_per_second_sd, row.MillisecondsPerToken(),
+        row.attention_share, row.state_mib, row.peak_rss_mib);
   }
   out += "\n  ],\n  \"crossover\": [";
   const auto crossovers = FindCrossovers(rows);

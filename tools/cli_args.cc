@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/kernels/kernels.h"
 
 namespace favor::cli {
 
@@ -25,30 +26,73 @@ void ArgParser::String(std::vector<std::string> names, std::string value_name, s
                       }});
 }
 
+void ArgParser::StringList(std::vector<std::string> names, std::string value_name, std::string help,
+                           std::vector<std::string>* target) {
+  options_.push_back({std::move(names), std::move(value_name), std::move(help),
+                      [target](const std::string& value) {
+                        target->push_back(value);
+                        return absl::OkStatus();
+                      },
+                      /*repeatable=*/true});
+}
+
 void ArgParser::Int(std::vector<std::string> names, std::string value_name, std::string help,
-                    int64_t* target) {
+                    int64_t* target, IntRange range) {
   const std::string flag = names.front();
   options_.push_back({std::move(names), std::move(value_name), std::move(help),
-                      [target, flag](const std::string& value) {
-                        if (!absl::SimpleAtoi(value, target)) {
+                      [target, flag, range](const std::string& value) {
+                        int64_t parsed = 0;
+                        if (!absl::SimpleAtoi(value, &parsed)) {
                           return absl::InvalidArgumentError(
                               absl::StrCat(flag, ": '", value, "' is not an integer"));
                         }
+                        if (parsed < range.min || parsed > range.max) {
+                          std::string bounds =
+                              range.max == INT64_MAX
+                                  ? absl::StrCat("at least ", range.min)
+                                  : absl::StrCat("in [", range.min, ", ", range.max, "]");
+                          return absl::InvalidArgumentError(
+                              absl::StrCat(flag, " must be ", bounds, ", got ", value));
+                        }
+                        *target = parsed;
                         return absl::OkStatus();
                       }});
 }
 
 void ArgParser::Float(std::vector<std::string> names, std::string value_name, std::string help,
-                      float* target) {
+                      float* target, FloatRange range) {
   const std::string flag = names.front();
-  options_.push_back({std::move(names), std::move(value_name), std::move(help),
-                      [target, flag](const std::string& value) {
-                        if (!absl::SimpleAtof(value, target) || !std::isfinite(*target)) {
-                          return absl::InvalidArgumentError(
-                              absl::StrCat(flag, ": '", value, "' is not a number"));
-                        }
-                        return absl::OkStatus();
-                      }});
+  options_.push_back(
+      {std::move(names), std::move(value_name), std::move(help),
+       [target, flag, range](const std::string& value) {
+         float parsed = 0;
+         if (!absl::SimpleAtof(value, &parsed) || !std::isfinite(parsed)) {
+           return absl::InvalidArgumentError(absl::StrCat(flag, ": '", value, "' is not a number"));
+         }
+         const bool below = range.min_exclusive ? !(parsed > range.min) : parsed < range.min;
+         if (below || parsed > range.max) {
+           std::string bounds;
+           if (std::isinf(range.max)) {
+             bounds = absl::StrCat(range.min_exclusive ? "greater than " : "at least ", range.min);
+           } else {
+             bounds = absl::StrCat("in ", range.min_exclusive ? "(" : "[", range.min, ", ",
+                                   range.max, "]");
+           }
+           return absl::InvalidArgumentError(
+               absl::StrCat(flag, " must be ", bounds, ", got ", value));
+         }
+         *target = parsed;
+         return absl::OkStatus();
+       }});
+}
+
+bool ArgParser::Given(const std::string& name) const {
+  for (const Option& option : options_) {
+    for (const std::string& candidate : option.names) {
+      if (candidate == name) return option.given > 0;
+    }
+  }
+  return false;
 }
 
 absl::Status ArgParser::Parse(int argc, char** argv, int first) {
@@ -56,6 +100,10 @@ absl::Status ArgParser::Parse(int argc, char** argv, int first) {
     std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
       help_ = true;
+      continue;
+    }
+    if (arg == "--version") {
+      version_ = true;
       continue;
     }
     std::string inline_value;
@@ -67,8 +115,8 @@ absl::Status ArgParser::Parse(int argc, char** argv, int first) {
         has_inline = true;
       }
     }
-    const Option* option = nullptr;
-    for (const Option& candidate : options_) {
+    Option* option = nullptr;
+    for (Option& candidate : options_) {
       for (const std::string& name : candidate.names) {
         if (name == arg) option = &candidate;
       }
@@ -76,6 +124,10 @@ absl::Status ArgParser::Parse(int argc, char** argv, int first) {
     if (option == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("unknown option '", arg, "' for '", command_,
                                                      "' (see favor ", command_, " --help)"));
+    }
+    if (++option->given > 1 && !option->repeatable) {
+      return absl::InvalidArgumentError(absl::StrCat(arg, " is given more than once (",
+                                                     option->names.front(), " takes one value)"));
     }
     if (option->value_name.empty()) {
       if (has_inline) return absl::InvalidArgumentError(absl::StrCat(arg, " takes no value"));
@@ -102,6 +154,10 @@ std::optional<int> ArgParser::ParseCommand(int argc, char** argv) {
     std::fputs(Usage().c_str(), stdout);
     return 0;
   }
+  if (version_) {
+    std::printf("%s\n", VersionLine().c_str());
+    return 0;
+  }
   return std::nullopt;
 }
 
@@ -114,6 +170,11 @@ std::string ArgParser::Usage() const {
                     option.help, "\n");
   }
   return out;
+}
+
+std::string VersionLine() {
+  return absl::StrCat("favor ", FAVOR_VERSION,
+                      " (best kernels on this CPU: ", kernels::IsaName(kernels::BestIsa()), ")");
 }
 
 int PrintFailure(const std::string& command, const absl::Status& status) {

@@ -11,5 +11,6 @@ int Inspect(int argc, char** argv);
 int Info(int argc, char** argv);
 int Bench(int argc, char** argv);
 int Eval(int argc, char** argv);
+int Tokenize(int argc, char** argv);
 
 }  // namespace favor::cli

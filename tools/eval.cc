@@ -375,9 +375,10 @@ int Eval(int argc, char** argv) {
         }
         row.layer_errors.push_back(std::sqrt(error / std::max(norm, 1e-300)));
       }
-      std::fprintf(stderr, "favor eval: %s M=%lld W=%lld S=%lld: KL %.4f\n", name.c_str(),
-                   static_cast<long long>(m), static_cast<long long>(row.window),
-                   static_cast<long long>(row.sinks), row.mean_kl);
+      std::fprintf(stderr, "favor eval: %s M=%lld%s: KL %.4f\n", name.c_str(),
+                   static_cast<long long>(m),
+                   row.window >= 0 ? absl::StrCat(" W=", row.window, " S=", row.sinks).c_str() : "",
+                   row.mean_kl);
       rows.push_back(row);
     }
   }

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <string>
 
+#include "tools/cli_args.h"
 #include "tools/commands.h"
 
 namespace {
@@ -17,7 +18,10 @@ constexpr char kUsage[] =
     "  bench      speed and memory of exact and random-feature attention (pp/tg at depth)\n"
     "  eval       quality of random-feature attention against exact (perplexity, KL, top-1)\n"
     "  inspect    show a model file's architecture, tensors, tokenizer and metadata\n"
+    "  tokenize   show the token ids and pieces of a text\n"
     "  info       show the CPU features, chosen ISA, threads and oneDNN version\n"
+    "\n"
+    "  favor --version   the version\n"
     "\n"
     "environment:\n"
     "  FAVOR_ISA=scalar|avx2|avx512   force the SIMD kernels\n";
@@ -37,14 +41,18 @@ int main(int argc, char** argv) {
   if (command == "info") return favor::cli::Info(argc, argv);
   if (command == "bench") return favor::cli::Bench(argc, argv);
   if (command == "eval") return favor::cli::Eval(argc, argv);
+  if (command == "tokenize") return favor::cli::Tokenize(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
     std::fputs(kUsage, stdout);
     return 0;
   }
+  if (command == "--version" || command == "version") {
+    std::printf("%s\n", favor::cli::VersionLine().c_str());
+    return 0;
+  }
   std::fprintf(stderr,
                "favor: unknown command '%s' (commands: generate, calibrate, variance, bench, eval, "
-               "inspect, info; see "
-               "favor --help)\n",
+               "inspect, tokenize, info; see favor --help)\n",
                command.c_str());
   return 2;
 }

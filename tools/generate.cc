@@ -1,18 +1,21 @@
-// favor generate: prompt in, tokens streamed to stdout as they are produced, a summary on stderr.
+// favor generate: prompt in, tokens streamed to stdout as they are produced, a summary on stderr
+// that says why generation stopped.
 #include <chrono>
 #include <cstdio>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "engine/runtime/generation.h"
 #include "engine/runtime/model.h"
 #include "engine/runtime/session.h"
 #include "engine/text/sampler.h"
-#include "engine/text/text_stream.h"
+#include "tools/attention_flags.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"
+#include "tools/interrupt.h"
+#include "tools/prompt_text.h"
 
 namespace favor::cli {
 namespace {
@@ -23,69 +26,76 @@ double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-int Fail(const absl::Status& status) {
-  std::fprintf(stderr, "favor generate: error: %s\n", std::string(status.message()).c_str());
-  return 1;
+int Fail(const absl::Status& status) { return PrintFailure("generate", status); }
+int UsageError(const std::string& message) { return PrintUsageError("generate", message); }
+
+// Why generation stopped, in the summary's words.
+std::string DescribeStop(const runtime::GenerationResult& result, bool interrupted,
+                         int64_t max_tokens, int64_t context) {
+  switch (result.stop) {
+    case runtime::StopReason::kEndOfSequence:
+      return absl::StrCat("end of generation (", result.stop_text, ")");
+    case runtime::StopReason::kMaxTokens:
+      return absl::StrCat("token limit (-n ", max_tokens, ")");
+    case runtime::StopReason::kContextFull:
+      return absl::StrCat("context full (", context, " tokens)");
+    case runtime::StopReason::kStopString:
+      return absl::StrCat("stop string \"", result.stop_text, "\"");
+    case runtime::StopReason::kCallback:
+      return interrupted ? "interrupted" : "stopped by the caller";
+  }
+  return "unknown";
 }
 
 }  // namespace
 
 int Generate(int argc, char** argv) {
-  std::string model_path, prompt, tokenizer_path, dtype = "f32";
+  std::string model_path, prompt, prompt_file, tokenizer_path, dtype = "f32";
   int64_t n_predict = 128, threads = 0, context = 0, batch = 512, seed = -1, repeat_last_n = 64,
           top_k = 40;
-  float temperature = 0.8f, top_p = 0.95f, min_p = 0.05f, repeat_penalty = 1.1f;
-  bool verbose = false, no_bos = false;
-  runtime::AttentionConfig attention;
-  std::string favor_layers;
-  int64_t favor_seed = 0;
+  text::SamplerOptions defaults;
+  float temperature = defaults.temperature, top_p = defaults.top_p, min_p = defaults.min_p,
+        repeat_penalty = defaults.repeat_penalty;
+  bool verbose = false, no_bos = false, ignore_eos = false, escape = false;
+  std::vector<std::string> stop_strings;
+  AttentionFlags attention;
   ArgParser args("generate");
-  args.String({"-m", "--model"}, "PATH", "model: .gguf, llama2.c .bin, or Hugging Face directory",
+  args.String({"-m", "--model"}, "PATH",
+              "model: a .gguf file, a llama2.c .bin checkpoint, or a Hugging Face directory",
               &model_path);
   args.String({"-p", "--prompt"}, "TEXT", "prompt (default: empty, start from BOS)", &prompt);
-  args.Int({"-n", "--n-predict"}, "N", "tokens to generate (default 128; stops at EOS)",
-           &n_predict);
-  args.String({"--tokenizer"}, "PATH", "SentencePiece .model or llama2.c tokenizer.bin",
+  args.String({"-f", "--file"}, "FILE", "read the prompt from a file", &prompt_file);
+  args.Flag({"-e", "--escape"}, "process \\n, \\t, \\\\, \\\", \\xHH in the prompt", &escape);
+  args.Int({"-n", "--n-predict"}, "N",
+           "tokens to generate (default 128; -1: until end of generation or a full context)",
+           &n_predict, {.min = -1});
+  args.StringList({"--stop"}, "TEXT", "end generation before TEXT (repeatable)", &stop_strings);
+  args.Flag({"--ignore-eos"}, "generate through end-of-generation tokens", &ignore_eos);
+  args.String({"--tokenizer"}, "PATH",
+              "tokenizer.json, SentencePiece .model or llama2.c tokenizer.bin (default: the "
+              "model's own)",
               &tokenizer_path);
-  args.Float({"--temp"}, "T", "temperature; 0 = greedy (default 0.8)", &temperature);
-  args.Int({"--top-k"}, "K", "top-k; 0 = off (default 40)", &top_k);
-  args.Float({"--top-p"}, "P", "top-p; 1 = off (default 0.95)", &top_p);
-  args.Float({"--min-p"}, "P", "min-p; 0 = off (default 0.05)", &min_p);
-  args.Float({"--repeat-penalty"}, "X", "repetition penalty; 1 = off (default 1.1)",
-             &repeat_penalty);
+  args.Float({"--temp"}, "T", "temperature; 0 = greedy (default 0.8)", &temperature, {.min = 0});
+  args.Int({"--top-k"}, "K", "top-k; 0 = off (default 40)", &top_k, {.min = 0, .max = INT32_MAX});
+  args.Float({"--top-p"}, "P", "top-p in (0, 1]; 1 = off (default 0.95)", &top_p,
+             {.min = 0, .max = 1, .min_exclusive = true});
+  args.Float({"--min-p"}, "P", "min-p in [0, 1]; 0 = off (default 0.05)", &min_p,
+             {.min = 0, .max = 1});
+  args.Float({"--repeat-penalty"}, "X", "repetition penalty; 1 = off (default 1.0)",
+             &repeat_penalty, {.min = 0, .min_exclusive = true});
   args.Int({"--repeat-last-n"}, "N", "tokens the penalty looks back at (default 64)",
-           &repeat_last_n);
-  args.Int({"-s", "--seed"}, "N", "sampling seed; -1 = random (default)", &seed);
-  args.Int({"-t", "--threads"}, "N", "threads (default: physical cores)", &threads);
-  args.Int({"-c", "--ctx-size"}, "N", "context size (default: the model's)", &context);
-  args.Int({"-b", "--batch-size"}, "N", "prompt tokens per forward pass (default 512)", &batch);
+           &repeat_last_n, {.min = 0, .max = INT32_MAX});
+  args.Int({"-s", "--seed"}, "N", "sampling seed; -1 = random, printed in the summary (default)",
+           &seed, {.min = -1});
+  args.Int({"-t", "--threads"}, "N", "threads (default: physical cores)", &threads,
+           {.min = 0, .max = 4096});
+  args.Int({"-c", "--ctx-size"}, "N", "context size (default: the model's trained context)",
+           &context, {.min = 0});
+  args.Int({"-b", "--batch-size"}, "N", "prompt tokens per forward pass (default 512)", &batch,
+           {.min = 1});
   args.String({"--dtype"}, "f32|bf16", "matrix weights for compute (default f32)", &dtype);
   args.Flag({"--no-bos"}, "do not start the prompt with BOS", &no_bos);
-  args.String({"--attention"}, "KIND",
-              "exact (default), favor+ (PosRF), favor++ (OPRF), favor# (SADERF), hybrid (exact "
-              "sinks and window, favor# tail; needs calibrated statistics), window (exact sinks "
-              "and window only)",
-              &attention.kind);
-  args.String({"--rf"}, "KIND",
-              "random features for favor attention: posrf|gerf|oprf|saderf|aderf|sderf",
-              &attention.rf);
-  args.Int({"--features"}, "M", "random features per head (default 256)", &attention.features);
-  args.Int({"--favor-seed"}, "N", "seed of the random projections (default 0)", &favor_seed);
-  args.String({"--favor-stats"}, "SRC", "prompt (default) | calibrated (MODEL.favor-stats) | FILE",
-              &attention.stats);
-  args.String({"--favor-layers"}, "LIST", "layers to swap, e.g. 0,2-4 (default: all)",
-              &favor_layers);
-  args.Int({"--favor-chunk"}, "C", "prefill chunk of the causal prefix sums (default 64)",
-           &attention.chunk);
-  args.Int({"--window"}, "W",
-           "hybrid attention: the last W tokens exact (default 64 with --attention hybrid|window)",
-           &attention.window);
-  args.Int({"--sinks"}, "S", "hybrid attention: the first S tokens exact (default 4)",
-           &attention.sinks);
-  args.String({"--favor-plan"}, "FILE",
-              "hybrid attention with the per-head windows of a plan (favor calibrate --plan): "
-              "calibrated (MODEL.favor-stats) or FILE; also its statistics and tail kind",
-              &attention.plan);
+  AddAttentionFlags(args, attention);
   args.Flag({"-v", "--verbose"}, "print the execution plan (ISA, threads, memory)", &verbose);
   if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
   if (model_path.empty()) {
@@ -93,42 +103,35 @@ int Generate(int argc, char** argv) {
     return 2;
   }
   if (dtype != "f32" && dtype != "bf16") {
-    std::fprintf(stderr, "favor generate: --dtype must be f32 or bf16, got '%s'\n", dtype.c_str());
-    return 2;
+    return UsageError(absl::StrCat("--dtype must be f32 or bf16, got '", dtype, "'"));
   }
-  if (threads < 0 || context < 0 || batch <= 0 || n_predict < -1 || top_k < 0 ||
-      repeat_last_n < 0) {
-    std::fprintf(
-        stderr,
-        "favor generate: -t, -c, -b, -n, --top-k and --repeat-last-n must not be negative\n");
-    return 2;
+  if (!prompt_file.empty() && args.Given("-p")) return UsageError("-p and -f both give the prompt");
+  for (const std::string& stop : stop_strings) {
+    if (stop.empty()) return UsageError("--stop: the stop string is empty");
   }
-  auto layers = runtime::ParseLayerList(favor_layers);
-  if (!layers.ok()) {
-    std::fprintf(stderr, "favor generate: --favor-layers: %s\n",
-                 std::string(layers.status().message()).c_str());
-    return 2;
+  if (auto status = ResolveAttentionFlags(args, attention); !status.ok()) {
+    return UsageError(std::string(status.message()));
   }
-  attention.layers = *layers;
-  attention.seed = static_cast<uint64_t>(favor_seed);
-  const uint64_t actual_seed = seed < 0 ? std::random_device{}() : static_cast<uint64_t>(seed);
-  const text::SamplerOptions sampling{.temperature = temperature,
-                                      .top_k = static_cast<int>(top_k),
-                                      .top_p = top_p,
-                                      .min_p = min_p,
-                                      .repeat_penalty = repeat_penalty,
-                                      .repeat_last_n = static_cast<int>(repeat_last_n),
-                                      .seed = actual_seed};
-  if (auto status = sampling.Validate(); !status.ok()) {
-    std::fprintf(stderr, "favor generate: %s\n", std::string(status.message()).c_str());
-    return 2;
+  if (!prompt_file.empty()) {
+    auto text = ReadPromptFile(prompt_file);
+    if (!text.ok()) return Fail(text.status());
+    prompt = *std::move(text);
   }
+  if (escape) prompt = ProcessEscapes(prompt);
+  const text::SamplerOptions sampling{
+      .temperature = temperature,
+      .top_k = static_cast<int>(top_k),
+      .top_p = top_p,
+      .min_p = min_p,
+      .repeat_penalty = repeat_penalty,
+      .repeat_last_n = static_cast<int>(repeat_last_n),
+      .seed = seed < 0 ? text::kRandomSeed : static_cast<uint64_t>(seed)};
 
   const auto load_start = Clock::now();
   auto model =
       runtime::Model::Load(model_path, {.tokenizer_path = tokenizer_path,
                                         .weights = dtype == "bf16" ? DType::kBF16 : DType::kF32,
-                                        .attention = attention});
+                                        .attention = attention.config});
   if (!model.ok()) return Fail(model.status());
   auto session = runtime::Session::Create(**model, {.context = context,
                                                     .threads = static_cast<int>(threads),
@@ -136,8 +139,10 @@ int Generate(int argc, char** argv) {
                                                     .verbose = verbose});
   if (!session.ok()) return Fail(session.status());
   const double load_seconds = Seconds(load_start);
+  WarnBeyondTrainedContext("generate", (*session)->context(), (*model)->config().max_seq_len);
 
   const text::Tokenizer& tokenizer = (*model)->tokenizer();
+  WarnUnrepresentable("generate", tokenizer, prompt);
   auto prompt_ids = tokenizer.Encode(prompt, !no_bos && tokenizer.add_bos());
   if (!prompt_ids.ok()) return Fail(prompt_ids.status());
   if (prompt_ids->empty()) {
@@ -149,43 +154,45 @@ int Generate(int argc, char** argv) {
                                                    (*session)->context(), " (use -c)")));
   }
 
-  // The prompt's own text first, then each token's as it becomes final.
-  text::TextStream prompt_text(tokenizer);
-  for (int32_t id : *prompt_ids) {
-    auto fresh = prompt_text.Push(id);
-    if (!fresh.ok()) return Fail(fresh.status());
-    std::fwrite(fresh->data(), 1, fresh->size(), stdout);
-  }
+  // The prompt as the tokenizer reads it, then each token's text as it becomes final: together
+  // the decoding of the whole sequence.
+  auto prompt_text = tokenizer.Decode(*prompt_ids);
+  if (!prompt_text.ok()) return Fail(prompt_text.status());
+  std::fwrite(prompt_text->data(), 1, prompt_text->size(), stdout);
   std::fflush(stdout);
-  runtime::GenerationOptions generation{.sampling = sampling, .max_tokens = n_predict};
+  const InterruptScope interrupt;
+  runtime::GenerationOptions generation{.sampling = sampling,
+                                        .max_tokens = n_predict,
+                                        .stop_at_eos = !ignore_eos,
+                                        .stop_strings = stop_strings};
   auto result = runtime::Generate(**session, tokenizer, *prompt_ids, generation,
-                                  [](int32_t, const std::string& fresh) {
+                                  [&interrupt](int32_t, const std::string& fresh) {
                                     std::fwrite(fresh.data(), 1, fresh.size(), stdout);
                                     std::fflush(stdout);
-                                    return true;
+                                    return !interrupt.interrupted();
                                   });
   if (!result.ok()) return Fail(result.status());
-  const double prompt_seconds = result->prompt_seconds;
   const auto generated = static_cast<int64_t>(result->tokens.size());
-  const double gen_seconds = result->generation_seconds;
   std::fputc('\n', stdout);
   std::fflush(stdout);
+  const runtime::AttentionConfig& config = attention.config;
+  const std::string attention_name =
+      config.plan.empty() ? config.kind : absl::StrCat("hybrid (per-head plan ", config.plan, ")");
   std::fprintf(
-      stderr,
-      "\nfavor: load %.3f s | prompt %zu tokens in %.3f s (%.1f tokens/s) | "
-      "generated %lld tokens in %.3f s (%.1f tokens/s) | seed %llu | %s, %d threads | "
-      "attention %s, state %.2f MiB\n",
-      load_seconds, prompt_ids->size(), prompt_seconds,
-      static_cast<double>(prompt_ids->size()) / prompt_seconds, static_cast<long long>(generated),
-      gen_seconds, generated > 0 ? static_cast<double>(generated) / gen_seconds : 0.0,
-      static_cast<unsigned long long>(actual_seed),
-      std::string(kernels::IsaName((*session)->executor().isa())).c_str(),
-      (*session)->executor().threads(),
-      attention.plan.empty() ? attention.kind.c_str()
-                             : absl::StrCat(attention.kind == "exact" ? "hybrid" : attention.kind,
-                                            " (per-head plan ", attention.plan, ")")
-                                   .c_str(),
-      static_cast<double>((*session)->StateBytes()) / (1 << 20));
+      stderr, "%s",
+      absl::StrFormat(
+          "\nfavor: stop: %s | load %.3f s | prompt %d tokens in %.3f s (%.1f tokens/s) | "
+          "generated %d tokens in %.3f s (%.1f tokens/s) | seed %d | %s, %d threads | "
+          "attention %s, state %.2f MiB\n",
+          DescribeStop(*result, interrupt.interrupted(), n_predict, (*session)->context()),
+          load_seconds, prompt_ids->size(), result->prompt_seconds,
+          static_cast<double>(prompt_ids->size()) / result->prompt_seconds, generated,
+          result->generation_seconds,
+          generated > 0 ? static_cast<double>(generated) / result->generation_seconds : 0.0,
+          result->seed, kernels::IsaName((*session)->executor().isa()),
+          (*session)->executor().threads(), attention_name,
+          static_cast<double>((*session)->StateBytes()) / (1 << 20))
+          .c_str());
   return 0;
 }
 

@@ -101,7 +101,9 @@ int Inspect(int argc, char** argv) {
   return 0;
 }
 
-int Info(int /*argc*/, char** /*argv*/) {
+int Info(int argc, char** argv) {
+  ArgParser args("info");
+  if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
   auto isa = kernels::IsaFromEnvironment();
   if (!isa.ok()) {
     std::fprintf(stderr, "favor: %s\n", std::string(isa.status().message()).c_str());

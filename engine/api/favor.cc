@@ -1,6 +1,7 @@
 // The C++ API over the runtime: Model caches one runtime model (graph and packed weights) per
 // attention choice and logits mode, built on first use under a mutex; sessions are runtime
 // sessions on them.
+#include "favor/favor.h"
 #include "favor/favor.hpp"
 
 #include <cmath>
@@ -120,6 +121,9 @@ Model::~Model() = default;
 const ModelInfo& Model::info() const { return impl_->info; }
 const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
 
+static_assert(kRandomSeed == text::kRandomSeed, "one random-seed sentinel");
+static_assert(FAVOR_RANDOM_SEED == kRandomSeed, "the C API's too");
+
 const char* StopReasonName(StopReason reason) {
   return runtime::StopReasonName(static_cast<runtime::StopReason>(reason));
 }
@@ -177,6 +181,8 @@ absl::StatusOr<Generation> Session::Generate(const std::string& prompt,
   return Generation{.text = std::move(result.text),
                     .tokens = std::move(result.tokens),
                     .stop = static_cast<StopReason>(result.stop),
+                    .stop_text = std::move(result.stop_text),
+                    .seed = result.seed,
                     .prompt_tokens = result.prompt_tokens,
                     .prompt_seconds = result.prompt_seconds,
                     .generation_seconds = result.generation_seconds};

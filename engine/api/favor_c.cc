@@ -165,7 +165,7 @@ favor_status favor_session_create(const favor_model* model, const favor_session_
       cpp.attention.features_kind = OrDefault(options->features_kind, "");
       cpp.attention.features = options->features;
       cpp.attention.seed = options->attention_seed;
-      cpp.attention.statistics = OrDefault(options->statistics, "prompt");
+      cpp.attention.statistics = OrDefault(options->statistics, "");
       cpp.attention.plan = OrDefault(options->plan, "");
       cpp.attention.window = options->window;
       cpp.attention.sinks = options->sinks;

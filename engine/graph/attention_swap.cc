@@ -145,18 +145,28 @@ absl::StatusOr<int> SwapAttention(Graph& graph, const AttentionSwapOptions& opti
       h.features = options.features;
       h.chunk = options.chunk;
       if (h.random_feature_tail && h.features.kind != rf::RfKind::kPos) {
-        if (options.source != FavorStatsSource::kCalibrated) {
+        if (options.source == FavorStatsSource::kCausal) {
+          h.sequence_statistics = true;
+        } else if (options.source == FavorStatsSource::kCalibrated) {
+          h.calibration = options.calibration->layers[static_cast<size_t>(layer)];
+        } else {
           return absl::InvalidArgumentError(
-              "hybrid attention's random-feature tail needs calibrated statistics (favor "
-              "calibrate; --favor-stats calibrated or FILE)");
+              "hybrid attention's random-feature tail takes calibrated statistics (favor "
+              "calibrate; --favor-stats calibrated or FILE) or the sequence's own, taken "
+              "causally (--favor-stats causal)");
         }
-        h.calibration = options.calibration->layers[static_cast<size_t>(layer)];
       }
       auto hybrid = HybridAttentionOp::Create(std::move(h));
       if (!hybrid.ok()) return WithContext(hybrid.status(), absl::StrCat("layer ", layer));
       FAVOR_RETURN_IF_ERROR(graph.ReplaceOp(id, *std::move(hybrid)));
       ++swapped;
       continue;
+    }
+    if (options.source == FavorStatsSource::kCausal) {
+      return absl::InvalidArgumentError(
+          "causal statistics come from the tokens before the first one leaves the exact window: "
+          "they need hybrid attention (pure random-feature attention takes prompt or calibrated "
+          "statistics)");
     }
     FavorAttentionOptions o;
     o.n_heads = exact->options().n_heads;

@@ -383,4 +383,19 @@ absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory) {
   return model;
 }
 
+absl::StatusOr<Vocabulary> LoadTokenizerJson(const std::string& path) {
+  FAVOR_ASSIGN_OR_RETURN(const std::string text, ReadTextFile(path));
+  const size_t slash = path.find_last_of('/');
+  const std::string config_path =
+      (slash == std::string::npos ? std::string(".") : path.substr(0, slash)) + "/config.json";
+  FAVOR_ASSIGN_OR_RETURN(Json config, Json::Parse("{}", config_path));
+  if (FileExists(config_path)) {
+    FAVOR_ASSIGN_OR_RETURN(config, ReadJsonFile(config_path));
+    if (!config.is_object()) {
+      return absl::InvalidArgumentError(absl::StrCat(config_path, ": not a JSON object"));
+    }
+  }
+  return ParseTokenizerJson(text, path, config);
+}
+
 }  // namespace favor::io

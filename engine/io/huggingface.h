@@ -28,4 +28,8 @@ absl::Status ParseSafetensors(std::shared_ptr<const Storage> file, const std::st
 absl::StatusOr<Vocabulary> ParseTokenizerJson(absl::string_view text, const std::string& source,
                                               const Json& config);
 
+// A tokenizer.json file on its own (--tokenizer): bos/eos ids from the config.json beside it when
+// there is one.
+absl::StatusOr<Vocabulary> LoadTokenizerJson(const std::string& path);
+
 }  // namespace favor::io

@@ -1,5 +1,6 @@
 #include "engine/io/model_file.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -8,7 +9,9 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "engine/core/status.h"
+#include "engine/io/file_kind.h"
 
 namespace favor::io {
 namespace {
@@ -145,22 +148,95 @@ absl::StatusOr<Tensor> ViewOrCopy(std::shared_ptr<const Storage> file, size_t of
   return copy;
 }
 
+namespace {
+
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// A directory without config.json: the model files in it, to say which one to pass.
+absl::Status NoConfigIn(const std::string& directory) {
+  std::vector<std::string> found;
+  if (DIR* dir = ::opendir(directory.c_str()); dir != nullptr) {
+    while (const dirent* entry = ::readdir(dir)) {
+      const std::string name = entry->d_name;
+      const std::string path = directory + "/" + name;
+      if (name == "." || name == "..") continue;
+      const FileKind kind = IdentifyFile(path);
+      if (kind == FileKind::kGguf || kind == FileKind::kLlama2cCheckpoint ||
+          kind == FileKind::kSafetensors) {
+        found.push_back(name);
+      }
+    }
+    ::closedir(dir);
+  }
+  std::sort(found.begin(), found.end());
+  if (found.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        directory,
+        ": no model here (a Hugging Face directory needs config.json; no .gguf, llama2.c "
+        "checkpoint or safetensors file either)"));
+  }
+  return absl::NotFoundError(absl::StrCat(directory,
+                                          ": no config.json, so not a Hugging Face directory; "
+                                          "model files in it: ",
+                                          absl::StrJoin(found, ", "), " (pass one with -m)"));
+}
+
+}  // namespace
+
 absl::StatusOr<ModelFile> LoadModelFile(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(absl::StrCat("model '", path, "' does not exist"));
-  }
-  if (S_ISDIR(st.st_mode)) return LoadHuggingFace(path);
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  in.read(magic, 4);
-  if (in.gcount() == 4 && std::string(magic, 4) == "GGUF") return LoadGguf(path);
-  if (in.gcount() < 4) {
+  const FileKind kind = IdentifyFile(path);
+  const auto not_a_model = [&](absl::string_view advice) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": file of ", in.gcount(), " bytes is too short to be a model"));
+        absl::StrCat(path, " is ", FileKindDescription(kind), ", not a model; ", advice));
+  };
+  switch (kind) {
+    case FileKind::kMissing:
+      return absl::NotFoundError(absl::StrCat("model '", path, "' does not exist"));
+    case FileKind::kDirectory: {
+      struct stat st {};
+      if (::stat((path + "/config.json").c_str(), &st) != 0) return NoConfigIn(path);
+      return LoadHuggingFace(path);
+    }
+    case FileKind::kGguf:
+      return LoadGguf(path);
+    case FileKind::kLlama2cCheckpoint:
+      return LoadLlama2c(path);
+    case FileKind::kSafetensors: {
+      // Safetensors hold only weights: the model is the directory (config.json, tokenizer).
+      const std::string directory = DirectoryOf(path);
+      struct stat st {};
+      if (::stat((directory + "/config.json").c_str(), &st) != 0) {
+        return not_a_model(absl::StrCat(
+            "a Hugging Face model needs config.json beside it (none in ", directory, ")"));
+      }
+      return LoadHuggingFace(directory);
+    }
+    case FileKind::kHuggingFaceConfig:
+    case FileKind::kSafetensorsIndex:
+    case FileKind::kTokenizerConfig:
+      return not_a_model(absl::StrCat("pass the model's directory: -m ", DirectoryOf(path)));
+    case FileKind::kTokenizerJson:
+    case FileKind::kSentencePieceModel:
+    case FileKind::kLlama2cTokenizer:
+      return not_a_model("pass it with --tokenizer, and the model with -m");
+    case FileKind::kFavorStatistics:
+      return not_a_model("pass it with --favor-stats or --favor-plan, and the model with -m");
+    case FileKind::kOtherJson:
+    case FileKind::kText:
+    case FileKind::kUnknown:
+      break;
   }
-  // llama2.c checkpoints have no magic in the legacy format; the versioned format starts "ak42".
-  return LoadLlama2c(path);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && st.st_size < 28) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": file of ", st.st_size, " bytes is too short to be a model"));
+  }
+  return not_a_model(
+      "models are GGUF files, llama2.c checkpoints and Hugging Face directories (config.json "
+      "and safetensors)");
 }
 
 }  // namespace favor::io

@@ -150,22 +150,11 @@ absl::Status FavorAttentionOp::FeaturesFromRun(
     const Tensor& q, const Tensor& k,
     std::vector<std::shared_ptr<const rf::HeadFeatures>>& out) const {
   const int64_t d = options_.head_dim, tokens = q.dim(0);
-  const int64_t group = options_.n_heads / options_.n_kv_heads;
-  const float scale = static_cast<float>(std::pow(static_cast<double>(d), -0.25));
-  std::vector<float> scaled(static_cast<size_t>(d));
   out.clear();
   for (int64_t g = 0; g < options_.n_kv_heads; ++g) {
     rf::PairStatistics stats(d);
-    for (int64_t t = 0; t < tokens; ++t) {
-      const float* key = k.data<float>() + (t * options_.n_kv_heads + g) * d;
-      for (int64_t i = 0; i < d; ++i) scaled[static_cast<size_t>(i)] = key[i] * scale;
-      stats.AddKey(scaled.data());
-      for (int64_t h = g * group; h < (g + 1) * group; ++h) {
-        const float* query = q.data<float>() + (t * options_.n_heads + h) * d;
-        for (int64_t i = 0; i < d; ++i) scaled[static_cast<size_t>(i)] = query[i] * scale;
-        stats.AddQuery(scaled.data());
-      }
-    }
+    feature_tail::AddHeadStatistics(stats, q.data<float>(), k.data<float>(), 0, tokens,
+                                    options_.n_heads, options_.n_kv_heads, g, d);
     FAVOR_ASSIGN_OR_RETURN(auto features,
                            rf::MakeHeadFeatures(options_.features, stats, options_.layer, g));
     out.push_back(std::move(features));

@@ -33,7 +33,9 @@ namespace favor {
 // kPrompt: the first run's (the prompt's) queries and keys, frozen for the sequence.
 // kCalibrated: statistics given at construction. kSequence: every run's own queries and keys, for
 // bidirectional (encoder) use only, where the whole input is known before any output.
-enum class FavorStatsSource { kPrompt, kCalibrated, kSequence };
+// kCausal: hybrid attention only: the sequence's positions before its first key leaves the exact
+// window (HybridAttentionOp), so no query's features depend on its future.
+enum class FavorStatsSource { kPrompt, kCalibrated, kSequence, kCausal };
 
 struct FavorAttentionOptions {
   int64_t n_heads = 0;

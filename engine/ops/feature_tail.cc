@@ -53,6 +53,24 @@ absl::StatusOr<std::vector<std::shared_ptr<const rf::HeadFeatures>>> CalibratedF
   return out;
 }
 
+void AddHeadStatistics(rf::PairStatistics& statistics, const float* q, const float* k,
+                       int64_t begin, int64_t end, int64_t n_heads, int64_t n_kv_heads, int64_t g,
+                       int64_t d) {
+  const float scale = static_cast<float>(std::pow(static_cast<double>(d), -0.25));
+  const int64_t group = n_heads / n_kv_heads;
+  float scaled[kernels::kMaxHeadDim];
+  for (int64_t t = begin; t < end; ++t) {
+    const float* key = k + (t * n_kv_heads + g) * d;
+    for (int64_t i = 0; i < d; ++i) scaled[i] = key[i] * scale;
+    statistics.AddKey(scaled);
+    for (int64_t h = g * group; h < (g + 1) * group; ++h) {
+      const float* query = q + (t * n_heads + h) * d;
+      for (int64_t i = 0; i < d; ++i) scaled[i] = query[i] * scale;
+      statistics.AddQuery(scaled);
+    }
+  }
+}
+
 HeadState StateAt(float* base, int64_t features, int64_t dim) {
   return {base, base + features * dim, base + features * (dim + 1)};
 }

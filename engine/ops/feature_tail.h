@@ -25,6 +25,7 @@
 
 #include "engine/kernels/kernel_table.h"
 #include "engine/rf/head_features.h"
+#include "engine/rf/statistics.h"
 
 namespace favor::feature_tail {
 
@@ -35,6 +36,13 @@ inline constexpr float kMaxScaleJump = 40.0f;  // nats; float's range is about 8
 absl::StatusOr<std::vector<std::shared_ptr<const rf::HeadFeatures>>> CalibratedFeatures(
     const rf::FeatureOptions& options, const std::vector<rf::PairStatistics>& calibration,
     int64_t layer, int64_t kv_heads, int64_t head_dim, absl::string_view op);
+
+// Adds positions [begin, end) of a run's queries (rows of n_heads x d) and keys (rows of
+// n_kv_heads x d) for key/value head g and its query group to `statistics`, scaled by d^-1/4 as
+// the features see them: the statistics a head's features are drawn from.
+void AddHeadStatistics(rf::PairStatistics& statistics, const float* q, const float* k,
+                       int64_t begin, int64_t end, int64_t n_heads, int64_t n_kv_heads, int64_t g,
+                       int64_t d);
 
 // One key/value head's state, `features` x (head_dim + 2) floats: S (M x d), z (M), scales (M).
 struct HeadState {

@@ -27,12 +27,16 @@ const rf::HeadFeatures kNoFeatures{};
 class HybridState final : public OpState {
  public:
   HybridState(const HybridAttentionOptions& o, std::vector<int64_t> windows,
-              std::shared_ptr<AlignedBuffer> buffer)
+              std::shared_ptr<AlignedBuffer> buffer,
+              std::vector<std::shared_ptr<const rf::HeadFeatures>> fixed)
       : dim_(o.head_dim),
         sinks_(o.sinks),
         features_(o.random_feature_tail ? o.features.features : 0),
         windows_(std::move(windows)),
-        buffer_(std::move(buffer)) {
+        buffer_(std::move(buffer)),
+        fixed_(std::move(fixed)),
+        feature_options_(o.features),
+        layer_(o.layer) {
     int64_t offset = 0;
     for (int64_t window : windows_) {
       offsets_.push_back(offset);
@@ -62,6 +66,18 @@ class HybridState final : public OpState {
     return ring_values(g) + window(g) * dim_ + feature_tail::StateFloats(features_, dim_);
   }
   int64_t length = 0;
+  // Per key/value head: the tail's features (null until the sequence's statistics fix them), and
+  // the statistics gathered towards that.
+  std::vector<std::shared_ptr<const rf::HeadFeatures>> features;
+  std::vector<rf::PairStatistics> statistics;
+
+  // Fixes head g's features from the statistics gathered so far.
+  absl::Status FixFeatures(int64_t g) {
+    const auto head = static_cast<size_t>(g);
+    FAVOR_ASSIGN_OR_RETURN(features[head],
+                           rf::MakeHeadFeatures(feature_options_, statistics[head], layer_, g));
+    return absl::OkStatus();
+  }
 
   int64_t NumBytes() const override { return static_cast<int64_t>(buffer_->size()); }
   void Reset() override {
@@ -70,6 +86,8 @@ class HybridState final : public OpState {
       feature_tail::ResetState(tail(static_cast<int64_t>(g)), features_, dim_);
     }
     length = 0;
+    features = fixed_;  // Features from a sequence's statistics are that sequence's alone.
+    statistics.assign(windows_.size(), rf::PairStatistics(dim_));
   }
   // The sinks stay; the window's last W positions are the last W of the sequence so far (the
   // ring, indexed by position modulo W, is re-laid for the new positions); the tail's sums scale
@@ -110,6 +128,11 @@ class HybridState final : public OpState {
                       static_cast<size_t>(dim_) * sizeof(float));
         }
       }
+      // A repeated sequence has the statistics it had: a head still gathering fixes them now.
+      if (features_ > 0 && features[static_cast<size_t>(g)] == nullptr &&
+          statistics[static_cast<size_t>(g)].key_count() > 0) {
+        FAVOR_RETURN_IF_ERROR(FixFeatures(g));
+      }
       const double ratio = static_cast<double>(new_length - sinks_ - w) /
                            static_cast<double>(old_length - sinks_ - w);
       feature_tail::ShiftScales(tail(g), features_, static_cast<float>(std::log(ratio)));
@@ -123,6 +146,9 @@ class HybridState final : public OpState {
   std::vector<int64_t> windows_;  // Per key/value head, exact heads resolved to the context.
   std::vector<int64_t> offsets_;  // Floats from the buffer's start to each head.
   std::shared_ptr<AlignedBuffer> buffer_;
+  std::vector<std::shared_ptr<const rf::HeadFeatures>> fixed_;  // Null: from the sequence.
+  rf::FeatureOptions feature_options_;
+  int64_t layer_;
 };
 
 }  // namespace
@@ -165,10 +191,19 @@ absl::StatusOr<std::shared_ptr<HybridAttentionOp>> HybridAttentionOp::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "HybridAttention: ", rf::RfKindName(opt.features.kind), " features are not positive"));
   }
+  if (op->NeedsSequenceStatistics()) {
+    op->features_.assign(static_cast<size_t>(opt.n_kv_heads), nullptr);
+    return op;
+  }
   FAVOR_ASSIGN_OR_RETURN(op->features_, feature_tail::CalibratedFeatures(
                                             opt.features, opt.calibration, opt.layer,
                                             opt.n_kv_heads, opt.head_dim, "HybridAttention"));
   return op;
+}
+
+bool HybridAttentionOp::NeedsSequenceStatistics() const {
+  return options_.random_feature_tail && options_.sequence_statistics &&
+         options_.features.kind != rf::RfKind::kPos;
 }
 
 int64_t HybridAttentionOp::WindowOf(int64_t kv_head) const {
@@ -241,7 +276,8 @@ absl::StatusOr<std::unique_ptr<OpState>> HybridAttentionOp::CreateState(
   }
   FAVOR_ASSIGN_OR_RETURN(auto buffer,
                          AlignedBuffer::Create(static_cast<size_t>(floats) * sizeof(float)));
-  return std::unique_ptr<OpState>(new HybridState(options_, std::move(windows), std::move(buffer)));
+  return std::unique_ptr<OpState>(
+      new HybridState(options_, std::move(windows), std::move(buffer), features_));
 }
 
 absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tensor> inputs,
@@ -270,16 +306,37 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
   auto* scratch_base = reinterpret_cast<float*>(ctx.workspace.data());
   const int64_t scratch_stride = ScratchFloatsPerHead(chunk);
 
+  if (NeedsSequenceStatistics()) {
+    // Positions before S + W feed the statistics; the features are fixed before the first query
+    // that reads the tail (position S + W) runs.
+    for (int64_t g = 0; g < n_kv; ++g) {
+      if (state->features[static_cast<size_t>(g)] != nullptr) continue;
+      const int64_t fix_at = S + state->window(g);
+      feature_tail::AddHeadStatistics(state->statistics[static_cast<size_t>(g)], q, k, 0,
+                                      std::clamp<int64_t>(fix_at - p0, 0, tokens), n_heads, n_kv, g,
+                                      d);
+      if (p0 + tokens > fix_at) {
+        if (auto status = state->FixFeatures(g); !status.ok()) {
+          return WithContext(status, absl::StrCat("HybridAttention layer ", o.layer, " head ", g));
+        }
+      }
+    }
+  }
+
   ParallelFor(n_kv, ctx.threads, 1, [&](int64_t g) {
     const int64_t W = state->window(g);
     float* base = scratch_base + g * scratch_stride;
-    const feature_tail::Context tail{
-        .kt = kt,
-        .f = has_tail ? *features_[static_cast<size_t>(g)] : kNoFeatures,
-        .features = m_features,
-        .dim = d,
-        .state = state->tail(g),
-        .sc = feature_tail::ScratchAt(base, chunk, m_features)};
+    const rf::HeadFeatures* head_features =
+        has_tail ? state->features[static_cast<size_t>(g)].get() : nullptr;
+    // A tail whose features the sequence has not fixed yet holds nothing and receives nothing
+    // in this run (no key leaves the window before they are fixed).
+    const bool tail_live = head_features != nullptr;
+    const feature_tail::Context tail{.kt = kt,
+                                     .f = tail_live ? *head_features : kNoFeatures,
+                                     .features = m_features,
+                                     .dim = d,
+                                     .state = state->tail(g),
+                                     .sc = feature_tail::ScratchAt(base, chunk, m_features)};
     float* key_rows = base + feature_tail::ScratchFloats(chunk, m_features, d);
     float* value_rows = key_rows + chunk * d;
     float* tail_numerator = value_rows + chunk * d;                // group x C x d
@@ -301,8 +358,8 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
       // The tail: keys that leave the window while this chunk's queries run, [k0, k0 + nk);
       // query t sees those up to t - W.
       const int64_t k0 = std::max(S, t0 - W);
-      const int64_t nk = has_tail ? std::max(S, t0 + tc - W) - k0 : 0;
-      if (has_tail) {
+      const int64_t nk = tail_live ? std::max(S, t0 + tc - W) - k0 : 0;
+      if (tail_live) {
         for (int64_t j = 0; j < nk; ++j) {
           std::memcpy(key_rows + j * d, key(k0 + j), static_cast<size_t>(d) * sizeof(float));
           std::memcpy(value_rows + j * d, value(k0 + j), static_cast<size_t>(d) * sizeof(float));
@@ -353,7 +410,7 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
           }
           const float exact_max = count > 0 ? kt.max(scores, count) : kNegInf;
           float tail_log = kNegInf;
-          if (has_tail && tail_scale[h * chunk + t] != kNegInf) {
+          if (tail_live && tail_scale[h * chunk + t] != kNegInf) {
             tail_log = tail_scale[h * chunk + t] + feature_tail::QueryQuadratic(tail, qt);
           }
           const float common = std::max(exact_max, tail_log);

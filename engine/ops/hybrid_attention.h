@@ -22,8 +22,12 @@
 //
 // Each key/value head may have its own window (a per-head plan); the state is laid out per head.
 //
-// Features come from calibrated statistics (PosRF needs none); prompt statistics are not
-// supported here yet.
+// Features come from calibrated statistics (PosRF needs none) or, without them, from the
+// sequence's own statistics taken causally: a key reaches the random-feature tail only when it
+// leaves the window, so the first one does so at position S + W, and the queries and keys of
+// positions [0, S + W) (all in the past of every query that reads the tail) fix the head's
+// features for the rest of the sequence. Nothing is looked ahead at; positions before S + W are
+// exact attention anyway.
 #pragma once
 
 #include <memory>
@@ -50,6 +54,8 @@ struct HybridAttentionOptions {
   rf::FeatureOptions features;
   int64_t chunk = 64;
   std::vector<rf::PairStatistics> calibration;  // Per key/value head (not for PosRF or no tail).
+  // No calibration: each sequence's first S + W positions give the features (above).
+  bool sequence_statistics = false;
 };
 
 class HybridAttentionOp final : public Op {
@@ -71,6 +77,7 @@ class HybridAttentionOp final : public Op {
   explicit HybridAttentionOp(HybridAttentionOptions options) : options_(std::move(options)) {}
   int64_t ScratchFloatsPerHead(int64_t chunk) const;
   int64_t WindowOf(int64_t kv_head) const;  // kExactHead for a fully exact head.
+  bool NeedsSequenceStatistics() const;
 
   HybridAttentionOptions options_;
   std::vector<std::shared_ptr<const rf::HeadFeatures>> features_;  // Per kv head (tail only).

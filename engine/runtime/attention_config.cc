@@ -1,11 +1,21 @@
 #include "engine/runtime/attention_config.h"
 
+#include <sys/stat.h>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/core/status.h"
 
 namespace favor::runtime {
+namespace {
+
+bool FileExists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+}  // namespace
 
 std::string DefaultCalibrationPath(const std::string& model_path) {
   std::string path = model_path;
@@ -54,7 +64,7 @@ absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(
       config.rf = std::string(rf::RfKindName(plan_file->plan->kind));
     }
     if (config.sinks < 0) config.sinks = plan_file->plan->sinks;
-    if (config.calibration == nullptr && config.stats == "prompt") config.calibration = plan_file;
+    if (config.calibration == nullptr && config.stats.empty()) config.calibration = plan_file;
   }
   if (config.kind == "exact") {
     if (config.window >= 0 || config.sinks >= 0) {
@@ -108,6 +118,13 @@ absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(
                       .seed = config.seed};
   options.chunk = config.chunk;
   options.layers = config.layers;
+  const bool hybrid = options.hybrid.has_value();
+  if (config.stats.empty()) {
+    // Hybrid: the model's calibration when there is one, else the sequence's own (causal).
+    config.stats = !hybrid                                          ? "prompt"
+                   : FileExists(DefaultCalibrationPath(model_path)) ? "calibrated"
+                                                                    : "causal";
+  }
   if (config.stats == "sequence") {
     return absl::InvalidArgumentError(
         "--favor-stats sequence uses future tokens: it is for bidirectional (encoder) attention; "
@@ -116,8 +133,22 @@ absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(
   if (config.calibration != nullptr && kind != rf::RfKind::kPos) {
     options.source = FavorStatsSource::kCalibrated;
     options.calibration = config.calibration;
-  } else if (config.stats == "prompt" || kind == rf::RfKind::kPos) {
+  } else if (kind == rf::RfKind::kPos) {
+    options.source = FavorStatsSource::kPrompt;  // PosRF's features need no statistics.
+  } else if (config.stats == "prompt") {
+    if (hybrid) {
+      return absl::InvalidArgumentError(
+          "--favor-stats prompt is for favor+/favor++/favor#; hybrid attention takes calibrated, "
+          "FILE or causal (the sequence's tokens before the first leaves the window)");
+    }
     options.source = FavorStatsSource::kPrompt;
+  } else if (config.stats == "causal") {
+    if (!hybrid) {
+      return absl::InvalidArgumentError(
+          "--favor-stats causal needs hybrid attention (its statistics are the tokens before the "
+          "first one leaves the exact window)");
+    }
+    options.source = FavorStatsSource::kCausal;
   } else {
     const std::string path =
         config.stats == "calibrated" ? DefaultCalibrationPath(model_path) : config.stats;

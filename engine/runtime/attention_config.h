@@ -21,8 +21,10 @@ struct AttentionConfig {
   std::string rf;              // Overrides the kind's features (posrf, oprf, saderf, aderf, sderf).
   int64_t features = 256;
   uint64_t seed = 0;
-  std::string stats = "prompt";  // prompt | calibrated | FILE
-  std::vector<int64_t> layers;   // Empty: all.
+  // prompt | calibrated | causal (hybrid) | FILE; empty: the kind's default (favor+/++/#: prompt;
+  // hybrid: calibrated when MODEL.favor-stats exists, else causal).
+  std::string stats;
+  std::vector<int64_t> layers;  // Empty: all.
   int64_t chunk = 64;
   // Hybrid attention: `kind` hybrid (favor# tail), window (the window-only baseline: no tail), or
   // any favor kind with a window or sinks given. -1: the default (64 and 4) or not hybrid.

@@ -20,6 +20,8 @@ namespace favor::runtime {
 struct GenerationOptions {
   text::SamplerOptions sampling;
   int64_t max_tokens = 128;  // < 0: until the context is full.
+  // End at the tokenizer's end-of-generation tokens (and at their marker texts spelled out with
+  // ordinary pieces); false (--ignore-eos) samples on through them.
   bool stop_at_eos = true;
   std::vector<std::string> stop_strings;  // Generation ends before the first one.
 };
@@ -31,13 +33,18 @@ struct GenerationResult {
   std::vector<int32_t> tokens;  // Generated, without the prompt.
   std::string text;             // Their text, cut before a stop string.
   StopReason stop = StopReason::kMaxTokens;
+  // What ended it: the stop string, or the end-of-generation token's piece or marker text.
+  std::string stop_text;
+  uint64_t seed = 0;  // The sampling seed used (drawn when the options asked for kRandomSeed).
   int64_t prompt_tokens = 0;
   double prompt_seconds = 0, generation_seconds = 0;
 };
 
 // Called for every generated token with the text that became final with it (possibly empty);
 // returning false stops generation after this token. Text held back because it might have begun
-// a stop string comes at the end with token kNoToken. The texts, concatenated, are the result's.
+// a stop string, or because it ends inside a character, comes at the end with token kNoToken. The
+// texts, concatenated, are the result's: the decoding of prompt + generated tokens minus that of
+// the prompt, cut before a stop string. An end-of-generation token is not among the tokens.
 inline constexpr int32_t kNoToken = -1;
 using TokenCallback = std::function<bool(int32_t token, const std::string& text)>;
 

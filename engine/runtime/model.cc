@@ -33,6 +33,16 @@ absl::StatusOr<std::string> FindTokenizerBeside(const std::string& model_path, i
                    ", ", candidates[1], "); pass one with --tokenizer"));
 }
 
+absl::StatusOr<std::unique_ptr<text::Tokenizer>> LoadTokenizer(const std::string& model_path,
+                                                               const std::string& tokenizer_path) {
+  if (!tokenizer_path.empty()) return text::Tokenizer::FromFile(tokenizer_path);
+  FAVOR_ASSIGN_OR_RETURN(const io::ModelFile file, io::LoadModelFile(model_path));
+  if (file.vocabulary.has_value()) return text::Tokenizer::FromVocabulary(*file.vocabulary);
+  FAVOR_ASSIGN_OR_RETURN(const std::string beside,
+                         FindTokenizerBeside(model_path, file.config.vocab_size));
+  return text::Tokenizer::FromFile(beside);
+}
+
 absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path,
                                                    const LoadOptions& options) {
   FAVOR_ASSIGN_OR_RETURN(io::ModelFile file, io::LoadModelFile(path));

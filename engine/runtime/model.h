@@ -55,6 +55,11 @@ class Model {
   std::shared_ptr<AttentionCapture> capture_;
 };
 
+// The tokenizer alone, as Model::Load would find it (the file's vocabulary, `tokenizer_path`, or a
+// tokenizer beside the model), without checking or building the weights.
+absl::StatusOr<std::unique_ptr<text::Tokenizer>> LoadTokenizer(const std::string& model_path,
+                                                               const std::string& tokenizer_path);
+
 // Where a tokenizer is looked for when the model file carries none: tokenizer.bin beside a
 // llama2.c checkpoint (or inside a model directory), then tok<vocab>.bin (llama2.c's name for
 // custom vocabularies), then tokenizer.model and tok<vocab>.model.

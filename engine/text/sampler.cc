@@ -12,8 +12,9 @@ absl::Status SamplerOptions::Validate() const {
   if (!std::isfinite(temperature) || temperature < 0) {
     return absl::InvalidArgumentError(absl::StrCat("temperature must be >= 0, got ", temperature));
   }
-  if (!(top_p > 0.0f))
-    return absl::InvalidArgumentError(absl::StrCat("top-p must be > 0, got ", top_p));
+  if (!(top_p > 0.0f && top_p <= 1.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat("top-p must be in (0, 1], got ", top_p));
+  }
   if (!(min_p >= 0.0f && min_p <= 1.0f)) {
     return absl::InvalidArgumentError(absl::StrCat("min-p must be in [0, 1], got ", min_p));
   }

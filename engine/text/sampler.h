@@ -14,14 +14,19 @@
 
 namespace favor::text {
 
+// A seed that asks for a random one (llama.cpp's LLAMA_DEFAULT_SEED plays the same part); the
+// generation reports the seed it drew, so a run can be repeated.
+inline constexpr uint64_t kRandomSeed = UINT64_MAX;
+
+// The defaults are llama.cpp's (common/common.h): the CLI and the library share them.
 struct SamplerOptions {
   float temperature = 0.8f;
   int top_k = 40;               // <= 0: no limit.
-  float top_p = 0.95f;          // >= 1: off.
+  float top_p = 0.95f;          // In (0, 1]; 1: off.
   float min_p = 0.05f;          // <= 0: off.
-  float repeat_penalty = 1.1f;  // 1: off. Positive logits are divided by it, negative multiplied.
+  float repeat_penalty = 1.0f;  // 1: off. Positive logits are divided by it, negative multiplied.
   int repeat_last_n = 64;
-  uint64_t seed = 0;
+  uint64_t seed = kRandomSeed;
 
   absl::Status Validate() const;
 };

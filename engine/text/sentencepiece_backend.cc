@@ -46,6 +46,22 @@ std::string SentencePieceBackend::Encode(const std::string& text, std::vector<in
   return Guarded([&] { return impl_->processor.Encode(text, ids); });
 }
 
+std::string SentencePieceBackend::UnknownSurfaces(const std::string& text,
+                                                  std::vector<std::string>* surfaces) const {
+  surfaces->clear();
+  return Guarded([&] {
+    sentencepiece::ImmutableSentencePieceText pieces;
+    auto status = impl_->processor.Encode(text, pieces.mutable_proto());
+    if (!status.ok()) return status;
+    for (const auto& piece : pieces.pieces()) {
+      if (impl_->processor.IsUnknown(static_cast<int>(piece.id()))) {
+        surfaces->push_back(piece.surface());
+      }
+    }
+    return status;
+  });
+}
+
 std::string SentencePieceBackend::Decode(const std::vector<int>& ids, std::string* text) const {
   return Guarded([&] { return impl_->processor.Decode(ids, text); });
 }
@@ -54,5 +70,6 @@ int SentencePieceBackend::PieceSize() const { return impl_->processor.GetPieceSi
 int SentencePieceBackend::BosId() const { return impl_->processor.bos_id(); }
 int SentencePieceBackend::EosId() const { return impl_->processor.eos_id(); }
 std::string SentencePieceBackend::IdToPiece(int id) const { return impl_->processor.IdToPiece(id); }
+bool SentencePieceBackend::IsControl(int id) const { return impl_->processor.IsControl(id); }
 
 }  // namespace favor::text

@@ -19,12 +19,15 @@ class SentencePieceBackend {
 
   std::string LoadFromSerializedProto(const std::string& serialized);
   std::string Encode(const std::string& text, std::vector<int>* ids) const;
+  // The pieces of `text` that became the unknown token, as they appear in the text.
+  std::string UnknownSurfaces(const std::string& text, std::vector<std::string>* surfaces) const;
   std::string Decode(const std::vector<int>& ids, std::string* text) const;
 
   int PieceSize() const;
   int BosId() const;  // -1 when the model has none.
   int EosId() const;
   std::string IdToPiece(int id) const;
+  bool IsControl(int id) const;
 
  private:
   struct Impl;

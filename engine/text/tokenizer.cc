@@ -1,11 +1,14 @@
 #include "engine/text/tokenizer.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/core/status.h"
+#include "engine/io/file_kind.h"
+#include "engine/io/huggingface.h"
 #include "engine/text/sentencepiece_proto.h"
 
 namespace favor::text {
@@ -20,6 +23,52 @@ absl::Status FromSentencePiece(const std::string& error, absl::string_view what)
 
 Tokenizer::Tokenizer() : processor_(std::make_unique<SentencePieceBackend>()) {}
 Tokenizer::~Tokenizer() = default;
+
+void Tokenizer::SetSpecialTokens(int32_t bos_id, int32_t eos_id, bool add_bos) {
+  bos_id_ = bos_id;
+  eos_id_ = eos_id;
+  add_bos_ = add_bos;
+  end_of_generation_.clear();
+  end_of_generation_texts_.clear();
+  for (int32_t id : {eos_id, bos_id}) {
+    if (id < 0 || id >= vocab_size() || IsEndOfGeneration(id)) continue;
+    end_of_generation_.push_back(id);
+    const std::string piece = IdToPiece(id);
+    if (piece.size() >= 3 && piece.front() == '<' && piece.back() == '>') {
+      end_of_generation_texts_.push_back(piece);
+    }
+  }
+}
+
+bool Tokenizer::IsEndOfGeneration(int32_t id) const {
+  return std::find(end_of_generation_.begin(), end_of_generation_.end(), id) !=
+         end_of_generation_.end();
+}
+
+bool Tokenizer::IsControl(int32_t id) const {
+  return id >= 0 && id < vocab_size() && processor_->IsControl(id);
+}
+
+absl::StatusOr<std::vector<std::string>> Tokenizer::UnrepresentableCharacters(
+    absl::string_view text) const {
+  std::vector<std::string> surfaces;
+  FAVOR_RETURN_IF_ERROR(
+      FromSentencePiece(processor_->UnknownSurfaces(std::string(text), &surfaces), "encode"));
+  std::vector<std::string> characters;
+  for (const std::string& surface : surfaces) {
+    for (size_t i = 0; i < surface.size();) {  // One UTF-8 character at a time.
+      const auto lead = static_cast<unsigned char>(surface[i]);
+      const size_t length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+      std::string character = surface.substr(i, length);
+      if (character != " " &&
+          std::find(characters.begin(), characters.end(), character) == characters.end()) {
+        characters.push_back(std::move(character));
+      }
+      i += length;
+    }
+  }
+  return characters;
+}
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromSentencePieceFile(
     const std::string& path) {
@@ -37,9 +86,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromSentencePieceModel(
       FromSentencePiece(tokenizer->processor_->LoadFromSerializedProto(serialized), origin));
   const int bos = tokenizer->processor_->BosId();
   const int eos = tokenizer->processor_->EosId();
-  tokenizer->bos_id_ = bos >= 0 ? bos : 1;
-  tokenizer->eos_id_ = eos >= 0 ? eos : 2;
-  tokenizer->add_bos_ = bos >= 0;
+  tokenizer->SetSpecialTokens(bos >= 0 ? bos : 1, eos >= 0 ? eos : 2, bos >= 0);
   tokenizer->origin_ = origin;
   return tokenizer;
 }
@@ -59,17 +106,39 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromVocabulary(const io::V
   FAVOR_RETURN_IF_ERROR(FromSentencePiece(
       tokenizer->processor_->LoadFromSerializedProto(SerializeSentencePieceModel(v)),
       absl::StrCat("vocabulary from ", v.origin)));
-  tokenizer->bos_id_ = v.bos_id;
-  tokenizer->eos_id_ = v.eos_id;
-  tokenizer->add_bos_ = v.add_bos;
+  tokenizer->SetSpecialTokens(v.bos_id, v.eos_id, v.add_bos);
   tokenizer->origin_ = v.origin;
   return tokenizer;
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::string& path) {
-  if (absl::EndsWith(path, ".model")) return FromSentencePieceFile(path);
-  FAVOR_ASSIGN_OR_RETURN(const io::Vocabulary vocabulary, io::LoadLlama2cTokenizer(path));
-  return FromVocabulary(vocabulary);
+  const io::FileKind kind = io::IdentifyFile(path);
+  switch (kind) {
+    case io::FileKind::kMissing:
+      return absl::NotFoundError(absl::StrCat("cannot open tokenizer '", path, "'"));
+    case io::FileKind::kSentencePieceModel:
+      return FromSentencePieceFile(path);
+    case io::FileKind::kTokenizerJson: {
+      FAVOR_ASSIGN_OR_RETURN(const io::Vocabulary vocabulary, io::LoadTokenizerJson(path));
+      return FromVocabulary(vocabulary);
+    }
+    case io::FileKind::kLlama2cTokenizer: {
+      FAVOR_ASSIGN_OR_RETURN(const io::Vocabulary vocabulary, io::LoadLlama2cTokenizer(path));
+      return FromVocabulary(vocabulary);
+    }
+    case io::FileKind::kUnknown:
+      // Not recognisably anything: the strictest reader says what is wrong with it.
+      if (absl::EndsWith(path, ".model")) return FromSentencePieceFile(path);
+      {
+        FAVOR_ASSIGN_OR_RETURN(const io::Vocabulary vocabulary, io::LoadLlama2cTokenizer(path));
+        return FromVocabulary(vocabulary);
+      }
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, " is ", io::FileKindDescription(kind),
+                       ", not a tokenizer (tokenizer.json, a SentencePiece .model or a llama2.c "
+                       "tokenizer.bin)"));
+  }
 }
 
 absl::StatusOr<std::vector<int32_t>> Tokenizer::Encode(absl::string_view text, bool add_bos) const {

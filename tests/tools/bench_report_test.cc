@@ -95,11 +95,15 @@ TEST(BenchReport, CrossoverIsWhereTheApproximationStaysAhead) {
 }
 
 TEST(BenchReport, MarkdownHasMachineHeaderOneLinePerRowAndCrossovers) {
-  const MachineInfo machine{
-      .cpu = "Test CPU", .isa = "avx512", .cores = 2, .onednn = "3.0", .favor = "0.1.0"};
+  const MachineInfo machine{.cpu = "Test CPU",
+                            .isa = "avx512",
+                            .cores = 2,
+                            .onednn = "oneDNN 3.0.0 (avx512_core)",
+                            .favor = "0.1.0"};
   const auto rows = SweepRows();
   const std::string md = MarkdownReport(machine, rows);
-  EXPECT_THAT(md, HasSubstr("Test CPU | kernels avx512 | 2 physical cores | oneDNN 3.0"));
+  EXPECT_THAT(
+      md, HasSubstr("Test CPU | kernels avx512 | 2 physical cores | oneDNN 3.0.0 (avx512_core)"));
   EXPECT_THAT(md, HasSubstr("| tiny | f32 | 2 | favor# M=256 | tg128 @ d2048 | 55.00 ± 0.50 | "
                             "18.182 | 25.0 | 1.50 | 100 |"));
   EXPECT_THAT(md, HasSubstr("| tiny | f32 | 2 | exact | pp512 | 900.00"));

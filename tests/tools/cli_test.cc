@@ -295,10 +295,38 @@ TEST(Cli, HybridAttentionFromTheCommandLine) {
   ASSERT_EQ(exact.exit_code, 0) << exact.err;
   ASSERT_EQ(window.exit_code, 0) << window.err;
   EXPECT_EQ(window.out, exact.out);
-  ExpectOneLineErrorFn(RunFavor("generate -m " + kLlama2c + greedy + " --attention hybrid"), 1,
-                       "needs calibrated statistics");
-  ExpectOneLineErrorFn(RunFavor("generate -m " + kLlama2c + greedy + " --window 8"), 1,
-                       "--window and --sinks need an approximate attention");
+  // Hybrid out of the box: no statistics file, so the sequence's own, taken causally; with a
+  // window that covers the text it is exact attention too.
+  const Result hybrid =
+      RunFavor("generate -m " + kLlama2c + greedy + " --attention hybrid --window 64");
+  ASSERT_EQ(hybrid.exit_code, 0) << hybrid.err;
+  EXPECT_EQ(hybrid.out, exact.out);
+  const Result short_window =
+      RunFavor("generate -m " + kLlama2c + greedy + " --attention hybrid --window 4 --sinks 2");
+  ASSERT_EQ(short_window.exit_code, 0) << short_window.err;
+  EXPECT_EQ(short_window.out.rfind("Once upon a time", 0), 0u) << short_window.out;
+  ExpectOneLineErrorFn(
+      RunFavor("generate -m " + kLlama2c + greedy + " --attention hybrid --favor-stats calibrated"),
+      1, "calibration statistics (run favor calibrate");
+  ExpectOneLineErrorFn(
+      RunFavor("generate -m " + kLlama2c + greedy + " --attention favor# --favor-stats causal"), 1,
+      "--favor-stats causal needs hybrid attention");
+  for (const char* flag : {" --window 8", " --sinks 2", " --features 64", " --rf sderf",
+                           " --favor-stats prompt", " --favor-layers 1", " --favor-seed 3"}) {
+    ExpectOneLineErrorFn(RunFavor("generate -m " + kLlama2c + greedy + flag), 2,
+                         "applies to approximate attention only");
+  }
+  ExpectOneLineErrorFn(
+      RunFavor("generate -m " + kLlama2c + greedy + " --attention window --features 64"), 2,
+      "window attention has none");
+  ExpectOneLineErrorFn(
+      RunFavor("generate -m " + kLlama2c + greedy + " --attention favor+ --rf sderf"), 2,
+      "--attention favor+ means posrf features; --rf sderf contradicts it");
+  // A hybrid grid whose statistics are missing fails before anything is measured.
+  const Result missing = RunFavor(
+      "bench --shape tiny -p 8 -n 2 --attention exact,hybrid --favor-stats calibrated -r 1 -t 1");
+  EXPECT_EQ(missing.exit_code, 1) << missing.err;
+  EXPECT_EQ(missing.err.find("favor bench: exact"), std::string::npos) << missing.err;
 
   const Result bench = RunFavor(
       "bench --shape tiny -p 8 -n 2 -d 0,300 --attention exact,window,favor+ --window 16 --sinks 2 "
@@ -334,9 +362,14 @@ TEST(Cli, PerHeadPlanFromCalibrationToGeneration) {
   EXPECT_EQ(generate.out.rfind("Once upon a time", 0), 0u) << generate.out;
   EXPECT_NE(generate.err.find("attention hybrid"), std::string::npos) << generate.err;
 
+  for (const char* flag : {" --window 8", " --sinks 2", " --rf sderf", " --features 32",
+                           " --favor-stats calibrated"}) {
+    ExpectOneLineErrorFn(RunFavor("generate -m " + kLlama2c + " --favor-plan " + stats + flag), 2,
+                         "overrides what the --favor-plan was measured with");
+  }
   ExpectOneLineErrorFn(
-      RunFavor("generate -m " + kLlama2c + " --favor-plan " + stats + " --window 8"), 1,
-      "--window and --favor-plan both choose the windows");
+      RunFavor("generate -m " + kLlama2c + " --favor-plan " + stats + " --attention favor+"), 2,
+      "--favor-plan runs hybrid attention; --attention favor+ contradicts it");
   // Windows the short text cannot measure, and a file without a plan.
   ExpectOneLineErrorFn(
       RunFavor("calibrate -m " + kLlama2c + " -f " + text + " -o " + stats + ".2 --plan"), 1,

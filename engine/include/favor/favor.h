@@ -76,7 +76,7 @@ typedef struct favor_session_options {
   const char* features_kind;
   int64_t features;
   uint64_t attention_seed;
-  const char* statistics; /* "prompt", "calibrated" or a file. */
+  const char* statistics; /* NULL/"": the kind's default; "prompt", "calibrated", "causal", FILE. */
   const char* plan;       /* NULL, "calibrated" or a file. */
   int64_t window;         /* -1: default. */
   int64_t sinks;          /* -1: default. */
@@ -95,6 +95,10 @@ FAVOR_API void favor_session_reset(favor_session* session);
 FAVOR_API int64_t favor_session_position(const favor_session* session);
 FAVOR_API int64_t favor_session_state_bytes(const favor_session* session);
 
+#define FAVOR_RANDOM_SEED UINT64_MAX
+
+/* Defaults (favor_generate_options_init) are llama.cpp's: temperature 0.8, top-k 40, top-p 0.95,
+ * min-p 0.05, repetition penalty 1 (off) over 64 tokens, a random seed, 128 tokens. */
 typedef struct favor_generate_options {
   float temperature; /* 0: greedy. */
   int top_k;
@@ -102,9 +106,9 @@ typedef struct favor_generate_options {
   float min_p;
   float repeat_penalty;
   int repeat_last_n;
-  uint64_t seed;
+  uint64_t seed;      /* FAVOR_RANDOM_SEED (the default): a random seed each time. */
   int64_t max_tokens; /* < 0: until the context is full. */
-  int stop_at_eos;
+  int stop_at_eos;    /* End at the model's end-of-generation tokens (non-zero, the default). */
   const char* const* stop_strings;
   size_t stop_string_count;
 } favor_generate_options;

@@ -37,9 +37,11 @@ struct AttentionSpec {
   std::string features_kind;  // Overrides the kind's features: posrf, oprf, saderf, aderf, sderf.
   int64_t features = 256;     // M, random features per head.
   uint64_t seed = 0;          // Seed of the random projections.
-  // Where the feature statistics come from: "prompt", "calibrated" (MODEL.favor-stats, written
-  // by `favor calibrate`) or a statistics file. Hybrid attention needs calibrated statistics.
-  std::string statistics = "prompt";
+  // Where the feature statistics come from: "prompt" (favor+/++/#: the prompt's, frozen),
+  // "calibrated" (MODEL.favor-stats, written by `favor calibrate`), a statistics file, or
+  // "causal" (hybrid: the sequence's tokens before the first one leaves the exact window). Empty:
+  // prompt for favor kinds; for hybrid, calibrated when MODEL.favor-stats exists, else causal.
+  std::string statistics;
   std::string plan;     // A per-head hybrid plan: "calibrated" or a file (favor calibrate --plan).
   int64_t window = -1;  // Hybrid: exact recent tokens (-1: 64).
   int64_t sinks = -1;   // Hybrid: exact first tokens (-1: 4).
@@ -103,20 +105,26 @@ struct SessionOptions {
   int64_t memory_limit_bytes = 0;
 };
 
+// A seed that asks for a random one; Generation::seed reports the seed drawn.
+inline constexpr uint64_t kRandomSeed = UINT64_MAX;
+
+// The defaults are llama.cpp's, and the favor CLI's.
 struct SamplingOptions {
-  float temperature = 0.8f;  // 0: greedy.
-  int top_k = 40;
-  float top_p = 0.95f;
-  float min_p = 0.05f;
-  float repeat_penalty = 1.1f;
+  float temperature = 0.8f;     // 0: greedy.
+  int top_k = 40;               // 0: off.
+  float top_p = 0.95f;          // In (0, 1]; 1: off.
+  float min_p = 0.05f;          // 0: off.
+  float repeat_penalty = 1.0f;  // 1: off.
   int repeat_last_n = 64;
-  uint64_t seed = 0;  // Same seed, same model, same options: same tokens.
+  uint64_t seed = kRandomSeed;  // Same seed, same model, same options: same tokens.
 };
 
 struct GenerateOptions {
   SamplingOptions sampling;
   int64_t max_tokens = 128;  // < 0: until the context is full.
   bool add_bos = true;       // Start the prompt with BOS (if the tokenizer uses one).
+  // End at the model's end-of-generation tokens (EOS; BOS, which begins a new document; and
+  // their marker texts when the model spells them out). false: generate through them.
   bool stop_at_eos = true;
   std::vector<std::string> stop_strings;  // The text ends before the first one.
 };
@@ -131,9 +139,13 @@ inline constexpr int32_t kNoToken = -1;
 using TokenCallback = std::function<bool(int32_t token, const std::string& text)>;
 
 struct Generation {
-  std::string text;             // Generated text (without the prompt).
+  // Generated text (without the prompt): the decoding of prompt + generated tokens minus that of
+  // the prompt, so the first word keeps its leading space.
+  std::string text;
   std::vector<int32_t> tokens;  // Generated tokens.
   StopReason stop = StopReason::kMaxTokens;
+  std::string stop_text;  // The stop string, or the end-of-generation token's text, that ended it.
+  uint64_t seed = 0;      // The sampling seed used.
   int64_t prompt_tokens = 0;
   double prompt_seconds = 0, generation_seconds = 0;
 };

@@ -1,0 +1,56 @@
+// favor tokenize: a text's token ids and pieces under a model's vocabulary, as llama-tokenize
+// prints them (one "id -> 'piece'" per line), or the ids alone as a list with --ids.
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/runtime/model.h"
+#include "tools/cli_args.h"
+#include "tools/commands.h"
+#include "tools/prompt_text.h"
+
+namespace favor::cli {
+
+int Tokenize(int argc, char** argv) {
+  std::string model_path, prompt, prompt_file, tokenizer_path;
+  bool ids_only = false, no_bos = false, escape = false;
+  ArgParser args("tokenize");
+  args.String({"-m", "--model"}, "PATH", "model whose vocabulary to use", &model_path);
+  args.String({"-p", "--prompt"}, "TEXT", "text to tokenize", &prompt);
+  args.String({"-f", "--file"}, "FILE", "read the text from a file", &prompt_file);
+  args.Flag({"-e", "--escape"}, "process \\n, \\t, \\\\, \\\", \\xHH in the text", &escape);
+  args.String({"--tokenizer"}, "PATH", "tokenizer (default: the model's own)", &tokenizer_path);
+  args.Flag({"--ids"}, "print only the ids, as a list: [1, 450, 11203]", &ids_only);
+  args.Flag({"--no-bos"}, "do not start with BOS", &no_bos);
+  if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
+  if (model_path.empty() && tokenizer_path.empty()) {
+    std::fprintf(stderr, "favor tokenize: -m PATH (or --tokenizer PATH) is required\n\n%s",
+                 args.Usage().c_str());
+    return 2;
+  }
+  if (prompt_file.empty() == !args.Given("-p")) {
+    return PrintUsageError("tokenize", "give the text with -p TEXT or -f FILE (one of them)");
+  }
+  if (!prompt_file.empty()) {
+    auto text = ReadTextFile(prompt_file);
+    if (!text.ok()) return PrintFailure("tokenize", text.status());
+    prompt = *std::move(text);
+  }
+  if (escape) prompt = ProcessEscapes(prompt);
+  auto tokenizer = runtime::LoadTokenizer(model_path, tokenizer_path);
+  if (!tokenizer.ok()) return PrintFailure("tokenize", tokenizer.status());
+  WarnUnrepresentable("tokenize", **tokenizer, prompt);
+  auto ids = (*tokenizer)->Encode(prompt, !no_bos && (*tokenizer)->add_bos());
+  if (!ids.ok()) return PrintFailure("tokenize", ids.status());
+  if (ids_only) {
+    std::printf("[%s]\n", absl::StrJoin(*ids, ", ").c_str());
+    return 0;
+  }
+  for (const int32_t id : *ids) {
+    std::printf("%6d -> '%s'\n", id, (*tokenizer)->IdToPiece(id).c_str());
+  }
+  return 0;
+}
+
+}  // namespace favor::cli
