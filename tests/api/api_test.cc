@@ -88,6 +88,79 @@ TEST(Api, StreamingGivesTheSameTextAndTheCallbackCanStop) {
   EXPECT_STREQ(favor::StopReasonName(cut.stop), "stop_string");
 }
 
+// The generated text is the decoding of prompt + generated tokens minus that of the prompt, in
+// every model format, for prompts ending in a word, a space, punctuation and a multi-byte
+// character: the first word keeps its space.
+TEST(Api, GeneratedTextContinuesThePromptAsTheWholeDecodingDoes) {
+  const std::string models = FAVOR_MODELS_DIR;
+  for (const std::string& path :
+       {kModel, models + "/stories260K/tinyllamas-stories-260k-f32.gguf",
+        models + "/tinystories-656K", models + "/tinystories-656K/model.safetensors"}) {
+    const auto model = favor::Model::Load(path).value();
+    const favor::Tokenizer& tokenizer = model->tokenizer();
+    for (const std::string prompt :
+         {"Lily went to the", "The dog", "The dog ", "She said, \"Hi", "Caf\xc3\xa9"}) {
+      auto session = favor::Session::Create(model).value();
+      const auto out = session->Generate(prompt, Greedy(12)).value();
+      auto ids = tokenizer.Encode(prompt, true).value();
+      const std::string prompt_text = tokenizer.Decode(ids).value();
+      ids.insert(ids.end(), out.tokens.begin(), out.tokens.end());
+      EXPECT_EQ(prompt_text + out.text, tokenizer.Decode(ids).value()) << path << ": " << prompt;
+    }
+  }
+  // The report that opened the issue: stories260K continued "Lily went to the" with "park".
+  for (const std::string& path :
+       {kModel, models + "/stories260K/tinyllamas-stories-260k-f32.gguf"}) {
+    auto session = favor::Session::Create(favor::Model::Load(path).value()).value();
+    const auto park = session->Generate("Lily went to the", Greedy(3)).value();
+    EXPECT_EQ(park.text.rfind(" park", 0), 0u) << path << ": '" << park.text << "'";
+  }
+}
+
+// tinystories-656K ends a story by spelling "<|end_story|>" with ordinary pieces: generation
+// ends there, and the marker is not in the text; with stop_at_eos off it goes on past it.
+TEST(Api, GenerationEndsAtTheEndOfTheStory) {
+  const auto model =
+      favor::Model::Load(std::string(FAVOR_MODELS_DIR) + "/tinystories-656K").value();
+  auto session = favor::Session::Create(model).value();
+  const auto story = session->Generate("The dog", Greedy(400)).value();
+  EXPECT_EQ(story.stop, favor::StopReason::kEndOfSequence);
+  EXPECT_EQ(story.stop_text, "<|end_story|>");
+  EXPECT_EQ(story.text.find("<|"), std::string::npos) << story.text;
+  EXPECT_LT(story.tokens.size(), 400u);
+  EXPECT_STREQ(favor::StopReasonName(story.stop), "end_of_generation");
+
+  auto options = Greedy(static_cast<int64_t>(story.tokens.size()) + 40);
+  options.stop_at_eos = false;
+  session->Reset();
+  const auto on = session->Generate("The dog", options).value();
+  EXPECT_EQ(on.stop, favor::StopReason::kMaxTokens);
+  EXPECT_EQ(on.text.rfind(story.text, 0), 0u);
+  EXPECT_NE(on.text.find("end_story"), std::string::npos) << on.text;
+}
+
+// llama.cpp's defaults, a random seed each time that the result reports and that repeats the run.
+TEST(Api, DefaultsAreLlamaCppsAndTheSeedIsReported) {
+  const favor::SamplingOptions defaults;
+  EXPECT_FLOAT_EQ(defaults.temperature, 0.8f);
+  EXPECT_EQ(defaults.top_k, 40);
+  EXPECT_FLOAT_EQ(defaults.top_p, 0.95f);
+  EXPECT_FLOAT_EQ(defaults.min_p, 0.05f);
+  EXPECT_FLOAT_EQ(defaults.repeat_penalty, 1.0f);
+  EXPECT_EQ(defaults.repeat_last_n, 64);
+  EXPECT_EQ(defaults.seed, favor::kRandomSeed);
+  const auto model = LoadModel();
+  auto session = favor::Session::Create(model).value();
+  favor::GenerateOptions options;
+  options.max_tokens = 30;
+  const auto first = session->Generate("Once", options).value();
+  options.sampling.seed = first.seed;
+  session->Reset();
+  const auto again = session->Generate("Once", options).value();
+  EXPECT_EQ(again.tokens, first.tokens);
+  EXPECT_EQ(again.seed, first.seed);
+}
+
 TEST(Api, ScoringAndAttentionPerSession) {
   const auto model = LoadModel();
   auto exact = favor::Session::Create(model).value();

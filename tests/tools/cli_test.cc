@@ -12,43 +12,17 @@
 
 #include "gtest/gtest.h"
 #include "tests/io/corrupt_files.h"
+#include "tests/tools/cli_runner.h"
 
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-Result RunFavor(const std::string& arguments) {
-  // Tests run in parallel processes: output files carry the process id.
-  const std::string prefix = ::testing::TempDir() + "/favor_cli_" + std::to_string(::getpid());
-  const std::string out_path = prefix + "_out.txt";
-  const std::string err_path = prefix + "_err.txt";
-  const std::string command = std::string(FAVOR_BINARY) + " " + arguments + " >" + out_path +
-                              " 2>" + err_path + " </dev/null";
-  const int status = std::system(command.c_str());
-  Result result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = Slurp(out_path);
-  result.err = Slurp(err_path);
-  return result;
-}
+using Result = favor::testing::CliResult;
+using favor::testing::ExpectOneLineError;
+using favor::testing::ExpectOneLineErrorFn;
+using favor::testing::RunFavor;
 
 const std::string kModels = FAVOR_MODELS_DIR;
 
-void ExpectOneLineErrorFn(const Result& r, int code, const std::string& needle) {
-  EXPECT_EQ(r.exit_code, code) << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-  EXPECT_LE(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-}
 const std::string kLlama2c = kModels + "/stories260K/stories260K.bin";
 
 TEST(Cli, GreedyGenerationFromEachFormat) {
@@ -141,13 +115,6 @@ TEST(Cli, InspectDescribesTheModel) {
 }
 
 // Each failure: a non-zero exit and a single line on stderr that names the problem.
-void ExpectOneLineError(const Result& r, int code, const std::string& needle) {
-  EXPECT_EQ(r.exit_code, code) << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-  EXPECT_LE(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  EXPECT_TRUE(r.out.empty()) << r.out;
-}
-
 TEST(Cli, BadInputIsAOneLineErrorAndANonZeroExit) {
   ExpectOneLineError(RunFavor("generate -m " + kLlama2c + " --frobnicate"), 2,
                      "unknown option '--frobnicate'");
@@ -219,7 +186,7 @@ TEST(Cli, BenchRunsAGridOnASyntheticShapeInEveryFormat) {
   ASSERT_EQ(json.exit_code, 0) << json.err;
   EXPECT_EQ(json.out.rfind("{", 0), 0u);
   EXPECT_NE(json.out.find("\"results\""), std::string::npos);
-  EXPECT_EQ(Slurp(plot).rfind("<svg", 0), 0u);
+  EXPECT_EQ(favor::testing::ReadAll(plot).rfind("<svg", 0), 0u);
   std::remove(plot.c_str());
 }
 
@@ -253,7 +220,7 @@ TEST(Cli, EvalComparesApproximateAttentionWithExact) {
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1 + 1 + 4) << r.out;
   EXPECT_NE(r.out.find(",exact,0,"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(",sderf,64,"), std::string::npos) << r.out;
-  EXPECT_NE(Slurp(text + ".svg").find(">sderf<"), std::string::npos);
+  EXPECT_NE(favor::testing::ReadAll(text + ".svg").find(">sderf<"), std::string::npos);
 
   // Per-layer errors: one column per layer (stories260K has 5), zero for exact, positive else.
   const Result layers =

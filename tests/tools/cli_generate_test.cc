@@ -1,0 +1,221 @@
+// favor generate and the everyday CLI conventions as a user meets them: the text reads right
+// (the first word keeps its space, stories end where the model ends them, control tokens never
+// show), the summary says why generation stopped, a wrong file is named for what it is, and every
+// number and option is checked against the flag it came from.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/io/corrupt_files.h"
+#include "tests/tools/cli_runner.h"
+
+namespace {
+
+using favor::testing::CliResult;
+using favor::testing::ExpectOneLineError;
+using favor::testing::RunFavor;
+
+const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kLlama2c = kModels + "/stories260K/stories260K.bin";
+const std::string kGguf = kModels + "/stories260K/tinyllamas-stories-260k-f32.gguf";
+const std::string kHf = kModels + "/tinystories-656K";
+const std::string kGreedy = " --temp 0 ";
+
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+TEST(CliGenerate, TheFirstGeneratedWordKeepsItsSpaceInEveryFormatAndTokenizerRoute) {
+  for (const std::string& model :
+       {kLlama2c, kGguf, kLlama2c + " --tokenizer " + kModels + "/stories260K/tok512.model"}) {
+    const CliResult r = RunFavor("generate -m " + model + " -p 'Lily went to the' -n 8" + kGreedy);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("Lily went to the park with her mom.", 0), 0u) << model << "\n" << r.out;
+  }
+  const CliResult dog = RunFavor("generate -m " + kLlama2c + " -p 'The dog' -n 4" + kGreedy);
+  ASSERT_EQ(dog.exit_code, 0) << dog.err;
+  EXPECT_EQ(dog.out.rfind("The dog ", 0), 0u) << dog.out;
+}
+
+TEST(CliGenerate, AStoryEndsWhereTheModelEndsIt) {
+  // stories260K emits BOS between stories: the end of generation, as in llama2.c's run.c.
+  for (const std::string& model : {kLlama2c, kGguf}) {
+    const CliResult r = RunFavor("generate -m " + model + " -n -1" + kGreedy);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("stop: end of generation (<s>)"), std::string::npos) << r.err;
+    EXPECT_EQ(Count(r.out, "Once upon a time"), 1u) << "one story, not two\n" << r.out;
+    EXPECT_EQ(r.out.find("<s>"), std::string::npos) << r.out;
+  }
+  // --ignore-eos generates through it, up to the token limit.
+  const CliResult on = RunFavor("generate -m " + kLlama2c + " -n 400 --ignore-eos" + kGreedy);
+  ASSERT_EQ(on.exit_code, 0) << on.err;
+  EXPECT_NE(on.err.find("stop: token limit (-n 400)"), std::string::npos) << on.err;
+  EXPECT_NE(on.err.find("generated 400 tokens"), std::string::npos) << on.err;
+
+  // tinystories-656K spells "<|end_story|>" with ordinary pieces: that ends it too, unprinted.
+  const CliResult hf = RunFavor("generate -m " + kHf + " -p 'The dog' -n 400" + kGreedy);
+  ASSERT_EQ(hf.exit_code, 0) << hf.err;
+  EXPECT_NE(hf.err.find("stop: end of generation (<|end_story|>)"), std::string::npos) << hf.err;
+  EXPECT_EQ(hf.out.find("<|"), std::string::npos) << hf.out;
+  const CliResult hf_on =
+      RunFavor("generate -m " + kHf + " -p 'The dog' -n 300 --ignore-eos" + kGreedy);
+  ASSERT_EQ(hf_on.exit_code, 0) << hf_on.err;
+  EXPECT_NE(hf_on.out.find("<|end_story|>"), std::string::npos) << hf_on.out;
+}
+
+TEST(CliGenerate, TheSummaryNamesWhyGenerationStopped) {
+  const CliResult limit = RunFavor("generate -m " + kLlama2c + " -p 'Once' -n 5" + kGreedy);
+  EXPECT_NE(limit.err.find("stop: token limit (-n 5)"), std::string::npos) << limit.err;
+  const CliResult full = RunFavor("generate -m " + kLlama2c + " -c 16 -p 'Once' -n -1" + kGreedy);
+  EXPECT_NE(full.err.find("stop: context full (16 tokens)"), std::string::npos) << full.err;
+  const CliResult stop = RunFavor("generate -m " + kLlama2c +
+                                  " -p 'Lily went to the' -n 20 --stop mom --stop zebra" + kGreedy);
+  EXPECT_NE(stop.err.find("stop: stop string \"mom\""), std::string::npos) << stop.err;
+  EXPECT_EQ(stop.out, "Lily went to the park with her \n") << stop.out;
+}
+
+TEST(CliGenerate, CtrlCStopsGenerationAndStillPrintsTheSummary) {
+  // A generation that would run for minutes: until a context of 10^6 tokens fills.
+  const std::string err_path =
+      ::testing::TempDir() + "/favor_interrupt_err_" + std::to_string(::getpid()) + ".txt";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen(err_path.c_str(), "w", stderr);
+    ::execl(FAVOR_BINARY, FAVOR_BINARY, "generate", "-m", kLlama2c.c_str(), "-n", "-1",
+            "--ignore-eos", "-c", "1000000", "--attention", "window", "--window", "64",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ::kill(child, SIGINT);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  std::ifstream in(err_path);
+  std::stringstream err;
+  err << in.rdbuf();
+  EXPECT_NE(err.str().find("stop: interrupted"), std::string::npos) << err.str();
+  // The context warning comes once.
+  EXPECT_EQ(Count(err.str(), "warning: context 1000000 is longer than the 512 tokens"), 1u)
+      << err.str();
+  std::remove(err_path.c_str());
+}
+
+TEST(CliGenerate, PromptFromAFileWithEscapesAndStops) {
+  const std::string file = favor::testing::WriteTemp("prompt.txt", "Lily went to the\n");
+  const CliResult from_file =
+      RunFavor("generate -m " + kLlama2c + " -f " + file + " -n 8" + kGreedy);
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+  EXPECT_EQ(from_file.out.rfind("Lily went to the park", 0), 0u) << from_file.out;
+  ExpectOneLineError(RunFavor("generate -m " + kLlama2c + " -f " + file + " -p x"), 2,
+                     "-p and -f both give the prompt");
+  ExpectOneLineError(RunFavor("generate -m " + kLlama2c + " -f /nonexistent.txt"), 1,
+                     "cannot open '/nonexistent.txt'");
+  // -e: the escapes become characters; without it they stay as typed.
+  const CliResult escaped =
+      RunFavor("generate -m " + kLlama2c + " -e -p 'One\\nTwo\\tThree' -n 1" + kGreedy);
+  EXPECT_EQ(escaped.out.rfind("One\nTwo\tThree", 0), 0u) << escaped.out;
+  const CliResult raw = RunFavor("generate -m " + kLlama2c + " -p 'One\\nTwo' -n 1" + kGreedy);
+  EXPECT_EQ(raw.out.rfind("One\\nTwo", 0), 0u) << raw.out;
+  std::remove(file.c_str());
+}
+
+TEST(CliGenerate, EveryBadNumberNamesItsFlag) {
+  const std::string m = "generate -m " + kLlama2c;
+  ExpectOneLineError(RunFavor(m + " -b 0"), 2, "-b must be at least 1, got 0");
+  ExpectOneLineError(RunFavor(m + " -n -2"), 2, "-n must be at least -1, got -2");
+  ExpectOneLineError(RunFavor(m + " -c -5"), 2, "-c must be at least 0, got -5");
+  ExpectOneLineError(RunFavor(m + " -t -1"), 2, "-t must be in [0, 4096], got -1");
+  ExpectOneLineError(RunFavor(m + " --top-p 1.5"), 2, "--top-p must be in (0, 1], got 1.5");
+  ExpectOneLineError(RunFavor(m + " --top-p 0"), 2, "--top-p must be in (0, 1], got 0");
+  ExpectOneLineError(RunFavor(m + " --min-p 2"), 2, "--min-p must be in [0, 1], got 2");
+  ExpectOneLineError(RunFavor(m + " --temp -1"), 2, "--temp must be at least 0, got -1");
+  ExpectOneLineError(RunFavor(m + " --top-k -3"), 2, "--top-k must be in [0, 2147483647]");
+  ExpectOneLineError(RunFavor(m + " --repeat-penalty 0"), 2,
+                     "--repeat-penalty must be greater than 0, got 0");
+  ExpectOneLineError(RunFavor(m + " --features 0 --attention favor#"), 2,
+                     "--features must be in [1, 65536], got 0");
+  ExpectOneLineError(RunFavor(m + " -n 3 --n-predict 4"), 2, "--n-predict is given more than once");
+  ExpectOneLineError(RunFavor(m + " --stop ''"), 2, "--stop: the stop string is empty");
+}
+
+TEST(CliGenerate, AWrongFileIsNamedForWhatItIs) {
+  const std::string tok = kModels + "/stories260K/tok512";
+  ExpectOneLineError(RunFavor("generate -m " + tok + ".model"), 1,
+                     "is a SentencePiece tokenizer model, not a model; pass it with --tokenizer");
+  ExpectOneLineError(RunFavor("generate -m " + tok + ".bin"), 1,
+                     "is a llama2.c tokenizer (tokenizer.bin), not a model");
+  ExpectOneLineError(RunFavor("generate -m " + kHf + "/tokenizer.json"), 1,
+                     "is a Hugging Face tokenizer.json, not a model");
+  ExpectOneLineError(
+      RunFavor("generate -m " + kHf + "/config.json"), 1,
+      "is a Hugging Face config.json, not a model; pass the model's directory: -m " + kHf);
+  ExpectOneLineError(RunFavor("generate -m " + kModels + "/README.md"), 1,
+                     "is a text file, not a model");
+  ExpectOneLineError(RunFavor("inspect -m " + kModels + "/stories260K"), 1,
+                     "no config.json, so not a Hugging Face directory; model files in it: "
+                     "stories260K.bin, tinyllamas-stories-260k-f32.gguf");
+  const std::string stats =
+      favor::testing::WriteTemp("x.favor-stats", std::string("FAVC\1\0\0\0", 8));
+  ExpectOneLineError(RunFavor("inspect -m " + stats), 1,
+                     "is a FAVOR statistics file (written by favor calibrate), not a model");
+  std::remove(stats.c_str());
+  // A safetensors file given directly loads from its directory.
+  const CliResult safetensors =
+      RunFavor("generate -m " + kHf + "/model.safetensors -p 'Once' -n 4" + kGreedy);
+  EXPECT_EQ(safetensors.exit_code, 0) << safetensors.err;
+  // --tokenizer takes tokenizer.json.
+  const CliResult json = RunFavor("generate -m " + kHf + " --tokenizer " + kHf +
+                                  "/tokenizer.json -p 'Once' -n 4" + kGreedy);
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(json.out, safetensors.out);
+}
+
+TEST(CliGenerate, HelpAndVersionOnEveryCommand) {
+  for (const char* command :
+       {"generate", "calibrate", "variance", "bench", "eval", "inspect", "tokenize", "info"}) {
+    const CliResult help = RunFavor(std::string(command) + " --help");
+    EXPECT_EQ(help.exit_code, 0) << command << help.err;
+    EXPECT_EQ(help.out.rfind(std::string("usage: favor ") + command, 0), 0u) << help.out;
+    const CliResult version = RunFavor(std::string(command) + " --version");
+    EXPECT_EQ(version.exit_code, 0) << command << version.err;
+    EXPECT_EQ(version.out.rfind("favor ", 0), 0u) << version.out;
+  }
+  EXPECT_EQ(RunFavor("--version").out, RunFavor("info --version").out);
+}
+
+TEST(CliGenerate, TokenizeShowsIdsAndPiecesAndWarnsAboutUnknownCharacters) {
+  const CliResult pieces = RunFavor("tokenize -m " + kLlama2c + " -p 'Once upon'");
+  ASSERT_EQ(pieces.exit_code, 0) << pieces.err;
+  EXPECT_EQ(pieces.out,
+            "     1 -> '<s>'\n   403 -> '\xe2\x96\x81Once'\n   407 -> '\xe2\x96\x81upon'\n")
+      << pieces.out;
+  const CliResult ids = RunFavor("tokenize -m " + kGguf + " -p 'Once upon' --ids --no-bos");
+  EXPECT_EQ(ids.out, "[403, 407]\n") << ids.out;
+  // tinystories-656K has no byte tokens: an emoji becomes <unk>, and the user is told.
+  const CliResult emoji = RunFavor("tokenize -m " + kHf + " -p 'Hi \xf0\x9f\x98\x80!' --ids");
+  ASSERT_EQ(emoji.exit_code, 0) << emoji.err;
+  EXPECT_NE(emoji.err.find("warning: the vocabulary cannot represent \xf0\x9f\x98\x80;"),
+            std::string::npos)
+      << emoji.err;
+  const CliResult generate =
+      RunFavor("generate -m " + kHf + " -p 'Hi \xf0\x9f\x98\x80!' -n 2" + kGreedy);
+  EXPECT_NE(generate.err.find("cannot represent \xf0\x9f\x98\x80"), std::string::npos)
+      << generate.err;
+  ExpectOneLineError(RunFavor("tokenize -m " + kLlama2c), 2, "give the text with -p TEXT or -f");
+}
+
+}  // namespace
