@@ -15,38 +15,13 @@
 #include "engine/core/dnnl_context.h"
 #include "engine/core/threading.h"
 #include "engine/kernels/kernels.h"
+#include "tools/report_format.h"
 #include "tools/svg_plot.h"
 
 namespace favor::cli {
 namespace {
 
 constexpr int64_t kMaxListLength = 4096;
-
-std::string JsonString(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
-// CSV field: quoted when it holds a separator, quote or newline.
-std::string CsvField(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
 
 }  // namespace
 

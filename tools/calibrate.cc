@@ -16,6 +16,7 @@
 #include "engine/runtime/session.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"
+#include "tools/prompt_text.h"
 
 namespace favor::cli {
 namespace {
@@ -35,12 +36,16 @@ int Calibrate(int argc, char** argv) {
               &model_path);
   args.String({"-f", "--file"}, "TEXT", "calibration text file", &text_path);
   args.String({"-o", "--output"}, "PATH", "statistics file (default MODEL.favor-stats)", &out_path);
-  args.String({"--tokenizer"}, "PATH", "SentencePiece .model or llama2.c tokenizer.bin",
+  args.String({"--tokenizer"}, "PATH",
+              "tokenizer.json, SentencePiece .model or llama2.c tokenizer.bin (default: the "
+              "model's own)",
               &tokenizer_path);
   args.Int({"-c", "--ctx-size"}, "N",
-           "window: the text is fed in windows of N tokens (default: the model's context)",
-           &context);
-  args.Int({"-t", "--threads"}, "N", "threads (default: physical cores)", &threads);
+           "window: the text is fed in windows of N tokens, BOS first (default: the model's "
+           "context; at least 2)",
+           &context, {.min = 0});
+  args.Int({"-t", "--threads"}, "N", "threads (default: physical cores)", &threads,
+           {.min = 0, .max = 4096});
   bool plan = false;
   float budget = 64;
   int64_t plan_tokens = 512, sinks = 4, features = 256, favor_seed = 0;
@@ -51,29 +56,42 @@ int Calibrate(int argc, char** argv) {
   args.Float({"--plan-budget"}, "W",
              "mean exact tokens per head the plan may keep (a fully exact head costs the "
              "context; default 64)",
-             &budget);
+             &budget, {.min = 0});
   args.String({"--plan-windows"}, "LIST",
               "candidate windows per head, 'exact' = fully exact (default 0,16,32,64,128,exact)",
               &windows_text);
   args.Int({"--plan-tokens"}, "N",
-           "positions of the first window the errors are measured on (default 512)", &plan_tokens);
+           "positions of the first window the errors are measured on (default 512)", &plan_tokens,
+           {.min = 2, .max = 65536});
   args.Int({"--sinks"}, "S", "exact sink tokens of the planned hybrid attention (default 4)",
-           &sinks);
+           &sinks, {.min = 0, .max = 65536});
   args.String({"--rf"}, "KIND", "random-feature tail to plan for (default saderf = favor#)",
               &rf_name);
-  args.Int({"--features"}, "M", "random features per head of the tail (default 256)", &features);
-  args.Int({"--favor-seed"}, "N", "seed of the random projections (default 0)", &favor_seed);
+  args.Int({"--features"}, "M", "random features per head of the tail (default 256)", &features,
+           {.min = 1, .max = 65536});
+  args.Int({"--favor-seed"}, "N", "seed of the random projections (default 0)", &favor_seed,
+           {.min = 0});
   if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
   if (model_path.empty() || text_path.empty()) {
     std::fprintf(stderr, "favor calibrate: -m PATH and -f TEXT are required\n\n%s",
                  args.Usage().c_str());
     return 2;
   }
+  if (context == 1) {
+    // A window holds BOS and the text's tokens: one position leaves no room for any of them.
+    return PrintUsageError("calibrate", "-c must be at least 2 (BOS and one token of the text)");
+  }
+  if (!plan) {
+    for (const char* flag : {"--plan-budget", "--plan-windows", "--plan-tokens", "--sinks", "--rf",
+                             "--features", "--favor-seed"}) {
+      if (args.Given(flag)) {
+        return PrintUsageError("calibrate", absl::StrCat(flag, " applies to --plan only"));
+      }
+    }
+  }
   if (out_path.empty()) out_path = runtime::DefaultCalibrationPath(model_path);
-  std::ifstream in(text_path, std::ios::binary);
-  if (!in) return Fail(absl::NotFoundError(absl::StrCat("cannot open '", text_path, "'")));
-  std::stringstream text;
-  text << in.rdbuf();
+  auto text = ReadTextFile(text_path);
+  if (!text.ok()) return Fail(text.status());
 
   runtime::HybridPlanOptions plan_options;
   if (plan) {
@@ -85,13 +103,6 @@ int Calibrate(int argc, char** argv) {
     auto candidates = rf::ParseWindowList(windows_text);
     if (!candidates.ok())
       return PrintUsageError("calibrate", std::string(candidates.status().message()));
-    if (plan_tokens < 2 || plan_tokens > 65536 || sinks < 0 || sinks > 65536 || features <= 0 ||
-        features > 65536) {
-      return PrintUsageError(
-          "calibrate",
-          "--plan-tokens must be in [2, 65536], --sinks in [0, 65536], --features "
-          "in [1, 65536]");
-    }
     plan_options.features = {.kind = *kind,
                              .features = features,
                              .projection = rf::ProjectionKind::kOrthogonal,
@@ -112,13 +123,17 @@ int Calibrate(int argc, char** argv) {
       runtime::Session::Create(**model, {.context = context, .threads = static_cast<int>(threads)});
   if (!session.ok()) return Fail(session.status());
   const text::Tokenizer& tokenizer = (*model)->tokenizer();
-  auto ids = tokenizer.Encode(text.str(), false);
+  auto ids = tokenizer.Encode(*text, false);
   if (!ids.ok()) return Fail(ids.status());
   if (ids->empty())
     return Fail(absl::InvalidArgumentError(absl::StrCat("'", text_path, "' holds no text")));
   // Windows of the context, each starting with BOS like a prompt.
   const auto start = std::chrono::steady_clock::now();
   const int64_t window = (*session)->context() - 1;
+  if (window < 1) {  // A model trained on a context of one token, given no -c.
+    return Fail(absl::InvalidArgumentError(absl::StrCat(
+        "a context of ", (*session)->context(), " holds no token after BOS; give -c 2 or more")));
+  }
   for (size_t begin = 0; begin < ids->size(); begin += static_cast<size_t>(window)) {
     std::vector<int32_t> chunk = {tokenizer.bos_id()};
     const size_t end = std::min(ids->size(), begin + static_cast<size_t>(window));

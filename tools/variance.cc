@@ -18,6 +18,7 @@
 #include "engine/runtime/session.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"
+#include "tools/report_format.h"
 
 namespace favor::cli {
 namespace {
@@ -60,23 +61,24 @@ int Variance(int argc, char** argv) {
   int64_t dim = 64, pairs = 50, draws = 4000, seed = 1, layer = 0;
   std::string s2_list = "0.125,0.5,1.0", model_path,
               prompt = "Once upon a time, there was a little girl named Lily.";
-  bool csv = false;
+  std::string output = "md";
   ArgParser args("variance");
-  args.Int({"--dim"}, "D", "dimension of the synthetic inputs (default 64)", &dim);
-  args.Int({"--pairs"}, "N", "pairs per setting (default 50)", &pairs);
-  args.Int({"--samples"}, "N", "Monte Carlo draws per pair (default 4000)", &draws);
+  args.Int({"--dim"}, "D", "dimension of the synthetic inputs (default 64)", &dim,
+           {.min = 1, .max = 1024});
+  args.Int({"--pairs"}, "N", "pairs per setting (default 50)", &pairs, {.min = 1});
+  args.Int({"--samples"}, "N", "Monte Carlo draws per pair (default 4000)", &draws, {.min = 2});
   args.String({"--s2"}, "LIST", "variances of the isotropic inputs (default 0.125,0.5,1.0)",
               &s2_list);
   args.Int({"-s", "--seed"}, "N", "seed (default 1)", &seed);
   args.String({"-m", "--model"}, "PATH", "also use real scaled queries and keys of this model",
               &model_path);
-  args.Int({"--layer"}, "L", "the model layer to capture (default 0)", &layer);
+  args.Int({"--layer"}, "L", "the model layer to capture (default 0)", &layer, {.min = 0});
   args.String({"-p", "--prompt"}, "TEXT", "text run through the model to capture them", &prompt);
-  args.Flag({"--csv"}, "print CSV instead of a Markdown table", &csv);
+  args.String({"-o", "--output"}, "md|csv|json", "output format (default md)", &output);
   if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
-  if (dim <= 0 || dim > 1024 || pairs <= 0 || draws < 2) {
-    std::fprintf(stderr, "favor variance: --dim, --pairs and --samples must be positive\n");
-    return 2;
+  if (output != "md" && output != "csv" && output != "json") {
+    return PrintUsageError("variance",
+                           absl::StrCat("-o must be md, csv or json, got '", output, "'"));
   }
   std::mt19937_64 rng(static_cast<uint64_t>(seed));
   std::vector<Setting> settings;
@@ -158,16 +160,12 @@ int Variance(int argc, char** argv) {
 
   const std::vector<std::string> names = {"trigrf",    "posrf",  "oprf",  "poisson",
                                           "geometric", "saderf", "aderf", "sderf"};
-  if (csv) {
-    std::printf("setting,estimator,mean_ln_var_closed_form,mean_ln_var_monte_carlo,pairs\n");
-  } else {
-    std::printf(
-        "Mean over pairs of ln Var(f1 f2) of one feature (OPRF, Poisson and geometric fitted per "
-        "pair,\n"
-        "SADERF/ADERF/SDERF to each setting's set of pairs; %lld Monte Carlo draws per pair)\n\n",
-        static_cast<long long>(draws));
-    std::printf("| setting | estimator | closed form | Monte Carlo |\n|---|---|---|---|\n");
-  }
+  struct Row {
+    std::string setting, estimator;
+    double closed_form, monte_carlo;
+    int pairs;
+  };
+  std::vector<Row> rows;
   std::normal_distribution<double> normal;
   for (const Setting& setting : settings) {
     const auto d = static_cast<int64_t>(setting.xs[0].size());
@@ -243,15 +241,37 @@ int Variance(int argc, char** argv) {
         ++e.pairs;
       }
       if (e.pairs == 0) continue;
-      const double c = e.closed / e.pairs, mc = e.monte_carlo / e.pairs;
-      if (csv) {
-        std::printf("%s,%s,%.3f,%.3f,%d\n", setting.name.c_str(), name.c_str(), c, mc, e.pairs);
-      } else {
-        std::printf("| %s | %s | %.2f | %.2f |\n", setting.name.c_str(), name.c_str(), c, mc);
-      }
+      rows.push_back({setting.name, name, e.closed / e.pairs, e.monte_carlo / e.pairs, e.pairs});
     }
   }
-  if (!csv) {
+  if (output == "csv") {
+    std::printf("setting,estimator,mean_ln_var_closed_form,mean_ln_var_monte_carlo,pairs\n");
+    for (const Row& r : rows) {
+      std::printf("%s,%s,%.3f,%.3f,%d\n", CsvField(r.setting).c_str(), r.estimator.c_str(),
+                  r.closed_form, r.monte_carlo, r.pairs);
+    }
+  } else if (output == "json") {
+    std::printf("{\n  \"samples\": %lld,\n  \"results\": [", static_cast<long long>(draws));
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Row& r = rows[i];
+      std::printf(
+          "%s\n    {\"setting\": %s, \"estimator\": %s, \"mean_ln_var_closed_form\": %.6f, "
+          "\"mean_ln_var_monte_carlo\": %.6f, \"pairs\": %d}",
+          i == 0 ? "" : ",", JsonString(r.setting).c_str(), JsonString(r.estimator).c_str(),
+          r.closed_form, r.monte_carlo, r.pairs);
+    }
+    std::printf("\n  ]\n}\n");
+  } else {
+    std::printf(
+        "Mean over pairs of ln Var(f1 f2) of one feature (OPRF, Poisson and geometric fitted per "
+        "pair,\n"
+        "SADERF/ADERF/SDERF to each setting's set of pairs; %lld Monte Carlo draws per pair)\n\n",
+        static_cast<long long>(draws));
+    std::printf("| setting | estimator | closed form | Monte Carlo |\n|---|---|---|---|\n");
+    for (const Row& r : rows) {
+      std::printf("| %s | %s | %.2f | %.2f |\n", r.setting.c_str(), r.estimator.c_str(),
+                  r.closed_form, r.monte_carlo);
+    }
     std::printf(
         "\nMonte Carlo ln Var underestimates heavy-tailed estimators (rare large samples dominate\n"
         "their variance); the closed forms are exact.\n");

@@ -54,10 +54,10 @@ absl::StatusOr<NextTokenDistributions> ScoreTokens(Session& session,
 }
 
 double MeanNegativeLogLikelihood(const NextTokenDistributions& distributions,
-                                 std::span<const int32_t> tokens) {
+                                 std::span<const int32_t> tokens, int64_t first) {
   double total = 0;
   int64_t count = 0;
-  for (int64_t i = 0; i + 1 < distributions.positions; ++i) {
+  for (int64_t i = std::max<int64_t>(first, 0); i + 1 < distributions.positions; ++i) {
     total -= distributions.row(i)[static_cast<size_t>(tokens[static_cast<size_t>(i + 1)])];
     ++count;
   }
@@ -78,16 +78,18 @@ double Percentile(std::vector<double> values, double q) {
 }
 
 absl::StatusOr<DistributionComparison> CompareDistributions(const NextTokenDistributions& reference,
-                                                            const NextTokenDistributions& other) {
+                                                            const NextTokenDistributions& other,
+                                                            int64_t first) {
   if (reference.positions != other.positions || reference.vocab != other.vocab) {
     return absl::InvalidArgumentError(absl::StrCat("cannot compare distributions of ",
                                                    reference.positions, "x", reference.vocab,
                                                    " with ", other.positions, "x", other.vocab));
   }
   DistributionComparison result;
-  if (reference.positions == 0) return result;
+  first = std::clamp<int64_t>(first, 0, reference.positions);
+  if (reference.positions == first) return result;
   int64_t agree = 0;
-  for (int64_t i = 0; i < reference.positions; ++i) {
+  for (int64_t i = first; i < reference.positions; ++i) {
     const auto p = reference.row(i), q = other.row(i);
     double kl = 0;
     for (size_t v = 0; v < p.size(); ++v) {
@@ -100,7 +102,8 @@ absl::StatusOr<DistributionComparison> CompareDistributions(const NextTokenDistr
   result.mean_kl = Mean(result.kl);
   result.p99_kl = Percentile(result.kl, 0.99);
   result.top1_matches = agree;
-  result.top1_agreement = static_cast<double>(agree) / static_cast<double>(reference.positions);
+  result.top1_agreement =
+      static_cast<double>(agree) / static_cast<double>(reference.positions - first);
   return result;
 }
 

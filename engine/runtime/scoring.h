@@ -28,10 +28,11 @@ struct NextTokenDistributions {
 absl::StatusOr<NextTokenDistributions> ScoreTokens(Session& session,
                                                    std::span<const int32_t> tokens);
 
-// Mean negative log-likelihood (nats) of tokens[i + 1] under row i, over the rows that have a
-// next token (all but the last).
+// Mean negative log-likelihood (nats) of tokens[i + 1] under row i, over the rows from `first`
+// that have a next token (all but the last). Rows before `first` are context only (overlapping
+// windows score each token once, as llama-perplexity does).
 double MeanNegativeLogLikelihood(const NextTokenDistributions& distributions,
-                                 std::span<const int32_t> tokens);
+                                 std::span<const int32_t> tokens, int64_t first = 0);
 
 struct DistributionComparison {
   std::vector<double> kl;  // Per position: KL(reference || other), nats.
@@ -45,8 +46,9 @@ double Mean(const std::vector<double>& values);
 // Nearest-rank percentile, q in (0, 1]; 0 for no values.
 double Percentile(std::vector<double> values, double q);
 
-// Compares `other` with `reference` position by position (same shapes).
+// Compares `other` with `reference` position by position (same shapes), from row `first`.
 absl::StatusOr<DistributionComparison> CompareDistributions(const NextTokenDistributions& reference,
-                                                            const NextTokenDistributions& other);
+                                                            const NextTokenDistributions& other,
+                                                            int64_t first = 0);
 
 }  // namespace favor::runtime

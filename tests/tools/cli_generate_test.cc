@@ -150,6 +150,26 @@ TEST(CliGenerate, EveryBadNumberNamesItsFlag) {
                      "--features must be in [1, 65536], got 0");
   ExpectOneLineError(RunFavor(m + " -n 3 --n-predict 4"), 2, "--n-predict is given more than once");
   ExpectOneLineError(RunFavor(m + " --stop ''"), 2, "--stop: the stop string is empty");
+  // A window of one position held BOS and no text: calibrate looped forever on it.
+  ExpectOneLineError(RunFavor("calibrate -m " + kGguf + " -f " + kModels + "/README.md -c 1"), 2,
+                     "-c must be at least 2");
+  ExpectOneLineError(RunFavor("calibrate -m " + kGguf + " -f " + kModels + "/README.md --sinks 2"),
+                     2, "--sinks applies to --plan only");
+  ExpectOneLineError(RunFavor("variance -o xml"), 2, "-o must be md, csv or json, got 'xml'");
+  ExpectOneLineError(RunFavor("eval -m " + kLlama2c + " -f x -o html"), 2,
+                     "-o must be md, csv or json");
+}
+
+TEST(CliGenerate, MachineReadableOutputEverywhere) {
+  const CliResult variance = RunFavor("variance --pairs 2 --samples 50 --s2 0.5 -o json");
+  ASSERT_EQ(variance.exit_code, 0) << variance.err;
+  EXPECT_EQ(variance.out.rfind("{\n  \"samples\": 50,\n  \"results\": [", 0), 0u) << variance.out;
+  EXPECT_NE(variance.out.find("\"estimator\": \"sderf\""), std::string::npos) << variance.out;
+  const CliResult bench =
+      RunFavor("bench --shape tiny -p 8 -n 0 --attention exact -r 1 -t 1 -o json");
+  ASSERT_EQ(bench.exit_code, 0) << bench.err;
+  EXPECT_NE(bench.out.find("\"window\": null, \"sinks\": null"), std::string::npos) << bench.out;
+  EXPECT_EQ(bench.out.find("-1"), std::string::npos) << "no placeholder values\n" << bench.out;
 }
 
 TEST(CliGenerate, AWrongFileIsNamedForWhatItIs) {

@@ -100,7 +100,7 @@ TEST(Cli, VarianceTableReproducesTheClosedForms) {
     EXPECT_NE(r.out.find(std::string("| ") + name + " |"), std::string::npos) << r.out;
   }
   const Result model =
-      RunFavor("variance --pairs 4 --samples 100 --s2 0.5 --csv -m " + kLlama2c + " --layer 2");
+      RunFavor("variance --pairs 4 --samples 100 --s2 0.5 -o csv -m " + kLlama2c + " --layer 2");
   EXPECT_EQ(model.exit_code, 0) << model.err;
   EXPECT_NE(model.out.find("model layer 2 (d=8),sderf"), std::string::npos) << model.out;
 }
@@ -218,8 +218,8 @@ TEST(Cli, EvalComparesApproximateAttentionWithExact) {
                             text + ".svg");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1 + 1 + 4) << r.out;
-  EXPECT_NE(r.out.find(",exact,0,"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find(",sderf,64,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(",exact,,,,,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(",sderf,64,,,calibrated,"), std::string::npos) << r.out;
   EXPECT_NE(favor::testing::ReadAll(text + ".svg").find(">sderf<"), std::string::npos);
 
   // Per-layer errors: one column per layer (stories260K has 5), zero for exact, positive else.
@@ -229,17 +229,46 @@ TEST(Cli, EvalComparesApproximateAttentionWithExact) {
                "--layer-errors");
   ASSERT_EQ(layers.exit_code, 0) << layers.err;
   EXPECT_NE(layers.out.find("layer4_attention_rel_error\n"), std::string::npos) << layers.out;
-  EXPECT_NE(layers.out.find(",exact,0,"), std::string::npos);
+  EXPECT_NE(layers.out.find(",exact,,,,,"), std::string::npos);
   const size_t favor_row = layers.out.find(",favor#,32,");
   ASSERT_NE(favor_row, std::string::npos) << layers.out;
   const std::string row =
       layers.out.substr(favor_row, layers.out.find('\n', favor_row) - favor_row);
-  EXPECT_EQ(std::count(row.begin(), row.end(), ','), 2 + 2 + 4 + 5) << row;
+  EXPECT_EQ(std::count(row.begin(), row.end(), ','), 2 + 3 + 4 + 5) << row;
   EXPECT_EQ(row.find(",0.000000"), std::string::npos)
       << "every swapped layer has an error: " << row;
 
   ExpectOneLineErrorFn(RunFavor("eval -m " + kLlama2c + " -f " + text + ".txt"), 1,
                        "calibration statistics");
+
+  // Plain perplexity: exact attention alone needs no statistics and prints its row alone.
+  const Result exact = RunFavor("eval -m " + kLlama2c + " -f " + text + ".txt --attention exact");
+  ASSERT_EQ(exact.exit_code, 0) << exact.err;
+  EXPECT_NE(exact.out.find("statistics none (exact attention only)"), std::string::npos)
+      << exact.out;
+  EXPECT_NE(exact.out.find("| exact | - | - | - | - | 2.181 |"), std::string::npos) << exact.out;
+  EXPECT_EQ(std::count(exact.out.begin(), exact.out.end(), '|'), 3 * 10) << exact.out;
+  // Overlapping windows score every token once: as many predicted tokens, in more windows.
+  const Result strided = RunFavor("eval -m " + kLlama2c + " -f " + text +
+                                  ".txt --attention exact -c 24 --stride 8 -o json");
+  ASSERT_EQ(strided.exit_code, 0) << strided.err;
+  EXPECT_NE(strided.out.find("\"predicted_tokens\": 53,"), std::string::npos) << strided.out;
+  EXPECT_NE(strided.out.find("\"windows\": 5,"), std::string::npos) << strided.out;
+  EXPECT_NE(strided.out.find("\"stride\": 8,"), std::string::npos) << strided.out;
+  EXPECT_NE(strided.out.find("\"features\": null, \"window\": null"), std::string::npos)
+      << strided.out;
+  ExpectOneLineErrorFn(
+      RunFavor("eval -m " + kLlama2c + " -f " + text + ".txt --attention exact -c 24 --stride 30"),
+      2, "--stride 30 is longer than a window's 23 tokens");
+  // Hybrid with the sequence's own statistics needs no file either.
+  const Result causal = RunFavor("eval -m " + kLlama2c + " -f " + text +
+                                 ".txt --attention favor# --favor-stats causal --window 8 "
+                                 "--features 32");
+  ASSERT_EQ(causal.exit_code, 0) << causal.err;
+  EXPECT_NE(causal.out.find("| favor# | 32 | 8 | 4 | causal |"), std::string::npos) << causal.out;
+  ExpectOneLineErrorFn(RunFavor("eval -m " + kLlama2c + " -f " + text +
+                                ".txt --attention favor# --favor-stats causal"),
+                       2, "--favor-stats causal needs hybrid attention");
   ExpectOneLineErrorFn(RunFavor("eval -m " + kLlama2c + " -f " + text + ".txt --attention trig"), 2,
                        "--attention: 'trig'");
   ExpectOneLineErrorFn(
