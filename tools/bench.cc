@@ -251,6 +251,18 @@ int Bench(int argc, char** argv) {
     }
   }
   if (tests.empty()) return UsageError("no tests: -p and -n are both 0");
+  if (!plot_path.empty()) {
+    // What BenchPlotSvg can draw, known before anything is measured.
+    const bool gen_depths = depths->size() >= 2 && std::any_of(gens->begin(), gens->end(),
+                                                               [](int64_t n) { return n > 0; });
+    const auto lengths =
+        std::count_if(prompts->begin(), prompts->end(), [](int64_t n) { return n > 0; });
+    if (!gen_depths && lengths < 2) {
+      return UsageError(
+          "--plot: nothing to plot; it draws generation latency against depth (give -d with two "
+          "or more depths) or prompt throughput against prompt length (two or more -p lengths)");
+    }
+  }
 
   io::ModelFile file;
   if (!shape.empty()) {
@@ -332,8 +344,10 @@ int Bench(int argc, char** argv) {
                                                 : MarkdownReport(machine, rows);
   std::fputs(report.c_str(), stdout);
   if (!plot_path.empty()) {
+    auto svg = BenchPlotSvg(rows);
+    if (!svg.ok()) return Fail(svg.status());
     std::ofstream plot(plot_path);
-    plot << LatencyPlotSvg(rows);
+    plot << *svg;
     if (!plot) return Fail(absl::PermissionDeniedError(absl::StrCat("cannot write ", plot_path)));
   }
   return 0;

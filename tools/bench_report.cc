@@ -254,11 +254,27 @@ std::vector<Crossover> FindCrossovers(const std::vector<BenchRow>& rows) {
   return result;
 }
 
-std::string LatencyPlotSvg(const std::vector<BenchRow>& rows) {
+absl::StatusOr<std::string> BenchPlotSvg(const std::vector<BenchRow>& rows) {
+  auto distinct = [&](bool prompt, auto key) {
+    std::vector<int64_t> values;
+    for (const BenchRow& row : rows) {
+      if (row.prompt == prompt && std::find(values.begin(), values.end(), key(row)) == values.end())
+        values.push_back(key(row));
+    }
+    return values.size();
+  };
+  const bool by_depth = distinct(false, [](const BenchRow& r) { return r.depth; }) >= 2;
+  const bool by_length = distinct(true, [](const BenchRow& r) { return r.tokens; }) >= 2;
+  if (!by_depth && !by_length) {
+    return absl::InvalidArgumentError(
+        "--plot: nothing to plot; it draws generation latency against depth (give -d with two or "
+        "more depths) or prompt throughput against prompt length (two or more -p lengths)");
+  }
   std::vector<PlotSeries> series;
   std::string model, dtype;
   for (const BenchRow& row : rows) {
-    if (row.prompt || row.depth <= 0) continue;
+    if (row.prompt == by_depth) continue;
+    if (!by_depth && row.depth != rows.front().depth) continue;  // pp at the first depth.
     const std::string name =
         absl::StrCat(row.Attention(),
                      rows.front().threads == row.threads ? "" : absl::StrCat(" t", row.threads));
@@ -268,14 +284,27 @@ std::string LatencyPlotSvg(const std::vector<BenchRow>& rows) {
       series.push_back({.name = name, .points = {}});
       it = series.end() - 1;
     }
-    it->points.emplace_back(static_cast<double>(row.depth), row.MillisecondsPerToken());
+    if (by_depth) {
+      it->points.emplace_back(static_cast<double>(row.depth), row.MillisecondsPerToken());
+    } else {
+      it->points.emplace_back(static_cast<double>(row.tokens), row.tokens_per_second);
+    }
     model = row.model;
     dtype = row.dtype;
   }
-  return LineChartSvg(series, {.title = absl::StrCat("generation latency against context depth (",
+  if (by_depth) {
+    return LineChartSvg(series, {.title = absl::StrCat("generation latency against context depth (",
+                                                       model, ", ", dtype, ")"),
+                                 .x_label = "depth (tokens already in the context)",
+                                 .y_label = "milliseconds per generated token",
+                                 .log_x = true,
+                                 .log_y = true,
+                                 .zero_on_log_x = true});
+  }
+  return LineChartSvg(series, {.title = absl::StrCat("prompt processing against prompt length (",
                                                      model, ", ", dtype, ")"),
-                               .x_label = "depth (tokens already in the context)",
-                               .y_label = "milliseconds per generated token",
+                               .x_label = "prompt length (tokens)",
+                               .y_label = "prompt tokens per second",
                                .log_x = true,
                                .log_y = true});
 }

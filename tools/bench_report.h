@@ -68,7 +68,9 @@ struct Crossover {
 };
 std::vector<Crossover> FindCrossovers(const std::vector<BenchRow>& rows);
 
-// Milliseconds per generated token against depth, log-log, one line per attention (tg rows).
-std::string LatencyPlotSvg(const std::vector<BenchRow>& rows);
+// Milliseconds per generated token against depth (depth 0 included), log-log, one line per
+// attention, when the grid has two depths or more; else prompt tokens per second against prompt
+// length when it has two lengths or more; else an error that says what to give.
+absl::StatusOr<std::string> BenchPlotSvg(const std::vector<BenchRow>& rows);
 
 }  // namespace favor::cli

@@ -340,6 +340,7 @@ std::string KlPlot(const std::string& model_path, const std::vector<EvalRow>& ro
     } else if (max_m > 0) {  // Window-only: the same KL at every M.
       PlotSeries& flat = series_for(name + " (no tail)");
       flat.points = {{min_m, row.mean_kl}, {max_m, row.mean_kl}};
+      flat.dashed = true;
     }
   }
   return LineChartSvg(

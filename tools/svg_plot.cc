@@ -10,8 +10,11 @@
 namespace favor::cli {
 namespace {
 
-constexpr double kWidth = 720, kHeight = 440;
-constexpr double kLeft = 80, kRight = 190, kTop = 40, kBottom = 60;
+constexpr double kPlotWidth = 450, kHeight = 440;
+constexpr double kLeft = 80, kTop = 40, kBottom = 60;
+// Legend: a line sample, then the name; 12px sans-serif averages under 7.5px per character.
+constexpr double kLegendSample = 42, kCharacterWidth = 7.5, kMargin = 16;
+constexpr size_t kMaxDataTicks = 8;
 constexpr const char* kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                                     "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 
@@ -56,14 +59,12 @@ Axis FitAxis(const std::vector<double>& values, bool log) {
     high = std::max(high, axis.Transform(v));
   }
   if (!std::isfinite(low)) low = 0, high = 1;
-  if (log) {
-    low = std::floor(low);
-    high = std::max(std::ceil(high), low + 1);
-  } else {
-    const double pad = high > low ? 0.05 * (high - low) : 1;
-    low = std::min(0.0, low - pad);
-    high += pad;
-  }
+  // The data's range and a margin of 5 % each side (a tenth of a decade when it is one value).
+  const double span = high - low;
+  const double pad = span > 0 ? 0.05 * span : log ? 0.1 : std::max(std::abs(low) * 0.1, 1.0);
+  low -= pad;
+  high += pad;
+  if (!log && low > 0 && low < pad * 4) low = 0;  // Near zero: start at zero.
   axis.low = low;
   axis.high = high;
   return axis;
@@ -76,17 +77,26 @@ std::string TickLabel(double value) {
   return absl::StrFormat("%g", value);
 }
 
-// Tick values: decades (and 2x, 5x when few decades) on log axes, about 6 steps on linear ones.
+// Tick values inside the axis: on log axes the 1-2-5 (or, over many decades, 1) multiples of
+// powers of ten, falling back to every integer multiple when the range is narrower than that;
+// about 6 round steps on linear ones.
 std::vector<double> Ticks(const Axis& axis) {
   std::vector<double> ticks;
   if (axis.log) {
-    const bool fine = axis.high - axis.low <= 3;
-    for (double e = axis.low; e <= axis.high + 1e-9; ++e) {
-      for (double m : {1.0, 2.0, 5.0}) {
-        if (m != 1.0 && !fine) continue;
-        const double v = m * std::pow(10.0, e);
-        if (std::log10(v) <= axis.high + 1e-9) ticks.push_back(v);
+    const bool coarse = axis.high - axis.low > 4;
+    for (const std::vector<double>& multiples :
+         {coarse ? std::vector<double>{1} : std::vector<double>{1, 2, 5},
+          std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9}}) {
+      ticks.clear();
+      for (double e = std::floor(axis.low); e <= std::ceil(axis.high); ++e) {
+        for (double m : multiples) {
+          const double v = m * std::pow(10.0, e);
+          if (std::log10(v) >= axis.low - 1e-9 && std::log10(v) <= axis.high + 1e-9) {
+            ticks.push_back(v);
+          }
+        }
       }
+      if (ticks.size() >= 3) break;
     }
   } else {
     const double span = axis.high - axis.low;
@@ -101,16 +111,41 @@ std::vector<double> Ticks(const Axis& axis) {
 
 }  // namespace
 
-std::string LineChartSvg(const std::vector<PlotSeries>& series, const PlotOptions& options) {
+std::string LineChartSvg(const std::vector<PlotSeries>& input, const PlotOptions& options) {
+  // x = 0 on a log axis: drawn one 1-2-5 step (a factor 2.5) left of the smallest positive x.
+  std::vector<PlotSeries> series = input;
+  double zero_at = 0;
+  if (options.log_x && options.zero_on_log_x) {
+    double smallest = std::numeric_limits<double>::infinity();
+    bool has_zero = false;
+    for (const PlotSeries& s : series) {
+      for (const auto& [x, y] : s.points) {
+        if (x > 0) smallest = std::min(smallest, x);
+        has_zero = has_zero || x == 0;
+      }
+    }
+    if (has_zero) {
+      zero_at = std::isfinite(smallest) ? smallest / 2.5 : 1;
+      for (PlotSeries& s : series) {
+        for (auto& point : s.points) {
+          if (point.first == 0) point.first = zero_at;
+        }
+      }
+    }
+  }
   std::vector<double> xs, ys;
+  size_t longest_name = 0;
   for (const PlotSeries& s : series) {
+    longest_name = std::max(longest_name, s.name.size());
     for (const auto& [x, y] : s.points) {
       xs.push_back(x);
       ys.push_back(y);
     }
   }
   const Axis x_axis = FitAxis(xs, options.log_x), y_axis = FitAxis(ys, options.log_y);
-  const double plot_w = kWidth - kLeft - kRight, plot_h = kHeight - kTop - kBottom;
+  const double width = kLeft + kPlotWidth + 12 + kLegendSample +
+                       kCharacterWidth * static_cast<double>(longest_name) + kMargin;
+  const double plot_w = kPlotWidth, plot_h = kHeight - kTop - kBottom;
   auto px = [&](double x) { return kLeft + x_axis.Fraction(x) * plot_w; };
   auto py = [&](double y) { return kTop + (1 - y_axis.Fraction(y)) * plot_h; };
 
@@ -119,13 +154,28 @@ std::string LineChartSvg(const std::vector<PlotSeries>& series, const PlotOption
       "viewBox=\"0 0 %g %g\" font-family=\"sans-serif\" font-size=\"12\">\n"
       "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
       "<text x=\"%g\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">%s</text>\n",
-      kWidth, kHeight, kWidth, kHeight, kLeft + plot_w / 2, Escape(options.title));
-  for (double t : Ticks(x_axis)) {
+      width, kHeight, width, kHeight, kLeft + plot_w / 2, Escape(options.title));
+  // A few measured x values (depths, feature counts) are the ticks: every point is labelled.
+  std::vector<double> x_ticks;
+  for (double x : xs) {
+    if (x_axis.Usable(x) && std::find(x_ticks.begin(), x_ticks.end(), x) == x_ticks.end()) {
+      x_ticks.push_back(x);
+    }
+  }
+  std::sort(x_ticks.begin(), x_ticks.end());
+  if (x_ticks.size() > kMaxDataTicks || x_ticks.size() < 2) x_ticks = Ticks(x_axis);
+  if (zero_at > 0) {
+    // The zero column gets its own tick; ticks between it and the data would mislead.
+    std::erase_if(x_ticks, [&](double t) { return t <= zero_at * 2.5 * (1 - 1e-9); });
+    if (x_ticks.empty() || x_ticks.front() != zero_at) x_ticks.insert(x_ticks.begin(), zero_at);
+  }
+  for (double t : x_ticks) {
     const double x = px(t);
     absl::StrAppendFormat(&svg,
                           "<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"#ddd\"/>\n"
                           "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">%s</text>\n",
-                          x, kTop, x, kTop + plot_h, x, kTop + plot_h + 18, TickLabel(t));
+                          x, kTop, x, kTop + plot_h, x, kTop + plot_h + 18,
+                          t == zero_at ? std::string("0") : TickLabel(t));
   }
   for (double t : Ticks(y_axis)) {
     const double y = py(t);
@@ -155,8 +205,8 @@ std::string LineChartSvg(const std::vector<PlotSeries>& series, const PlotOption
     if (points.size() > 1) {
       absl::StrAppendFormat(&svg,
                             "<polyline points=\"%s\" fill=\"none\" stroke=\"%s\" "
-                            "stroke-width=\"2\"/>\n",
-                            path, colour);
+                            "stroke-width=\"2\"%s/>\n",
+                            path, colour, series[i].dashed ? " stroke-dasharray=\"6 4\"" : "");
     }
     for (const auto& [x, y] : points) {
       absl::StrAppendFormat(&svg, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", px(x),
@@ -165,9 +215,10 @@ std::string LineChartSvg(const std::vector<PlotSeries>& series, const PlotOption
     const double legend_y = kTop + 10 + 20 * static_cast<double>(i);
     absl::StrAppendFormat(&svg,
                           "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" "
-                          "stroke-width=\"2\"/>\n<text x=\"%g\" y=\"%g\">%s</text>\n",
+                          "stroke-width=\"2\"%s/>\n<text x=\"%g\" y=\"%g\">%s</text>\n",
                           kLeft + plot_w + 12, legend_y, kLeft + plot_w + 36, legend_y, colour,
-                          kLeft + plot_w + 42, legend_y + 4, Escape(series[i].name));
+                          series[i].dashed ? " stroke-dasharray=\"6 4\"" : "", kLeft + plot_w + 42,
+                          legend_y + 4, Escape(series[i].name));
   }
   svg += "</svg>\n";
   return svg;

@@ -158,10 +158,10 @@ TEST(BenchReport, JsonParsesAndCarriesEveryRowAndTheCrossover) {
   EXPECT_TRUE(crossover[2].Find("from")->is_null() || crossover[2].Find("from")->is_number());
 }
 
-TEST(BenchReport, LatencyPlotHasOneLinePerAttentionAndSkipsDepthZero) {
+TEST(BenchReport, LatencyPlotHasOneLinePerAttentionAndShowsDepthZero) {
   auto rows = SweepRows();
-  rows.push_back(Row("exact", false, 128, 0, 70));  // Not drawable on a log axis.
-  const std::string svg = LatencyPlotSvg(rows);
+  rows.push_back(Row("exact", false, 128, 0, 70));  // Drawn left of the first depth, tick "0".
+  const std::string svg = BenchPlotSvg(rows).value();
   EXPECT_EQ(svg.rfind("<svg", 0), 0u);
   EXPECT_THAT(svg, HasSubstr("</svg>"));
   size_t lines = 0, points = 0;
@@ -171,8 +171,38 @@ TEST(BenchReport, LatencyPlotHasOneLinePerAttentionAndSkipsDepthZero) {
   for (size_t at = svg.find("<circle"); at != std::string::npos; at = svg.find("<circle", at + 1))
     ++points;
   EXPECT_EQ(lines, 2u);   // exact, favor#
-  EXPECT_EQ(points, 8u);  // 4 depths each
+  EXPECT_EQ(points, 9u);  // 4 depths each, and exact at depth 0
   EXPECT_THAT(svg, HasSubstr(">favor# M=256<"));
+  EXPECT_THAT(svg, HasSubstr(">0</text>"));
+  EXPECT_THAT(svg, HasSubstr(">512</text>"));
+}
+
+TEST(BenchReport, WithoutADepthGridThePlotShowsPromptProcessingOrSaysWhy) {
+  std::vector<BenchRow> rows = {Row("exact", true, 512, 0, 900), Row("exact", true, 4096, 0, 400)};
+  const std::string svg = BenchPlotSvg(rows).value();
+  EXPECT_THAT(svg, HasSubstr("prompt processing against prompt length"));
+  EXPECT_THAT(svg, HasSubstr("<polyline"));
+  const auto nothing =
+      BenchPlotSvg({Row("exact", true, 512, 0, 900), Row("exact", false, 128, 0, 60)});
+  ASSERT_FALSE(nothing.ok());
+  EXPECT_THAT(std::string(nothing.status().message()), HasSubstr("nothing to plot"));
+}
+
+// Axes fit the data: a KL between 0.02 and 0.3 gets ticks inside that range, not 0.01..1; a
+// legend entry is never cut off by the image's edge.
+TEST(SvgPlot, AxesFitTheDataAndTheLegendFits) {
+  const std::string long_name = "hybrid favor# M=1024 W=128 S=4 causal statistics";
+  const std::string svg =
+      LineChartSvg({{.name = long_name, .points = {{64, 0.3}, {256, 0.1}, {1024, 0.02}}}},
+                   {.title = "t", .x_label = "x", .y_label = "y"});
+  EXPECT_THAT(svg, HasSubstr(">0.1</text>"));
+  EXPECT_THAT(svg, HasSubstr(">0.05</text>"));
+  EXPECT_EQ(svg.find(">1</text>"), std::string::npos) << "no empty decade above the data";
+  EXPECT_EQ(svg.find(">0.01</text>"), std::string::npos) << "no empty decade below the data";
+  EXPECT_THAT(svg, HasSubstr(">256</text>")) << "the measured M are the ticks";
+  const double width = std::stod(svg.substr(svg.find("width=\"") + 7));
+  const double legend_x = std::stod(svg.substr(svg.rfind("<text x=\"") + 9));
+  EXPECT_GE(width, legend_x + 7.5 * static_cast<double>(long_name.size()));
 }
 
 TEST(SvgPlot, EscapesTextAndSurvivesEmptyAndDegenerateSeries) {

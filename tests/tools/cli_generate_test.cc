@@ -170,6 +170,9 @@ TEST(CliGenerate, MachineReadableOutputEverywhere) {
   ASSERT_EQ(bench.exit_code, 0) << bench.err;
   EXPECT_NE(bench.out.find("\"window\": null, \"sinks\": null"), std::string::npos) << bench.out;
   EXPECT_EQ(bench.out.find("-1"), std::string::npos) << "no placeholder values\n" << bench.out;
+  // A plot needs two depths or two prompt lengths: refused before anything is measured.
+  ExpectOneLineError(RunFavor("bench --shape tiny -p 8 -n 2 -r 1 -t 1 --plot /tmp/never.svg"), 2,
+                     "--plot: nothing to plot");
 }
 
 TEST(CliGenerate, AWrongFileIsNamedForWhatItIs) {
