@@ -1,7 +1,8 @@
 // The command line: the first byte picks a command, the rest is its arguments separated by NUL
 // bytes. The real command functions run, so this covers the option parser and every check the
-// commands make of their options. The model path is forced (last option wins) to one that does
-// not exist, so a command that gets past its checks stops at loading, in microseconds.
+// commands make of their options. The model path is forced to one that does not exist (inputs
+// that give -m themselves are refused as a repeated option), so a command that gets past its
+// checks stops at loading, in microseconds.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -24,7 +25,8 @@ struct Entry {
 constexpr Entry kCommands[] = {{"generate", favor::cli::Generate},
                                {"calibrate", favor::cli::Calibrate},
                                {"eval", favor::cli::Eval},
-                               {"inspect", favor::cli::Inspect}};
+                               {"inspect", favor::cli::Inspect},
+                               {"tokenize", favor::cli::Tokenize}};
 
 // Arguments that would make a command read from a device or a system file.
 bool Unsafe(std::string_view arg) {
