@@ -178,6 +178,13 @@ class GgufParser {
           return absl::UnimplementedError(absl::StrCat(what, ": unsupported GGML type ", info.type,
                                                        " (supported: F32, F16, BF16, Q8_0)"));
       }
+      // Blocks never straddle rows: a row (the innermost dimension) holds whole blocks. A tensor
+      // whose total is whole blocks but whose rows are not would be read across row boundaries.
+      if (const int64_t block = GetDTypeInfo(dtype).block_elements; info.dims.back() % block != 0) {
+        return absl::InvalidArgumentError(absl::StrCat(what, ": ", info.dims.back(),
+                                                       " elements per row, not a multiple of ",
+                                                       DTypeName(dtype), "'s block of ", block));
+      }
       auto bytes = BytesFor(dtype, elements);
       if (!bytes.ok()) return WithContext(bytes.status(), what);
       if (info.offset % static_cast<uint64_t>(alignment) != 0) {

@@ -374,7 +374,18 @@ absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory) {
     model.tensors["token_embd.weight"] = model.tensors["output.weight"];
     model.tensors.erase("output.weight");
   }
-  if (model.tensors.count("output.weight") == 0) c.tied_embeddings = true;
+  if (model.tensors.count("output.weight") == 0) {
+    // A config that says the output head is its own matrix, and no such matrix: tying it to the
+    // embedding would compute a different model than the one trained, so it is an error.
+    const Json* tie = config.Find("tie_word_embeddings");
+    if (tie != nullptr && tie->is_bool() && !tie->bool_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(directory,
+                       ": config.json says tie_word_embeddings = false but the weights have no "
+                       "lm_head.weight (the output head)"));
+    }
+    c.tied_embeddings = true;  // Unsaid: stored once, as transformers does for tied heads.
+  }
 
   if (const std::string tokenizer = directory + "/tokenizer.json"; FileExists(tokenizer)) {
     FAVOR_ASSIGN_OR_RETURN(const std::string text, ReadTextFile(tokenizer));

@@ -103,13 +103,15 @@ inline VecF32 LoadBF16Tail(const uint16_t* p, int64_t n) {
   const __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(TailMask(n), p));
   return {_mm512_castsi512_ps(_mm512_slli_epi32(wide, 16))};
 }
-// f32 -> bf16 with round-to-nearest-even (NaN handled by the caller's data being finite: model
-// activations; a NaN still maps to a NaN pattern because its exponent bits stay all-ones).
+// f32 -> bf16 with round-to-nearest-even. A NaN is truncated and kept quiet instead: rounding
+// would carry its mantissa into the exponent and sign (0x7fffffff became -0, 0x7f800001 +Inf).
 inline __m256i ToBF16Bits(VecF32 a) {
   const __m512i bits = _mm512_castps_si512(a.v);
   const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
   const __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
-  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(rounded, 16));
+  const __mmask16 nan = _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q);
+  const __m512i quiet = _mm512_or_si512(bits, _mm512_set1_epi32(0x400000));
+  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_mask_blend_epi32(nan, rounded, quiet), 16));
 }
 inline void StoreBF16(uint16_t* p, VecF32 a) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), ToBF16Bits(a));
@@ -201,8 +203,11 @@ inline VecF32 LoadBF16Tail(const uint16_t* p, int64_t n) {
 inline __m128i ToBF16Bits(VecF32 a) {
   const __m256i bits = _mm256_castps_si256(a.v);
   const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
-  const __m256i rounded = _mm256_srli_epi32(
-      _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+  const __m256i nearest = _mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
+  // A NaN is truncated and kept quiet (see the AVX-512 version).
+  const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(a.v, a.v, _CMP_UNORD_Q));
+  const __m256i quiet = _mm256_or_si256(bits, _mm256_set1_epi32(0x400000));
+  const __m256i rounded = _mm256_srli_epi32(_mm256_blendv_epi8(nearest, quiet, nan), 16);
   // Pack 8 x u32 (each < 65536) into 8 x u16, keeping lane order.
   const __m128i lo = _mm256_castsi256_si128(rounded);
   const __m128i hi = _mm256_extracti128_si256(rounded, 1);
@@ -276,6 +281,10 @@ inline VecF32 LoadBF16(const uint16_t* p) {
 inline VecF32 LoadBF16Tail(const uint16_t* p, int64_t) { return LoadBF16(p); }
 inline void StoreBF16(uint16_t* p, VecF32 a) {
   const uint32_t bits = __builtin_bit_cast(uint32_t, a.v);
+  if (a.v != a.v) {  // NaN: truncated and kept quiet (see the AVX-512 version).
+    *p = static_cast<uint16_t>((bits | 0x400000u) >> 16);
+    return;
+  }
   *p = static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
 }
 inline void StoreBF16Tail(uint16_t* p, VecF32 a, int64_t) { StoreBF16(p, a); }

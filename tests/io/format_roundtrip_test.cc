@@ -15,6 +15,8 @@
 #include "engine/io/model_file.h"
 #include "engine/runtime/model.h"
 #include "engine/runtime/session.h"
+#include "gmock/gmock.h"
+#include "tests/io/corrupt_files.h"
 #include "tests/test_util.h"
 
 namespace favor::io {
@@ -107,8 +109,10 @@ class FormatRoundTrip : public ::testing::Test {
   std::vector<float> reference_;
 };
 
+// Matrices in `matrices`, except (as llama-quantize does) those whose rows are not whole blocks of
+// a block type, which stay f32, unless `force_blocks`: then they make an invalid file.
 std::string WriteGguf(const ModelFile& model, const Vocabulary& vocab, uint32_t version,
-                      DType matrices) {
+                      DType matrices, bool force_blocks = false) {
   const ModelConfig& c = model.config;
   Bytes b;
   auto count = [&](uint64_t n) {
@@ -168,7 +172,10 @@ std::string WriteGguf(const ModelFile& model, const Vocabulary& vocab, uint32_t 
   std::vector<std::string> blobs;
   uint64_t offset = 0;
   for (const auto& [name, tensor] : model.tensors) {
-    const DType dtype = tensor.rank() == 2 ? matrices : DType::kF32;  // Norms stay f32, as usual.
+    DType dtype = tensor.rank() == 2 ? matrices : DType::kF32;  // Norms stay f32, as usual.
+    if (!force_blocks && tensor.dim(tensor.rank() - 1) % GetDTypeInfo(dtype).block_elements != 0) {
+      dtype = DType::kF32;
+    }
     string(name);
     b.Put<uint32_t>(static_cast<uint32_t>(tensor.rank()));
     for (int d = tensor.rank() - 1; d >= 0; --d) count(static_cast<uint64_t>(tensor.dim(d)));
@@ -185,7 +192,8 @@ std::string WriteGguf(const ModelFile& model, const Vocabulary& vocab, uint32_t 
     b.PutRaw(blob.data(), blob.size());
     b.Align(64);
   }
-  const std::string path = TempPath(absl::StrCat("v", version, "_", DTypeName(matrices), ".gguf"));
+  const std::string path = TempPath(
+      absl::StrCat("v", version, "_", DTypeName(matrices), force_blocks ? "_forced" : "", ".gguf"));
   b.WriteTo(path);
   return path;
 }
@@ -210,6 +218,13 @@ TEST_F(FormatRoundTrip, GgufVersionsAndTensorTypes) {
     EXPECT_LT(error, tolerance) << DTypeName(dtype);
     EXPECT_GT(error, 0.0) << DTypeName(dtype) << ": the weights were not really rounded";
   }
+  // ffn_down's rows hold 172 values: as Q8_0 its total is whole blocks (344) but its rows are
+  // not; llama.cpp refuses such a file, and so do we (it was computed into garbage before).
+  const auto forced = LoadModelFile(WriteGguf(model_, vocab_, 3, DType::kQ8_0, true));
+  ASSERT_FALSE(forced.ok());
+  EXPECT_THAT(std::string(forced.status().message()),
+              ::testing::HasSubstr("ffn_down.weight': 172 elements per row, not a multiple of "
+                                   "q8_0's block of 32"));
 }
 
 // Meta's interleaved q/k rows to Hugging Face's halves layout (the permutation of HF's
@@ -307,6 +322,18 @@ TEST_F(FormatRoundTrip, ShardedHuggingFaceWithHalvesRope) {
                 std::string(DTypeName(dtype)).c_str(), error);
     EXPECT_LT(error, tolerance) << DTypeName(dtype);
   }
+  // A config that says the output head is untied, and no lm_head.weight: an error, not a
+  // silent tie to the embedding.
+  const std::string dir = WriteHuggingFace(model_, DType::kF32);
+  std::string config = testing::ReadAll(dir + "/config.json");
+  config.replace(config.find("\"tie_word_embeddings\": true"), 27,
+                 "\"tie_word_embeddings\": false");
+  std::ofstream(dir + "/config.json") << config;
+  const auto untied = LoadModelFile(dir);
+  ASSERT_FALSE(untied.ok());
+  EXPECT_THAT(std::string(untied.status().message()),
+              ::testing::HasSubstr("tie_word_embeddings = false but the weights have no "
+                                   "lm_head.weight"));
 }
 
 std::string WriteLlama2cVersioned(const ModelFile& model, int version) {

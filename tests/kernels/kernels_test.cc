@@ -1,5 +1,6 @@
 // Every kernel of every ISA this CPU supports against the plain reference, at awkward sizes:
 // 1, odd, one less and one more than the vector widths (8, 16), and long rows.
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -248,6 +249,32 @@ TEST_P(KernelTest, AttentionRowWithPeakedScores) {
   reference::AttentionRow(q.data(), keys.data(), values.data(), n_keys, head_dim, 1.0f,
                           expected.data());
   EXPECT_LT(NormalizedError(out, expected), 1e-5);
+}
+
+// NaN of every kind (quiet, signalling, negative, a mantissa whose rounding would carry into the
+// exponent) stays NaN; infinities, zeros, the largest finite value and subnormals convert as the
+// scalar reference does, at every lane position.
+TEST_P(KernelTest, Bf16ConversionKeepsNanAndSpecialValues) {
+  const std::vector<uint32_t> specials = {0x7fffffffu, 0xffffffffu, 0x7f800001u, 0xff800001u,
+                                          0x7fc00000u, 0x7fbfffffu, 0x7f800000u, 0xff800000u,
+                                          0x00000000u, 0x80000000u, 0x7f7fffffu, 0x00000001u,
+                                          0x807fffffu, 0x3f808000u, 0x3f818000u, 0x3f80ffffu};
+  for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{33}}) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      x[static_cast<size_t>(i)] =
+          std::bit_cast<float>(specials[static_cast<size_t>(i) % specials.size()]);
+    }
+    std::vector<uint16_t> bf16(static_cast<size_t>(n));
+    k().f32_to_bf16(x.data(), bf16.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      const float value = x[static_cast<size_t>(i)];
+      const uint16_t got = bf16[static_cast<size_t>(i)];
+      EXPECT_EQ(got, F32ToBF16(value)) << std::hex << std::bit_cast<uint32_t>(value);
+      EXPECT_EQ(std::isnan(BF16ToF32(got)), std::isnan(value))
+          << std::hex << std::bit_cast<uint32_t>(value) << " -> " << got;
+    }
+  }
 }
 
 TEST_P(KernelTest, HalfConversionsMatchScalarReference) {
