@@ -175,9 +175,13 @@ int Generate(int argc, char** argv) {
   const auto generated = static_cast<int64_t>(result->tokens.size());
   std::fputc('\n', stdout);
   std::fflush(stdout);
-  const runtime::AttentionConfig& config = attention.config;
+  // The attention as it was resolved (statistics found or not): the same call the load made.
+  const auto resolved = runtime::ResolveAttention(attention.config, model_path);
   const std::string attention_name =
-      config.plan.empty() ? config.kind : absl::StrCat("hybrid (per-head plan ", config.plan, ")");
+      resolved.ok()
+          ? runtime::DescribeAttention(
+                attention.config.plan.empty() ? attention.config.kind : "hybrid", *resolved)
+          : attention.config.kind;
   std::fprintf(
       stderr, "%s",
       absl::StrFormat(

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "engine/core/status.h"
 
@@ -162,6 +163,38 @@ absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(
     options.calibration = std::make_shared<const rf::Calibration>(*std::move(calibration));
   }
   return std::optional<AttentionSwapOptions>(std::move(options));
+}
+
+std::string DescribeAttention(const std::string& name,
+                              const std::optional<AttentionSwapOptions>& resolved) {
+  if (!resolved.has_value()) return "exact";
+  const AttentionSwapOptions& o = *resolved;
+  const char* source = "";
+  switch (o.source) {
+    case FavorStatsSource::kPrompt:
+      source = o.features.kind == rf::RfKind::kPos ? "no statistics needed" : "prompt statistics";
+      break;
+    case FavorStatsSource::kCalibrated:
+      source = "calibrated statistics";
+      break;
+    case FavorStatsSource::kSequence:
+      source = "sequence statistics";
+      break;
+    case FavorStatsSource::kCausal:
+      source = "causal statistics";
+      break;
+  }
+  const std::string features =
+      absl::StrCat(rf::RfKindName(o.features.kind), " M=", o.features.features);
+  std::string layers;
+  if (!o.layers.empty()) layers = absl::StrCat(", layers ", absl::StrJoin(o.layers, ","));
+  if (!o.hybrid.has_value()) return absl::StrCat(name, " (", features, ", ", source, ")", layers);
+  const HybridWindow& h = *o.hybrid;
+  const std::string windows =
+      h.head_windows.empty() ? absl::StrCat("W=", h.window) : std::string("per-head plan");
+  if (!h.random_feature_tail) return absl::StrCat(name, " ", windows, " S=", h.sinks, layers);
+  return absl::StrCat(name, " ", windows, " S=", h.sinks, " (", features, " tail, ", source, ")",
+                      layers);
 }
 
 }  // namespace favor::runtime

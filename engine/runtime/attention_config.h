@@ -46,6 +46,12 @@ std::string DefaultCalibrationPath(const std::string& model_path);
 absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(const AttentionConfig& config,
                                                                      const std::string& model_path);
 
+// What a resolved attention is, in one phrase for summaries, under the name the user gave it:
+// "exact", "favor+ (posrf M=256, no statistics needed)", "hybrid W=64 S=4 (saderf tail M=256,
+// causal statistics)", "window W=64 S=4".
+std::string DescribeAttention(const std::string& name,
+                              const std::optional<AttentionSwapOptions>& resolved);
+
 // "0,2,5-7" -> {0, 2, 5, 6, 7}.
 absl::StatusOr<std::vector<int64_t>> ParseLayerList(const std::string& text);
 

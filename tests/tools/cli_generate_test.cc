@@ -114,6 +114,43 @@ TEST(CliGenerate, CtrlCStopsGenerationAndStillPrintsTheSummary) {
   std::remove(err_path.c_str());
 }
 
+// Hybrid attention out of the box: the sequence's own statistics without MODEL.favor-stats, the
+// calibrated ones when it exists; eval takes --favor-plan calibrated as generate does.
+TEST(CliGenerate, HybridUsesTheModelsStatisticsWhenTheyExistAndCausalOnesOtherwise) {
+  const std::string dir = ::testing::TempDir() + "/favor_hybrid_" + std::to_string(::getpid());
+  ASSERT_EQ(std::system(("mkdir -p " + dir + " && cp " + kLlama2c + " " + kModels +
+                         "/stories260K/tok512.bin " + dir + "/")
+                            .c_str()),
+            0);
+  const std::string model = dir + "/stories260K.bin";
+  const std::string hybrid = "generate -m " + model +
+                             " -p 'Once upon a time' -n 30 --attention hybrid --window 8" + kGreedy;
+  const CliResult causal = RunFavor(hybrid);
+  ASSERT_EQ(causal.exit_code, 0) << causal.err;
+  EXPECT_NE(causal.err.find("attention hybrid W=8 S=4 (saderf M=256 tail, causal statistics)"),
+            std::string::npos)
+      << causal.err;
+  const std::string text = favor::testing::WriteTemp(
+      "calibration.txt",
+      "Tom had a red kite. Every morning he ran to the hill and let the kite fly. One day the "
+      "string broke and the kite landed in a pond. A duck helped him get it back.");
+  ASSERT_EQ(RunFavor("calibrate -m " + model + " -f " + text +
+                     " --plan --plan-windows 0,4,8,exact --plan-budget 6")
+                .exit_code,
+            0);
+  const CliResult calibrated = RunFavor(hybrid);
+  ASSERT_EQ(calibrated.exit_code, 0) << calibrated.err;
+  EXPECT_NE(calibrated.err.find("tail, calibrated statistics)"), std::string::npos)
+      << calibrated.err;
+  const CliResult eval =
+      RunFavor("eval -m " + model + " -f " + text + " --favor-plan calibrated --attention window " +
+               "--window 8 --features 64");
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_NE(eval.out.find("| plan(saderf,6) | 64 |"), std::string::npos) << eval.out;
+  std::system(("rm -rf " + dir).c_str());
+  std::remove(text.c_str());
+}
+
 TEST(CliGenerate, PromptFromAFileWithEscapesAndStops) {
   const std::string file = favor::testing::WriteTemp("prompt.txt", "Lily went to the\n");
   const CliResult from_file =
