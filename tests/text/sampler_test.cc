@@ -1,8 +1,8 @@
 // Samplers, tested statistically with fixed seeds.
 #include "engine/text/sampler.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "gtest/gtest.h"
@@ -126,10 +126,17 @@ TEST(Sampler, CutsKeepTheRightTokensAtTheRightFrequenciesAtAnyTemperature) {
   top_p.top_p = 0.6f;  // 0.35 + 0.32 >= 0.6.
   top_p.temperature = 1.5f;
   ExpectFrequencies(top_p, kLogits, {}, {1, 5}, kLogits);
+  // Cuts made at T = 0.5 instead would keep two tokens here (0.45 + 0.37 >= 0.75) and cut 2.5
+  // below (e^-1 < 0.5): the cuts come before the temperature.
+  top_p.top_p = 0.75f;  // 0.368 + 0.333 < 0.75 <= 0.925 (with 2.5).
+  top_p.temperature = 0.5f;
+  ExpectFrequencies(top_p, kLogits, {}, {1, 5, 2}, kLogits);
 
   SamplerOptions min_p = Plain(23);
   min_p.min_p = 0.5f;  // p >= 0.5 p(max): 3.0, 2.9, 2.5.
   min_p.temperature = 2.0f;
+  ExpectFrequencies(min_p, kLogits, {}, {1, 5, 2}, kLogits);
+  min_p.temperature = 0.5f;
   ExpectFrequencies(min_p, kLogits, {}, {1, 5, 2}, kLogits);
 
   // All three: top-k 4 leaves 3.0, 2.9, 2.5, 1.0 (renormalised: 0.376, 0.344, 0.226, 0.054);
