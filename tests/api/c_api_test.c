@@ -1,5 +1,8 @@
-/* The C API from C: load, tokenize, generate with a callback that stops, score, and errors as
- * status codes with messages. Exit code 0 when every check passes. */
+/* The C API from C on a real model: load, tokenize, generate with a callback that stops, score,
+ * every session option reaching the engine (scores change with it; a window over the whole text
+ * scores as exact), and errors as status codes with messages that name the bad value. Exit code
+ * 0 when every check passes. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +28,34 @@ static int count_and_stop_at_8(int32_t token, const char* text, size_t length, v
   if (token >= 0) c->tokens++;
   c->bytes += length;
   return c->tokens < 8;
+}
+
+/* The text's total log-probability under a session (0 on failure, which no real score is). */
+static double score_with(favor_session* session, const char* text) {
+  double log_prob = 0;
+  int64_t predicted = 0;
+  favor_error* error = NULL;
+  if (favor_score(session, text, &log_prob, &predicted, &error) != FAVOR_OK) {
+    fprintf(stderr, "score: %s\n", favor_error_message(error));
+    favor_error_free(error);
+    return 0;
+  }
+  return log_prob;
+}
+
+/* The same under a new session with `options` (0 on failure). */
+static double score_new(const favor_model* model, const favor_session_options* options,
+                        const char* text) {
+  favor_session* session = NULL;
+  favor_error* error = NULL;
+  if (favor_session_create(model, options, &session, &error) != FAVOR_OK) {
+    fprintf(stderr, "session: %s\n", favor_error_message(error));
+    favor_error_free(error);
+    return 0;
+  }
+  const double log_prob = score_with(session, text);
+  favor_session_free(session);
+  return log_prob;
 }
 
 int main(int argc, char** argv) {
@@ -70,6 +101,9 @@ int main(int argc, char** argv) {
         strstr(favor_error_message(error), "needs 5.0 MiB of sequence state") != NULL);
   favor_error_free(error);
   error = NULL;
+  /* A second handle for the option checks below; the first is freed while its session lives. */
+  favor_model* model_for_options = NULL;
+  CHECK(favor_model_load(argv[1], NULL, &model_for_options, NULL) == FAVOR_OK);
   favor_model_free(model); /* The session keeps it alive. */
 
   favor_generate_options options;
@@ -91,10 +125,65 @@ int main(int argc, char** argv) {
         FAVOR_OK);
   CHECK(predicted > 5 && log_prob < 0);
 
-  session_options.attention = "favor3";
+  /* Every session option reaches the engine: scores change when an option does, and a window
+   * covering the whole text scores as exact attention does. */
+  const char* text_to_score =
+      "Once upon a time, there was a little girl named Lily. She loved to play.";
+  const double exact = score_with(session, text_to_score);
+  favor_session_options window = session_options;
+  window.attention = "window";
+  window.window = 64;
+  window.sinks = 0;
+  const double wide = score_new(model_for_options, &window, text_to_score);
+  CHECK(wide < 0 && fabs(wide - exact) < 1e-4 * fabs(exact));
+  window.window = 4;
+  const double narrow = score_new(model_for_options, &window, text_to_score);
+  CHECK(narrow < 0 && fabs(narrow - exact) > 1e-3);
+  window.sinks = 4;
+  CHECK(fabs(score_new(model_for_options, &window, text_to_score) - narrow) > 1e-4);
+  favor_session_options favor = session_options;
+  favor.attention = "favor#";
+  favor.features = 16;
+  const double m16 = score_new(model_for_options, &favor, text_to_score);
+  favor.features = 64;
+  const double m64 = score_new(model_for_options, &favor, text_to_score);
+  favor.attention_seed = 9;
+  const double seeded = score_new(model_for_options, &favor, text_to_score);
+  favor.features_kind = "sderf";
+  const double sderf = score_new(model_for_options, &favor, text_to_score);
+  CHECK(m16 < 0 && m64 < 0 && seeded < 0 && sderf < 0);
+  CHECK(fabs(m16 - m64) > 1e-4 && fabs(m64 - seeded) > 1e-4 && fabs(seeded - sderf) > 1e-4);
+  favor_session_options hybrid = session_options;
+  hybrid.attention = "hybrid";
+  hybrid.window = 8;
+  hybrid.statistics = "causal";
+  const double causal = score_new(model_for_options, &hybrid, text_to_score);
+  CHECK(causal < 0 && fabs(causal - exact) > 1e-4);
+
+  /* Bad names are refused with a message that names them, on a real model. */
   favor_session* bad = NULL;
+  favor_session_options bad_options = session_options;
+  bad_options.attention = "favor3";
+  CHECK(favor_session_create(model_for_options, &bad_options, &bad, &error) ==
+        FAVOR_INVALID_ARGUMENT);
+  CHECK(bad == NULL && error != NULL && strstr(favor_error_message(error), "favor3") != NULL);
+  favor_error_free(error);
+  error = NULL;
+  bad_options = favor;
+  bad_options.features_kind = "trigrf";
+  CHECK(favor_session_create(model_for_options, &bad_options, &bad, &error) != FAVOR_OK);
+  CHECK(error != NULL && strstr(favor_error_message(error), "not positive") != NULL);
+  favor_error_free(error);
+  error = NULL;
+  bad_options = favor;
+  bad_options.statistics = "/nonexistent.favor-stats";
+  CHECK(favor_session_create(model_for_options, &bad_options, &bad, &error) != FAVOR_OK);
+  CHECK(error != NULL && strstr(favor_error_message(error), "/nonexistent.favor-stats") != NULL);
+  favor_error_free(error);
+  error = NULL;
   CHECK(favor_session_create(NULL, &session_options, &bad, &error) == FAVOR_INVALID_ARGUMENT);
   favor_error_free(error);
+  favor_model_free(model_for_options);
   favor_session_free(session);
   CHECK(favor_model_vocab_size(NULL) == 0 && favor_session_position(NULL) == 0);
   favor_session_reset(NULL);
