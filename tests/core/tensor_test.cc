@@ -1,6 +1,9 @@
+#include <omp.h>
+
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "engine/core/dtype.h"
 #include "engine/core/shape.h"
@@ -97,7 +100,18 @@ TEST(MappedFile, MissingFileIsANamedError) {
 
 TEST(Threading, PhysicalCoresAndScopedCount) {
   EXPECT_GE(PhysicalCoreCount(), 1);
-  { ScopedThreadCount scoped(3); }
+  EXPECT_LE(PhysicalCoreCount(), static_cast<int>(std::thread::hardware_concurrency()));
+  const int before = omp_get_max_threads();
+  {
+    ScopedThreadCount scoped(before + 2);
+    EXPECT_EQ(omp_get_max_threads(), before + 2);
+    {
+      ScopedThreadCount nested(0);  // Zero means one thread, never OpenMP's "unset".
+      EXPECT_EQ(omp_get_max_threads(), 1);
+    }
+    EXPECT_EQ(omp_get_max_threads(), before + 2);
+  }
+  EXPECT_EQ(omp_get_max_threads(), before);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Generation is reproducible (same seed: same tokens, across runs, sessions and thread counts, for
 // exact and random-feature attention), and sessions that could never fit in memory are refused
 // before anything is allocated, with the figure they would need.
+#include <fstream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -100,9 +101,24 @@ TEST(ResourceLimits, TheEstimateIsWhatTheStateTakes) {
 }
 
 TEST(ResourceLimits, MachineMemoryIsKnown) {
-  // Physical memory or a cgroup limit: positive and below what any machine has (1 PiB).
-  EXPECT_GT(MachineMemoryBytes(), int64_t{1} << 26);
-  EXPECT_LT(MachineMemoryBytes(), int64_t{1} << 50);
+  // The physical memory the kernel reports (/proc/meminfo, read here independently), or the
+  // cgroup's limit when that is lower.
+  int64_t expected = 0;
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string key; meminfo >> key;) {
+    int64_t kib = 0;
+    meminfo >> kib;
+    if (key == "MemTotal:") expected = kib * 1024;
+    meminfo.ignore(256, '\n');
+  }
+  ASSERT_GT(expected, 0) << "no MemTotal in /proc/meminfo";
+  for (const char* path :
+       {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    std::ifstream limit_file(path);
+    int64_t limit = 0;
+    if (limit_file >> limit && limit > 0 && limit < expected) expected = limit;
+  }
+  EXPECT_EQ(MachineMemoryBytes(), expected);
   EXPECT_EQ(FormatBytes(512), "512 bytes");
   EXPECT_EQ(FormatBytes(int64_t{3} << 29), "1.50 GiB");
   EXPECT_EQ(FormatBytes(int64_t{5} << 19), "2.5 MiB");
