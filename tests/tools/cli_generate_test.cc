@@ -9,9 +9,11 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/io/corrupt_files.h"
@@ -276,6 +278,60 @@ TEST(CliGenerate, TokenizeShowsIdsAndPiecesAndWarnsAboutUnknownCharacters) {
   EXPECT_NE(generate.err.find("cannot represent \xf0\x9f\x98\x80"), std::string::npos)
       << generate.err;
   ExpectOneLineError(RunFavor("tokenize -m " + kLlama2c), 2, "give the text with -p TEXT or -f");
+}
+
+}  // namespace
+
+namespace {
+
+// Mean KL of each row of `favor eval -o csv`, keyed "attention,features,window,sinks,statistics".
+std::map<std::string, double> MeanKlByRow(const std::string& csv) {
+  std::map<std::string, double> rows;
+  std::istringstream lines(csv);
+  std::string line;
+  std::getline(lines, line);  // Header.
+  while (std::getline(lines, line)) {
+    std::vector<std::string> fields;
+    std::stringstream cells(line);
+    for (std::string cell; std::getline(cells, cell, ',');) fields.push_back(cell);
+    if (fields.size() < 10) continue;
+    rows[fields[3] + "," + fields[4] + "," + fields[5] + "," + fields[6] + "," + fields[7]] =
+        std::stod(fields[9]);
+  }
+  return rows;
+}
+
+// The quality the README and docs/quality.md report, as ceilings (their figures x 1.2): a change
+// that makes random-feature or hybrid attention worse on the real model fails here.
+TEST(CliGenerate, QualityStaysWithinTheDocumentedFigures) {
+  const std::string data = std::string(FAVOR_SOURCE_DIR) + "/bench/data/";
+  const CliResult pure =
+      RunFavor("eval -m " + kLlama2c + " -f " + data + "eval.txt --calibrate-on " + data +
+               "calibration.txt --attention favor#,sderf --features 256 "
+               "-o csv");
+  ASSERT_EQ(pure.exit_code, 0) << pure.err;
+  const CliResult hybrid = RunFavor(
+      "eval -m " + kLlama2c + " -f " + data + "eval.txt --calibrate-on " + data +
+      "calibration.txt --attention favor#,sderf,window --favor-stats calibrated,causal --window "
+      "16,64 --sinks 4 --features 256 -o csv");
+  ASSERT_EQ(hybrid.exit_code, 0) << hybrid.err;
+  auto rows = MeanKlByRow(pure.out);
+  for (const auto& [key, value] : MeanKlByRow(hybrid.out)) rows[key] = value;
+  const std::pair<const char*, double> documented[] = {{"favor#,256,,,calibrated", 2.57},
+                                                       {"sderf,256,,,calibrated", 2.55},
+                                                       {"favor#,256,16,4,calibrated", 0.106},
+                                                       {"favor#,256,64,4,calibrated", 0.038},
+                                                       {"favor#,256,16,4,causal", 0.101},
+                                                       {"favor#,256,64,4,causal", 0.032},
+                                                       {"sderf,256,16,4,calibrated", 0.067},
+                                                       {"sderf,256,64,4,calibrated", 0.021},
+                                                       {"window,,16,4,", 0.168},
+                                                       {"window,,64,4,", 0.040}};
+  for (const auto& [key, figure] : documented) {
+    ASSERT_TRUE(rows.count(key)) << key << "\n" << pure.out << hybrid.out;
+    EXPECT_LT(rows[key], 1.2 * figure) << key;
+    EXPECT_GT(rows[key], 0.5 * figure) << key << ": far better than documented; update the docs";
+  }
 }
 
 }  // namespace
