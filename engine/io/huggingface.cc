@@ -181,6 +181,89 @@ absl::StatusOr<double> OptionalNumber(const Json& config, absl::string_view key,
   return value->number();
 }
 
+// The U+2581 that SentencePiece-style vocabularies put for a space.
+constexpr absl::string_view kSpaceMark = "\xe2\x96\x81";
+
+std::string TypeOf(const Json* component) {
+  if (component == nullptr || component->is_null()) return "";
+  const Json* type = component->Find("type");
+  return type != nullptr && type->is_string() ? type->string() : "?";
+}
+
+// The components of a Sequence (or the component itself).
+std::vector<const Json*> Steps(const Json* component) {
+  if (TypeOf(component) != "Sequence") return {component};
+  std::vector<const Json*> steps;
+  for (const char* key : {"normalizers", "pretokenizers", "decoders"}) {
+    if (const Json* list = component->Find(key); list != nullptr && list->is_array()) {
+      for (const Json& step : list->array()) steps.push_back(&step);
+    }
+  }
+  return steps;
+}
+
+bool StringPattern(const Json& step, absl::string_view pattern, absl::string_view content) {
+  const Json* p = step.Find("pattern");
+  const Json* string = p != nullptr ? p->Find("String") : nullptr;
+  const Json* c = step.Find("content");
+  return string != nullptr && string->is_string() && string->string() == pattern && c != nullptr &&
+         c->is_string() && c->string() == content;
+}
+
+// The SentencePiece model the vocabulary becomes splits on spaces marked U+2581 with a dummy
+// prefix and decodes them back, and nothing else: a tokenizer.json whose normalizer,
+// pre-tokenizer or decoder does more (Unicode normalisation, lowercasing, byte-level mapping,
+// regex splits, digit splits) would be approximated silently, so it is refused by name.
+absl::Status CheckSentencePieceStyle(const Json& json, const std::string& path) {
+  auto unsupported = [&](absl::string_view what, const std::string& type) {
+    return absl::UnimplementedError(absl::StrCat(
+        path, ": ", what, " '", type,
+        "' is not supported (SentencePiece-style vocabularies only: U+2581 for spaces, a "
+        "dummy prefix, byte fallback)"));
+  };
+  bool marks_spaces = false, prepends = false;
+  for (const Json* step : Steps(json.Find("normalizer"))) {
+    const std::string type = TypeOf(step);
+    if (type.empty()) continue;
+    if (type == "Prepend" && step->Find("prepend") != nullptr &&
+        step->Find("prepend")->string() == kSpaceMark) {
+      prepends = true;
+    } else if (type == "Replace" && StringPattern(*step, " ", kSpaceMark)) {
+      marks_spaces = true;
+    } else {
+      return unsupported("normalizer", type);
+    }
+  }
+  for (const Json* step : Steps(json.Find("pre_tokenizer"))) {
+    const std::string type = TypeOf(step);
+    if (type.empty()) continue;
+    if (type != "Metaspace") return unsupported("pre-tokenizer", type);
+    const Json* scheme = step->Find("prepend_scheme");
+    const Json* add_prefix = step->Find("add_prefix_space");
+    const bool prefix = (scheme != nullptr && scheme->is_string() && scheme->string() != "never") ||
+                        (scheme == nullptr && (add_prefix == nullptr || add_prefix->bool_value()));
+    if (!prefix) return unsupported("pre-tokenizer", "Metaspace without a prefix space");
+    marks_spaces = prepends = true;
+  }
+  if (!marks_spaces || !prepends) {
+    return absl::UnimplementedError(absl::StrCat(
+        path,
+        ": neither the normalizer nor the pre-tokenizer marks spaces with U+2581 and a "
+        "dummy prefix (SentencePiece-style vocabularies only)"));
+  }
+  for (const Json* step : Steps(json.Find("decoder"))) {
+    const std::string type = TypeOf(step);
+    if (type.empty() || type == "ByteFallback" || type == "Fuse" || type == "Metaspace") continue;
+    if (type == "Replace" && StringPattern(*step, kSpaceMark, " ")) continue;
+    if (type == "Strip" && step->Find("content") != nullptr &&
+        step->Find("content")->string() == " ") {
+      continue;
+    }
+    return unsupported("decoder", type);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 // tokenizer.json (Llama-style BPE with byte fallback) as a SentencePiece-ready vocabulary: a piece
@@ -201,6 +284,7 @@ absl::StatusOr<Vocabulary> ParseTokenizerJson(absl::string_view text, const std:
   }
   const Json* vocab_json = model->Find("vocab");
   const Json* merges = model->Find("merges");
+
   if (vocab_json == nullptr || !vocab_json->is_object() || merges == nullptr ||
       !merges->is_array()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": missing BPE vocab or merges"));
@@ -279,6 +363,7 @@ absl::StatusOr<Vocabulary> ParseTokenizerJson(absl::string_view text, const std:
     vocab.add_bos = single->is_array() && !single->array().empty() &&
                     single->array()[0].Find("SpecialToken") != nullptr;
   }
+  FAVOR_RETURN_IF_ERROR(CheckSentencePieceStyle(json, path));
   return vocab;
 }
 

@@ -112,6 +112,37 @@ TEST(BadTokenizer, HuggingFaceTokenizerJson) {
                   "bos/eos ids (1, 2) outside the vocabulary of 2");
   ExpectJsonError(base + R"("vocab": {"<unk>": 0, "<unk>": 1}, "merges": []}})",
                   "duplicate member name '<unk>'");
+  // Components the SentencePiece conversion cannot honour are refused by name, not approximated:
+  // each replaces one part of the real tinystories-656K tokenizer.json.
+  auto with = [&](const std::string& key, const std::string& value) {
+    const size_t at = good.find("\"" + key + "\":");
+    EXPECT_NE(at, std::string::npos) << key;
+    std::string changed = good;
+    // The value runs to the next top-level key.
+    const size_t end = changed.find(",\n  \"", at);
+    changed.replace(at, end - at, "\"" + key + "\": " + value);
+    return changed;
+  };
+  ExpectJsonError(with("normalizer", R"({"type": "NFKC"})"), "normalizer 'NFKC' is not supported");
+  ExpectJsonError(
+      with("normalizer", R"({"type": "Sequence", "normalizers": [{"type": "Lowercase"}]})"),
+      "normalizer 'Lowercase' is not supported");
+  ExpectJsonError(with("pre_tokenizer", R"({"type": "ByteLevel", "add_prefix_space": false})"),
+                  "pre-tokenizer 'ByteLevel' is not supported");
+  ExpectJsonError(
+      with("pre_tokenizer", R"({"type": "Sequence", "pretokenizers": [{"type": "Digits"}]})"),
+      "pre-tokenizer 'Digits' is not supported");
+  ExpectJsonError(with("decoder", R"({"type": "ByteLevel"})"),
+                  "decoder 'ByteLevel' is not supported");
+  ExpectJsonError(with("normalizer", "null"), "marks spaces with U+2581");
+  // The Metaspace form of the same tokenizer is accepted.
+  const std::string metaspace = with("normalizer", "null");
+  const std::string both =
+      metaspace.substr(0, metaspace.find("\"pre_tokenizer\":")) +
+      R"("pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", )"
+      R"("prepend_scheme": "first", "split": false})" +
+      metaspace.substr(metaspace.find(",\n  \"", metaspace.find("\"pre_tokenizer\":")));
+  EXPECT_TRUE(ParseTokenizer(both).ok()) << ParseTokenizer(both).status();
 }
 
 TEST(BadTokenizer, VocabularySizeMustMatchTheModel) {
