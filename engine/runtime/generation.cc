@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/status.h"
+#include "engine/text/stop_strings.h"
 #include "engine/text/text_stream.h"
 
 namespace favor::runtime {
@@ -29,20 +30,6 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// How many trailing bytes of `text` could begin a stop string (and must wait).
-size_t PendingStopPrefix(const std::string& text, const std::vector<std::string>& stops) {
-  size_t longest = 0;
-  for (const std::string& stop : stops) {
-    for (size_t n = std::min(stop.size() - 1, text.size()); n > longest; --n) {
-      if (text.compare(text.size() - n, n, stop, 0, n) == 0) {
-        longest = n;
-        break;
-      }
-    }
-  }
-  return longest;
 }
 
 }  // namespace
@@ -98,27 +85,14 @@ absl::StatusOr<GenerationResult> Generate(Session& session, const text::Tokenize
   text::Sampler sampler(sampling);
   text::TextStream stream(tokenizer, prompt);
   std::vector<int32_t> history(prompt.begin(), prompt.end());
-  std::string pending;  // Final text held back: it may be the start of a stop string.
-  bool stopped = false;
-  // Adds final text; true when a stop (string or marker) has appeared in it.
+  text::StopStrings stop_matcher(stops);
+  // Adds final text and returns what may be released; records a stop that appeared in it.
   auto take = [&](const std::string& fresh) {
-    pending += fresh;
-    size_t earliest = std::string::npos;
-    for (size_t i = 0; i < stops.size(); ++i) {
-      const size_t at = pending.find(stops[i]);
-      if (at == std::string::npos || at >= earliest) continue;
-      earliest = at;
-      result.stop = i < first_marker ? StopReason::kStopString : StopReason::kEndOfSequence;
-      result.stop_text = stops[i];
+    std::string released = stop_matcher.Add(fresh);
+    if (const auto matched = stop_matcher.matched()) {
+      result.stop = *matched < first_marker ? StopReason::kStopString : StopReason::kEndOfSequence;
+      result.stop_text = stops[*matched];
     }
-    if (earliest != std::string::npos) pending.resize(earliest);
-    return earliest != std::string::npos;
-  };
-  // Hands out the pending text that can no longer begin a stop string (all of it at the end).
-  auto release = [&](bool all) {
-    const size_t hold = all ? 0 : PendingStopPrefix(pending, stops);
-    std::string released = pending.substr(0, pending.size() - hold);
-    pending.erase(0, released.size());
     result.text += released;
     return released;
   };
@@ -139,10 +113,9 @@ absl::StatusOr<GenerationResult> Generate(Session& session, const text::Tokenize
     history.push_back(next);
     result.tokens.push_back(next);
     FAVOR_ASSIGN_OR_RETURN(const std::string fresh, stream.Push(next));
-    stopped = take(fresh);
-    const std::string released = release(stopped);
+    const std::string released = take(fresh);
     const bool go_on = on_token == nullptr || on_token(next, released);
-    if (stopped) break;
+    if (stop_matcher.matched().has_value()) break;
     if (!go_on) {
       result.stop = StopReason::kCallback;
       break;
@@ -157,12 +130,16 @@ absl::StatusOr<GenerationResult> Generate(Session& session, const text::Tokenize
     }
     FAVOR_ASSIGN_OR_RETURN(logits, session.Feed({&next, 1}));
   }
-  if (!stopped) {
-    // The end of the sequence: an incomplete character comes out as the whole decoding has it,
-    // and text that might have begun a stop string never did.
+  if (!stop_matcher.matched().has_value()) {
+    // The end of the sequence: an incomplete character comes out as the whole decoding has it
+    // (a stop it completes still counts), and text that might have begun a stop string never did.
     FAVOR_ASSIGN_OR_RETURN(const std::string rest, stream.Flush());
-    take(rest);  // A stop completed by the flushed text still counts.
-    const std::string released = release(true);
+    std::string released = take(rest);
+    if (!stop_matcher.matched().has_value()) {
+      const std::string held = stop_matcher.Finish();
+      result.text += held;
+      released += held;
+    }
     if (on_token != nullptr && !released.empty()) on_token(kNoToken, released);
   }
   result.generation_seconds = Seconds(generation_start);
