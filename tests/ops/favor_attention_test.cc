@@ -214,24 +214,96 @@ TEST_P(FavorAttentionTest, ExtremeInputsStayFiniteForEveryKind) {
 
 // 64K tokens with |q'|^2 up to 1000 through the carried state: prefill chunks, then decode steps
 // at the far end of the sequence.
+// Causal random-feature attention in double, one token at a time as a decoder runs it: per feature
+// a running key scale c_m, S_m = sum_j exp(lk_jm - c_m) v_j and z_m likewise, so the reference
+// itself never overflows however far the log-features spread.
+std::vector<float> IncrementalReference(const FavorAttentionOptions& o, const Tensor& q,
+                                        const Tensor& k, const Tensor& v) {
+  const int64_t tokens = q.dim(0), d = o.head_dim, group = o.n_heads / o.n_kv_heads;
+  const int64_t m = o.features.features;
+  const double s = std::pow(static_cast<double>(d), -0.25);
+  std::vector<float> out(static_cast<size_t>(tokens * o.n_heads * d));
+  for (int64_t g = 0; g < o.n_kv_heads; ++g) {
+    const auto p =
+        rf::MakeHeadFeatureParameters(o.features, o.calibration[static_cast<size_t>(g)], o.layer, g)
+            .value();
+    const rf::PositiveFeatureMap map = rf::BuildFeatureMap(p.parameters, p.omega);
+    std::vector<double> scale(static_cast<size_t>(m), -HUGE_VAL), z(static_cast<size_t>(m), 0.0);
+    std::vector<double> sums(static_cast<size_t>(m * d), 0.0);
+    std::vector<double> x(static_cast<size_t>(d)), y(static_cast<size_t>(d));
+    for (int64_t t = 0; t < tokens; ++t) {
+      for (int64_t i = 0; i < d; ++i) {
+        y[static_cast<size_t>(i)] = s * k.data<float>()[(t * o.n_kv_heads + g) * d + i];
+      }
+      const std::vector<double> lk = map.LogFeatures(y, false);
+      const float* value = v.data<float>() + (t * o.n_kv_heads + g) * d;
+      for (int64_t f = 0; f < m; ++f) {
+        double& c = scale[static_cast<size_t>(f)];
+        const double key_log = lk[static_cast<size_t>(f)];
+        if (key_log > c) {  // A new largest key for this feature: rescale what it holds.
+          const double shrink = std::exp(c - key_log);
+          z[static_cast<size_t>(f)] *= shrink;
+          for (int64_t i = 0; i < d; ++i) sums[static_cast<size_t>(f * d + i)] *= shrink;
+          c = key_log;
+        }
+        const double w = std::exp(key_log - c);
+        z[static_cast<size_t>(f)] += w;
+        for (int64_t i = 0; i < d; ++i) sums[static_cast<size_t>(f * d + i)] += w * value[i];
+      }
+      for (int64_t h = g * group; h < (g + 1) * group; ++h) {
+        for (int64_t i = 0; i < d; ++i) {
+          x[static_cast<size_t>(i)] = s * q.data<float>()[(t * o.n_heads + h) * d + i];
+        }
+        const std::vector<double> lq = map.LogFeatures(x, true);
+        double r = -HUGE_VAL;
+        for (int64_t f = 0; f < m; ++f) {
+          r = std::max(r, lq[static_cast<size_t>(f)] + scale[static_cast<size_t>(f)]);
+        }
+        std::vector<double> numerator(static_cast<size_t>(d), 0.0);
+        double denominator = 0;
+        for (int64_t f = 0; f < m; ++f) {
+          const double w = std::exp(lq[static_cast<size_t>(f)] + scale[static_cast<size_t>(f)] - r);
+          denominator += w * z[static_cast<size_t>(f)];
+          for (int64_t i = 0; i < d; ++i) {
+            numerator[static_cast<size_t>(i)] += w * sums[static_cast<size_t>(f * d + i)];
+          }
+        }
+        for (int64_t i = 0; i < d; ++i) {
+          out[static_cast<size_t>((t * o.n_heads + h) * d + i)] =
+              static_cast<float>(numerator[static_cast<size_t>(i)] / denominator);
+        }
+      }
+    }
+  }
+  return out;
+}
+
 TEST_P(FavorAttentionTest, SixtyFourThousandExtremeTokensStayFinite) {
   const Shape4 s{2, 1, 16};
   constexpr int64_t kTokens = 65536, kChunk = 8192, kDecode = 16;
   Inputs in = MakeInputs(s, kTokens, 9);
   SpreadScaledNorms(in.q, s.heads, s.dim, 1000.0);
   SpreadScaledNorms(in.k, s.kv_heads, s.dim, 1000.0);
-  auto op = FavorAttentionOp::Create(Options(s, rf::RfKind::kSaderf, 32, 64)).value();
+  const FavorAttentionOptions options = Options(s, rf::RfKind::kSaderf, 32, 64);
+  auto op = FavorAttentionOp::Create(options).value();
   auto executor = Executor::Create(AttentionGraph(op, s),
                                    {.max_seq_len = kChunk, .threads = 2, .isa = GetParam()})
                       .value();
   auto state = executor->CreateState({.max_context = kTokens}).value();
+  // Not only finite: every output against the incremental float64 definition, to the end.
+  const std::vector<float> reference = IncrementalReference(options, in.q, in.k, in.v);
+  const int64_t row = s.heads * s.dim;
   auto run = [&](int64_t start, int64_t end) {
     ASSERT_TRUE(executor
                     ->Run({in.q.Slice(start, end).value(), in.k.Slice(start, end).value(),
                            in.v.Slice(start, end).value()},
                           *state)
                     .ok());
-    ExpectFinite(ToVector(executor->output(0)), absl::StrCat("tokens ", start, "..", end));
+    const std::vector<float> out = ToVector(executor->output(0));
+    ExpectFinite(out, absl::StrCat("tokens ", start, "..", end));
+    EXPECT_LT(NormalizedError(out.data(), reference.data() + start * row, (end - start) * row),
+              1e-4)  // 1.8e-5 measured at the end of 64K tokens.
+        << "tokens " << start << ".." << end;
   };
   for (int64_t start = 0; start < kTokens - kDecode; start += kChunk) {
     run(start, std::min(start + kChunk, kTokens - kDecode));
