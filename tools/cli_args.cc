@@ -169,6 +169,8 @@ std::string ArgParser::Usage() const {
     absl::StrAppend(&out, "  ", names, std::string(names.size() < 28 ? 28 - names.size() : 1, ' '),
                     option.help, "\n");
   }
+  absl::StrAppend(&out, "  -h, --help", std::string(18, ' '), "this help\n", "  --version",
+                  std::string(19, ' '), "favor's version and the kernels this CPU runs\n");
   return out;
 }
 
