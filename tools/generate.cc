@@ -175,13 +175,7 @@ int Generate(int argc, char** argv) {
   const auto generated = static_cast<int64_t>(result->tokens.size());
   std::fputc('\n', stdout);
   std::fflush(stdout);
-  // The attention as it was resolved (statistics found or not): the same call the load made.
-  const auto resolved = runtime::ResolveAttention(attention.config, model_path);
-  const std::string attention_name =
-      resolved.ok()
-          ? runtime::DescribeAttention(
-                attention.config.plan.empty() ? attention.config.kind : "hybrid", *resolved)
-          : attention.config.kind;
+  const std::string& attention_name = (*model)->attention_description();
   std::fprintf(
       stderr, "%s",
       absl::StrFormat(

@@ -13,6 +13,11 @@
 
 namespace favor {
 
+bool IsRegularFile(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 absl::StatusOr<std::shared_ptr<AlignedBuffer>> AlignedBuffer::Create(size_t bytes) {
   // Large buffers (weights streamed at decode, KV caches, arenas) go on transparent huge pages
   // where the kernel allows it: hardware prefetchers stop at 4 KiB page boundaries, and a

@@ -40,6 +40,9 @@ class AlignedBuffer final : public Storage {
   size_t size_;
 };
 
+// Whether `path` names a regular file (not a directory, not missing).
+bool IsRegularFile(const std::string& path);
+
 class MappedFile final : public Storage {
  public:
   static absl::StatusOr<std::shared_ptr<MappedFile>> Open(const std::string& path);

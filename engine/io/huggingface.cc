@@ -25,11 +25,6 @@ namespace {
 
 constexpr uint64_t kMaxHeaderBytes = 100 << 20;
 
-bool FileExists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
 absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open '", path, "'"));
@@ -429,9 +424,9 @@ absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory) {
 
   const std::string single = directory + "/model.safetensors";
   const std::string index = directory + "/model.safetensors.index.json";
-  if (FileExists(single)) {
+  if (IsRegularFile(single)) {
     FAVOR_RETURN_IF_ERROR(LoadSafetensorsFile(single, model));
-  } else if (FileExists(index)) {
+  } else if (IsRegularFile(index)) {
     FAVOR_ASSIGN_OR_RETURN(const Json index_json, ReadJsonFile(index));
     const Json* weight_map = index_json.Find("weight_map");
     if (weight_map == nullptr || !weight_map->is_object()) {
@@ -472,7 +467,7 @@ absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory) {
     c.tied_embeddings = true;  // Unsaid: stored once, as transformers does for tied heads.
   }
 
-  if (const std::string tokenizer = directory + "/tokenizer.json"; FileExists(tokenizer)) {
+  if (const std::string tokenizer = directory + "/tokenizer.json"; IsRegularFile(tokenizer)) {
     FAVOR_ASSIGN_OR_RETURN(const std::string text, ReadTextFile(tokenizer));
     FAVOR_ASSIGN_OR_RETURN(model.vocabulary, ParseTokenizerJson(text, tokenizer, config));
   }
@@ -485,7 +480,7 @@ absl::StatusOr<Vocabulary> LoadTokenizerJson(const std::string& path) {
   const std::string config_path =
       (slash == std::string::npos ? std::string(".") : path.substr(0, slash)) + "/config.json";
   FAVOR_ASSIGN_OR_RETURN(Json config, Json::Parse("{}", config_path));
-  if (FileExists(config_path)) {
+  if (IsRegularFile(config_path)) {
     FAVOR_ASSIGN_OR_RETURN(config, ReadJsonFile(config_path));
     if (!config.is_object()) {
       return absl::InvalidArgumentError(absl::StrCat(config_path, ": not a JSON object"));

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/core/status.h"
+#include "engine/core/storage.h"
 #include "engine/io/file_kind.h"
 
 namespace favor::io {
@@ -196,8 +197,7 @@ absl::StatusOr<ModelFile> LoadModelFile(const std::string& path) {
     case FileKind::kMissing:
       return absl::NotFoundError(absl::StrCat("model '", path, "' does not exist"));
     case FileKind::kDirectory: {
-      struct stat st {};
-      if (::stat((path + "/config.json").c_str(), &st) != 0) return NoConfigIn(path);
+      if (!IsRegularFile(path + "/config.json")) return NoConfigIn(path);
       return LoadHuggingFace(path);
     }
     case FileKind::kGguf:
@@ -207,8 +207,7 @@ absl::StatusOr<ModelFile> LoadModelFile(const std::string& path) {
     case FileKind::kSafetensors: {
       // Safetensors hold only weights: the model is the directory (config.json, tokenizer).
       const std::string directory = DirectoryOf(path);
-      struct stat st {};
-      if (::stat((directory + "/config.json").c_str(), &st) != 0) {
+      if (!IsRegularFile(directory + "/config.json")) {
         return not_a_model(absl::StrCat(
             "a Hugging Face model needs config.json beside it (none in ", directory, ")"));
       }

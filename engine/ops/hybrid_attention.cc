@@ -310,7 +310,10 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
     // Positions before S + W feed the statistics; the features are fixed before the first query
     // that reads the tail (position S + W) runs.
     for (int64_t g = 0; g < n_kv; ++g) {
-      if (state->features[static_cast<size_t>(g)] != nullptr) continue;
+      // A fully exact head never has a tail: nothing to gather, on every step of the sequence.
+      if (state->features[static_cast<size_t>(g)] != nullptr || WindowOf(g) == rf::kExactHead) {
+        continue;
+      }
       const int64_t fix_at = S + state->window(g);
       feature_tail::AddHeadStatistics(state->statistics[static_cast<size_t>(g)], q, k, 0,
                                       std::clamp<int64_t>(fix_at - p0, 0, tokens), n_heads, n_kv, g,

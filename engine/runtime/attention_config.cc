@@ -1,22 +1,13 @@
 #include "engine/runtime/attention_config.h"
 
-#include <sys/stat.h>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "engine/core/status.h"
+#include "engine/core/storage.h"
 
 namespace favor::runtime {
-namespace {
-
-bool FileExists(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-}  // namespace
 
 std::string DefaultCalibrationPath(const std::string& model_path) {
   std::string path = model_path;
@@ -122,9 +113,9 @@ absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(
   const bool hybrid = options.hybrid.has_value();
   if (config.stats.empty()) {
     // Hybrid: the model's calibration when there is one, else the sequence's own (causal).
-    config.stats = !hybrid                                          ? "prompt"
-                   : FileExists(DefaultCalibrationPath(model_path)) ? "calibrated"
-                                                                    : "causal";
+    config.stats = !hybrid                                             ? "prompt"
+                   : IsRegularFile(DefaultCalibrationPath(model_path)) ? "calibrated"
+                                                                       : "causal";
   }
   if (config.stats == "sequence") {
     return absl::InvalidArgumentError(

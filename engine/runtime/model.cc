@@ -4,16 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/status.h"
+#include "engine/core/storage.h"
 
 namespace favor::runtime {
-namespace {
-
-bool IsFile(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-}  // namespace
 
 absl::StatusOr<std::string> FindTokenizerBeside(const std::string& model_path, int64_t vocab_size) {
   struct stat st {};
@@ -26,7 +19,7 @@ absl::StatusOr<std::string> FindTokenizerBeside(const std::string& model_path, i
       dir + "/tokenizer.bin", absl::StrCat(dir, "/tok", vocab_size, ".bin"),
       dir + "/tokenizer.model", absl::StrCat(dir, "/tok", vocab_size, ".model")};
   for (const std::string& candidate : candidates) {
-    if (IsFile(candidate)) return candidate;
+    if (IsRegularFile(candidate)) return candidate;
   }
   return absl::NotFoundError(
       absl::StrCat(model_path, ": no tokenizer in the file and none beside it (", candidates[0],
@@ -80,6 +73,8 @@ absl::StatusOr<std::unique_ptr<Model>> Model::FromFile(io::ModelFile file,
                          models::BuildGraph(model->file_, {.weights = options.weights,
                                                            .all_logits = options.all_logits}));
   FAVOR_ASSIGN_OR_RETURN(const auto swap, ResolveAttention(options.attention, path));
+  model->attention_description_ =
+      DescribeAttention(options.attention.plan.empty() ? options.attention.kind : "hybrid", swap);
   if (swap.has_value()) {
     if (options.tap_statistics) {
       return absl::InvalidArgumentError("statistics are gathered with exact attention only");

@@ -41,6 +41,8 @@ class Model {
   const io::ModelConfig& config() const { return file_.config; }
   const text::Tokenizer& tokenizer() const { return *tokenizer_; }
   std::shared_ptr<const Graph> graph() const { return graph_; }
+  // The attention as it was resolved at load, for summaries (runtime::DescribeAttention).
+  const std::string& attention_description() const { return attention_description_; }
   // The statistics gathered so far when loaded with tap_statistics (null otherwise).
   std::shared_ptr<rf::Calibration> statistics() const { return statistics_; }
   // The captured attention inputs (null without capture_attention_tokens).
@@ -51,6 +53,7 @@ class Model {
   io::ModelFile file_;
   std::unique_ptr<text::Tokenizer> tokenizer_;
   std::shared_ptr<const Graph> graph_;
+  std::string attention_description_;
   std::shared_ptr<rf::Calibration> statistics_;
   std::shared_ptr<AttentionCapture> capture_;
 };

@@ -18,17 +18,22 @@ TextStream::TextStream(const Tokenizer& tokenizer, std::span<const int32_t> cont
   read_ = window_.size();
 }
 
-absl::StatusOr<std::string> TextStream::Push(int32_t id) {
-  window_.push_back(id);
+absl::StatusOr<std::string> TextStream::PendingText() const {
   auto before = tokenizer_.Decode(std::span(window_).subspan(prefix_, read_ - prefix_));
   if (!before.ok()) return before.status();
   auto after = tokenizer_.Decode(std::span(window_).subspan(prefix_));
   if (!after.ok()) return after.status();
-  if (after->size() <= before->size() || absl::EndsWith(*after, kReplacement)) {
+  return after->size() > before->size() ? after->substr(before->size()) : std::string();
+}
+
+absl::StatusOr<std::string> TextStream::Push(int32_t id) {
+  window_.push_back(id);
+  auto fresh = PendingText();
+  if (!fresh.ok()) return fresh.status();
+  if (fresh->empty() || absl::EndsWith(*fresh, kReplacement)) {
     return std::string();  // Nothing new yet, or a character still incomplete.
   }
-  std::string fresh = after->substr(before->size());
-  text_ += fresh;
+  text_ += *fresh;
   // The tokens just handed out become the next step's left context.
   window_.erase(window_.begin(), window_.begin() + static_cast<std::ptrdiff_t>(prefix_));
   prefix_ = read_ - prefix_;
@@ -44,13 +49,10 @@ absl::StatusOr<std::string> TextStream::Push(int32_t id) {
 
 absl::StatusOr<std::string> TextStream::Flush() {
   if (read_ == window_.size()) return std::string();
-  auto before = tokenizer_.Decode(std::span(window_).subspan(prefix_, read_ - prefix_));
-  if (!before.ok()) return before.status();
-  auto after = tokenizer_.Decode(std::span(window_).subspan(prefix_));
-  if (!after.ok()) return after.status();
+  auto rest = PendingText();
+  if (!rest.ok()) return rest.status();
   read_ = window_.size();
-  std::string rest = after->size() > before->size() ? after->substr(before->size()) : "";
-  text_ += rest;
+  text_ += *rest;
   return rest;
 }
 

@@ -38,6 +38,9 @@ class TextStream {
   // decided by its real neighbour, and for a character split over byte tokens (at most four).
   static constexpr size_t kContextTokens = 6;
 
+  // What the tokens not yet handed out add to the decoding of the left context.
+  absl::StatusOr<std::string> PendingText() const;
+
   const Tokenizer& tokenizer_;
   std::vector<int32_t> window_;  // Tokens from `prefix_` back to the last token pushed.
   size_t prefix_ = 0;            // window_[0, prefix_): only there to be decoded with the rest.

@@ -37,6 +37,14 @@ FavorAttentionOptions Options(const Shape4& s, rf::RfKind kind, int64_t features
   return o;
 }
 
+// Key/value head g's features in double precision, as the op draws them.
+rf::PositiveFeatureMap HeadFeatureMap(const FavorAttentionOptions& o, int64_t g) {
+  const auto p =
+      rf::MakeHeadFeatureParameters(o.features, o.calibration[static_cast<size_t>(g)], o.layer, g)
+          .value();
+  return rf::BuildFeatureMap(p.parameters, p.omega);
+}
+
 // out_t = sum_{j <= t} w_tj v_j / sum_{j <= t} w_tj, w_tj = phi(q_t) . psi(k_j), in double.
 std::vector<float> Reference(const FavorAttentionOptions& o, const Tensor& q, const Tensor& k,
                              const Tensor& v) {
@@ -44,10 +52,7 @@ std::vector<float> Reference(const FavorAttentionOptions& o, const Tensor& q, co
   const double s = std::pow(static_cast<double>(d), -0.25);
   std::vector<float> out(static_cast<size_t>(tokens * o.n_heads * d));
   for (int64_t g = 0; g < o.n_kv_heads; ++g) {
-    const auto p =
-        rf::MakeHeadFeatureParameters(o.features, o.calibration[static_cast<size_t>(g)], o.layer, g)
-            .value();
-    const rf::PositiveFeatureMap map = rf::BuildFeatureMap(p.parameters, p.omega);
+    const rf::PositiveFeatureMap map = HeadFeatureMap(o, g);
     std::vector<std::vector<double>> key_logs;
     for (int64_t j = 0; j < tokens; ++j) {
       std::vector<double> y(static_cast<size_t>(d));
@@ -224,10 +229,7 @@ std::vector<float> IncrementalReference(const FavorAttentionOptions& o, const Te
   const double s = std::pow(static_cast<double>(d), -0.25);
   std::vector<float> out(static_cast<size_t>(tokens * o.n_heads * d));
   for (int64_t g = 0; g < o.n_kv_heads; ++g) {
-    const auto p =
-        rf::MakeHeadFeatureParameters(o.features, o.calibration[static_cast<size_t>(g)], o.layer, g)
-            .value();
-    const rf::PositiveFeatureMap map = rf::BuildFeatureMap(p.parameters, p.omega);
+    const rf::PositiveFeatureMap map = HeadFeatureMap(o, g);
     std::vector<double> scale(static_cast<size_t>(m), -HUGE_VAL), z(static_cast<size_t>(m), 0.0);
     std::vector<double> sums(static_cast<size_t>(m * d), 0.0);
     std::vector<double> x(static_cast<size_t>(d)), y(static_cast<size_t>(d));
