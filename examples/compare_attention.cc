@@ -18,8 +18,8 @@ int main(int argc, char** argv) {
   }
   const std::string prompt = argc > 2 ? argv[2] : "Once upon a time";
   favor::AttentionSpec exact;
-  favor::AttentionSpec favor_sharp{.kind = "favor#", .features = 256};
-  favor::AttentionSpec window{.kind = "window", .window = 32, .sinks = 4};
+  favor::AttentionSpec favor_sharp{.kind = favor::AttentionKind::kFavorSharp, .features = 256};
+  favor::AttentionSpec window{.kind = favor::AttentionKind::kWindow, .window = 32, .sinks = 4};
   for (const auto& [name, attention] : {std::pair{"exact", exact}, std::pair{"favor#", favor_sharp},
                                         std::pair{"window W=32", window}}) {
     auto session = favor::Session::Create(*model, {.attention = attention});

@@ -75,9 +75,8 @@ class LlamaBuilder {
       FAVOR_ASSIGN_OR_RETURN(const ValueId down, Linear(p + "ffn_down", act));
       FAVOR_ASSIGN_OR_RETURN(x, g.Add(p + "ffn_residual", add, {x, down}));
     }
-    if (!options_.all_logits) {
-      FAVOR_ASSIGN_OR_RETURN(x, g.Add("last_position", std::make_shared<LastRowOp>(), {x}));
-    }
+    // Generation needs the last position only; scoring bypasses this node (runtime::Model).
+    FAVOR_ASSIGN_OR_RETURN(x, g.Add("last_position", std::make_shared<LastRowOp>(), {x}));
     FAVOR_ASSIGN_OR_RETURN(const ValueId normed, Norm("output_norm", x));
     const std::string head = c.tied_embeddings ? "token_embd" : "output";
     FAVOR_ASSIGN_OR_RETURN(const ValueId logits, Linear(head, normed, "output"));

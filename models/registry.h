@@ -1,5 +1,6 @@
 // Model architectures as graph builders. A builder turns a loaded model file into an engine Graph
-// (input: token ids i32[T]; output: logits f32[T or 1, vocab]); the registry maps the architecture
+// (input: token ids i32[T]; output: the logits of the last position, f32[1, vocab], after a
+// LastRow node that scoring bypasses); the registry maps the architecture
 // named in the file to its builder, so adding an architecture is adding one builder here.
 #pragma once
 
@@ -16,7 +17,6 @@ namespace favor::models {
 
 struct BuildOptions {
   DType weights = DType::kF32;  // Matrix weights for compute: f32 or bf16.
-  bool all_logits = false;      // Logits for every position (scoring) or the last one (generation).
 };
 
 using Builder = std::function<absl::StatusOr<std::shared_ptr<Graph>>(const io::ModelFile&,

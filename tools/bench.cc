@@ -24,6 +24,7 @@
 #include "engine/runtime/model.h"
 #include "engine/runtime/session.h"
 #include "models/synthetic.h"
+#include "tools/attention_flags.h"
 #include "tools/bench_report.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"
@@ -68,8 +69,8 @@ struct RunSettings {
 // attention's window and sinks, cheap to prefill.
 constexpr int64_t kDepthPrefix = 256;
 
-absl::StatusOr<BenchRow> RunTest(const runtime::Model& model, const TestSpec& test, int threads,
-                                 const RunSettings& settings) {
+absl::StatusOr<BenchRow> RunTest(const runtime::ModelVariant& model, const TestSpec& test,
+                                 int threads, const RunSettings& settings) {
   auto session = runtime::Session::Create(model, {.context = test.depth + test.tokens,
                                                   .threads = threads,
                                                   .max_batch = settings.batch,
@@ -113,7 +114,7 @@ absl::StatusOr<BenchRow> RunTest(const runtime::Model& model, const TestSpec& te
     total_seconds += seconds;
     const auto nanos = s.executor().node_nanoseconds();
     for (size_t id = 0; id < nanos.size(); ++id) {
-      const Node& node = model.graph()->node(static_cast<NodeId>(id));
+      const Node& node = model.graph->node(static_cast<NodeId>(id));
       if (node.removed) continue;
       const double node_seconds = static_cast<double>(nanos[id]) * 1e-9;
       if (IsAttentionType(node.op->type())) attention_seconds += node_seconds;
@@ -155,10 +156,9 @@ absl::StatusOr<BenchRow> RunTest(const runtime::Model& model, const TestSpec& te
 
 int Bench(int argc, char** argv) {
   std::string model_path, shape, prompt_list = "512", gen_list = "128", depth_list = "0",
-                                 attention_list = "exact,favor#", feature_list = "256", thread_list,
-                                 dtype_list = "f32", output = "md", plot_path, rf, stats,
+                                 thread_list, dtype_list = "f32", output = "md", plot_path,
                                  tokenizer_path;
-  int64_t repetitions = 5, batch = 512, chunk = 64, seed = 42;
+  int64_t repetitions = 5, batch = 512, seed = 42;
   bool real_depth = false, profile = false;
   ArgParser args("bench");
   args.String({"-m", "--model"}, "PATH", "model file or directory", &model_path);
@@ -173,23 +173,8 @@ int Bench(int argc, char** argv) {
               &gen_list);
   args.String({"-d", "--n-depth"}, "LIST", "context depths, e.g. 0,512-32768*2 (default 0)",
               &depth_list);
-  args.String({"--attention"}, "LIST",
-              "attention kinds: exact,favor+,favor++,favor# (default "
-              "exact,favor#)",
-              &attention_list);
-  args.String({"--features"}, "LIST", "random features per head M (default 256)", &feature_list);
-  args.String({"--rf"}, "KIND", "random features for the favor kinds (default: the kind's own)",
-              &rf);
-  args.String({"--favor-stats"}, "SRC",
-              "prompt | calibrated | causal (hybrid) | FILE (default: prompt; hybrid: calibrated "
-              "when MODEL.favor-stats exists, else causal)",
-              &stats);
-  args.Int({"--favor-chunk"}, "C", "prefill chunk of the causal prefix sums (default 64)", &chunk);
-  int64_t window = -1, sinks = -1;
-  args.Int({"--window"}, "W", "hybrid attention for the favor kinds: the last W tokens exact",
-           &window);
-  args.Int({"--sinks"}, "S", "hybrid attention for the favor kinds: the first S tokens exact",
-           &sinks);
+  AttentionFlags attention{.use = AttentionFlagUse::kGrid, .kinds = "exact,favor#"};
+  AddAttentionFlags(args, attention);
   args.String({"-t", "--threads"}, "LIST", "threads (default: physical cores)", &thread_list);
   args.String({"--dtype"}, "LIST", "matrix weights: f32,bf16 (default f32)", &dtype_list);
   args.Int({"-b", "--batch-size"}, "N", "prompt tokens per forward pass (default 512)", &batch);
@@ -216,16 +201,13 @@ int Bench(int argc, char** argv) {
   auto prompts = ParseIntList(prompt_list, "-p");
   auto gens = ParseIntList(gen_list, "-n");
   auto depths = ParseIntList(depth_list, "-d");
-  auto features = ParseIntList(feature_list, "--features");
   auto threads =
       thread_list.empty()
           ? absl::StatusOr<std::vector<int64_t>>(std::vector<int64_t>{PhysicalCoreCount()})
           : ParseIntList(thread_list, "-t");
-  auto attentions = ParseStringList(attention_list, "--attention");
   auto dtypes = ParseStringList(dtype_list, "--dtype");
   for (const absl::Status& status :
-       {prompts.status(), gens.status(), depths.status(), features.status(), threads.status(),
-        attentions.status(), dtypes.status()}) {
+       {prompts.status(), gens.status(), depths.status(), threads.status(), dtypes.status()}) {
     if (!status.ok()) return UsageError(std::string(status.message()));
   }
   for (const auto* list : {&*prompts, &*gens, &*depths}) {
@@ -273,68 +255,56 @@ int Bench(int argc, char** argv) {
     file = *std::move(synthetic);
   }
   const std::string model_name = shape.empty() ? model_path : shape;
-  // Every variant of the grid, its attention resolved (statistics and plan files read) before
-  // anything is measured: a bad combination fails at once, not after the rows before it.
-  struct Variant {
-    std::string dtype, attention;
-    int64_t features = 0;  // 0: no random features.
-    bool hybrid = false;
-    runtime::LoadOptions load;
-  };
-  std::vector<Variant> variants;
-  for (const std::string& dtype : *dtypes) {
-    for (const std::string& attention : *attentions) {
-      const bool no_features = attention == "exact" || attention == "window";
-      const std::vector<int64_t> counts = no_features ? std::vector<int64_t>{0} : *features;
-      const bool hybrid = attention != "exact" && (attention == "hybrid" || attention == "window" ||
-                                                   window >= 0 || sinks >= 0);
-      for (int64_t m : counts) {
-        Variant variant{.dtype = dtype, .attention = attention, .features = m, .hybrid = hybrid};
-        variant.load = {.tokenizer_path = tokenizer_path,
-                        .weights = dtype == "bf16" ? DType::kBF16 : DType::kF32};
-        variant.load.attention = {.kind = attention,
-                                  .rf = rf,
-                                  .features = m > 0 ? m : 256,
-                                  .stats = stats,
-                                  .chunk = chunk,
-                                  .window = attention == "exact" ? -1 : window,
-                                  .sinks = attention == "exact" ? -1 : sinks};
-        if (auto resolved = runtime::ResolveAttention(variant.load.attention, model_name);
-            !resolved.ok()) {
-          return Fail(WithContext(resolved.status(), attention));
-        }
-        variants.push_back(std::move(variant));
-      }
-    }
-  }
+  auto grid = ParseAttentionGrid(args, attention);
+  if (!grid.ok()) return UsageError(std::string(grid.status().message()));
   std::vector<BenchRow> rows;
-  for (const Variant& variant : variants) {
-    auto model = shape.empty() ? runtime::Model::Load(model_path, variant.load)
-                               : runtime::Model::FromFile(file, variant.load);
+  for (const std::string& dtype : *dtypes) {
+    // The weights are loaded and packed once per dtype; each attention is a copy of the graph.
+    const runtime::LoadOptions load{.tokenizer_path = tokenizer_path,
+                                    .weights = dtype == "bf16" ? DType::kBF16 : DType::kF32};
+    auto model = shape.empty() ? runtime::Model::Load(model_path, load)
+                               : runtime::Model::FromFile(file, load);
     if (!model.ok()) return Fail(model.status());
-    for (int64_t t : *threads) {
-      for (const TestSpec& test : tests) {
-        auto row = RunTest(**model, test, static_cast<int>(t),
-                           {.repetitions = static_cast<int>(repetitions),
-                            .batch = batch,
-                            .real_depth = real_depth,
-                            .seed = static_cast<uint64_t>(seed),
-                            .profile = profile});
-        if (!row.ok()) {
-          return Fail(WithContext(row.status(),
-                                  absl::StrCat(variant.attention, " ", test.prompt ? "pp" : "tg",
-                                               test.tokens, " @ d", test.depth)));
+    // Every variant resolved (statistics and plan files read) before anything is measured: a
+    // bad combination fails at once, not after the rows before it.
+    std::vector<runtime::ModelVariant> variants;
+    for (const AttentionGridPoint& point : *grid) {
+      auto variant = (*model)->Variant(point.spec);
+      if (!variant.ok()) return Fail(WithContext(variant.status(), point.name));
+      variants.push_back(*std::move(variant));
+    }
+    for (size_t v = 0; v < variants.size(); ++v) {
+      const AttentionGridPoint& point = (*grid)[v];
+      const AttentionSpec& spec = point.spec;
+      const bool random_features =
+          spec.kind != AttentionKind::kExact && spec.kind != AttentionKind::kWindow;
+      const bool hybrid = spec.kind == AttentionKind::kHybrid ||
+                          spec.kind == AttentionKind::kWindow || spec.window.has_value() ||
+                          spec.sinks.has_value();
+      for (int64_t t : *threads) {
+        for (const TestSpec& test : tests) {
+          auto row = RunTest(variants[v], test, static_cast<int>(t),
+                             {.repetitions = static_cast<int>(repetitions),
+                              .batch = batch,
+                              .real_depth = real_depth,
+                              .seed = static_cast<uint64_t>(seed),
+                              .profile = profile});
+          if (!row.ok()) {
+            return Fail(
+                WithContext(row.status(), absl::StrCat(point.name, " ", test.prompt ? "pp" : "tg",
+                                                       test.tokens, " @ d", test.depth)));
+          }
+          row->model = model_name;
+          row->dtype = dtype;
+          row->attention = point.name;
+          row->rf = random_features ? std::string(FeatureKindName(spec.feature_kind)) : "";
+          row->features = random_features ? spec.features : 0;
+          row->window = hybrid ? spec.window.value_or(kDefaultWindow) : -1;
+          row->sinks = hybrid ? spec.sinks.value_or(kDefaultSinks) : -1;
+          std::fprintf(stderr, "favor bench: %s %s: %.2f t/s\n", row->Attention().c_str(),
+                       row->Test().c_str(), row->tokens_per_second);
+          rows.push_back(*std::move(row));
         }
-        row->model = model_name;
-        row->dtype = variant.dtype;
-        row->attention = variant.attention;
-        row->rf = variant.features > 0 ? rf : "";
-        row->features = variant.features;
-        row->window = variant.hybrid ? (window >= 0 ? window : 64) : -1;
-        row->sinks = variant.hybrid ? (sinks >= 0 ? sinks : 4) : -1;
-        std::fprintf(stderr, "favor bench: %s %s: %.2f t/s\n", row->Attention().c_str(),
-                     row->Test().c_str(), row->tokens_per_second);
-        rows.push_back(*std::move(row));
       }
     }
   }

@@ -10,7 +10,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "engine/graph/attention_statistics.h"
 #include "engine/rf/calibration.h"
+#include "engine/runtime/attention_resolution.h"
 #include "engine/runtime/hybrid_planner.h"
 #include "engine/runtime/model.h"
 #include "engine/runtime/session.h"
@@ -48,7 +50,8 @@ int Calibrate(int argc, char** argv) {
            {.min = 0, .max = 4096});
   bool plan = false;
   float budget = 64;
-  int64_t plan_tokens = 512, sinks = 4, features = 256, favor_seed = 0;
+  // The planned hybrid attention's tail and sinks; their defaults are an attention's.
+  int64_t plan_tokens = 512, sinks = kDefaultSinks, features = kDefaultFeatures, favor_seed = 0;
   std::string windows_text = "0,16,32,64,128,exact", rf_name = "saderf";
   args.Flag({"--plan"},
             "also measure hybrid attention's error per layer and head and save a per-head plan",
@@ -63,12 +66,15 @@ int Calibrate(int argc, char** argv) {
   args.Int({"--plan-tokens"}, "N",
            "positions of the first window the errors are measured on (default 512)", &plan_tokens,
            {.min = 2, .max = 65536});
-  args.Int({"--sinks"}, "S", "exact sink tokens of the planned hybrid attention (default 4)",
-           &sinks, {.min = 0, .max = 65536});
+  args.Int({"--sinks"}, "S",
+           absl::StrCat("exact sink tokens of the planned hybrid attention (default ",
+                        kDefaultSinks, ")"),
+           &sinks, {.min = 0, .max = kMaxWindow});
   args.String({"--rf"}, "KIND", "random-feature tail to plan for (default saderf = favor#)",
               &rf_name);
-  args.Int({"--features"}, "M", "random features per head of the tail (default 256)", &features,
-           {.min = 1, .max = 65536});
+  args.Int({"--features"}, "M",
+           absl::StrCat("random features per head of the tail (default ", kDefaultFeatures, ")"),
+           &features, {.min = 1, .max = kMaxFeatures});
   args.Int({"--favor-seed"}, "N", "seed of the random projections (default 0)", &favor_seed,
            {.min = 0});
   if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
@@ -113,15 +119,15 @@ int Calibrate(int argc, char** argv) {
     plan_options.threads = static_cast<int>(threads);
   }
 
-  runtime::LoadOptions load;
-  load.tokenizer_path = tokenizer_path;
-  load.tap_statistics = true;
-  if (plan) load.capture_attention_tokens = plan_tokens;
-  auto model = runtime::Model::Load(model_path, load);
+  auto model = runtime::Model::Load(model_path, {.tokenizer_path = tokenizer_path});
   if (!model.ok()) return Fail(model.status());
   auto session =
       runtime::Session::Create(**model, {.context = context, .threads = static_cast<int>(threads)});
   if (!session.ok()) return Fail(session.status());
+  auto recorder =
+      AttentionStatisticsRecorder::Create(*(*model)->exact().graph, plan ? plan_tokens : 0);
+  if (!recorder.ok()) return Fail(recorder.status());
+  (*session)->executor().SetObserver(recorder->get());
   const text::Tokenizer& tokenizer = (*model)->tokenizer();
   auto ids = tokenizer.Encode(*text, false);
   if (!ids.ok()) return Fail(ids.status());
@@ -142,11 +148,10 @@ int Calibrate(int argc, char** argv) {
     (*session)->Reset();
     if (auto fed = (*session)->Feed(chunk); !fed.ok()) return Fail(fed.status());
   }
-  rf::Calibration& statistics = *(*model)->statistics();
+  rf::Calibration& statistics = (*recorder)->statistics();
   if (plan) {
     plan_options.context = (*session)->context();
-    auto chosen =
-        runtime::PlanHybridAttention(*(*model)->attention_capture(), statistics, plan_options);
+    auto chosen = runtime::PlanHybridAttention((*recorder)->capture(), statistics, plan_options);
     if (!chosen.ok()) return Fail(chosen.status());
     statistics.plan = *std::move(chosen);
     std::printf("%s", rf::DescribePlan(*statistics.plan).c_str());

@@ -17,27 +17,30 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "engine/core/status.h"
+#include "engine/graph/attention_statistics.h"
 #include "engine/rf/calibration.h"
-#include "engine/rf/positive.h"
+#include "engine/runtime/attention_resolution.h"
 #include "engine/runtime/model.h"
 #include "engine/runtime/scoring.h"
 #include "engine/runtime/session.h"
+#include "tools/attention_flags.h"
 #include "tools/bench_report.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"
+#include "tools/eval_report.h"
 #include "tools/prompt_text.h"
-#include "tools/report_format.h"
-#include "tools/svg_plot.h"
 
 namespace favor::cli {
 namespace {
 
 int Fail(const absl::Status& status) { return PrintFailure("eval", status); }
 int UsageError(const std::string& message) { return PrintUsageError("eval", message); }
+
+// --- Reading: the text in windows of the context ---
 
 // A window of the text: BOS and up to context - 1 tokens; rows before `first_scored` only give
 // context (an overlap with the window before).
@@ -64,40 +67,82 @@ std::vector<TextWindow> Windows(const std::vector<int32_t>& ids, int32_t bos, in
   return windows;
 }
 
-struct Configuration {
-  std::string attention;  // favor+, favor#, window, sderf, ... or plan(...)
-  int64_t features = 0;   // 0: none (window-only).
-  int64_t window = -1;    // -1: not hybrid.
-  int64_t sinks = -1;
-  std::string stats;  // calibrated | causal | FILE
-  std::string plan;   // A statistics file with a per-head plan.
-};
-
-struct EvalRow {
-  Configuration configuration;
-  double perplexity = 0;
-  double mean_kl = 0, p99_kl = 0, top1 = 1;
-  std::vector<double> layer_errors;  // --layer-errors: per layer, that layer swapped alone.
-  bool exact() const { return configuration.attention == "exact"; }
-};
-
-// Attention outputs of every layer for every window: [window][layer] -> T x dim floats.
-using AttentionOutputs = std::vector<std::vector<std::vector<float>>>;
-
-std::vector<std::vector<float>> CopyAttentionOutputs(const Executor& executor) {
-  std::vector<std::vector<float>> layers;
-  for (size_t i = 1; i < executor.num_outputs(); ++i) {
-    const Tensor& t = executor.output(i);
-    layers.emplace_back(t.data<float>(), t.data<float>() + t.NumElements());
+absl::StatusOr<std::vector<int32_t>> Tokens(const std::string& text, const std::string& path,
+                                            const text::Tokenizer& tokenizer, int64_t max_tokens) {
+  WarnUnrepresentable("eval", tokenizer, text);
+  FAVOR_ASSIGN_OR_RETURN(auto ids, tokenizer.Encode(text, false));
+  if (max_tokens > 0 && static_cast<int64_t>(ids.size()) > max_tokens) {
+    ids.resize(static_cast<size_t>(max_tokens));
   }
-  return layers;
+  if (ids.empty()) return absl::InvalidArgumentError(absl::StrCat("'", path, "' holds no text"));
+  return ids;
 }
 
+// --- The grid: what each row runs, and how the report names it ---
+
+struct Configuration {
+  AttentionSpec spec;
+  EvalConfiguration label;
+};
+
+absl::StatusOr<std::vector<Configuration>> Configurations(
+    const std::vector<AttentionGridPoint>& grid, const std::string& model_path) {
+  std::vector<Configuration> configurations;
+  for (const AttentionGridPoint& point : grid) {
+    const AttentionSpec& spec = point.spec;
+    if (spec.kind == AttentionKind::kExact) continue;  // Always the reference row.
+    if (spec.statistics == StatisticsSource::kPrompt) {
+      return absl::InvalidArgumentError(
+          "--favor-stats: eval compares strictly causal attention: calibrated, causal (hybrid) "
+          "or FILE");
+    }
+    Configuration c{.spec = spec, .label = {.attention = point.name}};
+    if (spec.plan != PlanSource::kNone) {
+      const std::string path = spec.plan == PlanSource::kCalibrated
+                                   ? runtime::DefaultCalibrationPath(model_path)
+                                   : spec.plan_file;
+      auto loaded = rf::LoadCalibration(path);
+      if (!loaded.ok()) {
+        return WithContext(loaded.status(), absl::StrCat("hybrid plan (run favor calibrate -m ",
+                                                         model_path, " --plan)"));
+      }
+      if (!loaded->plan.has_value()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("'", path, "' holds no hybrid plan (favor calibrate --plan)"));
+      }
+      const rf::HybridPlan& plan = *loaded->plan;
+      c.label = {
+          .attention = absl::StrCat("plan(", rf::RfKindName(plan.kind), ",", plan.budget, ")"),
+          .features = spec.features,
+          .window = std::llround(plan.MeanCost()),
+          .sinks = plan.sinks,
+          .stats = path};
+      configurations.push_back(std::move(c));
+      continue;
+    }
+    const bool hybrid = spec.kind == AttentionKind::kHybrid ||
+                        spec.kind == AttentionKind::kWindow || spec.window.has_value() ||
+                        spec.sinks.has_value();
+    if (hybrid) {
+      c.label.window = spec.window.value_or(kDefaultWindow);
+      c.label.sinks = spec.sinks.value_or(kDefaultSinks);
+    }
+    if (spec.kind != AttentionKind::kWindow) {
+      c.label.features = spec.features;
+      c.label.stats = StatisticsName(spec);
+    }
+    configurations.push_back(std::move(c));
+  }
+  return configurations;
+}
+
+// --- Scoring ---
+
 // The exact model's distributions of every window, its perplexity, and (with --layer-errors)
-// every attention output.
+// every attention output: [window][layer] -> T x dim floats.
 struct Reference {
   std::vector<runtime::NextTokenDistributions> distributions;
-  AttentionOutputs attention;
+  std::vector<std::vector<std::vector<float>>> attention;
   EvalRow row{.configuration = {.attention = "exact"}};
   int64_t predicted = 0;
 };
@@ -122,13 +167,17 @@ absl::StatusOr<Reference> ScoreExact(runtime::Session& session,
                                      const std::vector<TextWindow>& windows, bool layer_errors) {
   Reference reference;
   Tally tally;
+  AttentionOutputRecorder outputs(session.executor().graph());
+  if (layer_errors) session.executor().SetObserver(&outputs);
   for (const TextWindow& window : windows) {
     session.Reset();
+    outputs.Clear();
     FAVOR_ASSIGN_OR_RETURN(auto scored, runtime::ScoreTokens(session, window.tokens));
     AddWindow(tally, scored, window);
     reference.distributions.push_back(std::move(scored));
-    if (layer_errors) reference.attention.push_back(CopyAttentionOutputs(session.executor()));
+    if (layer_errors) reference.attention.push_back(outputs.outputs());
   }
+  session.executor().SetObserver(nullptr);
   if (tally.predicted == 0) {
     return absl::InvalidArgumentError("the text has a single token: nothing to predict");
   }
@@ -138,20 +187,50 @@ absl::StatusOr<Reference> ScoreExact(runtime::Session& session,
   return reference;
 }
 
-struct ScoringSetup {
-  std::string model_path;
-  runtime::LoadOptions load;  // all_logits, tokenizer; attention filled per configuration.
+struct Scoring {
+  const runtime::Model* model = nullptr;
   runtime::SessionOptions session;
-  int64_t layers = 0;
+  std::shared_ptr<const rf::Calibration> calibration;  // For rows with calibrated statistics.
   bool layer_errors = false;
 };
 
-absl::StatusOr<EvalRow> ScoreConfiguration(const ScoringSetup& setup, runtime::LoadOptions load,
-                                           const Configuration& configuration,
+absl::StatusOr<runtime::ModelVariant> VariantFor(const Scoring& scoring,
+                                                 const AttentionSpec& spec) {
+  return scoring.model->Variant(
+      spec, runtime::Logits::kAllPositions,
+      spec.statistics == StatisticsSource::kCalibrated ? scoring.calibration : nullptr);
+}
+
+// ||approx - exact|| / ||exact|| of one layer's attention output with only that layer swapped.
+absl::StatusOr<double> LayerError(const Scoring& scoring, AttentionSpec spec, int64_t layer,
+                                  const std::vector<TextWindow>& windows,
+                                  const Reference& reference) {
+  spec.layers = {layer};
+  FAVOR_ASSIGN_OR_RETURN(const auto variant, VariantFor(scoring, spec));
+  FAVOR_ASSIGN_OR_RETURN(auto session, runtime::Session::Create(variant, scoring.session));
+  AttentionOutputRecorder outputs(*variant.graph);
+  session->executor().SetObserver(&outputs);
+  double error = 0, norm = 0;
+  for (size_t w = 0; w < windows.size(); ++w) {
+    session->Reset();
+    outputs.Clear();
+    FAVOR_RETURN_IF_ERROR(session->Feed(windows[w].tokens).status());
+    const std::vector<float>& approx = outputs.outputs()[static_cast<size_t>(layer)];
+    const std::vector<float>& exact = reference.attention[w][static_cast<size_t>(layer)];
+    for (size_t i = 0; i < exact.size(); ++i) {
+      const double diff = static_cast<double>(approx[i]) - exact[i];
+      error += diff * diff;
+      norm += static_cast<double>(exact[i]) * exact[i];
+    }
+  }
+  return std::sqrt(error / std::max(norm, 1e-300));
+}
+
+absl::StatusOr<EvalRow> ScoreConfiguration(const Scoring& scoring, const Configuration& c,
                                            const std::vector<TextWindow>& windows,
                                            const Reference& reference) {
-  FAVOR_ASSIGN_OR_RETURN(auto model, runtime::Model::Load(setup.model_path, load));
-  FAVOR_ASSIGN_OR_RETURN(auto session, runtime::Session::Create(*model, setup.session));
+  FAVOR_ASSIGN_OR_RETURN(const auto variant, VariantFor(scoring, c.spec));
+  FAVOR_ASSIGN_OR_RETURN(auto session, runtime::Session::Create(variant, scoring.session));
   Tally tally;
   for (size_t w = 0; w < windows.size(); ++w) {
     session->Reset();
@@ -164,224 +243,93 @@ absl::StatusOr<EvalRow> ScoreConfiguration(const ScoringSetup& setup, runtime::L
     tally.agree += compared.top1_matches;
     tally.compared += static_cast<int64_t>(compared.kl.size());
   }
-  EvalRow row{.configuration = configuration};
+  EvalRow row{.configuration = c.label};
   row.perplexity = std::exp(tally.nll / static_cast<double>(tally.predicted));
   row.mean_kl = runtime::Mean(tally.kl);
   row.p99_kl = runtime::Percentile(tally.kl, 0.99);
   row.top1 = static_cast<double>(tally.agree) / static_cast<double>(tally.compared);
-  for (int64_t layer = 0; layer < (setup.layer_errors ? setup.layers : 0); ++layer) {
-    runtime::LoadOptions one = load;
-    one.attention.layers = {layer};
-    one.attention_outputs = true;
-    FAVOR_ASSIGN_OR_RETURN(auto swapped, runtime::Model::Load(setup.model_path, one));
-    FAVOR_ASSIGN_OR_RETURN(auto swapped_session, runtime::Session::Create(*swapped, setup.session));
-    double error = 0, norm = 0;
-    for (size_t w = 0; w < windows.size(); ++w) {
-      swapped_session->Reset();
-      FAVOR_RETURN_IF_ERROR(swapped_session->Feed(windows[w].tokens).status());
-      const Tensor& approx = swapped_session->executor().output(1 + static_cast<size_t>(layer));
-      const std::vector<float>& exact = reference.attention[w][static_cast<size_t>(layer)];
-      for (size_t i = 0; i < exact.size(); ++i) {
-        const double diff = static_cast<double>(approx.data<float>()[i]) - exact[i];
-        error += diff * diff;
-        norm += static_cast<double>(exact[i]) * exact[i];
-      }
-    }
-    row.layer_errors.push_back(std::sqrt(error / std::max(norm, 1e-300)));
+  const int64_t layers = scoring.layer_errors ? scoring.model->config().n_layers : 0;
+  for (int64_t layer = 0; layer < layers; ++layer) {
+    FAVOR_ASSIGN_OR_RETURN(const double error,
+                           LayerError(scoring, c.spec, layer, windows, reference));
+    row.layer_errors.push_back(error);
   }
   return row;
 }
 
-// An attention name of --attention: favor+, favor++, favor#, window, or a positive random-feature
-// kind (favor attention with those features: sderf, aderf, gerf, ...).
-runtime::AttentionConfig AttentionFor(const Configuration& c) {
-  runtime::AttentionConfig config;
-  config.features = c.features > 0 ? c.features : 256;
-  config.window = c.window;
-  config.sinks = c.sinks;
-  config.stats = c.stats;
-  const std::string& name = c.attention;
-  if (name == "favor+" || name == "favor++" || name == "favor#" || name == "window") {
-    config.kind = name;
-  } else {
-    config.kind = "favor#";
-    config.rf = name;
-  }
-  return config;
-}
-
-// "-" for a count an attention does not have.
-std::string OrDash(int64_t value, int64_t none) {
-  return value == none ? std::string("-") : absl::StrCat(value);
-}
-
-struct ReportHeader {
-  std::string model, text, statistics;
-  int64_t predicted = 0, windows = 0, context = 0, stride = 0, layers = 0;
-  bool layer_errors = false;
-};
-
-std::string MarkdownReport(const ReportHeader& h, const std::vector<EvalRow>& rows) {
-  std::string report = absl::StrFormat(
-      "%s on %s: %d predicted tokens in %d window(s) of up to %d%s, statistics %s\n\n"
-      "| attention | M | window | sinks | statistics | perplexity | KL mean (nats) | KL p99 | "
-      "top-1 agreement |\n| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n",
-      h.model, h.text, h.predicted, h.windows, h.context,
-      h.stride < h.context - 1 ? absl::StrCat(", stride ", h.stride) : "", h.statistics);
-  for (const EvalRow& row : rows) {
-    const Configuration& c = row.configuration;
-    absl::StrAppendFormat(&report, "| %s | %s | %s | %s | %s | %.3f | %.4f | %.4f | %.1f %% |\n",
-                          c.attention, OrDash(c.features, 0), OrDash(c.window, -1),
-                          OrDash(c.sinks, -1), c.stats.empty() ? "-" : c.stats, row.perplexity,
-                          row.mean_kl, row.p99_kl, 100 * row.top1);
-  }
-  if (h.layer_errors) {
-    report +=
-        "\nrelative error of the attention output, ||approx - exact|| / ||exact||, with only "
-        "that layer swapped\n\n| attention | M |";
-    for (int64_t layer = 0; layer < h.layers; ++layer)
-      absl::StrAppend(&report, " layer ", layer, " |");
-    report += "\n| --- | ---: |";
-    for (int64_t layer = 0; layer < h.layers; ++layer) report += " ---: |";
-    report += "\n";
-    for (const EvalRow& row : rows) {
-      if (row.exact()) continue;
-      absl::StrAppendFormat(&report, "| %s | %d |", row.configuration.attention,
-                            row.configuration.features);
-      for (double e : row.layer_errors) absl::StrAppendFormat(&report, " %.4f |", e);
-      report += "\n";
+// Statistics gathered by running the exact model over a text in windows of the context.
+absl::StatusOr<std::shared_ptr<const rf::Calibration>> GatherCalibration(
+    const std::string& path, const text::Tokenizer& tokenizer, runtime::Session& exact) {
+  FAVOR_ASSIGN_OR_RETURN(const std::string text, ReadTextFile(path));
+  FAVOR_ASSIGN_OR_RETURN(const auto ids, Tokens(text, path, tokenizer, 0));
+  FAVOR_ASSIGN_OR_RETURN(auto recorder,
+                         AttentionStatisticsRecorder::Create(exact.executor().graph()));
+  exact.executor().SetObserver(recorder.get());
+  const int64_t context = exact.context();
+  for (const TextWindow& piece : Windows(ids, tokenizer.bos_id(), context, context - 1)) {
+    exact.Reset();
+    if (auto fed = exact.Feed(piece.tokens); !fed.ok()) {
+      exact.executor().SetObserver(nullptr);
+      return fed.status();
     }
   }
-  return report;
+  exact.executor().SetObserver(nullptr);
+  return std::make_shared<const rf::Calibration>(recorder->statistics());
 }
 
-std::string CsvReport(const ReportHeader& h, const std::vector<EvalRow>& rows) {
-  std::string report =
-      "model,text,tokens,attention,features,window,sinks,statistics,perplexity,mean_kl,p99_kl,"
-      "top1_agreement";
-  for (int64_t layer = 0; layer < (h.layer_errors ? h.layers : 0); ++layer) {
-    absl::StrAppend(&report, ",layer", layer, "_attention_rel_error");
+// MODEL.favor-stats, when a row asks for calibrated statistics (null otherwise).
+absl::StatusOr<std::shared_ptr<const rf::Calibration>> DefaultCalibration(
+    const std::vector<Configuration>& configurations, const std::string& model_path) {
+  const bool needed =
+      std::any_of(configurations.begin(), configurations.end(), [](const Configuration& c) {
+        return c.spec.plan == PlanSource::kNone &&
+               c.spec.statistics == StatisticsSource::kCalibrated;
+      });
+  if (!needed) return std::shared_ptr<const rf::Calibration>();
+  auto loaded = rf::LoadCalibration(runtime::DefaultCalibrationPath(model_path));
+  if (!loaded.ok()) {
+    return WithContext(loaded.status(),
+                       absl::StrCat("calibration statistics (run favor calibrate -m ", model_path,
+                                    ", or pass --calibrate-on TEXT)"));
   }
-  report += "\n";
-  auto or_empty = [](int64_t value, int64_t none) {
-    return value == none ? std::string() : absl::StrCat(value);
-  };
-  for (const EvalRow& row : rows) {
-    const Configuration& c = row.configuration;
-    absl::StrAppendFormat(&report, "%s,%s,%d,%s,%s,%s,%s,%s,%.6f,%.6f,%.6f,%.6f", CsvField(h.model),
-                          CsvField(h.text), h.predicted, CsvField(c.attention),
-                          or_empty(c.features, 0), or_empty(c.window, -1), or_empty(c.sinks, -1),
-                          CsvField(c.stats), row.perplexity, row.mean_kl, row.p99_kl, row.top1);
-    for (int64_t layer = 0; layer < (h.layer_errors ? h.layers : 0); ++layer) {
-      absl::StrAppendFormat(&report, ",%.6f",
-                            row.exact() ? 0.0 : row.layer_errors[static_cast<size_t>(layer)]);
-    }
-    report += "\n";
-  }
-  return report;
+  return std::make_shared<const rf::Calibration>(*std::move(loaded));
 }
 
-std::string JsonReport(const ReportHeader& h, const std::vector<EvalRow>& rows) {
-  std::string report = absl::StrFormat(
-      "{\n  \"model\": %s,\n  \"text\": %s,\n  \"predicted_tokens\": %d,\n  \"windows\": %d,\n"
-      "  \"context\": %d,\n  \"stride\": %d,\n  \"results\": [",
-      JsonString(h.model), JsonString(h.text), h.predicted, h.windows, h.context, h.stride);
-  auto or_null = [](int64_t value, int64_t none) {
-    return value == none ? std::string("null") : absl::StrCat(value);
-  };
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const EvalRow& row = rows[i];
-    const Configuration& c = row.configuration;
-    absl::StrAppendFormat(
-        &report,
-        "%s\n    {\"attention\": %s, \"features\": %s, \"window\": %s, \"sinks\": %s, "
-        "\"statistics\": %s, \"perplexity\": %.6f, \"mean_kl\": %.6f, \"p99_kl\": %.6f, "
-        "\"top1_agreement\": %.6f",
-        i == 0 ? "" : ",", JsonString(c.attention), or_null(c.features, 0), or_null(c.window, -1),
-        or_null(c.sinks, -1), c.stats.empty() ? "null" : JsonString(c.stats), row.perplexity,
-        row.mean_kl, row.p99_kl, row.top1);
-    if (h.layer_errors && !row.exact()) {
-      std::vector<std::string> errors;
-      for (double e : row.layer_errors) errors.push_back(absl::StrFormat("%.6f", e));
-      absl::StrAppend(&report, ", \"layer_errors\": [", absl::StrJoin(errors, ", "), "]");
-    }
-    report += "}";
-  }
-  report += "\n  ]\n}\n";
-  return report;
-}
+// --- Output ---
 
-// Mean KL against M, one line per attention, window and statistics; the window-only baselines
-// (no M) are flat lines across the measured M, the frontier the others must beat.
-std::string KlPlot(const std::string& model_path, const std::vector<EvalRow>& rows) {
-  std::vector<PlotSeries> series;
-  double min_m = 0, max_m = 0;
-  for (const EvalRow& row : rows) {
-    const int64_t m = row.configuration.features;
-    if (m <= 0) continue;
-    min_m = min_m == 0 ? static_cast<double>(m) : std::min(min_m, static_cast<double>(m));
-    max_m = std::max(max_m, static_cast<double>(m));
+absl::Status WriteReport(const std::string& format, const std::string& plot_path,
+                         const EvalReportHeader& header, const std::vector<EvalRow>& rows) {
+  const std::string report = format == "csv"    ? EvalCsvReport(header, rows)
+                             : format == "json" ? EvalJsonReport(header, rows)
+                                                : EvalMarkdownReport(header, rows);
+  std::fputs(report.c_str(), stdout);
+  if (plot_path.empty()) return absl::OkStatus();
+  if (rows.size() < 2) {
+    return absl::InvalidArgumentError("--plot: exact attention alone has no KL to plot");
   }
-  auto series_for = [&](const std::string& name) -> PlotSeries& {
-    auto it = std::find_if(series.begin(), series.end(),
-                           [&](const PlotSeries& s) { return s.name == name; });
-    if (it != series.end()) return *it;
-    series.push_back({.name = name, .points = {}});
-    return series.back();
-  };
-  for (const EvalRow& row : rows) {
-    const Configuration& c = row.configuration;
-    if (row.exact()) continue;
-    std::string name = c.attention;
-    if (c.window >= 0) absl::StrAppend(&name, " W=", c.window, " S=", c.sinks);
-    if (c.stats == "causal") absl::StrAppend(&name, " causal");
-    if (c.features > 0) {
-      series_for(name).points.emplace_back(static_cast<double>(c.features), row.mean_kl);
-    } else if (max_m > 0) {  // Window-only: the same KL at every M.
-      PlotSeries& flat = series_for(name + " (no tail)");
-      flat.points = {{min_m, row.mean_kl}, {max_m, row.mean_kl}};
-      flat.dashed = true;
-    }
-  }
-  return LineChartSvg(
-      series, {.title = absl::StrCat("KL(exact || approximate) against M (",
-                                     model_path.substr(model_path.find_last_of('/') + 1), ")"),
-               .x_label = "random features per head M",
-               .y_label = "mean KL per token (nats)",
-               .log_x = true,
-               .log_y = true});
+  std::ofstream plot(plot_path);
+  plot << EvalKlPlot(header.model, rows);
+  if (!plot) return absl::PermissionDeniedError(absl::StrCat("cannot write ", plot_path));
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 int Eval(int argc, char** argv) {
-  std::string model_path, text_path, tokenizer_path,
-      attention_list = "favor+,favor++,favor#", feature_list = "64,256,1024",
-      stats_list = "calibrated", calibrate_on, output = "md", plot_path;
-  int64_t context = 0, threads = 0, max_tokens = 0, favor_seed = 0, chunk = 64, stride = 0;
+  std::string model_path, text_path, tokenizer_path, calibrate_on, output = "md", plot_path;
+  int64_t context = 0, threads = 0, max_tokens = 0, stride = 0;
   bool layer_errors = false;
-  std::string window_list, sink_list, plan_list;
+  AttentionFlags attention{.use = AttentionFlagUse::kGrid,
+                           .kinds = "favor+,favor++,favor#",
+                           .features = "64,256,1024",
+                           .statistics = "calibrated"};
   ArgParser args("eval");
   args.String({"-m", "--model"}, "PATH", "model file or directory", &model_path);
   args.String({"-f", "--file"}, "TEXT", "text to evaluate on", &text_path);
   args.String({"--tokenizer"}, "PATH", "tokenizer (default: the model's own)", &tokenizer_path);
-  args.String({"--attention"}, "LIST",
-              "approximate attentions: favor+,favor++,favor#, window (the window-only baseline) "
-              "or random-feature kinds (sderf, aderf, ...); exact alone: perplexity only, no "
-              "statistics (default favor+,favor++,favor#)",
-              &attention_list);
-  args.String({"--features"}, "LIST", "random features per head M (default 64,256,1024)",
-              &feature_list);
-  args.String({"--favor-stats"}, "LIST",
-              "statistics, each evaluated: calibrated (MODEL.favor-stats, default), FILE, or "
-              "causal (hybrid rows: the sequence's tokens before the first leaves the window)",
-              &stats_list);
+  AddAttentionFlags(args, attention);
   args.String({"--calibrate-on"}, "TEXT", "gather the calibrated statistics from this text first",
               &calibrate_on);
-  args.Int({"--favor-seed"}, "N", "seed of the random projections (default 0)", &favor_seed,
-           {.min = 0});
-  args.Int({"--favor-chunk"}, "C", "prefill chunk of the causal prefix sums (default 64)", &chunk,
-           {.min = 1, .max = 4096});
   args.Int({"-c", "--ctx-size"}, "N",
            "window: the text is scored in windows of N tokens (default: the model's context)",
            &context, {.min = 0});
@@ -397,17 +345,6 @@ int Eval(int argc, char** argv) {
   args.String({"--plot"}, "FILE.svg",
               "write mean KL against M, one line per attention (window-only baselines flat)",
               &plot_path);
-  args.String({"--window"}, "LIST",
-              "hybrid attention: exact windows W to evaluate each attention with (e.g. 0,16,64); "
-              "the attention 'window' is the window-only baseline (older tokens dropped)",
-              &window_list);
-  args.String({"--sinks"}, "LIST",
-              "hybrid attention: exact sink tokens S (default 4 with --window)", &sink_list);
-  args.String({"--favor-plan"}, "LIST",
-              "also evaluate per-head hybrid plans (favor calibrate --plan): calibrated "
-              "(MODEL.favor-stats) or statistics files, each run at every M with its own "
-              "statistics and tail kind",
-              &plan_list);
   args.Flag({"--layer-errors"},
             "also the relative error of each layer's attention output with only that layer "
             "swapped (one more run per layer)",
@@ -422,229 +359,84 @@ int Eval(int argc, char** argv) {
     return UsageError(absl::StrCat("-o must be md, csv or json, got '", output, "'"));
   }
   if (context == 1) return UsageError("-c must be at least 2 (BOS and one token to predict)");
-
-  // The grid: approximate configurations (exact is always the reference row).
-  auto attentions = ParseStringList(attention_list, "--attention");
-  if (!attentions.ok()) return UsageError(std::string(attentions.status().message()));
-  std::erase(*attentions, "exact");
-  auto features = ParseIntList(feature_list, "--features");
-  if (!features.ok()) return UsageError(std::string(features.status().message()));
-  auto stats_sources = ParseStringList(stats_list, "--favor-stats");
-  if (!stats_sources.ok()) return UsageError(std::string(stats_sources.status().message()));
-  for (const std::string& source : *stats_sources) {
-    if (source == "prompt" || source == "sequence") {
-      return UsageError(
-          "--favor-stats: eval compares strictly causal attention: calibrated, "
-          "causal (hybrid) or FILE");
-    }
+  auto grid = ParseAttentionGrid(args, attention);
+  if (!grid.ok()) return UsageError(std::string(grid.status().message()));
+  auto configurations = Configurations(*grid, model_path);
+  if (!configurations.ok()) {
+    return configurations.status().code() == absl::StatusCode::kInvalidArgument &&
+                   absl::StartsWith(configurations.status().message(), "--")
+               ? UsageError(std::string(configurations.status().message()))
+               : Fail(configurations.status());
   }
-  std::vector<int64_t> windows_to_run = {-1}, sinks_to_run = {-1};
-  if (!window_list.empty() || !sink_list.empty()) {
-    auto parsed_windows = ParseIntList(window_list.empty() ? "64" : window_list, "--window");
-    auto parsed_sinks = ParseIntList(sink_list.empty() ? "4" : sink_list, "--sinks");
-    if (!parsed_windows.ok()) return UsageError(std::string(parsed_windows.status().message()));
-    if (!parsed_sinks.ok()) return UsageError(std::string(parsed_sinks.status().message()));
-    windows_to_run = *parsed_windows;
-    sinks_to_run = *parsed_sinks;
-    for (int64_t value : windows_to_run) {
-      if (value < 0) return UsageError("--window takes sizes >= 0");
-    }
-    for (int64_t value : sinks_to_run) {
-      if (value < 0) return UsageError("--sinks takes counts >= 0");
-    }
-  }
-  for (const std::string& name : *attentions) {
-    if (name == "favor+" || name == "favor++" || name == "favor#" || name == "window") continue;
-    auto kind = rf::ParseRfKind(name);
-    if (!kind.ok() || !rf::IsPositive(*kind)) {
-      return UsageError(absl::StrCat("--attention: '", name,
-                                     "' is not exact, favor+, favor++, favor#, window or a "
-                                     "positive random-feature kind (posrf, gerf, oprf, saderf, "
-                                     "aderf, sderf)"));
-    }
-  }
-  std::vector<Configuration> configurations;
-  if (!plan_list.empty()) {
-    auto plans = ParseStringList(plan_list, "--favor-plan");
-    if (!plans.ok()) return UsageError(std::string(plans.status().message()));
-    for (const std::string& plan : *plans) {
-      const std::string path =
-          plan == "calibrated" ? runtime::DefaultCalibrationPath(model_path) : plan;
-      auto loaded = rf::LoadCalibration(path);
-      if (!loaded.ok()) {
-        return Fail(WithContext(
-            loaded.status(),
-            absl::StrCat("hybrid plan (run favor calibrate -m ", model_path, " --plan)")));
-      }
-      if (!loaded->plan.has_value()) {
-        return Fail(absl::InvalidArgumentError(
-            absl::StrCat("'", path, "' holds no hybrid plan (favor calibrate --plan)")));
-      }
-      const std::string name =
-          absl::StrCat("plan(", rf::RfKindName(loaded->plan->kind), ",", loaded->plan->budget, ")");
-      for (int64_t m : *features) {
-        configurations.push_back({.attention = name,
-                                  .features = m,
-                                  .window = std::llround(loaded->plan->MeanCost()),
-                                  .sinks = loaded->plan->sinks,
-                                  .stats = path,
-                                  .plan = path});
-      }
-    }
-  }
-  for (const std::string& name : *attentions) {
-    for (int64_t exact_window : windows_to_run) {
-      for (int64_t sinks : sinks_to_run) {
-        // The window-only baseline has no features or statistics, and no window at W = 0.
-        if (name == "window" && exact_window == 0) continue;
-        if (name == "window") {
-          configurations.push_back({.attention = name, .window = exact_window, .sinks = sinks});
-          continue;
-        }
-        for (const std::string& source : *stats_sources) {
-          if (source == "causal" && exact_window < 0) {
-            return UsageError(absl::StrCat(
-                "--favor-stats causal needs hybrid attention: give --window (", name, ")"));
-          }
-          for (int64_t m : *features) {
-            configurations.push_back({.attention = name,
-                                      .features = m,
-                                      .window = exact_window,
-                                      .sinks = sinks,
-                                      .stats = source});
-          }
-        }
-      }
-    }
+  if (!plot_path.empty() && configurations->empty()) {
+    return UsageError("--plot: exact attention alone has no KL to plot");
   }
 
   auto text = ReadTextFile(text_path);
   if (!text.ok()) return Fail(text.status());
-  runtime::LoadOptions exact_load{.tokenizer_path = tokenizer_path, .all_logits = true};
-  if (!calibrate_on.empty()) exact_load.tap_statistics = true;
-  exact_load.attention_outputs = layer_errors;
-  auto exact_model = runtime::Model::Load(model_path, exact_load);
-  if (!exact_model.ok()) return Fail(exact_model.status());
-  const text::Tokenizer& tokenizer = (*exact_model)->tokenizer();
-  // With --layer-errors a window is one run, so that the attention outputs of all its tokens are
-  // there to compare at the end of it.
-  const runtime::SessionOptions session_options{
-      .context = context,
-      .threads = static_cast<int>(threads),
-      .max_batch = layer_errors ? std::numeric_limits<int64_t>::max() : 512};
-  auto exact_session = runtime::Session::Create(**exact_model, session_options);
+
+  // The weights are loaded and packed once; every row is a copy of the graph.
+  auto model = runtime::Model::Load(model_path, {.tokenizer_path = tokenizer_path});
+  if (!model.ok()) return Fail(model.status());
+  const text::Tokenizer& tokenizer = (*model)->tokenizer();
+  auto exact = (*model)->Variant({}, runtime::Logits::kAllPositions);
+  if (!exact.ok()) return Fail(exact.status());
+  const runtime::SessionOptions session_options{.context = context,
+                                                .threads = static_cast<int>(threads)};
+  auto exact_session = runtime::Session::Create(*exact, session_options);
   if (!exact_session.ok()) return Fail(exact_session.status());
   const int64_t window_length = (*exact_session)->context();
-  WarnBeyondTrainedContext("eval", window_length, (*exact_model)->config().max_seq_len);
+  WarnBeyondTrainedContext("eval", window_length, (*model)->config().max_seq_len);
   if (stride == 0) stride = window_length - 1;
   if (stride > window_length - 1) {
     return UsageError(absl::StrCat("--stride ", stride, " is longer than a window's ",
                                    window_length - 1, " tokens: tokens would go unscored"));
   }
 
-  // Calibrated statistics, read (or gathered) once before any scoring, when a row needs them.
-  std::shared_ptr<const rf::Calibration> calibration;
-  const bool needs_calibration =
-      std::any_of(configurations.begin(), configurations.end(),
-                  [](const Configuration& c) { return c.plan.empty() && c.stats == "calibrated"; });
-  if (!calibrate_on.empty()) {
-    auto calibration_text = ReadTextFile(calibrate_on);
-    if (!calibration_text.ok()) return Fail(calibration_text.status());
-    auto ids = tokenizer.Encode(*calibration_text, false);
-    if (!ids.ok()) return Fail(ids.status());
-    if (ids->empty()) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat("'", calibrate_on, "' holds no text")));
-    }
-    for (const TextWindow& piece :
-         Windows(*ids, tokenizer.bos_id(), window_length, window_length - 1)) {
-      (*exact_session)->Reset();
-      if (auto fed = (*exact_session)->Feed(piece.tokens); !fed.ok()) return Fail(fed.status());
-    }
-    // A copy: the tap goes on recording while the exact model scores the text below.
-    calibration = std::make_shared<const rf::Calibration>(*(*exact_model)->statistics());
-  } else if (needs_calibration) {
-    const std::string path = runtime::DefaultCalibrationPath(model_path);
-    auto loaded = rf::LoadCalibration(path);
-    if (!loaded.ok()) {
-      return Fail(WithContext(loaded.status(),
-                              absl::StrCat("calibration statistics (run favor calibrate -m ",
-                                           model_path, ", or pass --calibrate-on TEXT)")));
-    }
-    calibration = std::make_shared<const rf::Calibration>(*std::move(loaded));
-  }
-
-  WarnUnrepresentable("eval", tokenizer, *text);
-  auto ids = tokenizer.Encode(*text, false);
+  auto calibration = calibrate_on.empty()
+                         ? DefaultCalibration(*configurations, model_path)
+                         : GatherCalibration(calibrate_on, tokenizer, **exact_session);
+  if (!calibration.ok()) return Fail(calibration.status());
+  auto ids = Tokens(*text, text_path, tokenizer, max_tokens);
   if (!ids.ok()) return Fail(ids.status());
-  if (max_tokens > 0 && static_cast<int64_t>(ids->size()) > max_tokens) {
-    ids->resize(static_cast<size_t>(max_tokens));
-  }
-  if (ids->empty()) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat("'", text_path, "' holds no text")));
-  }
   const auto windows = Windows(*ids, tokenizer.bos_id(), window_length, stride);
   auto reference = ScoreExact(**exact_session, windows, layer_errors);
   if (!reference.ok()) return Fail(reference.status());
   std::vector<EvalRow> rows = {reference->row};
   (*exact_session).reset();  // Its KV cache is not needed any more.
 
-  const ScoringSetup setup{.model_path = model_path,
-                           .load = {.tokenizer_path = tokenizer_path, .all_logits = true},
-                           .session = session_options,
-                           .layers = (*exact_model)->config().n_layers,
-                           .layer_errors = layer_errors};
-  for (const Configuration& configuration : configurations) {
-    runtime::LoadOptions load = setup.load;
-    if (configuration.plan.empty()) {
-      load.attention = AttentionFor(configuration);
-      if (configuration.stats == "calibrated") {
-        load.attention.stats.clear();
-        load.attention.calibration = calibration;
-      }
-    } else {  // The plan's windows, sinks, tail kind and statistics.
-      load.attention.features = configuration.features;
-      load.attention.plan = configuration.plan;
-    }
-    load.attention.seed = static_cast<uint64_t>(favor_seed);
-    load.attention.chunk = chunk;
-    auto row = ScoreConfiguration(setup, load, configuration, windows, *reference);
+  const Scoring scoring{.model = model->get(),
+                        .session = session_options,
+                        .calibration = *calibration,
+                        .layer_errors = layer_errors};
+  for (const Configuration& configuration : *configurations) {
+    const EvalConfiguration& label = configuration.label;
+    auto row = ScoreConfiguration(scoring, configuration, windows, *reference);
     if (!row.ok()) {
-      return Fail(WithContext(
-          row.status(), absl::StrCat(configuration.attention, " M=", configuration.features)));
+      return Fail(WithContext(row.status(), absl::StrCat(label.attention, " M=", label.features)));
     }
     std::fprintf(
-        stderr, "favor eval: %s%s%s%s: KL %.4f\n", configuration.attention.c_str(),
-        configuration.features > 0 ? absl::StrCat(" M=", configuration.features).c_str() : "",
-        configuration.window >= 0
-            ? absl::StrCat(" W=", configuration.window, " S=", configuration.sinks).c_str()
-            : "",
-        configuration.stats.empty() ? "" : (" " + configuration.stats).c_str(), row->mean_kl);
+        stderr, "favor eval: %s%s%s%s: KL %.4f\n", label.attention.c_str(),
+        label.features > 0 ? absl::StrCat(" M=", label.features).c_str() : "",
+        label.window >= 0 ? absl::StrCat(" W=", label.window, " S=", label.sinks).c_str() : "",
+        label.stats.empty() ? "" : (" " + label.stats).c_str(), row->mean_kl);
     rows.push_back(*std::move(row));
   }
 
-  const ReportHeader header{
+  const EvalReportHeader header{
       .model = model_path,
       .text = text_path,
-      .statistics = configurations.empty() ? std::string("none (exact attention only)")
-                    : calibrate_on.empty() ? stats_list
-                                           : absl::StrCat("calibrated on ", calibrate_on),
+      .statistics = configurations->empty() ? std::string("none (exact attention only)")
+                    : calibrate_on.empty()  ? attention.statistics
+                                            : absl::StrCat("calibrated on ", calibrate_on),
       .predicted = reference->predicted,
       .windows = static_cast<int64_t>(windows.size()),
       .context = window_length,
       .stride = stride,
-      .layers = setup.layers,
+      .layers = (*model)->config().n_layers,
       .layer_errors = layer_errors};
-  const std::string report = output == "csv"    ? CsvReport(header, rows)
-                             : output == "json" ? JsonReport(header, rows)
-                                                : MarkdownReport(header, rows);
-  std::fputs(report.c_str(), stdout);
-  if (!plot_path.empty()) {
-    if (configurations.empty()) {
-      return Fail(absl::InvalidArgumentError("--plot: exact attention alone has no KL to plot"));
-    }
-    std::ofstream plot(plot_path);
-    plot << KlPlot(model_path, rows);
-    if (!plot) return Fail(absl::PermissionDeniedError(absl::StrCat("cannot write ", plot_path)));
+  if (auto status = WriteReport(output, plot_path, header, rows); !status.ok()) {
+    return Fail(status);
   }
   return 0;
 }

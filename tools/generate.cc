@@ -109,9 +109,8 @@ int Generate(int argc, char** argv) {
   for (const std::string& stop : stop_strings) {
     if (stop.empty()) return UsageError("--stop: the stop string is empty");
   }
-  if (auto status = ResolveAttentionFlags(args, attention); !status.ok()) {
-    return UsageError(std::string(status.message()));
-  }
+  auto attention_spec = ParseAttentionFlags(args, attention);
+  if (!attention_spec.ok()) return UsageError(std::string(attention_spec.status().message()));
   if (!prompt_file.empty()) {
     auto text = ReadPromptFile(prompt_file);
     if (!text.ok()) return Fail(text.status());
@@ -128,15 +127,16 @@ int Generate(int argc, char** argv) {
       .seed = seed < 0 ? text::kRandomSeed : static_cast<uint64_t>(seed)};
 
   const auto load_start = Clock::now();
-  auto model =
-      runtime::Model::Load(model_path, {.tokenizer_path = tokenizer_path,
-                                        .weights = dtype == "bf16" ? DType::kBF16 : DType::kF32,
-                                        .attention = attention.config});
+  auto model = runtime::Model::Load(
+      model_path,
+      {.tokenizer_path = tokenizer_path, .weights = dtype == "bf16" ? DType::kBF16 : DType::kF32});
   if (!model.ok()) return Fail(model.status());
-  auto session = runtime::Session::Create(**model, {.context = context,
-                                                    .threads = static_cast<int>(threads),
-                                                    .max_batch = batch,
-                                                    .verbose = verbose});
+  auto variant = (*model)->Variant(*attention_spec);
+  if (!variant.ok()) return Fail(variant.status());
+  auto session = runtime::Session::Create(*variant, {.context = context,
+                                                     .threads = static_cast<int>(threads),
+                                                     .max_batch = batch,
+                                                     .verbose = verbose});
   if (!session.ok()) return Fail(session.status());
   const double load_seconds = Seconds(load_start);
   WarnBeyondTrainedContext("generate", (*session)->context(), (*model)->config().max_seq_len);
@@ -175,7 +175,7 @@ int Generate(int argc, char** argv) {
   const auto generated = static_cast<int64_t>(result->tokens.size());
   std::fputc('\n', stdout);
   std::fflush(stdout);
-  const std::string& attention_name = (*model)->attention_description();
+  const std::string& attention_name = variant->attention;
   std::fprintf(
       stderr, "%s",
       absl::StrFormat(

@@ -8,6 +8,7 @@
 #include "engine/core/threading.h"
 #include "engine/kernels/kernels.h"
 #include "engine/rf/calibration.h"
+#include "engine/runtime/attention_resolution.h"
 #include "engine/runtime/model.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"

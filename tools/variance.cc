@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/graph/attention_statistics.h"
 #include "engine/rf/estimators.h"
 #include "engine/rf/positive.h"
 #include "engine/runtime/model.h"
@@ -121,25 +122,28 @@ int Variance(int argc, char** argv) {
     settings.push_back(std::move(s));
   }
   if (!model_path.empty()) {
-    runtime::LoadOptions load;
-    load.tap_statistics = true;
-    auto model = runtime::Model::Load(model_path, load);
-    if (!model.ok()) {
+    auto model = runtime::Model::Load(model_path);
+    auto recorder =
+        model.ok() ? AttentionStatisticsRecorder::Create(*(*model)->exact().graph) : model.status();
+    if (!recorder.ok()) {
       std::fprintf(stderr, "favor variance: error: %s\n",
-                   std::string(model.status().message()).c_str());
+                   std::string(recorder.status().message()).c_str());
       return 1;
     }
-    (*model)->statistics()->sample_layer = layer;
+    (*recorder)->statistics().sample_layer = layer;
     auto session = runtime::Session::Create(**model);
     auto ids = (*model)->tokenizer().Encode(prompt, true);
     absl::Status status = !session.ok() ? session.status() : ids.status();
-    if (status.ok()) status = (*session)->Feed(*ids).status();
+    if (status.ok()) {
+      (*session)->executor().SetObserver(recorder->get());
+      status = (*session)->Feed(*ids).status();
+    }
     if (!status.ok()) {
       std::fprintf(stderr, "favor variance: error: could not run the model on the prompt: %s\n",
                    std::string(status.message()).c_str());
       return 1;
     }
-    const auto& stats = *(*model)->statistics();
+    const rf::Calibration& stats = (*recorder)->statistics();
     if (stats.query_samples.empty()) {
       std::fprintf(stderr, "favor variance: error: layer %lld does not exist\n",
                    static_cast<long long>(layer));

@@ -1,15 +1,13 @@
-// The C++ API over the runtime: Model caches one runtime model (graph and packed weights) per
-// attention choice and logits mode, built on first use under a mutex; sessions are runtime
-// sessions on them.
+// The C++ API over the runtime: Model loads the weights once and caches one graph variant per
+// attention choice and logits mode (copies of the exact graph sharing its packed weights), built
+// on first use under a mutex; sessions are runtime sessions on them.
 #include "favor/favor.h"
 #include "favor/favor.hpp"
 
 #include <cmath>
-#include <map>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "engine/core/status.h"
 #include "engine/runtime/generation.h"
 #include "engine/runtime/model.h"
@@ -26,56 +24,36 @@ struct Model::Impl {
   std::string path;
   ModelOptions options;
   ModelInfo info;
-  std::unique_ptr<runtime::Model> exact;  // Loaded first: its tokenizer serves every variant.
+  std::unique_ptr<runtime::Model> model;  // Weights, tokenizer and the exact graph, loaded once.
   Tokenizer::Impl tokenizer_impl{};
   std::unique_ptr<Tokenizer> tokenizer;  // A view of tokenizer_impl.
+  // The attention variants made so far: copies of the exact graph sharing its packed weights.
+  struct CachedVariant {
+    AttentionSpec spec;
+    runtime::Logits logits;
+    runtime::ModelVariant variant;
+  };
   mutable std::mutex mutex;
-  mutable std::map<std::string, std::unique_ptr<runtime::Model>> variants;
+  mutable std::vector<std::unique_ptr<const CachedVariant>> variants;
 
-  // The runtime model for an attention choice (all_logits for scoring), built once.
-  absl::StatusOr<const runtime::Model*> Variant(const AttentionSpec& spec, bool all_logits) const;
+  // The graph for an attention choice and logits mode, built once.
+  absl::StatusOr<const runtime::ModelVariant*> Variant(const AttentionSpec& spec,
+                                                       runtime::Logits logits) const;
 };
 
-namespace {
-
-runtime::AttentionConfig ToConfig(const AttentionSpec& spec) {
-  runtime::AttentionConfig config;
-  config.kind = spec.kind;
-  config.rf = spec.features_kind;
-  config.features = spec.features;
-  config.seed = spec.seed;
-  config.stats = spec.statistics;
-  config.plan = spec.plan;
-  config.window = spec.window;
-  config.sinks = spec.sinks;
-  config.layers = spec.layers;
-  return config;
-}
-
-std::string Key(const AttentionSpec& spec, bool all_logits) {
-  return absl::StrCat(spec.kind, "|", spec.features_kind, "|", spec.features, "|", spec.seed, "|",
-                      spec.statistics, "|", spec.plan, "|", spec.window, "|", spec.sinks, "|",
-                      absl::StrJoin(spec.layers, ","), "|", all_logits);
-}
-
-}  // namespace
-
-absl::StatusOr<const runtime::Model*> Model::Impl::Variant(const AttentionSpec& spec,
-                                                           bool all_logits) const {
-  if (spec.kind == "exact" && spec.plan.empty() && !all_logits && spec.window < 0 &&
-      spec.sinks < 0) {
-    return exact.get();
+absl::StatusOr<const runtime::ModelVariant*> Model::Impl::Variant(const AttentionSpec& spec,
+                                                                  runtime::Logits logits) const {
+  if (spec == AttentionSpec{} && logits == runtime::Logits::kLastPosition) {
+    return &model->exact();
   }
-  const std::string key = Key(spec, all_logits);
   std::lock_guard<std::mutex> lock(mutex);
-  if (auto it = variants.find(key); it != variants.end()) return it->second.get();
-  runtime::LoadOptions load{.tokenizer_path = options.tokenizer_path,
-                            .weights = options.bf16_weights ? DType::kBF16 : DType::kF32,
-                            .all_logits = all_logits,
-                            .attention = ToConfig(spec)};
-  auto model = runtime::Model::Load(path, load);
-  if (!model.ok()) return model.status();
-  return variants.emplace(key, *std::move(model)).first->second.get();
+  for (const auto& cached : variants) {
+    if (cached->spec == spec && cached->logits == logits) return &cached->variant;
+  }
+  FAVOR_ASSIGN_OR_RETURN(auto variant, model->Variant(spec, logits));
+  variants.push_back(std::make_unique<const CachedVariant>(
+      CachedVariant{.spec = spec, .logits = logits, .variant = std::move(variant)}));
+  return &variants.back()->variant;
 }
 
 absl::StatusOr<std::vector<int32_t>> Tokenizer::Encode(const std::string& text,
@@ -95,14 +73,14 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& path
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->options = options;
-  auto exact =
+  auto model =
       runtime::Model::Load(path, {.tokenizer_path = options.tokenizer_path,
                                   .weights = options.bf16_weights ? DType::kBF16 : DType::kF32});
-  if (!exact.ok()) return exact.status();
-  impl->exact = *std::move(exact);
-  const io::ModelConfig& c = impl->exact->config();
+  if (!model.ok()) return model.status();
+  impl->model = *std::move(model);
+  const io::ModelConfig& c = impl->model->config();
   impl->info = {.path = path,
-                .format = impl->exact->file().format,
+                .format = impl->model->file().format,
                 .architecture = c.architecture,
                 .layers = c.n_layers,
                 .heads = c.n_heads,
@@ -111,7 +89,7 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& path
                 .dim = c.dim,
                 .vocab_size = c.vocab_size,
                 .context = c.max_seq_len};
-  impl->tokenizer_impl.tokenizer = &impl->exact->tokenizer();
+  impl->tokenizer_impl.tokenizer = &impl->model->tokenizer();
   impl->tokenizer.reset(new Tokenizer(&impl->tokenizer_impl));
   return std::shared_ptr<const Model>(new Model(std::move(impl)));
 }
@@ -138,8 +116,8 @@ struct Session::Impl {
 absl::StatusOr<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const Model> model,
                                                          const SessionOptions& options) {
   if (model == nullptr) return absl::InvalidArgumentError("Session::Create: no model");
-  FAVOR_ASSIGN_OR_RETURN(const runtime::Model* variant,
-                         model->impl_->Variant(options.attention, false));
+  FAVOR_ASSIGN_OR_RETURN(const runtime::ModelVariant* variant,
+                         model->impl_->Variant(options.attention, runtime::Logits::kLastPosition));
   FAVOR_ASSIGN_OR_RETURN(
       auto session,
       runtime::Session::Create(*variant, {.context = options.context,
@@ -191,8 +169,9 @@ absl::StatusOr<Generation> Session::Generate(const std::string& prompt,
 absl::StatusOr<TextScore> Session::Score(const std::string& text) {
   const text::Tokenizer& tokenizer = *impl_->model->impl_->tokenizer_impl.tokenizer;
   if (impl_->scoring == nullptr) {
-    FAVOR_ASSIGN_OR_RETURN(const runtime::Model* variant,
-                           impl_->model->impl_->Variant(impl_->options.attention, true));
+    FAVOR_ASSIGN_OR_RETURN(
+        const runtime::ModelVariant* variant,
+        impl_->model->impl_->Variant(impl_->options.attention, runtime::Logits::kAllPositions));
     FAVOR_ASSIGN_OR_RETURN(
         impl_->scoring, runtime::Session::Create(
                             *variant, {.context = impl_->options.context,

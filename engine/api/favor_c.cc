@@ -146,8 +146,8 @@ void favor_session_options_init(favor_session_options* options) {
                                    .attention_seed = defaults.attention.seed,
                                    .statistics = nullptr,
                                    .plan = nullptr,
-                                   .window = defaults.attention.window,
-                                   .sinks = defaults.attention.sinks,
+                                   .window = -1,
+                                   .sinks = -1,
                                    .memory_limit_bytes = defaults.memory_limit_bytes};
 }
 
@@ -161,14 +161,23 @@ favor_status favor_session_create(const favor_model* model, const favor_session_
     if (options != nullptr) {
       cpp.context = options->context;
       cpp.threads = options->threads;
-      cpp.attention.kind = OrDefault(options->attention, "exact");
-      cpp.attention.features_kind = OrDefault(options->features_kind, "");
-      cpp.attention.features = options->features;
-      cpp.attention.seed = options->attention_seed;
-      cpp.attention.statistics = OrDefault(options->statistics, "");
-      cpp.attention.plan = OrDefault(options->plan, "");
-      cpp.attention.window = options->window;
-      cpp.attention.sinks = options->sinks;
+      // The C boundary: the attention's strings are parsed here, once.
+      favor::AttentionSpec& attention = cpp.attention;
+      auto kind = favor::ParseAttentionKind(OrDefault(options->attention, "exact"));
+      if (!kind.ok()) return Fail(kind.status(), error);
+      attention.kind = *kind;
+      auto feature_kind = favor::ParseFeatureKind(OrDefault(options->features_kind, ""));
+      if (!feature_kind.ok()) return Fail(feature_kind.status(), error);
+      attention.feature_kind = *feature_kind;
+      attention.features = options->features;
+      attention.seed = options->attention_seed;
+      if (auto parsed = favor::ParseStatistics(OrDefault(options->statistics, ""), attention);
+          !parsed.ok()) {
+        return Fail(parsed, error);
+      }
+      favor::ParsePlan(OrDefault(options->plan, ""), attention);
+      if (options->window >= 0) attention.window = options->window;
+      if (options->sinks >= 0) attention.sinks = options->sinks;
       cpp.memory_limit_bytes = options->memory_limit_bytes;
     }
     auto created = favor::Session::Create(model->model, cpp);

@@ -194,6 +194,13 @@ std::string Executor::PlanSummary() const {
       static_cast<double>(unshared_bytes_) / (1 << 20), DnnlDescription());
 }
 
+void Executor::SetObserver(RunObserver* observer) {
+  observer_ = observer;
+  for (Step& step : steps_) {
+    step.observed = observer != nullptr && observer->Observes(step.node, graph_->node(step.node));
+  }
+}
+
 absl::Status Executor::BindInputs(std::span<const Tensor> inputs, int64_t* seq_len) {
   const Graph& g = *graph_;
   if (inputs.size() != g.inputs().size()) {
@@ -282,6 +289,9 @@ absl::Status Executor::Run(std::span<const Tensor> inputs, GraphState& state) {
     }
     if (!status.ok()) {
       return WithContext(status, absl::StrCat("node '", n.name, "' (", n.op->type(), ")"));
+    }
+    if (step.observed) {
+      FAVOR_RETURN_IF_ERROR(observer_->Observe(step.node, ctx, input_scratch_, output_scratch_));
     }
   }
   for (size_t i = 0; i < outputs_.size(); ++i) {

@@ -35,6 +35,19 @@ struct ExecutorOptions {
   bool profile = false;             // Time every node (see Executor::node_nanoseconds).
 };
 
+// Sees the inputs and outputs of the nodes it chooses while a run computes them, right after each
+// such node runs: how calibration, attention capture and per-layer error measurement read a
+// model without changing its graph (llama.cpp's eval callback serves its imatrix tool so). The
+// views are valid only during Observe.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  // Asked once per node when the observer is attached.
+  virtual bool Observes(NodeId id, const Node& node) const = 0;
+  virtual absl::Status Observe(NodeId id, const RunContext& context, std::span<const Tensor> inputs,
+                               std::span<const Tensor> outputs) = 0;
+};
+
 // The per-sequence state of every stateful op of a graph, and the sequence position.
 class GraphState {
  public:
@@ -71,6 +84,8 @@ class Executor {
     return Run(std::span<const Tensor>(inputs.begin(), inputs.size()), state);
   }
   const Tensor& output(size_t index) const { return outputs_[index]; }
+  // Attaches an observer to the runs that follow (not owned; null detaches).
+  void SetObserver(RunObserver* observer);
   size_t num_outputs() const { return outputs_.size(); }
 
   const Graph& graph() const { return *graph_; }
@@ -90,6 +105,7 @@ class Executor {
     NodeId node;
     int64_t workspace_offset;
     int64_t workspace_bytes;
+    bool observed = false;
   };
 
   Executor() = default;
@@ -110,6 +126,7 @@ class Executor {
   int64_t unshared_bytes_ = 0;
   std::unique_ptr<dnnl::stream> stream_;
   std::vector<int64_t> node_nanoseconds_;  // Sized only when profiling.
+  RunObserver* observer_ = nullptr;
 };
 
 }  // namespace favor

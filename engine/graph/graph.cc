@@ -159,6 +159,39 @@ absl::Status Graph::ReplaceOp(NodeId id, std::shared_ptr<const Op> op) {
   return absl::OkStatus();
 }
 
+absl::Status Graph::BypassNode(NodeId id) {
+  if (id < 0 || id >= num_nodes() || node(id).removed) {
+    return absl::InvalidArgumentError(absl::StrCat("BypassNode: no live node ", id));
+  }
+  Node& bypassed = nodes_[static_cast<size_t>(id)];
+  if (bypassed.inputs.size() != 1 || bypassed.outputs.size() != 1 ||
+      value(bypassed.inputs[0]).spec.dtype != value(bypassed.outputs[0]).spec.dtype) {
+    return absl::InvalidArgumentError(absl::StrCat("BypassNode: node '", bypassed.name,
+                                                   "' does not map one value to one of its dtype"));
+  }
+  const ValueId from = bypassed.outputs[0], to = bypassed.inputs[0];
+  bypassed.removed = true;
+  for (Node& n : nodes_) {
+    if (!n.removed) std::replace(n.inputs.begin(), n.inputs.end(), from, to);
+  }
+  std::replace(outputs_.begin(), outputs_.end(), from, to);
+  FAVOR_ASSIGN_OR_RETURN(const std::vector<NodeId> order, TopologicalOrder());
+  for (NodeId n : order) {
+    const Node& current = node(n);
+    std::vector<TensorSpec> specs;
+    for (ValueId in : current.inputs) specs.push_back(value(in).spec);
+    auto outputs = current.op->InferOutputs(specs);
+    if (!outputs.ok()) {
+      return WithContext(outputs.status(), absl::StrCat("node '", current.name,
+                                                        "' after bypassing '", bypassed.name, "'"));
+    }
+    for (size_t i = 0; i < outputs->size(); ++i) {
+      values_[static_cast<size_t>(current.outputs[i])].spec = (*outputs)[i];
+    }
+  }
+  return Validate();
+}
+
 void Graph::RemoveNode(NodeId id) {
   if (id >= 0 && id < num_nodes()) nodes_[static_cast<size_t>(id)].removed = true;
 }

@@ -76,6 +76,10 @@ class Graph {
   // specs (this is how the attention pass swaps exact attention for FAVOR#).
   absl::Status ReplaceOp(NodeId node, std::shared_ptr<const Op> op);
   void RemoveNode(NodeId node);
+  // Removes a node of one input and one output of the same dtype, its readers reading its input
+  // instead, and re-infers the specs downstream (which may change: bypassing LastRow turns the
+  // logits of the last position into those of every position).
+  absl::Status BypassNode(NodeId node);
   // Removes live nodes none of whose outputs reach a graph output. Returns how many.
   int RemoveDeadNodes();
 

@@ -27,6 +27,7 @@
 #include "engine/ops/op.h"
 #include "engine/rf/head_features.h"
 #include "engine/rf/statistics.h"
+#include "favor/attention.hpp"
 
 namespace favor {
 
@@ -43,7 +44,7 @@ struct FavorAttentionOptions {
   int64_t head_dim = 0;
   int64_t layer = 0;  // Seeds the projections of this layer's heads.
   rf::FeatureOptions features;
-  int64_t chunk = 64;
+  int64_t chunk = kDefaultChunk;
   bool causal = true;  // False: bidirectional, each run attends over its own tokens only.
   FavorStatsSource source = FavorStatsSource::kPrompt;
   std::vector<rf::PairStatistics> calibration;  // Per key/value head, for kCalibrated.

@@ -36,6 +36,7 @@
 #include "engine/ops/op.h"
 #include "engine/rf/head_features.h"
 #include "engine/rf/statistics.h"
+#include "favor/attention.hpp"
 
 namespace favor {
 
@@ -43,16 +44,16 @@ struct HybridAttentionOptions {
   int64_t n_heads = 0;
   int64_t n_kv_heads = 0;
   int64_t head_dim = 0;
-  int64_t layer = 0;    // Seeds the projections of this layer's heads.
-  int64_t window = 64;  // W
+  int64_t layer = 0;                // Seeds the projections of this layer's heads.
+  int64_t window = kDefaultWindow;  // W
   // Per key/value head windows (a plan from calibration, rf/hybrid_plan.h), overriding `window`;
   // rf::kExactHead keeps that head fully exact (its window is the whole context: its memory
   // grows like a KV cache). Empty: every head takes `window`.
   std::vector<int64_t> head_windows;
-  int64_t sinks = 4;                // S
+  int64_t sinks = kDefaultSinks;    // S
   bool random_feature_tail = true;  // False: tokens that left the window are dropped.
   rf::FeatureOptions features;
-  int64_t chunk = 64;
+  int64_t chunk = kDefaultChunk;
   std::vector<rf::PairStatistics> calibration;  // Per key/value head (not for PosRF or no tail).
   // No calibration: each sequence's first S + W positions give the features (above).
   bool sequence_statistics = false;

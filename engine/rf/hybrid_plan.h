@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/rf/positive.h"
+#include "favor/attention.hpp"
 
 namespace favor::rf {
 
@@ -20,7 +21,7 @@ inline constexpr int64_t kExactHead = -1;
 
 struct HybridPlan {
   // What the errors were measured with.
-  int64_t sinks = 4;
+  int64_t sinks = kDefaultSinks;
   RfKind kind = RfKind::kSaderf;
   int64_t features = 256;
   int64_t tokens = 0;  // Positions of the measured sequence.

@@ -8,8 +8,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "engine/graph/attention_swap.h"
+#include "engine/graph/attention_statistics.h"
 #include "engine/rf/calibration.h"
+#include "engine/rf/head_features.h"
 #include "engine/rf/hybrid_plan.h"
 
 namespace favor::runtime {

@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/core/status.h"
 #include "engine/core/storage.h"
+#include "engine/graph/attention_swap.h"
+#include "engine/runtime/attention_resolution.h"
 
 namespace favor::runtime {
 
@@ -70,36 +72,34 @@ absl::StatusOr<std::unique_ptr<Model>> Model::FromFile(io::ModelFile file,
   }
   FAVOR_RETURN_IF_ERROR(io::CheckWeightsFinite(model->file_));
   FAVOR_ASSIGN_OR_RETURN(auto graph,
-                         models::BuildGraph(model->file_, {.weights = options.weights,
-                                                           .all_logits = options.all_logits}));
-  FAVOR_ASSIGN_OR_RETURN(const auto swap, ResolveAttention(options.attention, path));
-  model->attention_description_ =
-      DescribeAttention(options.attention.plan.empty() ? options.attention.kind : "hybrid", swap);
-  if (swap.has_value()) {
-    if (options.tap_statistics) {
-      return absl::InvalidArgumentError("statistics are gathered with exact attention only");
-    }
-    FAVOR_RETURN_IF_ERROR(SwapAttention(*graph, *swap).status());
-  }
-  if (options.tap_statistics) {
-    model->statistics_ = std::make_shared<rf::Calibration>();
-    if (options.capture_attention_tokens > 0) {
-      model->capture_ = std::make_shared<AttentionCapture>();
-      model->capture_->max_tokens = options.capture_attention_tokens;
-    }
-    FAVOR_RETURN_IF_ERROR(TapAttentionStatistics(*graph, model->statistics_, model->capture_));
-  }
-  if (options.attention_outputs) {
-    for (NodeId id = 0; id < graph->num_nodes(); ++id) {
-      const Node& node = graph->node(id);
-      if (node.removed) continue;
-      if (IsAttentionType(node.op->type())) {
-        FAVOR_RETURN_IF_ERROR(graph->MarkOutput(node.outputs[0]));
-      }
-    }
-  }
-  model->graph_ = std::move(graph);
+                         models::BuildGraph(model->file_, {.weights = options.weights}));
+  model->exact_ = {.graph = std::move(graph),
+                   .attention = "exact",
+                   .trained_context = model->file_.config.max_seq_len,
+                   .vocab_size = model->file_.config.vocab_size};
   return model;
+}
+
+absl::StatusOr<ModelVariant> Model::Variant(
+    const AttentionSpec& attention, Logits logits,
+    std::shared_ptr<const rf::Calibration> calibration) const {
+  FAVOR_ASSIGN_OR_RETURN(const auto swap,
+                         ResolveAttention(attention, file_.path, std::move(calibration)));
+  if (!swap.has_value() && logits == Logits::kLastPosition) return exact_;
+  // A copy of the graph: its nodes share the ops (packed weights) and constants of exact_'s.
+  auto graph = std::make_shared<Graph>(*exact_.graph);
+  if (swap.has_value()) FAVOR_RETURN_IF_ERROR(SwapAttention(*graph, *swap).status());
+  if (logits == Logits::kAllPositions) {
+    const std::vector<NodeId> last = graph->FindNodesOfType("LastRow");
+    if (last.size() != 1) {
+      return absl::InternalError("the model graph has no single LastRow node to bypass");
+    }
+    FAVOR_RETURN_IF_ERROR(graph->BypassNode(last[0]));
+  }
+  return ModelVariant{.graph = std::move(graph),
+                      .attention = DescribeAttention(attention, swap),
+                      .trained_context = exact_.trained_context,
+                      .vocab_size = exact_.vocab_size};
 }
 
 }  // namespace favor::runtime

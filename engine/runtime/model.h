@@ -1,5 +1,8 @@
-// A loaded model: the file's tensors (mapped), its tokenizer, and the graph built once from them.
-// Shared read-only by every Session on it.
+// A loaded model: the file's tensors (mapped), checked once; its tokenizer; and the graph of exact
+// attention, built once with every matrix packed. Attention variants are copies of that graph
+// with the attention swapped: they share its ops (the packed weights) and constants, so a program
+// holding exact, favor# and hybrid sessions keeps the weights once. Immutable once loaded: shared
+// read-only by every session on it, on any thread.
 #pragma once
 
 #include <memory>
@@ -8,8 +11,9 @@
 #include "absl/status/statusor.h"
 #include "engine/graph/graph.h"
 #include "engine/io/model_file.h"
-#include "engine/runtime/attention_config.h"
+#include "engine/rf/calibration.h"
 #include "engine/text/tokenizer.h"
+#include "favor/attention.hpp"
 #include "models/registry.h"
 
 namespace favor::runtime {
@@ -17,15 +21,17 @@ namespace favor::runtime {
 struct LoadOptions {
   std::string tokenizer_path;   // Overrides the model's own vocabulary (.model or tokenizer.bin).
   DType weights = DType::kF32;  // Matrix weights for compute: f32 or bf16.
-  bool all_logits = false;      // Logits for every position (scoring) instead of the last one.
-  AttentionConfig attention;    // Exact by default.
-  bool tap_statistics = false;  // Record attention statistics (calibration); exact only.
-  // With tap_statistics: also keep the attention inputs of the first N positions of the first
-  // sequence (favor calibrate --plan measures hybrid attention on them).
-  int64_t capture_attention_tokens = 0;
-  // Every attention node's output becomes a graph output too, in layer order after the logits
-  // (favor eval compares them between exact and approximate attention).
-  bool attention_outputs = false;
+};
+
+// Which logits a graph outputs: the last position's (generation) or every position's (scoring).
+enum class Logits { kLastPosition, kAllPositions };
+
+// One attention choice of a model: its graph and what sessions need besides.
+struct ModelVariant {
+  std::shared_ptr<const Graph> graph;
+  std::string attention;  // As resolved, for summaries (runtime::DescribeAttention).
+  int64_t trained_context = 0;
+  int64_t vocab_size = 0;
 };
 
 class Model {
@@ -40,22 +46,19 @@ class Model {
   const io::ModelFile& file() const { return file_; }
   const io::ModelConfig& config() const { return file_.config; }
   const text::Tokenizer& tokenizer() const { return *tokenizer_; }
-  std::shared_ptr<const Graph> graph() const { return graph_; }
-  // The attention as it was resolved at load, for summaries (runtime::DescribeAttention).
-  const std::string& attention_description() const { return attention_description_; }
-  // The statistics gathered so far when loaded with tap_statistics (null otherwise).
-  std::shared_ptr<rf::Calibration> statistics() const { return statistics_; }
-  // The captured attention inputs (null without capture_attention_tokens).
-  std::shared_ptr<const AttentionCapture> attention_capture() const { return capture_; }
+  // Exact attention, logits of the last position.
+  const ModelVariant& exact() const { return exact_; }
+  // A copy of the exact graph with `attention` swapped in. `calibration`: statistics already in
+  // memory, replacing those the spec names (runtime::ResolveAttention).
+  absl::StatusOr<ModelVariant> Variant(
+      const AttentionSpec& attention, Logits logits = Logits::kLastPosition,
+      std::shared_ptr<const rf::Calibration> calibration = nullptr) const;
 
  private:
   Model() = default;
   io::ModelFile file_;
   std::unique_ptr<text::Tokenizer> tokenizer_;
-  std::shared_ptr<const Graph> graph_;
-  std::string attention_description_;
-  std::shared_ptr<rf::Calibration> statistics_;
-  std::shared_ptr<AttentionCapture> capture_;
+  ModelVariant exact_;
 };
 
 // The tokenizer alone, as Model::Load would find it (the file's vocabulary, `tokenizer_path`, or a

@@ -42,7 +42,7 @@ absl::StatusOr<NextTokenDistributions> ScoreTokens(Session& session,
         session.Feed(tokens.subspan(static_cast<size_t>(start), static_cast<size_t>(count))));
     if (static_cast<int64_t>(logits.size()) != count * result.vocab) {
       return absl::FailedPreconditionError(
-          "scoring needs the logits of every position: load the model with all_logits");
+          "scoring needs the logits of every position: use a Logits::kAllPositions variant");
     }
     for (int64_t t = 0; t < count; ++t) {
       LogSoftmax(

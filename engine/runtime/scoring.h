@@ -23,7 +23,7 @@ struct NextTokenDistributions {
   }
 };
 
-// Feeds `tokens` from the session's current position (a model loaded with all_logits) and
+// Feeds `tokens` from the session's current position (a Logits::kAllPositions variant) and
 // returns the distributions after each of them.
 absl::StatusOr<NextTokenDistributions> ScoreTokens(Session& session,
                                                    std::span<const int32_t> tokens);

@@ -10,9 +10,9 @@
 
 namespace favor::runtime {
 
-absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model& model,
+absl::StatusOr<std::unique_ptr<Session>> Session::Create(const ModelVariant& variant,
                                                          const SessionOptions& options) {
-  const int64_t trained = model.config().max_seq_len;
+  const int64_t trained = variant.trained_context;
   const int64_t context = options.context > 0 ? options.context : trained;
   if (options.context < 0) {
     return absl::InvalidArgumentError(
@@ -24,10 +24,10 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const Model& model,
   }
   std::unique_ptr<Session> session(new Session());
   session->context_ = context;
-  session->vocab_ = model.config().vocab_size;
+  session->vocab_ = variant.vocab_size;
   FAVOR_ASSIGN_OR_RETURN(
       session->executor_,
-      Executor::Create(model.graph(), {.max_seq_len = std::min(options.max_batch, context),
+      Executor::Create(variant.graph, {.max_seq_len = std::min(options.max_batch, context),
                                        .threads = options.threads,
                                        .verbose = options.verbose,
                                        .profile = options.profile}));

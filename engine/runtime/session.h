@@ -25,11 +25,16 @@ struct SessionOptions {
 
 class Session {
  public:
-  static absl::StatusOr<std::unique_ptr<Session>> Create(const Model& model,
+  static absl::StatusOr<std::unique_ptr<Session>> Create(const ModelVariant& variant,
                                                          const SessionOptions& options = {});
+  // A session with exact attention.
+  static absl::StatusOr<std::unique_ptr<Session>> Create(const Model& model,
+                                                         const SessionOptions& options = {}) {
+    return Create(model.exact(), options);
+  }
 
   // Feeds tokens (any number up to the free context) and returns the logits after the last one
-  // (with a model loaded with all_logits: the logits of every position of the last chunk of up
+  // (with a Logits::kAllPositions variant: the logits of every position of the last chunk of up
   // to max_batch tokens). The view is valid until the next Feed.
   absl::StatusOr<std::span<const float>> Feed(std::span<const int32_t> tokens);
   int64_t position() const { return state_->position(); }

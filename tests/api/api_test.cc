@@ -172,13 +172,13 @@ TEST(Api, ScoringAndAttentionPerSession) {
 
   // The window-only hybrid with a window over the whole text is exact attention.
   favor::SessionOptions options;
-  options.attention.kind = "window";
+  options.attention.kind = favor::AttentionKind::kWindow;
   options.attention.window = 256;
   auto windowed = favor::Session::Create(model, options).value();
   const auto same = windowed->Score("Once upon a time, there was a little girl.").value();
   EXPECT_NEAR(same.total_log_prob, score.total_log_prob, 1e-3);
   // favor# with prompt statistics: constant state, different numbers.
-  options.attention = {.kind = "favor#", .features = 64};
+  options.attention = {.kind = favor::AttentionKind::kFavorSharp, .features = 64};
   auto favor_sharp = favor::Session::Create(model, options).value();
   const auto out = favor_sharp->Generate("Once upon a time", Greedy(10)).value();
   EXPECT_EQ(out.tokens.size(), 10u);
@@ -190,11 +190,25 @@ TEST(Api, ErrorsNameTheProblem) {
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("/nonexistent/model.bin"), std::string::npos);
   const auto model = LoadModel();
-  favor::SessionOptions options;
-  options.attention.kind = "favor3";
-  auto bad = favor::Session::Create(model, options);
+  // Attention names are parsed at the boundary, once.
+  const auto bad = favor::ParseAttentionKind("favor3");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("unknown attention 'favor3'"), std::string::npos);
+  EXPECT_EQ(favor::ParseAttentionKind("hybrid").value(), favor::AttentionKind::kHybrid);
+  EXPECT_FALSE(favor::ParseFeatureKind("trig").ok()) << "not positive";
+  favor::AttentionSpec statistics;
+  EXPECT_FALSE(favor::ParseStatistics("sequence", statistics).ok()) << "uses future tokens";
+  ASSERT_TRUE(favor::ParseStatistics("my.favor-stats", statistics).ok());
+  EXPECT_EQ(statistics.statistics, favor::StatisticsSource::kFile);
+  EXPECT_EQ(statistics.statistics_file, "my.favor-stats");
+  // A combination the engine cannot run is refused when the session is made.
+  favor::SessionOptions options;
+  options.attention.kind = favor::AttentionKind::kFavorSharp;
+  options.attention.statistics = favor::StatisticsSource::kCausal;
+  auto causal = favor::Session::Create(model, options);
+  ASSERT_FALSE(causal.ok());
+  EXPECT_NE(causal.status().message().find("causal needs hybrid"), std::string::npos)
+      << causal.status();
   auto session = favor::Session::Create(model, {.context = 16}).value();
   std::string long_prompt;
   for (int i = 0; i < 4; ++i) long_prompt += "Once upon a time there was a little girl. ";

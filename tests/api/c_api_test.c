@@ -172,7 +172,8 @@ int main(int argc, char** argv) {
   bad_options = favor;
   bad_options.features_kind = "trigrf";
   CHECK(favor_session_create(model_for_options, &bad_options, &bad, &error) != FAVOR_OK);
-  CHECK(error != NULL && strstr(favor_error_message(error), "not positive") != NULL);
+  CHECK(error != NULL &&
+        strstr(favor_error_message(error), "not a positive random-feature kind") != NULL);
   favor_error_free(error);
   error = NULL;
   bad_options = favor;

@@ -26,20 +26,20 @@ Tensor Tokens(int64_t count) {
 }
 
 TEST(Agreement, LogitsAgreeAcrossIsasAndThreadCounts) {
-  const std::vector<std::pair<std::string, AttentionConfig>> attentions = {
+  const std::vector<std::pair<std::string, AttentionSpec>> attentions = {
       {"exact", {}},
-      {"favor#", {.kind = "favor#", .features = 64}},
-      {"hybrid", {.kind = "hybrid", .features = 64, .window = 16}}};
+      {"favor#", {.kind = AttentionKind::kFavorSharp, .features = 64}},
+      {"hybrid", {.kind = AttentionKind::kHybrid, .features = 64, .window = 16}}};
+  const auto model = Model::Load(kModel).value();
   for (const auto& [name, attention] : attentions) {
-    auto model = Model::Load(kModel, {.all_logits = true, .attention = attention}).value();
+    const auto graph = model->Variant(attention, Logits::kAllPositions).value().graph;
     for (int64_t tokens : {64, 150, 300}) {
       const Tensor input = Tokens(tokens);
       // The reference: scalar kernels on one thread.
-      const auto reference =
-          testing::RunGraphOnce(model->graph(), {input}, kernels::Isa::kScalar, 512, 1);
+      const auto reference = testing::RunGraphOnce(graph, {input}, kernels::Isa::kScalar, 512, 1);
       ASSERT_TRUE(reference.ok()) << reference.status();
       for (kernels::Isa isa : kernels::SupportedIsas()) {
-        const auto one = testing::RunGraphOnce(model->graph(), {input}, isa, 512, 1);
+        const auto one = testing::RunGraphOnce(graph, {input}, isa, 512, 1);
         ASSERT_TRUE(one.ok()) << one.status();
         // Float32 rounding of other kernels over 5 layers: 3.2e-7 measured. A wrong row split or
         // a race gives errors of order 1.
@@ -47,7 +47,7 @@ TEST(Agreement, LogitsAgreeAcrossIsasAndThreadCounts) {
             << name << " T=" << tokens << " " << kernels::IsaName(isa);
         for (int threads : {2, 3}) {
           // Every row is computed alone whatever the thread: bit for bit the same.
-          const auto out = testing::RunGraphOnce(model->graph(), {input}, isa, 512, threads);
+          const auto out = testing::RunGraphOnce(graph, {input}, isa, 512, threads);
           ASSERT_TRUE(out.ok()) << out.status();
           EXPECT_EQ((*out)[0], (*one)[0]) << name << " T=" << tokens << " " << kernels::IsaName(isa)
                                           << " " << threads << " threads";

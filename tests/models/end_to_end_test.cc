@@ -65,7 +65,8 @@ TEST(EndToEnd, GreedyFromBosAlone) {
 
 TEST(EndToEnd, DecodingWithTheCacheMatchesRecomputingTheSequence) {
   for (const std::string& path : {kLlama2c, kModels + "/tinystories-656K"}) {
-    auto model = Model::Load(path, {.all_logits = true}).value();
+    auto model = Model::Load(path).value();
+    const auto all_positions = model->Variant({}, Logits::kAllPositions).value();
     const int64_t vocab = model->config().vocab_size;
     const std::vector<int32_t> ids =
         model->tokenizer()
@@ -73,12 +74,12 @@ TEST(EndToEnd, DecodingWithTheCacheMatchesRecomputingTheSequence) {
             .value();
     const auto n = static_cast<int64_t>(ids.size());
     // One pass over the whole sequence: logits of every position.
-    auto whole = Session::Create(*model).value();
+    auto whole = Session::Create(all_positions).value();
     const auto all = whole->Feed(ids).value();
     ASSERT_EQ(static_cast<int64_t>(all.size()), n * vocab);
     const std::vector<float> reference(all.begin(), all.end());
     // Token by token through the KV cache.
-    auto stepwise = Session::Create(*model).value();
+    auto stepwise = Session::Create(all_positions).value();
     std::vector<float> incremental;
     for (int32_t id : ids) {
       const auto row = stepwise->Feed({&id, 1}).value();
@@ -86,7 +87,7 @@ TEST(EndToEnd, DecodingWithTheCacheMatchesRecomputingTheSequence) {
     }
     EXPECT_LT(NormalizedError(incremental, reference), 1e-5) << path;
     // Prefill in chunks of 3 tokens: the last chunk's rows agree too.
-    auto chunked = Session::Create(*model, {.max_batch = 3}).value();
+    auto chunked = Session::Create(all_positions, {.max_batch = 3}).value();
     const auto tail = chunked->Feed(ids).value();
     const int64_t rows = static_cast<int64_t>(tail.size()) / vocab;
     EXPECT_LT(NormalizedError(tail.data(), reference.data() + (n - rows) * vocab, rows * vocab),

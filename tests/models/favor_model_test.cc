@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "engine/graph/attention_statistics.h"
 #include "engine/rf/calibration.h"
 #include "engine/runtime/hybrid_planner.h"
 #include "engine/runtime/model.h"
@@ -36,22 +37,20 @@ const std::string kEvaluationText =
     "put it on the wall, and Mia and Ben smiled.";
 
 std::shared_ptr<rf::Calibration> Calibrate(const std::string& model_path) {
-  LoadOptions options;
-  options.tap_statistics = true;
-  auto model = Model::Load(model_path, options).value();
+  auto model = Model::Load(model_path).value();
   auto session = Session::Create(*model).value();
+  auto recorder = AttentionStatisticsRecorder::Create(*model->exact().graph).value();
+  session->executor().SetObserver(recorder.get());
   const auto ids = model->tokenizer().Encode(kCalibrationText, true).value();
   EXPECT_TRUE(session->Feed(ids).ok());
-  return model->statistics();
+  return std::make_shared<rf::Calibration>(recorder->statistics());
 }
 
 // Next-token distributions at every position of the evaluation text.
 std::vector<std::vector<double>> Distributions(const std::string& model_path,
-                                               const LoadOptions& base) {
-  LoadOptions options = base;
-  options.all_logits = true;
-  auto model = Model::Load(model_path, options).value();
-  auto session = Session::Create(*model).value();
+                                               const AttentionSpec& attention) {
+  auto model = Model::Load(model_path).value();
+  auto session = Session::Create(model->Variant(attention, Logits::kAllPositions).value()).value();
   const auto ids = model->tokenizer().Encode(kEvaluationText, true).value();
   const auto logits = session->Feed(ids).value();
   const int64_t vocab = model->config().vocab_size;
@@ -102,25 +101,29 @@ TEST(FavorModel, CalibrationFileRoundTrips) {
 }
 
 TEST(FavorModel, SwapFollowsTheLayerChoiceAndTheStateFollowsTheOps) {
-  LoadOptions options;
-  options.attention = {.kind = "favor#", .features = 64, .stats = "prompt", .layers = {1, 3}};
-  auto model = Model::Load(kStories260K, options).value();
-  EXPECT_EQ(model->graph()->FindNodesOfType("FavorAttention").size(), 2u);
-  EXPECT_EQ(model->graph()->FindNodesOfType("Attention").size(), 3u);
-  auto session = Session::Create(*model, {.context = 512}).value();
+  AttentionSpec attention{.kind = AttentionKind::kFavorSharp,
+                          .features = 64,
+                          .statistics = StatisticsSource::kPrompt,
+                          .layers = {1, 3}};
+  auto model = Model::Load(kStories260K).value();
+  const auto variant = model->Variant(attention).value();
+  EXPECT_EQ(variant.graph->FindNodesOfType("FavorAttention").size(), 2u);
+  EXPECT_EQ(variant.graph->FindNodesOfType("Attention").size(), 3u);
+  // The variant shares the exact graph's packed weights: the same op objects.
+  EXPECT_EQ(variant.graph->node(0).op, model->exact().graph->node(0).op);
+  auto session = Session::Create(variant, {.context = 512}).value();
   // 3 exact layers of KV cache (2 x 4 heads x 8 x 512 floats) + 2 layers of S, z and the
   // per-feature scales (4 x 64 x 10).
   EXPECT_EQ(session->StateBytes(), 3 * 2 * 4 * 8 * 512 * 4 + 2 * 4 * 64 * 10 * 4);
-  options.attention.layers = {7};
-  const auto bad = Model::Load(kStories260K, options);
+  attention.layers = {7};
+  const auto bad = model->Variant(attention);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("layer 7 does not exist"), absl::string_view::npos);
-  options.attention = {.kind = "favor#", .stats = "/nonexistent.favor-stats"};
-  EXPECT_FALSE(Model::Load(kStories260K, options).ok());
-  options.attention = {.kind = "favor#", .rf = "trigrf"};
-  EXPECT_FALSE(Model::Load(kStories260K, options).ok());
-  options.attention = {.kind = "favor#", .stats = "sequence"};
-  EXPECT_FALSE(Model::Load(kStories260K, options).ok());  // A decoder cannot see the future.
+  EXPECT_FALSE(model
+                   ->Variant({.kind = AttentionKind::kFavorSharp,
+                              .statistics = StatisticsSource::kFile,
+                              .statistics_file = "/nonexistent.favor-stats"})
+                   .ok());
 }
 
 TEST(FavorModel, KlDivergenceFallsWithFeaturesAndFavorSharpBeatsFavorPlus) {
@@ -133,13 +136,14 @@ TEST(FavorModel, KlDivergenceFallsWithFeaturesAndFavorSharpBeatsFavorPlus) {
     // favor+ (PosRF), favor++ (OPRF), favor# (SADERF) and SDERF, as in ../shared/docs/FIDELITY.md.
     for (const std::string kind : {"favor+", "favor++", "favor#", "sderf"}) {
       for (int64_t m : {64, 256, 1024}) {
-        LoadOptions options;
-        options.attention = {.kind = kind == "sderf" ? "favor#" : kind,
-                             .rf = kind == "sderf" ? "sderf" : "",
-                             .features = m,
-                             .seed = 1,
-                             .stats = stats};
-        kl[{kind, m}] = MeanKl(exact, Distributions(path, options));
+        const AttentionSpec attention{
+            .kind = kind == "sderf" ? AttentionKind::kFavorSharp : ParseAttentionKind(kind).value(),
+            .feature_kind = kind == "sderf" ? FeatureKind::kSDERF : FeatureKind::kDefault,
+            .features = m,
+            .seed = 1,
+            .statistics = StatisticsSource::kFile,
+            .statistics_file = stats};
+        kl[{kind, m}] = MeanKl(exact, Distributions(path, attention));
         std::printf("%s %s M=%lld: mean KL %.3f nats\n",
                     path.substr(path.find_last_of('/') + 1).c_str(), kind.c_str(),
                     static_cast<long long>(m), kl[{kind, m}]);
@@ -152,10 +156,10 @@ TEST(FavorModel, KlDivergenceFallsWithFeaturesAndFavorSharpBeatsFavorPlus) {
 }
 
 // Greedy tokens from BOS alone.
-std::vector<int32_t> GreedyFromBos(const std::string& path, const LoadOptions& options,
+std::vector<int32_t> GreedyFromBos(const std::string& path, const AttentionSpec& attention,
                                    int tokens) {
-  auto model = Model::Load(path, options).value();
-  auto session = Session::Create(*model).value();
+  auto model = Model::Load(path).value();
+  auto session = Session::Create(model->Variant(attention).value()).value();
   std::vector<int32_t> ids = {model->tokenizer().bos_id()};
   auto logits = session->Feed(ids).value();
   for (int i = 0; i < tokens; ++i) {
@@ -175,9 +179,12 @@ TEST(FavorModel, WithManyFeaturesGreedyTextStaysCloseToExact) {
   ASSERT_TRUE(rf::SaveCalibration(*calibration, stats).ok());
   const auto exact = GreedyFromBos(kTinyStories656K, {}, 24);
   auto agreeing = [&](int64_t features) {
-    LoadOptions options;
-    options.attention = {.kind = "favor#", .features = features, .stats = stats};
-    const auto approx = GreedyFromBos(kTinyStories656K, options, 24);
+    const auto approx = GreedyFromBos(kTinyStories656K,
+                                      {.kind = AttentionKind::kFavorSharp,
+                                       .features = features,
+                                       .statistics = StatisticsSource::kFile,
+                                       .statistics_file = stats},
+                                      24);
     size_t n = 0;
     while (n < exact.size() && exact[n] == approx[n]) ++n;
     return n - 1;  // Tokens after BOS.
@@ -191,16 +198,15 @@ TEST(FavorModel, WithManyFeaturesGreedyTextStaysCloseToExact) {
 }
 
 // favor calibrate --plan in-process: the errors measured per head, the budgeted plan, the plan
-// saved with the statistics and run through AttentionConfig::plan; at the same mean window it is
+// saved with the statistics and run through AttentionSpec::plan; at the same mean window it is
 // closer to exact attention than one window for every head.
 TEST(FavorModel, PerHeadPlanBeatsAUniformWindowAtTheSameBudget) {
-  LoadOptions tap;
-  tap.tap_statistics = true;
-  tap.capture_attention_tokens = 512;
-  auto calibrating = Model::Load(kStories260K, tap).value();
+  auto calibrating = Model::Load(kStories260K).value();
   auto session = Session::Create(*calibrating).value();
+  auto recorder = AttentionStatisticsRecorder::Create(*calibrating->exact().graph, 512).value();
+  session->executor().SetObserver(recorder.get());
   ASSERT_TRUE(session->Feed(calibrating->tokenizer().Encode(kCalibrationText, true).value()).ok());
-  const AttentionCapture& capture = *calibrating->attention_capture();
+  const AttentionCapture& capture = recorder->capture();
   ASSERT_EQ(capture.layers.size(), 5u);
   EXPECT_GT(capture.tokens(), 100);
   EXPECT_EQ(capture.layers[3].k.size(), static_cast<size_t>(capture.tokens() * 4 * 8));
@@ -210,7 +216,7 @@ TEST(FavorModel, PerHeadPlanBeatsAUniformWindowAtTheSameBudget) {
   plan_options.candidates = {0, 4, 8, 16, 32, rf::kExactHead};
   plan_options.budget = 8;
   plan_options.context = 512;
-  rf::Calibration calibration = *calibrating->statistics();
+  rf::Calibration calibration = recorder->statistics();
   auto plan = PlanHybridAttention(capture, calibration, plan_options);
   ASSERT_TRUE(plan.ok()) << plan.status();
   std::printf("%s", rf::DescribePlan(*plan).c_str());
@@ -231,18 +237,20 @@ TEST(FavorModel, PerHeadPlanBeatsAUniformWindowAtTheSameBudget) {
   const std::string stats = ::testing::TempDir() + "/plan.favor-stats";
   ASSERT_TRUE(rf::SaveCalibration(calibration, stats).ok());
   const auto exact = Distributions(kStories260K, {});
-  LoadOptions planned;
-  planned.attention = {.features = 256, .plan = stats};
-  auto model = Model::Load(kStories260K, planned).value();
-  const auto hybrid = model->graph()->FindNodesOfType("HybridAttention");
+  const AttentionSpec planned{.features = 256, .plan = PlanSource::kFile, .plan_file = stats};
+  const auto graph = calibrating->Variant(planned).value().graph;
+  const auto hybrid = graph->FindNodesOfType("HybridAttention");
   ASSERT_EQ(hybrid.size(), 5u);
-  EXPECT_NE(model->graph()->node(hybrid[0]).op->Attributes().find(
+  EXPECT_NE(graph->node(hybrid[0]).op->Attributes().find(
                 "window=" + rf::WindowName(plan->windows[0][0]) + ","),
             std::string::npos);
   const double plan_kl = MeanKl(exact, Distributions(kStories260K, planned));
-  LoadOptions same_window;
-  same_window.attention = {
-      .kind = "hybrid", .features = 256, .stats = stats, .window = 8, .sinks = 4};
+  const AttentionSpec same_window{.kind = AttentionKind::kHybrid,
+                                  .features = 256,
+                                  .statistics = StatisticsSource::kFile,
+                                  .statistics_file = stats,
+                                  .window = 8,
+                                  .sinks = 4};
   const double uniform_kl = MeanKl(exact, Distributions(kStories260K, same_window));
   std::printf("KL to exact at a mean window of 8: plan %.4f, every head 8: %.4f\n", plan_kl,
               uniform_kl);
@@ -250,7 +258,7 @@ TEST(FavorModel, PerHeadPlanBeatsAUniformWindowAtTheSameBudget) {
   // A statistics file without a plan is refused with what to do.
   calibration.plan.reset();
   ASSERT_TRUE(rf::SaveCalibration(calibration, stats).ok());
-  const auto refused = Model::Load(kStories260K, planned);
+  const auto refused = calibrating->Variant(planned);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("--plan"), std::string::npos);
 }
@@ -259,16 +267,20 @@ TEST(FavorModel, CalibratedOutputsDoNotDependOnLaterTokens) {
   const auto calibration = Calibrate(kStories260K);
   const std::string stats = ::testing::TempDir() + "/causal.favor-stats";
   ASSERT_TRUE(rf::SaveCalibration(*calibration, stats).ok());
-  LoadOptions options;
-  options.all_logits = true;
-  options.attention = {.kind = "favor#", .features = 128, .stats = stats};
-  auto model = Model::Load(kStories260K, options).value();
+  auto model = Model::Load(kStories260K).value();
+  const auto variant = model
+                           ->Variant({.kind = AttentionKind::kFavorSharp,
+                                      .features = 128,
+                                      .statistics = StatisticsSource::kFile,
+                                      .statistics_file = stats},
+                                     Logits::kAllPositions)
+                           .value();
   auto ids = model->tokenizer().Encode(kEvaluationText, true).value();
   auto changed = ids;
   for (size_t t = 30; t < changed.size(); ++t)
     changed[t] = static_cast<int32_t>((changed[t] * 7 + 3) % 512);
-  auto a = Session::Create(*model).value();
-  auto b = Session::Create(*model).value();
+  auto a = Session::Create(variant).value();
+  auto b = Session::Create(variant).value();
   const auto la = a->Feed(ids).value();
   const auto lb = b->Feed(changed).value();
   // Equal to rounding: a sub-chunk's scales may include a later key of the same sub-chunk (at

@@ -35,7 +35,7 @@ constexpr int kRecordedValues = 4;
 struct Case {
   std::string name;
   std::string model;  // Relative to the models folder.
-  AttentionConfig attention;
+  AttentionSpec attention;
 };
 
 std::vector<Case> Cases() {
@@ -43,13 +43,15 @@ std::vector<Case> Cases() {
       {"llama2c", "stories260K/stories260K.bin"},
       {"gguf", "stories260K/tinyllamas-stories-260k-f32.gguf"},
       {"hf", "tinystories-656K"}};
-  const std::vector<std::pair<std::string, AttentionConfig>> attentions = {
+  const std::vector<std::pair<std::string, AttentionSpec>> attentions = {
       {"exact", {}},
-      {"favor+", {.kind = "favor+", .features = 32, .seed = 3}},
-      {"favor++", {.kind = "favor++", .features = 32, .seed = 4, .layers = {1}}},
-      {"favor#", {.kind = "favor#", .features = 48, .seed = 5}},
-      {"hybrid", {.kind = "hybrid", .features = 32, .seed = 6, .window = 8, .sinks = 2}},
-      {"window", {.kind = "window", .window = 8, .sinks = 1}}};
+      {"favor+", {.kind = AttentionKind::kFavorPlus, .features = 32, .seed = 3}},
+      {"favor++",
+       {.kind = AttentionKind::kFavorPlusPlus, .features = 32, .seed = 4, .layers = {1}}},
+      {"favor#", {.kind = AttentionKind::kFavorSharp, .features = 48, .seed = 5}},
+      {"hybrid",
+       {.kind = AttentionKind::kHybrid, .features = 32, .seed = 6, .window = 8, .sinks = 2}},
+      {"window", {.kind = AttentionKind::kWindow, .window = 8, .sinks = 1}}};
   std::vector<Case> cases;
   for (const auto& [model_name, path] : models) {
     for (const auto& [attention_name, attention] : attentions) {
@@ -71,10 +73,13 @@ absl::StatusOr<std::vector<float>> Logits(const Case& c) {
   const std::string path = std::string(FAVOR_MODELS_DIR) + "/" + c.model;
   const std::vector<int32_t> ids = Tokens(kPrefill + kDecode);
   std::vector<float> logits;
+  auto model = Model::Load(path);
+  if (!model.ok()) return model.status();
   for (bool all_logits : {true, false}) {
-    auto model = Model::Load(path, {.all_logits = all_logits, .attention = c.attention});
-    if (!model.ok()) return model.status();
-    auto session = Session::Create(**model, {.context = 128, .threads = 2});
+    auto variant =
+        (*model)->Variant(c.attention, all_logits ? Logits::kAllPositions : Logits::kLastPosition);
+    if (!variant.ok()) return variant.status();
+    auto session = Session::Create(*variant, {.context = 128, .threads = 2});
     if (!session.ok()) return session.status();
     if (all_logits) {
       auto out = (*session)->Feed(ids);

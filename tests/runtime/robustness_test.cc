@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/core/memory_budget.h"
+#include "engine/graph/attention_statistics.h"
 #include "engine/rf/calibration.h"
 #include "engine/runtime/generation.h"
 #include "engine/runtime/model.h"
@@ -19,8 +20,9 @@ namespace {
 const std::string kModels = FAVOR_MODELS_DIR;
 const std::string kLlama2c = kModels + "/stories260K/stories260K.bin";
 
-std::vector<int32_t> Sampled(const Model& model, int threads, uint64_t seed) {
-  auto session = Session::Create(model, {.threads = threads});
+std::vector<int32_t> Sampled(const Model& model, const ModelVariant& variant, int threads,
+                             uint64_t seed) {
+  auto session = Session::Create(variant, {.threads = threads});
   EXPECT_TRUE(session.ok()) << session.status();
   if (!session.ok()) return {};
   const std::vector<int32_t> prompt = model.tokenizer().Encode("Once upon a time", true).value();
@@ -35,8 +37,10 @@ std::vector<int32_t> Sampled(const Model& model, int threads, uint64_t seed) {
 
 // Query/key statistics of the model on a short text (hybrid attention's tail needs them).
 std::shared_ptr<const rf::Calibration> Calibrate() {
-  auto model = Model::Load(kLlama2c, {.tap_statistics = true}).value();
+  auto model = Model::Load(kLlama2c).value();
   auto session = Session::Create(*model).value();
+  auto recorder = AttentionStatisticsRecorder::Create(*model->exact().graph).value();
+  session->executor().SetObserver(recorder.get());
   const auto ids =
       model->tokenizer()
           .Encode(
@@ -45,32 +49,43 @@ std::shared_ptr<const rf::Calibration> Calibrate() {
               true)
           .value();
   EXPECT_TRUE(session->Feed(ids).ok());
-  return model->statistics();
+  return std::make_shared<const rf::Calibration>(recorder->statistics());
 }
 
 class Reproducibility : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Reproducibility, SameSeedSameTokensAcrossRunsAndThreadCounts) {
-  AttentionConfig attention;
-  attention.kind = GetParam();
+  AttentionSpec attention;
+  attention.kind = ParseAttentionKind(GetParam()).value();
   attention.features = 64;
-  if (attention.kind == "hybrid") {
-    attention.calibration = Calibrate();
+  std::shared_ptr<const rf::Calibration> calibration;
+  if (attention.kind == AttentionKind::kHybrid) {
+    calibration = Calibrate();
     attention.window = 16;  // The random-feature tail serves most of the 70 positions.
   }
-  auto model = Model::Load(kLlama2c, {.attention = attention});
+  auto model = Model::Load(kLlama2c);
   ASSERT_TRUE(model.ok()) << model.status();
-  const std::vector<int32_t> first = Sampled(**model, 1, 42);
+  auto variant = (*model)->Variant(attention, Logits::kLastPosition, calibration);
+  ASSERT_TRUE(variant.ok()) << variant.status();
+  const std::vector<int32_t> first = Sampled(**model, *variant, 1, 42);
   ASSERT_EQ(first.size(), 64u);
-  EXPECT_EQ(Sampled(**model, 1, 42), first) << "second run, 1 thread";
-  EXPECT_EQ(Sampled(**model, 2, 42), first) << "2 threads";
-  EXPECT_EQ(Sampled(**model, 3, 42), first) << "3 threads (more than the cores)";
+  EXPECT_EQ(Sampled(**model, *variant, 1, 42), first) << "second run, 1 thread";
+  EXPECT_EQ(Sampled(**model, *variant, 2, 42), first) << "2 threads";
+  EXPECT_EQ(Sampled(**model, *variant, 3, 42), first) << "3 threads (more than the cores)";
   // The seed matters: another one gives another story.
-  EXPECT_NE(Sampled(**model, 2, 43), first);
-  // A second model loaded from the same file (same random features for the same --favor-seed).
-  auto again = Model::Load(kLlama2c, {.attention = attention});
+  EXPECT_NE(Sampled(**model, *variant, 2, 43), first);
+  // Another variant of the same model, and a second model loaded from the same file: the same
+  // random features for the same --favor-seed.
+  auto again = (*model)->Variant(attention, Logits::kLastPosition, calibration);
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(Sampled(**again, 2, 42), first) << "reloaded model";
+  EXPECT_EQ(Sampled(**model, *again, 2, 42), first) << "another variant";
+  auto reloaded = Model::Load(kLlama2c);
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  EXPECT_EQ(
+      Sampled(**reloaded,
+              (*reloaded)->Variant(attention, Logits::kLastPosition, calibration).value(), 2, 42),
+      first)
+      << "reloaded model";
 }
 
 INSTANTIATE_TEST_SUITE_P(Attention, Reproducibility,
@@ -87,12 +102,12 @@ INSTANTIATE_TEST_SUITE_P(Attention, Reproducibility,
 // The up-front estimate is what the session then allocates, for every kind of attention state.
 TEST(ResourceLimits, TheEstimateIsWhatTheStateTakes) {
   for (const std::string kind : {"exact", "favor#", "window"}) {
-    AttentionConfig attention;
-    attention.kind = kind;
+    AttentionSpec attention;
+    attention.kind = ParseAttentionKind(kind).value();
     attention.features = 48;
-    auto model = Model::Load(kLlama2c, {.attention = attention});
+    auto model = Model::Load(kLlama2c);
     ASSERT_TRUE(model.ok()) << model.status();
-    auto session = Session::Create(**model, {.context = 300});
+    auto session = Session::Create((*model)->Variant(attention).value(), {.context = 300});
     ASSERT_TRUE(session.ok()) << session.status();
     EXPECT_EQ((*session)->StateBytes(), (*session)->executor().StateBytes({.max_context = 300}))
         << kind;
@@ -152,13 +167,12 @@ TEST(ResourceLimits, AContextBeyondTheMachineIsRefusedWithTheFigure) {
 }
 
 TEST(ResourceLimits, AFeatureCountBeyondTheBudgetIsRefusedWithTheFigure) {
-  AttentionConfig attention;
-  attention.kind = "favor#";
-  attention.features = 65536;
-  auto model = Model::Load(kLlama2c, {.attention = attention});
+  auto model = Model::Load(kLlama2c);
   ASSERT_TRUE(model.ok()) << model.status();
+  auto variant = (*model)->Variant({.kind = AttentionKind::kFavorSharp, .features = kMaxFeatures});
+  ASSERT_TRUE(variant.ok()) << variant.status();
   // 5 layers x 4 kv heads x 65536 features x (8 + 2) floats = 50 MiB, whatever the context.
-  auto session = Session::Create(**model, {.context = 64, .memory_limit_bytes = 16 << 20});
+  auto session = Session::Create(*variant, {.context = 64, .memory_limit_bytes = 16 << 20});
   ASSERT_FALSE(session.ok());
   EXPECT_NE(session.status().message().find("needs 50.0 MiB of sequence state"),
             absl::string_view::npos)

@@ -50,21 +50,23 @@ TEST(Scoring, PercentileIsNearestRank) {
   EXPECT_DOUBLE_EQ(Mean({1, 2, 3, 6}), 3);
 }
 
-std::unique_ptr<Model> TinyModel(bool all_logits, const std::string& attention = "exact") {
+ModelVariant TinyModel(bool all_logits, const std::string& attention = "exact") {
   auto file = models::SyntheticModelFile(models::FindSyntheticShape("tiny").value()).value();
-  LoadOptions options{.all_logits = all_logits};
-  options.attention.kind = attention;
-  options.attention.features = 32;
-  return Model::FromFile(std::move(file), options).value();
+  const auto model = Model::FromFile(std::move(file)).value();
+  // The variant holds the graph (ops, weights) by itself: the model may go.
+  return model
+      ->Variant({.kind = ParseAttentionKind(attention).value(), .features = 32},
+                all_logits ? Logits::kAllPositions : Logits::kLastPosition)
+      .value();
 }
 
 TEST(Scoring, ScoresEveryPositionAcrossBatchesLikeOneTokenAtATime) {
   const auto model = TinyModel(true);
   const std::vector<int32_t> tokens = {1, 300, 17, 450, 9, 260, 511, 3, 42, 100, 7};
-  auto batched = Session::Create(*model, {.context = 64, .max_batch = 4}).value();
+  auto batched = Session::Create(model, {.context = 64, .max_batch = 4}).value();
   const auto all = ScoreTokens(*batched, tokens).value();
   ASSERT_EQ(all.positions, static_cast<int64_t>(tokens.size()));
-  auto single = Session::Create(*model, {.context = 64, .max_batch = 1}).value();
+  auto single = Session::Create(model, {.context = 64, .max_batch = 1}).value();
   const auto one_by_one = ScoreTokens(*single, tokens).value();
   const auto compared = CompareDistributions(all, one_by_one).value();
   EXPECT_LT(compared.mean_kl, 1e-6);
@@ -78,17 +80,17 @@ TEST(Scoring, ScoresEveryPositionAcrossBatchesLikeOneTokenAtATime) {
 
 TEST(Scoring, RefusesAModelThatKeepsOnlyTheLastLogits) {
   const auto model = TinyModel(false);
-  auto session = Session::Create(*model, {.context = 64}).value();
+  auto session = Session::Create(model, {.context = 64}).value();
   const std::vector<int32_t> tokens = {1, 300, 17};
   const auto scored = ScoreTokens(*session, tokens);
   ASSERT_FALSE(scored.ok());
-  EXPECT_NE(scored.status().message().find("all_logits"), absl::string_view::npos);
+  EXPECT_NE(scored.status().message().find("kAllPositions"), absl::string_view::npos);
 }
 
 TEST(DepthFill, RepeatsThePrefixAndKeepsDecoding) {
   for (const std::string attention : {"exact", "favor#"}) {
     const auto model = TinyModel(false, attention);
-    auto session = Session::Create(*model, {.context = 1000}).value();
+    auto session = Session::Create(model, {.context = 1000}).value();
     const std::vector<int32_t> prefix = {1, 300, 17, 450, 9};
     ASSERT_TRUE(session->Feed(prefix).ok());
     EXPECT_FALSE(session->ExtendByRepeating(2000).ok()) << "beyond the context";

@@ -22,6 +22,7 @@ const std::string kPrompt = "Lily went to the";
 struct Case {
   std::string flags;  // After -m MODEL -p PROMPT -s 7.
   runtime::LoadOptions load;
+  AttentionSpec attention;
   runtime::SessionOptions session;
   runtime::GenerationOptions generation;
   bool add_bos = true;
@@ -29,7 +30,7 @@ struct Case {
 
 std::string LibraryText(const std::string& model_path, const Case& c) {
   auto model = runtime::Model::Load(model_path, c.load).value();
-  auto session = runtime::Session::Create(*model, c.session).value();
+  auto session = runtime::Session::Create(model->Variant(c.attention).value(), c.session).value();
   const auto& tokenizer = model->tokenizer();
   const auto ids = tokenizer.Encode(kPrompt, c.add_bos && tokenizer.add_bos()).value();
   const auto result = runtime::Generate(*session, tokenizer, ids, c.generation).value();
@@ -55,25 +56,28 @@ TEST(CliMatchesLibrary, EveryOptionGivesTheLibrarysText) {
   std::vector<Case> cases = {
       {.flags = "", .generation = Sampling(40)},
       {.flags = "--attention favor+ --features 64",
-       .load = {.attention = {.kind = "favor+", .features = 64}},
+       .attention = {.kind = AttentionKind::kFavorPlus, .features = 64},
        .generation = Sampling(40)},
       {.flags = "--attention favor++ --features 48",
-       .load = {.attention = {.kind = "favor++", .features = 48}},
+       .attention = {.kind = AttentionKind::kFavorPlusPlus, .features = 48},
        .generation = Sampling(40)},
       {.flags = "--attention favor# --features 64 --favor-seed 3",
-       .load = {.attention = {.kind = "favor#", .features = 64, .seed = 3}},
+       .attention = {.kind = AttentionKind::kFavorSharp, .features = 64, .seed = 3},
        .generation = Sampling(40)},
       {.flags = "--attention favor# --rf sderf --features 32 --favor-layers 1,3",
-       .load = {.attention = {.kind = "favor#", .rf = "sderf", .features = 32, .layers = {1, 3}}},
+       .attention = {.kind = AttentionKind::kFavorSharp,
+                     .feature_kind = FeatureKind::kSDERF,
+                     .features = 32,
+                     .layers = {1, 3}},
        .generation = Sampling(40)},
       {.flags = "--attention hybrid --window 8 --sinks 2",
-       .load = {.attention = {.kind = "hybrid", .window = 8, .sinks = 2}},
+       .attention = {.kind = AttentionKind::kHybrid, .window = 8, .sinks = 2},
        .generation = Sampling(60)},
       {.flags = "--attention window --window 8",
-       .load = {.attention = {.kind = "window", .window = 8}},
+       .attention = {.kind = AttentionKind::kWindow, .window = 8},
        .generation = Sampling(60)},
       {.flags = "--favor-plan " + plan,
-       .load = {.attention = {.plan = plan}},
+       .attention = {.plan = PlanSource::kFile, .plan_file = plan},
        .generation = Sampling(60)},
       {.flags = "--dtype bf16", .load = {.weights = DType::kBF16}, .generation = Sampling(40)},
       {.flags = "--no-bos", .generation = Sampling(40), .add_bos = false},

@@ -84,7 +84,7 @@ TEST(Cli, CalibrateThenGenerateWithFavorAttention) {
   ExpectOneLineErrorFn(
       RunFavor("generate -m " + kLlama2c + " --attention favor#  --favor-stats /nonexistent"), 1,
       "/nonexistent");
-  ExpectOneLineErrorFn(RunFavor("generate -m " + kLlama2c + " --attention favor3"), 1,
+  ExpectOneLineErrorFn(RunFavor("generate -m " + kLlama2c + " --attention favor3"), 2,
                        "unknown attention 'favor3'");
   ExpectOneLineErrorFn(RunFavor("generate -m " + kLlama2c + " --attention favor# --favor-layers 9"),
                        1, "layer 9 does not exist");
@@ -198,7 +198,7 @@ TEST(Cli, BenchRefusesBadGridsWithUsageErrors) {
   ExpectOneLineErrorFn(RunFavor("bench --shape tiny -p 0 -n 0"), 2, "no tests");
   ExpectOneLineErrorFn(RunFavor("bench --shape tiny --dtype f16"), 2, "--dtype: 'f16'");
   ExpectOneLineErrorFn(RunFavor("bench --shape tiny -t 0"), 2, "-t: bad thread count 0");
-  ExpectOneLineErrorFn(RunFavor("bench --shape tiny --attention 'favor*' -r 1 -p 8 -n 0"), 1,
+  ExpectOneLineErrorFn(RunFavor("bench --shape tiny --attention 'favor*' -r 1 -p 8 -n 0"), 2,
                        "unknown attention 'favor*'");
 }
 
@@ -270,7 +270,7 @@ TEST(Cli, EvalComparesApproximateAttentionWithExact) {
                                 ".txt --attention favor# --favor-stats causal"),
                        2, "--favor-stats causal needs hybrid attention");
   ExpectOneLineErrorFn(RunFavor("eval -m " + kLlama2c + " -f " + text + ".txt --attention trig"), 2,
-                       "--attention: 'trig'");
+                       "--attention: unknown attention 'trig'");
   ExpectOneLineErrorFn(
       RunFavor("eval -m " + kLlama2c + " -f " + text + ".txt --favor-stats prompt"), 2,
       "strictly causal");

@@ -12,7 +12,8 @@
 // of one model with the same attention share one computation graph and its packed weights; each
 // distinct attention choice builds its graph once, on first use.
 //
-// Only this header, favor.h (the C API) and version.h are public; nothing here exposes the
+// Only this header, attention.hpp (the attention choice), favor.h (the C API) and version.h are
+// public; nothing here exposes the
 // engine's internals.
 #pragma once
 
@@ -23,30 +24,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "favor/attention.hpp"
 #include "favor/export.h"
 #include "favor/version.h"
 
 namespace favor {
-
-// Which attention a session uses. `kind`: "exact" (default); "favor+", "favor++", "favor#"
-// (random-feature attention, linear time and constant memory per token); "hybrid" (exact sink and
-// window tokens plus a favor# tail: the practical mode for pretrained models); "window" (exact
-// sinks and window, older tokens dropped).
-struct AttentionSpec {
-  std::string kind = "exact";
-  std::string features_kind;  // Overrides the kind's features: posrf, oprf, saderf, aderf, sderf.
-  int64_t features = 256;     // M, random features per head.
-  uint64_t seed = 0;          // Seed of the random projections.
-  // Where the feature statistics come from: "prompt" (favor+/++/#: the prompt's, frozen),
-  // "calibrated" (MODEL.favor-stats, written by `favor calibrate`), a statistics file, or
-  // "causal" (hybrid: the sequence's tokens before the first one leaves the exact window). Empty:
-  // prompt for favor kinds; for hybrid, calibrated when MODEL.favor-stats exists, else causal.
-  std::string statistics;
-  std::string plan;     // A per-head hybrid plan: "calibrated" or a file (favor calibrate --plan).
-  int64_t window = -1;  // Hybrid: exact recent tokens (-1: 64).
-  int64_t sinks = -1;   // Hybrid: exact first tokens (-1: 4).
-  std::vector<int64_t> layers;  // Layers to swap; empty: all.
-};
 
 struct ModelOptions {
   std::string tokenizer_path;  // Overrides the model's own vocabulary.

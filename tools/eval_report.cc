@@ -1,0 +1,152 @@
+#include "tools/eval_report.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "tools/report_format.h"
+#include "tools/svg_plot.h"
+
+namespace favor::cli {
+namespace {
+
+// "-" for a count an attention does not have.
+std::string OrDash(int64_t value, int64_t none) {
+  return value == none ? std::string("-") : absl::StrCat(value);
+}
+
+}  // namespace
+
+std::string EvalMarkdownReport(const EvalReportHeader& h, const std::vector<EvalRow>& rows) {
+  std::string report = absl::StrFormat(
+      "%s on %s: %d predicted tokens in %d window(s) of up to %d%s, statistics %s\n\n"
+      "| attention | M | window | sinks | statistics | perplexity | KL mean (nats) | KL p99 | "
+      "top-1 agreement |\n| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n",
+      h.model, h.text, h.predicted, h.windows, h.context,
+      h.stride < h.context - 1 ? absl::StrCat(", stride ", h.stride) : "", h.statistics);
+  for (const EvalRow& row : rows) {
+    const EvalConfiguration& c = row.configuration;
+    absl::StrAppendFormat(&report, "| %s | %s | %s | %s | %s | %.3f | %.4f | %.4f | %.1f %% |\n",
+                          c.attention, OrDash(c.features, 0), OrDash(c.window, -1),
+                          OrDash(c.sinks, -1), c.stats.empty() ? "-" : c.stats, row.perplexity,
+                          row.mean_kl, row.p99_kl, 100 * row.top1);
+  }
+  if (h.layer_errors) {
+    report +=
+        "\nrelative error of the attention output, ||approx - exact|| / ||exact||, with only "
+        "that layer swapped\n\n| attention | M |";
+    for (int64_t layer = 0; layer < h.layers; ++layer)
+      absl::StrAppend(&report, " layer ", layer, " |");
+    report += "\n| --- | ---: |";
+    for (int64_t layer = 0; layer < h.layers; ++layer) report += " ---: |";
+    report += "\n";
+    for (const EvalRow& row : rows) {
+      if (row.exact()) continue;
+      absl::StrAppendFormat(&report, "| %s | %d |", row.configuration.attention,
+                            row.configuration.features);
+      for (double e : row.layer_errors) absl::StrAppendFormat(&report, " %.4f |", e);
+      report += "\n";
+    }
+  }
+  return report;
+}
+
+std::string EvalCsvReport(const EvalReportHeader& h, const std::vector<EvalRow>& rows) {
+  std::string report =
+      "model,text,tokens,attention,features,window,sinks,statistics,perplexity,mean_kl,p99_kl,"
+      "top1_agreement";
+  for (int64_t layer = 0; layer < (h.layer_errors ? h.layers : 0); ++layer) {
+    absl::StrAppend(&report, ",layer", layer, "_attention_rel_error");
+  }
+  report += "\n";
+  auto or_empty = [](int64_t value, int64_t none) {
+    return value == none ? std::string() : absl::StrCat(value);
+  };
+  for (const EvalRow& row : rows) {
+    const EvalConfiguration& c = row.configuration;
+    absl::StrAppendFormat(&report, "%s,%s,%d,%s,%s,%s,%s,%s,%.6f,%.6f,%.6f,%.6f", CsvField(h.model),
+                          CsvField(h.text), h.predicted, CsvField(c.attention),
+                          or_empty(c.features, 0), or_empty(c.window, -1), or_empty(c.sinks, -1),
+                          CsvField(c.stats), row.perplexity, row.mean_kl, row.p99_kl, row.top1);
+    for (int64_t layer = 0; layer < (h.layer_errors ? h.layers : 0); ++layer) {
+      absl::StrAppendFormat(&report, ",%.6f",
+                            row.exact() ? 0.0 : row.layer_errors[static_cast<size_t>(layer)]);
+    }
+    report += "\n";
+  }
+  return report;
+}
+
+std::string EvalJsonReport(const EvalReportHeader& h, const std::vector<EvalRow>& rows) {
+  std::string report = absl::StrFormat(
+      "{\n  \"model\": %s,\n  \"text\": %s,\n  \"predicted_tokens\": %d,\n  \"windows\": %d,\n"
+      "  \"context\": %d,\n  \"stride\": %d,\n  \"results\": [",
+      JsonString(h.model), JsonString(h.text), h.predicted, h.windows, h.context, h.stride);
+  auto or_null = [](int64_t value, int64_t none) {
+    return value == none ? std::string("null") : absl::StrCat(value);
+  };
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const EvalRow& row = rows[i];
+    const EvalConfiguration& c = row.configuration;
+    absl::StrAppendFormat(
+        &report,
+        "%s\n    {\"attention\": %s, \"features\": %s, \"window\": %s, \"sinks\": %s, "
+        "\"statistics\": %s, \"perplexity\": %.6f, \"mean_kl\": %.6f, \"p99_kl\": %.6f, "
+        "\"top1_agreement\": %.6f",
+        i == 0 ? "" : ",", JsonString(c.attention), or_null(c.features, 0), or_null(c.window, -1),
+        or_null(c.sinks, -1), c.stats.empty() ? "null" : JsonString(c.stats), row.perplexity,
+        row.mean_kl, row.p99_kl, row.top1);
+    if (h.layer_errors && !row.exact()) {
+      std::vector<std::string> errors;
+      for (double e : row.layer_errors) errors.push_back(absl::StrFormat("%.6f", e));
+      absl::StrAppend(&report, ", \"layer_errors\": [", absl::StrJoin(errors, ", "), "]");
+    }
+    report += "}";
+  }
+  report += "\n  ]\n}\n";
+  return report;
+}
+
+// Mean KL against M, one line per attention, window and statistics; the window-only baselines
+// (no M) are flat lines across the measured M, the frontier the others must beat.
+std::string EvalKlPlot(const std::string& model_path, const std::vector<EvalRow>& rows) {
+  std::vector<PlotSeries> series;
+  double min_m = 0, max_m = 0;
+  for (const EvalRow& row : rows) {
+    const int64_t m = row.configuration.features;
+    if (m <= 0) continue;
+    min_m = min_m == 0 ? static_cast<double>(m) : std::min(min_m, static_cast<double>(m));
+    max_m = std::max(max_m, static_cast<double>(m));
+  }
+  auto series_for = [&](const std::string& name) -> PlotSeries& {
+    auto it = std::find_if(series.begin(), series.end(),
+                           [&](const PlotSeries& s) { return s.name == name; });
+    if (it != series.end()) return *it;
+    series.push_back({.name = name, .points = {}});
+    return series.back();
+  };
+  for (const EvalRow& row : rows) {
+    const EvalConfiguration& c = row.configuration;
+    if (row.exact()) continue;
+    std::string name = c.attention;
+    if (c.window >= 0) absl::StrAppend(&name, " W=", c.window, " S=", c.sinks);
+    if (c.stats == "causal") absl::StrAppend(&name, " causal");
+    if (c.features > 0) {
+      series_for(name).points.emplace_back(static_cast<double>(c.features), row.mean_kl);
+    } else if (max_m > 0) {  // Window-only: the same KL at every M.
+      PlotSeries& flat = series_for(name + " (no tail)");
+      flat.points = {{min_m, row.mean_kl}, {max_m, row.mean_kl}};
+      flat.dashed = true;
+    }
+  }
+  return LineChartSvg(
+      series, {.title = absl::StrCat("KL(exact || approximate) against M (",
+                                     model_path.substr(model_path.find_last_of('/') + 1), ")"),
+               .x_label = "random features per head M",
+               .y_label = "mean KL per token (nats)",
+               .log_x = true,
+               .log_y = true});
+}
+
+}  // namespace favor::cli

@@ -1,0 +1,42 @@
+// favor eval's results and their presentation: one row per attention configuration (perplexity,
+// KL to exact, top-1 agreement, optional per-layer attention errors) as Markdown, CSV or JSON, and
+// the plot of mean KL against M. Kept apart from the scoring so that the formats read alone.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace favor::cli {
+
+// What a row measured, as the report names it.
+struct EvalConfiguration {
+  std::string attention;  // exact, favor+, favor#, window, sderf, ... or plan(saderf,64)
+  int64_t features = 0;   // M; 0: none (exact, window-only).
+  int64_t window = -1;    // Hybrid: exact window and sinks; -1: not hybrid.
+  int64_t sinks = -1;
+  std::string stats;  // calibrated | causal | FILE; empty: none.
+};
+
+struct EvalRow {
+  EvalConfiguration configuration;
+  double perplexity = 0;
+  double mean_kl = 0, p99_kl = 0, top1 = 1;
+  std::vector<double> layer_errors;  // --layer-errors: per layer, that layer swapped alone.
+  bool exact() const { return configuration.attention == "exact"; }
+};
+
+struct EvalReportHeader {
+  std::string model, text, statistics;
+  int64_t predicted = 0, windows = 0, context = 0, stride = 0, layers = 0;
+  bool layer_errors = false;
+};
+
+std::string EvalMarkdownReport(const EvalReportHeader& h, const std::vector<EvalRow>& rows);
+std::string EvalCsvReport(const EvalReportHeader& h, const std::vector<EvalRow>& rows);
+std::string EvalJsonReport(const EvalReportHeader& h, const std::vector<EvalRow>& rows);
+// Mean KL against M, one line per attention, window and statistics; the window-only baselines
+// (no M) are flat dashed lines across the measured M, the frontier the others must beat.
+std::string EvalKlPlot(const std::string& model_path, const std::vector<EvalRow>& rows);
+
+}  // namespace favor::cli
