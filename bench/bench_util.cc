@@ -40,9 +40,9 @@ const RunContext& OpRunner::context(int64_t seq_len, int64_t start_pos) {
 std::shared_ptr<FavorAttentionOp> MakeFavorOp(int64_t heads, int64_t kv_heads, int64_t head_dim,
                                               rf::RfKind kind, int64_t features, int64_t chunk) {
   FavorAttentionOptions o;
-  o.n_heads = heads;
-  o.n_kv_heads = kv_heads;
-  o.head_dim = head_dim;
+  o.heads.n_heads = heads;
+  o.heads.n_kv_heads = kv_heads;
+  o.heads.head_dim = head_dim;
   o.chunk = chunk;
   o.features = {.kind = kind, .features = features};
   o.source = FavorStatsSource::kCalibrated;

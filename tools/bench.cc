@@ -20,7 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "engine/core/status.h"
 #include "engine/core/threading.h"
-#include "engine/graph/attention_swap.h"
+#include "engine/ops/attention_op.h"
 #include "engine/runtime/model.h"
 #include "engine/runtime/session.h"
 #include "models/synthetic.h"
@@ -117,7 +117,7 @@ absl::StatusOr<BenchRow> RunTest(const runtime::ModelVariant& model, const TestS
       const Node& node = model.graph->node(static_cast<NodeId>(id));
       if (node.removed) continue;
       const double node_seconds = static_cast<double>(nanos[id]) * 1e-9;
-      if (IsAttentionType(node.op->type())) attention_seconds += node_seconds;
+      if (IsAttention(*node.op)) attention_seconds += node_seconds;
       if (settings.profile) seconds_by_type[std::string(node.op->type())] += node_seconds;
     }
   }

@@ -4,7 +4,6 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "engine/graph/attention_swap.h"
 
 namespace favor {
 namespace {
@@ -19,7 +18,7 @@ std::vector<int64_t> LayerOfNode(const Graph& graph) {
 }  // namespace
 
 std::vector<NodeId> AttentionNodes(const Graph& graph) {
-  return graph.FindNodes([](const Node& node) { return IsAttentionType(node.op->type()); });
+  return graph.FindNodes([](const Node& node) { return IsAttention(*node.op); });
 }
 
 absl::StatusOr<std::unique_ptr<AttentionStatisticsRecorder>> AttentionStatisticsRecorder::Create(
@@ -34,15 +33,12 @@ absl::StatusOr<std::unique_ptr<AttentionStatisticsRecorder>> AttentionStatistics
           absl::StrCat("statistics are gathered with exact attention only; node '",
                        graph.node(id).name, "' is ", graph.node(id).op->type()));
     }
-    const AttentionOptions& o = exact->options();
+    const AttentionHeads& o = exact->heads();
     recorder->layers_.push_back(o);
     recorder->statistics_.head_dim = o.head_dim;
     recorder->statistics_.layers.emplace_back(static_cast<size_t>(o.n_kv_heads),
                                               rf::PairStatistics(o.head_dim));
-    if (capture_tokens > 0) {
-      recorder->capture_.layers.push_back(
-          {.n_heads = o.n_heads, .n_kv_heads = o.n_kv_heads, .head_dim = o.head_dim});
-    }
+    if (capture_tokens > 0) recorder->capture_.layers.push_back({.heads = o});
   }
   return recorder;
 }
@@ -55,9 +51,11 @@ absl::Status AttentionStatisticsRecorder::Observe(NodeId id, const RunContext& c
                                                   std::span<const Tensor> inputs,
                                                   std::span<const Tensor>) {
   const auto layer = static_cast<size_t>(layer_of_node_[static_cast<size_t>(id)]);
-  const AttentionOptions& o = layers_[layer];
-  const int64_t d = o.head_dim, group = o.n_heads / o.n_kv_heads, tokens = inputs[0].dim(0);
-  const float scale = std::pow(static_cast<float>(d), -0.25f);
+  const AttentionHeads& o = layers_[layer];
+  const int64_t d = o.head_dim, group = o.group(), tokens = inputs[0].dim(0);
+  // Statistics of queries and keys as the features see them (the attention's scale split
+  // between them).
+  const auto scale = static_cast<float>(o.FeatureScale());
   std::vector<float> row(static_cast<size_t>(d));
   auto& heads = statistics_.layers[layer];
   for (int64_t t = 0; t < tokens; ++t) {

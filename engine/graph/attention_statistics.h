@@ -25,7 +25,7 @@ std::vector<NodeId> AttentionNodes(const Graph& graph);
 // layer.
 struct AttentionCapture {
   struct Layer {
-    int64_t n_heads = 0, n_kv_heads = 0, head_dim = 0;
+    AttentionHeads heads;  // With the layer's query scale.
     int64_t tokens = 0;
     std::vector<float> q, k, v;  // tokens x heads x head_dim
   };
@@ -55,7 +55,7 @@ class AttentionStatisticsRecorder final : public RunObserver {
   void Capture(size_t layer, int64_t start, std::span<const Tensor> inputs);
 
   std::vector<int64_t> layer_of_node_;  // Indexed by NodeId; -1: not attention.
-  std::vector<AttentionOptions> layers_;
+  std::vector<AttentionHeads> layers_;
   rf::Calibration statistics_;
   AttentionCapture capture_;
 };

@@ -11,10 +11,6 @@
 #include "engine/ops/attention.h"
 
 namespace favor {
-bool IsAttentionType(absl::string_view type) {
-  return type == "Attention" || type == "FavorAttention" || type == "HybridAttention";
-}
-
 absl::StatusOr<int> SwapAttention(Graph& graph, const AttentionSwapOptions& options) {
   const std::vector<NodeId> attention = graph.FindNodesOfType("Attention");
   const auto layer_count = static_cast<int64_t>(attention.size());
@@ -51,9 +47,7 @@ absl::StatusOr<int> SwapAttention(Graph& graph, const AttentionSwapOptions& opti
     if (exact == nullptr) return absl::InternalError("Attention node without an AttentionOp");
     if (options.hybrid.has_value()) {
       HybridAttentionOptions h;
-      h.n_heads = exact->options().n_heads;
-      h.n_kv_heads = exact->options().n_kv_heads;
-      h.head_dim = exact->options().head_dim;
+      h.heads = exact->heads();
       h.layer = layer;
       h.window = options.hybrid->window;
       if (!options.hybrid->head_windows.empty()) {
@@ -88,9 +82,7 @@ absl::StatusOr<int> SwapAttention(Graph& graph, const AttentionSwapOptions& opti
           "statistics)");
     }
     FavorAttentionOptions o;
-    o.n_heads = exact->options().n_heads;
-    o.n_kv_heads = exact->options().n_kv_heads;
-    o.head_dim = exact->options().head_dim;
+    o.heads = exact->heads();
     o.layer = layer;
     o.features = options.features;
     o.chunk = options.chunk;

@@ -34,10 +34,6 @@ struct AttentionSwapOptions {
   std::shared_ptr<const rf::Calibration> calibration;  // For kCalibrated.
 };
 
-// Whether an op type computes attention (exact, random-feature or hybrid): what profiling and the
-// attention observers look for.
-bool IsAttentionType(absl::string_view type);
-
 // Returns how many attention nodes were replaced.
 absl::StatusOr<int> SwapAttention(Graph& graph, const AttentionSwapOptions& options);
 

@@ -16,8 +16,7 @@
 namespace favor {
 namespace {
 
-// Smallest denominator accepted: positive features never sum to 0, but a sum can underflow.
-constexpr float kDenominatorFloor = 1e-30f;
+using feature_tail::kDenominatorFloor;
 
 // Per key/value head: S (M x d), z (M) and per-feature running key scales (feature_tail.h).
 class FavorState final : public OpState {
@@ -71,13 +70,10 @@ class FavorState final : public OpState {
 
 absl::StatusOr<std::shared_ptr<FavorAttentionOp>> FavorAttentionOp::Create(
     FavorAttentionOptions o) {
-  if (o.n_heads <= 0 || o.n_kv_heads <= 0 || o.head_dim <= 0 || o.n_heads % o.n_kv_heads != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("FavorAttention: invalid heads ", o.n_heads, "/",
-                                                   o.n_kv_heads, " or head_dim ", o.head_dim));
-  }
-  if (o.chunk <= 0 || o.chunk > 4096) {
+  FAVOR_RETURN_IF_ERROR(o.heads.Validate("FavorAttention"));
+  if (o.chunk <= 0 || o.chunk > kMaxChunk) {
     return absl::InvalidArgumentError(
-        absl::StrCat("FavorAttention: chunk ", o.chunk, " outside [1, 4096]"));
+        absl::StrCat("FavorAttention: chunk ", o.chunk, " outside [1, ", kMaxChunk, "]"));
   }
   if (!rf::IsPositive(o.features.kind)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -91,18 +87,17 @@ absl::StatusOr<std::shared_ptr<FavorAttentionOp>> FavorAttentionOp::Create(
   std::shared_ptr<FavorAttentionOp> op(new FavorAttentionOp(std::move(o)));
   const FavorAttentionOptions& opt = op->options_;
   if (opt.source == FavorStatsSource::kCalibrated || opt.features.kind == rf::RfKind::kPos) {
-    FAVOR_ASSIGN_OR_RETURN(
-        op->fixed_features_,
-        feature_tail::CalibratedFeatures(opt.features, opt.calibration, opt.layer, opt.n_kv_heads,
-                                         opt.head_dim, "FavorAttention"));
+    FAVOR_ASSIGN_OR_RETURN(op->fixed_features_, feature_tail::CalibratedFeatures(
+                                                    opt.features, opt.calibration, opt.layer,
+                                                    opt.heads, "FavorAttention"));
   }
   return op;
 }
 
 std::string FavorAttentionOp::Attributes() const {
   const auto& o = options_;
-  return absl::StrCat("heads=", o.n_heads, " kv_heads=", o.n_kv_heads, " head_dim=", o.head_dim,
-                      " rf=", rf::RfKindName(o.features.kind), " M=", o.features.features,
+  return absl::StrCat(o.heads.Attributes(), " rf=", rf::RfKindName(o.features.kind),
+                      " M=", o.features.features,
                       o.features.projection == rf::ProjectionKind::kOrthogonal ? " orf" : " iid",
                       " chunk=", o.chunk, o.causal ? " causal" : " bidirectional", " stats=",
                       o.source == FavorStatsSource::kCalibrated ? "calibrated"
@@ -110,15 +105,10 @@ std::string FavorAttentionOp::Attributes() const {
                                                                 : "prompt");
 }
 
-absl::StatusOr<std::vector<TensorSpec>> FavorAttentionOp::InferOutputs(
-    std::span<const TensorSpec> inputs) const {
-  return InferAttentionOutputs(inputs, options_.n_heads, options_.n_kv_heads, options_.head_dim);
-}
-
 int64_t FavorAttentionOp::ScratchFloatsPerHead(int64_t chunk) const {
-  const int64_t m = options_.features.features, d = options_.head_dim;
+  const int64_t m = options_.features.features, d = options_.heads.head_dim;
   // The query rows also hold a whole group of heads in the fused decode step.
-  const int64_t rows = std::max(chunk, options_.n_heads / options_.n_kv_heads);
+  const int64_t rows = std::max(chunk, options_.heads.n_heads / options_.heads.n_kv_heads);
   // Tail scratch, then numerators (rows x d), denominators and row scales; 64-byte aligned.
   return feature_tail::ScratchFloats(rows, m, d) + (rows * d + 2 * rows + 15) / 16 * 16;
 }
@@ -126,37 +116,40 @@ int64_t FavorAttentionOp::ScratchFloatsPerHead(int64_t chunk) const {
 int64_t FavorAttentionOp::WorkspaceBytes(std::span<const TensorSpec> inputs) const {
   const int64_t tokens = inputs[0].shape.dim(0);
   const int64_t chunk = std::min(options_.chunk, tokens);
-  return options_.n_kv_heads * ScratchFloatsPerHead(chunk) * static_cast<int64_t>(sizeof(float));
+  return options_.heads.n_kv_heads * ScratchFloatsPerHead(chunk) *
+         static_cast<int64_t>(sizeof(float));
 }
 
 int64_t FavorAttentionOp::StateBytes(const StateOptions&) const {
   // Constant in the context: that is the point of random-feature attention.
-  const int64_t floats =
-      SaturatingMul(options_.n_kv_heads,
-                    SaturatingMul(options_.features.features, SaturatingAdd(options_.head_dim, 2)));
+  const int64_t floats = SaturatingMul(
+      options_.heads.n_kv_heads,
+      SaturatingMul(options_.features.features, SaturatingAdd(options_.heads.head_dim, 2)));
   return SaturatingMul(floats, sizeof(float));
 }
 
 absl::StatusOr<std::unique_ptr<OpState>> FavorAttentionOp::CreateState(const StateOptions&) const {
-  const int64_t m = options_.features.features, d = options_.head_dim;
-  FAVOR_ASSIGN_OR_RETURN(auto buffer, AlignedBuffer::Create(static_cast<size_t>(
-                                          options_.n_kv_heads * feature_tail::StateFloats(m, d) *
-                                          static_cast<int64_t>(sizeof(float)))));
+  const int64_t m = options_.features.features, d = options_.heads.head_dim;
+  FAVOR_ASSIGN_OR_RETURN(
+      auto buffer, AlignedBuffer::Create(static_cast<size_t>(options_.heads.n_kv_heads *
+                                                             feature_tail::StateFloats(m, d) *
+                                                             static_cast<int64_t>(sizeof(float)))));
   return std::unique_ptr<OpState>(
-      new FavorState(options_.n_kv_heads, m, d, std::move(buffer), fixed_features_));
+      new FavorState(options_.heads.n_kv_heads, m, d, std::move(buffer), fixed_features_));
 }
 
 absl::Status FavorAttentionOp::FeaturesFromRun(
     const Tensor& q, const Tensor& k,
     std::vector<std::shared_ptr<const rf::HeadFeatures>>& out) const {
-  const int64_t d = options_.head_dim, tokens = q.dim(0);
+  const int64_t d = options_.heads.head_dim, tokens = q.dim(0);
   out.clear();
-  for (int64_t g = 0; g < options_.n_kv_heads; ++g) {
+  for (int64_t g = 0; g < options_.heads.n_kv_heads; ++g) {
     rf::PairStatistics stats(d);
     feature_tail::AddHeadStatistics(stats, q.data<float>(), k.data<float>(), 0, tokens,
-                                    options_.n_heads, options_.n_kv_heads, g, d);
+                                    options_.heads, g);
     FAVOR_ASSIGN_OR_RETURN(auto features,
-                           rf::MakeHeadFeatures(options_.features, stats, options_.layer, g));
+                           rf::MakeHeadFeatures(options_.features, stats, options_.layer, g,
+                                                options_.heads.FeatureScale()));
     out.push_back(std::move(features));
   }
   return absl::OkStatus();
@@ -164,21 +157,17 @@ absl::Status FavorAttentionOp::FeaturesFromRun(
 
 absl::Status FavorAttentionOp::Run(const RunContext& ctx, std::span<const Tensor> inputs,
                                    std::span<Tensor> outputs, OpState* op_state) const {
-  auto* state = dynamic_cast<FavorState*>(op_state);
-  if (state == nullptr) return absl::FailedPreconditionError("FavorAttention: no state");
+  FAVOR_ASSIGN_OR_RETURN(FavorState* const state, StateAs<FavorState>(op_state));
   const int64_t tokens = inputs[0].dim(0);
-  if (options_.causal && state->length != ctx.start_pos) {
-    return absl::FailedPreconditionError(absl::StrCat("FavorAttention: state holds ", state->length,
-                                                      " tokens but the step starts at ",
-                                                      ctx.start_pos));
-  }
+  if (options_.causal) FAVOR_RETURN_IF_ERROR(CheckContinues(state->length, ctx.start_pos));
   if (!options_.causal) state->Reset();  // Bidirectional: each run is its own sequence.
   if (state->features.empty()) {
     // Statistics from the prompt: this first run's queries and keys, frozen for the sequence.
     FAVOR_RETURN_IF_ERROR(FeaturesFromRun(inputs[0], inputs[1], state->features));
   }
   const kernels::KernelTable& kt = *ctx.kernels;
-  const int64_t d = options_.head_dim, n_heads = options_.n_heads, n_kv = options_.n_kv_heads;
+  const int64_t d = options_.heads.head_dim, n_heads = options_.heads.n_heads,
+                n_kv = options_.heads.n_kv_heads;
   const int64_t group = n_heads / n_kv;
   const int64_t m_features = options_.features.features;
   const int64_t chunk = std::min(options_.chunk, tokens);

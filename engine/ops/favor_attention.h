@@ -24,7 +24,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/ops/op.h"
+#include "engine/ops/attention_op.h"
 #include "engine/rf/head_features.h"
 #include "engine/rf/statistics.h"
 #include "favor/attention.hpp"
@@ -39,10 +39,8 @@ namespace favor {
 enum class FavorStatsSource { kPrompt, kCalibrated, kSequence, kCausal };
 
 struct FavorAttentionOptions {
-  int64_t n_heads = 0;
-  int64_t n_kv_heads = 0;
-  int64_t head_dim = 0;
-  int64_t layer = 0;  // Seeds the projections of this layer's heads.
+  AttentionHeads heads;  // Its scale is the model's: the features follow it.
+  int64_t layer = 0;     // Seeds the projections of this layer's heads.
   rf::FeatureOptions features;
   int64_t chunk = kDefaultChunk;
   bool causal = true;  // False: bidirectional, each run attends over its own tokens only.
@@ -50,7 +48,7 @@ struct FavorAttentionOptions {
   std::vector<rf::PairStatistics> calibration;  // Per key/value head, for kCalibrated.
 };
 
-class FavorAttentionOp final : public Op {
+class FavorAttentionOp final : public AttentionOpBase {
  public:
   static absl::StatusOr<std::shared_ptr<FavorAttentionOp>> Create(FavorAttentionOptions options);
   const FavorAttentionOptions& options() const { return options_; }
@@ -61,8 +59,6 @@ class FavorAttentionOp final : public Op {
 
   absl::string_view type() const override { return "FavorAttention"; }
   std::string Attributes() const override;
-  absl::StatusOr<std::vector<TensorSpec>> InferOutputs(
-      std::span<const TensorSpec> inputs) const override;
   int64_t WorkspaceBytes(std::span<const TensorSpec> inputs) const override;
   absl::StatusOr<std::unique_ptr<OpState>> CreateState(const StateOptions& options) const override;
   int64_t StateBytes(const StateOptions& options) const override;
@@ -70,7 +66,8 @@ class FavorAttentionOp final : public Op {
                    OpState* state) const override;
 
  private:
-  explicit FavorAttentionOp(FavorAttentionOptions options) : options_(std::move(options)) {}
+  explicit FavorAttentionOp(FavorAttentionOptions options)
+      : AttentionOpBase(options.heads), options_(std::move(options)) {}
   absl::Status FeaturesFromRun(const Tensor& q, const Tensor& k,
                                std::vector<std::shared_ptr<const rf::HeadFeatures>>& out) const;
   int64_t ScratchFloatsPerHead(int64_t chunk) const;

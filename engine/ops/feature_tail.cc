@@ -11,8 +11,6 @@
 namespace favor::feature_tail {
 namespace {
 
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-
 float Quadratic(const Context& c, const std::vector<float>& full,
                 const std::vector<float>& diagonal, const float* x) {
   float sum = 0.0f;
@@ -28,7 +26,8 @@ float Quadratic(const Context& c, const std::vector<float>& full,
 
 absl::StatusOr<std::vector<std::shared_ptr<const rf::HeadFeatures>>> CalibratedFeatures(
     const rf::FeatureOptions& options, const std::vector<rf::PairStatistics>& calibration,
-    int64_t layer, int64_t kv_heads, int64_t head_dim, absl::string_view op) {
+    int64_t layer, const AttentionHeads& heads, absl::string_view op) {
+  const int64_t kv_heads = heads.n_kv_heads, head_dim = heads.head_dim;
   const bool needs_statistics = options.kind != rf::RfKind::kPos;
   if (needs_statistics && static_cast<int64_t>(calibration.size()) != kv_heads) {
     return absl::InvalidArgumentError(absl::StrCat(op, " layer ", layer, ": ", calibration.size(),
@@ -44,7 +43,7 @@ absl::StatusOr<std::vector<std::shared_ptr<const rf::HeadFeatures>>> CalibratedF
                                                      ": statistics of dimension ", stats.dim(),
                                                      " for head_dim ", head_dim));
     }
-    auto features = rf::MakeHeadFeatures(options, stats, layer, g);
+    auto features = rf::MakeHeadFeatures(options, stats, layer, g, heads.FeatureScale());
     if (!features.ok()) {
       return WithContext(features.status(), absl::StrCat(op, " layer ", layer, " head ", g));
     }
@@ -54,9 +53,9 @@ absl::StatusOr<std::vector<std::shared_ptr<const rf::HeadFeatures>>> CalibratedF
 }
 
 void AddHeadStatistics(rf::PairStatistics& statistics, const float* q, const float* k,
-                       int64_t begin, int64_t end, int64_t n_heads, int64_t n_kv_heads, int64_t g,
-                       int64_t d) {
-  const float scale = static_cast<float>(std::pow(static_cast<double>(d), -0.25));
+                       int64_t begin, int64_t end, const AttentionHeads& heads, int64_t g) {
+  const auto scale = static_cast<float>(heads.FeatureScale());
+  const int64_t n_heads = heads.n_heads, n_kv_heads = heads.n_kv_heads, d = heads.head_dim;
   const int64_t group = n_heads / n_kv_heads;
   float scaled[kernels::kMaxHeadDim];
   for (int64_t t = begin; t < end; ++t) {

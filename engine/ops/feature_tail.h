@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -24,10 +25,17 @@
 #include "absl/strings/string_view.h"
 
 #include "engine/kernels/kernel_table.h"
+#include "engine/ops/attention_op.h"
 #include "engine/rf/head_features.h"
 #include "engine/rf/statistics.h"
 
 namespace favor::feature_tail {
+
+// Log-space constants every random-feature attention op shares.
+inline constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+// Smallest denominator accepted: positive features never sum to 0 (and in hybrid attention one
+// part's largest term is e^0 on the common scale), but a sum can underflow.
+inline constexpr float kDenominatorFloor = 1e-30f;
 
 inline constexpr float kMaxScaleJump = 40.0f;  // nats; float's range is about 87 each way
 
@@ -35,14 +43,14 @@ inline constexpr float kMaxScaleJump = 40.0f;  // nats; float's range is about 8
 // needed for PosRF, whose features do not depend on them). Errors name `op` and the layer.
 absl::StatusOr<std::vector<std::shared_ptr<const rf::HeadFeatures>>> CalibratedFeatures(
     const rf::FeatureOptions& options, const std::vector<rf::PairStatistics>& calibration,
-    int64_t layer, int64_t kv_heads, int64_t head_dim, absl::string_view op);
+    int64_t layer, const AttentionHeads& heads, absl::string_view op);
 
 // Adds positions [begin, end) of a run's queries (rows of n_heads x d) and keys (rows of
-// n_kv_heads x d) for key/value head g and its query group to `statistics`, scaled by d^-1/4 as
-// the features see them: the statistics a head's features are drawn from.
+// n_kv_heads x d) for key/value head g and its query group to `statistics`, multiplied by the
+// heads' FeatureScale() as the features see them: the statistics a head's features are drawn
+// from.
 void AddHeadStatistics(rf::PairStatistics& statistics, const float* q, const float* k,
-                       int64_t begin, int64_t end, int64_t n_heads, int64_t n_kv_heads, int64_t g,
-                       int64_t d);
+                       int64_t begin, int64_t end, const AttentionHeads& heads, int64_t g);
 
 // One key/value head's state, `features` x (head_dim + 2) floats: S (M x d), z (M), scales (M).
 struct HeadState {

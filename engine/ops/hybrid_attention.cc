@@ -17,7 +17,8 @@
 namespace favor {
 namespace {
 
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+using feature_tail::kDenominatorFloor;
+using feature_tail::kNegInf;
 // The features of a head without a random-feature tail (never read).
 const rf::HeadFeatures kNoFeatures{};
 
@@ -29,13 +30,14 @@ class HybridState final : public OpState {
   HybridState(const HybridAttentionOptions& o, std::vector<int64_t> windows,
               std::shared_ptr<AlignedBuffer> buffer,
               std::vector<std::shared_ptr<const rf::HeadFeatures>> fixed)
-      : dim_(o.head_dim),
+      : dim_(o.heads.head_dim),
         sinks_(o.sinks),
         features_(o.random_feature_tail ? o.features.features : 0),
         windows_(std::move(windows)),
         buffer_(std::move(buffer)),
         fixed_(std::move(fixed)),
         feature_options_(o.features),
+        input_scale_(o.heads.FeatureScale()),
         layer_(o.layer) {
     int64_t offset = 0;
     for (int64_t window : windows_) {
@@ -47,8 +49,8 @@ class HybridState final : public OpState {
 
   static int64_t HeadFloats(const HybridAttentionOptions& o, int64_t window) {
     const int64_t m = o.random_feature_tail ? o.features.features : 0;
-    return 2 * (o.sinks + window) * o.head_dim + feature_tail::StateFloats(m, o.head_dim) +
-           o.sinks + window;
+    return 2 * (o.sinks + window) * o.heads.head_dim +
+           feature_tail::StateFloats(m, o.heads.head_dim) + o.sinks + window;
   }
 
   int64_t window(int64_t g) const { return windows_[static_cast<size_t>(g)]; }
@@ -74,8 +76,8 @@ class HybridState final : public OpState {
   // Fixes head g's features from the statistics gathered so far.
   absl::Status FixFeatures(int64_t g) {
     const auto head = static_cast<size_t>(g);
-    FAVOR_ASSIGN_OR_RETURN(features[head],
-                           rf::MakeHeadFeatures(feature_options_, statistics[head], layer_, g));
+    FAVOR_ASSIGN_OR_RETURN(features[head], rf::MakeHeadFeatures(feature_options_, statistics[head],
+                                                                layer_, g, input_scale_));
     return absl::OkStatus();
   }
 
@@ -148,6 +150,7 @@ class HybridState final : public OpState {
   std::shared_ptr<AlignedBuffer> buffer_;
   std::vector<std::shared_ptr<const rf::HeadFeatures>> fixed_;  // Null: from the sequence.
   rf::FeatureOptions feature_options_;
+  double input_scale_;  // Of queries and keys before the features (the attention's scale).
   int64_t layer_;
 };
 
@@ -155,23 +158,22 @@ class HybridState final : public OpState {
 
 absl::StatusOr<std::shared_ptr<HybridAttentionOp>> HybridAttentionOp::Create(
     HybridAttentionOptions o) {
-  if (o.n_heads <= 0 || o.n_kv_heads <= 0 || o.head_dim <= 0 || o.n_heads % o.n_kv_heads != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("HybridAttention: invalid heads ", o.n_heads,
-                                                   "/", o.n_kv_heads, " or head_dim ", o.head_dim));
+  FAVOR_RETURN_IF_ERROR(o.heads.Validate("HybridAttention"));
+  if (o.window < 0 || o.sinks < 0 || o.window > kMaxWindow || o.sinks > kMaxWindow) {
+    return absl::InvalidArgumentError(absl::StrCat("HybridAttention: window ", o.window,
+                                                   " and sinks ", o.sinks, " must be in [0, ",
+                                                   kMaxWindow, "]"));
   }
-  if (o.window < 0 || o.sinks < 0 || o.window > (1 << 20) || o.sinks > (1 << 20)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "HybridAttention: window ", o.window, " and sinks ", o.sinks, " must be in [0, 1048576]"));
-  }
-  if (!o.head_windows.empty() && static_cast<int64_t>(o.head_windows.size()) != o.n_kv_heads) {
+  if (!o.head_windows.empty() &&
+      static_cast<int64_t>(o.head_windows.size()) != o.heads.n_kv_heads) {
     return absl::InvalidArgumentError(absl::StrCat("HybridAttention: ", o.head_windows.size(),
-                                                   " head windows for ", o.n_kv_heads,
+                                                   " head windows for ", o.heads.n_kv_heads,
                                                    " key/value heads"));
   }
   for (int64_t window : o.head_windows) {
-    if (window != rf::kExactHead && (window < 0 || window > (1 << 20))) {
+    if (window != rf::kExactHead && (window < 0 || window > kMaxWindow)) {
       return absl::InvalidArgumentError(absl::StrCat("HybridAttention: head window ", window,
-                                                     " must be in [0, 1048576] or exact"));
+                                                     " must be in [0, ", kMaxWindow, "] or exact"));
     }
   }
   if (!o.random_feature_tail &&
@@ -180,9 +182,9 @@ absl::StatusOr<std::shared_ptr<HybridAttentionOp>> HybridAttentionOp::Create(
     return absl::InvalidArgumentError(
         "HybridAttention: a window of 0 without a random-feature tail attends to no recent token");
   }
-  if (o.chunk <= 0 || o.chunk > 4096) {
+  if (o.chunk <= 0 || o.chunk > kMaxChunk) {
     return absl::InvalidArgumentError(
-        absl::StrCat("HybridAttention: chunk ", o.chunk, " outside [1, 4096]"));
+        absl::StrCat("HybridAttention: chunk ", o.chunk, " outside [1, ", kMaxChunk, "]"));
   }
   std::shared_ptr<HybridAttentionOp> op(new HybridAttentionOp(std::move(o)));
   const HybridAttentionOptions& opt = op->options_;
@@ -192,12 +194,12 @@ absl::StatusOr<std::shared_ptr<HybridAttentionOp>> HybridAttentionOp::Create(
         "HybridAttention: ", rf::RfKindName(opt.features.kind), " features are not positive"));
   }
   if (op->NeedsSequenceStatistics()) {
-    op->features_.assign(static_cast<size_t>(opt.n_kv_heads), nullptr);
+    op->features_.assign(static_cast<size_t>(opt.heads.n_kv_heads), nullptr);
     return op;
   }
-  FAVOR_ASSIGN_OR_RETURN(op->features_, feature_tail::CalibratedFeatures(
-                                            opt.features, opt.calibration, opt.layer,
-                                            opt.n_kv_heads, opt.head_dim, "HybridAttention"));
+  FAVOR_ASSIGN_OR_RETURN(op->features_,
+                         feature_tail::CalibratedFeatures(opt.features, opt.calibration, opt.layer,
+                                                          opt.heads, "HybridAttention"));
   return op;
 }
 
@@ -216,26 +218,21 @@ std::string HybridAttentionOp::Attributes() const {
   std::string windows = absl::StrCat(o.window);
   if (!o.head_windows.empty()) {
     windows.clear();
-    for (int64_t g = 0; g < o.n_kv_heads; ++g) {
+    for (int64_t g = 0; g < o.heads.n_kv_heads; ++g) {
       absl::StrAppend(&windows, g > 0 ? "," : "", rf::WindowName(WindowOf(g)));
     }
   }
-  return absl::StrCat("heads=", o.n_heads, " kv_heads=", o.n_kv_heads, " head_dim=", o.head_dim,
-                      " window=", windows, " sinks=", o.sinks,
+  return absl::StrCat(o.heads.Attributes(), " window=", windows, " sinks=", o.sinks,
                       o.random_feature_tail
                           ? absl::StrCat(" tail=", rf::RfKindName(o.features.kind),
                                          " M=", o.features.features, " chunk=", o.chunk)
                           : std::string(" tail=none"));
 }
 
-absl::StatusOr<std::vector<TensorSpec>> HybridAttentionOp::InferOutputs(
-    std::span<const TensorSpec> inputs) const {
-  return InferAttentionOutputs(inputs, options_.n_heads, options_.n_kv_heads, options_.head_dim);
-}
-
 int64_t HybridAttentionOp::ScratchFloatsPerHead(int64_t chunk) const {
   const int64_t m = options_.random_feature_tail ? options_.features.features : 0;
-  const int64_t d = options_.head_dim, group = options_.n_heads / options_.n_kv_heads;
+  const int64_t d = options_.heads.head_dim,
+                group = options_.heads.n_heads / options_.heads.n_kv_heads;
   // Tail scratch; the leaving keys and values (C x d each); the tail's numerators, denominators
   // and row scales of every query head of the group (the exact scores live in the state: their
   // size depends on the head's window).
@@ -245,20 +242,22 @@ int64_t HybridAttentionOp::ScratchFloatsPerHead(int64_t chunk) const {
 
 int64_t HybridAttentionOp::WorkspaceBytes(std::span<const TensorSpec> inputs) const {
   const int64_t chunk = std::min(options_.chunk, inputs[0].shape.dim(0));
-  return options_.n_kv_heads * ScratchFloatsPerHead(chunk) * static_cast<int64_t>(sizeof(float));
+  return options_.heads.n_kv_heads * ScratchFloatsPerHead(chunk) *
+         static_cast<int64_t>(sizeof(float));
 }
 
 int64_t HybridAttentionOp::StateBytes(const StateOptions& state_options) const {
   // HybridState::HeadFloats per head, saturating: an exact head holds the whole context.
   const int64_t m = options_.random_feature_tail ? options_.features.features : 0;
   int64_t floats = 0;
-  for (int64_t g = 0; g < options_.n_kv_heads; ++g) {
+  for (int64_t g = 0; g < options_.heads.n_kv_heads; ++g) {
     const int64_t window = WindowOf(g) == rf::kExactHead
                                ? std::max<int64_t>(state_options.max_context, 1)
                                : WindowOf(g);
     const int64_t held = SaturatingAdd(options_.sinks, window);
-    const int64_t head = SaturatingAdd(SaturatingMul(held, SaturatingAdd(2 * options_.head_dim, 1)),
-                                       SaturatingMul(m, options_.head_dim + 2));
+    const int64_t head =
+        SaturatingAdd(SaturatingMul(held, SaturatingAdd(2 * options_.heads.head_dim, 1)),
+                      SaturatingMul(m, options_.heads.head_dim + 2));
     floats = SaturatingAdd(floats, head);
   }
   return SaturatingMul(floats, sizeof(float));
@@ -268,7 +267,7 @@ absl::StatusOr<std::unique_ptr<OpState>> HybridAttentionOp::CreateState(
     const StateOptions& state_options) const {
   std::vector<int64_t> windows;
   int64_t floats = 0;
-  for (int64_t g = 0; g < options_.n_kv_heads; ++g) {
+  for (int64_t g = 0; g < options_.heads.n_kv_heads; ++g) {
     const int64_t window = WindowOf(g);
     windows.push_back(window == rf::kExactHead ? std::max<int64_t>(state_options.max_context, 1)
                                                : window);
@@ -282,16 +281,11 @@ absl::StatusOr<std::unique_ptr<OpState>> HybridAttentionOp::CreateState(
 
 absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tensor> inputs,
                                     std::span<Tensor> outputs, OpState* op_state) const {
-  auto* state = dynamic_cast<HybridState*>(op_state);
-  if (state == nullptr) return absl::FailedPreconditionError("HybridAttention: no state");
-  if (state->length != ctx.start_pos) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("HybridAttention: state holds ", state->length,
-                     " tokens but the step starts at ", ctx.start_pos));
-  }
+  FAVOR_ASSIGN_OR_RETURN(HybridState* const state, StateAs<HybridState>(op_state));
+  FAVOR_RETURN_IF_ERROR(CheckContinues(state->length, ctx.start_pos));
   const kernels::KernelTable& kt = *ctx.kernels;
   const HybridAttentionOptions& o = options_;
-  const int64_t d = o.head_dim, n_heads = o.n_heads, n_kv = o.n_kv_heads;
+  const int64_t d = o.heads.head_dim, n_heads = o.heads.n_heads, n_kv = o.heads.n_kv_heads;
   const int64_t group = n_heads / n_kv, S = o.sinks;
   const bool has_tail = o.random_feature_tail;
   const int64_t m_features = has_tail ? o.features.features : 0;
@@ -302,7 +296,7 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
   const float* v = inputs[2].data<float>();
   float* out = outputs[0].mutable_data<float>();
   const int64_t q_stride = n_heads * d, kv_stride = n_kv * d;
-  const float inv_sqrt_d = 1.0f / std::sqrt(static_cast<float>(d));
+  const float scale = o.heads.Scale();
   auto* scratch_base = reinterpret_cast<float*>(ctx.workspace.data());
   const int64_t scratch_stride = ScratchFloatsPerHead(chunk);
 
@@ -316,8 +310,7 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
       }
       const int64_t fix_at = S + state->window(g);
       feature_tail::AddHeadStatistics(state->statistics[static_cast<size_t>(g)], q, k, 0,
-                                      std::clamp<int64_t>(fix_at - p0, 0, tokens), n_heads, n_kv, g,
-                                      d);
+                                      std::clamp<int64_t>(fix_at - p0, 0, tokens), o.heads, g);
       if (p0 + tokens > fix_at) {
         if (auto status = state->FixFeatures(g); !status.ok()) {
           return WithContext(status, absl::StrCat("HybridAttention layer ", o.layer, " head ", g));
@@ -406,10 +399,10 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
           const int64_t sink_end = std::min(S, position + 1);
           const int64_t window_begin = std::max(S, position - W + 1);
           for (int64_t j = 0; j < sink_end; ++j) {
-            scores[count++] = kt.dot(qt, key(j), d) * inv_sqrt_d;
+            scores[count++] = kt.dot(qt, key(j), d) * scale;
           }
           for (int64_t j = window_begin; j <= position; ++j) {
-            scores[count++] = kt.dot(qt, key(j), d) * inv_sqrt_d;
+            scores[count++] = kt.dot(qt, key(j), d) * scale;
           }
           const float exact_max = count > 0 ? kt.max(scores, count) : kNegInf;
           float tail_log = kNegInf;
@@ -437,8 +430,7 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
             denominator += tail_weight * tail_denominator[h * chunk + t];
             kt.axpy(tail_weight, tail_numerator + (h * chunk + t) * d, result, d);
           }
-          // One part's largest term is e^0 on the common scale: the floor only guards rounding.
-          kt.scale(1.0f / std::max(denominator, 1e-30f), result, d);
+          kt.scale(1.0f / std::max(denominator, kDenominatorFloor), result, d);
         }
       }
     }

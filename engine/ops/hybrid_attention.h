@@ -33,7 +33,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/ops/op.h"
+#include "engine/ops/attention_op.h"
 #include "engine/rf/head_features.h"
 #include "engine/rf/statistics.h"
 #include "favor/attention.hpp"
@@ -41,9 +41,7 @@
 namespace favor {
 
 struct HybridAttentionOptions {
-  int64_t n_heads = 0;
-  int64_t n_kv_heads = 0;
-  int64_t head_dim = 0;
+  AttentionHeads heads;             // Its scale is the model's: the features follow it.
   int64_t layer = 0;                // Seeds the projections of this layer's heads.
   int64_t window = kDefaultWindow;  // W
   // Per key/value head windows (a plan from calibration, rf/hybrid_plan.h), overriding `window`;
@@ -59,15 +57,13 @@ struct HybridAttentionOptions {
   bool sequence_statistics = false;
 };
 
-class HybridAttentionOp final : public Op {
+class HybridAttentionOp final : public AttentionOpBase {
  public:
   static absl::StatusOr<std::shared_ptr<HybridAttentionOp>> Create(HybridAttentionOptions options);
   const HybridAttentionOptions& options() const { return options_; }
 
   absl::string_view type() const override { return "HybridAttention"; }
   std::string Attributes() const override;
-  absl::StatusOr<std::vector<TensorSpec>> InferOutputs(
-      std::span<const TensorSpec> inputs) const override;
   int64_t WorkspaceBytes(std::span<const TensorSpec> inputs) const override;
   absl::StatusOr<std::unique_ptr<OpState>> CreateState(const StateOptions& options) const override;
   int64_t StateBytes(const StateOptions& options) const override;
@@ -75,7 +71,8 @@ class HybridAttentionOp final : public Op {
                    OpState* state) const override;
 
  private:
-  explicit HybridAttentionOp(HybridAttentionOptions options) : options_(std::move(options)) {}
+  explicit HybridAttentionOp(HybridAttentionOptions options)
+      : AttentionOpBase(options.heads), options_(std::move(options)) {}
   int64_t ScratchFloatsPerHead(int64_t chunk) const;
   int64_t WindowOf(int64_t kv_head) const;  // kExactHead for a fully exact head.
   bool NeedsSequenceStatistics() const;

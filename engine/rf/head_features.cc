@@ -30,13 +30,13 @@ absl::StatusOr<HeadFeatureParameters> MakeHeadFeatureParameters(const FeatureOpt
 }
 
 absl::StatusOr<std::shared_ptr<const HeadFeatures>> MakeHeadFeatures(
-    const FeatureOptions& options, const PairStatistics& statistics, int64_t layer,
-    int64_t kv_head) {
+    const FeatureOptions& options, const PairStatistics& statistics, int64_t layer, int64_t kv_head,
+    double input_scale) {
   FAVOR_ASSIGN_OR_RETURN(const HeadFeatureParameters p,
                          MakeHeadFeatureParameters(options, statistics, layer, kv_head));
   const PositiveFeatureMap map = BuildFeatureMap(p.parameters, p.omega);
   const int64_t d = statistics.dim();
-  const double s = std::pow(static_cast<double>(d), -0.25);
+  const double s = input_scale > 0 ? input_scale : std::pow(static_cast<double>(d), -0.25);
   auto features = std::make_shared<HeadFeatures>();
   features->features = map.features;
   features->dim = d;

@@ -3,8 +3,8 @@
 //   log phi(q)_m = bias_m + qp_m . q            (the query's x^T C_1 x is constant per row and
 //                                                cancels in the normalisation, so it is dropped)
 //   log psi(k)_m = bias_m + kp_m . k + k^T C k   (C = s^2 C_2)
-// with qp = s B_1^T w, kp = s B_2^T w and s = head_dim^(-1/4), so that phi(q) . psi(k) estimates
-// exp(q.k / sqrt(head_dim)) up to a per-query factor.
+// with qp = s B_1^T w, kp = s B_2^T w and s the input scale (head_dim^(-1/4) by default), so that
+// phi(q) . psi(k) estimates exp(s^2 q.k) (exp(q.k / sqrt(head_dim))) up to a per-query factor.
 #pragma once
 
 #include <cstdint>
@@ -41,11 +41,13 @@ struct FeatureOptions {
   uint64_t seed = 0;
 };
 
-// Features for a head from the statistics of its (scaled) queries and keys. The projection is
-// drawn from StreamSeed(seed, layer, kv_head).
+// Features for a head from the statistics of its scaled queries and keys. `input_scale` is what
+// queries and keys are multiplied by before the features (the square root of the attention's
+// query scale; 0: head_dim^-1/4, softmax's 1/sqrt(d) split between them); the statistics are of
+// inputs scaled so. The projection is drawn from StreamSeed(seed, layer, kv_head).
 absl::StatusOr<std::shared_ptr<const HeadFeatures>> MakeHeadFeatures(
-    const FeatureOptions& options, const PairStatistics& statistics, int64_t layer,
-    int64_t kv_head);
+    const FeatureOptions& options, const PairStatistics& statistics, int64_t layer, int64_t kv_head,
+    double input_scale = 0);
 
 // The same features in double precision (for references and tools): parameters and projection.
 struct HeadFeatureParameters {

@@ -15,13 +15,16 @@ namespace {
 absl::StatusOr<std::vector<float>> RunOnCapture(std::shared_ptr<const Op> op,
                                                 const AttentionCapture::Layer& layer, int threads) {
   auto graph = std::make_shared<Graph>();
-  const int64_t d = layer.head_dim;
-  FAVOR_ASSIGN_OR_RETURN(const ValueId q,
-                         graph->AddInput("q", {DType::kF32, Shape{kSeqLen, layer.n_heads * d}}));
-  FAVOR_ASSIGN_OR_RETURN(const ValueId k,
-                         graph->AddInput("k", {DType::kF32, Shape{kSeqLen, layer.n_kv_heads * d}}));
-  FAVOR_ASSIGN_OR_RETURN(const ValueId v,
-                         graph->AddInput("v", {DType::kF32, Shape{kSeqLen, layer.n_kv_heads * d}}));
+  const int64_t d = layer.heads.head_dim;
+  FAVOR_ASSIGN_OR_RETURN(
+      const ValueId q,
+      graph->AddInput("q", {DType::kF32, Shape{kSeqLen, layer.heads.n_heads * d}}));
+  FAVOR_ASSIGN_OR_RETURN(
+      const ValueId k,
+      graph->AddInput("k", {DType::kF32, Shape{kSeqLen, layer.heads.n_kv_heads * d}}));
+  FAVOR_ASSIGN_OR_RETURN(
+      const ValueId v,
+      graph->AddInput("v", {DType::kF32, Shape{kSeqLen, layer.heads.n_kv_heads * d}}));
   FAVOR_ASSIGN_OR_RETURN(const ValueId out, graph->Add("attention", std::move(op), {q, k, v}));
   FAVOR_RETURN_IF_ERROR(graph->MarkOutput(out));
   FAVOR_ASSIGN_OR_RETURN(
@@ -32,8 +35,8 @@ absl::StatusOr<std::vector<float>> RunOnCapture(std::shared_ptr<const Op> op,
                           Shape{layer.tokens, heads * d}, /*writable=*/false);
   };
   FAVOR_RETURN_IF_ERROR(
-      executor->Run({input(layer.q, layer.n_heads), input(layer.k, layer.n_kv_heads),
-                     input(layer.v, layer.n_kv_heads)},
+      executor->Run({input(layer.q, layer.heads.n_heads), input(layer.k, layer.heads.n_kv_heads),
+                     input(layer.v, layer.heads.n_kv_heads)},
                     *state));
   const Tensor& result = executor->output(0);
   return std::vector<float>(result.data<float>(), result.data<float>() + result.NumElements());
@@ -70,20 +73,17 @@ absl::StatusOr<rf::HybridPlan> PlanHybridAttention(const AttentionCapture& captu
   for (size_t l = 0; l < capture.layers.size(); ++l) {
     const AttentionCapture::Layer& layer = capture.layers[l];
     const auto context = absl::StrCat("hybrid plan, layer ", l);
-    auto exact_op = AttentionOp::Create(
-        {.n_heads = layer.n_heads, .n_kv_heads = layer.n_kv_heads, .head_dim = layer.head_dim});
+    auto exact_op = AttentionOp::Create(layer.heads);
     if (!exact_op.ok()) return WithContext(exact_op.status(), context);
     auto exact = RunOnCapture(*exact_op, layer, options.threads);
     if (!exact.ok()) return WithContext(exact.status(), context);
-    const int64_t d = layer.head_dim, group = layer.n_heads / layer.n_kv_heads;
-    auto& errors = plan.errors.emplace_back(static_cast<size_t>(layer.n_kv_heads),
+    const int64_t d = layer.heads.head_dim, group = layer.heads.n_heads / layer.heads.n_kv_heads;
+    auto& errors = plan.errors.emplace_back(static_cast<size_t>(layer.heads.n_kv_heads),
                                             std::vector<double>(options.candidates.size(), 0.0));
     for (size_t c = 0; c < options.candidates.size(); ++c) {
       if (options.candidates[c] == rf::kExactHead) continue;  // Exact: no error.
       HybridAttentionOptions h;
-      h.n_heads = layer.n_heads;
-      h.n_kv_heads = layer.n_kv_heads;
-      h.head_dim = d;
+      h.heads = layer.heads;
       h.layer = static_cast<int64_t>(l);
       h.window = options.candidates[c];
       h.sinks = options.sinks;
@@ -94,11 +94,11 @@ absl::StatusOr<rf::HybridPlan> PlanHybridAttention(const AttentionCapture& captu
       if (!op.ok()) return WithContext(op.status(), context);
       auto hybrid = RunOnCapture(*op, layer, options.threads);
       if (!hybrid.ok()) return WithContext(hybrid.status(), context);
-      for (int64_t g = 0; g < layer.n_kv_heads; ++g) {
+      for (int64_t g = 0; g < layer.heads.n_kv_heads; ++g) {
         double difference = 0, reference = 0;
         for (int64_t t = 0; t < tokens; ++t) {
           for (int64_t head = g * group; head < (g + 1) * group; ++head) {
-            const auto at = static_cast<size_t>((t * layer.n_heads + head) * d);
+            const auto at = static_cast<size_t>((t * layer.heads.n_heads + head) * d);
             for (int64_t i = 0; i < d; ++i) {
               const double x = (*exact)[at + static_cast<size_t>(i)];
               const double y = (*hybrid)[at + static_cast<size_t>(i)];

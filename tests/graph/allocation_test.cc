@@ -144,9 +144,9 @@ TEST(Allocations, WarmFavorAttentionDecodeAndPrefillAllocateNothing) {
   // FAVOR# attention with calibrated statistics: features are fixed at construction, so a warm
   // run only touches the state and the planned workspace.
   FavorAttentionOptions o;
-  o.n_heads = 4;
-  o.n_kv_heads = 2;
-  o.head_dim = 16;
+  o.heads.n_heads = 4;
+  o.heads.n_kv_heads = 2;
+  o.heads.head_dim = 16;
   o.features = {.kind = rf::RfKind::kSaderf, .features = 64};
   o.source = FavorStatsSource::kCalibrated;
   const Tensor sample = testing::RandomTensor(Shape{32, 16}, 3);

@@ -25,9 +25,9 @@ using testing::ToVector;
 FavorAttentionOptions Options(const Shape4& s, rf::RfKind kind, int64_t features, int64_t chunk,
                               bool causal = true) {
   FavorAttentionOptions o;
-  o.n_heads = s.heads;
-  o.n_kv_heads = s.kv_heads;
-  o.head_dim = s.dim;
+  o.heads.n_heads = s.heads;
+  o.heads.n_kv_heads = s.kv_heads;
+  o.heads.head_dim = s.dim;
   o.layer = 3;
   o.features = {.kind = kind, .features = features, .seed = 9};
   o.chunk = chunk;
@@ -37,7 +37,8 @@ FavorAttentionOptions Options(const Shape4& s, rf::RfKind kind, int64_t features
   return o;
 }
 
-// Key/value head g's features in double precision, as the op draws them.
+// Key/value head g's features in double precision, as the op draws them (from statistics of
+// inputs scaled by FeatureScale()).
 rf::PositiveFeatureMap HeadFeatureMap(const FavorAttentionOptions& o, int64_t g) {
   const auto p =
       rf::MakeHeadFeatureParameters(o.features, o.calibration[static_cast<size_t>(g)], o.layer, g)
@@ -48,23 +49,26 @@ rf::PositiveFeatureMap HeadFeatureMap(const FavorAttentionOptions& o, int64_t g)
 // out_t = sum_{j <= t} w_tj v_j / sum_{j <= t} w_tj, w_tj = phi(q_t) . psi(k_j), in double.
 std::vector<float> Reference(const FavorAttentionOptions& o, const Tensor& q, const Tensor& k,
                              const Tensor& v) {
-  const int64_t tokens = q.dim(0), d = o.head_dim, group = o.n_heads / o.n_kv_heads;
-  const double s = std::pow(static_cast<double>(d), -0.25);
-  std::vector<float> out(static_cast<size_t>(tokens * o.n_heads * d));
-  for (int64_t g = 0; g < o.n_kv_heads; ++g) {
+  const int64_t tokens = q.dim(0), d = o.heads.head_dim,
+                group = o.heads.n_heads / o.heads.n_kv_heads;
+  // exp(scale q.k) splits as sqrt(scale) on each side; head_dim^-1/4 at the default scale.
+  const double s = o.heads.scale != 0 ? std::sqrt(static_cast<double>(o.heads.scale))
+                                      : std::pow(static_cast<double>(d), -0.25);
+  std::vector<float> out(static_cast<size_t>(tokens * o.heads.n_heads * d));
+  for (int64_t g = 0; g < o.heads.n_kv_heads; ++g) {
     const rf::PositiveFeatureMap map = HeadFeatureMap(o, g);
     std::vector<std::vector<double>> key_logs;
     for (int64_t j = 0; j < tokens; ++j) {
       std::vector<double> y(static_cast<size_t>(d));
       for (int64_t i = 0; i < d; ++i)
-        y[static_cast<size_t>(i)] = s * k.data<float>()[(j * o.n_kv_heads + g) * d + i];
+        y[static_cast<size_t>(i)] = s * k.data<float>()[(j * o.heads.n_kv_heads + g) * d + i];
       key_logs.push_back(map.LogFeatures(y, false));
     }
     for (int64_t h = g * group; h < (g + 1) * group; ++h) {
       for (int64_t t = 0; t < tokens; ++t) {
         std::vector<double> x(static_cast<size_t>(d));
         for (int64_t i = 0; i < d; ++i)
-          x[static_cast<size_t>(i)] = s * q.data<float>()[(t * o.n_heads + h) * d + i];
+          x[static_cast<size_t>(i)] = s * q.data<float>()[(t * o.heads.n_heads + h) * d + i];
         const std::vector<double> lq = map.LogFeatures(x, true);
         const int64_t last = o.causal ? t : tokens - 1;
         // log w_tj by log-sum-exp over features, then a softmax-like normalisation over j.
@@ -72,8 +76,8 @@ std::vector<float> Reference(const FavorAttentionOptions& o, const Tensor& q, co
         for (int64_t j = 0; j <= last; ++j) {
           log_w.push_back(testing::LogSumExpOfSums(lq, key_logs[static_cast<size_t>(j)]));
         }
-        testing::WriteWeightedAverage(log_w, v, o.n_kv_heads, g, d,
-                                      out.data() + (t * o.n_heads + h) * d);
+        testing::WriteWeightedAverage(log_w, v, o.heads.n_kv_heads, g, d,
+                                      out.data() + (t * o.heads.n_heads + h) * d);
       }
     }
   }
@@ -96,6 +100,30 @@ TEST_P(FavorAttentionTest, ChunkedCausalEqualsTheExplicitMaskedFormForEveryKind)
         ASSERT_TRUE(out.ok()) << out.status();
         EXPECT_LT(NormalizedError((*out)[0], Reference(options, in.q, in.k, in.v)), 2e-5)
             << rf::RfKindName(kind) << " chunk=" << chunk << " T=" << tokens;
+      }
+    }
+  }
+}
+
+// The model's own query scale flows into the features: FAVOR at scale 0.45 (head_dim 16's default
+// is 0.25) is its float64 definition with sqrt(0.45) on queries and keys, and not the default's.
+TEST_P(FavorAttentionTest, ANonDefaultScaleIsItsExplicitForm) {
+  const Shape4 s{4, 2, 16};
+  for (rf::RfKind kind : {rf::RfKind::kPos, rf::RfKind::kSaderf}) {
+    auto options = Options(s, kind, 32, 7);
+    options.heads.scale = 0.45f;
+    auto op = FavorAttentionOp::Create(options).value();
+    auto default_options = options;
+    default_options.heads.scale = 0;
+    for (int64_t tokens : {1, 37, 130}) {
+      const Inputs in = MakeInputs(s, tokens, 40 + static_cast<uint64_t>(tokens));
+      auto out = testing::RunGraphOnce(AttentionGraph(op, s), {in.q, in.k, in.v}, GetParam(), 256);
+      ASSERT_TRUE(out.ok()) << out.status();
+      EXPECT_LT(NormalizedError((*out)[0], Reference(options, in.q, in.k, in.v)), 2e-5)
+          << rf::RfKindName(kind) << " T=" << tokens;
+      if (tokens > 1) {
+        EXPECT_GT(NormalizedError((*out)[0], Reference(default_options, in.q, in.k, in.v)), 1e-3)
+            << rf::RfKindName(kind) << " T=" << tokens << ": the scale must matter";
       }
     }
   }
@@ -224,21 +252,22 @@ TEST_P(FavorAttentionTest, ExtremeInputsStayFiniteForEveryKind) {
 // itself never overflows however far the log-features spread.
 std::vector<float> IncrementalReference(const FavorAttentionOptions& o, const Tensor& q,
                                         const Tensor& k, const Tensor& v) {
-  const int64_t tokens = q.dim(0), d = o.head_dim, group = o.n_heads / o.n_kv_heads;
+  const int64_t tokens = q.dim(0), d = o.heads.head_dim,
+                group = o.heads.n_heads / o.heads.n_kv_heads;
   const int64_t m = o.features.features;
   const double s = std::pow(static_cast<double>(d), -0.25);
-  std::vector<float> out(static_cast<size_t>(tokens * o.n_heads * d));
-  for (int64_t g = 0; g < o.n_kv_heads; ++g) {
+  std::vector<float> out(static_cast<size_t>(tokens * o.heads.n_heads * d));
+  for (int64_t g = 0; g < o.heads.n_kv_heads; ++g) {
     const rf::PositiveFeatureMap map = HeadFeatureMap(o, g);
     std::vector<double> scale(static_cast<size_t>(m), -HUGE_VAL), z(static_cast<size_t>(m), 0.0);
     std::vector<double> sums(static_cast<size_t>(m * d), 0.0);
     std::vector<double> x(static_cast<size_t>(d)), y(static_cast<size_t>(d));
     for (int64_t t = 0; t < tokens; ++t) {
       for (int64_t i = 0; i < d; ++i) {
-        y[static_cast<size_t>(i)] = s * k.data<float>()[(t * o.n_kv_heads + g) * d + i];
+        y[static_cast<size_t>(i)] = s * k.data<float>()[(t * o.heads.n_kv_heads + g) * d + i];
       }
       const std::vector<double> lk = map.LogFeatures(y, false);
-      const float* value = v.data<float>() + (t * o.n_kv_heads + g) * d;
+      const float* value = v.data<float>() + (t * o.heads.n_kv_heads + g) * d;
       for (int64_t f = 0; f < m; ++f) {
         double& c = scale[static_cast<size_t>(f)];
         const double key_log = lk[static_cast<size_t>(f)];
@@ -254,7 +283,7 @@ std::vector<float> IncrementalReference(const FavorAttentionOptions& o, const Te
       }
       for (int64_t h = g * group; h < (g + 1) * group; ++h) {
         for (int64_t i = 0; i < d; ++i) {
-          x[static_cast<size_t>(i)] = s * q.data<float>()[(t * o.n_heads + h) * d + i];
+          x[static_cast<size_t>(i)] = s * q.data<float>()[(t * o.heads.n_heads + h) * d + i];
         }
         const std::vector<double> lq = map.LogFeatures(x, true);
         double r = -HUGE_VAL;
@@ -271,7 +300,7 @@ std::vector<float> IncrementalReference(const FavorAttentionOptions& o, const Te
           }
         }
         for (int64_t i = 0; i < d; ++i) {
-          out[static_cast<size_t>((t * o.n_heads + h) * d + i)] =
+          out[static_cast<size_t>((t * o.heads.n_heads + h) * d + i)] =
               static_cast<float>(numerator[static_cast<size_t>(i)] / denominator);
         }
       }

@@ -28,9 +28,9 @@ HybridAttentionOptions Options(const Shape4& s, int64_t window, int64_t sinks, b
                                rf::RfKind kind = rf::RfKind::kSaderf, int64_t features = 32,
                                int64_t chunk = 64) {
   HybridAttentionOptions o;
-  o.n_heads = s.heads;
-  o.n_kv_heads = s.kv_heads;
-  o.head_dim = s.dim;
+  o.heads.n_heads = s.heads;
+  o.heads.n_kv_heads = s.kv_heads;
+  o.heads.head_dim = s.dim;
   o.layer = 2;
   o.window = window;
   o.sinks = sinks;
@@ -45,13 +45,14 @@ HybridAttentionOptions Options(const Shape4& s, int64_t window, int64_t sinks, b
 // log-sum-exp over features) for the tail, one normalisation.
 std::vector<float> Reference(const HybridAttentionOptions& o, const Tensor& q, const Tensor& k,
                              const Tensor& v) {
-  const int64_t tokens = q.dim(0), d = o.head_dim, group = o.n_heads / o.n_kv_heads;
+  const int64_t tokens = q.dim(0), d = o.heads.head_dim,
+                group = o.heads.n_heads / o.heads.n_kv_heads;
   const double s = std::pow(static_cast<double>(d), -0.25);
-  std::vector<float> out(static_cast<size_t>(tokens * o.n_heads * d));
+  std::vector<float> out(static_cast<size_t>(tokens * o.heads.n_heads * d));
   auto at = [d](const Tensor& t, int64_t row, int64_t heads, int64_t head, int64_t i) {
     return static_cast<double>(t.data<float>()[(row * heads + head) * d + i]);
   };
-  for (int64_t g = 0; g < o.n_kv_heads; ++g) {
+  for (int64_t g = 0; g < o.heads.n_kv_heads; ++g) {
     int64_t window = o.head_windows.empty() ? o.window : o.head_windows[static_cast<size_t>(g)];
     if (window == rf::kExactHead) window = tokens;
     std::optional<rf::PositiveFeatureMap> map;
@@ -65,24 +66,25 @@ std::vector<float> Reference(const HybridAttentionOptions& o, const Tensor& q, c
       for (int64_t t = 0; t < tokens; ++t) {
         std::vector<double> log_w(static_cast<size_t>(t + 1), -INFINITY);
         std::vector<double> x(static_cast<size_t>(d));
-        for (int64_t i = 0; i < d; ++i) x[static_cast<size_t>(i)] = s * at(q, t, o.n_heads, h, i);
+        for (int64_t i = 0; i < d; ++i)
+          x[static_cast<size_t>(i)] = s * at(q, t, o.heads.n_heads, h, i);
         const auto lq = map ? map->LogFeatures(x, true) : std::vector<double>();
         for (int64_t j = 0; j <= t; ++j) {
           if (j < o.sinks || j > t - window) {
             double dot = 0;
             for (int64_t i = 0; i < d; ++i)
-              dot += at(q, t, o.n_heads, h, i) * at(k, j, o.n_kv_heads, g, i);
+              dot += at(q, t, o.heads.n_heads, h, i) * at(k, j, o.heads.n_kv_heads, g, i);
             log_w[static_cast<size_t>(j)] = dot / std::sqrt(static_cast<double>(d));
           } else if (map) {
             std::vector<double> y(static_cast<size_t>(d));
             for (int64_t i = 0; i < d; ++i)
-              y[static_cast<size_t>(i)] = s * at(k, j, o.n_kv_heads, g, i);
+              y[static_cast<size_t>(i)] = s * at(k, j, o.heads.n_kv_heads, g, i);
             log_w[static_cast<size_t>(j)] =
                 testing::LogSumExpOfSums(lq, map->LogFeatures(y, false));
           }
         }
-        testing::WriteWeightedAverage(log_w, v, o.n_kv_heads, g, d,
-                                      out.data() + (t * o.n_heads + h) * d);
+        testing::WriteWeightedAverage(log_w, v, o.heads.n_kv_heads, g, d,
+                                      out.data() + (t * o.heads.n_heads + h) * d);
       }
     }
   }
@@ -175,14 +177,37 @@ TEST_P(HybridAttentionTest, AWindowCoveringEverythingIsExactAttention) {
             1e-5);
 }
 
+// A model's own query scale (Gemma's query_pre_attn_scalar, say) reaches both parts: the exact
+// window's scores, and the tail's features (no tail is read here, but it is built with it).
+TEST_P(HybridAttentionTest, AWindowCoveringEverythingIsExactAttentionAtTheModelsScale) {
+  const Shape4 s{4, 2, 16};
+  for (float scale : {0.45f, 0.08f}) {
+    HybridAttentionOptions options = Options(s, 64, 4, true);
+    options.heads.scale = scale;
+    auto hybrid = HybridAttentionOp::Create(options).value();
+    auto exact =
+        AttentionOp::Create({.n_heads = 4, .n_kv_heads = 2, .head_dim = 16, .scale = scale})
+            .value();
+    auto default_scale = AttentionOp::Create({.n_heads = 4, .n_kv_heads = 2, .head_dim = 16});
+    const Inputs in = MakeInputs(s, 60, 12);
+    const auto expected = RunInPieces(exact, s, in, {20, 1, 39}, GetParam());
+    EXPECT_LT(NormalizedError(RunInPieces(hybrid, s, in, {20, 1, 39}, GetParam()), expected), 1e-5)
+        << scale;
+    EXPECT_GT(
+        NormalizedError(RunInPieces(*default_scale, s, in, {20, 1, 39}, GetParam()), expected),
+        1e-2)
+        << "the scale matters at " << scale;
+  }
+}
+
 TEST_P(HybridAttentionTest, NoWindowAndNoSinksIsFavorAttention) {
   const Shape4 s{4, 2, 16};
   for (rf::RfKind kind : {rf::RfKind::kSaderf, rf::RfKind::kSderf}) {
     auto hybrid = HybridAttentionOp::Create(Options(s, 0, 0, true, kind, 32, 16)).value();
     FavorAttentionOptions f;
-    f.n_heads = 4;
-    f.n_kv_heads = 2;
-    f.head_dim = 16;
+    f.heads.n_heads = 4;
+    f.heads.n_kv_heads = 2;
+    f.heads.head_dim = 16;
     f.layer = 2;
     f.features = {.kind = kind, .features = 32, .seed = 4};
     f.chunk = 16;
