@@ -8,21 +8,14 @@
 // Prints peak resident memory (VmHWM) after the exact session and after all of them, and the ratio.
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 
+#include "engine/core/memory_budget.h"
 #include "favor/favor.hpp"
 
 namespace {
 
-double PeakResidentMiB() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
-  }
-  return 0;
-}
+double PeakResidentMiB() { return static_cast<double>(favor::PeakResidentBytes()) / (1 << 20); }
 
 bool Run(favor::Session& session, const char* what) {
   favor::GenerateOptions options;

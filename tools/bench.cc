@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/core/memory_budget.h"
 #include "engine/core/status.h"
 #include "engine/core/threading.h"
 #include "engine/ops/attention_op.h"
@@ -36,20 +37,6 @@ using Clock = std::chrono::steady_clock;
 
 int Fail(const absl::Status& status) { return PrintFailure("bench", status); }
 int UsageError(const std::string& message) { return PrintUsageError("bench", message); }
-
-// Peak resident memory of the process: reset (Linux >= 4.0 clears VmHWM on "5") and read.
-void ResetPeakResidentMemory() {
-  std::ofstream clear("/proc/self/clear_refs");
-  clear << "5";
-}
-double PeakResidentMiB() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
-  }
-  return 0;
-}
 
 struct TestSpec {
   bool prompt;
@@ -85,7 +72,7 @@ absl::StatusOr<BenchRow> RunTest(const runtime::ModelVariant& model, const TestS
     return ids;
   };
 
-  ResetPeakResidentMemory();
+  ResetPeakResident();
   std::vector<double> speeds;
   double attention_seconds = 0, total_seconds = 0;
   std::map<std::string, double> seconds_by_type;
@@ -148,7 +135,7 @@ absl::StatusOr<BenchRow> RunTest(const runtime::ModelVariant& model, const TestS
       speeds.size() > 1 ? std::sqrt(squares / static_cast<double>(speeds.size() - 1)) : 0.0;
   row.attention_share = total_seconds > 0 ? attention_seconds / total_seconds : 0.0;
   row.state_mib = static_cast<double>(s.StateBytes()) / (1 << 20);
-  row.peak_rss_mib = PeakResidentMiB();
+  row.peak_rss_mib = static_cast<double>(PeakResidentBytes()) / (1 << 20);
   return row;
 }
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -49,6 +50,20 @@ std::string FormatBytes(int64_t bytes) {
   // One decimal for KiB and MiB, two above (where a unit is a lot of memory).
   if (unit < 2) return absl::StrFormat("%.1f %s", value, kUnits[unit]);
   return absl::StrFormat("%.2f %s", value, kUnits[unit]);
+}
+
+int64_t PeakResidentBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atoll(line.c_str() + 6) * 1024;
+  }
+  return 0;
+}
+
+void ResetPeakResident() {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";
 }
 
 }  // namespace favor
