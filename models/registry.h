@@ -1,32 +1,21 @@
-// Model architectures as graph builders. A builder turns a loaded model file into an engine Graph
-// (input: token ids i32[T]; output: the logits of the last position, f32[1, vocab], after a
-// LastRow node that scoring bypasses); the registry maps the architecture
-// named in the file to its builder, so adding an architecture is adding one builder here.
+// From a loaded model file to its graph: the architecture's traits applied to the config
+// (models/architecture.h), the tensors checked against what the decoder reads, and the generic
+// decoder built (models/decoder.h).
 #pragma once
 
-#include <functional>
 #include <memory>
-#include <string>
-#include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/graph/graph.h"
 #include "engine/io/model_file.h"
+#include "models/architecture.h"
+#include "models/decoder.h"
 
 namespace favor::models {
 
-struct BuildOptions {
-  DType weights = DType::kF32;  // Matrix weights for compute: f32 or bf16.
-};
-
-using Builder = std::function<absl::StatusOr<std::shared_ptr<Graph>>(const io::ModelFile&,
-                                                                     const BuildOptions&)>;
-
-// The builder for `architecture`, or an error listing the supported ones.
-absl::StatusOr<Builder> FindBuilder(const std::string& architecture);
-std::vector<std::string> SupportedArchitectures();
-
-absl::StatusOr<std::shared_ptr<Graph>> BuildGraph(const io::ModelFile& model,
+// Applies the architecture's traits to `model.config` (so that the caller's config says what was
+// built), validates the tensors and builds the graph.
+absl::StatusOr<std::shared_ptr<Graph>> BuildGraph(io::ModelFile& model,
                                                   const BuildOptions& options);
 
 }  // namespace favor::models

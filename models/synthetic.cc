@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/core/status.h"
+#include "models/decoder.h"
 
 namespace favor::models {
 namespace {
@@ -124,7 +125,7 @@ absl::StatusOr<io::ModelFile> SyntheticModelFile(const SyntheticShape& shape, ui
   }
   file.vocabulary = ByteFallbackVocabulary(shape.vocab_size);
   file.metadata.emplace_back("synthetic.seed", absl::StrCat(seed));
-  FAVOR_RETURN_IF_ERROR(io::ValidateLlamaTensors(file));
+  FAVOR_RETURN_IF_ERROR(ValidateTensors(file));
   return file;
 }
 

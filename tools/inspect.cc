@@ -50,10 +50,10 @@ int Inspect(int argc, char** argv) {
       static_cast<long long>(c.dim), static_cast<long long>(c.n_layers),
       static_cast<long long>(c.n_heads), static_cast<long long>(c.n_kv_heads),
       static_cast<long long>(c.head_dim()), static_cast<long long>(c.hidden_dim));
-  std::printf("vocab:        %lld, context %lld, rms eps %g, rope theta %g (%s), output head %s\n",
+  std::printf("vocab:        %lld, context %lld, %s eps %g, rope theta %g (%s), output head %s\n",
               static_cast<long long>(c.vocab_size), static_cast<long long>(c.max_seq_len),
-              c.rms_eps, c.rope_theta,
-              c.rope_style == kernels::RopeStyle::kHalves ? "halves" : "adjacent pairs",
+              c.norm == io::NormKind::kRms ? "rms" : "layer norm", c.norm_eps, c.rope_theta,
+              c.rotary_pairs == io::RotaryPairs::kHalves ? "halves" : "adjacent pairs",
               c.tied_embeddings ? "tied to the embedding" : "separate");
   const text::Tokenizer& tokenizer = (*model)->tokenizer();
   std::printf("tokenizer:    %s, %d pieces, bos %d '%s', eos %d '%s', adds bos: %s\n",

@@ -438,9 +438,10 @@ absl::StatusOr<ModelFile> ParseGguf(std::shared_ptr<const Storage> file, const s
   if (!(eps > 0.0 && eps < 1.0)) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": invalid rms eps ", eps));
   }
-  c.rms_eps = static_cast<float>(eps);
+  c.norm_eps = static_cast<float>(eps);
+  FAVOR_ASSIGN_OR_RETURN(c.attention_head_dim, gguf.Integer(a + "attention.key_length", 0));
   FAVOR_ASSIGN_OR_RETURN(c.rope_theta, gguf.Real(a + "rope.freq_base", 10000.0));
-  c.rope_style = kernels::RopeStyle::kAdjacentPairs;  // GGUF's llama weights are permuted for it.
+  c.rotary_pairs = RotaryPairs::kAdjacent;  // GGUF's converter permutes q/k rows for it.
   auto embedding = model.tensors.find("token_embd.weight");
   if (embedding == model.tensors.end() || embedding->second.rank() != 2) {
     return absl::NotFoundError(absl::StrCat(path, ": missing tensor 'token_embd.weight'"));

@@ -38,33 +38,39 @@ absl::StatusOr<Json> ReadJsonFile(const std::string& path) {
   return Json::Parse(text, path);
 }
 
-// Maps Hugging Face Llama names to the canonical GGUF-style ones; "" for tensors we do not use.
+// Maps Hugging Face Llama names to the canonical GGUF-style ones, weights and biases alike (the
+// decoder refuses a tensor it would not read, so a bias is never dropped silently); "" for
+// buffers that are not parameters (rotary inverse frequencies, say).
 std::string CanonicalName(const std::string& name) {
   static const std::pair<absl::string_view, absl::string_view> kLayerParts[] = {
-      {"input_layernorm.weight", "attn_norm.weight"},
-      {"post_attention_layernorm.weight", "ffn_norm.weight"},
-      {"self_attn.q_proj.weight", "attn_q.weight"},
-      {"self_attn.k_proj.weight", "attn_k.weight"},
-      {"self_attn.v_proj.weight", "attn_v.weight"},
-      {"self_attn.o_proj.weight", "attn_output.weight"},
-      {"mlp.gate_proj.weight", "ffn_gate.weight"},
-      {"mlp.up_proj.weight", "ffn_up.weight"},
-      {"mlp.down_proj.weight", "ffn_down.weight"},
+      {"input_layernorm", "attn_norm"},    {"post_attention_layernorm", "ffn_norm"},
+      {"self_attn.q_proj", "attn_q"},      {"self_attn.k_proj", "attn_k"},
+      {"self_attn.v_proj", "attn_v"},      {"self_attn.o_proj", "attn_output"},
+      {"mlp.gate_proj", "ffn_gate"},       {"mlp.up_proj", "ffn_up"},
+      {"mlp.down_proj", "ffn_down"},
   };
-  if (name == "model.embed_tokens.weight") return "token_embd.weight";
-  if (name == "model.norm.weight") return "output_norm.weight";
-  if (name == "lm_head.weight") return "output.weight";
+  std::string base = name, suffix;
+  for (absl::string_view kind : {".weight", ".bias"}) {
+    if (absl::EndsWith(name, kind)) {
+      base = name.substr(0, name.size() - kind.size());
+      suffix = std::string(kind);
+    }
+  }
+  if (suffix.empty()) return "";
+  if (base == "model.embed_tokens") return "token_embd" + suffix;
+  if (base == "model.norm") return "output_norm" + suffix;
+  if (base == "lm_head") return "output" + suffix;
   constexpr absl::string_view kPrefix = "model.layers.";
-  if (!absl::StartsWith(name, kPrefix)) return "";
-  const std::string rest = name.substr(kPrefix.size());
+  if (!absl::StartsWith(base, kPrefix)) return "";
+  const std::string rest = base.substr(kPrefix.size());
   const size_t dot = rest.find('.');
   int64_t layer = 0;
   if (dot == std::string::npos || !absl::SimpleAtoi(rest.substr(0, dot), &layer)) return "";
   const std::string part = rest.substr(dot + 1);
   for (const auto& [hf, canonical] : kLayerParts) {
-    if (part == hf) return absl::StrCat("blk.", layer, ".", canonical);
+    if (part == hf) return absl::StrCat("blk.", layer, ".", canonical, suffix);
   }
-  return "";
+  return absl::StrCat("blk.", layer, ".", part, suffix);  // Unknown: the decoder names it.
 }
 
 absl::Status LoadSafetensorsFile(const std::string& path, ModelFile& model) {
@@ -391,10 +397,11 @@ absl::Status ParseHuggingFaceConfig(const Json& config, const std::string& confi
                          OptionalInt(config, "max_position_embeddings", 2048, config_path));
   FAVOR_ASSIGN_OR_RETURN(const double eps,
                          OptionalNumber(config, "rms_norm_eps", 1e-6, 1e-30, 0.5, config_path));
-  c.rms_eps = static_cast<float>(eps);
+  c.norm_eps = static_cast<float>(eps);
+  FAVOR_ASSIGN_OR_RETURN(c.attention_head_dim, OptionalInt(config, "head_dim", 0, config_path));
   FAVOR_ASSIGN_OR_RETURN(c.rope_theta,
                          OptionalNumber(config, "rope_theta", 10000.0, 1.0, 1e12, config_path));
-  c.rope_style = kernels::RopeStyle::kHalves;  // Hugging Face rotates the two halves.
+  c.rotary_pairs = RotaryPairs::kHalves;  // Hugging Face rotates the two halves.
   const Json* tie = config.Find("tie_word_embeddings");
   c.tied_embeddings = tie != nullptr && tie->is_bool() && tie->bool_value();
   if (const Json* scaling = config.Find("rope_scaling");

@@ -36,9 +36,9 @@ absl::StatusOr<ModelConfig> ConfigFrom(const Header& h, bool shared_classifier,
   c.vocab_size = h.vocab_size < 0 ? -static_cast<int64_t>(h.vocab_size) : h.vocab_size;
   c.max_seq_len = h.seq_len;
   c.tied_embeddings = shared_classifier;
-  c.rms_eps = 1e-5f;
+  c.norm_eps = 1e-5f;
   c.rope_theta = 10000.0;
-  c.rope_style = kernels::RopeStyle::kAdjacentPairs;
+  c.rotary_pairs = RotaryPairs::kAdjacent;
   FAVOR_RETURN_IF_ERROR(c.Validate(path));
   return c;
 }

@@ -20,19 +20,7 @@ namespace {
 constexpr int64_t kMaxDimension = int64_t{1} << 20;  // Far above any real model; refuses garbage.
 constexpr int64_t kMaxLayers = 1024;
 constexpr int64_t kMaxVocab = int64_t{1} << 22;
-
-absl::Status ExpectShape(const ModelFile& model, const std::string& name, const Shape& shape) {
-  auto it = model.tensors.find(name);
-  if (it == model.tensors.end()) {
-    return absl::NotFoundError(absl::StrCat(model.path, ": missing tensor '", name, "'"));
-  }
-  if (!(it->second.shape() == shape)) {
-    return absl::InvalidArgumentError(absl::StrCat(model.path, ": tensor '", name, "' is ",
-                                                   it->second.DebugString(), ", expected shape ",
-                                                   shape.ToString()));
-  }
-  return absl::OkStatus();
-}
+constexpr int64_t kMaxHeadDim = 1024;
 
 // The first element of `count` that is an Inf or a NaN in an IEEE binary format whose magnitude
 // bits are `magnitude_mask` and whose all-ones exponent starts at `infinity`, or -1. A value is
@@ -96,43 +84,26 @@ absl::Status ModelConfig::Validate(absl::string_view source) const {
   };
   if (dim <= 0 || dim > kMaxDimension) return bad("dim", dim);
   if (n_layers <= 0 || n_layers > kMaxLayers) return bad("layers", n_layers);
-  if (n_heads <= 0 || n_heads > dim || dim % n_heads != 0) return bad("heads", n_heads);
+  if (n_heads <= 0 || n_heads > dim) return bad("heads", n_heads);
+  if (attention_head_dim == 0 && dim % n_heads != 0) return bad("heads", n_heads);
   if (n_kv_heads <= 0 || n_kv_heads > n_heads || n_heads % n_kv_heads != 0) {
     return bad("kv heads", n_kv_heads);
   }
-  if (head_dim() % 2 != 0 || head_dim() > kernels::kMaxHeadDim) return bad("head dim", head_dim());
+  if (attention_head_dim < 0 || head_dim() <= 0 || head_dim() > kMaxHeadDim) {
+    return bad("head dim", head_dim());
+  }
   if (hidden_dim <= 0 || hidden_dim > 16 * kMaxDimension) return bad("ffn dim", hidden_dim);
   if (vocab_size <= 0 || vocab_size > kMaxVocab) return bad("vocab size", vocab_size);
   if (max_seq_len <= 0 || max_seq_len > (int64_t{1} << 24))
     return bad("context length", max_seq_len);
-  if (!(rms_eps > 0.0f && rms_eps < 1.0f)) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": invalid rms eps ", rms_eps));
+  if (!(norm_eps > 0.0f && norm_eps < 1.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": invalid norm epsilon ", norm_eps));
+  }
+  if (!(query_scale >= 0.0f) || !std::isfinite(query_scale)) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": invalid query scale ", query_scale));
   }
   if (!(rope_theta > 1.0) || !std::isfinite(rope_theta)) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": invalid rope theta ", rope_theta));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateLlamaTensors(const ModelFile& model) {
-  const ModelConfig& c = model.config;
-  const int64_t kv_dim = c.n_kv_heads * c.head_dim();
-  FAVOR_RETURN_IF_ERROR(ExpectShape(model, "token_embd.weight", Shape{c.vocab_size, c.dim}));
-  FAVOR_RETURN_IF_ERROR(ExpectShape(model, "output_norm.weight", Shape{c.dim}));
-  if (!c.tied_embeddings) {
-    FAVOR_RETURN_IF_ERROR(ExpectShape(model, "output.weight", Shape{c.vocab_size, c.dim}));
-  }
-  for (int64_t l = 0; l < c.n_layers; ++l) {
-    const std::string p = absl::StrCat("blk.", l, ".");
-    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "attn_norm.weight", Shape{c.dim}));
-    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "attn_q.weight", Shape{c.dim, c.dim}));
-    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "attn_k.weight", Shape{kv_dim, c.dim}));
-    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "attn_v.weight", Shape{kv_dim, c.dim}));
-    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "attn_output.weight", Shape{c.dim, c.dim}));
-    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "ffn_norm.weight", Shape{c.dim}));
-    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "ffn_gate.weight", Shape{c.hidden_dim, c.dim}));
-    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "ffn_up.weight", Shape{c.hidden_dim, c.dim}));
-    FAVOR_RETURN_IF_ERROR(ExpectShape(model, p + "ffn_down.weight", Shape{c.dim, c.hidden_dim}));
   }
   return absl::OkStatus();
 }

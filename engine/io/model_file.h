@@ -18,12 +18,23 @@
 
 #include "absl/status/statusor.h"
 #include "engine/core/tensor.h"
-#include "engine/kernels/kernel_table.h"
 
 namespace favor::io {
 
+// How a file orders the two coordinates each rotary pair turns: adjacent (2i, 2i + 1: llama2.c,
+// and GGUF, whose converter permutes the q/k rows for it) or the two halves (i, i + d/2: Hugging
+// Face).
+enum class RotaryPairs { kAdjacent, kHalves };
+enum class NormKind { kRms, kLayer };
+// Gated SiLU (Llama), gated tanh-GELU (Gemma), plain GELU (GPT-2).
+enum class FeedForwardKind { kSwiGlu, kGeGlu, kGelu };
+enum class PositionKind { kRotary, kLearned };
+
+// An architecture's hyper-parameters and traits, as data: the numbers come from the file, the
+// traits from the architecture's row in models/architecture.cc (and the file where it says).
+// The generic decoder (models/decoder.cc) builds from this alone.
 struct ModelConfig {
-  std::string architecture = "llama";
+  std::string architecture = "llama";  // GGUF's names: llama, qwen2, gemma2, phi3, gpt2, ...
   int64_t dim = 0;
   int64_t n_layers = 0;
   int64_t n_heads = 0;
@@ -31,13 +42,25 @@ struct ModelConfig {
   int64_t hidden_dim = 0;  // Feed-forward width.
   int64_t vocab_size = 0;
   int64_t max_seq_len = 0;  // Context the model was trained for.
-  float rms_eps = 1e-5f;
+  // Per-head size when the file gives it (GGUF attention.key_length, config.json head_dim: Gemma's
+  // is not dim / heads); 0: dim / n_heads.
+  int64_t attention_head_dim = 0;
+  float query_scale = 0.0f;  // Scale of the attention scores; 0: 1 / sqrt(head_dim).
+  NormKind norm = NormKind::kRms;
+  float norm_eps = 1e-5f;
+  bool norm_adds_one = false;  // Gemma's RMSNorm multiplies by (1 + weight).
+  FeedForwardKind feed_forward = FeedForwardKind::kSwiGlu;
+  PositionKind positions = PositionKind::kRotary;
   double rope_theta = 10000.0;
-  kernels::RopeStyle rope_style = kernels::RopeStyle::kAdjacentPairs;
+  RotaryPairs rotary_pairs = RotaryPairs::kAdjacent;
   bool tied_embeddings = false;
+  float embedding_scale = 1.0f;  // Gemma multiplies the embeddings by sqrt(dim).
 
-  int64_t head_dim() const { return n_heads > 0 ? dim / n_heads : 0; }
-  // Checks that the numbers describe a buildable model (positive, divisible, within limits).
+  int64_t head_dim() const {
+    return attention_head_dim > 0 ? attention_head_dim : n_heads > 0 ? dim / n_heads : 0;
+  }
+  // Checks that the numbers describe a plausible model (positive, divisible, within limits), so
+  // that a corrupt header is refused before anything is sized from it.
   absl::Status Validate(absl::string_view source) const;
 };
 
@@ -97,9 +120,6 @@ absl::StatusOr<Vocabulary> ParseLlama2cTokenizer(const Storage& file, const std:
 // float through a float pointer is undefined behaviour).
 absl::StatusOr<Tensor> ViewOrCopy(std::shared_ptr<const Storage> file, size_t offset, DType dtype,
                                   const Shape& shape);
-
-// Checks that every tensor the Llama architecture needs is present with the right shape.
-absl::Status ValidateLlamaTensors(const ModelFile& model);
 
 // Checks that no floating-point weight is NaN or Inf (a corrupt or badly converted file would
 // otherwise generate garbage silently); the error names the tensor and the element.

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/runtime/model.h"
 #include "engine/runtime/session.h"
+#include "models/decoder.h"
 
 namespace favor::fuzz {
 namespace {
@@ -41,7 +42,7 @@ std::shared_ptr<const Storage> CopyInput(const uint8_t* data, size_t size) {
 }
 
 void BuildAndRun(io::ModelFile file) {
-  if (!io::ValidateLlamaTensors(file).ok()) return;
+  if (!models::ValidateTensors(file).ok()) return;
   int64_t parameters = 0;
   for (const auto& [name, tensor] : file.tensors) parameters += tensor.NumElements();
   if (parameters > kMaxRunParameters) return;

@@ -55,6 +55,27 @@ TEST(BadSafetensors, WellFormedHeaderParses) {
           .ok());
 }
 
+// Biases and unknown layer parameters keep a canonical name, so that the decoder refuses them by
+// name instead of the loader dropping them; non-parameter buffers are skipped.
+TEST(BadSafetensors, BiasesAreKeptUnderCanonicalNames) {
+  std::string bytes(8, '\0');
+  const std::string header =
+      Object(Entry("model.layers.3.self_attn.q_proj.bias", "[4]", "[0, 16]"),
+             Entry("model.layers.3.mlp.experts.weight", "[4]", "[16, 32]"),
+             Entry("model.layers.3.self_attn.rotary_emb.inv_freq", "[4]", "[32, 48]"));
+  const uint64_t length = header.size();
+  std::memcpy(bytes.data(), &length, 8);
+  bytes += header;
+  bytes.append(64, '\0');
+  auto buffer = AlignedBuffer::Create(bytes.size()).value();
+  std::memcpy(buffer->data(), bytes.data(), bytes.size());
+  ModelFile model;
+  ASSERT_TRUE(ParseSafetensors(buffer, "test.safetensors", model).ok());
+  EXPECT_EQ(model.tensors.count("blk.3.attn_q.bias"), 1u);
+  EXPECT_EQ(model.tensors.count("blk.3.mlp.experts.weight"), 1u);
+  EXPECT_EQ(model.tensors.size(), 2u) << "inv_freq is a buffer, not a parameter";
+}
+
 TEST(BadSafetensors, SizesAndOffsets) {
   // Dimension products that overflow 64 bits, absurd and non-positive dimensions.
   ExpectError(Object(Entry(kNorm, "[4294967296, 4294967296]", "[0, 64]")), "too large");

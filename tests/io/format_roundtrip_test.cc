@@ -149,7 +149,7 @@ std::string WriteGguf(const ModelFile& model, const Vocabulary& vocab, uint32_t 
   kv_u32("llama.attention.head_count", static_cast<uint32_t>(c.n_heads));
   kv_u32("llama.attention.head_count_kv", static_cast<uint32_t>(c.n_kv_heads));
   kv_u32("llama.context_length", static_cast<uint32_t>(c.max_seq_len));
-  kv_f32("llama.attention.layer_norm_rms_epsilon", c.rms_eps);
+  kv_f32("llama.attention.layer_norm_rms_epsilon", c.norm_eps);
   kv_f32("llama.rope.freq_base", static_cast<float>(c.rope_theta));
   kv_string("tokenizer.ggml.model", "llama");
   string("tokenizer.ggml.tokens");
@@ -316,7 +316,7 @@ TEST_F(FormatRoundTrip, ShardedHuggingFaceWithHalvesRope) {
     const std::string dir = WriteHuggingFace(model_, dtype);
     const auto file = LoadModelFile(dir);
     ASSERT_TRUE(file.ok()) << file.status();
-    EXPECT_EQ(file->config.rope_style, kernels::RopeStyle::kHalves);
+    EXPECT_EQ(file->config.rotary_pairs, io::RotaryPairs::kHalves);
     const double error = NormalizedError(Logits(dir), reference_);
     std::printf("safetensors %s: logits normalised error %.2e\n",
                 std::string(DTypeName(dtype)).c_str(), error);

@@ -1,5 +1,6 @@
 // The three formats of the real models in ../shared/models load into the same canonical form.
 #include "engine/io/model_file.h"
+#include "models/decoder.h"
 #include "tests/test_util.h"
 
 namespace favor::io {
@@ -19,8 +20,8 @@ void ExpectStories260K(const ModelConfig& c) {
   EXPECT_EQ(c.hidden_dim, 172);
   EXPECT_EQ(c.vocab_size, 512);
   EXPECT_EQ(c.max_seq_len, 512);
-  EXPECT_NEAR(c.rms_eps, 1e-5f, 1e-9f);
-  EXPECT_EQ(c.rope_style, kernels::RopeStyle::kAdjacentPairs);
+  EXPECT_NEAR(c.norm_eps, 1e-5f, 1e-9f);
+  EXPECT_EQ(c.rotary_pairs, io::RotaryPairs::kAdjacent);
 }
 
 TEST(ModelLoading, GgufVersion1WithItsVocabulary) {
@@ -30,7 +31,7 @@ TEST(ModelLoading, GgufVersion1WithItsVocabulary) {
   ExpectStories260K(model->config);
   EXPECT_FALSE(model->config.tied_embeddings);  // The file carries output.weight.
   EXPECT_EQ(model->tensors.size(), 48u);
-  EXPECT_TRUE(ValidateLlamaTensors(*model).ok());
+  EXPECT_TRUE(models::ValidateTensors(*model).ok());
   ASSERT_TRUE(model->vocabulary.has_value());
   EXPECT_EQ(model->vocabulary->pieces.size(), 512u);
   EXPECT_EQ(model->vocabulary->pieces[1], "<s>");
@@ -46,7 +47,7 @@ TEST(ModelLoading, Llama2cLegacyCheckpoint) {
   ExpectStories260K(model->config);
   EXPECT_TRUE(model->config.tied_embeddings);
   EXPECT_FALSE(model->vocabulary.has_value());
-  EXPECT_TRUE(ValidateLlamaTensors(*model).ok());
+  EXPECT_TRUE(models::ValidateTensors(*model).ok());
 }
 
 TEST(ModelLoading, GgufAndLlama2cHoldTheSameWeights) {
@@ -89,10 +90,10 @@ TEST(ModelLoading, HuggingFaceDirectory) {
   EXPECT_EQ(c.n_kv_heads, 4);
   EXPECT_EQ(c.hidden_dim, 384);
   EXPECT_EQ(c.vocab_size, 2048);
-  EXPECT_NEAR(c.rms_eps, 1e-6f, 1e-10f);
-  EXPECT_EQ(c.rope_style, kernels::RopeStyle::kHalves);
+  EXPECT_NEAR(c.norm_eps, 1e-6f, 1e-10f);
+  EXPECT_EQ(c.rotary_pairs, io::RotaryPairs::kHalves);
   EXPECT_TRUE(c.tied_embeddings);
-  EXPECT_TRUE(ValidateLlamaTensors(*model).ok());
+  EXPECT_TRUE(models::ValidateTensors(*model).ok());
   ASSERT_TRUE(model->vocabulary.has_value());
   EXPECT_EQ(model->vocabulary->pieces[1], "<|start_story|>");
   EXPECT_EQ(model->vocabulary->types[1], PieceType::kControl);

@@ -1,9 +1,10 @@
-#include "models/llama.h"
+#include "models/decoder.h"
+
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/half.h"
 #include "engine/core/status.h"
-#include "engine/graph/pass.h"
 #include "engine/ops/attention.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/embedding.h"
@@ -15,7 +16,23 @@
 namespace favor::models {
 namespace {
 
-// RMSNorm weights are tiny: keep them in f32 whatever the file stores.
+// Traits whose ops the engine does not have yet: refused by name instead of built wrongly.
+absl::Status CheckBuildable(const io::ModelConfig& c, const std::string& source) {
+  auto lacking = [&](const char* what) {
+    return absl::UnimplementedError(absl::StrCat(source, ": architecture '", c.architecture,
+                                                 "' needs ", what,
+                                                 ", which the engine cannot build yet"));
+  };
+  if (c.norm != io::NormKind::kRms) return lacking("LayerNorm");
+  if (c.norm_adds_one) return lacking("RMSNorm with (1 + weight)");
+  if (c.feed_forward != io::FeedForwardKind::kSwiGlu) return lacking("a GELU feed-forward");
+  if (c.positions != io::PositionKind::kRotary) return lacking("learned positions");
+  if (c.embedding_scale != 1.0f) return lacking("scaled embeddings");
+  if (c.head_dim() % 2 != 0) return lacking("rotary positions over an odd head size");
+  return absl::OkStatus();
+}
+
+// Norm weights are tiny: keep them in f32 whatever the file stores.
 absl::StatusOr<Tensor> AsF32(const Tensor& tensor) {
   if (tensor.dtype() == DType::kF32) return tensor;
   FAVOR_ASSIGN_OR_RETURN(Tensor out, Tensor::Allocate(DType::kF32, tensor.shape()));
@@ -27,13 +44,17 @@ absl::StatusOr<Tensor> AsF32(const Tensor& tensor) {
   return out;
 }
 
-class LlamaBuilder {
+kernels::RopeStyle RopeStyleOf(io::RotaryPairs pairs) {
+  return pairs == io::RotaryPairs::kHalves ? kernels::RopeStyle::kHalves
+                                           : kernels::RopeStyle::kAdjacentPairs;
+}
+
+class DecoderBuilder {
  public:
-  LlamaBuilder(const io::ModelFile& model, const BuildOptions& options)
+  DecoderBuilder(const io::ModelFile& model, const BuildOptions& options)
       : model_(model), options_(options), graph_(std::make_shared<Graph>()) {}
 
   absl::StatusOr<std::shared_ptr<Graph>> Build() {
-    FAVOR_RETURN_IF_ERROR(io::ValidateLlamaTensors(model_));
     const io::ModelConfig& c = model_.config;
     Graph& g = *graph_;
     FAVOR_ASSIGN_OR_RETURN(const ValueId tokens,
@@ -44,17 +65,19 @@ class LlamaBuilder {
                            g.Add("embed", std::make_shared<EmbeddingOp>(), {table, tokens}));
 
     const int64_t head_dim = c.head_dim();
-    FAVOR_ASSIGN_OR_RETURN(auto rope_q, RopeOp::Create({.n_heads = c.n_heads,
-                                                        .head_dim = head_dim,
-                                                        .theta = c.rope_theta,
-                                                        .style = c.rope_style}));
+    const kernels::RopeStyle style = RopeStyleOf(c.rotary_pairs);
+    FAVOR_ASSIGN_OR_RETURN(
+        auto rope_q,
+        RopeOp::Create(
+            {.n_heads = c.n_heads, .head_dim = head_dim, .theta = c.rope_theta, .style = style}));
     FAVOR_ASSIGN_OR_RETURN(auto rope_k, RopeOp::Create({.n_heads = c.n_kv_heads,
                                                         .head_dim = head_dim,
                                                         .theta = c.rope_theta,
-                                                        .style = c.rope_style}));
+                                                        .style = style}));
     FAVOR_ASSIGN_OR_RETURN(auto attention, AttentionOp::Create({.n_heads = c.n_heads,
                                                                 .n_kv_heads = c.n_kv_heads,
-                                                                .head_dim = head_dim}));
+                                                                .head_dim = head_dim,
+                                                                .scale = c.query_scale}));
     auto add = std::make_shared<ElementwiseOp>(ElementwiseKind::kAdd);
     auto swiglu = std::make_shared<ElementwiseOp>(ElementwiseKind::kSwiGlu);
     for (int64_t l = 0; l < c.n_layers; ++l) {
@@ -78,7 +101,7 @@ class LlamaBuilder {
     // Generation needs the last position only; scoring bypasses this node (runtime::Model).
     FAVOR_ASSIGN_OR_RETURN(x, g.Add("last_position", std::make_shared<LastRowOp>(), {x}));
     FAVOR_ASSIGN_OR_RETURN(const ValueId normed, Norm("output_norm", x));
-    const std::string head = c.tied_embeddings ? "token_embd" : "output";
+    const std::string head = model_.tensors.count("output.weight") > 0 ? "output" : "token_embd";
     FAVOR_ASSIGN_OR_RETURN(const ValueId logits, Linear(head, normed, "output"));
     FAVOR_RETURN_IF_ERROR(g.MarkOutput(logits));
     return graph_;
@@ -91,7 +114,7 @@ class LlamaBuilder {
     FAVOR_ASSIGN_OR_RETURN(Tensor weight, AsF32(Weight(name + ".weight")));
     FAVOR_ASSIGN_OR_RETURN(const ValueId w,
                            graph_->AddConstant(name + ".weight", std::move(weight)));
-    return graph_->Add(name, std::make_shared<RmsNormOp>(model_.config.rms_eps), {x, w});
+    return graph_->Add(name, std::make_shared<RmsNormOp>(model_.config.norm_eps), {x, w});
   }
 
   absl::StatusOr<ValueId> Linear(const std::string& weight, ValueId x, std::string node = "") {
@@ -109,9 +132,61 @@ class LlamaBuilder {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<Graph>> BuildLlama(const io::ModelFile& model,
-                                                  const BuildOptions& options) {
-  return LlamaBuilder(model, options).Build();
+std::vector<TensorSlot> DecoderTensors(const io::ModelConfig& c) {
+  const int64_t q_dim = c.n_heads * c.head_dim(), kv_dim = c.n_kv_heads * c.head_dim();
+  std::vector<TensorSlot> slots = {
+      {"token_embd.weight", Shape{c.vocab_size, c.dim}},
+      {"output_norm.weight", Shape{c.dim}},
+      {"output.weight", Shape{c.vocab_size, c.dim}, /*optional=*/c.tied_embeddings},
+  };
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const std::string p = absl::StrCat("blk.", l, ".");
+    for (const TensorSlot& slot : std::initializer_list<TensorSlot>{
+             {p + "attn_norm.weight", Shape{c.dim}},
+             {p + "attn_q.weight", Shape{q_dim, c.dim}},
+             {p + "attn_k.weight", Shape{kv_dim, c.dim}},
+             {p + "attn_v.weight", Shape{kv_dim, c.dim}},
+             {p + "attn_output.weight", Shape{c.dim, q_dim}},
+             {p + "ffn_norm.weight", Shape{c.dim}},
+             {p + "ffn_gate.weight", Shape{c.hidden_dim, c.dim}},
+             {p + "ffn_up.weight", Shape{c.hidden_dim, c.dim}},
+             {p + "ffn_down.weight", Shape{c.dim, c.hidden_dim}},
+         }) {
+      slots.push_back(slot);
+    }
+  }
+  return slots;
+}
+
+absl::Status ValidateTensors(const io::ModelFile& model) {
+  std::set<std::string> read;
+  for (const TensorSlot& slot : DecoderTensors(model.config)) {
+    read.insert(slot.name);
+    auto it = model.tensors.find(slot.name);
+    if (it == model.tensors.end()) {
+      if (slot.optional) continue;
+      return absl::NotFoundError(absl::StrCat(model.path, ": missing tensor '", slot.name, "'"));
+    }
+    if (!(it->second.shape() == slot.shape)) {
+      return absl::InvalidArgumentError(absl::StrCat(model.path, ": tensor '", slot.name, "' is ",
+                                                     it->second.DebugString(), ", expected shape ",
+                                                     slot.shape.ToString()));
+    }
+  }
+  for (const auto& [name, tensor] : model.tensors) {
+    if (read.count(name) == 0) {
+      return absl::UnimplementedError(absl::StrCat(
+          model.path, ": tensor '", name, "' has no place in the ", model.config.architecture,
+          " decoder (a bias or an extra weight the engine cannot apply yet)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Graph>> BuildDecoder(const io::ModelFile& model,
+                                                    const BuildOptions& options) {
+  FAVOR_RETURN_IF_ERROR(CheckBuildable(model.config, model.path));
+  return DecoderBuilder(model, options).Build();
 }
 
 }  // namespace favor::models

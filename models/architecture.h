@@ -1,0 +1,31 @@
+// The architectures the engine builds, as data: each is a row of traits (norm, feed-forward,
+// positions, ...) that fill a ModelConfig, which the one generic decoder (models/decoder.h) turns
+// into a graph. Adding an architecture is adding a row here, the file formats' names for it
+// (engine/io), and any op its traits need that the engine lacks.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/io/model_file.h"
+
+namespace favor::models {
+
+struct Architecture {
+  std::string_view name;  // GGUF's general.architecture.
+  io::NormKind norm;
+  bool norm_adds_one;
+  io::FeedForwardKind feed_forward;
+  io::PositionKind positions;
+};
+
+// The row for `name`, or an error listing the supported ones.
+absl::StatusOr<const Architecture*> FindArchitecture(std::string_view name);
+std::vector<std::string> SupportedArchitectures();
+
+// Sets the config's traits from its architecture's row.
+absl::Status ApplyArchitecture(io::ModelConfig& config);
+
+}  // namespace favor::models

@@ -1,0 +1,81 @@
+// The generic decoder reads what its config says: the tensors it needs (and refuses any it would
+// not read, rather than ignoring a bias), the architecture's traits (refusing those it has no op
+// for, by name), and the file's own numbers (query scale, head size).
+#include "gtest/gtest.h"
+#include "models/registry.h"
+#include "models/synthetic.h"
+
+namespace favor::models {
+namespace {
+
+io::ModelFile Tiny() {
+  return SyntheticModelFile(FindSyntheticShape("tiny").value()).value();
+}
+
+TEST(Decoder, ATensorItWouldNotReadIsRefusedByName) {
+  io::ModelFile file = Tiny();
+  ASSERT_TRUE(ValidateTensors(file).ok());
+  const int64_t dim = file.config.dim;
+  file.tensors.emplace("blk.0.attn_q.bias", Tensor::Allocate(DType::kF32, Shape{dim}).value());
+  const absl::Status status = ValidateTensors(file);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("'blk.0.attn_q.bias' has no place in the llama decoder"),
+            std::string::npos)
+      << status;
+}
+
+TEST(Decoder, AMissingOrMisshapenTensorIsNamed) {
+  io::ModelFile file = Tiny();
+  file.tensors.erase("blk.1.ffn_up.weight");
+  EXPECT_NE(ValidateTensors(file).message().find("missing tensor 'blk.1.ffn_up.weight'"),
+            std::string::npos);
+  file = Tiny();
+  file.tensors["blk.0.attn_k.weight"] = Tensor::Allocate(DType::kF32, Shape{3, 5}).value();
+  EXPECT_NE(ValidateTensors(file).message().find("tensor 'blk.0.attn_k.weight'"),
+            std::string::npos);
+}
+
+TEST(Decoder, TraitsWithoutAnOpAreRefusedByName) {
+  const std::vector<std::pair<std::function<void(io::ModelConfig&)>, std::string>> cases = {
+      {[](io::ModelConfig& c) { c.norm = io::NormKind::kLayer; }, "LayerNorm"},
+      {[](io::ModelConfig& c) { c.norm_adds_one = true; }, "(1 + weight)"},
+      {[](io::ModelConfig& c) { c.feed_forward = io::FeedForwardKind::kGeGlu; }, "GELU"},
+      {[](io::ModelConfig& c) { c.positions = io::PositionKind::kLearned; }, "learned positions"},
+      {[](io::ModelConfig& c) { c.embedding_scale = 8; }, "scaled embeddings"},
+  };
+  for (const auto& [change, needle] : cases) {
+    io::ModelFile file = Tiny();
+    change(file.config);
+    const auto graph = BuildDecoder(file, {});
+    ASSERT_FALSE(graph.ok()) << needle;
+    EXPECT_EQ(graph.status().code(), absl::StatusCode::kUnimplemented);
+    EXPECT_NE(graph.status().message().find(needle), std::string::npos) << graph.status();
+  }
+}
+
+TEST(Decoder, TheArchitectureRowSetsTheTraitsAndUnknownOnesAreListed) {
+  io::ModelFile file = Tiny();
+  file.config.feed_forward = io::FeedForwardKind::kGelu;  // Overwritten by llama's row.
+  ASSERT_TRUE(BuildGraph(file, {}).ok());
+  EXPECT_EQ(file.config.feed_forward, io::FeedForwardKind::kSwiGlu);
+  file.config.architecture = "mamba";
+  const auto refused = BuildGraph(file, {});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("architecture 'mamba' is not supported (supported: "
+                                            "llama)"),
+            std::string::npos)
+      << refused.status();
+}
+
+TEST(Decoder, TheFilesQueryScaleReachesAttention) {
+  io::ModelFile file = Tiny();
+  file.config.query_scale = 0.5f;
+  const auto graph = BuildGraph(file, {}).value();
+  const auto attention = graph->FindNodesOfType("Attention");
+  ASSERT_FALSE(attention.empty());
+  EXPECT_NE(graph->node(attention[0]).op->Attributes().find("scale=0.5"), std::string::npos)
+      << graph->node(attention[0]).op->Attributes();
+}
+
+}  // namespace
+}  // namespace favor::models
