@@ -3,7 +3,6 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "engine/core/half.h"
 #include "engine/core/status.h"
 #include "engine/ops/attention.h"
 #include "engine/ops/elementwise.h"
@@ -36,11 +35,8 @@ absl::Status CheckBuildable(const io::ModelConfig& c, const std::string& source)
 absl::StatusOr<Tensor> AsF32(const Tensor& tensor) {
   if (tensor.dtype() == DType::kF32) return tensor;
   FAVOR_ASSIGN_OR_RETURN(Tensor out, Tensor::Allocate(DType::kF32, tensor.shape()));
-  const uint16_t* in = tensor.data<uint16_t>();
-  float* values = out.mutable_data<float>();
-  for (int64_t i = 0; i < tensor.NumElements(); ++i) {
-    values[i] = tensor.dtype() == DType::kF16 ? F16ToF32(in[i]) : BF16ToF32(in[i]);
-  }
+  GetDTypeInfo(tensor.dtype())
+      .to_f32(tensor.raw_data(), out.mutable_data<float>(), tensor.NumElements());
   return out;
 }
 

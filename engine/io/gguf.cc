@@ -34,7 +34,6 @@ enum GgufType : uint32_t {
 };
 
 // GGML tensor types this reader accepts.
-enum GgmlType : uint32_t { kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ8_0 = 8, kGgmlBF16 = 30 };
 
 // A metadata value: a scalar number, a string, or an array of numbers or strings.
 struct Value {
@@ -160,24 +159,9 @@ class GgufParser {
         }
         elements *= d;
       }
-      DType dtype;
-      switch (info.type) {
-        case kGgmlF32:
-          dtype = DType::kF32;
-          break;
-        case kGgmlF16:
-          dtype = DType::kF16;
-          break;
-        case kGgmlBF16:
-          dtype = DType::kBF16;
-          break;
-        case kGgmlQ8_0:
-          dtype = DType::kQ8_0;
-          break;
-        default:
-          return absl::UnimplementedError(absl::StrCat(what, ": unsupported GGML type ", info.type,
-                                                       " (supported: F32, F16, BF16, Q8_0)"));
-      }
+      auto known = DTypeFromGgml(info.type);
+      if (!known.ok()) return WithContext(known.status(), what);
+      const DType dtype = *known;
       // Blocks never straddle rows: a row (the innermost dimension) holds whole blocks. A tensor
       // whose total is whole blocks but whose rows are not would be read across row boundaries.
       if (const int64_t block = GetDTypeInfo(dtype).block_elements; info.dims.back() % block != 0) {
@@ -199,8 +183,9 @@ class GgufParser {
       }
       FAVOR_ASSIGN_OR_RETURN(Tensor tensor,
                              ViewOrCopy(file, data_start + info.offset, dtype, shape));
-      if (dtype == DType::kQ8_0) {
-        FAVOR_ASSIGN_OR_RETURN(tensor, DequantizeQ8_0(tensor));
+      if (GetDTypeInfo(dtype).quantized()) {
+        // Matrix code computes in f32 and bf16 only (until quantized kernels exist).
+        FAVOR_ASSIGN_OR_RETURN(tensor, Dequantize(tensor));
       }
       if (!model.tensors.emplace(info.name, std::move(tensor)).second) {
         return absl::InvalidArgumentError(absl::StrCat(what, ": duplicate tensor name"));
@@ -213,19 +198,10 @@ class GgufParser {
   const std::vector<std::pair<std::string, Value>>& metadata() const { return metadata_; }
 
  private:
-  // Q8_0 block: f16 scale, then 32 int8 values.
-  static absl::StatusOr<Tensor> DequantizeQ8_0(const Tensor& quantized) {
+  static absl::StatusOr<Tensor> Dequantize(const Tensor& quantized) {
     FAVOR_ASSIGN_OR_RETURN(Tensor out, Tensor::Allocate(DType::kF32, quantized.shape()));
-    const auto* block = static_cast<const uint8_t*>(quantized.raw_data());
-    float* values = out.mutable_data<float>();
-    for (int64_t b = 0; b < quantized.NumElements() / 32; ++b, block += 34) {
-      uint16_t scale_bits;
-      std::memcpy(&scale_bits, block, 2);
-      const float scale = F16ToF32(scale_bits);
-      for (int i = 0; i < 32; ++i) {
-        values[b * 32 + i] = scale * static_cast<float>(static_cast<int8_t>(block[2 + i]));
-      }
-    }
+    GetDTypeInfo(quantized.dtype())
+        .to_f32(quantized.raw_data(), out.mutable_data<float>(), quantized.NumElements());
     return out;
   }
 

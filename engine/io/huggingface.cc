@@ -43,10 +43,10 @@ absl::StatusOr<Json> ReadJsonFile(const std::string& path) {
 // buffers that are not parameters (rotary inverse frequencies, say).
 std::string CanonicalName(const std::string& name) {
   static const std::pair<absl::string_view, absl::string_view> kLayerParts[] = {
-      {"input_layernorm", "attn_norm"},    {"post_attention_layernorm", "ffn_norm"},
-      {"self_attn.q_proj", "attn_q"},      {"self_attn.k_proj", "attn_k"},
-      {"self_attn.v_proj", "attn_v"},      {"self_attn.o_proj", "attn_output"},
-      {"mlp.gate_proj", "ffn_gate"},       {"mlp.up_proj", "ffn_up"},
+      {"input_layernorm", "attn_norm"}, {"post_attention_layernorm", "ffn_norm"},
+      {"self_attn.q_proj", "attn_q"},   {"self_attn.k_proj", "attn_k"},
+      {"self_attn.v_proj", "attn_v"},   {"self_attn.o_proj", "attn_output"},
+      {"mlp.gate_proj", "ffn_gate"},    {"mlp.up_proj", "ffn_up"},
       {"mlp.down_proj", "ffn_down"},
   };
   std::string base = name, suffix;
@@ -104,18 +104,9 @@ absl::Status ParseSafetensors(std::shared_ptr<const Storage> file, const std::st
         offsets->array().size() != 2) {
       return absl::InvalidArgumentError(absl::StrCat(what, ": malformed header entry"));
     }
-    DType dtype;
-    const std::string& type_name = dtype_json->string();
-    if (type_name == "F32") {
-      dtype = DType::kF32;
-    } else if (type_name == "F16") {
-      dtype = DType::kF16;
-    } else if (type_name == "BF16") {
-      dtype = DType::kBF16;
-    } else {
-      return absl::UnimplementedError(
-          absl::StrCat(what, ": unsupported dtype ", type_name, " (supported: F32, F16, BF16)"));
-    }
+    auto known = DTypeFromSafetensors(dtype_json->string());
+    if (!known.ok()) return WithContext(known.status(), what);
+    const DType dtype = *known;
     std::vector<int64_t> dims;
     for (const Json& d : shape_json->array()) {
       FAVOR_ASSIGN_OR_RETURN(const int64_t dim, d.Int(absl::StrCat(what, " dimension")));

@@ -22,49 +22,13 @@ constexpr int64_t kMaxLayers = 1024;
 constexpr int64_t kMaxVocab = int64_t{1} << 22;
 constexpr int64_t kMaxHeadDim = 1024;
 
-// The first element of `count` that is an Inf or a NaN in an IEEE binary format whose magnitude
-// bits are `magnitude_mask` and whose all-ones exponent starts at `infinity`, or -1. A value is
-// non-finite iff its magnitude bits are >= infinity's: a max-reduction per block, which compilers
-// vectorise (a bool-or of exponent tests did not: 4x slower), so the check streams the weights
-// near memory speed (bench/load_checks_bench.cc).
-template <typename Bits>
-int64_t FirstNonFinite(const void* data, int64_t count, Bits magnitude_mask, Bits infinity) {
-  const auto* bits = static_cast<const Bits*>(data);
-  constexpr int64_t kBlock = 4096;
-  for (int64_t start = 0; start < count; start += kBlock) {
-    const int64_t end = std::min(count, start + kBlock);
-    Bits largest = 0;
-    for (int64_t i = start; i < end; ++i) {
-      const Bits magnitude = static_cast<Bits>(bits[i] & magnitude_mask);
-      largest = magnitude > largest ? magnitude : largest;
-    }
-    if (largest < infinity) continue;
-    for (int64_t i = start; i < end; ++i) {
-      if (static_cast<Bits>(bits[i] & magnitude_mask) >= infinity) return i;
-    }
-  }
-  return -1;
-}
-
 }  // namespace
 
 absl::Status CheckWeightsFinite(const ModelFile& model) {
   for (const auto& [name, tensor] : model.tensors) {
-    int64_t bad = -1;
-    switch (tensor.dtype()) {
-      case DType::kF32:
-        bad = FirstNonFinite<uint32_t>(tensor.raw_data(), tensor.NumElements(), 0x7fffffffu,
-                                       0x7f800000u);
-        break;
-      case DType::kF16:
-        bad = FirstNonFinite<uint16_t>(tensor.raw_data(), tensor.NumElements(), 0x7fff, 0x7c00);
-        break;
-      case DType::kBF16:
-        bad = FirstNonFinite<uint16_t>(tensor.raw_data(), tensor.NumElements(), 0x7fff, 0x7f80);
-        break;
-      default:
-        continue;  // Integer tensors; Q8_0 is dequantised to f32 when loaded.
-    }
+    const DTypeInfo& info = GetDTypeInfo(tensor.dtype());
+    if (info.first_non_finite == nullptr) continue;  // Integer tensors.
+    const int64_t bad = info.first_non_finite(tensor.raw_data(), tensor.NumElements());
     if (bad < 0) continue;
     const int64_t columns =
         tensor.rank() >= 1 ? std::max<int64_t>(tensor.dim(tensor.rank() - 1), 1) : 1;

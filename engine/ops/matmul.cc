@@ -59,8 +59,8 @@ absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
     return absl::InvalidArgumentError(
         absl::StrCat(context, ": expected a non-empty 2-D tensor, got ", weight.DebugString()));
   }
-  if (weight.dtype() != DType::kF32 && weight.dtype() != DType::kF16 &&
-      weight.dtype() != DType::kBF16) {
+  const DTypeInfo& weight_type = GetDTypeInfo(weight.dtype());
+  if (!weight_type.weights()) {
     return absl::InvalidArgumentError(
         absl::StrCat(context, ": unsupported dtype ", DTypeName(weight.dtype())));
   }
@@ -73,13 +73,12 @@ absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
   const int64_t out_features = out_by_in ? weight.dim(0) : weight.dim(1);
   std::shared_ptr<MatMulOp> op(new MatMulOp(options, in_features, out_features));
 
-  // oneDNN reorders convert f32 <-> bf16 but not f16: widen f16 to f32 first (load time only).
+  // oneDNN reorders convert f32 <-> bf16 only: widen any other type to f32 first, with the type's
+  // own conversion (load time only).
   Tensor source = weight;
-  if (weight.dtype() == DType::kF16) {
+  if (weight.dtype() != DType::kF32 && weight.dtype() != DType::kBF16) {
     FAVOR_ASSIGN_OR_RETURN(source, Tensor::Allocate(DType::kF32, weight.shape()));
-    const uint16_t* in = weight.data<uint16_t>();
-    float* out = source.mutable_data<float>();
-    for (int64_t i = 0; i < weight.NumElements(); ++i) out[i] = F16ToF32(in[i]);
+    weight_type.to_f32(weight.raw_data(), source.mutable_data<float>(), weight.NumElements());
   }
 
   const bool bf16 = options.compute == DType::kBF16;

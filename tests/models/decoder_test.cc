@@ -8,9 +8,7 @@
 namespace favor::models {
 namespace {
 
-io::ModelFile Tiny() {
-  return SyntheticModelFile(FindSyntheticShape("tiny").value()).value();
-}
+io::ModelFile Tiny() { return SyntheticModelFile(FindSyntheticShape("tiny").value()).value(); }
 
 TEST(Decoder, ATensorItWouldNotReadIsRefusedByName) {
   io::ModelFile file = Tiny();
