@@ -1,11 +1,25 @@
 #include "tests/test_util.h"
 
+#include <cstdlib>
+
+#include "engine/core/storage.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 
 namespace favor::testing {
+
+const std::string& ModelsDir() {
+  // FAVOR_MODELS_DIR in the environment points the tests at another copy.
+  static const std::string dir = std::getenv("FAVOR_MODELS_DIR") != nullptr
+                                     ? std::getenv("FAVOR_MODELS_DIR")
+                                     : FAVOR_MODELS_DIR;
+  return dir;
+}
+
+bool ModelsPresent() { return IsRegularFile(ModelsDir() + "/stories260K/stories260K.bin"); }
 
 std::vector<float> RandomVector(int64_t n, uint64_t seed, float lo, float hi) {
   std::mt19937_64 rng(seed);

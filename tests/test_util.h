@@ -14,6 +14,17 @@
 
 namespace favor::testing {
 
+// The real pretrained models beside the repository (../shared/models, see its README; the
+// FAVOR_MODELS_DIR environment variable points elsewhere): the one place tests find them. A test
+// that reads them starts with FAVOR_REQUIRE_MODELS(), which skips it, saying where they were looked
+// for, when they are absent.
+const std::string& ModelsDir();
+bool ModelsPresent();
+#define FAVOR_REQUIRE_MODELS()                                                   \
+  if (!::favor::testing::ModelsPresent())                                        \
+  GTEST_SKIP() << "the real models are not at " << ::favor::testing::ModelsDir() \
+               << " (see ../shared/models/README.md)"
+
 // Uniform values in [lo, hi) from a fixed seed.
 std::vector<float> RandomVector(int64_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f);
 Tensor RandomTensor(const Shape& shape, uint64_t seed, float lo = -1.0f, float hi = 1.0f);

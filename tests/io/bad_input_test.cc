@@ -16,7 +16,7 @@
 namespace favor::io {
 namespace {
 
-const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kModels = favor::testing::ModelsDir();
 const std::string kGguf = kModels + "/stories260K/tinyllamas-stories-260k-f32.gguf";
 const std::string kLlama2c = kModels + "/stories260K/stories260K.bin";
 const std::string kHuggingFace = kModels + "/tinystories-656K";
@@ -38,6 +38,7 @@ void ExpectError(const absl::StatusOr<ModelFile>& model, const std::string& need
 }
 
 TEST(BadInput, TruncatedGgufAtEveryPointIsAnError) {
+  FAVOR_REQUIRE_MODELS();
   const std::string bytes = ReadAll(kGguf);
   std::vector<size_t> cuts = {0, 3, 4, 7, 8, 12, 15, 16, 40, 300, 5000, 11449, 11450};
   for (size_t step = 1; step < 25; ++step) cuts.push_back(bytes.size() * step / 25);
@@ -52,6 +53,7 @@ TEST(BadInput, TruncatedGgufAtEveryPointIsAnError) {
 }
 
 TEST(BadInput, GgufHeaderCorruption) {
+  FAVOR_REQUIRE_MODELS();
   const std::string good = ReadAll(kGguf);
   std::string bytes = good;
   Poke<uint32_t>(bytes, 4, 99);
@@ -113,6 +115,7 @@ TEST(BadInput, GgufHeaderCorruption) {
 }
 
 TEST(BadInput, TruncatedAndAbsurdLlama2cCheckpoints) {
+  FAVOR_REQUIRE_MODELS();
   const std::string good = ReadAll(kLlama2c);
   for (size_t cut : {size_t{0}, size_t{3}, size_t{27}, size_t{28}, size_t{1000}, good.size() / 2,
                      good.size() - 16385, good.size() - 1}) {
@@ -135,6 +138,7 @@ TEST(BadInput, TruncatedAndAbsurdLlama2cCheckpoints) {
 }
 
 TEST(BadInput, MismatchedTokenizerVocabulary) {
+  FAVOR_REQUIRE_MODELS();
   // tok512.bin cut after 300 tokens: a valid tokenizer, but not this model's.
   const std::string bytes = ReadAll(kModels + "/stories260K/tok512.bin");
   size_t offset = 4;
@@ -164,6 +168,7 @@ std::string HuggingFaceCopy(const std::string& name, const std::string& file,
 }
 
 TEST(BadInput, HuggingFaceDirectories) {
+  FAVOR_REQUIRE_MODELS();
   const std::string config = ReadAll(kHuggingFace + "/config.json");
   const std::string weights = ReadAll(kHuggingFace + "/model.safetensors");
   std::string changed = config;

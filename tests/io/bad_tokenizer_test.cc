@@ -18,7 +18,7 @@ using testing::Poke;
 using testing::ReadAll;
 using testing::WriteTemp;
 
-const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kModels = favor::testing::ModelsDir();
 const std::string kTokenizerBin = kModels + "/stories260K/tok512.bin";
 const std::string kTokenizerModel = kModels + "/stories260K/tok512.model";
 const std::string kTokenizerJson = kModels + "/tinystories-656K/tokenizer.json";
@@ -31,6 +31,7 @@ void ExpectTokenizerError(const std::string& path, const std::string& needle) {
 }
 
 TEST(BadTokenizer, Llama2cTokenizerBin) {
+  FAVOR_REQUIRE_MODELS();
   const std::string good = ReadAll(kTokenizerBin);
   ExpectTokenizerError(WriteTemp("empty.bin", ""), "truncated");
   std::string bytes = good;
@@ -53,6 +54,7 @@ TEST(BadTokenizer, Llama2cTokenizerBin) {
 }
 
 TEST(BadTokenizer, SentencePieceModel) {
+  FAVOR_REQUIRE_MODELS();
   const std::string good = ReadAll(kTokenizerModel);
   ExpectTokenizerError(WriteTemp("empty.model", ""), "SentencePiece");
   ExpectTokenizerError(WriteTemp("half.model", good.substr(0, good.size() / 2)), "SentencePiece");
@@ -92,6 +94,7 @@ void ExpectJsonError(const std::string& text, const std::string& needle) {
 }
 
 TEST(BadTokenizer, HuggingFaceTokenizerJson) {
+  FAVOR_REQUIRE_MODELS();
   const std::string good = ReadAll(kTokenizerJson);
   ASSERT_TRUE(ParseTokenizer(good).ok());
   ExpectJsonError(good.substr(0, good.size() / 2), "invalid JSON");
@@ -146,6 +149,7 @@ TEST(BadTokenizer, HuggingFaceTokenizerJson) {
 }
 
 TEST(BadTokenizer, VocabularySizeMustMatchTheModel) {
+  FAVOR_REQUIRE_MODELS();
   // The SentencePiece model (512 pieces) on the Hugging Face model (2048).
   auto model =
       runtime::Model::Load(kModels + "/tinystories-656K", {.tokenizer_path = kTokenizerModel});

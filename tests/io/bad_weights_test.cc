@@ -20,7 +20,7 @@ using testing::Poke;
 using testing::ReadAll;
 using testing::WriteTemp;
 
-const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kModels = favor::testing::ModelsDir();
 const std::string kGguf = kModels + "/stories260K/tinyllamas-stories-260k-f32.gguf";
 const std::string kLlama2c = kModels + "/stories260K/stories260K.bin";
 const std::string kHuggingFace = kModels + "/tinystories-656K";
@@ -36,6 +36,7 @@ void ExpectRefused(const std::string& path, const std::string& needle) {
 }
 
 TEST(BadWeights, NanAndInfInLlama2cAndGgufFilesAreRefusedByName) {
+  FAVOR_REQUIRE_MODELS();
   const std::string llama2c = ReadAll(kLlama2c);
   std::string bytes = llama2c;
   Poke(bytes, kLlama2cHeader + 4 * (3 * 64 + 5), std::numeric_limits<float>::quiet_NaN());
@@ -56,6 +57,7 @@ TEST(BadWeights, NanAndInfInLlama2cAndGgufFilesAreRefusedByName) {
 }
 
 TEST(BadWeights, NanInASafetensorsFileIsRefused) {
+  FAVOR_REQUIRE_MODELS();
   const std::string dir = ::testing::TempDir() + "/bad_weights_hf";
   ASSERT_EQ(std::system(("mkdir -p " + dir).c_str()), 0);
   for (const char* f : {"config.json", "tokenizer.json"}) {
@@ -99,6 +101,7 @@ TEST(BadWeights, EveryFloatTypeIsChecked) {
 }
 
 TEST(BadWeights, OverflowingActivationsStopGenerationWithAnError) {
+  FAVOR_REQUIRE_MODELS();
   // Finite but huge weights: the logits overflow to Inf, which must not be sampled from.
   std::string bytes = ReadAll(kLlama2c);
   const size_t norm = bytes.size() - kLlama2cRopeTables - 4 * 64;  // The final RMSNorm weight.

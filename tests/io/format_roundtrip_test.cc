@@ -24,7 +24,7 @@ namespace {
 
 using testing::NormalizedError;
 
-const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kModels = favor::testing::ModelsDir();
 const std::string kLlama2c = kModels + "/stories260K/stories260K.bin";
 const std::string kTokenizerBin = kModels + "/stories260K/tok512.bin";
 
@@ -100,6 +100,7 @@ std::vector<float> Logits(const std::string& path, const runtime::LoadOptions& o
 class FormatRoundTrip : public ::testing::Test {
  protected:
   void SetUp() override {
+    FAVOR_REQUIRE_MODELS();
     model_ = LoadModelFile(kLlama2c).value();
     vocab_ = LoadLlama2cTokenizer(kTokenizerBin).value();
     reference_ = Logits(kLlama2c);
@@ -199,6 +200,7 @@ std::string WriteGguf(const ModelFile& model, const Vocabulary& vocab, uint32_t 
 }
 
 TEST_F(FormatRoundTrip, GgufVersionsAndTensorTypes) {
+  FAVOR_REQUIRE_MODELS();
   for (uint32_t version : {1u, 2u, 3u}) {
     const std::string path = WriteGguf(model_, vocab_, version, DType::kF32);
     const auto file = LoadModelFile(path);
@@ -310,6 +312,7 @@ std::string WriteHuggingFace(const ModelFile& model, DType dtype) {
 }
 
 TEST_F(FormatRoundTrip, ShardedHuggingFaceWithHalvesRope) {
+  FAVOR_REQUIRE_MODELS();
   const std::pair<DType, double> types[] = {
       {DType::kF32, 1e-5}, {DType::kF16, 2e-3}, {DType::kBF16, 1.5e-2}};
   for (const auto& [dtype, tolerance] : types) {
@@ -388,6 +391,7 @@ std::string WriteLlama2cVersioned(const ModelFile& model, int version) {
 }
 
 TEST_F(FormatRoundTrip, Llama2cVersionedExports) {
+  FAVOR_REQUIRE_MODELS();
   const std::string v1 = WriteLlama2cVersioned(model_, 1);
   EXPECT_EQ(LoadModelFile(v1)->format, "llama2.c v1");
   EXPECT_LT(NormalizedError(Logits(v1), reference_), 1e-6);

@@ -6,7 +6,7 @@
 namespace favor::io {
 namespace {
 
-const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kModels = favor::testing::ModelsDir();
 const std::string kGguf = kModels + "/stories260K/tinyllamas-stories-260k-f32.gguf";
 const std::string kLlama2c = kModels + "/stories260K/stories260K.bin";
 const std::string kHuggingFace = kModels + "/tinystories-656K";
@@ -25,6 +25,7 @@ void ExpectStories260K(const ModelConfig& c) {
 }
 
 TEST(ModelLoading, GgufVersion1WithItsVocabulary) {
+  FAVOR_REQUIRE_MODELS();
   auto model = LoadModelFile(kGguf);
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->format, "GGUF v1");
@@ -41,6 +42,7 @@ TEST(ModelLoading, GgufVersion1WithItsVocabulary) {
 }
 
 TEST(ModelLoading, Llama2cLegacyCheckpoint) {
+  FAVOR_REQUIRE_MODELS();
   auto model = LoadModelFile(kLlama2c);
   ASSERT_TRUE(model.ok()) << model.status();
   EXPECT_EQ(model->format, "llama2.c (legacy)");
@@ -51,6 +53,7 @@ TEST(ModelLoading, Llama2cLegacyCheckpoint) {
 }
 
 TEST(ModelLoading, GgufAndLlama2cHoldTheSameWeights) {
+  FAVOR_REQUIRE_MODELS();
   auto gguf = LoadModelFile(kGguf).value();
   auto bin = LoadModelFile(kLlama2c).value();
   for (const auto& [name, tensor] : bin.tensors) {
@@ -68,6 +71,7 @@ TEST(ModelLoading, GgufAndLlama2cHoldTheSameWeights) {
 }
 
 TEST(ModelLoading, Llama2cTokenizerBin) {
+  FAVOR_REQUIRE_MODELS();
   auto vocab = LoadLlama2cTokenizer(kModels + "/stories260K/tok512.bin");
   ASSERT_TRUE(vocab.ok()) << vocab.status();
   EXPECT_EQ(vocab->pieces.size(), 512u);
@@ -81,6 +85,7 @@ TEST(ModelLoading, Llama2cTokenizerBin) {
 }
 
 TEST(ModelLoading, HuggingFaceDirectory) {
+  FAVOR_REQUIRE_MODELS();
   auto model = LoadModelFile(kHuggingFace);
   ASSERT_TRUE(model.ok()) << model.status();
   const ModelConfig& c = model->config;

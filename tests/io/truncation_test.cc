@@ -18,7 +18,7 @@ namespace {
 
 using testing::ReadAll;
 
-const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kModels = favor::testing::ModelsDir();
 
 std::shared_ptr<const Storage> Prefix(const std::string& bytes, size_t length) {
   auto buffer = AlignedBuffer::Create(length).value();
@@ -35,6 +35,7 @@ std::vector<size_t> Cuts(size_t size, size_t dense, size_t stride) {
 }
 
 TEST(Truncation, EveryPrefixOfAGgufFileIsRefused) {
+  FAVOR_REQUIRE_MODELS();
   const std::string bytes = ReadAll(kModels + "/stories260K/tinyllamas-stories-260k-f32.gguf");
   ASSERT_TRUE(ParseGguf(Prefix(bytes, bytes.size()), "whole").ok());
   // The metadata (with the 512-token vocabulary) and the tensor table take the first 11.5 KB.
@@ -45,6 +46,7 @@ TEST(Truncation, EveryPrefixOfAGgufFileIsRefused) {
 }
 
 TEST(Truncation, EveryPrefixOfALlama2cCheckpointIsRefused) {
+  FAVOR_REQUIRE_MODELS();
   const std::string bytes = ReadAll(kModels + "/stories260K/stories260K.bin");
   ASSERT_TRUE(ParseLlama2c(Prefix(bytes, bytes.size()), "whole").ok());
   // The last 16 KB are RoPE tables that llama2.c stores and the engine skips; without them the
@@ -56,6 +58,7 @@ TEST(Truncation, EveryPrefixOfALlama2cCheckpointIsRefused) {
 }
 
 TEST(Truncation, EveryPrefixOfASafetensorsFileIsRefused) {
+  FAVOR_REQUIRE_MODELS();
   const std::string bytes = ReadAll(kModels + "/tinystories-656K/model.safetensors");
   uint64_t header = 0;
   std::memcpy(&header, bytes.data(), 8);
@@ -67,6 +70,7 @@ TEST(Truncation, EveryPrefixOfASafetensorsFileIsRefused) {
 }
 
 TEST(Truncation, EveryPrefixOfATokenizerIsRefusedOrShorterThanTheModel) {
+  FAVOR_REQUIRE_MODELS();
   // tokenizer.bin: a prefix that ends between two tokens is a valid, smaller vocabulary; the
   // model then refuses it (MismatchedTokenizerVocabulary). Anything else is an error.
   const std::string bin = ReadAll(kModels + "/stories260K/tok512.bin");

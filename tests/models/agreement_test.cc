@@ -15,7 +15,7 @@ namespace {
 
 using testing::NormalizedError;
 
-const std::string kModel = std::string(FAVOR_MODELS_DIR) + "/stories260K/stories260K.bin";
+const std::string kModel = testing::ModelsDir() + "/stories260K/stories260K.bin";
 
 Tensor Tokens(int64_t count) {
   Tensor tokens = Tensor::Allocate(DType::kI32, Shape{count}).value();
@@ -26,6 +26,7 @@ Tensor Tokens(int64_t count) {
 }
 
 TEST(Agreement, LogitsAgreeAcrossIsasAndThreadCounts) {
+  FAVOR_REQUIRE_MODELS();
   const std::vector<std::pair<std::string, AttentionSpec>> attentions = {
       {"exact", {}},
       {"favor#", {.kind = AttentionKind::kFavorSharp, .features = 64}},

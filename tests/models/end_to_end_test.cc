@@ -11,7 +11,7 @@ namespace {
 
 using testing::NormalizedError;
 
-const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kModels = favor::testing::ModelsDir();
 const std::string kGguf = kModels + "/stories260K/tinyllamas-stories-260k-f32.gguf";
 const std::string kLlama2c = kModels + "/stories260K/stories260K.bin";
 const std::string kSentencePiece = kModels + "/stories260K/tok512.model";
@@ -31,6 +31,7 @@ std::string Greedy(const Model& model, const std::string& prompt, int tokens) {
 }
 
 TEST(EndToEnd, Stories260KFormatsAgreeOnLogitsAndGreedyText) {
+  FAVOR_REQUIRE_MODELS();
   auto gguf = Model::Load(kGguf).value();
   auto bin = Model::Load(kLlama2c).value();
   auto spm = Model::Load(kLlama2c, {.tokenizer_path = kSentencePiece}).value();
@@ -55,6 +56,7 @@ TEST(EndToEnd, Stories260KFormatsAgreeOnLogitsAndGreedyText) {
 }
 
 TEST(EndToEnd, GreedyFromBosAlone) {
+  FAVOR_REQUIRE_MODELS();
   auto model = Model::Load(kLlama2c).value();
   EXPECT_EQ(
       Greedy(*model, "", 20).rfind("Once upon a time, there was a little girl named Lily.", 0), 0u);
@@ -64,6 +66,7 @@ TEST(EndToEnd, GreedyFromBosAlone) {
 }
 
 TEST(EndToEnd, DecodingWithTheCacheMatchesRecomputingTheSequence) {
+  FAVOR_REQUIRE_MODELS();
   for (const std::string& path : {kLlama2c, kModels + "/tinystories-656K"}) {
     auto model = Model::Load(path).value();
     const auto all_positions = model->Variant({}, Logits::kAllPositions).value();
@@ -96,6 +99,7 @@ TEST(EndToEnd, DecodingWithTheCacheMatchesRecomputingTheSequence) {
 }
 
 TEST(EndToEnd, Bf16WeightsStayClose) {
+  FAVOR_REQUIRE_MODELS();
   auto f32 = Model::Load(kLlama2c).value();
   auto bf16 = Model::Load(kLlama2c, {.weights = DType::kBF16}).value();
   const std::vector<int32_t> ids = f32->tokenizer().Encode("Once upon a time", true).value();
@@ -107,6 +111,7 @@ TEST(EndToEnd, Bf16WeightsStayClose) {
 }
 
 TEST(EndToEnd, SessionRefusesWhatDoesNotFit) {
+  FAVOR_REQUIRE_MODELS();
   auto model = Model::Load(kLlama2c).value();
   auto session = Session::Create(*model, {.context = 8}).value();
   const std::vector<int32_t> long_prompt(9, 5);

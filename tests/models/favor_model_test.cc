@@ -16,7 +16,7 @@
 namespace favor::runtime {
 namespace {
 
-const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kModels = favor::testing::ModelsDir();
 const std::string kStories260K = kModels + "/stories260K/stories260K.bin";
 const std::string kTinyStories656K = kModels + "/tinystories-656K";
 
@@ -82,6 +82,7 @@ double MeanKl(const std::vector<std::vector<double>>& exact,
 }
 
 TEST(FavorModel, CalibrationFileRoundTrips) {
+  FAVOR_REQUIRE_MODELS();
   const auto calibration = Calibrate(kStories260K);
   ASSERT_EQ(calibration->layers.size(), 5u);
   ASSERT_EQ(calibration->layers[0].size(), 4u);  // Key/value heads.
@@ -101,6 +102,7 @@ TEST(FavorModel, CalibrationFileRoundTrips) {
 }
 
 TEST(FavorModel, SwapFollowsTheLayerChoiceAndTheStateFollowsTheOps) {
+  FAVOR_REQUIRE_MODELS();
   AttentionSpec attention{.kind = AttentionKind::kFavorSharp,
                           .features = 64,
                           .statistics = StatisticsSource::kPrompt,
@@ -127,6 +129,7 @@ TEST(FavorModel, SwapFollowsTheLayerChoiceAndTheStateFollowsTheOps) {
 }
 
 TEST(FavorModel, KlDivergenceFallsWithFeaturesAndFavorSharpBeatsFavorPlus) {
+  FAVOR_REQUIRE_MODELS();
   for (const std::string& path : {kStories260K, kTinyStories656K}) {
     const auto calibration = Calibrate(path);
     const std::string stats = ::testing::TempDir() + "/model.favor-stats";
@@ -172,6 +175,7 @@ std::vector<int32_t> GreedyFromBos(const std::string& path, const AttentionSpec&
 }
 
 TEST(FavorModel, WithManyFeaturesGreedyTextStaysCloseToExact) {
+  FAVOR_REQUIRE_MODELS();
   // A pure swap drifts (../shared/docs/FIDELITY.md), but the greedy text follows exact attention
   // for longer as M grows.
   const auto calibration = Calibrate(kTinyStories656K);
@@ -201,6 +205,7 @@ TEST(FavorModel, WithManyFeaturesGreedyTextStaysCloseToExact) {
 // saved with the statistics and run through AttentionSpec::plan; at the same mean window it is
 // closer to exact attention than one window for every head.
 TEST(FavorModel, PerHeadPlanBeatsAUniformWindowAtTheSameBudget) {
+  FAVOR_REQUIRE_MODELS();
   auto calibrating = Model::Load(kStories260K).value();
   auto session = Session::Create(*calibrating).value();
   auto recorder = AttentionStatisticsRecorder::Create(*calibrating->exact().graph, 512).value();
@@ -264,6 +269,7 @@ TEST(FavorModel, PerHeadPlanBeatsAUniformWindowAtTheSameBudget) {
 }
 
 TEST(FavorModel, CalibratedOutputsDoNotDependOnLaterTokens) {
+  FAVOR_REQUIRE_MODELS();
   const auto calibration = Calibrate(kStories260K);
   const std::string stats = ::testing::TempDir() + "/causal.favor-stats";
   ASSERT_TRUE(rf::SaveCalibration(*calibration, stats).ok());

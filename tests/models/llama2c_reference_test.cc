@@ -15,7 +15,7 @@ namespace {
 
 using testing::NormalizedError;
 
-const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kModels = favor::testing::ModelsDir();
 
 struct Golden {
   std::vector<int32_t> greedy_from_bos, prompt, prompt_and_greedy;
@@ -69,6 +69,7 @@ TEST(Llama2cReference, GoldenFileIsComplete) {
 // most 1.3e-6 measured here. The bound is tight enough to see an RMSNorm epsilon of 1e-6 instead
 // of the model's 1e-5 (1.5e-5 to 2.2e-5: tried), and leaves room for other instruction sets.
 TEST(Llama2cReference, LogitsMatchRunCInEveryFormatStepByStepAndBatched) {
+  FAVOR_REQUIRE_MODELS();
   const Golden golden = ReadGolden();
   for (const auto& [path, options] : Formats()) {
     auto model = Model::Load(path, options).value();
@@ -88,6 +89,7 @@ TEST(Llama2cReference, LogitsMatchRunCInEveryFormatStepByStepAndBatched) {
 }
 
 TEST(Llama2cReference, GreedyStoryFromBosIsRunCsTokenForToken) {
+  FAVOR_REQUIRE_MODELS();
   const Golden golden = ReadGolden();
   const std::vector<int32_t> expected(golden.greedy_from_bos.begin() + 1,
                                       golden.greedy_from_bos.end());

@@ -70,7 +70,7 @@ std::vector<int32_t> Tokens(int count) {
 // The logits of every position after one prefill, then the last-position logits after a prefill
 // of kPrefill tokens and each of kDecode single-token steps.
 absl::StatusOr<std::vector<float>> Logits(const Case& c) {
-  const std::string path = std::string(FAVOR_MODELS_DIR) + "/" + c.model;
+  const std::string path = testing::ModelsDir() + "/" + c.model;
   const std::vector<int32_t> ids = Tokens(kPrefill + kDecode);
   std::vector<float> logits;
   auto model = Model::Load(path);
@@ -124,9 +124,7 @@ struct Pinned {
 };
 
 TEST(PinnedLogits, RealModelsUnderEveryAttention) {
-  if (!IsRegularFile(std::string(FAVOR_MODELS_DIR) + "/stories260K/stories260K.bin")) {
-    GTEST_SKIP() << "the real models are not at " << FAVOR_MODELS_DIR;
-  }
+  FAVOR_REQUIRE_MODELS();
   const bool update = std::getenv("FAVOR_UPDATE_GOLDEN") != nullptr;
   std::map<std::string, Pinned> golden;
   std::string signature;

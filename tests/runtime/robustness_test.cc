@@ -17,7 +17,7 @@
 namespace favor::runtime {
 namespace {
 
-const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kModels = favor::testing::ModelsDir();
 const std::string kLlama2c = kModels + "/stories260K/stories260K.bin";
 
 std::vector<int32_t> Sampled(const Model& model, const ModelVariant& variant, int threads,
@@ -55,6 +55,7 @@ std::shared_ptr<const rf::Calibration> Calibrate() {
 class Reproducibility : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Reproducibility, SameSeedSameTokensAcrossRunsAndThreadCounts) {
+  FAVOR_REQUIRE_MODELS();
   AttentionSpec attention;
   attention.kind = ParseAttentionKind(GetParam()).value();
   attention.features = 64;
@@ -101,6 +102,7 @@ INSTANTIATE_TEST_SUITE_P(Attention, Reproducibility,
 
 // The up-front estimate is what the session then allocates, for every kind of attention state.
 TEST(ResourceLimits, TheEstimateIsWhatTheStateTakes) {
+  FAVOR_REQUIRE_MODELS();
   for (const std::string kind : {"exact", "favor#", "window"}) {
     AttentionSpec attention;
     attention.kind = ParseAttentionKind(kind).value();
@@ -142,6 +144,7 @@ TEST(ResourceLimits, MachineMemoryIsKnown) {
 }
 
 TEST(ResourceLimits, AContextBeyondTheMachineIsRefusedWithTheFigure) {
+  FAVOR_REQUIRE_MODELS();
   auto model = Model::Load(kLlama2c).value();
   // stories260K: 5 layers x 4 kv heads x 8 dims x 2 (keys and values) x 4 bytes = 1280 bytes a
   // token; 2^36 tokens need 80 TiB.
@@ -167,6 +170,7 @@ TEST(ResourceLimits, AContextBeyondTheMachineIsRefusedWithTheFigure) {
 }
 
 TEST(ResourceLimits, AFeatureCountBeyondTheBudgetIsRefusedWithTheFigure) {
+  FAVOR_REQUIRE_MODELS();
   auto model = Model::Load(kLlama2c);
   ASSERT_TRUE(model.ok()) << model.status();
   auto variant = (*model)->Variant({.kind = AttentionKind::kFavorSharp, .features = kMaxFeatures});

@@ -14,7 +14,7 @@
 namespace favor::text {
 namespace {
 
-const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kModels = favor::testing::ModelsDir();
 
 struct Route {
   std::string name;
@@ -66,6 +66,7 @@ void ExpectInvariant(const Tokenizer& tokenizer, const std::vector<int32_t>& pro
 }
 
 TEST(TextStream, PromptPlusStreamIsTheWholeDecodingOnEveryRoute) {
+  FAVOR_REQUIRE_MODELS();
   for (const Route& route : AllRoutes()) {
     for (const std::string& prompt : kPrompts) {
       for (const std::string& continuation : kContinuations) {
@@ -80,6 +81,7 @@ TEST(TextStream, PromptPlusStreamIsTheWholeDecodingOnEveryRoute) {
 }
 
 TEST(TextStream, RandomTokenSequencesKeepTheInvariant) {
+  FAVOR_REQUIRE_MODELS();
   // Any ids at all, byte tokens and control tokens included, as a sampler could produce them.
   std::mt19937 rng(7);
   for (const Route& route : AllRoutes()) {
@@ -96,6 +98,7 @@ TEST(TextStream, RandomTokenSequencesKeepTheInvariant) {
 }
 
 TEST(TextStream, TheFirstGeneratedWordKeepsItsSpace) {
+  FAVOR_REQUIRE_MODELS();
   for (const Route& route : AllRoutes()) {
     const Tokenizer& t = *route.tokenizer;
     const auto prompt = t.Encode("Lily went to the", true).value();
@@ -109,6 +112,7 @@ TEST(TextStream, TheFirstGeneratedWordKeepsItsSpace) {
 }
 
 TEST(TextStream, ACharacterSplitOverByteTokensWaitsAndFlushes) {
+  FAVOR_REQUIRE_MODELS();
   const auto tokenizer =
       Tokenizer::FromSentencePieceFile(kModels + "/stories260K/tok512.model").value();
   const auto prompt = tokenizer->Encode("A", true).value();

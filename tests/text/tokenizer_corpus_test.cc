@@ -20,7 +20,7 @@
 namespace favor::text {
 namespace {
 
-const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kModels = favor::testing::ModelsDir();
 
 struct Case {
   const char* name;
@@ -100,6 +100,7 @@ const Case kCases[] = {
 };
 
 TEST(TokenizerCorpus, GgufAndTokenizerBinMatchLlama2cRunC) {
+  FAVOR_REQUIRE_MODELS();
   auto gguf = io::LoadModelFile(kModels + "/stories260K/tinyllamas-stories-260k-f32.gguf").value();
   const auto from_gguf = Tokenizer::FromVocabulary(*gguf.vocabulary).value();
   const auto from_bin = Tokenizer::FromFile(kModels + "/stories260K/tok512.bin").value();
@@ -112,6 +113,7 @@ TEST(TokenizerCorpus, GgufAndTokenizerBinMatchLlama2cRunC) {
 }
 
 TEST(TokenizerCorpus, SentencePieceModelMatchesSpmEncode) {
+  FAVOR_REQUIRE_MODELS();
   const auto model = Tokenizer::FromFile(kModels + "/stories260K/tok512.model").value();
   for (const Case& c : kCases) {
     if (!c.spm_encode.has_value()) continue;
@@ -120,6 +122,7 @@ TEST(TokenizerCorpus, SentencePieceModelMatchesSpmEncode) {
 }
 
 TEST(TokenizerCorpus, EmptyTextIsNoTokensOrBosAlone) {
+  FAVOR_REQUIRE_MODELS();
   for (const std::string& path :
        {kModels + "/stories260K/tok512.model", kModels + "/stories260K/tok512.bin",
         kModels + "/tinystories-656K/tokenizer.json"}) {
@@ -134,6 +137,7 @@ TEST(TokenizerCorpus, EmptyTextIsNoTokensOrBosAlone) {
 // tinystories-656K's tokenizer.json has no byte tokens: text outside its vocabulary becomes
 // <unk>, and the rest decodes back exactly.
 TEST(TokenizerCorpus, TokenizerJsonRoundTripsWhatItCanRepresent) {
+  FAVOR_REQUIRE_MODELS();
   const auto tokenizer = Tokenizer::FromFile(kModels + "/tinystories-656K/tokenizer.json").value();
   for (const Case& c : kCases) {
     const auto ids = tokenizer->Encode(c.text, false).value();

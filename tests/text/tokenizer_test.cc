@@ -9,7 +9,7 @@
 namespace favor::text {
 namespace {
 
-const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kModels = favor::testing::ModelsDir();
 
 // Multi-paragraph, TinyStories-like, with punctuation, digits, quotes and newlines.
 const std::string kCorpus =
@@ -41,6 +41,7 @@ Routes LoadRoutes() {
 }
 
 TEST(Tokenizer, AllStories260KRoutesGiveIdenticalIds) {
+  FAVOR_REQUIRE_MODELS();
   const Routes r = LoadRoutes();
   for (const std::string& text :
        {kCorpus, kNonAscii, std::string("Once upon a time"), std::string("a")}) {
@@ -52,6 +53,7 @@ TEST(Tokenizer, AllStories260KRoutesGiveIdenticalIds) {
 }
 
 TEST(Tokenizer, DecodeInvertsEncodeIncludingByteFallback) {
+  FAVOR_REQUIRE_MODELS();
   const Routes r = LoadRoutes();
   for (const Tokenizer* t : {r.model.get(), r.gguf.get(), r.bin.get()}) {
     for (const std::string& text : {kCorpus, kNonAscii}) {
@@ -67,6 +69,7 @@ TEST(Tokenizer, DecodeInvertsEncodeIncludingByteFallback) {
 }
 
 TEST(Tokenizer, BosAndEosAsEachFormatSpecifies) {
+  FAVOR_REQUIRE_MODELS();
   const Routes r = LoadRoutes();
   for (const Tokenizer* t : {r.model.get(), r.gguf.get(), r.bin.get()}) {
     EXPECT_EQ(t->bos_id(), 1) << t->origin();
@@ -85,6 +88,7 @@ TEST(Tokenizer, BosAndEosAsEachFormatSpecifies) {
 }
 
 TEST(Tokenizer, HuggingFaceTokenizerJsonMatchesReferenceBpe) {
+  FAVOR_REQUIRE_MODELS();
   auto model = io::LoadModelFile(kModels + "/tinystories-656K").value();
   auto tokenizer = Tokenizer::FromVocabulary(*model.vocabulary).value();
   EXPECT_EQ(tokenizer->bos_id(), 1);
@@ -107,6 +111,7 @@ TEST(Tokenizer, HuggingFaceTokenizerJsonMatchesReferenceBpe) {
 }
 
 TEST(Tokenizer, BadFilesAreErrors) {
+  FAVOR_REQUIRE_MODELS();
   EXPECT_FALSE(Tokenizer::FromSentencePieceFile("/nonexistent.model").ok());
   const auto not_a_model =
       Tokenizer::FromSentencePieceFile(kModels + "/stories260K/tok512.bin.model");

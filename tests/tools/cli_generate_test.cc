@@ -17,6 +17,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/io/corrupt_files.h"
+#include "tests/test_util.h"
 #include "tests/tools/cli_runner.h"
 
 namespace {
@@ -25,7 +26,7 @@ using favor::testing::CliResult;
 using favor::testing::ExpectOneLineError;
 using favor::testing::RunFavor;
 
-const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kModels = favor::testing::ModelsDir();
 const std::string kLlama2c = kModels + "/stories260K/stories260K.bin";
 const std::string kGguf = kModels + "/stories260K/tinyllamas-stories-260k-f32.gguf";
 const std::string kHf = kModels + "/tinystories-656K";
@@ -38,6 +39,7 @@ size_t Count(const std::string& text, const std::string& needle) {
 }
 
 TEST(CliGenerate, TheFirstGeneratedWordKeepsItsSpaceInEveryFormatAndTokenizerRoute) {
+  FAVOR_REQUIRE_MODELS();
   for (const std::string& model :
        {kLlama2c, kGguf, kLlama2c + " --tokenizer " + kModels + "/stories260K/tok512.model"}) {
     const CliResult r = RunFavor("generate -m " + model + " -p 'Lily went to the' -n 8" + kGreedy);
@@ -50,6 +52,7 @@ TEST(CliGenerate, TheFirstGeneratedWordKeepsItsSpaceInEveryFormatAndTokenizerRou
 }
 
 TEST(CliGenerate, AStoryEndsWhereTheModelEndsIt) {
+  FAVOR_REQUIRE_MODELS();
   // stories260K emits BOS between stories: the end of generation, as in llama2.c's run.c.
   for (const std::string& model : {kLlama2c, kGguf}) {
     const CliResult r = RunFavor("generate -m " + model + " -n -1" + kGreedy);
@@ -76,6 +79,7 @@ TEST(CliGenerate, AStoryEndsWhereTheModelEndsIt) {
 }
 
 TEST(CliGenerate, TheSummaryNamesWhyGenerationStopped) {
+  FAVOR_REQUIRE_MODELS();
   const CliResult limit = RunFavor("generate -m " + kLlama2c + " -p 'Once' -n 5" + kGreedy);
   EXPECT_NE(limit.err.find("stop: token limit (-n 5)"), std::string::npos) << limit.err;
   const CliResult full = RunFavor("generate -m " + kLlama2c + " -c 16 -p 'Once' -n -1" + kGreedy);
@@ -87,6 +91,7 @@ TEST(CliGenerate, TheSummaryNamesWhyGenerationStopped) {
 }
 
 TEST(CliGenerate, CtrlCStopsGenerationAndStillPrintsTheSummary) {
+  FAVOR_REQUIRE_MODELS();
   // A generation that would run for minutes: until a context of 10^6 tokens fills.
   const std::string err_path =
       ::testing::TempDir() + "/favor_interrupt_err_" + std::to_string(::getpid()) + ".txt";
@@ -119,6 +124,7 @@ TEST(CliGenerate, CtrlCStopsGenerationAndStillPrintsTheSummary) {
 // Hybrid attention out of the box: the sequence's own statistics without MODEL.favor-stats, the
 // calibrated ones when it exists; eval takes --favor-plan calibrated as generate does.
 TEST(CliGenerate, HybridUsesTheModelsStatisticsWhenTheyExistAndCausalOnesOtherwise) {
+  FAVOR_REQUIRE_MODELS();
   const std::string dir = ::testing::TempDir() + "/favor_hybrid_" + std::to_string(::getpid());
   ASSERT_EQ(std::system(("mkdir -p " + dir + " && cp " + kLlama2c + " " + kModels +
                          "/stories260K/tok512.bin " + dir + "/")
@@ -154,6 +160,7 @@ TEST(CliGenerate, HybridUsesTheModelsStatisticsWhenTheyExistAndCausalOnesOtherwi
 }
 
 TEST(CliGenerate, PromptFromAFileWithEscapesAndStops) {
+  FAVOR_REQUIRE_MODELS();
   const std::string file = favor::testing::WriteTemp("prompt.txt", "Lily went to the\n");
   const CliResult from_file =
       RunFavor("generate -m " + kLlama2c + " -f " + file + " -n 8" + kGreedy);
@@ -173,6 +180,7 @@ TEST(CliGenerate, PromptFromAFileWithEscapesAndStops) {
 }
 
 TEST(CliGenerate, EveryBadNumberNamesItsFlag) {
+  FAVOR_REQUIRE_MODELS();
   const std::string m = "generate -m " + kLlama2c;
   ExpectOneLineError(RunFavor(m + " -b 0"), 2, "-b must be at least 1, got 0");
   ExpectOneLineError(RunFavor(m + " -n -2"), 2, "-n must be at least -1, got -2");
@@ -215,6 +223,7 @@ TEST(CliGenerate, MachineReadableOutputEverywhere) {
 }
 
 TEST(CliGenerate, AWrongFileIsNamedForWhatItIs) {
+  FAVOR_REQUIRE_MODELS();
   const std::string tok = kModels + "/stories260K/tok512";
   ExpectOneLineError(RunFavor("generate -m " + tok + ".model"), 1,
                      "is a SentencePiece tokenizer model, not a model; pass it with --tokenizer");
@@ -260,6 +269,7 @@ TEST(CliGenerate, HelpAndVersionOnEveryCommand) {
 }
 
 TEST(CliGenerate, TokenizeShowsIdsAndPiecesAndWarnsAboutUnknownCharacters) {
+  FAVOR_REQUIRE_MODELS();
   const CliResult pieces = RunFavor("tokenize -m " + kLlama2c + " -p 'Once upon'");
   ASSERT_EQ(pieces.exit_code, 0) << pieces.err;
   EXPECT_EQ(pieces.out,
@@ -304,6 +314,7 @@ std::map<std::string, double> MeanKlByRow(const std::string& csv) {
 // The quality the README and docs/quality.md report, as ceilings (their figures x 1.2): a change
 // that makes random-feature or hybrid attention worse on the real model fails here.
 TEST(CliGenerate, QualityStaysWithinTheDocumentedFigures) {
+  FAVOR_REQUIRE_MODELS();
 #ifdef FAVOR_SANITIZED_BUILD
   GTEST_SKIP() << "arithmetic only: run in the release build (10x slower under the sanitizers)";
 #endif

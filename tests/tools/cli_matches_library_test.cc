@@ -11,12 +11,13 @@
 #include "engine/runtime/session.h"
 #include "gtest/gtest.h"
 #include "tests/io/corrupt_files.h"
+#include "tests/test_util.h"
 #include "tests/tools/cli_runner.h"
 
 namespace favor {
 namespace {
 
-const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kModels = favor::testing::ModelsDir();
 const std::string kPrompt = "Lily went to the";
 
 struct Case {
@@ -42,6 +43,7 @@ runtime::GenerationOptions Sampling(int64_t tokens) {
 }
 
 TEST(CliMatchesLibrary, EveryOptionGivesTheLibrarysText) {
+  FAVOR_REQUIRE_MODELS();
   const std::string model = kModels + "/stories260K/stories260K.bin";
   // A plan for --favor-plan, written by the CLI itself.
   const std::string text = testing::WriteTemp(

@@ -12,6 +12,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/io/corrupt_files.h"
+#include "tests/test_util.h"
 #include "tests/tools/cli_runner.h"
 
 namespace {
@@ -21,11 +22,12 @@ using favor::testing::ExpectOneLineError;
 using favor::testing::ExpectOneLineErrorFn;
 using favor::testing::RunFavor;
 
-const std::string kModels = FAVOR_MODELS_DIR;
+const std::string kModels = favor::testing::ModelsDir();
 
 const std::string kLlama2c = kModels + "/stories260K/stories260K.bin";
 
 TEST(Cli, GreedyGenerationFromEachFormat) {
+  FAVOR_REQUIRE_MODELS();
   const std::string expected =
       "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
       "park.";
@@ -43,6 +45,7 @@ TEST(Cli, GreedyGenerationFromEachFormat) {
 }
 
 TEST(Cli, SeededSamplingIsReproducible) {
+  FAVOR_REQUIRE_MODELS();
   const std::string args = "generate -m " + kLlama2c + " -p 'Once upon a time' -n 40 --seed 7";
   const Result a = RunFavor(args), b = RunFavor(args + " -t 1");
   EXPECT_EQ(a.exit_code, 0);
@@ -52,6 +55,7 @@ TEST(Cli, SeededSamplingIsReproducible) {
 }
 
 TEST(Cli, TokenizerOverride) {
+  FAVOR_REQUIRE_MODELS();
   const Result r = RunFavor("generate -m " + kLlama2c + " --tokenizer " + kModels +
                             "/stories260K/tok512.model -p 'Once upon a time' -n 10 --temp 0");
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -59,6 +63,7 @@ TEST(Cli, TokenizerOverride) {
 }
 
 TEST(Cli, CalibrateThenGenerateWithFavorAttention) {
+  FAVOR_REQUIRE_MODELS();
   const std::string text =
       ::testing::TempDir() + "/favor_cli_calibration_" + std::to_string(::getpid()) + ".txt";
   std::ofstream(text)
@@ -93,6 +98,7 @@ TEST(Cli, CalibrateThenGenerateWithFavorAttention) {
 }
 
 TEST(Cli, VarianceTableReproducesTheClosedForms) {
+  FAVOR_REQUIRE_MODELS();
   const Result r = RunFavor("variance --pairs 4 --samples 200 --s2 0.125");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   for (const char* name :
@@ -106,6 +112,7 @@ TEST(Cli, VarianceTableReproducesTheClosedForms) {
 }
 
 TEST(Cli, InspectDescribesTheModel) {
+  FAVOR_REQUIRE_MODELS();
   const Result r =
       RunFavor("inspect -m " + kModels + "/stories260K/tinyllamas-stories-260k-f32.gguf");
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -116,6 +123,7 @@ TEST(Cli, InspectDescribesTheModel) {
 
 // Each failure: a non-zero exit and a single line on stderr that names the problem.
 TEST(Cli, BadInputIsAOneLineErrorAndANonZeroExit) {
+  FAVOR_REQUIRE_MODELS();
   ExpectOneLineError(RunFavor("generate -m " + kLlama2c + " --frobnicate"), 2,
                      "unknown option '--frobnicate'");
   ExpectOneLineError(RunFavor("generate -m " + kLlama2c + " --temp hot"), 2,
@@ -138,6 +146,7 @@ TEST(Cli, BadInputIsAOneLineErrorAndANonZeroExit) {
 // A corrupt file from the internet and a context beyond the machine: one-line errors, exit 1,
 // before any output.
 TEST(Cli, CorruptModelsAndImpossibleContextsAreOneLineErrors) {
+  FAVOR_REQUIRE_MODELS();
   const std::string gguf =
       favor::testing::ReadAll(kModels + "/stories260K/tinyllamas-stories-260k-f32.gguf");
   const std::string truncated = favor::testing::WriteTemp("truncated.gguf", gguf.substr(0, 1000));
@@ -157,6 +166,7 @@ TEST(Cli, CorruptModelsAndImpossibleContextsAreOneLineErrors) {
 }
 
 TEST(Cli, GenerationStopsCleanlyWhenTheContextFills) {
+  FAVOR_REQUIRE_MODELS();
   const Result r =
       RunFavor("generate -m " + kLlama2c + " -c 16 -p 'Once upon a time' -n 100 --temp 0");
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -203,6 +213,7 @@ TEST(Cli, BenchRefusesBadGridsWithUsageErrors) {
 }
 
 TEST(Cli, EvalComparesApproximateAttentionWithExact) {
+  FAVOR_REQUIRE_MODELS();
   const std::string text = ::testing::TempDir() + "/favor_eval_" + std::to_string(::getpid());
   {
     std::ofstream out(text + ".txt");
@@ -282,6 +293,7 @@ TEST(Cli, EvalComparesApproximateAttentionWithExact) {
 }
 
 TEST(Cli, HybridAttentionFromTheCommandLine) {
+  FAVOR_REQUIRE_MODELS();
   // The window-only attention needs no statistics; with a window covering the whole text it is
   // exact attention, so greedy text matches exact.
   const std::string greedy = " -p 'Once upon a time' -n 20 --temp 0 --repeat-penalty 1";
@@ -334,6 +346,7 @@ TEST(Cli, HybridAttentionFromTheCommandLine) {
 }
 
 TEST(Cli, PerHeadPlanFromCalibrationToGeneration) {
+  FAVOR_REQUIRE_MODELS();
   const std::string text =
       ::testing::TempDir() + "/favor_cli_plan_" + std::to_string(::getpid()) + ".txt";
   std::ofstream(text)
