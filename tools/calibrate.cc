@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "engine/core/storage.h"
 #include "engine/graph/attention_statistics.h"
 #include "engine/rf/calibration.h"
 #include "engine/runtime/attention_resolution.h"
@@ -96,7 +97,7 @@ int Calibrate(int argc, char** argv) {
     }
   }
   if (out_path.empty()) out_path = runtime::DefaultCalibrationPath(model_path);
-  auto text = ReadTextFile(text_path);
+  auto text = ReadFileBytes(text_path);
   if (!text.ok()) return Fail(text.status());
 
   runtime::HybridPlanOptions plan_options;

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/core/status.h"
+#include "engine/core/storage.h"
 #include "engine/graph/attention_statistics.h"
 #include "engine/rf/calibration.h"
 #include "engine/runtime/attention_resolution.h"
@@ -260,7 +261,7 @@ absl::StatusOr<EvalRow> ScoreConfiguration(const Scoring& scoring, const Configu
 // Statistics gathered by running the exact model over a text in windows of the context.
 absl::StatusOr<std::shared_ptr<const rf::Calibration>> GatherCalibration(
     const std::string& path, const text::Tokenizer& tokenizer, runtime::Session& exact) {
-  FAVOR_ASSIGN_OR_RETURN(const std::string text, ReadTextFile(path));
+  FAVOR_ASSIGN_OR_RETURN(const std::string text, ReadFileBytes(path));
   FAVOR_ASSIGN_OR_RETURN(const auto ids, Tokens(text, path, tokenizer, 0));
   FAVOR_ASSIGN_OR_RETURN(auto recorder,
                          AttentionStatisticsRecorder::Create(exact.executor().graph()));
@@ -372,7 +373,7 @@ int Eval(int argc, char** argv) {
     return UsageError("--plot: exact attention alone has no KL to plot");
   }
 
-  auto text = ReadTextFile(text_path);
+  auto text = ReadFileBytes(text_path);
   if (!text.ok()) return Fail(text.status());
 
   // The weights are loaded and packed once; every row is a copy of the graph.

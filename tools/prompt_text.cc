@@ -6,20 +6,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/core/storage.h"
 
 namespace favor::cli {
 
-absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open '", path, "'"));
-  std::stringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read '", path, "'"));
-  return text.str();
-}
-
 absl::StatusOr<std::string> ReadPromptFile(const std::string& path) {
-  auto text = ReadTextFile(path);
+  auto text = ReadFileBytes(path);
   if (!text.ok()) return text.status();
   if (!text->empty() && text->back() == '\n') text->pop_back();
   if (!text->empty() && text->back() == '\r') text->pop_back();

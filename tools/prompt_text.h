@@ -12,9 +12,6 @@
 
 namespace favor::cli {
 
-// The whole file (a text to evaluate or calibrate on).
-absl::StatusOr<std::string> ReadTextFile(const std::string& path);
-
 // -f: the file's text as the prompt, without the one newline an editor puts at its end (as
 // llama.cpp's -f).
 absl::StatusOr<std::string> ReadPromptFile(const std::string& path);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/core/storage.h"
 #include "engine/runtime/model.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"
@@ -33,7 +34,7 @@ int Tokenize(int argc, char** argv) {
     return PrintUsageError("tokenize", "give the text with -p TEXT or -f FILE (one of them)");
   }
   if (!prompt_file.empty()) {
-    auto text = ReadTextFile(prompt_file);
+    auto text = ReadFileBytes(prompt_file);
     if (!text.ok()) return PrintFailure("tokenize", text.status());
     prompt = *std::move(text);
   }

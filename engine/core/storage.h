@@ -43,6 +43,10 @@ class AlignedBuffer final : public Storage {
 // Whether `path` names a regular file (not a directory, not missing).
 bool IsRegularFile(const std::string& path);
 
+// The whole content of a (small) file: texts, JSON, tokenizer models. Errors: NotFound "cannot
+// open 'PATH': <reason>" (missing, a directory, unreadable), DataLoss when reading fails.
+absl::StatusOr<std::string> ReadFileBytes(const std::string& path);
+
 class MappedFile final : public Storage {
  public:
   static absl::StatusOr<std::shared_ptr<MappedFile>> Open(const std::string& path);

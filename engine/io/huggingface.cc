@@ -25,16 +25,8 @@ namespace {
 
 constexpr uint64_t kMaxHeaderBytes = 100 << 20;
 
-absl::StatusOr<std::string> ReadTextFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open '", path, "'"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 absl::StatusOr<Json> ReadJsonFile(const std::string& path) {
-  FAVOR_ASSIGN_OR_RETURN(const std::string text, ReadTextFile(path));
+  FAVOR_ASSIGN_OR_RETURN(const std::string text, ReadFileBytes(path));
   return Json::Parse(text, path);
 }
 
@@ -466,14 +458,14 @@ absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory) {
   }
 
   if (const std::string tokenizer = directory + "/tokenizer.json"; IsRegularFile(tokenizer)) {
-    FAVOR_ASSIGN_OR_RETURN(const std::string text, ReadTextFile(tokenizer));
+    FAVOR_ASSIGN_OR_RETURN(const std::string text, ReadFileBytes(tokenizer));
     FAVOR_ASSIGN_OR_RETURN(model.vocabulary, ParseTokenizerJson(text, tokenizer, config));
   }
   return model;
 }
 
 absl::StatusOr<Vocabulary> LoadTokenizerJson(const std::string& path) {
-  FAVOR_ASSIGN_OR_RETURN(const std::string text, ReadTextFile(path));
+  FAVOR_ASSIGN_OR_RETURN(const std::string text, ReadFileBytes(path));
   const size_t slash = path.find_last_of('/');
   const std::string config_path =
       (slash == std::string::npos ? std::string(".") : path.substr(0, slash)) + "/config.json";

@@ -1,5 +1,7 @@
 #include "engine/text/tokenizer.h"
 
+#include "engine/core/storage.h"
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -72,11 +74,12 @@ absl::StatusOr<std::vector<std::string>> Tokenizer::UnrepresentableCharacters(
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromSentencePieceFile(
     const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open tokenizer '", path, "'"));
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return FromSentencePieceModel(bytes.str(), absl::StrCat("SentencePiece model ", path));
+  auto bytes = ReadFileBytes(path);
+  if (!bytes.ok()) {
+    return absl::Status(bytes.status().code(),
+                        absl::StrCat("tokenizer: ", bytes.status().message()));
+  }
+  return FromSentencePieceModel(*bytes, absl::StrCat("SentencePiece model ", path));
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromSentencePieceModel(
