@@ -165,7 +165,7 @@ absl::Status FavorAttentionOp::Run(const RunContext& ctx, std::span<const Tensor
     // Statistics from the prompt: this first run's queries and keys, frozen for the sequence.
     FAVOR_RETURN_IF_ERROR(FeaturesFromRun(inputs[0], inputs[1], state->features));
   }
-  const kernels::KernelTable& kt = *ctx.kernels;
+  const kernels::KernelTable& kernel = *ctx.kernels;
   const int64_t d = options_.heads.head_dim, n_heads = options_.heads.n_heads,
                 n_kv = options_.heads.n_kv_heads;
   const int64_t group = n_heads / n_kv;
@@ -182,19 +182,19 @@ absl::Status FavorAttentionOp::Run(const RunContext& ctx, std::span<const Tensor
 
   ParallelFor(n_kv, ctx.threads, 1, [&](int64_t g) {
     float* base = scratch_base + g * scratch_stride;
-    const feature_tail::Context tail{.kt = kt,
-                                     .f = *state->features[static_cast<size_t>(g)],
+    const feature_tail::Context tail{.kernel = kernel,
+                                     .head = *state->features[static_cast<size_t>(g)],
                                      .features = m_features,
                                      .dim = d,
                                      .state = state->head(g),
-                                     .sc = feature_tail::ScratchAt(base, rows, m_features)};
+                                     .scratch = feature_tail::ScratchAt(base, rows, m_features)};
     float* numerator = base + feature_tail::ScratchFloats(rows, m_features, d);
     float* denominator = numerator + rows * d;
     float* row_scale = denominator + rows;
-    auto write_rows = [&](int64_t t0, int64_t count, int64_t h) {
+    auto write_rows = [&](int64_t chunk_start, int64_t count, int64_t h) {
       for (int64_t t = 0; t < count; ++t) {
-        kt.scale(1.0f / std::max(denominator[t], kDenominatorFloor), numerator + t * d, d);
-        std::memcpy(out + (t0 + t) * q_stride + h * d, numerator + t * d,
+        kernel.scale(1.0f / std::max(denominator[t], kDenominatorFloor), numerator + t * d, d);
+        std::memcpy(out + (chunk_start + t) * q_stride + h * d, numerator + t * d,
                     static_cast<size_t>(d) * sizeof(float));
       }
     };
@@ -202,72 +202,77 @@ absl::Status FavorAttentionOp::Run(const RunContext& ctx, std::span<const Tensor
     if (options_.causal && tokens == 1) {
       // Decode: every query head of the group in one pass over S (read for the queries, the
       // updated state written in the same sweep).
-      feature_tail::KeyLogFeatures(tail, k + g * d, 1, kv_stride, tail.sc.key_logs);
-      feature_tail::PlanSubchunk(tail, tail.sc.key_logs, 0, 1);
-      feature_tail::PrepareKeys(tail, tail.sc.key_logs, 1);
-      const float* w = tail.sc.keys;  // The new key's weight per feature.
+      feature_tail::KeyLogFeatures(tail, k + g * d, 1, kv_stride, tail.scratch.key_logs);
+      feature_tail::PlanSubchunk(tail, tail.scratch.key_logs, 0, 1);
+      feature_tail::PrepareKeys(tail, tail.scratch.key_logs, 1);
+      const float* w = tail.scratch.keys;  // The new key's weight per feature.
       feature_tail::QueryFeatures(tail, q + g * group * d, group, d, row_scale);
       for (int64_t h = 0; h < group; ++h) {
-        float* phi = tail.sc.queries + h * m_features;
-        const float self = kt.dot(phi, w, m_features);
-        kt.mul(phi, tail.sc.rescale, phi, m_features);  // The carried state at its own scales.
-        denominator[h] = kt.dot(phi, tail.state.z, m_features) + self;
+        float* phi = tail.scratch.queries + h * m_features;
+        const float self = kernel.dot(phi, w, m_features);
+        kernel.mul(phi, tail.scratch.rescale, phi,
+                   m_features);  // The carried state at its own scales.
+        denominator[h] = kernel.dot(phi, tail.state.z, m_features) + self;
         for (int64_t i = 0; i < d; ++i) numerator[h * d + i] = self * v[g * d + i];
       }
-      kt.favor_decode(tail.sc.queries, group, numerator, tail.state.s, w, v + g * d,
-                      tail.sc.rescale, m_features, d);
-      kt.mul(tail.state.z, tail.sc.rescale, tail.state.z, m_features);
-      kt.add(tail.state.z, w, tail.state.z, m_features);
-      std::memcpy(tail.state.scale, tail.sc.new_scale,
+      kernel.favor_decode(tail.scratch.queries, group, numerator, tail.state.s, w, v + g * d,
+                          tail.scratch.rescale, m_features, d);
+      kernel.mul(tail.state.z, tail.scratch.rescale, tail.state.z, m_features);
+      kernel.add(tail.state.z, w, tail.state.z, m_features);
+      std::memcpy(tail.state.scale, tail.scratch.new_scale,
                   static_cast<size_t>(m_features) * sizeof(float));
       for (int64_t h = 0; h < group; ++h) {
-        kt.scale(1.0f / std::max(denominator[h], kDenominatorFloor), numerator + h * d, d);
+        kernel.scale(1.0f / std::max(denominator[h], kDenominatorFloor), numerator + h * d, d);
         std::memcpy(out + (g * group + h) * d, numerator + h * d,
                     static_cast<size_t>(d) * sizeof(float));
       }
     } else if (options_.causal) {
-      for (int64_t t0 = 0; t0 < tokens; t0 += chunk) {
-        const int64_t tc = std::min(chunk, tokens - t0);
-        feature_tail::KeyLogFeatures(tail, k + t0 * kv_stride + g * d, tc, kv_stride,
-                                     tail.sc.key_logs);
-        for (int64_t s0 = 0; s0 < tc;) {
-          const int64_t s1 = feature_tail::PlanSubchunk(tail, tail.sc.key_logs, s0, tc);
-          const int64_t n = s1 - s0;
+      for (int64_t chunk_start = 0; chunk_start < tokens; chunk_start += chunk) {
+        const int64_t chunk_tokens = std::min(chunk, tokens - chunk_start);
+        feature_tail::KeyLogFeatures(tail, k + chunk_start * kv_stride + g * d, chunk_tokens,
+                                     kv_stride, tail.scratch.key_logs);
+        for (int64_t sub_start = 0; sub_start < chunk_tokens;) {
+          const int64_t sub_end =
+              feature_tail::PlanSubchunk(tail, tail.scratch.key_logs, sub_start, chunk_tokens);
+          const int64_t n = sub_end - sub_start;
           // The sub-chunk's rows move to the front of the key logs, where PrepareKeys reads them.
-          feature_tail::PrepareKeys(tail, tail.sc.key_logs + s0 * m_features, n);
-          const float* values = v + (t0 + s0) * kv_stride + g * d;
+          feature_tail::PrepareKeys(tail, tail.scratch.key_logs + sub_start * m_features, n);
+          const float* values = v + (chunk_start + sub_start) * kv_stride + g * d;
           for (int64_t h = g * group; h < (g + 1) * group; ++h) {
-            feature_tail::Queries(tail, q + (t0 + s0) * q_stride + h * d, n, q_stride, values,
-                                  kv_stride, n, /*visible_offset=*/1, numerator, denominator,
-                                  row_scale);
-            write_rows(t0 + s0, n, h);
+            feature_tail::Queries(tail, q + (chunk_start + sub_start) * q_stride + h * d, n,
+                                  q_stride, values, kv_stride, n, /*visible_offset=*/1, numerator,
+                                  denominator, row_scale);
+            write_rows(chunk_start + sub_start, n, h);
           }
           feature_tail::AddKeys(tail, values, kv_stride, n);
-          s0 = s1;
+          sub_start = sub_end;
         }
       }
     } else {
       // Bidirectional: every key first, then every query reads the complete state.
-      for (int64_t t0 = 0; t0 < tokens; t0 += chunk) {
-        const int64_t tc = std::min(chunk, tokens - t0);
-        feature_tail::KeyLogFeatures(tail, k + t0 * kv_stride + g * d, tc, kv_stride,
-                                     tail.sc.key_logs);
-        for (int64_t s0 = 0; s0 < tc;) {
-          const int64_t s1 = feature_tail::PlanSubchunk(tail, tail.sc.key_logs, s0, tc);
-          feature_tail::PrepareKeys(tail, tail.sc.key_logs + s0 * m_features, s1 - s0);
-          feature_tail::AddKeys(tail, v + (t0 + s0) * kv_stride + g * d, kv_stride, s1 - s0);
-          s0 = s1;
+      for (int64_t chunk_start = 0; chunk_start < tokens; chunk_start += chunk) {
+        const int64_t chunk_tokens = std::min(chunk, tokens - chunk_start);
+        feature_tail::KeyLogFeatures(tail, k + chunk_start * kv_stride + g * d, chunk_tokens,
+                                     kv_stride, tail.scratch.key_logs);
+        for (int64_t sub_start = 0; sub_start < chunk_tokens;) {
+          const int64_t sub_end =
+              feature_tail::PlanSubchunk(tail, tail.scratch.key_logs, sub_start, chunk_tokens);
+          feature_tail::PrepareKeys(tail, tail.scratch.key_logs + sub_start * m_features,
+                                    sub_end - sub_start);
+          feature_tail::AddKeys(tail, v + (chunk_start + sub_start) * kv_stride + g * d, kv_stride,
+                                sub_end - sub_start);
+          sub_start = sub_end;
         }
       }
-      std::memcpy(tail.sc.new_scale, tail.state.scale,
+      std::memcpy(tail.scratch.new_scale, tail.state.scale,
                   static_cast<size_t>(m_features) * sizeof(float));
       feature_tail::PrepareKeys(tail, nullptr, 0);
-      for (int64_t t0 = 0; t0 < tokens; t0 += chunk) {
-        const int64_t tc = std::min(chunk, tokens - t0);
+      for (int64_t chunk_start = 0; chunk_start < tokens; chunk_start += chunk) {
+        const int64_t chunk_tokens = std::min(chunk, tokens - chunk_start);
         for (int64_t h = g * group; h < (g + 1) * group; ++h) {
-          feature_tail::Queries(tail, q + t0 * q_stride + h * d, tc, q_stride, nullptr, 0, 0, 0,
-                                numerator, denominator, row_scale);
-          write_rows(t0, tc, h);
+          feature_tail::Queries(tail, q + chunk_start * q_stride + h * d, chunk_tokens, q_stride,
+                                nullptr, 0, 0, 0, numerator, denominator, row_scale);
+          write_rows(chunk_start, chunk_tokens, h);
         }
       }
     }

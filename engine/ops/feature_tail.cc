@@ -17,7 +17,8 @@ float Quadratic(const Context& c, const std::vector<float>& full,
   if (!diagonal.empty()) {
     for (int64_t i = 0; i < c.dim; ++i) sum += diagonal[static_cast<size_t>(i)] * x[i] * x[i];
   } else {
-    for (int64_t i = 0; i < c.dim; ++i) sum += x[i] * c.kt.dot(full.data() + i * c.dim, x, c.dim);
+    for (int64_t i = 0; i < c.dim; ++i)
+      sum += x[i] * c.kernel.dot(full.data() + i * c.dim, x, c.dim);
   }
   return sum;
 }
@@ -91,49 +92,49 @@ int64_t ScratchFloats(int64_t rows, int64_t features, int64_t /*dim*/) {
 }
 
 Scratch ScratchAt(float* base, int64_t rows, int64_t features) {
-  Scratch sc;
-  const int64_t rm = rows * features;
-  sc.key_logs = base;
-  sc.keys = sc.key_logs + rm;
-  sc.keys_t = sc.keys + rm;
-  sc.queries = sc.keys_t + rm;
-  sc.carried = sc.queries + rm;
-  sc.products = sc.carried + rm;
-  sc.new_scale = sc.products + rows * rows;
-  sc.rescale = sc.new_scale + features;
-  sc.base = sc.rescale + features;
-  return sc;
+  Scratch scratch;
+  const int64_t rows_by_features = rows * features;
+  scratch.key_logs = base;
+  scratch.keys = scratch.key_logs + rows_by_features;
+  scratch.keys_t = scratch.keys + rows_by_features;
+  scratch.queries = scratch.keys_t + rows_by_features;
+  scratch.carried = scratch.queries + rows_by_features;
+  scratch.products = scratch.carried + rows_by_features;
+  scratch.new_scale = scratch.products + rows * rows;
+  scratch.rescale = scratch.new_scale + features;
+  scratch.base = scratch.rescale + features;
+  return scratch;
 }
 
 void KeyLogFeatures(const Context& c, const float* x, int64_t rows, int64_t stride, float* logs) {
   const int64_t m = c.features;
   for (int64_t t = 0; t < rows; ++t) {
-    std::memcpy(logs + t * m, c.f.bias.data(), static_cast<size_t>(m) * sizeof(float));
+    std::memcpy(logs + t * m, c.head.bias.data(), static_cast<size_t>(m) * sizeof(float));
   }
-  c.kt.gemm(rows, m, c.dim, x, stride, c.f.key_projection_t.data(), m, logs, m, true);
+  c.kernel.gemm(rows, m, c.dim, x, stride, c.head.key_projection_t.data(), m, logs, m, true);
   for (int64_t t = 0; t < rows; ++t) {
     const float quadratic =
-        Quadratic(c, c.f.key_quadratic, c.f.key_quadratic_diagonal, x + t * stride);
+        Quadratic(c, c.head.key_quadratic, c.head.key_quadratic_diagonal, x + t * stride);
     float* row = logs + t * m;
     for (int64_t i = 0; i < m; ++i) row[i] += quadratic;
   }
 }
 
 float QueryQuadratic(const Context& c, const float* x) {
-  return Quadratic(c, c.f.query_quadratic, c.f.query_quadratic_diagonal, x);
+  return Quadratic(c, c.head.query_quadratic, c.head.query_quadratic_diagonal, x);
 }
 
 int64_t PlanSubchunk(const Context& c, const float* key_logs, int64_t start, int64_t count) {
   const int64_t m = c.features;
-  float* scale = c.sc.new_scale;
+  float* scale = c.scratch.new_scale;
   const float* first = key_logs + start * m;
   for (int64_t i = 0; i < m; ++i) scale[i] = std::max(c.state.scale[i], first[i]);
-  std::memcpy(c.sc.base, scale, static_cast<size_t>(m) * sizeof(float));
+  std::memcpy(c.scratch.base, scale, static_cast<size_t>(m) * sizeof(float));
   int64_t end = start + 1;
   for (; end < count; ++end) {
     const float* row = key_logs + end * m;
     float jump = 0.0f;
-    for (int64_t i = 0; i < m; ++i) jump = std::max(jump, row[i] - c.sc.base[i]);
+    for (int64_t i = 0; i < m; ++i) jump = std::max(jump, row[i] - c.scratch.base[i]);
     if (jump > kMaxScaleJump) break;
     for (int64_t i = 0; i < m; ++i) scale[i] = std::max(scale[i], row[i]);
   }
@@ -144,16 +145,16 @@ void PrepareKeys(const Context& c, const float* key_logs, int64_t count) {
   const int64_t m = c.features;
   for (int64_t i = 0; i < m; ++i) {
     const float held = c.state.scale[i];
-    c.sc.rescale[i] = held == kNegInf ? 0.0f : std::exp(held - c.sc.new_scale[i]);
+    c.scratch.rescale[i] = held == kNegInf ? 0.0f : std::exp(held - c.scratch.new_scale[i]);
   }
   for (int64_t j = 0; j < count; ++j) {
-    float* row = c.sc.keys + j * m;
+    float* row = c.scratch.keys + j * m;
     std::memcpy(row, key_logs + j * m, static_cast<size_t>(m) * sizeof(float));
-    c.kt.axpy(-1.0f, c.sc.new_scale, row, m);
-    c.kt.exp_shifted(row, 0.0f, row, m);
+    c.kernel.axpy(-1.0f, c.scratch.new_scale, row, m);
+    c.kernel.exp_shifted(row, 0.0f, row, m);
   }
   for (int64_t j = 0; j < count; ++j) {
-    for (int64_t i = 0; i < m; ++i) c.sc.keys_t[i * count + j] = c.sc.keys[j * m + i];
+    for (int64_t i = 0; i < m; ++i) c.scratch.keys_t[i * count + j] = c.scratch.keys[j * m + i];
   }
 }
 
@@ -161,18 +162,20 @@ void QueryFeatures(const Context& c, const float* q, int64_t rows, int64_t q_str
                    float* row_scale) {
   const int64_t m = c.features;
   for (int64_t t = 0; t < rows; ++t) {
-    std::memcpy(c.sc.queries + t * m, c.f.bias.data(), static_cast<size_t>(m) * sizeof(float));
+    std::memcpy(c.scratch.queries + t * m, c.head.bias.data(),
+                static_cast<size_t>(m) * sizeof(float));
   }
-  c.kt.gemm(rows, m, c.dim, q, q_stride, c.f.query_projection_t.data(), m, c.sc.queries, m, true);
+  c.kernel.gemm(rows, m, c.dim, q, q_stride, c.head.query_projection_t.data(), m, c.scratch.queries,
+                m, true);
   for (int64_t t = 0; t < rows; ++t) {
-    float* row = c.sc.queries + t * m;
-    c.kt.add(row, c.sc.new_scale, row, m);  // Features never held are -inf: weight 0.
-    const float r = c.kt.max(row, m);
+    float* row = c.scratch.queries + t * m;
+    c.kernel.add(row, c.scratch.new_scale, row, m);  // Features never held are -inf: weight 0.
+    const float r = c.kernel.max(row, m);
     row_scale[t] = r;
     if (r == kNegInf) {
       std::memset(row, 0, static_cast<size_t>(m) * sizeof(float));
     } else {
-      c.kt.exp_shifted(row, r, row, m);
+      c.kernel.exp_shifted(row, r, row, m);
     }
   }
 }
@@ -184,32 +187,33 @@ void Queries(const Context& c, const float* q, int64_t rows, int64_t q_stride, c
   QueryFeatures(c, q, rows, q_stride, row_scale);
   // The carried state at its own scales: exp(a + c - r) = exp(a + c^ - r) exp(c - c^).
   for (int64_t t = 0; t < rows; ++t) {
-    c.kt.mul(c.sc.queries + t * m, c.sc.rescale, c.sc.carried + t * m, m);
+    c.kernel.mul(c.scratch.queries + t * m, c.scratch.rescale, c.scratch.carried + t * m, m);
   }
-  c.kt.gemm(rows, d, m, c.sc.carried, m, c.state.s, d, numerator, d, false);
+  c.kernel.gemm(rows, d, m, c.scratch.carried, m, c.state.s, d, numerator, d, false);
   for (int64_t t = 0; t < rows; ++t) {
-    denominator[t] = c.kt.dot(c.sc.carried + t * m, c.state.z, m);
+    denominator[t] = c.kernel.dot(c.scratch.carried + t * m, c.state.z, m);
   }
   if (keys == 0) return;
-  c.kt.gemm(rows, keys, m, c.sc.queries, m, c.sc.keys_t, keys, c.sc.products, keys, false);
+  c.kernel.gemm(rows, keys, m, c.scratch.queries, m, c.scratch.keys_t, keys, c.scratch.products,
+                keys, false);
   for (int64_t t = 0; t < rows; ++t) {
     const int64_t visible = std::clamp<int64_t>(t + visible_offset, 0, keys);
-    float* w = c.sc.products + t * keys;
+    float* w = c.scratch.products + t * keys;
     float sum = 0.0f;
     for (int64_t j = 0; j < visible; ++j) sum += w[j];
     for (int64_t j = visible; j < keys; ++j) w[j] = 0.0f;
     denominator[t] += sum;
   }
-  c.kt.gemm(rows, d, keys, c.sc.products, keys, values, v_stride, numerator, d, true);
+  c.kernel.gemm(rows, d, keys, c.scratch.products, keys, values, v_stride, numerator, d, true);
 }
 
 void AddKeys(const Context& c, const float* values, int64_t v_stride, int64_t keys) {
   const int64_t m = c.features, d = c.dim;
-  for (int64_t i = 0; i < m; ++i) c.kt.scale(c.sc.rescale[i], c.state.s + i * d, d);
-  c.kt.mul(c.state.z, c.sc.rescale, c.state.z, m);
-  c.kt.gemm(m, d, keys, c.sc.keys_t, keys, values, v_stride, c.state.s, d, true);
-  for (int64_t j = 0; j < keys; ++j) c.kt.axpy(1.0f, c.sc.keys + j * m, c.state.z, m);
-  std::memcpy(c.state.scale, c.sc.new_scale, static_cast<size_t>(m) * sizeof(float));
+  for (int64_t i = 0; i < m; ++i) c.kernel.scale(c.scratch.rescale[i], c.state.s + i * d, d);
+  c.kernel.mul(c.state.z, c.scratch.rescale, c.state.z, m);
+  c.kernel.gemm(m, d, keys, c.scratch.keys_t, keys, values, v_stride, c.state.s, d, true);
+  for (int64_t j = 0; j < keys; ++j) c.kernel.axpy(1.0f, c.scratch.keys + j * m, c.state.z, m);
+  std::memcpy(c.state.scale, c.scratch.new_scale, static_cast<size_t>(m) * sizeof(float));
 }
 
 }  // namespace favor::feature_tail

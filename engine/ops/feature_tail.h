@@ -80,12 +80,12 @@ int64_t ScratchFloats(int64_t rows, int64_t features, int64_t dim);
 Scratch ScratchAt(float* base, int64_t rows, int64_t features);
 
 struct Context {
-  const kernels::KernelTable& kt;
-  const rf::HeadFeatures& f;
+  const kernels::KernelTable& kernel;
+  const rf::HeadFeatures& head;  // This head's feature map.
   int64_t features;
   int64_t dim;
   HeadState state;
-  Scratch sc;
+  Scratch scratch;
 };
 
 // Key log-features b (bias, projection and quadratic term) of `rows` rows of x (row stride).

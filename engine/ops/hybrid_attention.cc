@@ -283,13 +283,13 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
                                     std::span<Tensor> outputs, OpState* op_state) const {
   FAVOR_ASSIGN_OR_RETURN(HybridState* const state, StateAs<HybridState>(op_state));
   FAVOR_RETURN_IF_ERROR(CheckContinues(state->length, ctx.start_pos));
-  const kernels::KernelTable& kt = *ctx.kernels;
+  const kernels::KernelTable& kernel = *ctx.kernels;
   const HybridAttentionOptions& o = options_;
   const int64_t d = o.heads.head_dim, n_heads = o.heads.n_heads, n_kv = o.heads.n_kv_heads;
   const int64_t group = n_heads / n_kv, S = o.sinks;
   const bool has_tail = o.random_feature_tail;
   const int64_t m_features = has_tail ? o.features.features : 0;
-  const int64_t tokens = inputs[0].dim(0), p0 = ctx.start_pos;
+  const int64_t tokens = inputs[0].dim(0), first_position = ctx.start_pos;
   const int64_t chunk = std::min(o.chunk, tokens);
   const float* q = inputs[0].data<float>();
   const float* k = inputs[1].data<float>();
@@ -310,8 +310,9 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
       }
       const int64_t fix_at = S + state->window(g);
       feature_tail::AddHeadStatistics(state->statistics[static_cast<size_t>(g)], q, k, 0,
-                                      std::clamp<int64_t>(fix_at - p0, 0, tokens), o.heads, g);
-      if (p0 + tokens > fix_at) {
+                                      std::clamp<int64_t>(fix_at - first_position, 0, tokens),
+                                      o.heads, g);
+      if (first_position + tokens > fix_at) {
         if (auto status = state->FixFeatures(g); !status.ok()) {
           return WithContext(status, absl::StrCat("HybridAttention layer ", o.layer, " head ", g));
         }
@@ -327,12 +328,12 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
     // A tail whose features the sequence has not fixed yet holds nothing and receives nothing
     // in this run (no key leaves the window before they are fixed).
     const bool tail_live = head_features != nullptr;
-    const feature_tail::Context tail{.kt = kt,
-                                     .f = tail_live ? *head_features : kNoFeatures,
+    const feature_tail::Context tail{.kernel = kernel,
+                                     .head = tail_live ? *head_features : kNoFeatures,
                                      .features = m_features,
                                      .dim = d,
                                      .state = state->tail(g),
-                                     .sc = feature_tail::ScratchAt(base, chunk, m_features)};
+                                     .scratch = feature_tail::ScratchAt(base, chunk, m_features)};
     float* key_rows = base + feature_tail::ScratchFloats(chunk, m_features, d);
     float* value_rows = key_rows + chunk * d;
     float* tail_numerator = value_rows + chunk * d;                // group x C x d
@@ -340,107 +341,122 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
     float* tail_scale = tail_denominator + group * chunk;          // group x C
     float* scores = state->scores(g);                              // S + W
 
-    // Key or value row of position j: this run's input, a sink, or the ring (j >= p0 - W).
+    // Key or value row of position j: this run's input, a sink, or the ring (j >= first_position -
+    // W).
     auto row = [&](const float* input, const float* sinks, const float* ring, int64_t j) {
-      if (j >= p0) return input + (j - p0) * kv_stride + g * d;
+      if (j >= first_position) return input + (j - first_position) * kv_stride + g * d;
       if (j < S) return sinks + j * d;
       return ring + (j % W) * d;
     };
     auto key = [&](int64_t j) { return row(k, state->sink_keys(g), state->ring_keys(g), j); };
     auto value = [&](int64_t j) { return row(v, state->sink_values(g), state->ring_values(g), j); };
 
-    for (int64_t t0 = p0; t0 < p0 + tokens; t0 += chunk) {
-      const int64_t tc = std::min(chunk, p0 + tokens - t0);
-      // The tail: keys that leave the window while this chunk's queries run, [k0, k0 + nk);
-      // query t sees those up to t - W.
-      const int64_t k0 = std::max(S, t0 - W);
-      const int64_t nk = tail_live ? std::max(S, t0 + tc - W) - k0 : 0;
+    for (int64_t chunk_start = first_position; chunk_start < first_position + tokens;
+         chunk_start += chunk) {
+      const int64_t chunk_tokens = std::min(chunk, first_position + tokens - chunk_start);
+      // The tail: keys that leave the window while this chunk's queries run, [leaving_start,
+      // leaving_start + leaving_count); query t sees those up to t - W.
+      const int64_t leaving_start = std::max(S, chunk_start - W);
+      const int64_t leaving_count =
+          tail_live ? std::max(S, chunk_start + chunk_tokens - W) - leaving_start : 0;
       if (tail_live) {
-        for (int64_t j = 0; j < nk; ++j) {
-          std::memcpy(key_rows + j * d, key(k0 + j), static_cast<size_t>(d) * sizeof(float));
-          std::memcpy(value_rows + j * d, value(k0 + j), static_cast<size_t>(d) * sizeof(float));
+        for (int64_t j = 0; j < leaving_count; ++j) {
+          std::memcpy(key_rows + j * d, key(leaving_start + j),
+                      static_cast<size_t>(d) * sizeof(float));
+          std::memcpy(value_rows + j * d, value(leaving_start + j),
+                      static_cast<size_t>(d) * sizeof(float));
         }
-        if (nk > 0) feature_tail::KeyLogFeatures(tail, key_rows, nk, d, tail.sc.key_logs);
-        // Queries [qa, qb) (chunk rows) whose last visible leaving key is in [s0, s0 + n).
-        auto run_queries = [&](int64_t qa, int64_t qb, int64_t s0, int64_t n) {
-          if (qb <= qa) return;
+        if (leaving_count > 0)
+          feature_tail::KeyLogFeatures(tail, key_rows, leaving_count, d, tail.scratch.key_logs);
+        // Queries [query_begin, query_end) (chunk rows) whose last visible leaving key is in
+        // [sub_start, sub_start + n).
+        auto run_queries = [&](int64_t query_begin, int64_t query_end, int64_t sub_start,
+                               int64_t n) {
+          if (query_end <= query_begin) return;
           for (int64_t h = 0; h < group; ++h) {
             const int64_t head = g * group + h;
-            feature_tail::Queries(tail, q + (t0 + qa - p0) * q_stride + head * d, qb - qa, q_stride,
-                                  value_rows + s0 * d, d, n,
-                                  /*visible_offset=*/t0 + qa - W + 1 - k0 - s0,
-                                  tail_numerator + (h * chunk + qa) * d,
-                                  tail_denominator + h * chunk + qa, tail_scale + h * chunk + qa);
+            feature_tail::Queries(
+                tail, q + (chunk_start + query_begin - first_position) * q_stride + head * d,
+                query_end - query_begin, q_stride, value_rows + sub_start * d, d, n,
+                /*visible_offset=*/chunk_start + query_begin - W + 1 - leaving_start - sub_start,
+                tail_numerator + (h * chunk + query_begin) * d,
+                tail_denominator + h * chunk + query_begin, tail_scale + h * chunk + query_begin);
           }
         };
         // Queries that see no leaving key of this chunk read the state as it is.
-        const int64_t unseen = std::clamp<int64_t>(k0 + W - t0, 0, tc);
-        std::memcpy(tail.sc.new_scale, tail.state.scale,
+        const int64_t unseen =
+            std::clamp<int64_t>(leaving_start + W - chunk_start, 0, chunk_tokens);
+        std::memcpy(tail.scratch.new_scale, tail.state.scale,
                     static_cast<size_t>(m_features) * sizeof(float));
         feature_tail::PrepareKeys(tail, nullptr, 0);
-        run_queries(0, nk > 0 ? unseen : tc, 0, 0);
-        for (int64_t s0 = 0; s0 < nk;) {
-          const int64_t s1 = feature_tail::PlanSubchunk(tail, tail.sc.key_logs, s0, nk);
-          feature_tail::PrepareKeys(tail, tail.sc.key_logs + s0 * m_features, s1 - s0);
-          run_queries(std::clamp<int64_t>(k0 + W + s0 - t0, 0, tc),
-                      std::clamp<int64_t>(k0 + W + s1 - t0, 0, tc), s0, s1 - s0);
-          feature_tail::AddKeys(tail, value_rows + s0 * d, d, s1 - s0);
-          s0 = s1;
+        run_queries(0, leaving_count > 0 ? unseen : chunk_tokens, 0, 0);
+        for (int64_t sub_start = 0; sub_start < leaving_count;) {
+          const int64_t sub_end =
+              feature_tail::PlanSubchunk(tail, tail.scratch.key_logs, sub_start, leaving_count);
+          feature_tail::PrepareKeys(tail, tail.scratch.key_logs + sub_start * m_features,
+                                    sub_end - sub_start);
+          run_queries(
+              std::clamp<int64_t>(leaving_start + W + sub_start - chunk_start, 0, chunk_tokens),
+              std::clamp<int64_t>(leaving_start + W + sub_end - chunk_start, 0, chunk_tokens),
+              sub_start, sub_end - sub_start);
+          feature_tail::AddKeys(tail, value_rows + sub_start * d, d, sub_end - sub_start);
+          sub_start = sub_end;
         }
       }
 
       // The exact part (sinks and window), then both parts on one scale.
       for (int64_t h = 0; h < group; ++h) {
         const int64_t head = g * group + h;
-        for (int64_t t = 0; t < tc; ++t) {
-          const int64_t position = t0 + t;
-          const float* qt = q + (position - p0) * q_stride + head * d;
+        for (int64_t t = 0; t < chunk_tokens; ++t) {
+          const int64_t position = chunk_start + t;
+          const float* query_row = q + (position - first_position) * q_stride + head * d;
           int64_t count = 0;
           const int64_t sink_end = std::min(S, position + 1);
           const int64_t window_begin = std::max(S, position - W + 1);
           for (int64_t j = 0; j < sink_end; ++j) {
-            scores[count++] = kt.dot(qt, key(j), d) * scale;
+            scores[count++] = kernel.dot(query_row, key(j), d) * scale;
           }
           for (int64_t j = window_begin; j <= position; ++j) {
-            scores[count++] = kt.dot(qt, key(j), d) * scale;
+            scores[count++] = kernel.dot(query_row, key(j), d) * scale;
           }
-          const float exact_max = count > 0 ? kt.max(scores, count) : kNegInf;
+          const float exact_max = count > 0 ? kernel.max(scores, count) : kNegInf;
           float tail_log = kNegInf;
           if (tail_live && tail_scale[h * chunk + t] != kNegInf) {
-            tail_log = tail_scale[h * chunk + t] + feature_tail::QueryQuadratic(tail, qt);
+            tail_log = tail_scale[h * chunk + t] + feature_tail::QueryQuadratic(tail, query_row);
           }
           const float common = std::max(exact_max, tail_log);
-          float* result = out + (position - p0) * q_stride + head * d;
+          float* result = out + (position - first_position) * q_stride + head * d;
           std::memset(result, 0, static_cast<size_t>(d) * sizeof(float));
           float denominator = 0.0f;
           if (count > 0) {
             const float exact_weight = std::exp(exact_max - common);
-            const float sum = kt.exp_shifted(scores, exact_max, scores, count);
+            const float sum = kernel.exp_shifted(scores, exact_max, scores, count);
             denominator += exact_weight * sum;
             int64_t at = 0;
             for (int64_t j = 0; j < sink_end; ++j) {
-              kt.axpy(exact_weight * scores[at++], value(j), result, d);
+              kernel.axpy(exact_weight * scores[at++], value(j), result, d);
             }
             for (int64_t j = window_begin; j <= position; ++j) {
-              kt.axpy(exact_weight * scores[at++], value(j), result, d);
+              kernel.axpy(exact_weight * scores[at++], value(j), result, d);
             }
           }
           if (tail_log != kNegInf) {
             const float tail_weight = std::exp(tail_log - common);
             denominator += tail_weight * tail_denominator[h * chunk + t];
-            kt.axpy(tail_weight, tail_numerator + (h * chunk + t) * d, result, d);
+            kernel.axpy(tail_weight, tail_numerator + (h * chunk + t) * d, result, d);
           }
-          kt.scale(1.0f / std::max(denominator, kDenominatorFloor), result, d);
+          kernel.scale(1.0f / std::max(denominator, kDenominatorFloor), result, d);
         }
       }
     }
 
     // Sinks and the ring take this run's rows (after every query has read the old ones).
-    for (int64_t j = p0; j < std::min(S, p0 + tokens); ++j) {
+    for (int64_t j = first_position; j < std::min(S, first_position + tokens); ++j) {
       std::memcpy(state->sink_keys(g) + j * d, key(j), static_cast<size_t>(d) * sizeof(float));
       std::memcpy(state->sink_values(g) + j * d, value(j), static_cast<size_t>(d) * sizeof(float));
     }
-    for (int64_t j = std::max({p0, p0 + tokens - W, S}); j < p0 + tokens; ++j) {
+    for (int64_t j = std::max({first_position, first_position + tokens - W, S});
+         j < first_position + tokens; ++j) {
       std::memcpy(state->ring_keys(g) + (j % W) * d, key(j),
                   static_cast<size_t>(d) * sizeof(float));
       std::memcpy(state->ring_values(g) + (j % W) * d, value(j),
