@@ -4,10 +4,10 @@
 // prefill chunk (logits of every position) and then as a prefill plus single-token decode steps
 // (the last-position logits after each step), and hashes all the floats (FNV-1a over their bits).
 //
-// Bits depend on the kernels each library picks for the CPU (favor's ISA, oneDNN's), so the hashes
-// are compared only on a CPU with the same signature as the one that wrote the file; elsewhere the
-// recorded values of the last decode step are compared with a tolerance. FAVOR_UPDATE_GOLDEN=1
-// rewrites the file.
+// Bits depend on the kernels each library picks for the CPU (favor's ISA, oneDNN's) and on the
+// build, so the hashes are compared only with the same signature as the one that wrote the file;
+// elsewhere the recorded values of the last decode step are compared with a tolerance.
+// FAVOR_UPDATE_GOLDEN=1 rewrites the file.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <cstdlib>
@@ -112,10 +112,17 @@ uint64_t Fnv1a(const std::vector<float>& values) {
   return hash;
 }
 
-// Which kernels produce the bits: favor's dispatch and oneDNN's.
+// What produces the bits: favor's kernel dispatch, oneDNN's, and the build (the sanitized Debug
+// build's compiler rounds the scalar code differently from the optimized one).
 std::string CpuSignature() {
+#ifdef FAVOR_SANITIZED_BUILD
+  constexpr const char* kBuild = "sanitized";
+#else
+  constexpr const char* kBuild = "optimized";
+#endif
   return absl::StrCat("favor=", kernels::IsaName(kernels::IsaFromEnvironment().value()),
-                      " onednn=", static_cast<int>(dnnl::get_effective_cpu_isa()));
+                      " onednn=", static_cast<int>(dnnl::get_effective_cpu_isa()),
+                      " build=", kBuild);
 }
 
 struct Pinned {
