@@ -31,23 +31,30 @@ absl::StatusOr<std::vector<int64_t>> ParseLayerList(const std::string& text) {
   return layers;
 }
 
-rf::RfKind ResolveFeatureKind(const AttentionSpec& spec) {
-  switch (spec.feature_kind) {
-    case FeatureKind::kPosRF:
-      return rf::RfKind::kPos;
-    case FeatureKind::kGeRF:
-      return rf::RfKind::kGerf;
-    case FeatureKind::kOPRF:
-      return rf::RfKind::kOprf;
-    case FeatureKind::kSADERF:
-      return rf::RfKind::kSaderf;
-    case FeatureKind::kADERF:
-      return rf::RfKind::kAderf;
-    case FeatureKind::kSDERF:
-      return rf::RfKind::kSderf;
-    case FeatureKind::kDefault:
-      break;
+namespace {
+
+// The public feature kinds and the engine's, one table read both ways.
+constexpr std::pair<FeatureKind, rf::RfKind> kFeatureKinds[] = {
+    {FeatureKind::kPosRF, rf::RfKind::kPos},   {FeatureKind::kGeRF, rf::RfKind::kGerf},
+    {FeatureKind::kOPRF, rf::RfKind::kOprf},   {FeatureKind::kSADERF, rf::RfKind::kSaderf},
+    {FeatureKind::kADERF, rf::RfKind::kAderf}, {FeatureKind::kSDERF, rf::RfKind::kSderf},
+};
+
+// The public feature kind of an engine one read from a plan file (plans hold positive kinds).
+FeatureKind PublicFeatureKind(rf::RfKind kind) {
+  for (const auto& [public_kind, engine_kind] : kFeatureKinds) {
+    if (engine_kind == kind) return public_kind;
   }
+  return FeatureKind::kSADERF;
+}
+
+}  // namespace
+
+rf::RfKind ResolveFeatureKind(const AttentionSpec& spec) {
+  for (const auto& [public_kind, engine_kind] : kFeatureKinds) {
+    if (public_kind == spec.feature_kind) return engine_kind;
+  }
+  // kDefault: the attention kind's own.
   switch (spec.kind) {
     case AttentionKind::kFavorPlus:
       return rf::RfKind::kPos;
@@ -59,24 +66,6 @@ rf::RfKind ResolveFeatureKind(const AttentionSpec& spec) {
 }
 
 namespace {
-
-// The public feature kind of an engine one read from a plan file.
-FeatureKind PublicFeatureKind(rf::RfKind kind) {
-  switch (kind) {
-    case rf::RfKind::kPos:
-      return FeatureKind::kPosRF;
-    case rf::RfKind::kGerf:
-      return FeatureKind::kGeRF;
-    case rf::RfKind::kOprf:
-      return FeatureKind::kOPRF;
-    case rf::RfKind::kAderf:
-      return FeatureKind::kADERF;
-    case rf::RfKind::kSderf:
-      return FeatureKind::kSDERF;
-    default:
-      return FeatureKind::kSADERF;
-  }
-}
 
 absl::StatusOr<std::shared_ptr<const rf::Calibration>> LoadStatistics(const std::string& path,
                                                                       const std::string& model) {
