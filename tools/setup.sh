@@ -7,7 +7,9 @@ packages=(
   build-essential cmake pkg-config
   libdnnl-dev           # oneDNN: matrix products
   ocl-icd-opencl-dev    # oneDNN's CMake package config requires OpenCL (only a Recommends)
-  libsentencepiece-dev  # tokenizer
+  libsentencepiece-dev  # tokenizer: SentencePiece vocabularies
+  libpcre2-dev          # tokenizer: pre-tokenizer regular expressions
+  libutf8proc-dev       # tokenizer: Unicode normalisation
   libabsl-dev           # Status, strings
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev libomp-14-dev  # the fuzz preset: clang, libFuzzer, clang's OpenMP

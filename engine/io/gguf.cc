@@ -329,21 +329,51 @@ std::string Printable(const Value& v) {
   return absl::StrCat(v.number);
 }
 
+// How GGUF names the subword models ("llama" is SentencePiece BPE, "gpt2" byte-level BPE).
+struct GgufTokenizerModel {
+  absl::string_view name;
+  VocabularyModel model;
+  int32_t default_bos, default_eos, default_unk;
+};
+constexpr GgufTokenizerModel kGgufTokenizerModels[] = {
+    {"llama", VocabularyModel::kSentencePiece, 1, 2, 0},
+    {"gpt2", VocabularyModel::kByteLevelBpe, 11, 11, -1},
+};
+
+// "a b" as GGUF stores a merge; the first piece may itself be a space-free run that starts with
+// anything, so the separator is the first space after the first character.
+absl::StatusOr<std::pair<std::string, std::string>> SplitMerge(const std::string& merge,
+                                                               size_t index,
+                                                               const std::string& path) {
+  const size_t space = merge.size() > 1 ? merge.find(' ', 1) : std::string::npos;
+  if (space == std::string::npos || space + 1 >= merge.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": tokenizer merge ", index, " ('", merge, "') is not two pieces"));
+  }
+  return std::make_pair(merge.substr(0, space), merge.substr(space + 1));
+}
+
 absl::StatusOr<Vocabulary> ReadVocabulary(const GgufParser& gguf, const std::string& path) {
   const Value* model = gguf.Find("tokenizer.ggml.model");
   const Value* tokens = gguf.Find("tokenizer.ggml.tokens");
   if (model == nullptr || tokens == nullptr) {
     return absl::NotFoundError(absl::StrCat(path, ": no tokenizer in the GGUF metadata"));
   }
-  if (model->text != "llama") {
+  const GgufTokenizerModel* kind = nullptr;
+  for (const GgufTokenizerModel& row : kGgufTokenizerModels) {
+    if (row.name == model->text) kind = &row;
+  }
+  if (kind == nullptr) {
     return absl::UnimplementedError(
         absl::StrCat(path, ": tokenizer model '", model->text,
-                     "' is not supported (only 'llama', SentencePiece BPE)"));
+                     "' is not supported ('llama': SentencePiece BPE, 'gpt2': byte-level BPE)"));
   }
   Vocabulary vocab;
   vocab.origin = "gguf";
+  vocab.model = kind->model;
   vocab.pieces = tokens->strings;
   const size_t n = vocab.pieces.size();
+  if (n == 0) return absl::InvalidArgumentError(absl::StrCat(path, ": the vocabulary is empty"));
   const Value* scores = gguf.Find("tokenizer.ggml.scores");
   const Value* types = gguf.Find("tokenizer.ggml.token_type");
   if ((scores != nullptr && scores->numbers.size() != n) ||
@@ -364,20 +394,59 @@ absl::StatusOr<Vocabulary> ReadVocabulary(const GgufParser& gguf, const std::str
                               ? static_cast<PieceType>(static_cast<int>(type))
                               : PieceType::kNormal);
   }
-  FAVOR_ASSIGN_OR_RETURN(const int64_t bos, gguf.Integer("tokenizer.ggml.bos_token_id", 1));
-  FAVOR_ASSIGN_OR_RETURN(const int64_t eos, gguf.Integer("tokenizer.ggml.eos_token_id", 2));
-  FAVOR_ASSIGN_OR_RETURN(const int64_t unk, gguf.Integer("tokenizer.ggml.unknown_token_id", 0));
-  FAVOR_ASSIGN_OR_RETURN(const int64_t add_bos, gguf.Integer("tokenizer.ggml.add_bos_token", 1));
-  for (int64_t id : {bos, eos, unk}) {
+  if (vocab.model == VocabularyModel::kByteLevelBpe) {
+    const Value* merges = gguf.Find("tokenizer.ggml.merges");
+    if (merges == nullptr || merges->strings.size() != merges->array_length) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": a byte-level BPE vocabulary without tokenizer.ggml.merges"));
+    }
+    vocab.merges.reserve(merges->strings.size());
+    for (size_t i = 0; i < merges->strings.size(); ++i) {
+      FAVOR_ASSIGN_OR_RETURN(auto merge, SplitMerge(merges->strings[i], i, path));
+      vocab.merges.push_back(std::move(merge));
+    }
+    const Value* pre = gguf.Find("tokenizer.ggml.pre");
+    vocab.pre_tokenizer_name = pre != nullptr && !pre->text.empty() ? pre->text : "default";
+  }
+  FAVOR_ASSIGN_OR_RETURN(const int64_t bos,
+                         gguf.Integer("tokenizer.ggml.bos_token_id", kind->default_bos));
+  FAVOR_ASSIGN_OR_RETURN(const int64_t eos,
+                         gguf.Integer("tokenizer.ggml.eos_token_id", kind->default_eos));
+  FAVOR_ASSIGN_OR_RETURN(const int64_t unk,
+                         gguf.Integer("tokenizer.ggml.unknown_token_id", kind->default_unk));
+  for (int64_t id : {bos, eos}) {
     if (id < 0 || id >= static_cast<int64_t>(n)) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": special token id ", id, " outside the vocabulary of ", n));
     }
   }
+  if (unk < -1 || unk >= static_cast<int64_t>(n)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": unknown-token id ", unk, " outside the vocabulary of ", n));
+  }
   vocab.bos_id = static_cast<int32_t>(bos);
   vocab.eos_id = static_cast<int32_t>(eos);
   vocab.unk_id = static_cast<int32_t>(unk);
-  vocab.add_bos = add_bos != 0;
+  // End of turn and end of message (Llama 3.1's tool calls) end a generation as EOS does.
+  for (const char* key : {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
+    FAVOR_ASSIGN_OR_RETURN(const int64_t id, gguf.Integer(key, -1));
+    if (id >= static_cast<int64_t>(n)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": ", key, " ", id, " outside the vocabulary of ", n));
+    }
+    if (id >= 0) vocab.end_of_generation.push_back(static_cast<int32_t>(id));
+  }
+  // Unsaid, the tokenizer decides (llama.cpp's defaults: SentencePiece vocabularies start with
+  // BOS, byte-level ones as their pre-tokenizer's family does).
+  if (const Value* add_bos = gguf.Find("tokenizer.ggml.add_bos_token")) {
+    if (!add_bos->is_integer) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": metadata 'tokenizer.ggml.add_bos_token' is not a boolean"));
+    }
+    vocab.add_bos = add_bos->integer != 0;
+  }
+  FAVOR_ASSIGN_OR_RETURN(const int64_t add_eos, gguf.Integer("tokenizer.ggml.add_eos_token", 0));
+  vocab.add_eos = add_eos != 0;
   return vocab;
 }
 
@@ -429,6 +498,18 @@ absl::StatusOr<ModelFile> ParseGguf(std::shared_ptr<const Storage> file, const s
     FAVOR_ASSIGN_OR_RETURN(model.vocabulary, ReadVocabulary(gguf, path));
   }
   return model;
+}
+
+absl::StatusOr<Vocabulary> LoadGgufVocabulary(const std::string& path) {
+  FAVOR_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path));
+  return ParseGgufVocabulary(*file, path);
+}
+
+absl::StatusOr<Vocabulary> ParseGgufVocabulary(const Storage& file, const std::string& path) {
+  GgufParser gguf({file.data(), file.size()}, path);
+  FAVOR_RETURN_IF_ERROR(gguf.ReadHeader());
+  FAVOR_RETURN_IF_ERROR(gguf.ReadMetadata());
+  return ReadVocabulary(gguf, path);
 }
 
 }  // namespace favor::io

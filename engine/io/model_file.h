@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/core/tensor.h"
+#include "engine/io/vocabulary.h"
 
 namespace favor::io {
 
@@ -64,29 +65,6 @@ struct ModelConfig {
   absl::Status Validate(absl::string_view source) const;
 };
 
-// SentencePiece piece types (the numbering of sentencepiece_model.proto, which GGUF's
-// tokenizer.ggml.token_type shares).
-enum class PieceType : int32_t {
-  kNormal = 1,
-  kUnknown = 2,
-  kControl = 3,
-  kUserDefined = 4,
-  kUnused = 5,
-  kByte = 6
-};
-
-// A vocabulary as a model file gives it, to be turned into a SentencePiece model.
-struct Vocabulary {
-  std::vector<std::string> pieces;  // With U+2581 for spaces, as SentencePiece stores them.
-  std::vector<float> scores;        // BPE merge priority: higher merges first.
-  std::vector<PieceType> types;
-  int32_t unk_id = 0;
-  int32_t bos_id = 1;
-  int32_t eos_id = 2;
-  bool add_bos = true;  // Whether encoding a prompt starts with BOS.
-  std::string origin;   // "gguf", "llama2.c tokenizer.bin", "tokenizer.json".
-};
-
 struct ModelFile {
   std::string path;
   std::string format;  // "GGUF v1", "llama2.c (legacy)", "safetensors", ...
@@ -114,6 +92,11 @@ absl::StatusOr<ModelFile> ParseGguf(std::shared_ptr<const Storage> file, const s
 absl::StatusOr<ModelFile> ParseLlama2c(std::shared_ptr<const Storage> file,
                                        const std::string& source);
 absl::StatusOr<Vocabulary> ParseLlama2cTokenizer(const Storage& file, const std::string& source);
+
+// The vocabulary of a GGUF file, from its metadata alone: works on vocabulary-only files (no
+// tensors, as llama.cpp's ggml-vocab-*.gguf are) and on models.
+absl::StatusOr<Vocabulary> LoadGgufVocabulary(const std::string& path);
+absl::StatusOr<Vocabulary> ParseGgufVocabulary(const Storage& file, const std::string& source);
 
 // A view of tensor data inside a mapped file, or an aligned copy when the data is not aligned to
 // its element size (safetensors, and GGUF with a small alignment, allow that; reading a misaligned

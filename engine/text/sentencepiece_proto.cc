@@ -59,7 +59,15 @@ std::string SerializeSentencePieceModel(const io::Vocabulary& v) {
     std::string piece;
     PutBytes(piece, kPiece, v.pieces[i]);
     PutFloat(piece, kScore, v.scores[i]);
-    PutInt(piece, kType, static_cast<int64_t>(v.types[i]));
+    // SentencePiece has exactly one unknown piece, the one the vocabulary names; others typed so
+    // (Phi-3's [PAD...] fillers) are pieces no text becomes, which is what "unused" means to it.
+    io::PieceType type = v.types[i];
+    if (static_cast<int32_t>(i) == v.unk_id) {
+      type = io::PieceType::kUnknown;
+    } else if (type == io::PieceType::kUnknown) {
+      type = io::PieceType::kUnused;
+    }
+    PutInt(piece, kType, static_cast<int64_t>(type));
     PutBytes(model, kPieces, piece);
   }
   std::string trainer;

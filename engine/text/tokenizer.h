@@ -1,7 +1,9 @@
-// The tokenizer: SentencePiece, whatever form the vocabulary comes in. A .model file is loaded as
-// is; a vocabulary from a GGUF file, a llama2.c tokenizer.bin or a Hugging Face tokenizer.json is
-// turned into an equivalent SentencePiece BPE model (serialized in memory; see
-// sentencepiece_proto.h), so one implementation tokenizes everything.
+// The tokenizer: whatever form the vocabulary comes in (a GGUF file, a Hugging Face
+// tokenizer.json, a SentencePiece .model, a llama2.c tokenizer.bin), one interface. SentencePiece
+// vocabularies run on the SentencePiece library (a vocabulary that is not already a .model is
+// serialized into one in memory; see sentencepiece_proto.h); byte-level BPE vocabularies on our
+// own BPE with the vocabulary's pre-tokenizer (byte_level_model.h). Special tokens are found here,
+// for both.
 #pragma once
 
 #include <cstdint>
@@ -12,10 +14,19 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "engine/io/model_file.h"
-#include "engine/text/sentencepiece_backend.h"
+#include "engine/io/vocabulary.h"
+#include "engine/text/special_tokens.h"
+#include "engine/text/subword_model.h"
 
 namespace favor::text {
+
+struct EncodeOptions {
+  bool add_bos = false;  // BOS first (pass Tokenizer::add_bos() for what the vocabulary wants).
+  bool add_eos = false;  // EOS last.
+  // Control tokens written in the text ("<|im_end|>") become those tokens; otherwise they are
+  // tokenized as the characters they are made of, as user text should be.
+  bool parse_special = false;
+};
 
 class Tokenizer {
  public:
@@ -25,24 +36,32 @@ class Tokenizer {
       const std::string& serialized, const std::string& origin);
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromVocabulary(
       const io::Vocabulary& vocabulary);
-  // A .model file, or a llama2.c tokenizer.bin (anything else is tried as tokenizer.bin).
+  // A tokenizer.json, a .model, a GGUF file (a model or a vocabulary-only file) or a llama2.c
+  // tokenizer.bin (anything unrecognised is tried as tokenizer.bin).
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromFile(const std::string& path);
   ~Tokenizer();
 
+  absl::StatusOr<std::vector<int32_t>> Encode(absl::string_view text,
+                                              const EncodeOptions& options) const;
   // Token ids of `text`, with BOS first when `add_bos`.
-  absl::StatusOr<std::vector<int32_t>> Encode(absl::string_view text, bool add_bos) const;
-  // Text of the ids; control tokens (BOS, EOS) produce no text.
+  absl::StatusOr<std::vector<int32_t>> Encode(absl::string_view text, bool add_bos) const {
+    return Encode(text, EncodeOptions{.add_bos = add_bos});
+  }
+  // Text of the ids (valid UTF-8); control tokens (BOS, EOS) produce no text.
   absl::StatusOr<std::string> Decode(std::span<const int32_t> ids) const;
+  // The piece as the vocabulary stores it ("▁the", "Ġthe", "<|im_end|>").
   std::string IdToPiece(int32_t id) const;
   // Control tokens (BOS, EOS, a chat template's markers) stand for structure, not text: they
   // decode to nothing.
   bool IsControl(int32_t id) const;
   // The characters of `text` (each once, in order of appearance) that the vocabulary cannot
-  // represent: they become the unknown token.
+  // represent: they become the unknown token. Byte-level vocabularies represent everything.
   absl::StatusOr<std::vector<std::string>> UnrepresentableCharacters(absl::string_view text) const;
 
-  // Tokens that end a generation: EOS, and BOS (a model that emits BOS begins a new document, as
-  // llama2.c's story models do between stories; llama2.c's run.c stops there too).
+  // Tokens that end a generation: EOS, the end-of-turn and end-of-message tokens the metadata
+  // names or the vocabulary spells as such ("<|eot_id|>", "<|im_end|>", "<end_of_turn>", ...), and
+  // BOS (a model that emits BOS begins a new document, as llama2.c's story models do between
+  // stories; llama2.c's run.c stops there too).
   const std::vector<int32_t>& end_of_generation() const { return end_of_generation_; }
   bool IsEndOfGeneration(int32_t id) const;
   // The same tokens as text, for models that learned to spell them out with ordinary pieces
@@ -56,18 +75,28 @@ class Tokenizer {
   int32_t bos_id() const { return bos_id_; }
   int32_t eos_id() const { return eos_id_; }
   bool add_bos() const { return add_bos_; }
+  bool add_eos() const { return add_eos_; }
   const std::string& origin() const { return origin_; }
+  // "SentencePiece BPE" or "byte-level BPE (pre-tokenizer llama-bpe)", for -v and errors.
+  const std::string& description() const { return description_; }
 
  private:
-  Tokenizer();
-  void SetSpecialTokens(int32_t bos_id, int32_t eos_id, bool add_bos);
-  std::unique_ptr<SentencePieceBackend> processor_;
+  Tokenizer(std::unique_ptr<SubwordModel> model, SpecialTokens special_tokens);
+  void SetSpecialTokens(int32_t bos_id, int32_t eos_id, std::span<const int32_t> end_of_generation);
+
+  std::unique_ptr<SubwordModel> model_;
+  SpecialTokens special_tokens_;
+  // SentencePiece finds user-defined pieces itself; special tokens are only looked for here when
+  // the caller parses them. Byte-level BPE needs them found here always.
+  bool partition_always_ = false;
   std::vector<int32_t> end_of_generation_;
   std::vector<std::string> end_of_generation_texts_;
   int32_t bos_id_ = 1;
   int32_t eos_id_ = 2;
   bool add_bos_ = true;
+  bool add_eos_ = false;
   std::string origin_;
+  std::string description_;
 };
 
 }  // namespace favor::text

@@ -1,0 +1,46 @@
+// Byte-level BPE vocabularies: normalisation, the vocabulary's pre-tokenizer, then BPE on each
+// pre-token's bytes. Every byte has a piece, so nothing is unknown and decoding gives back the
+// bytes exactly (text that was not valid UTF-8 is kept as its bytes, one pre-token per byte).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "engine/io/vocabulary.h"
+#include "engine/text/byte_level_bpe.h"
+#include "engine/text/pre_tokenizer.h"
+#include "engine/text/subword_model.h"
+
+namespace favor::text {
+
+class ByteLevelModel final : public SubwordModel {
+ public:
+  // `pre_tokenizer`: the steps resolved from the vocabulary (its own, or its named preset's).
+  static absl::StatusOr<std::unique_ptr<ByteLevelModel>> Create(
+      const io::Vocabulary& vocabulary, std::span<const io::PreTokenizerStep> pre_tokenizer);
+
+  int32_t size() const override { return static_cast<int32_t>(pieces_.size()); }
+  absl::Status Encode(absl::string_view text, std::vector<int32_t>& ids) const override;
+  absl::StatusOr<std::string> Decode(std::span<const int32_t> ids) const override;
+  std::string Piece(int32_t id) const override { return pieces_[static_cast<size_t>(id)]; }
+  bool IsControl(int32_t id) const override {
+    return types_[static_cast<size_t>(id)] == io::PieceType::kControl;
+  }
+  absl::StatusOr<std::vector<std::string>> UnknownSurfaces(absl::string_view) const override {
+    return std::vector<std::string>();
+  }
+
+ private:
+  ByteLevelModel(ByteLevelBpe bpe, PreTokenizer pre_tokenizer)
+      : bpe_(std::move(bpe)), pre_tokenizer_(std::move(pre_tokenizer)) {}
+  // A valid UTF-8 stretch: normalised, pre-tokenized, merged.
+  absl::Status EncodeValid(absl::string_view text, std::vector<int32_t>& ids) const;
+
+  ByteLevelBpe bpe_;
+  PreTokenizer pre_tokenizer_;
+  std::vector<io::Normalization> normalizations_;
+  std::vector<std::string> pieces_;
+  std::vector<io::PieceType> types_;
+};
+
+}  // namespace favor::text

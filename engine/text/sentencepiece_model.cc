@@ -1,0 +1,56 @@
+#include "engine/text/sentencepiece_model.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace favor::text {
+namespace {
+
+absl::Status FromSentencePiece(const std::string& error, absl::string_view what) {
+  if (error.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(what, ": SentencePiece: ", error));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SentencePieceModel>> SentencePieceModel::Load(
+    const std::string& serialized, const std::string& origin) {
+  std::unique_ptr<SentencePieceModel> model(new SentencePieceModel());
+  const absl::Status loaded =
+      FromSentencePiece(model->backend_.LoadFromSerializedProto(serialized), origin);
+  if (!loaded.ok()) return loaded;
+  return model;
+}
+
+int32_t SentencePieceModel::size() const { return backend_.PieceSize(); }
+
+absl::Status SentencePieceModel::Encode(absl::string_view text, std::vector<int32_t>& ids) const {
+  std::vector<int> pieces;
+  const absl::Status encoded =
+      FromSentencePiece(backend_.Encode(std::string(text), &pieces), "encode");
+  if (!encoded.ok()) return encoded;
+  ids.insert(ids.end(), pieces.begin(), pieces.end());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SentencePieceModel::Decode(std::span<const int32_t> ids) const {
+  const std::vector<int> pieces(ids.begin(), ids.end());
+  std::string text;
+  const absl::Status decoded = FromSentencePiece(backend_.Decode(pieces, &text), "decode");
+  if (!decoded.ok()) return decoded;
+  return text;
+}
+
+std::string SentencePieceModel::Piece(int32_t id) const { return backend_.IdToPiece(id); }
+
+bool SentencePieceModel::IsControl(int32_t id) const { return backend_.IsControl(id); }
+
+absl::StatusOr<std::vector<std::string>> SentencePieceModel::UnknownSurfaces(
+    absl::string_view text) const {
+  std::vector<std::string> surfaces;
+  const absl::Status found =
+      FromSentencePiece(backend_.UnknownSurfaces(std::string(text), &surfaces), "encode");
+  if (!found.ok()) return found;
+  return surfaces;
+}
+
+}  // namespace favor::text

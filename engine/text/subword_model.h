@@ -1,0 +1,35 @@
+// What a tokenizer's subword model does, whichever it is (SentencePiece for SentencePiece
+// vocabularies, byte-level BPE for GPT-2-style ones): text without special tokens to ids, ids back
+// to text. The Tokenizer around it finds special tokens and adds BOS/EOS.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace favor::text {
+
+class SubwordModel {
+ public:
+  virtual ~SubwordModel() = default;
+
+  virtual int32_t size() const = 0;
+  // Appends the ids of `text` (a fragment with no special token in it).
+  virtual absl::Status Encode(absl::string_view text, std::vector<int32_t>& ids) const = 0;
+  // The text of `ids` (in range), valid UTF-8: control tokens give nothing, and bytes that do not
+  // form a character become U+FFFD.
+  virtual absl::StatusOr<std::string> Decode(std::span<const int32_t> ids) const = 0;
+  // The piece as the vocabulary stores it.
+  virtual std::string Piece(int32_t id) const = 0;
+  virtual bool IsControl(int32_t id) const = 0;
+  // The stretches of `text` that would become the unknown token.
+  virtual absl::StatusOr<std::vector<std::string>> UnknownSurfaces(
+      absl::string_view text) const = 0;
+};
+
+}  // namespace favor::text
