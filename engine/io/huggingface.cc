@@ -19,6 +19,7 @@
 #include "engine/io/byte_reader.h"
 #include "engine/io/huggingface.h"
 #include "engine/io/json.h"
+#include "engine/io/tokenizer_json.h"
 
 namespace favor::io {
 namespace {
@@ -165,191 +166,7 @@ absl::StatusOr<double> OptionalNumber(const Json& config, absl::string_view key,
   return value->number();
 }
 
-// The U+2581 that SentencePiece-style vocabularies put for a space.
-constexpr absl::string_view kSpaceMark = "\xe2\x96\x81";
-
-std::string TypeOf(const Json* component) {
-  if (component == nullptr || component->is_null()) return "";
-  const Json* type = component->Find("type");
-  return type != nullptr && type->is_string() ? type->string() : "?";
-}
-
-// The components of a Sequence (or the component itself).
-std::vector<const Json*> Steps(const Json* component) {
-  if (TypeOf(component) != "Sequence") return {component};
-  std::vector<const Json*> steps;
-  for (const char* key : {"normalizers", "pretokenizers", "decoders"}) {
-    if (const Json* list = component->Find(key); list != nullptr && list->is_array()) {
-      for (const Json& step : list->array()) steps.push_back(&step);
-    }
-  }
-  return steps;
-}
-
-bool StringPattern(const Json& step, absl::string_view pattern, absl::string_view content) {
-  const Json* p = step.Find("pattern");
-  const Json* string = p != nullptr ? p->Find("String") : nullptr;
-  const Json* c = step.Find("content");
-  return string != nullptr && string->is_string() && string->string() == pattern && c != nullptr &&
-         c->is_string() && c->string() == content;
-}
-
-// The SentencePiece model the vocabulary becomes splits on spaces marked U+2581 with a dummy
-// prefix and decodes them back, and nothing else: a tokenizer.json whose normalizer,
-// pre-tokenizer or decoder does more (Unicode normalisation, lowercasing, byte-level mapping,
-// regex splits, digit splits) would be approximated silently, so it is refused by name.
-absl::Status CheckSentencePieceStyle(const Json& json, const std::string& path) {
-  auto unsupported = [&](absl::string_view what, const std::string& type) {
-    return absl::UnimplementedError(absl::StrCat(
-        path, ": ", what, " '", type,
-        "' is not supported (SentencePiece-style vocabularies only: U+2581 for spaces, a "
-        "dummy prefix, byte fallback)"));
-  };
-  bool marks_spaces = false, prepends = false;
-  for (const Json* step : Steps(json.Find("normalizer"))) {
-    const std::string type = TypeOf(step);
-    if (type.empty()) continue;
-    if (type == "Prepend" && step->Find("prepend") != nullptr &&
-        step->Find("prepend")->string() == kSpaceMark) {
-      prepends = true;
-    } else if (type == "Replace" && StringPattern(*step, " ", kSpaceMark)) {
-      marks_spaces = true;
-    } else {
-      return unsupported("normalizer", type);
-    }
-  }
-  for (const Json* step : Steps(json.Find("pre_tokenizer"))) {
-    const std::string type = TypeOf(step);
-    if (type.empty()) continue;
-    if (type != "Metaspace") return unsupported("pre-tokenizer", type);
-    const Json* scheme = step->Find("prepend_scheme");
-    const Json* add_prefix = step->Find("add_prefix_space");
-    const bool prefix = (scheme != nullptr && scheme->is_string() && scheme->string() != "never") ||
-                        (scheme == nullptr && (add_prefix == nullptr || add_prefix->bool_value()));
-    if (!prefix) return unsupported("pre-tokenizer", "Metaspace without a prefix space");
-    marks_spaces = prepends = true;
-  }
-  if (!marks_spaces || !prepends) {
-    return absl::UnimplementedError(absl::StrCat(
-        path,
-        ": neither the normalizer nor the pre-tokenizer marks spaces with U+2581 and a "
-        "dummy prefix (SentencePiece-style vocabularies only)"));
-  }
-  for (const Json* step : Steps(json.Find("decoder"))) {
-    const std::string type = TypeOf(step);
-    if (type.empty() || type == "ByteFallback" || type == "Fuse" || type == "Metaspace") continue;
-    if (type == "Replace" && StringPattern(*step, kSpaceMark, " ")) continue;
-    if (type == "Strip" && step->Find("content") != nullptr &&
-        step->Find("content")->string() == " ") {
-      continue;
-    }
-    return unsupported("decoder", type);
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
-
-// tokenizer.json (Llama-style BPE with byte fallback) as a SentencePiece-ready vocabulary: a piece
-// made by merge number r gets score -r, so SentencePiece's highest-score-first BPE applies the
-// merges in the same order.
-absl::StatusOr<Vocabulary> ParseTokenizerJson(absl::string_view text, const std::string& path,
-                                              const Json& config) {
-  FAVOR_ASSIGN_OR_RETURN(const Json json, Json::Parse(text, path));
-  const Json* model = json.Find("model");
-  if (model == nullptr || model->Find("type") == nullptr ||
-      model->Find("type")->string() != "BPE") {
-    return absl::UnimplementedError(absl::StrCat(path, ": only BPE tokenizers are supported"));
-  }
-  const Json* byte_fallback = model->Find("byte_fallback");
-  if (byte_fallback == nullptr || !byte_fallback->is_bool() || !byte_fallback->bool_value()) {
-    return absl::UnimplementedError(absl::StrCat(
-        path, ": only Llama-style BPE with byte fallback is supported (not byte-level BPE)"));
-  }
-  const Json* vocab_json = model->Find("vocab");
-  const Json* merges = model->Find("merges");
-
-  if (vocab_json == nullptr || !vocab_json->is_object() || merges == nullptr ||
-      !merges->is_array()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": missing BPE vocab or merges"));
-  }
-  const size_t n = vocab_json->object().size();
-  Vocabulary vocab;
-  vocab.origin = "tokenizer.json";
-  vocab.pieces.assign(n, "");
-  vocab.scores.assign(n, 0.0f);
-  vocab.types.assign(n, PieceType::kNormal);
-  std::vector<bool> seen(n, false);
-  std::map<std::string, int32_t, std::less<>> ids;
-  for (const auto& [piece, id_json] : vocab_json->object()) {
-    FAVOR_ASSIGN_OR_RETURN(const int64_t id, id_json.Int(absl::StrCat(path, ": token id")));
-    if (id < 0 || id >= static_cast<int64_t>(n) || seen[static_cast<size_t>(id)]) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": token ids are not 0..", n - 1));
-    }
-    seen[static_cast<size_t>(id)] = true;
-    vocab.pieces[static_cast<size_t>(id)] = piece;
-    ids[piece] = static_cast<int32_t>(id);
-    if (piece.size() == 6 && piece.rfind("<0x", 0) == 0 && piece.back() == '>') {
-      vocab.types[static_cast<size_t>(id)] = PieceType::kByte;
-    }
-  }
-  // Pieces that no merge makes (single characters) rank below every merge result.
-  const float base_score = -static_cast<float>(merges->array().size()) - 1.0f;
-  for (size_t i = 0; i < n; ++i) vocab.scores[i] = base_score;
-  for (size_t rank = 0; rank < merges->array().size(); ++rank) {
-    const Json& merge = merges->array()[rank];
-    std::string merged;
-    if (merge.is_string()) {
-      const std::vector<std::string> parts = absl::StrSplit(merge.string(), ' ');
-      if (parts.size() != 2)
-        return absl::InvalidArgumentError(absl::StrCat(path, ": bad merge '", merge.string(), "'"));
-      merged = parts[0] + parts[1];
-    } else if (merge.is_array() && merge.array().size() == 2) {
-      merged = merge.array()[0].string() + merge.array()[1].string();
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": bad merge ", rank));
-    }
-    auto it = ids.find(merged);
-    if (it == ids.end()) continue;
-    float& score = vocab.scores[static_cast<size_t>(it->second)];
-    score = std::max(score, -static_cast<float>(rank));
-  }
-  if (const Json* unk = model->Find("unk_token"); unk != nullptr && unk->is_string()) {
-    if (auto it = ids.find(unk->string()); it != ids.end()) {
-      vocab.unk_id = it->second;
-      vocab.types[static_cast<size_t>(it->second)] = PieceType::kUnknown;
-    }
-  }
-  if (const Json* added = json.Find("added_tokens"); added != nullptr && added->is_array()) {
-    for (const Json& token : added->array()) {
-      const Json* id = token.Find("id");
-      const Json* special = token.Find("special");
-      if (id == nullptr || special == nullptr || !special->bool_value()) continue;
-      FAVOR_ASSIGN_OR_RETURN(const int64_t token_id, id->Int(path));
-      if (token_id >= 0 && token_id < static_cast<int64_t>(n) && token_id != vocab.unk_id) {
-        vocab.types[static_cast<size_t>(token_id)] = PieceType::kControl;
-      }
-    }
-  }
-  FAVOR_ASSIGN_OR_RETURN(const int64_t bos, OptionalInt(config, "bos_token_id", 1, path));
-  FAVOR_ASSIGN_OR_RETURN(const int64_t eos, OptionalInt(config, "eos_token_id", 2, path));
-  if (bos < 0 || bos >= static_cast<int64_t>(n) || eos < 0 || eos >= static_cast<int64_t>(n)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": bos/eos ids (", bos, ", ", eos, ") outside the vocabulary of ", n));
-  }
-  vocab.bos_id = static_cast<int32_t>(bos);
-  vocab.eos_id = static_cast<int32_t>(eos);
-  // A template processor that starts with a special token adds BOS.
-  vocab.add_bos = true;
-  if (const Json* post = json.Find("post_processor");
-      post != nullptr && post->Find("single") != nullptr) {
-    const Json* single = post->Find("single");
-    vocab.add_bos = single->is_array() && !single->array().empty() &&
-                    single->array()[0].Find("SpecialToken") != nullptr;
-  }
-  FAVOR_RETURN_IF_ERROR(CheckSentencePieceStyle(json, path));
-  return vocab;
-}
 
 absl::Status ParseHuggingFaceConfig(const Json& config, const std::string& config_path,
                                     ModelFile& model) {
@@ -458,25 +275,9 @@ absl::StatusOr<ModelFile> LoadHuggingFace(const std::string& directory) {
   }
 
   if (const std::string tokenizer = directory + "/tokenizer.json"; IsRegularFile(tokenizer)) {
-    FAVOR_ASSIGN_OR_RETURN(const std::string text, ReadFileBytes(tokenizer));
-    FAVOR_ASSIGN_OR_RETURN(model.vocabulary, ParseTokenizerJson(text, tokenizer, config));
+    FAVOR_ASSIGN_OR_RETURN(model.vocabulary, LoadTokenizerJson(tokenizer));
   }
   return model;
-}
-
-absl::StatusOr<Vocabulary> LoadTokenizerJson(const std::string& path) {
-  FAVOR_ASSIGN_OR_RETURN(const std::string text, ReadFileBytes(path));
-  const size_t slash = path.find_last_of('/');
-  const std::string config_path =
-      (slash == std::string::npos ? std::string(".") : path.substr(0, slash)) + "/config.json";
-  FAVOR_ASSIGN_OR_RETURN(Json config, Json::Parse("{}", config_path));
-  if (IsRegularFile(config_path)) {
-    FAVOR_ASSIGN_OR_RETURN(config, ReadJsonFile(config_path));
-    if (!config.is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(config_path, ": not a JSON object"));
-    }
-  }
-  return ParseTokenizerJson(text, path, config);
 }
 
 }  // namespace favor::io

@@ -24,12 +24,4 @@ absl::Status ParseHuggingFaceConfig(const Json& config, const std::string& sourc
 absl::Status ParseSafetensors(std::shared_ptr<const Storage> file, const std::string& source,
                               ModelFile& model);
 
-// tokenizer.json (Llama-style BPE with byte fallback); `config` gives bos/eos ids.
-absl::StatusOr<Vocabulary> ParseTokenizerJson(absl::string_view text, const std::string& source,
-                                              const Json& config);
-
-// A tokenizer.json file on its own (--tokenizer): bos/eos ids from the config.json beside it when
-// there is one.
-absl::StatusOr<Vocabulary> LoadTokenizerJson(const std::string& path);
-
 }  // namespace favor::io

@@ -68,6 +68,8 @@ struct Vocabulary {
   std::string pre_tokenizer_name;
   std::vector<PreTokenizerStep> pre_tokenizer;
   std::vector<Normalization> normalizers;
+  // SentencePiece: whether a space is put before the text (Llama 1/2, Mistral; not Gemma 3).
+  bool add_dummy_prefix = true;
   // A pre-token that is itself a piece is taken whole, before any merge (Llama 3, tekken).
   bool ignore_merges = false;
   int32_t unk_id = 0;  // -1: none (byte-level vocabularies need none).

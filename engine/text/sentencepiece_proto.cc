@@ -89,7 +89,7 @@ std::string SerializeSentencePieceModel(const io::Vocabulary& v) {
   PutBytes(model, kTrainerSpec, trainer);
   std::string normalizer;
   PutBytes(normalizer, kName, "identity");
-  PutInt(normalizer, kAddDummyPrefix, 1);
+  PutInt(normalizer, kAddDummyPrefix, v.add_dummy_prefix ? 1 : 0);
   PutInt(normalizer, kRemoveExtraWhitespaces, 0);
   PutInt(normalizer, kEscapeWhitespaces, 1);
   PutBytes(model, kNormalizerSpec, normalizer);

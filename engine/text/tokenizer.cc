@@ -9,6 +9,7 @@
 #include "engine/io/file_kind.h"
 #include "engine/io/huggingface.h"
 #include "engine/io/model_file.h"
+#include "engine/io/tokenizer_json.h"
 #include "engine/text/byte_level_model.h"
 #include "engine/text/pre_tokenizer_presets.h"
 #include "engine/text/sentencepiece_model.h"

@@ -6,6 +6,7 @@
 #include "engine/io/huggingface.h"
 #include "engine/io/json.h"
 #include "engine/io/model_file.h"
+#include "engine/io/tokenizer_json.h"
 #include "engine/runtime/model.h"
 #include "engine/text/tokenizer.h"
 #include "tests/io/corrupt_files.h"
@@ -90,7 +91,7 @@ void ExpectJsonError(const std::string& text, const std::string& needle) {
   auto vocabulary = ParseTokenizer(text);
   ASSERT_FALSE(vocabulary.ok()) << "parsed although corrupt; expected: " << needle;
   EXPECT_NE(vocabulary.status().message().find(needle), absl::string_view::npos)
-      << vocabulary.status();
+      << vocabulary.status() << "\nexpected: " << needle;
 }
 
 TEST(BadTokenizer, HuggingFaceTokenizerJson) {
@@ -98,8 +99,10 @@ TEST(BadTokenizer, HuggingFaceTokenizerJson) {
   const std::string good = ReadAll(kTokenizerJson);
   ASSERT_TRUE(ParseTokenizer(good).ok());
   ExpectJsonError(good.substr(0, good.size() / 2), "invalid JSON");
-  ExpectJsonError(R"({"model": {"type": "WordPiece"}})", "only BPE tokenizers");
-  ExpectJsonError(R"({"model": {"type": "BPE", "byte_fallback": false}})", "byte fallback");
+  ExpectJsonError(R"({"model": {"type": "WordPiece"}})",
+                  "tokenizer model 'WordPiece' is not supported");
+  ExpectJsonError(R"({"model": {"type": "BPE", "byte_fallback": false}})",
+                  "neither byte fallback (SentencePiece-style) nor a ByteLevel");
   ExpectJsonError(R"({"model": {"type": "BPE", "byte_fallback": true, "vocab": {}}})",
                   "missing BPE vocab or merges");
   const std::string base = R"({"model": {"type": "BPE", "byte_fallback": true, )";
@@ -110,9 +113,10 @@ TEST(BadTokenizer, HuggingFaceTokenizerJson) {
   ExpectJsonError(base + R"("vocab": {"<unk>": 0, "<s>": 1, "a": 2.5}, "merges": []}})",
                   "token id");
   ExpectJsonError(base + R"("vocab": {"<unk>": 0, "<s>": 1, "a": 2}, "merges": ["a"]}})",
-                  "bad merge 'a'");
-  ExpectJsonError(base + R"("vocab": {"<unk>": 0, "<s>": 1}, "merges": []}})",
-                  "bos/eos ids (1, 2) outside the vocabulary of 2");
+                  "merge 0 ('a') is not two pieces");
+  ExpectJsonError(base + R"("vocab": {"<unk>": 0, "<s>": 1}, "merges": []}, )"
+                         R"("pre_tokenizer": {"type": "Metaspace"}})",
+                  "EOS id 2 outside the vocabulary of 2");
   ExpectJsonError(base + R"("vocab": {"<unk>": 0, "<unk>": 1}, "merges": []}})",
                   "duplicate member name '<unk>'");
   // Components the SentencePiece conversion cannot honour are refused by name, not approximated:
@@ -146,6 +150,51 @@ TEST(BadTokenizer, HuggingFaceTokenizerJson) {
       R"("prepend_scheme": "first", "split": false})" +
       metaspace.substr(metaspace.find(",\n  \"", metaspace.find("\"pre_tokenizer\":")));
   EXPECT_TRUE(ParseTokenizer(both).ok()) << ParseTokenizer(both).status();
+}
+
+// Byte-level vocabularies: what cannot be honoured is refused by name.
+TEST(BadTokenizer, ByteLevelTokenizerJson) {
+  const std::string vocab = R"("vocab": {"a": 0, "b": 1, "ab": 2, "<|endoftext|>": 3})";
+  auto tokenizer_json = [&](const std::string& merges, const std::string& pre) {
+    return R"({"model": {"type": "BPE", )" + vocab + R"(, "merges": )" + merges +
+           R"(}, "pre_tokenizer": )" + pre + R"(, "decoder": {"type": "ByteLevel"}})";
+  };
+  const std::string byte_level = R"({"type": "ByteLevel", "add_prefix_space": false})";
+  ASSERT_TRUE(ParseTokenizer(tokenizer_json(R"(["a b"])", byte_level)).ok())
+      << ParseTokenizer(tokenizer_json(R"(["a b"])", byte_level)).status();
+  ExpectJsonError(tokenizer_json(R"(["ab"])", byte_level), "merge 0 ('ab') is not two pieces");
+  ExpectJsonError(tokenizer_json(R"(["a b c"])", byte_level), "merge 0 ('a b c')");
+  ExpectJsonError(tokenizer_json(R"([["a", ""]])", byte_level), "merge 0 is not two pieces");
+  ExpectJsonError(tokenizer_json(R"([])", R"({"type": "Sequence", "pretokenizers": [)" +
+                                              byte_level + R"(, {"type": "UnicodeScripts"}]})"),
+                  "pre-tokenizer 'UnicodeScripts' is not supported");
+  ExpectJsonError(tokenizer_json(R"([])", R"({"type": "Split", "pattern": {"Regex": "a"}, )"
+                                          R"("behavior": "Sideways"})"),
+                  "Split behavior 'Sideways' is not supported");
+  // A regex PCRE2 cannot compile is found when the tokenizer is built.
+  auto bad_regex =
+      ParseTokenizer(tokenizer_json(R"([])", R"({"type": "Split", "pattern": {"Regex": "(a"}, )"
+                                             R"("behavior": "Isolated"})"));
+  ASSERT_TRUE(bad_regex.ok()) << bad_regex.status();
+  auto tokenizer = text::Tokenizer::FromVocabulary(*bad_regex);
+  ASSERT_FALSE(tokenizer.ok());
+  EXPECT_NE(tokenizer.status().message().find("regular expression '(a'"), absl::string_view::npos)
+      << tokenizer.status();
+}
+
+TEST(BadTokenizer, UnknownPreTokenizerName) {
+  Vocabulary vocab;
+  vocab.model = VocabularyModel::kByteLevelBpe;
+  vocab.pieces = {"a", "b"};
+  vocab.types = {PieceType::kNormal, PieceType::kNormal};
+  vocab.scores = {0, 0};
+  vocab.bos_id = vocab.eos_id = 0;
+  vocab.pre_tokenizer_name = "klingon";
+  auto tokenizer = text::Tokenizer::FromVocabulary(vocab);
+  ASSERT_FALSE(tokenizer.ok());
+  EXPECT_NE(tokenizer.status().message().find("pre-tokenizer 'klingon' is not supported"),
+            absl::string_view::npos)
+      << tokenizer.status();
 }
 
 TEST(BadTokenizer, VocabularySizeMustMatchTheModel) {

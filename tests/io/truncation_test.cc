@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/core/storage.h"
 #include "engine/io/huggingface.h"
+#include "engine/io/tokenizer_json.h"
 #include "engine/io/json.h"
 #include "engine/io/model_file.h"
 #include "tests/io/corrupt_files.h"
