@@ -56,7 +56,7 @@ int Generate(int argc, char** argv) {
   text::SamplerOptions defaults;
   float temperature = defaults.temperature, top_p = defaults.top_p, min_p = defaults.min_p,
         repeat_penalty = defaults.repeat_penalty;
-  bool verbose = false, no_bos = false, ignore_eos = false, escape = false;
+  bool verbose = false, no_bos = false, ignore_eos = false, escape = false, parse_special = false;
   std::vector<std::string> stop_strings;
   AttentionFlags attention;
   ArgParser args("generate");
@@ -95,6 +95,9 @@ int Generate(int argc, char** argv) {
            {.min = 1});
   args.String({"--dtype"}, "f32|bf16", "matrix weights for compute (default f32)", &dtype);
   args.Flag({"--no-bos"}, "do not start the prompt with BOS", &no_bos);
+  args.Flag({"--special"},
+            "special tokens written in the prompt (<|im_start|>, <|eot_id|>) become those tokens",
+            &parse_special);
   AddAttentionFlags(args, attention);
   args.Flag({"-v", "--verbose"}, "print the execution plan (ISA, threads, memory)", &verbose);
   if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
@@ -143,7 +146,8 @@ int Generate(int argc, char** argv) {
 
   const text::Tokenizer& tokenizer = (*model)->tokenizer();
   WarnUnrepresentable("generate", tokenizer, prompt);
-  auto prompt_ids = tokenizer.Encode(prompt, !no_bos && tokenizer.add_bos());
+  auto prompt_ids = tokenizer.Encode(
+      prompt, {.add_bos = !no_bos && tokenizer.add_bos(), .parse_special = parse_special});
   if (!prompt_ids.ok()) return Fail(prompt_ids.status());
   if (prompt_ids->empty()) {
     return Fail(absl::InvalidArgumentError("empty prompt and --no-bos: nothing to start from"));

@@ -60,6 +60,13 @@ int Inspect(int argc, char** argv) {
               tokenizer.origin().c_str(), tokenizer.vocab_size(), tokenizer.bos_id(),
               tokenizer.IdToPiece(tokenizer.bos_id()).c_str(), tokenizer.eos_id(),
               tokenizer.IdToPiece(tokenizer.eos_id()).c_str(), tokenizer.add_bos() ? "yes" : "no");
+  std::string end_of_generation;
+  for (const int32_t id : tokenizer.end_of_generation()) {
+    absl::StrAppend(&end_of_generation, end_of_generation.empty() ? "" : ", ", id, " '",
+                    tokenizer.IdToPiece(id), "'");
+  }
+  std::printf("              %s; generation ends at %s\n", tokenizer.description().c_str(),
+              end_of_generation.c_str());
   int64_t parameters = 0, bytes = 0;
   for (const auto& [name, tensor] : file.tensors) {
     parameters += tensor.NumElements();

@@ -6,6 +6,7 @@
 #include "engine/core/status.h"
 #include "engine/core/storage.h"
 #include "engine/graph/attention_swap.h"
+#include "engine/io/file_kind.h"
 #include "engine/runtime/attention_resolution.h"
 
 namespace favor::runtime {
@@ -31,6 +32,11 @@ absl::StatusOr<std::string> FindTokenizerBeside(const std::string& model_path, i
 absl::StatusOr<std::unique_ptr<text::Tokenizer>> LoadTokenizer(const std::string& model_path,
                                                                const std::string& tokenizer_path) {
   if (!tokenizer_path.empty()) return text::Tokenizer::FromFile(tokenizer_path);
+  // A GGUF file's vocabulary is in its metadata: read alone, it also serves vocabulary-only files
+  // (no tensors), as llama.cpp's ggml-vocab-*.gguf are.
+  if (io::IdentifyFile(model_path) == io::FileKind::kGguf) {
+    return text::Tokenizer::FromFile(model_path);
+  }
   FAVOR_ASSIGN_OR_RETURN(const io::ModelFile file, io::LoadModelFile(model_path));
   if (file.vocabulary.has_value()) return text::Tokenizer::FromVocabulary(*file.vocabulary);
   FAVOR_ASSIGN_OR_RETURN(const std::string beside,

@@ -45,26 +45,35 @@ absl::Status ByteLevelModel::Encode(absl::string_view text, std::vector<int32_t>
   return absl::OkStatus();
 }
 
+void ByteLevelModel::AppendBytes(int32_t id, std::string& bytes) const {
+  const auto index = static_cast<size_t>(id);
+  switch (types_[index]) {
+    case io::PieceType::kControl:
+    case io::PieceType::kUnused:
+      break;  // Structure, not text.
+    case io::PieceType::kUserDefined:
+      bytes += pieces_[index];  // Added tokens are stored as their text.
+      break;
+    default:
+      if (auto decoded = bpe_.PieceBytes(id)) {
+        bytes += *decoded;
+      } else {
+        bytes += pieces_[index];  // Not spelled in the alphabet: an added token's text.
+      }
+  }
+}
+
 absl::StatusOr<std::string> ByteLevelModel::Decode(std::span<const int32_t> ids) const {
   std::string bytes;
-  for (const int32_t id : ids) {
-    const auto index = static_cast<size_t>(id);
-    switch (types_[index]) {
-      case io::PieceType::kControl:
-      case io::PieceType::kUnused:
-        break;  // Structure, not text.
-      case io::PieceType::kUserDefined:
-        bytes += pieces_[index];  // Added tokens are stored as their text.
-        break;
-      default:
-        if (auto decoded = bpe_.PieceBytes(id)) {
-          bytes += *decoded;
-        } else {
-          bytes += pieces_[index];  // Not spelled in the alphabet: an added token's text.
-        }
-    }
-  }
+  for (const int32_t id : ids) AppendBytes(id, bytes);
   return ReplaceInvalidUtf8(bytes);
+}
+
+std::string ByteLevelModel::TokenText(int32_t id) const {
+  if (IsControl(id)) return pieces_[static_cast<size_t>(id)];
+  std::string bytes;
+  AppendBytes(id, bytes);
+  return bytes;
 }
 
 }  // namespace favor::text

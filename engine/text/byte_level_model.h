@@ -23,6 +23,7 @@ class ByteLevelModel final : public SubwordModel {
   absl::Status Encode(absl::string_view text, std::vector<int32_t>& ids) const override;
   absl::StatusOr<std::string> Decode(std::span<const int32_t> ids) const override;
   std::string Piece(int32_t id) const override { return pieces_[static_cast<size_t>(id)]; }
+  std::string TokenText(int32_t id) const override;
   bool IsControl(int32_t id) const override {
     return types_[static_cast<size_t>(id)] == io::PieceType::kControl;
   }
@@ -33,6 +34,8 @@ class ByteLevelModel final : public SubwordModel {
  private:
   ByteLevelModel(ByteLevelBpe bpe, PreTokenizer pre_tokenizer)
       : bpe_(std::move(bpe)), pre_tokenizer_(std::move(pre_tokenizer)) {}
+  // The bytes of a token in running text (nothing for control tokens).
+  void AppendBytes(int32_t id, std::string& bytes) const;
   // A valid UTF-8 stretch: normalised, pre-tokenized, merged.
   absl::Status EncodeValid(absl::string_view text, std::vector<int32_t>& ids) const;
 

@@ -1,6 +1,7 @@
 #include "engine/text/sentencepiece_model.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 
 namespace favor::text {
 namespace {
@@ -41,6 +42,16 @@ absl::StatusOr<std::string> SentencePieceModel::Decode(std::span<const int32_t> 
 }
 
 std::string SentencePieceModel::Piece(int32_t id) const { return backend_.IdToPiece(id); }
+
+std::string SentencePieceModel::TokenText(int32_t id) const {
+  const std::string piece = backend_.IdToPiece(id);
+  // A byte token <0xAB> is the byte it names.
+  if (piece.size() == 6 && piece.rfind("<0x", 0) == 0 && piece.back() == '>' && !IsControl(id)) {
+    const int byte = std::stoi(piece.substr(3, 2), nullptr, 16);
+    return std::string(1, static_cast<char>(byte));
+  }
+  return absl::StrReplaceAll(piece, {{"\xe2\x96\x81", " "}});
+}
 
 bool SentencePieceModel::IsControl(int32_t id) const { return backend_.IsControl(id); }
 

@@ -19,6 +19,7 @@ class SentencePieceModel final : public SubwordModel {
   absl::Status Encode(absl::string_view text, std::vector<int32_t>& ids) const override;
   absl::StatusOr<std::string> Decode(std::span<const int32_t> ids) const override;
   std::string Piece(int32_t id) const override;
+  std::string TokenText(int32_t id) const override;
   bool IsControl(int32_t id) const override;
   absl::StatusOr<std::vector<std::string>> UnknownSurfaces(absl::string_view text) const override;
 

@@ -26,6 +26,9 @@ class SubwordModel {
   virtual absl::StatusOr<std::string> Decode(std::span<const int32_t> ids) const = 0;
   // The piece as the vocabulary stores it.
   virtual std::string Piece(int32_t id) const = 0;
+  // The bytes the token stands for in running text (a space as a space, a byte token as its
+  // byte; possibly part of a character), or a control token's piece: what tools print per token.
+  virtual std::string TokenText(int32_t id) const = 0;
   virtual bool IsControl(int32_t id) const = 0;
   // The stretches of `text` that would become the unknown token.
   virtual absl::StatusOr<std::vector<std::string>> UnknownSurfaces(

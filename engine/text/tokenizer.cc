@@ -249,6 +249,11 @@ std::string Tokenizer::IdToPiece(int32_t id) const {
   return model_->Piece(id);
 }
 
+std::string Tokenizer::TokenText(int32_t id) const {
+  if (id < 0 || id >= vocab_size()) return "";
+  return model_->TokenText(id);
+}
+
 int32_t Tokenizer::vocab_size() const { return model_->size(); }
 
 }  // namespace favor::text

@@ -51,6 +51,9 @@ class Tokenizer {
   absl::StatusOr<std::string> Decode(std::span<const int32_t> ids) const;
   // The piece as the vocabulary stores it ("▁the", "Ġthe", "<|im_end|>").
   std::string IdToPiece(int32_t id) const;
+  // The bytes the token stands for in running text (" the"; a byte token's byte, possibly part of
+  // a character), or a control token's piece ("<|im_end|>"): what llama-tokenize prints.
+  std::string TokenText(int32_t id) const;
   // Control tokens (BOS, EOS, a chat template's markers) stand for structure, not text: they
   // decode to nothing.
   bool IsControl(int32_t id) const;

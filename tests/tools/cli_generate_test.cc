@@ -268,13 +268,32 @@ TEST(CliGenerate, HelpAndVersionOnEveryCommand) {
   EXPECT_EQ(RunFavor("--version").out, RunFavor("info --version").out);
 }
 
+// A vocabulary-only GGUF (llama.cpp's, no tensors) is enough; special tokens written in the text
+// are tokens only with --special. The ids are those llama-tokenize prints for the same file.
+TEST(CliGenerate, TokenizeReadsVocabularyOnlyGgufAndParsesSpecialTokensOnRequest) {
+  const std::string vocab = std::string(FAVOR_VOCAB_DIR) + "/ggml-vocab-gpt-2.gguf";
+  const CliResult special =
+      RunFavor("tokenize -m " + vocab + " -p 'Hello world<|endoftext|>!' --special --ids");
+  ASSERT_EQ(special.exit_code, 0) << special.err;
+  EXPECT_EQ(special.out, "[15496, 995, 50256, 0]\n");
+  const CliResult plain = RunFavor("tokenize -m " + vocab + " -p 'Hello world<|endoftext|>!'");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(plain.out,
+            " 15496 -> 'Hello'\n   995 -> ' world'\n    27 -> '<'\n    91 -> '|'\n   437 -> "
+            "'end'\n  1659 -> 'of'\n  5239 -> 'text'\n    91 -> '|'\n    29 -> '>'\n     0 -> '!'\n");
+  // GPT-2 adds no BOS; Llama's SentencePiece vocabulary does.
+  const CliResult spm = RunFavor("tokenize -m " + std::string(FAVOR_VOCAB_DIR) +
+                                 "/ggml-vocab-llama-spm.gguf -p 'Once upon' --ids");
+  EXPECT_EQ(spm.out, "[1, 9038, 2501]\n") << spm.err;
+  ExpectOneLineError(RunFavor("tokenize -m " + vocab + " -p x --bogus"), 2, "--bogus");
+}
+
 TEST(CliGenerate, TokenizeShowsIdsAndPiecesAndWarnsAboutUnknownCharacters) {
   FAVOR_REQUIRE_MODELS();
   const CliResult pieces = RunFavor("tokenize -m " + kLlama2c + " -p 'Once upon'");
   ASSERT_EQ(pieces.exit_code, 0) << pieces.err;
-  EXPECT_EQ(pieces.out,
-            "     1 -> '<s>'\n   403 -> '\xe2\x96\x81Once'\n   407 -> '\xe2\x96\x81upon'\n")
-      << pieces.out;
+  // As llama-tokenize prints them: the text each token stands for.
+  EXPECT_EQ(pieces.out, "     1 -> '<s>'\n   403 -> ' Once'\n   407 -> ' upon'\n") << pieces.out;
   const CliResult ids = RunFavor("tokenize -m " + kGguf + " -p 'Once upon' --ids --no-bos");
   EXPECT_EQ(ids.out, "[403, 407]\n") << ids.out;
   // tinystories-656K has no byte tokens: an emoji becomes <unk>, and the user is told.
