@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-60}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(gguf llama2c safetensors hf_config tokenizer_bin tokenizer_json sentencepiece_model cli)
+  targets=(gguf llama2c safetensors hf_config tokenizer_bin tokenizer_json sentencepiece_model
+           byte_level_text cli)
 fi
 models=../shared/models
 declare -A seeds=(
@@ -23,6 +24,7 @@ declare -A seeds=(
   [tokenizer_bin]="$models/stories260K/tok512.bin"
   [tokenizer_json]="$models/tinystories-656K/tokenizer.json"
   [sentencepiece_model]="$models/stories260K/tok512.model"
+  [byte_level_text]="tests/fuzz/seeds/byte_level_text/*"
   [cli]="tests/fuzz/seeds/cli/*"
 )
 for target in "${targets[@]}"; do

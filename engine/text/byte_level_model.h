@@ -1,6 +1,8 @@
 // Byte-level BPE vocabularies: normalisation, the vocabulary's pre-tokenizer, then BPE on each
-// pre-token's bytes. Every byte has a piece, so nothing is unknown and decoding gives back the
-// bytes exactly (text that was not valid UTF-8 is kept as its bytes, one pre-token per byte).
+// pre-token's bytes. Every byte has a piece, so nothing is unknown and decoding gives back valid
+// UTF-8 text exactly. Bytes that are not UTF-8 are pre-tokens of one byte each: their byte pieces
+// (a vocabulary that spells the bytes UTF-8 never uses only as added tokens, as DeepSeek's does
+// with 'ÿ', decodes those as the added token's text).
 #pragma once
 
 #include <memory>
