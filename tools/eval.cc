@@ -70,8 +70,8 @@ std::vector<TextWindow> Windows(const std::vector<int32_t>& ids, int32_t bos, in
 
 absl::StatusOr<std::vector<int32_t>> Tokens(const std::string& text, const std::string& path,
                                             const text::Tokenizer& tokenizer, int64_t max_tokens) {
-  WarnUnrepresentable("eval", tokenizer, text);
   FAVOR_ASSIGN_OR_RETURN(auto ids, tokenizer.Encode(text, false));
+  WarnUnrepresentable("eval", tokenizer, ids, text);
   if (max_tokens > 0 && static_cast<int64_t>(ids.size()) > max_tokens) {
     ids.resize(static_cast<size_t>(max_tokens));
   }

@@ -145,10 +145,10 @@ int Generate(int argc, char** argv) {
   WarnBeyondTrainedContext("generate", (*session)->context(), (*model)->config().max_seq_len);
 
   const text::Tokenizer& tokenizer = (*model)->tokenizer();
-  WarnUnrepresentable("generate", tokenizer, prompt);
   auto prompt_ids = tokenizer.Encode(
       prompt, {.add_bos = !no_bos && tokenizer.add_bos(), .parse_special = parse_special});
   if (!prompt_ids.ok()) return Fail(prompt_ids.status());
+  WarnUnrepresentable("generate", tokenizer, *prompt_ids, prompt);
   if (prompt_ids->empty()) {
     return Fail(absl::InvalidArgumentError("empty prompt and --no-bos: nothing to start from"));
   }

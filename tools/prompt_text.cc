@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "engine/core/storage.h"
 
@@ -74,13 +75,26 @@ std::string ProcessEscapes(absl::string_view text) {
 }
 
 void WarnUnrepresentable(const std::string& command, const text::Tokenizer& tokenizer,
-                         absl::string_view text) {
-  auto characters = tokenizer.UnrepresentableCharacters(text);
+                         std::span<const int32_t> ids, absl::string_view text) {
+  auto characters = tokenizer.UnrepresentableCharacters(text, ids);
   if (!characters.ok() || characters->empty()) return;
+  // Control characters shown as \xHH: printed raw they would be invisible.
+  std::string shown;
+  for (const std::string& character : *characters) {
+    if (!shown.empty()) shown += ' ';
+    for (const char c : character) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (byte < 0x20 || byte == 0x7f) {
+        absl::StrAppendFormat(&shown, "\\x%02X", byte);
+      } else {
+        shown += c;
+      }
+    }
+  }
   std::fprintf(stderr,
                "favor %s: warning: the vocabulary cannot represent %s; the model sees the unknown "
-               "token instead\n",
-               command.c_str(), absl::StrJoin(*characters, " ").c_str());
+               "token instead, or nothing where the vocabulary has none\n",
+               command.c_str(), shown.c_str());
 }
 
 void WarnBeyondTrainedContext(const std::string& command, int64_t context, int64_t trained) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -23,7 +24,7 @@ std::string ProcessEscapes(absl::string_view text);
 // One warning line on stderr naming the characters of `text` the vocabulary cannot represent
 // (they become the unknown token); nothing when there are none.
 void WarnUnrepresentable(const std::string& command, const text::Tokenizer& tokenizer,
-                         absl::string_view text);
+                         std::span<const int32_t> ids, absl::string_view text);
 
 // One warning line on stderr when the context goes past what the model was trained on.
 void WarnBeyondTrainedContext(const std::string& command, int64_t context, int64_t trained);

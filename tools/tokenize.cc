@@ -47,12 +47,12 @@ int Tokenize(int argc, char** argv) {
   if (escape) prompt = ProcessEscapes(prompt);
   auto tokenizer = runtime::LoadTokenizer(model_path, tokenizer_path);
   if (!tokenizer.ok()) return PrintFailure("tokenize", tokenizer.status());
-  WarnUnrepresentable("tokenize", **tokenizer, prompt);
   const text::Tokenizer& vocabulary = **tokenizer;
   auto ids = vocabulary.Encode(prompt, {.add_bos = !no_bos && vocabulary.add_bos(),
                                         .add_eos = !no_bos && vocabulary.add_eos(),
                                         .parse_special = parse_special});
   if (!ids.ok()) return PrintFailure("tokenize", ids.status());
+  WarnUnrepresentable("tokenize", vocabulary, *ids, prompt);
   if (ids_only) {
     std::printf("[%s]\n", absl::StrJoin(*ids, ", ").c_str());
     return 0;

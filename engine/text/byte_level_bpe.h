@@ -28,6 +28,9 @@ class ByteLevelBpe {
   std::optional<std::string> PieceBytes(int32_t id) const;
 
   const ByteLevelAlphabet& alphabet() const { return alphabet_; }
+  // Whether the vocabulary has a piece for the byte's character (some lack a few control bytes:
+  // Falcon's has no piece for 0x17; those bytes are dropped, as llama.cpp and Hugging Face do).
+  bool HasByte(unsigned char byte) const { return byte_symbols_[byte] < vocab_size_; }
 
  private:
   ByteLevelBpe() = default;

@@ -1,5 +1,7 @@
 #include "engine/text/byte_level_model.h"
 
+#include <algorithm>
+
 #include "engine/core/status.h"
 #include "engine/text/normalizer.h"
 #include "engine/text/utf8.h"
@@ -14,6 +16,9 @@ absl::StatusOr<std::unique_ptr<ByteLevelModel>> ByteLevelModel::Create(
   model->normalizations_ = vocabulary.normalizers;
   model->pieces_ = vocabulary.pieces;
   model->types_ = vocabulary.types;
+  for (int byte = 0; byte < 256; ++byte) {
+    if (!model->bpe_.HasByte(static_cast<unsigned char>(byte))) model->missing_bytes_ = true;
+  }
   return model;
 }
 
@@ -67,6 +72,24 @@ absl::StatusOr<std::string> ByteLevelModel::Decode(std::span<const int32_t> ids)
   std::string bytes;
   for (const int32_t id : ids) AppendBytes(id, bytes);
   return ReplaceInvalidUtf8(bytes);
+}
+
+absl::StatusOr<std::vector<std::string>> ByteLevelModel::UnknownSurfaces(
+    absl::string_view text) const {
+  std::vector<std::string> surfaces;
+  if (!missing_bytes_) return surfaces;
+  for (size_t at = 0; at < text.size();) {
+    const size_t length = std::max<size_t>(1, ValidSequenceLength(text, at));
+    const absl::string_view character = text.substr(at, length);
+    for (const char byte : character) {
+      if (!bpe_.HasByte(static_cast<unsigned char>(byte))) {
+        surfaces.emplace_back(character);
+        break;
+      }
+    }
+    at += length;
+  }
+  return surfaces;
 }
 
 std::string ByteLevelModel::TokenText(int32_t id) const {

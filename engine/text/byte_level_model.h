@@ -29,9 +29,10 @@ class ByteLevelModel final : public SubwordModel {
   bool IsControl(int32_t id) const override {
     return types_[static_cast<size_t>(id)] == io::PieceType::kControl;
   }
-  absl::StatusOr<std::vector<std::string>> UnknownSurfaces(absl::string_view) const override {
-    return std::vector<std::string>();
-  }
+  bool IsUnknown(int32_t) const override { return false; }  // There is no unknown token.
+  bool CanDropText() const override { return missing_bytes_; }
+  // The characters holding a byte the vocabulary has no piece for.
+  absl::StatusOr<std::vector<std::string>> UnknownSurfaces(absl::string_view text) const override;
 
  private:
   ByteLevelModel(ByteLevelBpe bpe, PreTokenizer pre_tokenizer)
@@ -46,6 +47,7 @@ class ByteLevelModel final : public SubwordModel {
   std::vector<io::Normalization> normalizations_;
   std::vector<std::string> pieces_;
   std::vector<io::PieceType> types_;
+  bool missing_bytes_ = false;
 };
 
 }  // namespace favor::text

@@ -71,5 +71,6 @@ int SentencePieceBackend::BosId() const { return impl_->processor.bos_id(); }
 int SentencePieceBackend::EosId() const { return impl_->processor.eos_id(); }
 std::string SentencePieceBackend::IdToPiece(int id) const { return impl_->processor.IdToPiece(id); }
 bool SentencePieceBackend::IsControl(int id) const { return impl_->processor.IsControl(id); }
+bool SentencePieceBackend::IsUnknown(int id) const { return impl_->processor.IsUnknown(id); }
 
 }  // namespace favor::text

@@ -28,6 +28,7 @@ class SentencePieceBackend {
   int EosId() const;
   std::string IdToPiece(int id) const;
   bool IsControl(int id) const;
+  bool IsUnknown(int id) const;
 
  private:
   struct Impl;

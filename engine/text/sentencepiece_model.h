@@ -21,6 +21,7 @@ class SentencePieceModel final : public SubwordModel {
   std::string Piece(int32_t id) const override;
   std::string TokenText(int32_t id) const override;
   bool IsControl(int32_t id) const override;
+  bool IsUnknown(int32_t id) const override { return backend_.IsUnknown(id); }
   absl::StatusOr<std::vector<std::string>> UnknownSurfaces(absl::string_view text) const override;
 
   int BosId() const { return backend_.BosId(); }  // -1 when the model has none.

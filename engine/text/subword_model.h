@@ -30,7 +30,13 @@ class SubwordModel {
   // byte; possibly part of a character), or a control token's piece: what tools print per token.
   virtual std::string TokenText(int32_t id) const = 0;
   virtual bool IsControl(int32_t id) const = 0;
-  // The stretches of `text` that would become the unknown token.
+  // Whether the id is the unknown token (what text the vocabulary cannot represent becomes).
+  virtual bool IsUnknown(int32_t id) const = 0;
+  // Whether some text is lost without an unknown token to show for it (a byte-level vocabulary
+  // that lacks pieces for some bytes): then UnknownSurfaces is worth asking even when no id is the
+  // unknown token.
+  virtual bool CanDropText() const { return false; }
+  // The stretches of `text` that would become the unknown token, or be dropped.
   virtual absl::StatusOr<std::vector<std::string>> UnknownSurfaces(
       absl::string_view text) const = 0;
 };

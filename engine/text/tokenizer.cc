@@ -85,6 +85,15 @@ absl::StatusOr<std::vector<std::string>> Tokenizer::UnrepresentableCharacters(
   return characters;
 }
 
+absl::StatusOr<std::vector<std::string>> Tokenizer::UnrepresentableCharacters(
+    absl::string_view text, std::span<const int32_t> ids) const {
+  const bool any_unknown = std::any_of(ids.begin(), ids.end(), [&](int32_t id) {
+    return id >= 0 && id < vocab_size() && model_->IsUnknown(id);
+  });
+  if (!any_unknown && !model_->CanDropText()) return std::vector<std::string>();
+  return UnrepresentableCharacters(text);
+}
+
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromSentencePieceFile(
     const std::string& path) {
   auto bytes = ReadFileBytes(path);

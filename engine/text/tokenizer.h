@@ -58,8 +58,13 @@ class Tokenizer {
   // decode to nothing.
   bool IsControl(int32_t id) const;
   // The characters of `text` (each once, in order of appearance) that the vocabulary cannot
-  // represent: they become the unknown token. Byte-level vocabularies represent everything.
+  // represent: they become the unknown token (SentencePiece), or are dropped (the few bytes some
+  // byte-level vocabularies have no piece for).
   absl::StatusOr<std::vector<std::string>> UnrepresentableCharacters(absl::string_view text) const;
+  // The same, knowing the text's ids: nothing to look for (no second pass) unless one of them is
+  // the unknown token.
+  absl::StatusOr<std::vector<std::string>> UnrepresentableCharacters(
+      absl::string_view text, std::span<const int32_t> ids) const;
 
   // Tokens that end a generation: EOS, the end-of-turn and end-of-message tokens the metadata
   // names or the vocabulary spells as such ("<|eot_id|>", "<|im_end|>", "<end_of_turn>", ...), and

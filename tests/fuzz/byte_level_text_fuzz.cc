@@ -1,7 +1,8 @@
 // Byte-level BPE on arbitrary text: llama.cpp's vocabularies with the most intricate
 // pre-tokenizers (GPT-2's look-ahead, DeepSeek's six splits, Falcon's digit triples) on random
 // bytes, valid UTF-8 or not. The first byte picks the vocabulary and whether special tokens are
-// parsed. Without them, decoding gives back valid UTF-8 text exactly; a mismatch traps. (Bytes
+// parsed. Without them, decoding gives back valid UTF-8 text exactly unless the tokenizer says
+// some of it is unrepresentable (Falcon has no piece for 0x17); a mismatch traps. (Bytes
 // that are not UTF-8 are encoded as their byte pieces, but some vocabularies spell the bytes that
 // never occur in UTF-8 only as added tokens, DeepSeek's 'ÿ' say, which decode as their text.)
 #include <cstddef>
@@ -40,7 +41,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!ids.ok()) __builtin_trap();  // Every text has an encoding.
   auto decoded = tokenizer.Decode(*ids);
   if (!decoded.ok()) __builtin_trap();
+  // Text the vocabulary can represent: valid UTF-8 (see above) whose bytes all have pieces.
   const bool valid = favor::text::ValidPrefixLength(text) == text.size();
-  if (!parse_special && valid && *decoded != text) __builtin_trap();
+  auto unrepresentable = tokenizer.UnrepresentableCharacters(text, *ids);
+  if (!unrepresentable.ok()) __builtin_trap();
+  if (!parse_special && valid && unrepresentable->empty() && *decoded != text) __builtin_trap();
   return 0;
 }

@@ -5,8 +5,8 @@
 #include "absl/strings/string_view.h"
 
 #include "engine/io/huggingface.h"
-#include "engine/io/tokenizer_json.h"
 #include "engine/io/json.h"
+#include "engine/io/tokenizer_json.h"
 #include "engine/text/tokenizer.h"
 #include "tests/fuzz/tokenizer_fuzz_util.h"
 

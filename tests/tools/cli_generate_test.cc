@@ -278,14 +278,20 @@ TEST(CliGenerate, TokenizeReadsVocabularyOnlyGgufAndParsesSpecialTokensOnRequest
   EXPECT_EQ(special.out, "[15496, 995, 50256, 0]\n");
   const CliResult plain = RunFavor("tokenize -m " + vocab + " -p 'Hello world<|endoftext|>!'");
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
-  EXPECT_EQ(plain.out,
-            " 15496 -> 'Hello'\n   995 -> ' world'\n    27 -> '<'\n    91 -> '|'\n   437 -> "
-            "'end'\n  1659 -> 'of'\n  5239 -> 'text'\n    91 -> '|'\n    29 -> '>'\n     0 -> '!'\n");
+  EXPECT_EQ(
+      plain.out,
+      " 15496 -> 'Hello'\n   995 -> ' world'\n    27 -> '<'\n    91 -> '|'\n   437 -> "
+      "'end'\n  1659 -> 'of'\n  5239 -> 'text'\n    91 -> '|'\n    29 -> '>'\n     0 -> '!'\n");
   // GPT-2 adds no BOS; Llama's SentencePiece vocabulary does.
   const CliResult spm = RunFavor("tokenize -m " + std::string(FAVOR_VOCAB_DIR) +
                                  "/ggml-vocab-llama-spm.gguf -p 'Once upon' --ids");
   EXPECT_EQ(spm.out, "[1, 9038, 2501]\n") << spm.err;
   ExpectOneLineError(RunFavor("tokenize -m " + vocab + " -p x --bogus"), 2, "--bogus");
+  // Falcon's vocabulary has no piece for the byte 0x17: it is dropped, and the user is told.
+  const CliResult dropped = RunFavor("tokenize -m " + std::string(FAVOR_VOCAB_DIR) +
+                                     "/ggml-vocab-falcon.gguf -p 'a\\x17b' -e --ids");
+  EXPECT_EQ(dropped.out, "[76, 77]\n");
+  EXPECT_NE(dropped.err.find("cannot represent \\x17;"), std::string::npos) << dropped.err;
 }
 
 TEST(CliGenerate, TokenizeShowsIdsAndPiecesAndWarnsAboutUnknownCharacters) {
