@@ -60,6 +60,11 @@ absl::StatusOr<std::vector<int32_t>> Tokenizer::Encode(const std::string& text,
                                                        bool add_bos) const {
   return impl_->tokenizer->Encode(text, add_bos);
 }
+absl::StatusOr<std::vector<int32_t>> Tokenizer::Encode(const std::string& text, bool add_bos,
+                                                       bool parse_special) const {
+  return impl_->tokenizer->Encode(
+      text, text::EncodeOptions{.add_bos = add_bos, .parse_special = parse_special});
+}
 absl::StatusOr<std::string> Tokenizer::Decode(const std::vector<int32_t>& ids) const {
   return impl_->tokenizer->Decode(ids);
 }
@@ -67,6 +72,10 @@ std::string Tokenizer::IdToPiece(int32_t id) const { return impl_->tokenizer->Id
 int32_t Tokenizer::vocab_size() const { return impl_->tokenizer->vocab_size(); }
 int32_t Tokenizer::bos_id() const { return impl_->tokenizer->bos_id(); }
 int32_t Tokenizer::eos_id() const { return impl_->tokenizer->eos_id(); }
+bool Tokenizer::add_bos() const { return impl_->tokenizer->add_bos(); }
+bool Tokenizer::IsEndOfGeneration(int32_t id) const {
+  return impl_->tokenizer->IsEndOfGeneration(id);
+}
 
 absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& path,
                                                          const ModelOptions& options) {
@@ -139,9 +148,11 @@ absl::StatusOr<Generation> Session::Generate(const std::string& prompt,
                                              const GenerateOptions& options,
                                              const TokenCallback& on_token) {
   const text::Tokenizer& tokenizer = *impl_->model->impl_->tokenizer_impl.tokenizer;
-  FAVOR_ASSIGN_OR_RETURN(auto ids,
-                         tokenizer.Encode(prompt, options.add_bos && tokenizer.add_bos() &&
-                                                      impl_->session->position() == 0));
+  FAVOR_ASSIGN_OR_RETURN(
+      auto ids, tokenizer.Encode(
+                    prompt, text::EncodeOptions{.add_bos = options.add_bos && tokenizer.add_bos() &&
+                                                           impl_->session->position() == 0,
+                                                .parse_special = options.parse_special}));
   if (ids.empty()) {
     return absl::InvalidArgumentError("the prompt is empty and no BOS was asked for");
   }

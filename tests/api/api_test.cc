@@ -36,6 +36,13 @@ TEST(Api, VersionAndModelInfo) {
   const auto ids = model->tokenizer().Encode("Once upon a time", true).value();
   EXPECT_EQ(ids[0], model->tokenizer().bos_id());
   EXPECT_EQ(model->tokenizer().Decode(ids).value(), "Once upon a time");
+  EXPECT_TRUE(model->tokenizer().add_bos());
+  EXPECT_TRUE(model->tokenizer().IsEndOfGeneration(model->tokenizer().eos_id()));
+  // "</s>" in the text: characters unless special tokens are parsed.
+  const auto plain = model->tokenizer().Encode("a</s>", false).value();
+  const auto special = model->tokenizer().Encode("a</s>", false, true).value();
+  EXPECT_GT(plain.size(), special.size());
+  EXPECT_EQ(special.back(), model->tokenizer().eos_id());
 }
 
 TEST(Api, StreamingGivesTheSameTextAndTheCallbackCanStop) {

@@ -45,11 +45,21 @@ class FAVOR_API Tokenizer {
  public:
   // Token ids of `text`, BOS first when `add_bos`.
   absl::StatusOr<std::vector<int32_t>> Encode(const std::string& text, bool add_bos) const;
+  // With `parse_special`, special tokens written in the text ("<|im_end|>", "<|eot_id|>") become
+  // those tokens; otherwise they are the characters they are made of, as user text should be.
+  absl::StatusOr<std::vector<int32_t>> Encode(const std::string& text, bool add_bos,
+                                              bool parse_special) const;
   absl::StatusOr<std::string> Decode(const std::vector<int32_t>& ids) const;
   std::string IdToPiece(int32_t id) const;
   int32_t vocab_size() const;
   int32_t bos_id() const;
   int32_t eos_id() const;
+  // Whether prompts start with BOS for this vocabulary (SentencePiece ones and Llama 3 do, GPT-2
+  // and Qwen do not).
+  bool add_bos() const;
+  // Tokens that end a generation: EOS, end of turn or message (<|eot_id|>, <|im_end|>,
+  // <end_of_turn>...) as the metadata names or the vocabulary spells them, and BOS.
+  bool IsEndOfGeneration(int32_t id) const;
 
  private:
   friend class Model;
@@ -105,6 +115,8 @@ struct GenerateOptions {
   SamplingOptions sampling;
   int64_t max_tokens = 128;  // < 0: until the context is full.
   bool add_bos = true;       // Start the prompt with BOS (if the tokenizer uses one).
+  // Special tokens written in the prompt (a chat template's markers) become those tokens.
+  bool parse_special = false;
   // End at the model's end-of-generation tokens (EOS; BOS, which begins a new document; and
   // their marker texts when the model spells them out). false: generate through them.
   bool stop_at_eos = true;
