@@ -1,5 +1,5 @@
-// Hugging Face tokenizer.json (BPE with byte fallback), turned into a SentencePiece model and
-// used.
+// Hugging Face tokenizer.json, SentencePiece-style (turned into a SentencePiece model) or
+// byte-level BPE (pre-tokenizer regexes compiled by PCRE2), and used.
 #include <cstddef>
 #include <cstdint>
 #include "absl/strings/string_view.h"
