@@ -104,7 +104,10 @@ absl::StatusOr<GenerationResult> Generate(Session& session, const text::Tokenize
       break;
     }
     FAVOR_RETURN_IF_ERROR(CheckLogitsFinite(logits, session.position()));
-    const int32_t next = sampler.Sample(logits, history);
+    // Embedding rows past the vocabulary (padding) have no text: never sampled.
+    const int32_t next = sampler.Sample(
+        logits.first(std::min<size_t>(logits.size(), static_cast<size_t>(tokenizer.vocab_size()))),
+        history);
     if (options.stop_at_eos && tokenizer.IsEndOfGeneration(next)) {
       result.stop = StopReason::kEndOfSequence;
       result.stop_text = tokenizer.IdToPiece(next);
