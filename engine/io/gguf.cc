@@ -2,6 +2,7 @@
 // bits; 2 and 3 in 64 bits (3 differs from 2 only in allowing big-endian files, which we refuse).
 // Tensor data is memory-mapped: F32, F16 and BF16 tensors are views into the file; Q8_0 tensors
 // are dequantised to F32 at load.
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <variant>
@@ -435,6 +436,26 @@ absl::StatusOr<Vocabulary> ReadVocabulary(const GgufParser& gguf, const std::str
           absl::StrCat(path, ": ", key, " ", id, " outside the vocabulary of ", n));
     }
     if (id >= 0) vocab.end_of_generation.push_back(static_cast<int32_t>(id));
+  }
+  // GGUF keeps no lstrip/rstrip flags. Phi-3's tokenizer.json gives its special tokens rstrip (the
+  // whitespace after "<|end|>" is the token's), except <unk>, <s> and <|endoftext|>; llama.cpp
+  // restores that by the model's name, and so do we, so that both tokenize alike.
+  const Value* architecture = gguf.Find("general.architecture");
+  const Value* name = gguf.Find("general.name");
+  std::string model_name = name != nullptr ? name->text : "";
+  for (char& c : model_name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if ((architecture != nullptr && architecture->text == "phi3") ||
+      model_name.find("phi-3") != std::string::npos ||
+      model_name.find("phi3") != std::string::npos) {
+    for (size_t id = 0; id < n; ++id) {
+      const std::string& piece = vocab.pieces[id];
+      const bool special =
+          vocab.types[id] == PieceType::kControl || vocab.types[id] == PieceType::kUserDefined;
+      if ((special || piece == "</s>") && piece != "<unk>" && piece != "<s>" &&
+          piece != "<|endoftext|>") {
+        vocab.strip_right.push_back(static_cast<int32_t>(id));
+      }
+    }
   }
   // Unsaid, the tokenizer decides (llama.cpp's defaults: SentencePiece vocabularies start with
   // BOS, byte-level ones as their pre-tokenizer's family does).

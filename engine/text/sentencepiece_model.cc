@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "engine/text/sentencepiece_proto.h"
 
 namespace favor::text {
 namespace {
@@ -19,17 +20,46 @@ absl::StatusOr<std::unique_ptr<SentencePieceModel>> SentencePieceModel::Load(
   const absl::Status loaded =
       FromSentencePiece(model->backend_.LoadFromSerializedProto(serialized), origin);
   if (!loaded.ok()) return loaded;
+  const std::optional<NormalizerSpec> normalizer = ReadNormalizerSpec(serialized);
+  if (!normalizer.has_value() || !normalizer->identity || normalizer->remove_extra_whitespaces) {
+    return model;
+  }
+  for (int id = 0; id < model->backend_.PieceSize(); ++id) {
+    if (model->backend_.IdToPiece(id).find('\n') != std::string::npos) return model;
+  }
+  if (normalizer->add_dummy_prefix) {
+    const std::optional<std::string> continuation = WithoutDummyPrefix(serialized);
+    if (!continuation.has_value()) return model;
+    auto backend = std::make_unique<SentencePieceBackend>();
+    if (!backend->LoadFromSerializedProto(*continuation).empty()) return model;
+    model->continuation_ = std::move(backend);
+  }
+  model->splits_at_newlines_ = true;
   return model;
 }
 
 int32_t SentencePieceModel::size() const { return backend_.PieceSize(); }
 
 absl::Status SentencePieceModel::Encode(absl::string_view text, std::vector<int32_t>& ids) const {
+  // Stretches of at least this many bytes, cut after a newline.
+  constexpr size_t kStretchBytes = 4096;
   std::vector<int> pieces;
-  const absl::Status encoded =
-      FromSentencePiece(backend_.Encode(std::string(text), &pieces), "encode");
-  if (!encoded.ok()) return encoded;
-  ids.insert(ids.end(), pieces.begin(), pieces.end());
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.size();
+    if (splits_at_newlines_ && text.size() - at > 2 * kStretchBytes) {
+      const size_t newline = text.find('\n', at + kStretchBytes);
+      if (newline != absl::string_view::npos) end = newline + 1;
+    }
+    const SentencePieceBackend& backend =
+        at > 0 && continuation_ != nullptr ? *continuation_ : backend_;
+    pieces.clear();
+    const absl::Status encoded = FromSentencePiece(
+        backend.Encode(std::string(text.substr(at, end - at)), &pieces), "encode");
+    if (!encoded.ok()) return encoded;
+    ids.insert(ids.end(), pieces.begin(), pieces.end());
+    at = end;
+  }
   return absl::OkStatus();
 }
 

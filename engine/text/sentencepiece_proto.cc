@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace favor::text {
 namespace {
@@ -94,6 +95,127 @@ std::string SerializeSentencePieceModel(const io::Vocabulary& v) {
   PutInt(normalizer, kEscapeWhitespaces, 1);
   PutBytes(model, kNormalizerSpec, normalizer);
   return model;
+}
+
+namespace {
+
+// One field of a message as it lies in the bytes.
+struct Field {
+  uint32_t number;
+  uint32_t wire_type;
+  size_t begin, end;  // The whole field, tag included.
+  size_t payload;     // Where the value (after the tag, and after the length for kind 2) starts.
+  uint64_t value;     // Varint value, or the payload length for length-delimited fields.
+};
+
+bool ReadVarint(const std::string& bytes, size_t& at, uint64_t& value) {
+  value = 0;
+  for (int shift = 0; shift < 64 && at < bytes.size(); shift += 7) {
+    const auto byte = static_cast<unsigned char>(bytes[at++]);
+    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// The top-level fields of `bytes`; nullopt if they do not parse.
+std::optional<std::vector<Field>> ReadFields(const std::string& bytes) {
+  std::vector<Field> fields;
+  size_t at = 0;
+  while (at < bytes.size()) {
+    Field field{};
+    field.begin = at;
+    uint64_t tag = 0;
+    if (!ReadVarint(bytes, at, tag)) return std::nullopt;
+    field.number = static_cast<uint32_t>(tag >> 3);
+    field.wire_type = static_cast<uint32_t>(tag & 7);
+    switch (field.wire_type) {
+      case 0:
+        if (!ReadVarint(bytes, at, field.value)) return std::nullopt;
+        field.payload = at;
+        break;
+      case 1:
+      case 5: {
+        const size_t size = field.wire_type == 1 ? 8 : 4;
+        if (bytes.size() - at < size) return std::nullopt;
+        field.payload = at;
+        at += size;
+        break;
+      }
+      case 2:
+        if (!ReadVarint(bytes, at, field.value) || field.value > bytes.size() - at) {
+          return std::nullopt;
+        }
+        field.payload = at;
+        at += static_cast<size_t>(field.value);
+        break;
+      default:
+        return std::nullopt;
+    }
+    field.end = at;
+    fields.push_back(field);
+  }
+  return fields;
+}
+
+}  // namespace
+
+std::optional<NormalizerSpec> ReadNormalizerSpec(const std::string& serialized_model) {
+  const auto fields = ReadFields(serialized_model);
+  if (!fields.has_value()) return std::nullopt;
+  NormalizerSpec spec;
+  std::string name;
+  bool has_charsmap = false;
+  for (const Field& field : *fields) {
+    if (field.number != kNormalizerSpec || field.wire_type != kLengthDelimited) continue;
+    const std::string message = serialized_model.substr(field.payload, field.value);
+    const auto inner = ReadFields(message);
+    if (!inner.has_value()) return std::nullopt;
+    for (const Field& f : *inner) {
+      if (f.number == kName && f.wire_type == kLengthDelimited) {
+        name = message.substr(f.payload, f.value);
+      } else if (f.number == 2 && f.wire_type == kLengthDelimited) {
+        has_charsmap = f.value > 0;  // precompiled_charsmap
+      } else if (f.number == kAddDummyPrefix && f.wire_type == kVarint) {
+        spec.add_dummy_prefix = f.value != 0;
+      } else if (f.number == kRemoveExtraWhitespaces && f.wire_type == kVarint) {
+        spec.remove_extra_whitespaces = f.value != 0;
+      }
+    }
+  }
+  spec.identity = name == "identity" && !has_charsmap;
+  return spec;
+}
+
+std::optional<std::string> WithoutDummyPrefix(const std::string& serialized_model) {
+  const auto fields = ReadFields(serialized_model);
+  if (!fields.has_value()) return std::nullopt;
+  std::string out;
+  bool rewritten = false;
+  for (const Field& field : *fields) {
+    if (field.number != kNormalizerSpec || field.wire_type != kLengthDelimited) {
+      out.append(serialized_model, field.begin, field.end - field.begin);
+      continue;
+    }
+    const std::string message = serialized_model.substr(field.payload, field.value);
+    const auto inner = ReadFields(message);
+    if (!inner.has_value()) return std::nullopt;
+    std::string normalizer;
+    for (const Field& f : *inner) {
+      if (f.number == kAddDummyPrefix) continue;
+      normalizer.append(message, f.begin, f.end - f.begin);
+    }
+    PutInt(normalizer, kAddDummyPrefix, 0);
+    PutBytes(out, kNormalizerSpec, normalizer);
+    rewritten = true;
+  }
+  if (!rewritten) {
+    // No normalizer spec at all: defaults, with the prefix turned off.
+    std::string normalizer;
+    PutInt(normalizer, kAddDummyPrefix, 0);
+    PutBytes(out, kNormalizerSpec, normalizer);
+  }
+  return out;
 }
 
 }  // namespace favor::text

@@ -150,6 +150,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromVocabulary(const io::V
                              SentencePieceModel::Load(SerializeSentencePieceModel(v),
                                                       absl::StrCat("vocabulary from ", v.origin)));
       description = "SentencePiece BPE";
+      // User-defined pieces are found here, as llama.cpp and Hugging Face do: the text after one
+      // is a new stretch with its own dummy-prefix space (Phi-3's "</s>").
+      partition_always = true;
       break;
     }
     case io::VocabularyModel::kByteLevelBpe: {

@@ -94,8 +94,9 @@ class Tokenizer {
 
   std::unique_ptr<SubwordModel> model_;
   SpecialTokens special_tokens_;
-  // SentencePiece finds user-defined pieces itself; special tokens are only looked for here when
-  // the caller parses them. Byte-level BPE needs them found here always.
+  // Whether user-defined tokens are found here even when special tokens are not parsed: always for
+  // vocabularies we build (llama.cpp's and Hugging Face's behaviour); a SentencePiece .model is
+  // left to the library, its reference.
   bool partition_always_ = false;
   std::vector<int32_t> end_of_generation_;
   std::vector<std::string> end_of_generation_texts_;

@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <omp.h>
 
 #include <cstdio>
@@ -71,7 +73,8 @@ TEST(Tensor, ViewOfChecksBounds) {
 }
 
 TEST(MappedFile, ViewsKeepTheMappingAliveAndAreReadOnly) {
-  const std::string path = ::testing::TempDir() + "/favor_mapped_test.bin";
+  const std::string path =
+      ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_favor_mapped_test.bin";
   {
     std::ofstream out(path, std::ios::binary);
     const float values[4] = {1.5f, 2.5f, 3.5f, 4.5f};

@@ -158,7 +158,7 @@ TEST(BadInput, MismatchedTokenizerVocabulary) {
 // Copies the Hugging Face model to a temporary directory with one file replaced.
 std::string HuggingFaceCopy(const std::string& name, const std::string& file,
                             const std::string& bytes) {
-  const std::string dir = ::testing::TempDir() + "/" + name;
+  const std::string dir = testing::UniqueTempPath(name);
   ::mkdir(dir.c_str(), 0755);
   for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"}) {
     std::ofstream(dir + "/" + f, std::ios::binary) << ReadAll(kHuggingFace + "/" + f);

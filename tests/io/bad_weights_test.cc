@@ -1,6 +1,8 @@
 // NaN and Inf in the weights of every format (and every float dtype) are refused when the model is
 // built, with the tensor and the element named; a model whose activations overflow stops
 // generation with an error instead of sampling garbage.
+#include <unistd.h>
+
 #include <cmath>
 #include <limits>
 #include <string>
@@ -58,7 +60,8 @@ TEST(BadWeights, NanAndInfInLlama2cAndGgufFilesAreRefusedByName) {
 
 TEST(BadWeights, NanInASafetensorsFileIsRefused) {
   FAVOR_REQUIRE_MODELS();
-  const std::string dir = ::testing::TempDir() + "/bad_weights_hf";
+  const std::string dir =
+      ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_bad_weights_hf";
   ASSERT_EQ(std::system(("mkdir -p " + dir).c_str()), 0);
   for (const char* f : {"config.json", "tokenizer.json"}) {
     std::ofstream(dir + "/" + f, std::ios::binary) << ReadAll(kHuggingFace + "/" + f);

@@ -2,6 +2,8 @@
 // this test will look.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -18,11 +20,15 @@ inline std::string ReadAll(const std::string& path) {
   return bytes.str();
 }
 
-// Test processes run in parallel: file names carry the test's name.
+// A path in the temporary directory that no other test, and no other test run on the machine,
+// uses: the process id and the running test's name are in it.
+inline std::string UniqueTempPath(const std::string& name) {
+  return ::testing::TempDir() + "/favor_" + std::to_string(::getpid()) + "_" +
+         ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" + name;
+}
+
 inline std::string WriteTemp(const std::string& name, const std::string& bytes) {
-  const std::string path = ::testing::TempDir() + "/" +
-                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
-                           name;
+  const std::string path = UniqueTempPath(name);
   std::ofstream(path, std::ios::binary)
       .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   return path;

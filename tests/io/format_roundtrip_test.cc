@@ -54,7 +54,7 @@ class Bytes {
 };
 
 std::string TempPath(const std::string& name) {
-  return ::testing::TempDir() + "/" +
+  return ::testing::TempDir() + "/favor_" + std::to_string(::getpid()) + "_" +
          ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" + name;
 }
 

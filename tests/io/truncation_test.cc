@@ -8,9 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "engine/core/storage.h"
 #include "engine/io/huggingface.h"
-#include "engine/io/tokenizer_json.h"
 #include "engine/io/json.h"
 #include "engine/io/model_file.h"
+#include "engine/io/tokenizer_json.h"
 #include "tests/io/corrupt_files.h"
 #include "tests/test_util.h"
 

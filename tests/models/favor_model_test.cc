@@ -1,5 +1,7 @@
 // FAVOR attention inside the real models: calibration, the attention swap, model-level quality
 // against exact attention (KL divergence falls as M grows; favor# beats favor+), and causality.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -90,7 +92,8 @@ TEST(FavorModel, CalibrationFileRoundTrips) {
   EXPECT_GT(calibration->tokens, 50);
   // GQA pooling: two query heads per key/value head.
   EXPECT_EQ(calibration->layers[2][1].query_count(), 2 * calibration->layers[2][1].key_count());
-  const std::string path = ::testing::TempDir() + "/stories260K.favor-stats";
+  const std::string path =
+      ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_stories260K.favor-stats";
   ASSERT_TRUE(rf::SaveCalibration(*calibration, path).ok());
   const auto loaded = rf::LoadCalibration(path).value();
   EXPECT_EQ(loaded.tokens, calibration->tokens);
@@ -132,7 +135,8 @@ TEST(FavorModel, KlDivergenceFallsWithFeaturesAndFavorSharpBeatsFavorPlus) {
   FAVOR_REQUIRE_MODELS();
   for (const std::string& path : {kStories260K, kTinyStories656K}) {
     const auto calibration = Calibrate(path);
-    const std::string stats = ::testing::TempDir() + "/model.favor-stats";
+    const std::string stats =
+        ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_model.favor-stats";
     ASSERT_TRUE(rf::SaveCalibration(*calibration, stats).ok());
     const auto exact = Distributions(path, {});
     std::map<std::pair<std::string, int64_t>, double> kl;
@@ -179,7 +183,8 @@ TEST(FavorModel, WithManyFeaturesGreedyTextStaysCloseToExact) {
   // A pure swap drifts (../shared/docs/FIDELITY.md), but the greedy text follows exact attention
   // for longer as M grows.
   const auto calibration = Calibrate(kTinyStories656K);
-  const std::string stats = ::testing::TempDir() + "/greedy.favor-stats";
+  const std::string stats =
+      ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_greedy.favor-stats";
   ASSERT_TRUE(rf::SaveCalibration(*calibration, stats).ok());
   const auto exact = GreedyFromBos(kTinyStories656K, {}, 24);
   auto agreeing = [&](int64_t features) {
@@ -239,7 +244,8 @@ TEST(FavorModel, PerHeadPlanBeatsAUniformWindowAtTheSameBudget) {
   EXPECT_LT(plan->TotalError(), uniform);
 
   calibration.plan = *plan;
-  const std::string stats = ::testing::TempDir() + "/plan.favor-stats";
+  const std::string stats =
+      ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_plan.favor-stats";
   ASSERT_TRUE(rf::SaveCalibration(calibration, stats).ok());
   const auto exact = Distributions(kStories260K, {});
   const AttentionSpec planned{.features = 256, .plan = PlanSource::kFile, .plan_file = stats};
@@ -271,7 +277,8 @@ TEST(FavorModel, PerHeadPlanBeatsAUniformWindowAtTheSameBudget) {
 TEST(FavorModel, CalibratedOutputsDoNotDependOnLaterTokens) {
   FAVOR_REQUIRE_MODELS();
   const auto calibration = Calibrate(kStories260K);
-  const std::string stats = ::testing::TempDir() + "/causal.favor-stats";
+  const std::string stats =
+      ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_causal.favor-stats";
   ASSERT_TRUE(rf::SaveCalibration(*calibration, stats).ok());
   auto model = Model::Load(kStories260K).value();
   const auto variant = model
