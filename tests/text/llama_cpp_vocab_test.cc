@@ -63,20 +63,27 @@ std::string VocabTestName(const ::testing::TestParamInfo<const char*>& param) {
   return name;
 }
 
+// llama.cpp's vocabulary file `name` (ggml-vocab-<name>.gguf); null on failure.
+std::unique_ptr<Tokenizer> LoadVocabulary(const std::string& name) {
+  auto tokenizer =
+      Tokenizer::FromFile(std::string(FAVOR_VOCAB_DIR) + "/ggml-vocab-" + name + ".gguf");
+  EXPECT_TRUE(tokenizer.ok()) << tokenizer.status();
+  return tokenizer.ok() ? *std::move(tokenizer) : nullptr;
+}
+
 class LlamaCppVocab : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(LlamaCppVocab, EveryLineGivesTheExpectedIds) {
   const std::string name = GetParam();
-  auto tokenizer =
-      Tokenizer::FromFile(std::string(FAVOR_VOCAB_DIR) + "/ggml-vocab-" + name + ".gguf");
-  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  const auto tokenizer = LoadVocabulary(name);
+  ASSERT_NE(tokenizer, nullptr);
   const std::vector<VocabCase> cases = ReadCases(InputsDir() + "/ggml-vocab-" + name + ".gguf");
   ASSERT_GT(cases.size(), 30u);
   for (const VocabCase& c : cases) {
-    auto ids = (*tokenizer)->Encode(c.text, EncodeOptions{});
+    auto ids = tokenizer->Encode(c.text, EncodeOptions{});
     ASSERT_TRUE(ids.ok()) << ids.status();
     EXPECT_EQ(absl::StrJoin(*ids, " "), absl::StrJoin(c.ids, " ")) << "text: '" << c.text << "'";
-    auto text = (*tokenizer)->Decode(*ids);
+    auto text = tokenizer->Decode(*ids);
     ASSERT_TRUE(text.ok()) << text.status();
     EXPECT_EQ(*text, c.text);
   }
@@ -85,6 +92,40 @@ TEST_P(LlamaCppVocab, EveryLineGivesTheExpectedIds) {
 INSTANTIATE_TEST_SUITE_P(Vocabularies, LlamaCppVocab,
                          ::testing::Values("gpt-2", "deepseek-llm", "deepseek-coder", "falcon",
                                            "starcoder", "refact", "mpt", "phi-3", "llama-spm"),
+                         VocabTestName);
+
+}  // namespace
+}  // namespace favor::text
+
+namespace favor::text {
+namespace {
+
+// A long text (14 KiB: sources, prose, the tokenizer corpus with CJK, emoji and "</s>"), long
+// enough that SentencePiece vocabularies are encoded in newline-ended stretches: the ids are those
+// llama-tokenize gives for the whole text, BOS included where the vocabulary adds it (made with
+// llama.cpp at the commit of the other files).
+class LlamaCppLongText : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(LlamaCppLongText, GivesLlamaTokenizesIds) {
+  const std::string name = GetParam();
+  const auto tokenizer = LoadVocabulary(name);
+  ASSERT_NE(tokenizer, nullptr);
+  const std::string text = ReadAll(InputsDir() + "/long-mixed.txt");
+  ASSERT_GT(text.size(), 12000u);
+  std::vector<int32_t> expected;
+  for (absl::string_view id : absl::StrSplit(ReadAll(InputsDir() + "/long-mixed." + name + ".ids"),
+                                             ' ', absl::SkipWhitespace())) {
+    expected.push_back(std::stoi(std::string(id)));
+  }
+  // BOS as the vocabulary says, as llama-tokenize adds it.
+  auto ids = tokenizer->Encode(text, EncodeOptions{.add_bos = tokenizer->add_bos()});
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  EXPECT_EQ(*ids, expected);
+  EXPECT_EQ(tokenizer->Decode(*ids).value(), text);
+}
+
+INSTANTIATE_TEST_SUITE_P(Vocabularies, LlamaCppLongText,
+                         ::testing::Values("llama-spm", "phi-3", "gpt-2", "deepseek-llm", "mpt"),
                          VocabTestName);
 
 }  // namespace
