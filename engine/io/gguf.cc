@@ -508,6 +508,12 @@ absl::StatusOr<ModelFile> ParseGguf(std::shared_ptr<const Storage> file, const s
   FAVOR_ASSIGN_OR_RETURN(c.attention_head_dim, gguf.Integer(a + "attention.key_length", 0));
   FAVOR_ASSIGN_OR_RETURN(c.rope_theta, gguf.Real(a + "rope.freq_base", 10000.0));
   c.rotary_pairs = RotaryPairs::kAdjacent;  // GGUF's converter permutes q/k rows for it.
+  if (model.tensors.empty() && gguf.Find("tokenizer.ggml.tokens") != nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path,
+        " is a vocabulary-only GGUF (no tensors): it serves favor tokenize -m and --tokenizer, "
+        "not as a model"));
+  }
   auto embedding = model.tensors.find("token_embd.weight");
   if (embedding == model.tensors.end() || embedding->second.rank() != 2) {
     return absl::NotFoundError(absl::StrCat(path, ": missing tensor 'token_embd.weight'"));

@@ -287,6 +287,9 @@ TEST(CliGenerate, TokenizeReadsVocabularyOnlyGgufAndParsesSpecialTokensOnRequest
                                  "/ggml-vocab-llama-spm.gguf -p 'Once upon' --ids");
   EXPECT_EQ(spm.out, "[1, 9038, 2501]\n") << spm.err;
   ExpectOneLineError(RunFavor("tokenize -m " + vocab + " -p x --bogus"), 2, "--bogus");
+  ExpectOneLineError(RunFavor("generate -m " + vocab + " -p x"), 1,
+                     "is a vocabulary-only GGUF (no tensors): it serves favor tokenize -m and "
+                     "--tokenizer, not as a model");
   // Falcon's vocabulary has no piece for the byte 0x17: it is dropped, and the user is told.
   const CliResult dropped = RunFavor("tokenize -m " + std::string(FAVOR_VOCAB_DIR) +
                                      "/ggml-vocab-falcon.gguf -p 'a\\x17b' -e --ids");
