@@ -12,5 +12,6 @@ int Info(int argc, char** argv);
 int Bench(int argc, char** argv);
 int Eval(int argc, char** argv);
 int Tokenize(int argc, char** argv);
+int Logits(int argc, char** argv);
 
 }  // namespace favor::cli

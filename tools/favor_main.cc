@@ -19,6 +19,7 @@ constexpr char kUsage[] =
     "  eval       quality of random-feature attention against exact (perplexity, KL, top-1)\n"
     "  inspect    show a model file's architecture, tensors, tokenizer and metadata\n"
     "  tokenize   show the token ids and pieces of a text\n"
+    "  logits     print the logits of every position of a token sequence\n"
     "  info       show the CPU features, chosen ISA, threads and oneDNN version\n"
     "\n"
     "  favor --version   the version\n"
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   if (command == "bench") return favor::cli::Bench(argc, argv);
   if (command == "eval") return favor::cli::Eval(argc, argv);
   if (command == "tokenize") return favor::cli::Tokenize(argc, argv);
+  if (command == "logits") return favor::cli::Logits(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
     std::fputs(kUsage, stdout);
     return 0;
@@ -52,7 +54,7 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr,
                "favor: unknown command '%s' (commands: generate, calibrate, variance, bench, eval, "
-               "inspect, tokenize, info; see favor --help)\n",
+               "inspect, tokenize, logits, info; see favor --help)\n",
                command.c_str());
   return 2;
 }

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -391,6 +392,56 @@ TEST(Cli, PerHeadPlanFromCalibrationToGeneration) {
       "bad window list");
   std::remove(text.c_str());
   std::remove(stats.c_str());
+}
+
+}  // namespace
+
+namespace {
+
+// favor logits: one line per position, every value of the vocabulary; whole or token by token
+// alike; the reference llama.cpp computed for the same GGUF (tests/data/architectures).
+TEST(Cli, LogitsPrintsEveryPositionAsLlamaCppComputesIt) {
+  const std::string fixtures = std::string(FAVOR_SOURCE_DIR) + "/tests/data/architectures";
+  const Result whole = RunFavor("logits -m " + fixtures + "/llama.gguf --ids 1,15,27 -t 1");
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  const Result stepwise =
+      RunFavor("logits -m " + fixtures + "/llama.gguf --ids 1,15,27 -t 1 --stepwise");
+  ASSERT_EQ(stepwise.exit_code, 0) << stepwise.err;
+  std::ifstream reference_file(fixtures + "/llama.logits");
+  std::string line;
+  std::getline(reference_file, line);  // The ids.
+  auto rows = [](const std::string& text) {
+    std::vector<std::vector<float>> parsed;
+    std::istringstream lines(text);
+    for (std::string row; std::getline(lines, row);) {
+      std::istringstream values(row);
+      parsed.emplace_back(std::istream_iterator<float>(values), std::istream_iterator<float>());
+    }
+    return parsed;
+  };
+  const auto ours = rows(whole.out);
+  const auto decoded = rows(stepwise.out);
+  ASSERT_EQ(ours.size(), 3u);
+  ASSERT_EQ(decoded.size(), 3u);
+  for (size_t t = 0; t < 3; ++t) {
+    std::getline(reference_file, line);
+    const auto expected = rows(line)[0];
+    ASSERT_EQ(ours[t].size(), 272u);
+    EXPECT_LE(favor::testing::NormalizedError(ours[t], expected), 1e-4) << t;
+    EXPECT_LE(favor::testing::NormalizedError(decoded[t], expected), 1e-4) << t;
+  }
+  struct BadCall {
+    std::string arguments;
+    int exit_code;
+    std::string message;
+  };
+  for (const BadCall& bad : std::vector<BadCall>{
+           {"--ids 1,x", 2, "--ids: 'x' is not a token id"},
+           {"--ids 1,272", 1, "token id 272 is outside the model's vocabulary of 272"},
+           {"", 2, "give the tokens with --ids LIST or the text with -p TEXT"}}) {
+    ExpectOneLineError(RunFavor("logits -m " + fixtures + "/llama.gguf " + bad.arguments),
+                       bad.exit_code, bad.message);
+  }
 }
 
 }  // namespace
