@@ -9,12 +9,20 @@
 namespace favor::models {
 namespace {
 
-constexpr std::array<Architecture, 1> kArchitectures = {{
+constexpr std::array<Architecture, 2> kArchitectures = {{
     {.name = "llama",
      .norm = io::NormKind::kRms,
      .norm_adds_one = false,
      .feed_forward = io::FeedForwardKind::kSwiGlu,
      .positions = io::PositionKind::kRotary},
+    // Qwen2 / Qwen2.5: Llama with biases on q, k and v.
+    {.name = "qwen2",
+     .norm = io::NormKind::kRms,
+     .norm_adds_one = false,
+     .feed_forward = io::FeedForwardKind::kSwiGlu,
+     .positions = io::PositionKind::kRotary,
+     .attention_bias = true,
+     .gguf_rotary_pairs = io::RotaryPairs::kHalves},
 }};
 
 }  // namespace
@@ -34,12 +42,15 @@ absl::StatusOr<const Architecture*> FindArchitecture(std::string_view name) {
       "' is not supported (supported: ", absl::StrJoin(SupportedArchitectures(), ", "), ")"));
 }
 
-absl::Status ApplyArchitecture(io::ModelConfig& config) {
+absl::Status ApplyArchitecture(io::ModelFile& model) {
+  io::ModelConfig& config = model.config;
   FAVOR_ASSIGN_OR_RETURN(const Architecture* a, FindArchitecture(config.architecture));
   config.norm = a->norm;
   config.norm_adds_one = a->norm_adds_one;
   config.feed_forward = a->feed_forward;
   config.positions = a->positions;
+  config.attention_bias = a->attention_bias;
+  if (model.gguf) config.rotary_pairs = a->gguf_rotary_pairs;
   return absl::OkStatus();
 }
 

@@ -19,13 +19,17 @@ struct Architecture {
   bool norm_adds_one;
   io::FeedForwardKind feed_forward;
   io::PositionKind positions;
+  bool attention_bias = false;  // q/k/v projections have biases.
+  // How GGUF files store the rotary pairs: llama.cpp's converter permutes q/k rows into adjacent
+  // pairs for the Llama family and leaves others (Qwen2, Phi-3, Gemma) as the halves they are.
+  io::RotaryPairs gguf_rotary_pairs = io::RotaryPairs::kAdjacent;
 };
 
 // The row for `name`, or an error listing the supported ones.
 absl::StatusOr<const Architecture*> FindArchitecture(std::string_view name);
 std::vector<std::string> SupportedArchitectures();
 
-// Sets the config's traits from its architecture's row.
-absl::Status ApplyArchitecture(io::ModelConfig& config);
+// Sets the model's traits from its architecture's row.
+absl::Status ApplyArchitecture(io::ModelFile& model);
 
 }  // namespace favor::models

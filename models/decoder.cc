@@ -113,12 +113,20 @@ class DecoderBuilder {
     return graph_->Add(name, std::make_shared<RmsNormOp>(model_.config.norm_eps), {x, w});
   }
 
+  // x W^T, plus the bias where the model has one (validated against the architecture's slots).
   absl::StatusOr<ValueId> Linear(const std::string& weight, ValueId x, std::string node = "") {
     FAVOR_ASSIGN_OR_RETURN(
         auto op, MatMulOp::Create(Weight(weight + ".weight"), {.weight_name = weight + ".weight",
                                                                .layout = WeightLayout::kOutByIn,
                                                                .compute = options_.weights}));
-    return graph_->Add(node.empty() ? weight : node, op, {x});
+    const std::string name = node.empty() ? weight : node;
+    FAVOR_ASSIGN_OR_RETURN(const ValueId y, graph_->Add(name, op, {x}));
+    const std::string bias_name = weight + ".bias";
+    if (model_.tensors.count(bias_name) == 0) return y;
+    FAVOR_ASSIGN_OR_RETURN(Tensor bias, AsF32(Weight(bias_name)));
+    FAVOR_ASSIGN_OR_RETURN(const ValueId b, graph_->AddConstant(bias_name, std::move(bias)));
+    return graph_->Add(name + "_bias", std::make_shared<ElementwiseOp>(ElementwiseKind::kAdd),
+                       {y, b});
   }
 
   const io::ModelFile& model_;
@@ -149,6 +157,11 @@ std::vector<TensorSlot> DecoderTensors(const io::ModelConfig& c) {
              {p + "ffn_down.weight", Shape{c.dim, c.hidden_dim}},
          }) {
       slots.push_back(slot);
+    }
+    if (c.attention_bias) {
+      slots.push_back({p + "attn_q.bias", Shape{q_dim}});
+      slots.push_back({p + "attn_k.bias", Shape{kv_dim}});
+      slots.push_back({p + "attn_v.bias", Shape{kv_dim}});
     }
   }
   return slots;

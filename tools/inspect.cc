@@ -43,8 +43,9 @@ int Inspect(int argc, char** argv) {
   }
   const io::ModelFile& file = (*model)->file();
   const io::ModelConfig& c = file.config;
-  std::printf("model:        %s\nformat:       %s\narchitecture: %s\n", file.path.c_str(),
-              file.format.c_str(), c.architecture.c_str());
+  std::printf("model:        %s\nformat:       %s\narchitecture: %s%s\n", file.path.c_str(),
+              file.format.c_str(), c.architecture.c_str(),
+              c.attention_bias ? " (q/k/v projections with biases)" : "");
   std::printf(
       "dims:         dim %lld, layers %lld, heads %lld, kv heads %lld, head dim %lld, ffn %lld\n",
       static_cast<long long>(c.dim), static_cast<long long>(c.n_layers),

@@ -485,6 +485,7 @@ absl::StatusOr<ModelFile> ParseGguf(std::shared_ptr<const Storage> file, const s
   ModelFile model;
   model.path = path;
   model.format = absl::StrCat("GGUF v", gguf.version());
+  model.gguf = true;
   for (const auto& [key, value] : gguf.metadata())
     model.metadata.emplace_back(key, Printable(value));
   FAVOR_RETURN_IF_ERROR(gguf.ReadTensors(model, file));

@@ -166,26 +166,61 @@ absl::StatusOr<double> OptionalNumber(const Json& config, absl::string_view key,
   return value->number();
 }
 
+// Hugging Face's names for the architectures (config.json "architectures" and "model_type") and
+// GGUF's, which the engine uses.
+struct HuggingFaceArchitecture {
+  absl::string_view model_class;
+  absl::string_view model_type;
+  absl::string_view name;
+};
+constexpr HuggingFaceArchitecture kHuggingFaceArchitectures[] = {
+    {"LlamaForCausalLM", "llama", "llama"},
+    {"Qwen2ForCausalLM", "qwen2", "qwen2"},
+};
+
+std::string SupportedClasses() {
+  std::string names;
+  for (const auto& a : kHuggingFaceArchitectures) {
+    absl::StrAppend(&names, names.empty() ? "" : ", ", a.model_class);
+  }
+  return names;
+}
+
 }  // namespace
 
 absl::Status ParseHuggingFaceConfig(const Json& config, const std::string& config_path,
                                     ModelFile& model) {
   const Json* architectures = config.Find("architectures");
-  std::string architecture =
+  const std::string model_type =
       config.Find("model_type") != nullptr ? config.Find("model_type")->string() : "";
+  const HuggingFaceArchitecture* found = nullptr;
   if (architectures != nullptr && architectures->is_array() && !architectures->array().empty()) {
     const std::string& first = architectures->array()[0].string();
-    if (first != "LlamaForCausalLM") {
-      return absl::UnimplementedError(absl::StrCat(config_path, ": architecture '", first,
-                                                   "' is not supported (LlamaForCausalLM)"));
+    for (const auto& a : kHuggingFaceArchitectures) {
+      if (a.model_class == first) found = &a;
     }
-    architecture = "llama";
+    if (found == nullptr) {
+      return absl::UnimplementedError(absl::StrCat(
+          config_path, ": architecture '", first, "' is not supported (", SupportedClasses(), ")"));
+    }
+  } else {
+    for (const auto& a : kHuggingFaceArchitectures) {
+      if (a.model_type == model_type) found = &a;
+    }
+    if (found == nullptr) {
+      return absl::UnimplementedError(absl::StrCat(config_path, ": model_type '", model_type,
+                                                   "' is not supported (", SupportedClasses(),
+                                                   ")"));
+    }
   }
-  if (architecture != "llama") {
+  const std::string architecture(found->name);
+  if (const Json* sliding = config.Find("use_sliding_window");
+      sliding != nullptr && sliding->is_bool() && sliding->bool_value()) {
     return absl::UnimplementedError(
-        absl::StrCat(config_path, ": model_type '", architecture, "' is not supported (llama)"));
+        absl::StrCat(config_path, ": use_sliding_window is not supported yet"));
   }
   ModelConfig& c = model.config;
+  c.architecture = architecture;
   FAVOR_ASSIGN_OR_RETURN(c.dim, RequiredInt(config, "hidden_size", config_path));
   FAVOR_ASSIGN_OR_RETURN(c.n_layers, RequiredInt(config, "num_hidden_layers", config_path));
   FAVOR_ASSIGN_OR_RETURN(c.n_heads, RequiredInt(config, "num_attention_heads", config_path));

@@ -56,6 +56,7 @@ struct ModelConfig {
   RotaryPairs rotary_pairs = RotaryPairs::kAdjacent;
   bool tied_embeddings = false;
   float embedding_scale = 1.0f;  // Gemma multiplies the embeddings by sqrt(dim).
+  bool attention_bias = false;   // Biases on the q, k and v projections (Qwen2).
 
   int64_t head_dim() const {
     return attention_head_dim > 0 ? attention_head_dim : n_heads > 0 ? dim / n_heads : 0;
@@ -68,6 +69,9 @@ struct ModelConfig {
 struct ModelFile {
   std::string path;
   std::string format;  // "GGUF v1", "llama2.c (legacy)", "safetensors", ...
+  // The container, for what depends on its conventions (GGUF's converter permutes q/k rows for
+  // some architectures and not others).
+  bool gguf = false;
   ModelConfig config;
   std::map<std::string, Tensor> tensors;
   std::optional<Vocabulary> vocabulary;

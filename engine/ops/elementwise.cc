@@ -14,6 +14,13 @@ int64_t MinRowsPerThread(int64_t row_length) {
 
 }  // namespace
 
+bool ElementwiseOp::RowBroadcast(std::span<const TensorSpec> inputs) const {
+  return (kind_ == ElementwiseKind::kAdd || kind_ == ElementwiseKind::kMul) &&
+         inputs[1].dtype == DType::kF32 && inputs[1].shape.rank() == 1 &&
+         inputs[0].shape.rank() >= 1 && inputs[1].shape.dim(0) == inputs[0].shape.back() &&
+         inputs[0].shape.back() >= 0;
+}
+
 absl::string_view ElementwiseOp::type() const {
   switch (kind_) {
     case ElementwiseKind::kAdd:
@@ -36,7 +43,7 @@ absl::StatusOr<std::vector<TensorSpec>> ElementwiseOp::InferOutputs(
   if (inputs[0].shape.rank() == 0) {
     return absl::InvalidArgumentError("input 0: expected at least one dimension, got a scalar");
   }
-  if (arity == 2) FAVOR_RETURN_IF_ERROR(CheckSameSpec(inputs, 0, 1));
+  if (arity == 2 && !RowBroadcast(inputs)) FAVOR_RETURN_IF_ERROR(CheckSameSpec(inputs, 0, 1));
   return std::vector<TensorSpec>{inputs[0]};
 }
 
@@ -49,20 +56,23 @@ absl::Status ElementwiseOp::Run(const RunContext& ctx, std::span<const Tensor> i
   const int64_t cols = inputs[0].shape().back();
   const int64_t rows = inputs[0].shape().NumRows();
   const ElementwiseKind kind = kind_;
+  // A one-row second input applies to every row.
+  const bool broadcast = b != nullptr && inputs[1].shape().rank() == 1 && rows > 1;
   ParallelFor(rows, ctx.threads, MinRowsPerThread(cols), [&](int64_t r) {
     const int64_t offset = r * cols;
+    const float* b_row = b == nullptr ? nullptr : broadcast ? b : b + offset;
     switch (kind) {
       case ElementwiseKind::kAdd:
-        k.add(a + offset, b + offset, out + offset, cols);
+        k.add(a + offset, b_row, out + offset, cols);
         break;
       case ElementwiseKind::kMul:
-        k.mul(a + offset, b + offset, out + offset, cols);
+        k.mul(a + offset, b_row, out + offset, cols);
         break;
       case ElementwiseKind::kSilu:
         k.silu(a + offset, out + offset, cols);
         break;
       case ElementwiseKind::kSwiGlu:
-        k.swiglu(a + offset, b + offset, out + offset, cols);
+        k.swiglu(a + offset, b_row, out + offset, cols);
         break;
     }
   });

@@ -1,5 +1,7 @@
 // Element-wise ops on f32 tensors of any shape: Add (residual connections), Mul, SiLU, and
-// SwiGLU = silu(gate) * up (the Llama feed-forward gate).
+// SwiGLU = silu(gate) * up (the Llama feed-forward gate). Add and Mul also take, as the second
+// input, one row ([width]) applied to every row of the first: a bias (Qwen's q/k/v projections)
+// or a scale.
 #pragma once
 
 #include "engine/ops/op.h"
@@ -20,6 +22,8 @@ class ElementwiseOp final : public Op {
                    OpState* state) const override;
 
  private:
+  // Whether input 1 is one row to apply to every row of input 0.
+  bool RowBroadcast(std::span<const TensorSpec> inputs) const;
   ElementwiseKind kind_;
 };
 

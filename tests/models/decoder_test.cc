@@ -4,6 +4,7 @@
 #include "gtest/gtest.h"
 #include "models/registry.h"
 #include "models/synthetic.h"
+#include "tests/test_util.h"
 
 namespace favor::models {
 namespace {
@@ -51,6 +52,36 @@ TEST(Decoder, TraitsWithoutAnOpAreRefusedByName) {
   }
 }
 
+// Qwen2's row asks for q/k/v biases: a file without them is refused, naming the first one; with
+// them it builds, and a GGUF file keeps Qwen2's rotary halves (its converter does not permute).
+TEST(Decoder, QwenNeedsItsBiasesAndKeepsItsRotaryHalves) {
+  io::ModelFile file = Tiny();
+  file.config.architecture = "qwen2";
+  file.gguf = true;
+  const auto missing = BuildGraph(file, {});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("missing tensor 'blk.0.attn_q.bias'"),
+            std::string::npos)
+      << missing.status();
+  const int64_t q_dim = file.config.n_heads * file.config.head_dim();
+  const int64_t kv_dim = file.config.n_kv_heads * file.config.head_dim();
+  for (int64_t l = 0; l < file.config.n_layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    file.tensors[p + "attn_q.bias"] = favor::testing::RandomTensor(Shape{q_dim}, 1);
+    file.tensors[p + "attn_k.bias"] = favor::testing::RandomTensor(Shape{kv_dim}, 2);
+    file.tensors[p + "attn_v.bias"] = favor::testing::RandomTensor(Shape{kv_dim}, 3);
+  }
+  ASSERT_TRUE(BuildGraph(file, {}).ok());
+  EXPECT_TRUE(file.config.attention_bias);
+  EXPECT_EQ(file.config.rotary_pairs, io::RotaryPairs::kHalves);
+  file.tensors[std::string("blk.0.attn_k.bias")] =
+      favor::testing::RandomTensor(Shape{q_dim + 1}, 2);
+  const auto misshapen = BuildGraph(file, {});
+  ASSERT_FALSE(misshapen.ok());
+  EXPECT_NE(misshapen.status().message().find("tensor 'blk.0.attn_k.bias'"), std::string::npos)
+      << misshapen.status();
+}
+
 TEST(Decoder, TheArchitectureRowSetsTheTraitsAndUnknownOnesAreListed) {
   io::ModelFile file = Tiny();
   file.config.feed_forward = io::FeedForwardKind::kGelu;  // Overwritten by llama's row.
@@ -60,7 +91,7 @@ TEST(Decoder, TheArchitectureRowSetsTheTraitsAndUnknownOnesAreListed) {
   const auto refused = BuildGraph(file, {});
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("architecture 'mamba' is not supported (supported: "
-                                            "llama)"),
+                                            "llama, qwen2)"),
             std::string::npos)
       << refused.status();
 }

@@ -78,7 +78,49 @@ TEST_P(LlamaCppLogits, EveryPositionAgreesWholeAndTokenByToken) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Architectures, LlamaCppLogits, ::testing::Values("llama"));
+INSTANTIATE_TEST_SUITE_P(Architectures, LlamaCppLogits, ::testing::Values("llama", "qwen2"));
+
+// FAVOR# attention runs on every family: hybrid attention whose exact window covers the whole
+// sequence is exact attention, so it gives llama.cpp's logits too.
+TEST_P(LlamaCppLogits, HybridWithTheWholeSequenceInItsWindowIsExact) {
+  const std::string name = GetParam();
+  const Reference reference = ReadReference(kFixtures + "/" + name + ".logits");
+  auto model = Model::Load(kFixtures + "/" + name + ".gguf");
+  ASSERT_TRUE(model.ok()) << model.status();
+  const int64_t vocab = (*model)->config().vocab_size;
+  const auto count = static_cast<int64_t>(reference.ids.size());
+  auto hybrid = (*model)->Variant(
+      {.kind = AttentionKind::kHybrid, .features = 16, .window = count, .sinks = 0},
+      Logits::kAllPositions);
+  ASSERT_TRUE(hybrid.ok()) << hybrid.status();
+  auto session = Session::Create(*hybrid, {.context = count, .threads = 2}).value();
+  const auto all = session->Feed(reference.ids).value();
+  for (int64_t t = 0; t < count; ++t) {
+    const std::vector<float> row(all.begin() + t * vocab, all.begin() + (t + 1) * vocab);
+    EXPECT_LE(testing::NormalizedError(row, reference.logits[static_cast<size_t>(t)]), 1e-4)
+        << name << " position " << t;
+  }
+}
+
+// The same weights as a Hugging Face directory (safetensors, config.json with the transformers
+// class, a byte-level tokenizer.json): the safetensors route agrees with llama.cpp's GGUF logits.
+TEST(LlamaCppLogits, HuggingFaceDirectoryOfTheSameWeightsAgrees) {
+  for (const char* name : {"qwen2"}) {
+    const Reference reference = ReadReference(kFixtures + "/" + name + ".logits");
+    auto model = Model::Load(kFixtures + "/" + name + "-hf");
+    ASSERT_TRUE(model.ok()) << model.status();
+    const int64_t vocab = (*model)->config().vocab_size;
+    const auto count = static_cast<int64_t>(reference.ids.size());
+    auto whole = (*model)->Variant({}, Logits::kAllPositions).value();
+    auto session = Session::Create(whole, {.context = count, .threads = 2}).value();
+    const auto all = session->Feed(reference.ids).value();
+    for (int64_t t = 0; t < count; ++t) {
+      const std::vector<float> row(all.begin() + t * vocab, all.begin() + (t + 1) * vocab);
+      EXPECT_LE(testing::NormalizedError(row, reference.logits[static_cast<size_t>(t)]), 1e-4)
+          << name << " position " << t;
+    }
+  }
+}
 
 }  // namespace
 }  // namespace favor::runtime

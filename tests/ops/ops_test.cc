@@ -66,6 +66,44 @@ TEST_P(OpsTest, ElementwiseOps) {
   }
 }
 
+// Add and Mul with one row as the second input: the row applies to every row of the first.
+TEST_P(OpsTest, AddAndMulBroadcastOneRow) {
+  for (int64_t tokens : {1, 3, 7}) {
+    for (int64_t width : {1, 17, 100}) {
+      for (auto kind : {ElementwiseKind::kAdd, ElementwiseKind::kMul}) {
+        auto graph = std::make_shared<Graph>();
+        const ValueId a = graph->AddInput("a", {DType::kF32, Shape{kSeqLen, width}}).value();
+        const Tensor row = RandomTensor(Shape{width}, 2, -5, 5);
+        const ValueId b = graph->AddConstant("row", row).value();
+        const ValueId out = graph->Add("op", std::make_shared<ElementwiseOp>(kind), {a, b}).value();
+        ASSERT_TRUE(graph->MarkOutput(out).ok());
+        const Tensor ta = RandomTensor(Shape{tokens, width}, 1, -5, 5);
+        auto result = RunGraphOnce(graph, {ta}, GetParam());
+        ASSERT_TRUE(result.ok()) << result.status();
+        std::vector<float> expected(static_cast<size_t>(tokens * width));
+        for (int64_t t = 0; t < tokens; ++t) {
+          const float* in = ta.data<float>() + t * width;
+          float* o = expected.data() + t * width;
+          if (kind == ElementwiseKind::kAdd) {
+            kernels::reference::Add(in, row.data<float>(), o, width);
+          } else {
+            kernels::reference::Mul(in, row.data<float>(), o, width);
+          }
+        }
+        EXPECT_LT(NormalizedError((*result)[0], expected), kTolerance)
+            << (kind == ElementwiseKind::kAdd ? "Add" : "Mul") << " T=" << tokens
+            << " width=" << width;
+      }
+    }
+  }
+  // A row of the wrong width is refused when the graph is built.
+  auto graph = std::make_shared<Graph>();
+  const ValueId a = graph->AddInput("a", {DType::kF32, Shape{kSeqLen, 8}}).value();
+  const ValueId b = graph->AddConstant("row", RandomTensor(Shape{7}, 2)).value();
+  EXPECT_FALSE(
+      graph->Add("op", std::make_shared<ElementwiseOp>(ElementwiseKind::kAdd), {a, b}).ok());
+}
+
 TEST_P(OpsTest, RmsNormAndSoftmax) {
   for (int64_t tokens : {1, 5}) {
     for (int64_t width : {3, 64, 129}) {

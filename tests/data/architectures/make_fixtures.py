@@ -5,7 +5,9 @@
 #     /usr/bin/python3 tests/data/architectures/make_fixtures.py tests/data/architectures
 # llama-logits is a 40-line program against libllama that prints every position's logits (%.9g)
 # for a comma-separated id list, as `favor logits` prints them. Needs numpy (Debian python3-numpy).
+import json
 import os
+import struct
 import subprocess
 import sys
 
@@ -41,12 +43,57 @@ def byte_vocabulary(writer, n_vocab):
     writer.add_token_merges(merges)
     writer.add_bos_token_id(1)
     writer.add_eos_token_id(2)
+    return tokens, merges
 
 
-def llama(path, rng):
+def write_safetensors(path, tensors):
+    """The safetensors format: an 8-byte header length, a JSON header, the raw little-endian data."""
+    header, offset, blobs = {}, 0, []
+    for name, array in tensors.items():
+        data = np.ascontiguousarray(array, dtype=np.float32).tobytes()
+        header[name] = {"dtype": "F32", "shape": list(array.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+def hugging_face_directory(directory, model_class, config, tensors, vocab_tokens, merges):
+    """The same model as a Hugging Face directory (GGUF names mapped back to transformers')."""
+    os.makedirs(directory, exist_ok=True)
+    names = {"token_embd": "model.embed_tokens", "output_norm": "model.norm", "output": "lm_head"}
+    parts = {"attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
+             "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
+             "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj",
+             "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+    hf = {}
+    for name, array in tensors.items():
+        stem, kind = name.rsplit(".", 1)
+        if stem.startswith("blk."):
+            _, layer, part = stem.split(".", 2)
+            hf[f"model.layers.{layer}.{parts[part]}.{kind}"] = array
+        else:
+            hf[f"{names[stem]}.{kind}"] = array
+    write_safetensors(os.path.join(directory, "model.safetensors"), hf)
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(dict(config, architectures=[model_class]), f, indent=1)
+    tokenizer = {
+        "version": "1.0", "added_tokens": [], "normalizer": None,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
+        "post_processor": None, "decoder": {"type": "ByteLevel"},
+        "model": {"type": "BPE", "vocab": {t: i for i, t in enumerate(vocab_tokens)},
+                  "merges": merges, "byte_fallback": False}}
+    with open(os.path.join(directory, "tokenizer.json"), "w") as f:
+        json.dump(tokenizer, f, ensure_ascii=False)
+
+
+def decoder(path, rng, arch, biases=False, hf_class=None):
     dim, layers, heads, kv_heads, ffn, vocab = 64, 2, 4, 2, 96, 272
     head_dim = dim // heads
-    w = gguf.GGUFWriter(path, "llama")
+    w = gguf.GGUFWriter(path, arch)
     w.add_context_length(128)
     w.add_embedding_length(dim)
     w.add_block_count(layers)
@@ -56,10 +103,12 @@ def llama(path, rng):
     w.add_layer_norm_rms_eps(1e-5)
     w.add_rope_freq_base(10000.0)
     w.add_rope_dimension_count(head_dim)
-    byte_vocabulary(w, vocab)
+    vocab_tokens, merges = byte_vocabulary(w, vocab)
+    tensors = {}
 
     def t(name, *shape, scale=0.08, base=0.0):
-        w.add_tensor(name, (base + scale * rng.standard_normal(shape)).astype(np.float32))
+        tensors[name] = (base + scale * rng.standard_normal(shape)).astype(np.float32)
+        w.add_tensor(name, tensors[name])
 
     t("token_embd.weight", vocab, dim, scale=0.5)
     t("output_norm.weight", dim, scale=0.1, base=1.0)
@@ -70,6 +119,10 @@ def llama(path, rng):
         t(p + "attn_q.weight", dim, dim, scale=0.2)
         t(p + "attn_k.weight", kv_heads * head_dim, dim, scale=0.2)
         t(p + "attn_v.weight", kv_heads * head_dim, dim)
+        if biases:
+            t(p + "attn_q.bias", dim, scale=0.3)
+            t(p + "attn_k.bias", kv_heads * head_dim, scale=0.3)
+            t(p + "attn_v.bias", kv_heads * head_dim, scale=0.3)
         t(p + "attn_output.weight", dim, dim)
         t(p + "ffn_norm.weight", dim, scale=0.1, base=1.0)
         t(p + "ffn_gate.weight", ffn, dim)
@@ -79,9 +132,22 @@ def llama(path, rng):
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+    if hf_class:
+        config = {"model_type": arch, "hidden_size": dim, "num_hidden_layers": layers,
+                  "num_attention_heads": heads, "num_key_value_heads": kv_heads,
+                  "intermediate_size": ffn, "vocab_size": vocab, "max_position_embeddings": 128,
+                  "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": False,
+                  "bos_token_id": 1, "eos_token_id": 2}
+        hugging_face_directory(path[:-len(".gguf")] + "-hf", hf_class, config, tensors,
+                               vocab_tokens, [m.split(" ") for m in merges])
 
 
-FIXTURES = {"llama": llama}
+FIXTURES = {
+    "llama": lambda path, rng: decoder(path, rng, "llama"),
+    # Qwen2: biases on q/k/v; its GGUF keeps the rotary halves (llama.cpp's NEOX rope). The same
+    # weights as a Hugging Face directory check the safetensors route against llama.cpp too.
+    "qwen2": lambda path, rng: decoder(path, rng, "qwen2", biases=True, hf_class="Qwen2ForCausalLM"),
+}
 
 for name, build in FIXTURES.items():
     model = os.path.join(OUT, f"{name}.gguf")
