@@ -62,14 +62,23 @@ class DecoderBuilder {
 
     const int64_t head_dim = c.head_dim();
     const kernels::RopeStyle style = RopeStyleOf(c.rotary_pairs);
-    FAVOR_ASSIGN_OR_RETURN(
-        auto rope_q,
-        RopeOp::Create(
-            {.n_heads = c.n_heads, .head_dim = head_dim, .theta = c.rope_theta, .style = style}));
+    // RoPE scaling (Llama 3's, linear) as per-frequency divisors: GGUF's rope_freqs tensor, or
+    // the one the Hugging Face loader derives from config.json's rope_scaling.
+    std::vector<double> factors;
+    if (auto it = model_.tensors.find("rope_freqs.weight"); it != model_.tensors.end()) {
+      FAVOR_ASSIGN_OR_RETURN(const Tensor f32, AsF32(it->second));
+      factors.assign(f32.data<float>(), f32.data<float>() + f32.NumElements());
+    }
+    FAVOR_ASSIGN_OR_RETURN(auto rope_q, RopeOp::Create({.n_heads = c.n_heads,
+                                                        .head_dim = head_dim,
+                                                        .theta = c.rope_theta,
+                                                        .style = style,
+                                                        .frequency_factors = factors}));
     FAVOR_ASSIGN_OR_RETURN(auto rope_k, RopeOp::Create({.n_heads = c.n_kv_heads,
                                                         .head_dim = head_dim,
                                                         .theta = c.rope_theta,
-                                                        .style = style}));
+                                                        .style = style,
+                                                        .frequency_factors = factors}));
     FAVOR_ASSIGN_OR_RETURN(auto attention, AttentionOp::Create({.n_heads = c.n_heads,
                                                                 .n_kv_heads = c.n_kv_heads,
                                                                 .head_dim = head_dim,
@@ -142,6 +151,8 @@ std::vector<TensorSlot> DecoderTensors(const io::ModelConfig& c) {
       {"token_embd.weight", Shape{c.vocab_size, c.dim}},
       {"output_norm.weight", Shape{c.dim}},
       {"output.weight", Shape{c.vocab_size, c.dim}, /*optional=*/c.tied_embeddings},
+      // RoPE scaling's per-frequency divisors (Llama 3.1+).
+      {"rope_freqs.weight", Shape{c.head_dim() / 2}, /*optional=*/true},
   };
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const std::string p = absl::StrCat("blk.", l, ".");

@@ -522,6 +522,28 @@ absl::StatusOr<ModelFile> ParseGguf(std::shared_ptr<const Storage> file, const s
   c.vocab_size = embedding->second.dim(0);
   c.tied_embeddings = model.tensors.find("output.weight") == model.tensors.end();
   FAVOR_RETURN_IF_ERROR(c.Validate(path));
+  // RoPE scaling: Llama 3's comes as the rope_freqs tensor; linear scaling as metadata, turned into
+  // the same per-frequency divisors. Others would run wrongly: refused by name.
+  if (const Value* scaling = gguf.Find(a + "rope.scaling.type");
+      scaling != nullptr && scaling->text != "none") {
+    if (scaling->text != "linear") {
+      return absl::UnimplementedError(absl::StrCat(path, ": rope scaling '", scaling->text,
+                                                   "' is not supported (linear; Llama 3's "
+                                                   "rope_freqs)"));
+    }
+    FAVOR_ASSIGN_OR_RETURN(const double factor, gguf.Real(a + "rope.scaling.factor", 1.0));
+    if (!(factor > 0.0 && factor < 1e6)) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": rope scaling factor ", factor));
+    }
+    if (model.tensors.count("rope_freqs.weight") == 0 && factor != 1.0) {
+      FAVOR_ASSIGN_OR_RETURN(Tensor factors,
+                             Tensor::Allocate(DType::kF32, Shape{c.head_dim() / 2}));
+      for (int64_t i = 0; i < c.head_dim() / 2; ++i) {
+        factors.mutable_data<float>()[i] = static_cast<float>(factor);
+      }
+      model.tensors["rope_freqs.weight"] = std::move(factors);
+    }
+  }
   if (gguf.Find("tokenizer.ggml.tokens") != nullptr) {
     FAVOR_ASSIGN_OR_RETURN(model.vocabulary, ReadVocabulary(gguf, path));
   }

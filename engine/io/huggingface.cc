@@ -6,6 +6,7 @@
 // {dtype, shape, data_offsets: [begin, end)} relative to the end of the header, then the data.
 #include <sys/stat.h>
 
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -166,6 +167,60 @@ absl::StatusOr<double> OptionalNumber(const Json& config, absl::string_view key,
   return value->number();
 }
 
+// config.json's rope_scaling as the per-frequency divisors GGUF files carry in rope_freqs.weight
+// (so both routes build alike): "linear" divides every frequency by the factor; "llama3" (Llama
+// 3.1+) leaves high frequencies, divides low ones by the factor and blends in between, by
+// wavelength against the original context.
+absl::Status ReadRopeScaling(const Json& scaling, const std::string& path, ModelFile& model) {
+  const Json* type_json = scaling.Find("rope_type");
+  if (type_json == nullptr) type_json = scaling.Find("type");
+  const std::string type =
+      type_json != nullptr && type_json->is_string() ? type_json->string() : "";
+  if (type == "default") return absl::OkStatus();
+  if (type != "linear" && type != "llama3") {
+    return absl::UnimplementedError(
+        absl::StrCat(path, ": rope_scaling type '", type, "' is not supported (linear, llama3)"));
+  }
+  FAVOR_ASSIGN_OR_RETURN(const double factor,
+                         OptionalNumber(scaling, "factor", 0.0, 1e-6, 1e6, path));
+  if (factor <= 0.0) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": rope_scaling needs a 'factor'"));
+  }
+  const ModelConfig& c = model.config;
+  const int64_t half = c.head_dim() / 2;
+  FAVOR_ASSIGN_OR_RETURN(Tensor factors, Tensor::Allocate(DType::kF32, Shape{half}));
+  float* out = factors.mutable_data<float>();
+  for (int64_t i = 0; i < half; ++i) out[i] = static_cast<float>(factor);
+  if (type == "llama3") {
+    FAVOR_ASSIGN_OR_RETURN(const double low,
+                           OptionalNumber(scaling, "low_freq_factor", 1.0, 1e-6, 1e6, path));
+    FAVOR_ASSIGN_OR_RETURN(const double high,
+                           OptionalNumber(scaling, "high_freq_factor", 4.0, 1e-6, 1e6, path));
+    FAVOR_ASSIGN_OR_RETURN(
+        const double original,
+        OptionalNumber(scaling, "original_max_position_embeddings", 8192.0, 1.0, 1e9, path));
+    if (!(high > low)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": rope_scaling needs high_freq_factor > low_freq_factor"));
+    }
+    for (int64_t i = 0; i < half; ++i) {
+      const double frequency =
+          std::pow(c.rope_theta, -2.0 * static_cast<double>(i) / static_cast<double>(c.head_dim()));
+      const double wavelength = 2.0 * M_PI / frequency;
+      double scaled = frequency / factor;
+      if (wavelength < original / high) {
+        scaled = frequency;
+      } else if (wavelength <= original / low) {
+        const double smooth = (original / wavelength - low) / (high - low);
+        scaled = (1.0 - smooth) * frequency / factor + smooth * frequency;
+      }
+      out[i] = static_cast<float>(frequency / scaled);
+    }
+  }
+  model.tensors["rope_freqs.weight"] = std::move(factors);
+  return absl::OkStatus();
+}
+
 // Hugging Face's names for the architectures (config.json "architectures" and "model_type") and
 // GGUF's, which the engine uses.
 struct HuggingFaceArchitecture {
@@ -239,11 +294,11 @@ absl::Status ParseHuggingFaceConfig(const Json& config, const std::string& confi
   c.rotary_pairs = RotaryPairs::kHalves;  // Hugging Face rotates the two halves.
   const Json* tie = config.Find("tie_word_embeddings");
   c.tied_embeddings = tie != nullptr && tie->is_bool() && tie->bool_value();
+  FAVOR_RETURN_IF_ERROR(c.Validate(config_path));
   if (const Json* scaling = config.Find("rope_scaling");
       scaling != nullptr && !scaling->is_null()) {
-    return absl::UnimplementedError(absl::StrCat(config_path, ": rope_scaling is not supported"));
+    FAVOR_RETURN_IF_ERROR(ReadRopeScaling(*scaling, config_path, model));
   }
-  FAVOR_RETURN_IF_ERROR(c.Validate(config_path));
   for (const auto& [key, value] : config.object()) {
     if (value.is_number()) model.metadata.emplace_back(key, absl::StrCat(value.number()));
     if (value.is_string()) model.metadata.emplace_back(key, value.string());

@@ -20,6 +20,19 @@ absl::StatusOr<std::shared_ptr<RopeOp>> RopeOp::Create(const RopeOptions& option
   if (!(options.theta > 1.0) || !std::isfinite(options.theta)) {
     return absl::InvalidArgumentError(absl::StrCat("Rope: theta must be > 1, got ", options.theta));
   }
+  if (!options.frequency_factors.empty()) {
+    if (static_cast<int64_t>(options.frequency_factors.size()) != options.head_dim / 2) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Rope: ", options.frequency_factors.size(), " frequency factors for head_dim ",
+          options.head_dim, " (need ", options.head_dim / 2, ")"));
+    }
+    for (const double factor : options.frequency_factors) {
+      if (!(factor > 0.0) || !std::isfinite(factor)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("Rope: frequency factor ", factor, " is not a positive number"));
+      }
+    }
+  }
   return std::shared_ptr<RopeOp>(new RopeOp(options));
 }
 
@@ -29,13 +42,18 @@ RopeOp::RopeOp(const RopeOptions& options) : options_(options) {
   for (int64_t i = 0; i < half; ++i) {
     inverse_frequencies_[static_cast<size_t>(i)] = std::pow(
         options.theta, -2.0 * static_cast<double>(i) / static_cast<double>(options.head_dim));
+    if (!options.frequency_factors.empty()) {
+      inverse_frequencies_[static_cast<size_t>(i)] /=
+          options.frequency_factors[static_cast<size_t>(i)];
+    }
   }
 }
 
 std::string RopeOp::Attributes() const {
   return absl::StrCat(
       "heads=", options_.n_heads, " head_dim=", options_.head_dim, " theta=", options_.theta,
-      " style=", options_.style == kernels::RopeStyle::kHalves ? "halves" : "adjacent");
+      " style=", options_.style == kernels::RopeStyle::kHalves ? "halves" : "adjacent",
+      options_.frequency_factors.empty() ? "" : " scaled");
 }
 
 absl::StatusOr<std::vector<TensorSpec>> RopeOp::InferOutputs(

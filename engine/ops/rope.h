@@ -1,6 +1,7 @@
 // Rotary position embedding of query or key rows. Input x f32[T, n_heads * head_dim]; token t is
-// at position ctx.start_pos + t. Angles are pos * theta^(-2i / head_dim), computed in double so
-// that positions far into a long context keep full f32 accuracy.
+// at position ctx.start_pos + t. Angles are pos * theta^(-2i / head_dim) / factor_i, computed in
+// double so that positions far into a long context keep full f32 accuracy; the per-frequency
+// factors are RoPE scaling (Llama 3's, linear), 1 without it.
 #pragma once
 
 #include <vector>
@@ -15,6 +16,8 @@ struct RopeOptions {
   int64_t head_dim = 0;
   double theta = 10000.0;
   kernels::RopeStyle style = kernels::RopeStyle::kAdjacentPairs;
+  // Divisors of the head_dim / 2 frequencies (GGUF's rope_freqs tensor); empty: none.
+  std::vector<double> frequency_factors;
 };
 
 class RopeOp final : public Op {

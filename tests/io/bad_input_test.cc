@@ -106,9 +106,9 @@ TEST(BadInput, GgufHeaderCorruption) {
   }
   auto unknown = runtime::Model::Load(WriteTemp("arch.gguf", bytes));
   ASSERT_FALSE(unknown.ok());
-  EXPECT_NE(
-      unknown.status().message().find("architecture 'gpt99' is not supported (supported: llama, qwen2)"),
-      absl::string_view::npos)
+  EXPECT_NE(unknown.status().message().find(
+                "architecture 'gpt99' is not supported (supported: llama, qwen2)"),
+            absl::string_view::npos)
       << unknown.status();
   bytes.replace(bytes.find("gpt99.embedding_length"), 22, "gpt99.embedding_lengtX");
   ExpectError(LoadGguf(WriteTemp("meta.gguf", bytes)), "missing metadata 'gpt99.embedding_length'");
@@ -175,6 +175,19 @@ TEST(BadInput, HuggingFaceDirectories) {
   changed.replace(changed.find("LlamaForCausalLM"), 16, "GPT2LMHeadModel!");
   ExpectError(LoadModelFile(HuggingFaceCopy("hf_arch", "config.json", changed)),
               "architecture 'GPT2LMHeadModel!' is not supported");
+  // RoPE scaling the engine cannot apply is refused by name (linear and llama3 are supported).
+  const std::string no_scaling = "\"rope_scaling\": null";
+  ASSERT_NE(config.find(no_scaling), std::string::npos);
+  changed = config;
+  changed.replace(changed.find(no_scaling), no_scaling.size(),
+                  "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4}");
+  ExpectError(LoadModelFile(HuggingFaceCopy("hf_yarn", "config.json", changed)),
+              "rope_scaling type 'yarn' is not supported (linear, llama3)");
+  changed = config;
+  changed.replace(changed.find(no_scaling), no_scaling.size(),
+                  "\"rope_scaling\": {\"rope_type\": \"llama3\"}");
+  ExpectError(LoadModelFile(HuggingFaceCopy("hf_nofactor", "config.json", changed)),
+              "rope_scaling needs a 'factor'");
   changed = config;
   changed.replace(changed.find("\"hidden_size\""), 13, "\"hidden_sixe\"");
   ExpectError(LoadModelFile(HuggingFaceCopy("hf_dim", "config.json", changed)),

@@ -78,7 +78,8 @@ TEST_P(LlamaCppLogits, EveryPositionAgreesWholeAndTokenByToken) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Architectures, LlamaCppLogits, ::testing::Values("llama", "qwen2"));
+INSTANTIATE_TEST_SUITE_P(Architectures, LlamaCppLogits,
+                         ::testing::Values("llama", "qwen2", "llama3"));
 
 // FAVOR# attention runs on every family: hybrid attention whose exact window covers the whole
 // sequence is exact attention, so it gives llama.cpp's logits too.
@@ -105,7 +106,7 @@ TEST_P(LlamaCppLogits, HybridWithTheWholeSequenceInItsWindowIsExact) {
 // The same weights as a Hugging Face directory (safetensors, config.json with the transformers
 // class, a byte-level tokenizer.json): the safetensors route agrees with llama.cpp's GGUF logits.
 TEST(LlamaCppLogits, HuggingFaceDirectoryOfTheSameWeightsAgrees) {
-  for (const char* name : {"qwen2"}) {
+  for (const char* name : {"qwen2", "llama3"}) {
     const Reference reference = ReadReference(kFixtures + "/" + name + ".logits");
     auto model = Model::Load(kFixtures + "/" + name + "-hf");
     ASSERT_TRUE(model.ok()) << model.status();

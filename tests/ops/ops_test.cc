@@ -164,10 +164,37 @@ TEST_P(OpsTest, RopeAtAStartPositionBothStyles) {
   }
 }
 
+// Frequency factors divide every frequency: all 0.5 turns position t into position 2t.
+TEST_P(OpsTest, RopeFrequencyFactorsScaleTheAngles) {
+  const int64_t heads = 2, head_dim = 12, tokens = 5;
+  auto graph = std::make_shared<Graph>();
+  const ValueId x = graph->AddInput("x", {DType::kF32, Shape{kSeqLen, heads * head_dim}}).value();
+  auto rope = RopeOp::Create({.n_heads = heads,
+                              .head_dim = head_dim,
+                              .theta = 10000.0,
+                              .style = kernels::RopeStyle::kHalves,
+                              .frequency_factors = std::vector<double>(head_dim / 2, 0.5)});
+  ASSERT_TRUE(rope.ok()) << rope.status();
+  ASSERT_TRUE(graph->MarkOutput(graph->Add("rope", *rope, {x}).value()).ok());
+  const Tensor all = RandomTensor(Shape{tokens, heads * head_dim}, 6);
+  auto result = RunGraphOnce(graph, {all}, GetParam());
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::vector<float> expected = ToVector(all);
+  for (int64_t t = 0; t < tokens; ++t) {
+    kernels::reference::Rope(expected.data() + t * heads * head_dim, 2 * t, 10000.0, heads,
+                             head_dim, kernels::RopeStyle::kHalves);
+  }
+  EXPECT_LT(NormalizedError((*result)[0], expected), kTolerance);
+}
+
 TEST(RopeOp, RejectsBadOptions) {
   EXPECT_FALSE(RopeOp::Create({.n_heads = 2, .head_dim = 7}).ok());  // Odd head_dim.
   EXPECT_FALSE(RopeOp::Create({.n_heads = 0, .head_dim = 8}).ok());
   EXPECT_FALSE(RopeOp::Create({.n_heads = 1, .head_dim = 8, .theta = 0.5}).ok());
+  // One factor per frequency (head_dim / 2), each positive.
+  EXPECT_FALSE(RopeOp::Create({.n_heads = 1, .head_dim = 8, .frequency_factors = {1, 1, 1}}).ok());
+  EXPECT_FALSE(
+      RopeOp::Create({.n_heads = 1, .head_dim = 8, .frequency_factors = {1, 1, 0, 1}}).ok());
 }
 
 TEST_P(OpsTest, EmbeddingInAllTableTypes) {

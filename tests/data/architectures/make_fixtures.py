@@ -90,7 +90,32 @@ def hugging_face_directory(directory, model_class, config, tensors, vocab_tokens
         json.dump(tokenizer, f, ensure_ascii=False)
 
 
-def decoder(path, rng, arch, biases=False, hf_class=None):
+def llama3_rope_factors(theta, head_dim, scaling):
+    """Llama 3.1's per-frequency divisors, as transformers and llama.cpp's converter compute them."""
+    factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+    original = scaling["original_max_position_embeddings"]
+    factors = []
+    for i in range(0, head_dim, 2):
+        freq = 1.0 / theta ** (i / head_dim)
+        wavelength = 2 * np.pi / freq
+        if wavelength < original / high:
+            factors.append(1.0)
+        elif wavelength > original / low:
+            factors.append(factor)
+        else:
+            smooth = (original / wavelength - low) / (high - low)
+            factors.append(1 / ((1 - smooth) / factor + smooth))
+    return np.array(factors, dtype=np.float32)
+
+
+def unpermute(weights, n_head):
+    """GGUF's llama q/k rows (pairs made adjacent by llama.cpp's converter) back to HF's halves."""
+    return (weights.reshape(n_head, weights.shape[0] // n_head // 2, 2, *weights.shape[1:])
+            .swapaxes(1, 2).reshape(weights.shape))
+
+
+def decoder(path, rng, arch, biases=False, hf_class=None, theta=10000.0, rope_scaling=None,
+            permuted_qk=False):
     dim, layers, heads, kv_heads, ffn, vocab = 64, 2, 4, 2, 96, 272
     head_dim = dim // heads
     w = gguf.GGUFWriter(path, arch)
@@ -101,7 +126,7 @@ def decoder(path, rng, arch, biases=False, hf_class=None):
     w.add_head_count(heads)
     w.add_head_count_kv(kv_heads)
     w.add_layer_norm_rms_eps(1e-5)
-    w.add_rope_freq_base(10000.0)
+    w.add_rope_freq_base(theta)
     w.add_rope_dimension_count(head_dim)
     vocab_tokens, merges = byte_vocabulary(w, vocab)
     tensors = {}
@@ -113,6 +138,9 @@ def decoder(path, rng, arch, biases=False, hf_class=None):
     t("token_embd.weight", vocab, dim, scale=0.5)
     t("output_norm.weight", dim, scale=0.1, base=1.0)
     t("output.weight", vocab, dim)
+    if rope_scaling:
+        tensors["rope_freqs.weight"] = llama3_rope_factors(theta, head_dim, rope_scaling)
+        w.add_tensor("rope_freqs.weight", tensors["rope_freqs.weight"])
     for i in range(layers):
         p = f"blk.{i}."
         t(p + "attn_norm.weight", dim, scale=0.1, base=1.0)
@@ -136,8 +164,16 @@ def decoder(path, rng, arch, biases=False, hf_class=None):
         config = {"model_type": arch, "hidden_size": dim, "num_hidden_layers": layers,
                   "num_attention_heads": heads, "num_key_value_heads": kv_heads,
                   "intermediate_size": ffn, "vocab_size": vocab, "max_position_embeddings": 128,
-                  "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": False,
+                  "rms_norm_eps": 1e-5, "rope_theta": theta, "tie_word_embeddings": False,
                   "bos_token_id": 1, "eos_token_id": 2}
+        if rope_scaling:
+            config["rope_scaling"] = dict(rope_scaling, rope_type="llama3")
+            del tensors["rope_freqs.weight"]  # Hugging Face derives it from the config.
+        if permuted_qk:
+            for i in range(layers):
+                q, k = f"blk.{i}.attn_q.weight", f"blk.{i}.attn_k.weight"
+                tensors[q] = unpermute(tensors[q], heads)
+                tensors[k] = unpermute(tensors[k], kv_heads)
         hugging_face_directory(path[:-len(".gguf")] + "-hf", hf_class, config, tensors,
                                vocab_tokens, [m.split(" ") for m in merges])
 
@@ -147,6 +183,13 @@ FIXTURES = {
     # Qwen2: biases on q/k/v; its GGUF keeps the rotary halves (llama.cpp's NEOX rope). The same
     # weights as a Hugging Face directory check the safetensors route against llama.cpp too.
     "qwen2": lambda path, rng: decoder(path, rng, "qwen2", biases=True, hf_class="Qwen2ForCausalLM"),
+    # Llama 3.1+: RoPE scaling of type llama3 (GGUF: the rope_freqs tensor; Hugging Face:
+    # config.json's rope_scaling), with an original context short enough that the scaled
+    # frequencies matter within 16 tokens; the HF copy has q/k rows back in the halves order.
+    "llama3": lambda path, rng: decoder(
+        path, rng, "llama", hf_class="LlamaForCausalLM", theta=500000.0, permuted_qk=True,
+        rope_scaling={"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                      "original_max_position_embeddings": 64}),
 }
 
 for name, build in FIXTURES.items():
