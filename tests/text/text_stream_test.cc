@@ -36,9 +36,9 @@ std::vector<Route> AllRoutes() {
                     Tokenizer::FromFile(kModels + "/tinystories-656K/tokenizer.json").value()});
   // Byte-level BPE: an emoji or an accented letter is several byte tokens, held back until whole.
   for (const char* vocab : {"gpt-2", "deepseek-coder"}) {
-    routes.push_back({vocab, Tokenizer::FromFile(std::string(FAVOR_VOCAB_DIR) + "/ggml-vocab-" +
-                                                 vocab + ".gguf")
-                                 .value()});
+    routes.push_back(
+        {vocab, Tokenizer::FromFile(std::string(FAVOR_VOCAB_DIR) + "/ggml-vocab-" + vocab + ".gguf")
+                    .value()});
   }
   return routes;
 }
@@ -51,7 +51,11 @@ const std::vector<std::string> kPrompts = {
     "",                   // BOS alone.
 };
 const std::vector<std::string> kContinuations = {
-    " park with her mom.", "lived in a house.", " \xf0\x9f\x99\x82 ok", "\n\nThe end.", "  two  ",
+    " park with her mom.",
+    "lived in a house.",
+    " \xf0\x9f\x99\x82 ok",
+    "\n\nThe end.",
+    "  two  ",
     " \xe6\x88\x91\xe7\x88\xb1 \xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9 na\xc3\xafve"};
 
 // Streams `generated` after `prompt` and returns what the stream handed out, flush included.
