@@ -23,10 +23,8 @@ absl::Status CheckBuildable(const io::ModelConfig& c, const std::string& source)
                                                  ", which the engine cannot build yet"));
   };
   if (c.norm != io::NormKind::kRms) return lacking("LayerNorm");
-  if (c.norm_adds_one) return lacking("RMSNorm with (1 + weight)");
-  if (c.feed_forward != io::FeedForwardKind::kSwiGlu) return lacking("a GELU feed-forward");
+  if (c.feed_forward == io::FeedForwardKind::kGelu) return lacking("an ungated GELU feed-forward");
   if (c.positions != io::PositionKind::kRotary) return lacking("learned positions");
-  if (c.embedding_scale != 1.0f) return lacking("scaled embeddings");
   if (c.head_dim() % 2 != 0) return lacking("rotary positions over an odd head size");
   return absl::OkStatus();
 }
@@ -59,6 +57,12 @@ class DecoderBuilder {
                            g.AddConstant("token_embd.weight", Weight("token_embd.weight")));
     FAVOR_ASSIGN_OR_RETURN(ValueId x,
                            g.Add("embed", std::make_shared<EmbeddingOp>(), {table, tokens}));
+    if (c.embedding_scale != 1.0f) {
+      FAVOR_ASSIGN_OR_RETURN(
+          x,
+          g.Add("embed_scale",
+                std::make_shared<ElementwiseOp>(ElementwiseKind::kScale, c.embedding_scale), {x}));
+    }
 
     const int64_t head_dim = c.head_dim();
     const kernels::RopeStyle style = RopeStyleOf(c.rotary_pairs);
@@ -79,13 +83,23 @@ class DecoderBuilder {
                                                         .theta = c.rope_theta,
                                                         .style = style,
                                                         .frequency_factors = factors}));
-    FAVOR_ASSIGN_OR_RETURN(auto attention, AttentionOp::Create({.n_heads = c.n_heads,
-                                                                .n_kv_heads = c.n_kv_heads,
-                                                                .head_dim = head_dim,
-                                                                .scale = c.query_scale}));
+    const AttentionHeads heads = {.n_heads = c.n_heads,
+                                  .n_kv_heads = c.n_kv_heads,
+                                  .head_dim = head_dim,
+                                  .scale = c.query_scale};
+    FAVOR_ASSIGN_OR_RETURN(auto global_attention,
+                           AttentionOp::Create(heads, {.soft_cap = c.attention_soft_cap}));
+    FAVOR_ASSIGN_OR_RETURN(
+        auto local_attention,
+        AttentionOp::Create(heads, {.window = c.sliding_window, .soft_cap = c.attention_soft_cap}));
     auto add = std::make_shared<ElementwiseOp>(ElementwiseKind::kAdd);
-    auto swiglu = std::make_shared<ElementwiseOp>(ElementwiseKind::kSwiGlu);
+    auto gated = std::make_shared<ElementwiseOp>(c.feed_forward == io::FeedForwardKind::kGeGlu
+                                                     ? ElementwiseKind::kGeGlu
+                                                     : ElementwiseKind::kSwiGlu);
+    const std::string gated_name =
+        c.feed_forward == io::FeedForwardKind::kGeGlu ? "ffn_geglu" : "ffn_swiglu";
     for (int64_t l = 0; l < c.n_layers; ++l) {
+      const auto& attention = c.LocalLayer(l) ? local_attention : global_attention;
       const std::string p = absl::StrCat("blk.", l, ".");
       FAVOR_ASSIGN_OR_RETURN(const ValueId h, Norm(p + "attn_norm", x));
       FAVOR_ASSIGN_OR_RETURN(const ValueId q_proj, Linear(p + "attn_q", h));
@@ -94,20 +108,32 @@ class DecoderBuilder {
       FAVOR_ASSIGN_OR_RETURN(const ValueId q, g.Add(p + "rope_q", rope_q, {q_proj}));
       FAVOR_ASSIGN_OR_RETURN(const ValueId k, g.Add(p + "rope_k", rope_k, {k_proj}));
       FAVOR_ASSIGN_OR_RETURN(const ValueId a, g.Add(p + "attention", attention, {q, k, v}));
-      FAVOR_ASSIGN_OR_RETURN(const ValueId o, Linear(p + "attn_output", a));
+      FAVOR_ASSIGN_OR_RETURN(ValueId o, Linear(p + "attn_output", a));
+      if (c.post_norms) {
+        FAVOR_ASSIGN_OR_RETURN(o, Norm(p + "post_attention_norm", o));
+      }
       FAVOR_ASSIGN_OR_RETURN(x, g.Add(p + "attn_residual", add, {x, o}));
       FAVOR_ASSIGN_OR_RETURN(const ValueId f, Norm(p + "ffn_norm", x));
       FAVOR_ASSIGN_OR_RETURN(const ValueId gate, Linear(p + "ffn_gate", f));
       FAVOR_ASSIGN_OR_RETURN(const ValueId up, Linear(p + "ffn_up", f));
-      FAVOR_ASSIGN_OR_RETURN(const ValueId act, g.Add(p + "ffn_swiglu", swiglu, {gate, up}));
-      FAVOR_ASSIGN_OR_RETURN(const ValueId down, Linear(p + "ffn_down", act));
+      FAVOR_ASSIGN_OR_RETURN(const ValueId act, g.Add(p + gated_name, gated, {gate, up}));
+      FAVOR_ASSIGN_OR_RETURN(ValueId down, Linear(p + "ffn_down", act));
+      if (c.post_norms) {
+        FAVOR_ASSIGN_OR_RETURN(down, Norm(p + "post_ffw_norm", down));
+      }
       FAVOR_ASSIGN_OR_RETURN(x, g.Add(p + "ffn_residual", add, {x, down}));
     }
     // Generation needs the last position only; scoring bypasses this node (runtime::Model).
     FAVOR_ASSIGN_OR_RETURN(x, g.Add("last_position", std::make_shared<LastRowOp>(), {x}));
     FAVOR_ASSIGN_OR_RETURN(const ValueId normed, Norm("output_norm", x));
     const std::string head = model_.tensors.count("output.weight") > 0 ? "output" : "token_embd";
-    FAVOR_ASSIGN_OR_RETURN(const ValueId logits, Linear(head, normed, "output"));
+    FAVOR_ASSIGN_OR_RETURN(ValueId logits, Linear(head, normed, "output"));
+    if (c.final_soft_cap > 0.0f) {
+      FAVOR_ASSIGN_OR_RETURN(logits, g.Add("output_soft_cap",
+                                           std::make_shared<ElementwiseOp>(
+                                               ElementwiseKind::kSoftCap, c.final_soft_cap),
+                                           {logits}));
+    }
     FAVOR_RETURN_IF_ERROR(g.MarkOutput(logits));
     return graph_;
   }
@@ -117,6 +143,14 @@ class DecoderBuilder {
 
   absl::StatusOr<ValueId> Norm(const std::string& name, ValueId x) {
     FAVOR_ASSIGN_OR_RETURN(Tensor weight, AsF32(Weight(name + ".weight")));
+    if (model_.config.norm_adds_one) {
+      // Gemma's (1 + w), folded into a copy once (the file's tensor may be a read-only mapping).
+      FAVOR_ASSIGN_OR_RETURN(Tensor shifted, Tensor::Allocate(DType::kF32, weight.shape()));
+      for (int64_t i = 0; i < weight.NumElements(); ++i) {
+        shifted.mutable_data<float>()[i] = 1.0f + weight.data<float>()[i];
+      }
+      weight = std::move(shifted);
+    }
     FAVOR_ASSIGN_OR_RETURN(const ValueId w,
                            graph_->AddConstant(name + ".weight", std::move(weight)));
     return graph_->Add(name, std::make_shared<RmsNormOp>(model_.config.norm_eps), {x, w});
@@ -168,6 +202,10 @@ std::vector<TensorSlot> DecoderTensors(const io::ModelConfig& c) {
              {p + "ffn_down.weight", Shape{c.dim, c.hidden_dim}},
          }) {
       slots.push_back(slot);
+    }
+    if (c.post_norms) {
+      slots.push_back({p + "post_attention_norm.weight", Shape{c.dim}});
+      slots.push_back({p + "post_ffw_norm.weight", Shape{c.dim}});
     }
     if (c.attention_bias) {
       slots.push_back({p + "attn_q.bias", Shape{q_dim}});

@@ -508,6 +508,13 @@ absl::StatusOr<ModelFile> ParseGguf(std::shared_ptr<const Storage> file, const s
   c.norm_eps = static_cast<float>(eps);
   FAVOR_ASSIGN_OR_RETURN(c.attention_head_dim, gguf.Integer(a + "attention.key_length", 0));
   FAVOR_ASSIGN_OR_RETURN(c.rope_theta, gguf.Real(a + "rope.freq_base", 10000.0));
+  // Attention traits some architectures have (Mistral, Phi-3, Gemma 2); which layers the window
+  // applies to is the architecture's (models/architecture.cc).
+  FAVOR_ASSIGN_OR_RETURN(c.sliding_window, gguf.Integer(a + "attention.sliding_window", 0));
+  FAVOR_ASSIGN_OR_RETURN(const double attention_cap, gguf.Real(a + "attn_logit_softcapping", 0.0));
+  FAVOR_ASSIGN_OR_RETURN(const double final_cap, gguf.Real(a + "final_logit_softcapping", 0.0));
+  c.attention_soft_cap = static_cast<float>(attention_cap);
+  c.final_soft_cap = static_cast<float>(final_cap);
   c.rotary_pairs = RotaryPairs::kAdjacent;  // GGUF's converter permutes q/k rows for it.
   if (model.tensors.empty() && gguf.Find("tokenizer.ggml.tokens") != nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <span>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -32,11 +33,47 @@ absl::StatusOr<Json> ReadJsonFile(const std::string& path) {
   return Json::Parse(text, path);
 }
 
-// Maps Hugging Face Llama names to the canonical GGUF-style ones, weights and biases alike (the
+using NamePair = std::pair<absl::string_view, absl::string_view>;
+
+// Hugging Face's names for the architectures (config.json "architectures" and "model_type") and
+// GGUF's, which the engine uses; per architecture, the layer parts whose names differ from
+// Llama's, and whether config.json's sliding_window applies (Qwen2's does only with
+// use_sliding_window, refused below).
+struct HuggingFaceArchitecture {
+  absl::string_view model_class;
+  absl::string_view model_type;
+  absl::string_view name;
+  std::span<const NamePair> layer_parts = {};
+  bool sliding_window = false;
+};
+
+// Gemma 2 norms the attention output with "post_attention_layernorm", Llama's name for the norm
+// before the feed-forward, which Gemma 2 calls pre_feedforward_layernorm.
+constexpr NamePair kGemma2Parts[] = {
+    {"post_attention_layernorm", "post_attention_norm"},
+    {"pre_feedforward_layernorm", "ffn_norm"},
+    {"post_feedforward_layernorm", "post_ffw_norm"},
+};
+// Phi-3's fused matrices, under GGUF's names (split by models::ApplyArchitecture).
+constexpr NamePair kPhi3Parts[] = {
+    {"self_attn.qkv_proj", "attn_qkv"},
+    {"mlp.gate_up_proj", "ffn_up"},
+};
+
+constexpr HuggingFaceArchitecture kHuggingFaceArchitectures[] = {
+    {"LlamaForCausalLM", "llama", "llama"},
+    {"MistralForCausalLM", "mistral", "llama", {}, /*sliding_window=*/true},
+    {"Qwen2ForCausalLM", "qwen2", "qwen2"},
+    {"GemmaForCausalLM", "gemma", "gemma"},
+    {"Gemma2ForCausalLM", "gemma2", "gemma2", kGemma2Parts, /*sliding_window=*/true},
+    {"Phi3ForCausalLM", "phi3", "phi3", kPhi3Parts, /*sliding_window=*/true},
+};
+
+// Maps Hugging Face names to the canonical GGUF-style ones, weights and biases alike (the
 // decoder refuses a tensor it would not read, so a bias is never dropped silently); "" for
 // buffers that are not parameters (rotary inverse frequencies, say).
-std::string CanonicalName(const std::string& name) {
-  static const std::pair<absl::string_view, absl::string_view> kLayerParts[] = {
+std::string CanonicalName(const std::string& name, const HuggingFaceArchitecture& architecture) {
+  static const NamePair kLayerParts[] = {
       {"input_layernorm", "attn_norm"}, {"post_attention_layernorm", "ffn_norm"},
       {"self_attn.q_proj", "attn_q"},   {"self_attn.k_proj", "attn_k"},
       {"self_attn.v_proj", "attn_v"},   {"self_attn.o_proj", "attn_output"},
@@ -61,6 +98,9 @@ std::string CanonicalName(const std::string& name) {
   int64_t layer = 0;
   if (dot == std::string::npos || !absl::SimpleAtoi(rest.substr(0, dot), &layer)) return "";
   const std::string part = rest.substr(dot + 1);
+  for (const auto& [hf, canonical] : architecture.layer_parts) {
+    if (part == hf) return absl::StrCat("blk.", layer, ".", canonical, suffix);
+  }
   for (const auto& [hf, canonical] : kLayerParts) {
     if (part == hf) return absl::StrCat("blk.", layer, ".", canonical, suffix);
   }
@@ -85,6 +125,15 @@ absl::Status ParseSafetensors(std::shared_ptr<const Storage> file, const std::st
   FAVOR_ASSIGN_OR_RETURN(const std::string header, reader.ReadString(header_bytes, "header"));
   FAVOR_ASSIGN_OR_RETURN(const Json json, Json::Parse(header, path));
   if (!json.is_object()) return reader.Error("header is not a JSON object");
+  // The names of the architecture ParseHuggingFaceConfig chose (Llama's when called alone).
+  const HuggingFaceArchitecture* found = &kHuggingFaceArchitectures[0];
+  for (const auto& a : kHuggingFaceArchitectures) {
+    if (a.name == model.config.architecture) {
+      found = &a;
+      break;
+    }
+  }
+  const HuggingFaceArchitecture& architecture = *found;
   const uint64_t data_start = 8 + header_bytes;
   const uint64_t data_size = file->size() - data_start;
   for (const auto& [name, entry] : json.object()) {
@@ -126,7 +175,7 @@ absl::Status ParseSafetensors(std::shared_ptr<const Storage> file, const std::st
                                                 ") do not fit ", bytes, " bytes within the ",
                                                 data_size, " bytes of data"));
     }
-    const std::string canonical = CanonicalName(name);
+    const std::string canonical = CanonicalName(name, architecture);
     if (canonical.empty()) continue;  // e.g. rotary_emb.inv_freq: recomputed by the engine.
     FAVOR_ASSIGN_OR_RETURN(
         Tensor tensor, ViewOrCopy(file, data_start + static_cast<uint64_t>(begin), dtype, shape));
@@ -221,18 +270,6 @@ absl::Status ReadRopeScaling(const Json& scaling, const std::string& path, Model
   return absl::OkStatus();
 }
 
-// Hugging Face's names for the architectures (config.json "architectures" and "model_type") and
-// GGUF's, which the engine uses.
-struct HuggingFaceArchitecture {
-  absl::string_view model_class;
-  absl::string_view model_type;
-  absl::string_view name;
-};
-constexpr HuggingFaceArchitecture kHuggingFaceArchitectures[] = {
-    {"LlamaForCausalLM", "llama", "llama"},
-    {"Qwen2ForCausalLM", "qwen2", "qwen2"},
-};
-
 std::string SupportedClasses() {
   std::string names;
   for (const auto& a : kHuggingFaceArchitectures) {
@@ -271,8 +308,9 @@ absl::Status ParseHuggingFaceConfig(const Json& config, const std::string& confi
   const std::string architecture(found->name);
   if (const Json* sliding = config.Find("use_sliding_window");
       sliding != nullptr && sliding->is_bool() && sliding->bool_value()) {
-    return absl::UnimplementedError(
-        absl::StrCat(config_path, ": use_sliding_window is not supported yet"));
+    // Qwen2's windows apply from max_window_layers on, a layer pattern no released model uses.
+    return absl::UnimplementedError(absl::StrCat(
+        config_path, ": use_sliding_window (Qwen2's per-layer windows) is not supported"));
   }
   ModelConfig& c = model.config;
   c.architecture = architecture;
@@ -292,6 +330,20 @@ absl::Status ParseHuggingFaceConfig(const Json& config, const std::string& confi
   FAVOR_ASSIGN_OR_RETURN(c.rope_theta,
                          OptionalNumber(config, "rope_theta", 10000.0, 1.0, 1e12, config_path));
   c.rotary_pairs = RotaryPairs::kHalves;  // Hugging Face rotates the two halves.
+  if (found->sliding_window) {
+    FAVOR_ASSIGN_OR_RETURN(c.sliding_window, OptionalInt(config, "sliding_window", 0, config_path));
+  }
+  FAVOR_ASSIGN_OR_RETURN(
+      const double attention_cap,
+      OptionalNumber(config, "attn_logit_softcapping", 0.0, 0.0, 1e6, config_path));
+  FAVOR_ASSIGN_OR_RETURN(const double final_cap, OptionalNumber(config, "final_logit_softcapping",
+                                                                0.0, 0.0, 1e6, config_path));
+  c.attention_soft_cap = static_cast<float>(attention_cap);
+  c.final_soft_cap = static_cast<float>(final_cap);
+  // Gemma 2 scales scores by query_pre_attn_scalar^-1/2 rather than head_dim^-1/2.
+  FAVOR_ASSIGN_OR_RETURN(const double query_scalar, OptionalNumber(config, "query_pre_attn_scalar",
+                                                                   0.0, 0.0, 1e9, config_path));
+  if (query_scalar > 0.0) c.query_scale = static_cast<float>(1.0 / std::sqrt(query_scalar));
   const Json* tie = config.Find("tie_word_embeddings");
   c.tied_embeddings = tie != nullptr && tie->is_bool() && tie->bool_value();
   FAVOR_RETURN_IF_ERROR(c.Validate(config_path));

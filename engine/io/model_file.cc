@@ -69,6 +69,19 @@ absl::Status ModelConfig::Validate(absl::string_view source) const {
   if (!(rope_theta > 1.0) || !std::isfinite(rope_theta)) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": invalid rope theta ", rope_theta));
   }
+  if (sliding_window < 0 || sliding_window > (int64_t{1} << 24)) {
+    return bad("sliding window", sliding_window);
+  }
+  if (sliding_window_period < 0 || sliding_window_period > kMaxLayers) {
+    return bad("sliding window period", sliding_window_period);
+  }
+  for (const auto& [name, cap] :
+       {std::pair{"attention", attention_soft_cap}, std::pair{"final", final_soft_cap}}) {
+    if (!(cap >= 0.0f && cap < 1e6f)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": invalid ", name, " logit soft-cap ", cap));
+    }
+  }
   return absl::OkStatus();
 }
 

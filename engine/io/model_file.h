@@ -2,10 +2,13 @@
 // the weights as tensors under canonical (GGUF-style) names, the vocabulary if the file carries
 // one, and the metadata for `favor inspect`.
 //
-// Canonical tensor names: token_embd.weight, output_norm.weight, output.weight (absent when the
-// output head is tied to the embedding), and per layer N: blk.N.attn_norm.weight,
-// blk.N.attn_{q,k,v,output}.weight, blk.N.ffn_norm.weight, blk.N.ffn_{gate,up,down}.weight.
-// Matrices are [out, in] (row-major), as PyTorch Linear stores them.
+// Canonical tensor names (GGUF's): token_embd.weight, output_norm.weight, output.weight (absent
+// when the output head is tied to the embedding), and per layer N: blk.N.attn_norm.weight,
+// blk.N.attn_{q,k,v,output}.weight, blk.N.ffn_norm.weight, blk.N.ffn_{gate,up,down}.weight, and
+// where the architecture has them blk.N.post_attention_norm.weight, blk.N.post_ffw_norm.weight
+// (Gemma 2), biases as .bias. Fused matrices (blk.N.attn_qkv.weight; Phi-3's ffn_up holding gate
+// and up) are split into the separate ones by models::ApplyArchitecture. Matrices are [out, in]
+// (row-major), as PyTorch Linear stores them.
 #pragma once
 
 #include <cstdint>
@@ -57,7 +60,19 @@ struct ModelConfig {
   bool tied_embeddings = false;
   float embedding_scale = 1.0f;  // Gemma multiplies the embeddings by sqrt(dim).
   bool attention_bias = false;   // Biases on the q, k and v projections (Qwen2).
+  bool post_norms = false;       // Norms of the attention and FFN outputs too (Gemma 2).
+  // Sliding-window attention (Mistral, Phi-3, Gemma 2): a local layer's query sees the last
+  // `sliding_window` keys, itself included; 0: none. Which layers are local:
+  // sliding_window_period 1, all; n > 1, layer l when l % n < n - 1 (Gemma 2: 2, the even ones).
+  int64_t sliding_window = 0;
+  int64_t sliding_window_period = 1;
+  float attention_soft_cap = 0.0f;  // Scores capped to cap tanh(s / cap) (Gemma 2); 0: none.
+  float final_soft_cap = 0.0f;      // The same on the logits.
 
+  bool LocalLayer(int64_t layer) const {
+    if (sliding_window <= 0) return false;
+    return sliding_window_period <= 1 || layer % sliding_window_period < sliding_window_period - 1;
+  }
   int64_t head_dim() const {
     return attention_head_dim > 0 ? attention_head_dim : n_heads > 0 ? dim / n_heads : 0;
   }

@@ -18,7 +18,7 @@ constexpr int64_t kKeyBlock = 64;
 }  // namespace
 
 void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
-                  int64_t head_dim, float scale, float* out) {
+                  int64_t head_dim, float scale, float soft_cap, float* out) {
   alignas(64) float acc[kMaxHeadDim];
   alignas(64) float scores[kKeyBlock];
   for (int64_t i = 0; i < head_dim; ++i) acc[i] = 0.0f;
@@ -29,8 +29,9 @@ void AttentionRow(const float* q, const float* keys, const float* values, int64_
     float block_max = -INFINITY;
     for (int64_t j = 0; j < count; ++j) {
       scores[j] = scale * Dot(q, keys + (start + j) * head_dim, head_dim);
-      block_max = scores[j] > block_max ? scores[j] : block_max;
     }
+    if (soft_cap > 0.0f) SoftCap(scores, scores, count, soft_cap);
+    for (int64_t j = 0; j < count; ++j) block_max = scores[j] > block_max ? scores[j] : block_max;
     const float new_max = block_max > running_max ? block_max : running_max;
     if (new_max > running_max && running_sum > 0.0f) {
       const float correction = __builtin_expf(running_max - new_max);

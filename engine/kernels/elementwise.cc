@@ -10,6 +10,13 @@ inline VecF32 SiluVec(VecF32 x) {
   return x / (one + Exp(Set1(0.0f) - x));
 }
 
+// 0.5 x (1 + tanh(u)) written as x / (1 + e^{-2u}) (the same function): for negative x the
+// first form cancels (1 + tanh(u) -> 0) and loses the relative precision of the small result.
+inline VecF32 GeluVec(VecF32 x) {
+  const VecF32 minus_two_u = Set1(-2.0f * 0.7978845608028654f) * Fma(Set1(0.044715f) * x, x * x, x);
+  return x / (Set1(1.0f) + Exp(minus_two_u));
+}
+
 }  // namespace
 
 void Add(const float* a, const float* b, float* out, int64_t n) {
@@ -37,6 +44,28 @@ void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
     const int64_t r = n - i;
     StoreTail(out + i, SiluVec(LoadTail(gate + i, r)) * LoadTail(up + i, r), r);
   }
+}
+
+void Gelu(const float* x, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) Store(out + i, GeluVec(Load(x + i)));
+  if (i < n) StoreTail(out + i, GeluVec(LoadTail(x + i, n - i)), n - i);
+}
+
+void GeGlu(const float* gate, const float* up, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) Store(out + i, GeluVec(Load(gate + i)) * Load(up + i));
+  if (i < n) {
+    const int64_t r = n - i;
+    StoreTail(out + i, GeluVec(LoadTail(gate + i, r)) * LoadTail(up + i, r), r);
+  }
+}
+
+void SoftCap(const float* x, float* out, int64_t n, float cap) {
+  const VecF32 c = Set1(cap), inverse = Set1(1.0f / cap);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) Store(out + i, c * Tanh(Load(x + i) * inverse));
+  if (i < n) StoreTail(out + i, c * Tanh(LoadTail(x + i, n - i) * inverse), n - i);
 }
 
 void F16ToF32(const uint16_t* in, float* out, int64_t n) {

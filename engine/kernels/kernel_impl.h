@@ -13,12 +13,15 @@ void Mul(const float* a, const float* b, float* out, int64_t n);
 void RmsNorm(const float* x, const float* weight, float* out, int64_t n, float eps);
 void Silu(const float* x, float* out, int64_t n);
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n);
+void Gelu(const float* x, float* out, int64_t n);
+void GeGlu(const float* gate, const float* up, float* out, int64_t n);
+void SoftCap(const float* x, float* out, int64_t n, float cap);
 void Softmax(const float* x, float* out, int64_t n);
 void Rope(float* x, const float* cos, const float* sin, int64_t n_heads, int64_t head_dim,
           RopeStyle style);
 float Dot(const float* a, const float* b, int64_t n);
 void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
-                  int64_t head_dim, float scale, float* out);
+                  int64_t head_dim, float scale, float soft_cap, float* out);
 float ExpShifted(const float* x, float shift, float* out, int64_t n);
 float Max(const float* x, int64_t n);
 void Axpy(float a, const float* x, float* y, int64_t n);

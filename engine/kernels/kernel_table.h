@@ -36,6 +36,13 @@ struct KernelTable {
   void (*silu)(const float* x, float* out, int64_t n);
   // out = silu(gate) * up.
   void (*swiglu)(const float* gate, const float* up, float* out, int64_t n);
+  // out = gelu(x), the tanh approximation (GPT-2's gelu_new, Gemma's gelu_pytorch_tanh):
+  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+  void (*gelu)(const float* x, float* out, int64_t n);
+  // out = gelu(gate) * up (Gemma's GeGLU feed-forward).
+  void (*geglu)(const float* gate, const float* up, float* out, int64_t n);
+  // out = cap * tanh(x / cap): Gemma 2's soft-capping of logits.
+  void (*soft_cap)(const float* x, float* out, int64_t n, float cap);
   // out = softmax(x) over n values (max-subtracted).
   void (*softmax)(const float* x, float* out, int64_t n);
   // Rotates n_heads consecutive heads of head_dim values in place; cos/sin hold head_dim/2 values.
@@ -44,9 +51,10 @@ struct KernelTable {
   // Dot product of two vectors.
   float (*dot)(const float* a, const float* b, int64_t n);
   // One query row of softmax attention over n_keys keys/values (rows of head_dim floats):
-  // out = sum_j softmax_j(scale q.k_j) v_j, computed in blocks with an online softmax.
+  // out = sum_j softmax_j(s_j) v_j with s_j = scale q.k_j, or cap tanh(s_j / cap) when
+  // soft_cap > 0 (Gemma 2); computed in blocks with an online softmax.
   void (*attention_row)(const float* q, const float* keys, const float* values, int64_t n_keys,
-                        int64_t head_dim, float scale, float* out);
+                        int64_t head_dim, float scale, float soft_cap, float* out);
   // out = exp(x - shift) over n values; returns their sum.
   float (*exp_shifted)(const float* x, float shift, float* out, int64_t n);
   // max of n values (n >= 1).

@@ -34,6 +34,24 @@ void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
+namespace {
+double GeluOf(double x) {
+  return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+}  // namespace
+
+void Gelu(const float* x, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(GeluOf(x[i]));
+}
+
+void GeGlu(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(GeluOf(gate[i]) * up[i]);
+}
+
+void SoftCap(const float* x, float* out, int64_t n, float cap) {
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(cap * std::tanh(double{x[i]} / cap));
+}
+
 void Softmax(const float* x, float* out, int64_t n) {
   double max_value = -std::numeric_limits<double>::infinity();
   for (int64_t i = 0; i < n; ++i) max_value = std::max(max_value, double{x[i]});
@@ -135,11 +153,13 @@ void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const fl
 }
 
 void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
-                  int64_t head_dim, float scale, float* out) {
+                  int64_t head_dim, float scale, float soft_cap, float* out) {
   std::vector<double> scores(static_cast<size_t>(n_keys));
   double max_score = -std::numeric_limits<double>::infinity();
   for (int64_t j = 0; j < n_keys; ++j) {
-    scores[static_cast<size_t>(j)] = scale * Dot(q, keys + j * head_dim, head_dim);
+    double s = scale * Dot(q, keys + j * head_dim, head_dim);
+    if (soft_cap > 0.0f) s = soft_cap * std::tanh(s / soft_cap);
+    scores[static_cast<size_t>(j)] = s;
     max_score = std::max(max_score, scores[static_cast<size_t>(j)]);
   }
   double sum = 0.0;

@@ -13,6 +13,9 @@ void Mul(const float* a, const float* b, float* out, int64_t n);
 void RmsNorm(const float* x, const float* weight, float* out, int64_t n, float eps);
 void Silu(const float* x, float* out, int64_t n);
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n);
+void Gelu(const float* x, float* out, int64_t n);
+void GeGlu(const float* gate, const float* up, float* out, int64_t n);
+void SoftCap(const float* x, float* out, int64_t n, float cap);
 void Softmax(const float* x, float* out, int64_t n);
 // Rotates n_heads heads of one token at `position` with frequencies theta^(-2i/head_dim).
 void Rope(float* x, int64_t position, double theta, int64_t n_heads, int64_t head_dim,
@@ -30,6 +33,6 @@ void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const fl
           float* c, int64_t ldc, bool accumulate);
 // Two-pass softmax attention of one query over n_keys rows (no blocking, no online rescaling).
 void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
-                  int64_t head_dim, float scale, float* out);
+                  int64_t head_dim, float scale, float soft_cap, float* out);
 
 }  // namespace favor::kernels::reference

@@ -9,12 +9,26 @@
 
 namespace favor {
 
-absl::StatusOr<std::shared_ptr<AttentionOp>> AttentionOp::Create(const AttentionOptions& options) {
+absl::StatusOr<std::shared_ptr<AttentionOp>> AttentionOp::Create(
+    const AttentionOptions& options, const ExactAttentionTraits& traits) {
   FAVOR_RETURN_IF_ERROR(options.Validate("Attention"));
-  return std::shared_ptr<AttentionOp>(new AttentionOp(options));
+  if (traits.window < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Attention: the sliding window must be positive, got ", traits.window));
+  }
+  if (!std::isfinite(traits.soft_cap) || traits.soft_cap < 0.0f) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Attention: the score soft-cap must be positive and finite, got ", traits.soft_cap));
+  }
+  return std::shared_ptr<AttentionOp>(new AttentionOp(options, traits));
 }
 
-std::string AttentionOp::Attributes() const { return heads().Attributes() + " causal"; }
+std::string AttentionOp::Attributes() const {
+  std::string attributes = heads().Attributes() + " causal";
+  if (traits_.window > 0) absl::StrAppend(&attributes, " window=", traits_.window);
+  if (traits_.soft_cap > 0.0f) absl::StrAppend(&attributes, " soft_cap=", traits_.soft_cap);
+  return attributes;
+}
 
 absl::StatusOr<std::unique_ptr<OpState>> AttentionOp::CreateState(
     const StateOptions& options) const {
@@ -47,6 +61,8 @@ absl::Status AttentionOp::Run(const RunContext& ctx, std::span<const Tensor> inp
   const float* q = inputs[0].data<float>();
   float* out = outputs[0].mutable_data<float>();
   const auto attention_row = ctx.kernels->attention_row;
+  const int64_t window = traits_.window;
+  const float soft_cap = traits_.soft_cap;
   ParallelFor(
       n_heads * tokens, ctx.threads, 1,
       [&](int64_t item) {
@@ -54,7 +70,10 @@ absl::Status AttentionOp::Run(const RunContext& ctx, std::span<const Tensor> inp
         const int64_t h = item % n_heads;
         const int64_t g = h / group;
         const int64_t offset = t * n_heads * head_dim + h * head_dim;
-        attention_row(q + offset, cache->keys(g), cache->values(g), start + t + 1, head_dim, scale,
+        const int64_t end = start + t + 1;  // Keys [first, end) are visible to this query.
+        const int64_t first = window > 0 && end > window ? end - window : 0;
+        attention_row(q + offset, cache->keys(g) + first * head_dim,
+                      cache->values(g) + first * head_dim, end - first, head_dim, scale, soft_cap,
                       out + offset);
       },
       Schedule::kDynamic);

@@ -2,6 +2,11 @@
 // output: engine/ops/attention_op.h). The T new keys and values are appended to the KvCache
 // state; query t attends to every cached position up to its own (start_pos + t). One op serves
 // prefill (T tokens) and decode (T = 1).
+//
+// Two traits of some models' attention that only the exact op has (random features cannot express
+// them; the attention pass keeps such layers exact or refuses): a sliding window (Mistral, Phi-3,
+// Gemma 2's local layers: query t sees keys t - W + 1 .. t) and soft-capped scores (Gemma 2:
+// cap tanh(s / cap)).
 #pragma once
 
 #include "engine/ops/attention_op.h"
@@ -10,10 +15,18 @@ namespace favor {
 
 using AttentionOptions = AttentionHeads;
 
+struct ExactAttentionTraits {
+  int64_t window = 0;     // Sliding window W (the current key included); 0: every earlier key.
+  float soft_cap = 0.0f;  // Scores become cap tanh(s / cap); 0: no cap.
+  friend bool operator==(const ExactAttentionTraits&, const ExactAttentionTraits&) = default;
+};
+
 class AttentionOp final : public AttentionOpBase {
  public:
-  static absl::StatusOr<std::shared_ptr<AttentionOp>> Create(const AttentionOptions& options);
+  static absl::StatusOr<std::shared_ptr<AttentionOp>> Create(
+      const AttentionOptions& options, const ExactAttentionTraits& traits = {});
   const AttentionOptions& options() const { return heads(); }
+  const ExactAttentionTraits& traits() const { return traits_; }
 
   absl::string_view type() const override { return "Attention"; }
   std::string Attributes() const override;
@@ -23,7 +36,10 @@ class AttentionOp final : public AttentionOpBase {
                    OpState* state) const override;
 
  private:
-  explicit AttentionOp(const AttentionOptions& options) : AttentionOpBase(options) {}
+  AttentionOp(const AttentionOptions& options, const ExactAttentionTraits& traits)
+      : AttentionOpBase(options), traits_(traits) {}
+
+  ExactAttentionTraits traits_;
 };
 
 }  // namespace favor

@@ -143,6 +143,42 @@ TEST_P(KernelTest, SiluAndSwiGlu) {
   }
 }
 
+TEST_P(KernelTest, GeluAndGeGlu) {
+  for (int64_t n : kSizes) {
+    const auto gate = RandomVector(n, 5, -12.0f, 12.0f), up = RandomVector(n, 6);
+    std::vector<float> out(static_cast<size_t>(n)), expected(static_cast<size_t>(n));
+    k().gelu(gate.data(), out.data(), n);
+    reference::Gelu(gate.data(), expected.data(), n);
+    EXPECT_LT(NormalizedError(out, expected), kTolerance) << "gelu n=" << n;
+    k().geglu(gate.data(), up.data(), out.data(), n);
+    reference::GeGlu(gate.data(), up.data(), expected.data(), n);
+    EXPECT_LT(NormalizedError(out, expected), kTolerance) << "geglu n=" << n;
+  }
+}
+
+// tanh through the vector exp: small inputs (where 1 - 2/(e^2x + 1) would cancel) keep their
+// relative precision, large ones saturate to exactly +-cap, and the sign is kept.
+TEST_P(KernelTest, SoftCapKeepsRelativePrecisionAndSaturates) {
+  for (int64_t n : kSizes) {
+    for (float cap : {1.0f, 30.0f}) {
+      const auto x = RandomVector(n, 7, -4.0f * cap, 4.0f * cap);
+      std::vector<float> out(static_cast<size_t>(n)), expected(static_cast<size_t>(n));
+      k().soft_cap(x.data(), out.data(), n, cap);
+      reference::SoftCap(x.data(), expected.data(), n, cap);
+      EXPECT_LT(NormalizedError(out, expected), kTolerance) << "soft_cap n=" << n;
+    }
+  }
+  const std::vector<float> x = {1e-30f, -3e-6f, 1e-3f, -0.3f,  0.62f, 0.63f,
+                                -5.0f,  40.0f,  1e30f, -1e30f, 0.0f,  -0.0f};
+  std::vector<float> out(x.size()), expected(x.size());
+  k().soft_cap(x.data(), out.data(), static_cast<int64_t>(x.size()), 1.0f);
+  reference::SoftCap(x.data(), expected.data(), static_cast<int64_t>(x.size()), 1.0f);
+  for (size_t i = 0; i < x.size(); ++i) {
+    EXPECT_NEAR(out[i], expected[i], 4e-7 * std::abs(expected[i])) << "tanh(" << x[i] << ")";
+    EXPECT_EQ(std::signbit(out[i]), std::signbit(x[i])) << "tanh(" << x[i] << ")";
+  }
+}
+
 TEST_P(KernelTest, SiluExtremeInputsStayFinite) {
   const std::vector<float> x = {-1e30f, -200.0f, -90.0f, -88.5f, -87.0f, 0.0f,
                                 87.0f,  88.5f,   90.0f,  200.0f, 1e30f};
@@ -229,11 +265,14 @@ TEST_P(KernelTest, AttentionRow) {
       const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
       std::vector<float> out(static_cast<size_t>(head_dim)),
           expected(static_cast<size_t>(head_dim));
-      k().attention_row(q.data(), keys.data(), values.data(), n_keys, head_dim, scale, out.data());
-      reference::AttentionRow(q.data(), keys.data(), values.data(), n_keys, head_dim, scale,
-                              expected.data());
-      EXPECT_LT(NormalizedError(out, expected), 1e-5)
-          << "head_dim=" << head_dim << " n_keys=" << n_keys;
+      for (float soft_cap : {0.0f, 1.5f, 50.0f}) {
+        k().attention_row(q.data(), keys.data(), values.data(), n_keys, head_dim, scale, soft_cap,
+                          out.data());
+        reference::AttentionRow(q.data(), keys.data(), values.data(), n_keys, head_dim, scale,
+                                soft_cap, expected.data());
+        EXPECT_LT(NormalizedError(out, expected), 1e-5)
+            << "head_dim=" << head_dim << " n_keys=" << n_keys << " soft_cap=" << soft_cap;
+      }
     }
   }
 }
@@ -245,8 +284,8 @@ TEST_P(KernelTest, AttentionRowWithPeakedScores) {
   auto keys = RandomVector(n_keys * head_dim, 15, -20.0f, 20.0f);
   const auto values = RandomVector(n_keys * head_dim, 16);
   std::vector<float> out(head_dim), expected(head_dim);
-  k().attention_row(q.data(), keys.data(), values.data(), n_keys, head_dim, 1.0f, out.data());
-  reference::AttentionRow(q.data(), keys.data(), values.data(), n_keys, head_dim, 1.0f,
+  k().attention_row(q.data(), keys.data(), values.data(), n_keys, head_dim, 1.0f, 0.0f, out.data());
+  reference::AttentionRow(q.data(), keys.data(), values.data(), n_keys, head_dim, 1.0f, 0.0f,
                           expected.data());
   EXPECT_LT(NormalizedError(out, expected), 1e-5);
 }

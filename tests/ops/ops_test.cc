@@ -29,14 +29,18 @@ TEST_P(OpsTest, ElementwiseOps) {
   for (int64_t tokens : {1, 3}) {
     for (int64_t width : {1, 17, 100}) {
       for (auto kind : {ElementwiseKind::kAdd, ElementwiseKind::kMul, ElementwiseKind::kSilu,
-                        ElementwiseKind::kSwiGlu}) {
+                        ElementwiseKind::kSwiGlu, ElementwiseKind::kGelu, ElementwiseKind::kGeGlu,
+                        ElementwiseKind::kScale, ElementwiseKind::kSoftCap}) {
         auto graph = std::make_shared<Graph>();
         const TensorSpec spec{DType::kF32, Shape{kSeqLen, width}};
         const ValueId a = graph->AddInput("a", spec).value();
         const ValueId b = graph->AddInput("b", spec).value();
-        auto op = std::make_shared<ElementwiseOp>(kind);
+        const float parameter = kind == ElementwiseKind::kScale ? -2.5f : 3.0f;
+        auto op = std::make_shared<ElementwiseOp>(kind, parameter);
+        const bool unary = kind == ElementwiseKind::kSilu || kind == ElementwiseKind::kGelu ||
+                           kind == ElementwiseKind::kScale || kind == ElementwiseKind::kSoftCap;
         std::vector<ValueId> inputs = {a, b};
-        if (kind == ElementwiseKind::kSilu) inputs = {a};
+        if (unary) inputs = {a};
         const ValueId out = graph->Add("op", op, inputs).value();
         ASSERT_TRUE(graph->MarkOutput(out).ok());
         const Tensor ta = RandomTensor(Shape{tokens, width}, 1, -5, 5);
@@ -57,6 +61,18 @@ TEST_P(OpsTest, ElementwiseOps) {
             break;
           case ElementwiseKind::kSwiGlu:
             kernels::reference::SwiGlu(ta.data<float>(), tb.data<float>(), expected.data(), n);
+            break;
+          case ElementwiseKind::kGelu:
+            kernels::reference::Gelu(ta.data<float>(), expected.data(), n);
+            break;
+          case ElementwiseKind::kGeGlu:
+            kernels::reference::GeGlu(ta.data<float>(), tb.data<float>(), expected.data(), n);
+            break;
+          case ElementwiseKind::kScale:
+            for (int64_t i = 0; i < n; ++i) expected[i] = parameter * ta.data<float>()[i];
+            break;
+          case ElementwiseKind::kSoftCap:
+            kernels::reference::SoftCap(ta.data<float>(), expected.data(), n, parameter);
             break;
         }
         EXPECT_LT(NormalizedError((*result)[0], expected), kTolerance)
