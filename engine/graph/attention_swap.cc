@@ -45,6 +45,28 @@ absl::StatusOr<int> SwapAttention(Graph& graph, const AttentionSwapOptions& opti
     const NodeId id = attention[static_cast<size_t>(layer)];
     const auto* exact = dynamic_cast<const AttentionOp*>(graph.node(id).op.get());
     if (exact == nullptr) return absl::InternalError("Attention node without an AttentionOp");
+    if (exact->traits().soft_cap > 0.0f) {
+      return absl::UnimplementedError(absl::StrCat(
+          "layer ", layer, " soft-caps its attention scores (cap ", exact->traits().soft_cap,
+          ", as Gemma 2 does), which random-feature and window attention cannot apply: this "
+          "model runs with exact attention only"));
+    }
+    if (exact->traits().window > 0) {
+      // The model's own sliding window (Mistral, Phi-3, Gemma 2's local layers) is already
+      // constant memory: the layer keeps it, exact, as a ring buffer of the last W keys (the
+      // window-only op), and attends to nothing the model was not trained to see.
+      HybridAttentionOptions h;
+      h.heads = exact->heads();
+      h.layer = layer;
+      h.window = exact->traits().window;
+      h.sinks = 0;
+      h.random_feature_tail = false;
+      h.chunk = options.chunk;
+      auto window = HybridAttentionOp::Create(std::move(h));
+      if (!window.ok()) return WithContext(window.status(), absl::StrCat("layer ", layer));
+      FAVOR_RETURN_IF_ERROR(graph.ReplaceOp(id, *std::move(window)));
+      continue;
+    }
     if (options.hybrid.has_value()) {
       HybridAttentionOptions h;
       h.heads = exact->heads();

@@ -2,6 +2,10 @@
 // SwapAttention replaces exact attention by random-feature or hybrid attention in all layers or
 // chosen ones; the session state follows the ops (KV cache for exact layers, S/z state for the
 // others). Layers are numbered by the order of the attention nodes in the graph.
+//
+// Layers with a sliding window of their own (Mistral, Phi-3, Gemma 2's local layers) keep it,
+// exact, as a window-only op (a ring buffer: constant memory too); they do not count as swapped.
+// Layers with soft-capped scores (Gemma 2) are refused: random features cannot apply the cap.
 #pragma once
 
 #include <memory>

@@ -61,14 +61,12 @@ def write_safetensors(path, tensors):
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
-def hugging_face_directory(directory, model_class, config, tensors, vocab_tokens, merges):
+def hugging_face_directory(directory, model_class, config, tensors, vocab_tokens, merges,
+                           parts=None):
     """The same model as a Hugging Face directory (GGUF names mapped back to transformers')."""
     os.makedirs(directory, exist_ok=True)
     names = {"token_embd": "model.embed_tokens", "output_norm": "model.norm", "output": "lm_head"}
-    parts = {"attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
-             "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
-             "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj",
-             "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+    parts = parts or HF_NAMES
     hf = {}
     for name, array in tensors.items():
         stem, kind = name.rsplit(".", 1)
@@ -178,6 +176,102 @@ def decoder(path, rng, arch, biases=False, hf_class=None, theta=10000.0, rope_sc
                                vocab_tokens, [m.split(" ") for m in merges])
 
 
+HF_NAMES = {"attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
+            "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
+            "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj",
+            "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+HF_NAMES_BY_TYPE = {
+    "gemma2": dict(HF_NAMES, ffn_norm="pre_feedforward_layernorm",
+                   post_attention_norm="post_attention_layernorm",
+                   post_ffw_norm="post_feedforward_layernorm"),
+    "phi3": dict(HF_NAMES, attn_qkv="self_attn.qkv_proj", ffn_up="mlp.gate_up_proj"),
+}
+
+
+def family(path, rng, model_type, model_class, layers=2, dim=64, heads=4, kv_heads=2,
+           head_dim=16, ffn=96, vocab=272, window=None, extra_config=None, gguf_arch=None):
+    """A model in Hugging Face semantics (norm weights as transformers stores them, q/k rows in
+    the rotary halves order), written as a Hugging Face directory and, when gguf_arch is given,
+    as the GGUF llama.cpp's converter would make of it (Gemma's norms + 1, Phi-3's fused
+    matrices under GGUF names)."""
+    gemma = model_type in ("gemma", "gemma2")
+    q_dim, kv_dim = heads * head_dim, kv_heads * head_dim
+    tensors = {}
+
+    def t(name, *shape, scale=0.08, base=0.0):
+        tensors[name] = (base + scale * rng.standard_normal(shape)).astype(np.float32)
+
+    norm_base = 0.0 if gemma else 1.0  # Gemma's norms are (1 + w): w near 0.
+    t("token_embd.weight", vocab, dim, scale=0.5 / np.sqrt(dim) if gemma else 0.5)
+    t("output_norm.weight", dim, scale=0.1, base=norm_base)
+    if not gemma:
+        t("output.weight", vocab, dim)
+    for i in range(layers):
+        p = f"blk.{i}."
+        t(p + "attn_norm.weight", dim, scale=0.1, base=norm_base)
+        if model_type == "phi3":
+            t(p + "attn_qkv.weight", q_dim + 2 * kv_dim, dim, scale=0.2)
+        else:
+            t(p + "attn_q.weight", q_dim, dim, scale=0.2)
+            t(p + "attn_k.weight", kv_dim, dim, scale=0.2)
+            t(p + "attn_v.weight", kv_dim, dim)
+        t(p + "attn_output.weight", dim, q_dim)
+        t(p + "ffn_norm.weight", dim, scale=0.1, base=norm_base)
+        if model_type == "phi3":
+            t(p + "ffn_up.weight", 2 * ffn, dim)
+        else:
+            t(p + "ffn_gate.weight", ffn, dim)
+            t(p + "ffn_up.weight", ffn, dim)
+        t(p + "ffn_down.weight", dim, ffn)
+        if model_type == "gemma2":
+            t(p + "post_attention_norm.weight", dim, scale=0.1)
+            t(p + "post_ffw_norm.weight", dim, scale=0.1)
+
+    config = {"model_type": model_type, "hidden_size": dim, "num_hidden_layers": layers,
+              "num_attention_heads": heads, "num_key_value_heads": kv_heads,
+              "head_dim": head_dim, "intermediate_size": ffn, "vocab_size": vocab,
+              "max_position_embeddings": 128, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+              "tie_word_embeddings": gemma, "bos_token_id": 1, "eos_token_id": 2,
+              "sliding_window": window}
+    config.update(extra_config or {})
+    vocab_tokens, merges = None, None
+    if gguf_arch:
+        w = gguf.GGUFWriter(path, gguf_arch)
+        w.add_context_length(128)
+        w.add_embedding_length(dim)
+        w.add_block_count(layers)
+        w.add_feed_forward_length(ffn)
+        w.add_head_count(heads)
+        w.add_head_count_kv(kv_heads)
+        w.add_key_length(head_dim)
+        w.add_value_length(head_dim)
+        w.add_layer_norm_rms_eps(1e-5)
+        w.add_rope_freq_base(10000.0)
+        w.add_rope_dimension_count(head_dim)
+        if window:
+            w.add_sliding_window(window)
+        if "attn_logit_softcapping" in config:
+            w.add_attn_logit_softcapping(config["attn_logit_softcapping"])
+            w.add_final_logit_softcapping(config["final_logit_softcapping"])
+        vocab_tokens, merges = byte_vocabulary(w, vocab)
+        for name, array in tensors.items():
+            if gemma and name.endswith("norm.weight"):
+                array = array + np.float32(1.0)  # llama.cpp's converter folds Gemma's (1 + w).
+            w.add_tensor(name, array)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+        directory = path[:-len(".gguf")] + "-hf"
+    else:
+        w = gguf.GGUFWriter(os.devnull, "llama")
+        vocab_tokens, merges = byte_vocabulary(w, vocab)
+        directory = path
+    hugging_face_directory(directory, model_class, config, tensors, vocab_tokens,
+                           [m.split(" ") for m in merges], HF_NAMES_BY_TYPE.get(model_type))
+    return directory
+
+
 FIXTURES = {
     "llama": lambda path, rng: decoder(path, rng, "llama"),
     # Qwen2: biases on q/k/v; its GGUF keeps the rotary halves (llama.cpp's NEOX rope). The same
@@ -190,14 +284,65 @@ FIXTURES = {
         path, rng, "llama", hf_class="LlamaForCausalLM", theta=500000.0, permuted_qk=True,
         rope_scaling={"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                       "original_max_position_embeddings": 64}),
+    # Gemma: GeGLU, (1 + w) norms (GGUF: folded by the converter), sqrt(dim) embedding scale,
+    # head_dim 16 with 4 heads over dim 48, tied output.
+    "gemma": lambda path, rng: family(path, rng, "gemma", "GemmaForCausalLM", dim=48,
+                                      gguf_arch="gemma"),
+    # Gemma 2: post-norms, soft-capped scores and logits (caps small enough to bite on random
+    # weights), even layers local with a window of 5 of the 16 tokens. 26 layers: llama.cpp
+    # picks Gemma 2's query scale by layer count and knows 26, 42 and 46 only.
+    "gemma2": lambda path, rng: family(
+        path, rng, "gemma2", "Gemma2ForCausalLM", layers=26, dim=32, heads=2, kv_heads=1,
+        ffn=32, window=5, gguf_arch="gemma2",
+        extra_config={"query_pre_attn_scalar": 16, "attn_logit_softcapping": 1.5,
+                      "final_logit_softcapping": 2.0}),
+    # Phi-3: fused q/k/v and gate/up matrices, a sliding window of 6 on every layer.
+    "phi3": lambda path, rng: family(path, rng, "phi3", "Phi3ForCausalLM", window=6,
+                                     gguf_arch="phi3"),
 }
+
+# Hugging Face directories with no GGUF twin: checked against the float64 reference alone.
+REFERENCE_ONLY = {
+    # Mistral: Llama with a sliding window (llama.cpp ignores windows on its llama architecture).
+    "mistral-hf": lambda path, rng: family(path, rng, "mistral", "MistralForCausalLM", window=6),
+    # Gemma 2 with a query scale of its own (query_pre_attn_scalar 24, head_dim 16), as the 27B
+    # model has, at 2 layers.
+    "gemma2-scalar-hf": lambda path, rng: family(
+        path, rng, "gemma2", "Gemma2ForCausalLM", dim=32, heads=2, kv_heads=1, ffn=32, window=5,
+        extra_config={"query_pre_attn_scalar": 24, "attn_logit_softcapping": 1.5,
+                      "final_logit_softcapping": 2.0}),
+}
+
+REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hf_reference.py")
+ids = ",".join(str(i) for i in IDS)
+
+
+def reference_logits(directory):
+    """The float64 reference's logits of a Hugging Face directory, written beside it."""
+    text = subprocess.run([sys.executable, REFERENCE, directory, ids], check=True,
+                          capture_output=True, text=True).stdout
+    with open(os.path.join(directory, "reference.logits"), "w") as f:
+        f.write(f"# ids {ids}\n" + text)
+    return np.loadtxt(os.path.join(directory, "reference.logits"))
+
 
 for name, build in FIXTURES.items():
     model = os.path.join(OUT, f"{name}.gguf")
     build(model, np.random.default_rng(1234))
-    ids = ",".join(str(i) for i in IDS)
     logits = subprocess.run([os.environ["LLAMA_LOGITS"], model, ids], check=True,
                             capture_output=True, text=True).stdout
     with open(os.path.join(OUT, f"{name}.logits"), "w") as f:
         f.write(f"# ids {ids}\n" + logits)
     print(name, os.path.getsize(model), "bytes")
+    directory = os.path.join(OUT, f"{name}-hf")
+    if os.path.isdir(directory):
+        # The two oracles agree on the same weights, or one of them is wrong.
+        expected = np.loadtxt(os.path.join(OUT, f"{name}.logits"))
+        error = np.abs(reference_logits(directory) - expected).max() / np.abs(expected).max()
+        print(f"  {name}-hf: float64 reference vs llama.cpp {error:.2e}")
+        assert error < 1e-5, name
+
+for name, build in REFERENCE_ONLY.items():
+    directory = build(os.path.join(OUT, name), np.random.default_rng(1234))
+    reference_logits(directory)
+    print(name, "float64 reference only")
