@@ -112,20 +112,27 @@ def unpermute(weights, n_head):
             .swapaxes(1, 2).reshape(weights.shape))
 
 
-def decoder(path, rng, arch, biases=False, hf_class=None, theta=10000.0, rope_scaling=None,
-            permuted_qk=False):
-    dim, layers, heads, kv_heads, ffn, vocab = 64, 2, 4, 2, 96, 272
-    head_dim = dim // heads
-    w = gguf.GGUFWriter(path, arch)
+def hyperparameters(w, dim, layers, ffn, heads, kv_heads, head_dim, theta, key_length=False):
     w.add_context_length(128)
     w.add_embedding_length(dim)
     w.add_block_count(layers)
     w.add_feed_forward_length(ffn)
     w.add_head_count(heads)
     w.add_head_count_kv(kv_heads)
+    if key_length:
+        w.add_key_length(head_dim)
+        w.add_value_length(head_dim)
     w.add_layer_norm_rms_eps(1e-5)
     w.add_rope_freq_base(theta)
     w.add_rope_dimension_count(head_dim)
+
+
+def decoder(path, rng, arch, biases=False, hf_class=None, theta=10000.0, rope_scaling=None,
+            permuted_qk=False):
+    dim, layers, heads, kv_heads, ffn, vocab = 64, 2, 4, 2, 96, 272
+    head_dim = dim // heads
+    w = gguf.GGUFWriter(path, arch)
+    hyperparameters(w, dim, layers, ffn, heads, kv_heads, head_dim, theta)
     vocab_tokens, merges = byte_vocabulary(w, vocab)
     tensors = {}
 
@@ -237,17 +244,7 @@ def family(path, rng, model_type, model_class, layers=2, dim=64, heads=4, kv_hea
     vocab_tokens, merges = None, None
     if gguf_arch:
         w = gguf.GGUFWriter(path, gguf_arch)
-        w.add_context_length(128)
-        w.add_embedding_length(dim)
-        w.add_block_count(layers)
-        w.add_feed_forward_length(ffn)
-        w.add_head_count(heads)
-        w.add_head_count_kv(kv_heads)
-        w.add_key_length(head_dim)
-        w.add_value_length(head_dim)
-        w.add_layer_norm_rms_eps(1e-5)
-        w.add_rope_freq_base(10000.0)
-        w.add_rope_dimension_count(head_dim)
+        hyperparameters(w, dim, layers, ffn, heads, kv_heads, head_dim, 10000.0, key_length=True)
         if window:
             w.add_sliding_window(window)
         if "attn_logit_softcapping" in config:
