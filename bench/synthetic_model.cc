@@ -40,6 +40,13 @@ int main(int argc, char** argv) {
   const auto found = favor::models::FindSyntheticShape(shape_name);
   if (!found.ok() || out.empty() || argc != 5) return Usage();
   const favor::models::SyntheticShape* shape = &*found;
+  if (shape->architecture != "llama" || shape->head_dim != 0 || shape->rope_theta != 10000.0) {
+    std::fprintf(stderr,
+                 "favor_synthetic_model: a llama2.c checkpoint holds Llama shapes only; "
+                 "'%s' is %s (use favor bench --shape %s)\n",
+                 shape->name.c_str(), shape->architecture.c_str(), shape->name.c_str());
+    return 2;
+  }
   const int32_t header[7] = {
       static_cast<int32_t>(shape->dim),        static_cast<int32_t>(shape->hidden_dim),
       static_cast<int32_t>(shape->n_layers),   static_cast<int32_t>(shape->n_heads),

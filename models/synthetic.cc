@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/core/status.h"
+#include "models/architecture.h"
 #include "models/decoder.h"
 
 namespace favor::models {
@@ -66,6 +67,39 @@ const std::vector<SyntheticShape>& SyntheticShapes() {
       {"stories15M", 288, 768, 6, 6, 6, 32000, 256},
       {"stories110M", 768, 2048, 12, 12, 12, 32000, 1024},
       {"llama-1b", 2048, 5632, 16, 32, 8, 32000, 2048},
+      {.name = "qwen2.5-0.5b",
+       .dim = 896,
+       .hidden_dim = 4864,
+       .n_layers = 24,
+       .n_heads = 14,
+       .n_kv_heads = 2,
+       .vocab_size = 151936,
+       .max_seq_len = 32768,
+       .architecture = "qwen2",
+       .rope_theta = 1000000.0},
+      {.name = "llama-3.2-1b",
+       .dim = 2048,
+       .hidden_dim = 8192,
+       .n_layers = 16,
+       .n_heads = 32,
+       .n_kv_heads = 8,
+       .vocab_size = 128256,
+       .max_seq_len = 131072,
+       .rope_theta = 500000.0},
+      {.name = "gemma-2-2b",
+       .dim = 2304,
+       .hidden_dim = 9216,
+       .n_layers = 26,
+       .n_heads = 8,
+       .n_kv_heads = 4,
+       .vocab_size = 256000,
+       .max_seq_len = 8192,
+       .architecture = "gemma2",
+       .head_dim = 256,
+       .sliding_window = 4096,
+       .attention_soft_cap = 50.0f,
+       .final_soft_cap = 30.0f,
+       .query_scale = 0.0625f},
   };
   return shapes;
 }
@@ -93,35 +127,30 @@ absl::StatusOr<io::ModelFile> SyntheticModelFile(const SyntheticShape& shape, ui
   config.vocab_size = shape.vocab_size;
   config.max_seq_len = shape.max_seq_len;
   config.tied_embeddings = true;
-  FAVOR_RETURN_IF_ERROR(config.Validate(file.path));
+  config.architecture = shape.architecture;
+  config.attention_head_dim = shape.head_dim;
+  config.sliding_window = shape.sliding_window;
+  config.attention_soft_cap = shape.attention_soft_cap;
+  config.final_soft_cap = shape.final_soft_cap;
+  config.query_scale = shape.query_scale;
+  config.rope_theta = shape.rope_theta;
+  FAVOR_RETURN_IF_ERROR(ApplyArchitecture(file));
   if (shape.vocab_size < 260) {
     return absl::InvalidArgumentError(
         absl::StrCat(file.path, ": a byte-fallback vocabulary needs at least 260 tokens"));
   }
 
+  // Every tensor the architecture's decoder reads, in the decoder's order (so the stream, and the
+  // weights of a given seed, stay as they were for the Llama shapes).
   WeightStream stream(seed);
   const float w = 0.02f;
-  const int64_t dim = shape.dim, hidden = shape.hidden_dim;
-  const int64_t kv_dim = shape.n_kv_heads * config.head_dim();
-  auto add = [&](const std::string& name, const Shape& tensor_shape, float center,
-                 float half_width) -> absl::Status {
-    FAVOR_ASSIGN_OR_RETURN(Tensor tensor, RandomTensor(stream, tensor_shape, center, half_width));
-    file.tensors.emplace(name, std::move(tensor));
-    return absl::OkStatus();
-  };
-  FAVOR_RETURN_IF_ERROR(add("token_embd.weight", Shape{shape.vocab_size, dim}, 0, w));
-  FAVOR_RETURN_IF_ERROR(add("output_norm.weight", Shape{dim}, 1, 0.1f));
-  for (int64_t layer = 0; layer < shape.n_layers; ++layer) {
-    const std::string prefix = absl::StrCat("blk.", layer, ".");
-    FAVOR_RETURN_IF_ERROR(add(prefix + "attn_norm.weight", Shape{dim}, 1, 0.1f));
-    FAVOR_RETURN_IF_ERROR(add(prefix + "attn_q.weight", Shape{dim, dim}, 0, w));
-    FAVOR_RETURN_IF_ERROR(add(prefix + "attn_k.weight", Shape{kv_dim, dim}, 0, w));
-    FAVOR_RETURN_IF_ERROR(add(prefix + "attn_v.weight", Shape{kv_dim, dim}, 0, w));
-    FAVOR_RETURN_IF_ERROR(add(prefix + "attn_output.weight", Shape{dim, dim}, 0, w));
-    FAVOR_RETURN_IF_ERROR(add(prefix + "ffn_norm.weight", Shape{dim}, 1, 0.1f));
-    FAVOR_RETURN_IF_ERROR(add(prefix + "ffn_gate.weight", Shape{hidden, dim}, 0, w));
-    FAVOR_RETURN_IF_ERROR(add(prefix + "ffn_up.weight", Shape{hidden, dim}, 0, w));
-    FAVOR_RETURN_IF_ERROR(add(prefix + "ffn_down.weight", Shape{dim, hidden}, 0, w));
+  const float norm_center = config.norm_adds_one ? 0.0f : 1.0f;
+  for (const TensorSlot& slot : DecoderTensors(config)) {
+    if (slot.optional) continue;  // Output head (tied), RoPE scaling factors.
+    const bool norm = slot.name.ends_with("norm.weight");
+    FAVOR_ASSIGN_OR_RETURN(
+        Tensor tensor, RandomTensor(stream, slot.shape, norm ? norm_center : 0, norm ? 0.1f : w));
+    file.tensors.emplace(slot.name, std::move(tensor));
   }
   file.vocabulary = ByteFallbackVocabulary(shape.vocab_size);
   file.metadata.emplace_back("synthetic.seed", absl::StrCat(seed));

@@ -150,7 +150,8 @@ int Bench(int argc, char** argv) {
   ArgParser args("bench");
   args.String({"-m", "--model"}, "PATH", "model file or directory", &model_path);
   args.String({"--shape"}, "NAME",
-              "synthetic model with random weights instead: tiny|stories15M|stories110M|llama-1b",
+              "synthetic model with random weights instead: tiny|stories15M|stories110M|llama-1b, "
+              "or a family's dimensions: qwen2.5-0.5b|llama-3.2-1b|gemma-2-2b",
               &shape);
   args.String({"--tokenizer"}, "PATH", "tokenizer for -m (default: the model's own)",
               &tokenizer_path);

@@ -2,8 +2,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "engine/core/dnnl_context.h"
 #include "engine/core/threading.h"
 #include "engine/kernels/kernels.h"
@@ -43,9 +45,37 @@ int Inspect(int argc, char** argv) {
   }
   const io::ModelFile& file = (*model)->file();
   const io::ModelConfig& c = file.config;
-  std::printf("model:        %s\nformat:       %s\narchitecture: %s%s\n", file.path.c_str(),
-              file.format.c_str(), c.architecture.c_str(),
-              c.attention_bias ? " (q/k/v projections with biases)" : "");
+  std::printf("model:        %s\nformat:       %s\narchitecture: %s\n", file.path.c_str(),
+              file.format.c_str(), c.architecture.c_str());
+  // What sets the architecture apart from plain Llama, as the decoder builds it.
+  std::vector<std::string> traits;
+  traits.push_back(c.feed_forward == io::FeedForwardKind::kGeGlu  ? "GeGLU feed-forward"
+                   : c.feed_forward == io::FeedForwardKind::kGelu ? "GELU feed-forward"
+                                                                  : "SwiGLU feed-forward");
+  if (c.attention_bias) traits.push_back("q/k/v biases");
+  if (c.norm_adds_one) traits.push_back("norms scale by (1 + w)");
+  if (c.post_norms) traits.push_back("post-attention and post-FFN norms");
+  if (c.embedding_scale != 1.0f) {
+    traits.push_back(absl::StrCat("embeddings x ", c.embedding_scale));
+  }
+  if (c.query_scale != 0.0f) traits.push_back(absl::StrCat("query scale ", c.query_scale));
+  if (c.sliding_window > 0) {
+    traits.push_back(
+        absl::StrCat("sliding window ", c.sliding_window, " on ",
+                     c.sliding_window_period <= 1 ? std::string("every layer")
+                     : c.sliding_window_period == 2
+                         ? std::string("even layers (odd ones global)")
+                         : absl::StrCat("layers l % ", c.sliding_window_period, " < ",
+                                        c.sliding_window_period - 1, " (the others global)")));
+  }
+  if (c.attention_soft_cap > 0.0f) {
+    traits.push_back(absl::StrCat("scores soft-capped at ", c.attention_soft_cap));
+  }
+  if (c.final_soft_cap > 0.0f) {
+    traits.push_back(absl::StrCat("logits soft-capped at ", c.final_soft_cap));
+  }
+  if (file.tensors.count("rope_freqs.weight") > 0) traits.push_back("RoPE scaling factors");
+  std::printf("traits:       %s\n", absl::StrJoin(traits, "; ").c_str());
   std::printf(
       "dims:         dim %lld, layers %lld, heads %lld, kv heads %lld, head dim %lld, ffn %lld\n",
       static_cast<long long>(c.dim), static_cast<long long>(c.n_layers),

@@ -122,6 +122,25 @@ TEST(Cli, InspectDescribesTheModel) {
   EXPECT_NE(r.out.find("tokenizer:    gguf, 512 pieces"), std::string::npos) << r.out;
 }
 
+// The traits that set an architecture apart, and the refusal of random features where Gemma 2's
+// soft-capped scores make them a different function.
+TEST(Cli, InspectShowsTheArchitecturesTraits) {
+  const std::string fixtures = std::string(FAVOR_SOURCE_DIR) + "/tests/data/architectures";
+  const Result gemma2 = RunFavor("inspect -m " + fixtures + "/gemma2.gguf");
+  ASSERT_EQ(gemma2.exit_code, 0) << gemma2.err;
+  for (const char* trait : {"GeGLU feed-forward", "post-attention and post-FFN norms",
+                            "query scale 0.25", "sliding window 5 on even layers",
+                            "scores soft-capped at 1.5", "logits soft-capped at 2"}) {
+    EXPECT_NE(gemma2.out.find(trait), std::string::npos) << trait << "\n" << gemma2.out;
+  }
+  const Result qwen2 = RunFavor("inspect -m " + fixtures + "/qwen2-hf");
+  ASSERT_EQ(qwen2.exit_code, 0) << qwen2.err;
+  EXPECT_NE(qwen2.out.find("q/k/v biases"), std::string::npos) << qwen2.out;
+  ExpectOneLineError(
+      RunFavor("logits -m " + fixtures + "/gemma2.gguf --ids 1,2 --attention favor#"), 1,
+      "soft-caps its attention scores");
+}
+
 // Each failure: a non-zero exit and a single line on stderr that names the problem.
 TEST(Cli, BadInputIsAOneLineErrorAndANonZeroExit) {
   FAVOR_REQUIRE_MODELS();
