@@ -25,7 +25,7 @@ void Phi3DefaultWindow(io::ModelConfig& c) {
   }
 }
 
-constexpr std::array<Architecture, 5> kArchitectures = {{
+constexpr std::array<Architecture, 6> kArchitectures = {{
     // Llama 1/2/3.x, SmolLM, Mistral (Hugging Face's MistralForCausalLM: a sliding window).
     {.name = "llama",
      .norm = io::NormKind::kRms,
@@ -71,6 +71,16 @@ constexpr std::array<Architecture, 5> kArchitectures = {{
      .fused_gate_up = true,
      .gguf_rotary_pairs = io::RotaryPairs::kHalves,
      .gguf_implicit_settings = &Phi3DefaultWindow},
+    // GPT-2: LayerNorm, plain GELU feed-forward, learned absolute positions, biases on every
+    // projection, fused q/k/v.
+    {.name = "gpt2",
+     .norm = io::NormKind::kLayer,
+     .norm_adds_one = false,
+     .feed_forward = io::FeedForwardKind::kGelu,
+     .positions = io::PositionKind::kLearned,
+     .attention_bias = true,
+     .linear_biases = true,
+     .fused_qkv = true},
 }};
 
 }  // namespace
@@ -132,6 +142,7 @@ absl::Status ApplyArchitecture(io::ModelFile& model) {
   config.feed_forward = a->feed_forward;
   config.positions = a->positions;
   config.attention_bias = a->attention_bias;
+  config.linear_biases = a->linear_biases;
   config.post_norms = a->post_norms;
   config.embedding_scale =
       a->scale_embeddings ? static_cast<float>(std::sqrt(static_cast<double>(config.dim))) : 1.0f;

@@ -22,6 +22,7 @@ struct Architecture {
   io::FeedForwardKind feed_forward;
   io::PositionKind positions;
   bool attention_bias = false;    // q/k/v projections have biases.
+  bool linear_biases = false;     // The output and feed-forward projections too.
   bool scale_embeddings = false;  // Embeddings multiplied by sqrt(dim) (Gemma).
   bool post_norms = false;        // Norms on the attention and FFN outputs (Gemma 2).
   // Which layers use the sliding window when the file sets one (ModelConfig), and the window

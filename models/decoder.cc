@@ -8,7 +8,9 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/embedding.h"
 #include "engine/ops/last_row.h"
+#include "engine/ops/layer_norm.h"
 #include "engine/ops/matmul.h"
+#include "engine/ops/position_embedding.h"
 #include "engine/ops/rms_norm.h"
 #include "engine/ops/rope.h"
 
@@ -22,10 +24,9 @@ absl::Status CheckBuildable(const io::ModelConfig& c, const std::string& source)
                                                  "' needs ", what,
                                                  ", which the engine cannot build yet"));
   };
-  if (c.norm != io::NormKind::kRms) return lacking("LayerNorm");
-  if (c.feed_forward == io::FeedForwardKind::kGelu) return lacking("an ungated GELU feed-forward");
-  if (c.positions != io::PositionKind::kRotary) return lacking("learned positions");
-  if (c.head_dim() % 2 != 0) return lacking("rotary positions over an odd head size");
+  if (c.positions == io::PositionKind::kRotary && c.head_dim() % 2 != 0) {
+    return lacking("rotary positions over an odd head size");
+  }
   return absl::OkStatus();
 }
 
@@ -57,6 +58,13 @@ class DecoderBuilder {
                            g.AddConstant("token_embd.weight", Weight("token_embd.weight")));
     FAVOR_ASSIGN_OR_RETURN(ValueId x,
                            g.Add("embed", std::make_shared<EmbeddingOp>(), {table, tokens}));
+    if (c.positions == io::PositionKind::kLearned) {
+      FAVOR_ASSIGN_OR_RETURN(Tensor learned, AsF32(Weight("position_embd.weight")));
+      FAVOR_ASSIGN_OR_RETURN(const ValueId positions,
+                             g.AddConstant("position_embd.weight", std::move(learned)));
+      FAVOR_ASSIGN_OR_RETURN(
+          x, g.Add("positions", std::make_shared<PositionEmbeddingOp>(), {x, positions}));
+    }
     if (c.embedding_scale != 1.0f) {
       FAVOR_ASSIGN_OR_RETURN(
           x,
@@ -96,6 +104,7 @@ class DecoderBuilder {
     auto gated = std::make_shared<ElementwiseOp>(c.feed_forward == io::FeedForwardKind::kGeGlu
                                                      ? ElementwiseKind::kGeGlu
                                                      : ElementwiseKind::kSwiGlu);
+    auto gelu = std::make_shared<ElementwiseOp>(ElementwiseKind::kGelu);
     const std::string gated_name =
         c.feed_forward == io::FeedForwardKind::kGeGlu ? "ffn_geglu" : "ffn_swiglu";
     for (int64_t l = 0; l < c.n_layers; ++l) {
@@ -105,8 +114,11 @@ class DecoderBuilder {
       FAVOR_ASSIGN_OR_RETURN(const ValueId q_proj, Linear(p + "attn_q", h));
       FAVOR_ASSIGN_OR_RETURN(const ValueId k_proj, Linear(p + "attn_k", h));
       FAVOR_ASSIGN_OR_RETURN(const ValueId v, Linear(p + "attn_v", h));
-      FAVOR_ASSIGN_OR_RETURN(const ValueId q, g.Add(p + "rope_q", rope_q, {q_proj}));
-      FAVOR_ASSIGN_OR_RETURN(const ValueId k, g.Add(p + "rope_k", rope_k, {k_proj}));
+      ValueId q = q_proj, k = k_proj;
+      if (c.positions == io::PositionKind::kRotary) {
+        FAVOR_ASSIGN_OR_RETURN(q, g.Add(p + "rope_q", rope_q, {q_proj}));
+        FAVOR_ASSIGN_OR_RETURN(k, g.Add(p + "rope_k", rope_k, {k_proj}));
+      }
       FAVOR_ASSIGN_OR_RETURN(const ValueId a, g.Add(p + "attention", attention, {q, k, v}));
       FAVOR_ASSIGN_OR_RETURN(ValueId o, Linear(p + "attn_output", a));
       if (c.post_norms) {
@@ -114,9 +126,14 @@ class DecoderBuilder {
       }
       FAVOR_ASSIGN_OR_RETURN(x, g.Add(p + "attn_residual", add, {x, o}));
       FAVOR_ASSIGN_OR_RETURN(const ValueId f, Norm(p + "ffn_norm", x));
-      FAVOR_ASSIGN_OR_RETURN(const ValueId gate, Linear(p + "ffn_gate", f));
       FAVOR_ASSIGN_OR_RETURN(const ValueId up, Linear(p + "ffn_up", f));
-      FAVOR_ASSIGN_OR_RETURN(const ValueId act, g.Add(p + gated_name, gated, {gate, up}));
+      ValueId act;
+      if (c.feed_forward == io::FeedForwardKind::kGelu) {
+        FAVOR_ASSIGN_OR_RETURN(act, g.Add(p + "ffn_gelu", gelu, {up}));
+      } else {
+        FAVOR_ASSIGN_OR_RETURN(const ValueId gate, Linear(p + "ffn_gate", f));
+        FAVOR_ASSIGN_OR_RETURN(act, g.Add(p + gated_name, gated, {gate, up}));
+      }
       FAVOR_ASSIGN_OR_RETURN(ValueId down, Linear(p + "ffn_down", act));
       if (c.post_norms) {
         FAVOR_ASSIGN_OR_RETURN(down, Norm(p + "post_ffw_norm", down));
@@ -143,6 +160,13 @@ class DecoderBuilder {
 
   absl::StatusOr<ValueId> Norm(const std::string& name, ValueId x) {
     FAVOR_ASSIGN_OR_RETURN(Tensor weight, AsF32(Weight(name + ".weight")));
+    if (model_.config.norm == io::NormKind::kLayer) {
+      FAVOR_ASSIGN_OR_RETURN(Tensor bias, AsF32(Weight(name + ".bias")));
+      FAVOR_ASSIGN_OR_RETURN(const ValueId w,
+                             graph_->AddConstant(name + ".weight", std::move(weight)));
+      FAVOR_ASSIGN_OR_RETURN(const ValueId b, graph_->AddConstant(name + ".bias", std::move(bias)));
+      return graph_->Add(name, std::make_shared<LayerNormOp>(model_.config.norm_eps), {x, w, b});
+    }
     if (model_.config.norm_adds_one) {
       // Gemma's (1 + w), folded into a copy once (the file's tensor may be a read-only mapping).
       FAVOR_ASSIGN_OR_RETURN(Tensor shifted, Tensor::Allocate(DType::kF32, weight.shape()));
@@ -188,6 +212,11 @@ std::vector<TensorSlot> DecoderTensors(const io::ModelConfig& c) {
       // RoPE scaling's per-frequency divisors (Llama 3.1+).
       {"rope_freqs.weight", Shape{c.head_dim() / 2}, /*optional=*/true},
   };
+  if (c.positions == io::PositionKind::kLearned) {
+    slots.push_back({"position_embd.weight", Shape{c.max_seq_len, c.dim}});
+  }
+  const bool layer_norm = c.norm == io::NormKind::kLayer;
+  if (layer_norm) slots.push_back({"output_norm.bias", Shape{c.dim}});
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const std::string p = absl::StrCat("blk.", l, ".");
     for (const TensorSlot& slot : std::initializer_list<TensorSlot>{
@@ -197,11 +226,17 @@ std::vector<TensorSlot> DecoderTensors(const io::ModelConfig& c) {
              {p + "attn_v.weight", Shape{kv_dim, c.dim}},
              {p + "attn_output.weight", Shape{c.dim, q_dim}},
              {p + "ffn_norm.weight", Shape{c.dim}},
-             {p + "ffn_gate.weight", Shape{c.hidden_dim, c.dim}},
-             {p + "ffn_up.weight", Shape{c.hidden_dim, c.dim}},
-             {p + "ffn_down.weight", Shape{c.dim, c.hidden_dim}},
          }) {
       slots.push_back(slot);
+    }
+    if (c.feed_forward != io::FeedForwardKind::kGelu) {
+      slots.push_back({p + "ffn_gate.weight", Shape{c.hidden_dim, c.dim}});
+    }
+    slots.push_back({p + "ffn_up.weight", Shape{c.hidden_dim, c.dim}});
+    slots.push_back({p + "ffn_down.weight", Shape{c.dim, c.hidden_dim}});
+    if (layer_norm) {
+      slots.push_back({p + "attn_norm.bias", Shape{c.dim}});
+      slots.push_back({p + "ffn_norm.bias", Shape{c.dim}});
     }
     if (c.post_norms) {
       slots.push_back({p + "post_attention_norm.weight", Shape{c.dim}});
@@ -211,6 +246,11 @@ std::vector<TensorSlot> DecoderTensors(const io::ModelConfig& c) {
       slots.push_back({p + "attn_q.bias", Shape{q_dim}});
       slots.push_back({p + "attn_k.bias", Shape{kv_dim}});
       slots.push_back({p + "attn_v.bias", Shape{kv_dim}});
+    }
+    if (c.linear_biases) {
+      slots.push_back({p + "attn_output.bias", Shape{c.dim}});
+      slots.push_back({p + "ffn_up.bias", Shape{c.hidden_dim}});
+      slots.push_back({p + "ffn_down.bias", Shape{c.dim}});
     }
   }
   return slots;

@@ -52,7 +52,13 @@ int Inspect(int argc, char** argv) {
   traits.push_back(c.feed_forward == io::FeedForwardKind::kGeGlu  ? "GeGLU feed-forward"
                    : c.feed_forward == io::FeedForwardKind::kGelu ? "GELU feed-forward"
                                                                   : "SwiGLU feed-forward");
-  if (c.attention_bias) traits.push_back("q/k/v biases");
+  if (c.norm == io::NormKind::kLayer) traits.push_back("LayerNorm");
+  if (c.positions == io::PositionKind::kLearned) traits.push_back("learned absolute positions");
+  if (c.linear_biases) {
+    traits.push_back("biases on every projection");
+  } else if (c.attention_bias) {
+    traits.push_back("q/k/v biases");
+  }
   if (c.norm_adds_one) traits.push_back("norms scale by (1 + w)");
   if (c.post_norms) traits.push_back("post-attention and post-FFN norms");
   if (c.embedding_scale != 1.0f) {

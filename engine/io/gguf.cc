@@ -501,7 +501,11 @@ absl::StatusOr<ModelFile> ParseGguf(std::shared_ptr<const Storage> file, const s
   FAVOR_ASSIGN_OR_RETURN(c.n_heads, gguf.Integer(a + "attention.head_count", std::nullopt));
   FAVOR_ASSIGN_OR_RETURN(c.n_kv_heads, gguf.Integer(a + "attention.head_count_kv", c.n_heads));
   FAVOR_ASSIGN_OR_RETURN(c.max_seq_len, gguf.Integer(a + "context_length", 2048));
-  FAVOR_ASSIGN_OR_RETURN(const double eps, gguf.Real(a + "attention.layer_norm_rms_epsilon", 1e-5));
+  // RMSNorm models give layer_norm_rms_epsilon, LayerNorm ones (GPT-2) layer_norm_epsilon.
+  FAVOR_ASSIGN_OR_RETURN(const double layer_norm_eps,
+                         gguf.Real(a + "attention.layer_norm_epsilon", 1e-5));
+  FAVOR_ASSIGN_OR_RETURN(const double eps,
+                         gguf.Real(a + "attention.layer_norm_rms_epsilon", layer_norm_eps));
   if (!(eps > 0.0 && eps < 1.0)) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": invalid rms eps ", eps));
   }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <span>
@@ -35,15 +36,35 @@ absl::StatusOr<Json> ReadJsonFile(const std::string& path) {
 
 using NamePair = std::pair<absl::string_view, absl::string_view>;
 
+// How a family names its tensors and its config.json keys, where it differs from Llama's.
+struct HuggingFaceNaming {
+  absl::string_view layer_prefix = "model.layers.";
+  // Whole-model tensors: Hugging Face's name (without .weight/.bias) -> GGUF's.
+  std::span<const NamePair> globals;
+  // Layer parts whose names differ from Llama's (looked up first).
+  std::span<const NamePair> layer_parts;
+  // Layer buffers that are not parameters (GPT-2's causal mask "attn.bias").
+  std::span<const absl::string_view> ignored_parts;
+  // Canonical parts stored as Conv1D weights [in, out] (GPT-2): transposed at load.
+  std::span<const absl::string_view> transposed_parts;
+  // config.json keys: the standard name -> the family's (GPT-2's n_embd for hidden_size).
+  std::span<const NamePair> config_keys;
+  // intermediate_size when config.json leaves it null: this multiple of hidden_size (GPT-2: 4).
+  int64_t default_ffn_multiple = 0;
+};
+
+constexpr NamePair kLlamaGlobals[] = {
+    {"model.embed_tokens", "token_embd"}, {"model.norm", "output_norm"}, {"lm_head", "output"}};
+constexpr HuggingFaceNaming kLlamaNaming = {.globals = kLlamaGlobals};
+
 // Hugging Face's names for the architectures (config.json "architectures" and "model_type") and
-// GGUF's, which the engine uses; per architecture, the layer parts whose names differ from
-// Llama's, and whether config.json's sliding_window applies (Qwen2's does only with
-// use_sliding_window, refused below).
+// GGUF's, which the engine uses; per architecture, its naming, and whether config.json's
+// sliding_window applies (Qwen2's does only with use_sliding_window, refused below).
 struct HuggingFaceArchitecture {
   absl::string_view model_class;
   absl::string_view model_type;
   absl::string_view name;
-  std::span<const NamePair> layer_parts = {};
+  const HuggingFaceNaming* naming = &kLlamaNaming;
   bool sliding_window = false;
 };
 
@@ -54,25 +75,52 @@ constexpr NamePair kGemma2Parts[] = {
     {"pre_feedforward_layernorm", "ffn_norm"},
     {"post_feedforward_layernorm", "post_ffw_norm"},
 };
+constexpr HuggingFaceNaming kGemma2Naming = {.globals = kLlamaGlobals, .layer_parts = kGemma2Parts};
 // Phi-3's fused matrices, under GGUF's names (split by models::ApplyArchitecture).
 constexpr NamePair kPhi3Parts[] = {
     {"self_attn.qkv_proj", "attn_qkv"},
     {"mlp.gate_up_proj", "ffn_up"},
 };
+constexpr HuggingFaceNaming kPhi3Naming = {.globals = kLlamaGlobals, .layer_parts = kPhi3Parts};
+// GPT-2 (transformers' GPT2LMHeadModel; the "transformer." prefix is optional, as the original
+// checkpoints lack it): Conv1D weights stored [in, out], its own config keys.
+constexpr NamePair kGpt2Globals[] = {{"wte", "token_embd"},
+                                     {"wpe", "position_embd"},
+                                     {"ln_f", "output_norm"},
+                                     {"lm_head", "output"}};
+constexpr NamePair kGpt2Parts[] = {
+    {"ln_1", "attn_norm"}, {"attn.c_attn", "attn_qkv"}, {"attn.c_proj", "attn_output"},
+    {"ln_2", "ffn_norm"},  {"mlp.c_fc", "ffn_up"},      {"mlp.c_proj", "ffn_down"},
+};
+constexpr absl::string_view kGpt2Buffers[] = {"attn", "attn.masked"};  // attn.bias, masked_bias
+constexpr absl::string_view kGpt2Conv1D[] = {"attn_qkv", "attn_output", "ffn_up", "ffn_down"};
+constexpr NamePair kGpt2ConfigKeys[] = {
+    {"hidden_size", "n_embd"},         {"num_hidden_layers", "n_layer"},
+    {"num_attention_heads", "n_head"}, {"max_position_embeddings", "n_positions"},
+    {"intermediate_size", "n_inner"},  {"rms_norm_eps", "layer_norm_epsilon"},
+};
+constexpr HuggingFaceNaming kGpt2Naming = {.layer_prefix = "h.",
+                                           .globals = kGpt2Globals,
+                                           .layer_parts = kGpt2Parts,
+                                           .ignored_parts = kGpt2Buffers,
+                                           .transposed_parts = kGpt2Conv1D,
+                                           .config_keys = kGpt2ConfigKeys,
+                                           .default_ffn_multiple = 4};
 
 constexpr HuggingFaceArchitecture kHuggingFaceArchitectures[] = {
     {"LlamaForCausalLM", "llama", "llama"},
-    {"MistralForCausalLM", "mistral", "llama", {}, /*sliding_window=*/true},
+    {"MistralForCausalLM", "mistral", "llama", &kLlamaNaming, /*sliding_window=*/true},
     {"Qwen2ForCausalLM", "qwen2", "qwen2"},
     {"GemmaForCausalLM", "gemma", "gemma"},
-    {"Gemma2ForCausalLM", "gemma2", "gemma2", kGemma2Parts, /*sliding_window=*/true},
-    {"Phi3ForCausalLM", "phi3", "phi3", kPhi3Parts, /*sliding_window=*/true},
+    {"Gemma2ForCausalLM", "gemma2", "gemma2", &kGemma2Naming, /*sliding_window=*/true},
+    {"Phi3ForCausalLM", "phi3", "phi3", &kPhi3Naming, /*sliding_window=*/true},
+    {"GPT2LMHeadModel", "gpt2", "gpt2", &kGpt2Naming},
 };
 
 // Maps Hugging Face names to the canonical GGUF-style ones, weights and biases alike (the
 // decoder refuses a tensor it would not read, so a bias is never dropped silently); "" for
 // buffers that are not parameters (rotary inverse frequencies, say).
-std::string CanonicalName(const std::string& name, const HuggingFaceArchitecture& architecture) {
+std::string CanonicalName(const std::string& name, const HuggingFaceNaming& naming) {
   static const NamePair kLayerParts[] = {
       {"input_layernorm", "attn_norm"}, {"post_attention_layernorm", "ffn_norm"},
       {"self_attn.q_proj", "attn_q"},   {"self_attn.k_proj", "attn_k"},
@@ -88,23 +136,55 @@ std::string CanonicalName(const std::string& name, const HuggingFaceArchitecture
     }
   }
   if (suffix.empty()) return "";
-  if (base == "model.embed_tokens") return "token_embd" + suffix;
-  if (base == "model.norm") return "output_norm" + suffix;
-  if (base == "lm_head") return "output" + suffix;
-  constexpr absl::string_view kPrefix = "model.layers.";
-  if (!absl::StartsWith(base, kPrefix)) return "";
-  const std::string rest = base.substr(kPrefix.size());
+  if (naming.layer_prefix == "h." && absl::StartsWith(base, "transformer.")) {
+    base = base.substr(std::string_view("transformer.").size());  // GPT-2's optional prefix.
+  }
+  for (const auto& [hf, canonical] : naming.globals) {
+    if (base == hf) return absl::StrCat(canonical, suffix);
+  }
+  if (!absl::StartsWith(base, naming.layer_prefix)) return "";
+  const std::string rest = base.substr(naming.layer_prefix.size());
   const size_t dot = rest.find('.');
   int64_t layer = 0;
   if (dot == std::string::npos || !absl::SimpleAtoi(rest.substr(0, dot), &layer)) return "";
   const std::string part = rest.substr(dot + 1);
-  for (const auto& [hf, canonical] : architecture.layer_parts) {
+  for (const absl::string_view ignored : naming.ignored_parts) {
+    if (part == ignored) return "";
+  }
+  for (const auto& [hf, canonical] : naming.layer_parts) {
     if (part == hf) return absl::StrCat("blk.", layer, ".", canonical, suffix);
   }
   for (const auto& [hf, canonical] : kLayerParts) {
     if (part == hf) return absl::StrCat("blk.", layer, ".", canonical, suffix);
   }
   return absl::StrCat("blk.", layer, ".", part, suffix);  // Unknown: the decoder names it.
+}
+
+bool IsConv1DWeight(const std::string& canonical, const HuggingFaceNaming& naming) {
+  for (const absl::string_view part : naming.transposed_parts) {
+    if (absl::EndsWith(canonical, absl::StrCat(".", part, ".weight"))) return true;
+  }
+  return false;
+}
+
+// A [rows, cols] matrix as [cols, rows], copied (Conv1D weights to PyTorch Linear's layout).
+absl::StatusOr<Tensor> Transposed(const Tensor& matrix) {
+  const int64_t rows = matrix.dim(0), cols = matrix.dim(1);
+  FAVOR_ASSIGN_OR_RETURN(Tensor out, Tensor::Allocate(matrix.dtype(), Shape{cols, rows}));
+  const int64_t size = ElementSize(matrix.dtype());
+  if (size <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot transpose a matrix of block-quantized ", matrix.DebugString()));
+  }
+  const auto* in = static_cast<const std::byte*>(matrix.raw_data());
+  auto* to = static_cast<std::byte*>(out.mutable_raw_data());
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      std::memcpy(to + (c * rows + r) * size, in + (r * cols + c) * size,
+                  static_cast<size_t>(size));
+    }
+  }
+  return out;
 }
 
 absl::Status LoadSafetensorsFile(const std::string& path, ModelFile& model) {
@@ -133,7 +213,7 @@ absl::Status ParseSafetensors(std::shared_ptr<const Storage> file, const std::st
       break;
     }
   }
-  const HuggingFaceArchitecture& architecture = *found;
+  const HuggingFaceNaming& naming = *found->naming;
   const uint64_t data_start = 8 + header_bytes;
   const uint64_t data_size = file->size() - data_start;
   for (const auto& [name, entry] : json.object()) {
@@ -175,10 +255,19 @@ absl::Status ParseSafetensors(std::shared_ptr<const Storage> file, const std::st
                                                 ") do not fit ", bytes, " bytes within the ",
                                                 data_size, " bytes of data"));
     }
-    const std::string canonical = CanonicalName(name, architecture);
+    const std::string canonical = CanonicalName(name, naming);
     if (canonical.empty()) continue;  // e.g. rotary_emb.inv_freq: recomputed by the engine.
     FAVOR_ASSIGN_OR_RETURN(
         Tensor tensor, ViewOrCopy(file, data_start + static_cast<uint64_t>(begin), dtype, shape));
+    if (IsConv1DWeight(canonical, naming)) {
+      if (tensor.rank() != 2) {
+        return absl::InvalidArgumentError(absl::StrCat(what,
+                                                       ": a Conv1D weight must be a matrix, "
+                                                       "got ",
+                                                       tensor.DebugString()));
+      }
+      FAVOR_ASSIGN_OR_RETURN(tensor, Transposed(tensor));
+    }
     if (!model.tensors.emplace(canonical, std::move(tensor)).second) {
       return absl::InvalidArgumentError(absl::StrCat(what, ": duplicate tensor"));
     }
@@ -314,17 +403,32 @@ absl::Status ParseHuggingFaceConfig(const Json& config, const std::string& confi
   }
   ModelConfig& c = model.config;
   c.architecture = architecture;
-  FAVOR_ASSIGN_OR_RETURN(c.dim, RequiredInt(config, "hidden_size", config_path));
-  FAVOR_ASSIGN_OR_RETURN(c.n_layers, RequiredInt(config, "num_hidden_layers", config_path));
-  FAVOR_ASSIGN_OR_RETURN(c.n_heads, RequiredInt(config, "num_attention_heads", config_path));
+  // The family's name for a standard config key (GPT-2's n_embd for hidden_size).
+  const auto config_key = [&](absl::string_view standard) {
+    for (const auto& [name, theirs] : found->naming->config_keys) {
+      if (name == standard) return theirs;
+    }
+    return standard;
+  };
+  FAVOR_ASSIGN_OR_RETURN(c.dim, RequiredInt(config, config_key("hidden_size"), config_path));
+  FAVOR_ASSIGN_OR_RETURN(c.n_layers,
+                         RequiredInt(config, config_key("num_hidden_layers"), config_path));
+  FAVOR_ASSIGN_OR_RETURN(c.n_heads,
+                         RequiredInt(config, config_key("num_attention_heads"), config_path));
   FAVOR_ASSIGN_OR_RETURN(c.n_kv_heads,
                          OptionalInt(config, "num_key_value_heads", c.n_heads, config_path));
-  FAVOR_ASSIGN_OR_RETURN(c.hidden_dim, RequiredInt(config, "intermediate_size", config_path));
+  if (const int64_t multiple = found->naming->default_ffn_multiple; multiple > 0) {
+    FAVOR_ASSIGN_OR_RETURN(c.hidden_dim, OptionalInt(config, config_key("intermediate_size"),
+                                                     multiple * c.dim, config_path));
+  } else {
+    FAVOR_ASSIGN_OR_RETURN(c.hidden_dim,
+                           RequiredInt(config, config_key("intermediate_size"), config_path));
+  }
   FAVOR_ASSIGN_OR_RETURN(c.vocab_size, RequiredInt(config, "vocab_size", config_path));
-  FAVOR_ASSIGN_OR_RETURN(c.max_seq_len,
-                         OptionalInt(config, "max_position_embeddings", 2048, config_path));
-  FAVOR_ASSIGN_OR_RETURN(const double eps,
-                         OptionalNumber(config, "rms_norm_eps", 1e-6, 1e-30, 0.5, config_path));
+  FAVOR_ASSIGN_OR_RETURN(
+      c.max_seq_len, OptionalInt(config, config_key("max_position_embeddings"), 2048, config_path));
+  FAVOR_ASSIGN_OR_RETURN(const double eps, OptionalNumber(config, config_key("rms_norm_eps"), 1e-6,
+                                                          1e-30, 0.5, config_path));
   c.norm_eps = static_cast<float>(eps);
   FAVOR_ASSIGN_OR_RETURN(c.attention_head_dim, OptionalInt(config, "head_dim", 0, config_path));
   FAVOR_ASSIGN_OR_RETURN(c.rope_theta,

@@ -6,9 +6,9 @@
 // when the output head is tied to the embedding), and per layer N: blk.N.attn_norm.weight,
 // blk.N.attn_{q,k,v,output}.weight, blk.N.ffn_norm.weight, blk.N.ffn_{gate,up,down}.weight, and
 // where the architecture has them blk.N.post_attention_norm.weight, blk.N.post_ffw_norm.weight
-// (Gemma 2), biases as .bias. Fused matrices (blk.N.attn_qkv.weight; Phi-3's ffn_up holding gate
-// and up) are split into the separate ones by models::ApplyArchitecture. Matrices are [out, in]
-// (row-major), as PyTorch Linear stores them.
+// (Gemma 2), position_embd.weight (GPT-2's learned positions), biases as .bias. Fused matrices
+// (blk.N.attn_qkv.weight; Phi-3's ffn_up holding gate and up) are split into the separate ones by
+// models::ApplyArchitecture. Matrices are [out, in] (row-major), as PyTorch Linear stores them.
 #pragma once
 
 #include <cstdint>
@@ -60,6 +60,7 @@ struct ModelConfig {
   bool tied_embeddings = false;
   float embedding_scale = 1.0f;  // Gemma multiplies the embeddings by sqrt(dim).
   bool attention_bias = false;   // Biases on the q, k and v projections (Qwen2).
+  bool linear_biases = false;    // Biases on the output and feed-forward projections too (GPT-2).
   bool post_norms = false;       // Norms of the attention and FFN outputs too (Gemma 2).
   // Sliding-window attention (Mistral, Phi-3, Gemma 2): a local layer's query sees the last
   // `sliding_window` keys, itself included; 0: none. Which layers are local:

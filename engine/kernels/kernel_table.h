@@ -32,6 +32,9 @@ struct KernelTable {
   void (*mul)(const float* a, const float* b, float* out, int64_t n);
   // out = x / rms(x) * weight, rms = sqrt(mean(x^2) + eps).
   void (*rms_norm)(const float* x, const float* weight, float* out, int64_t n, float eps);
+  // out = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias (LayerNorm; GPT-2).
+  void (*layer_norm)(const float* x, const float* weight, const float* bias, float* out, int64_t n,
+                     float eps);
   // out = x * sigmoid(x).
   void (*silu)(const float* x, float* out, int64_t n);
   // out = silu(gate) * up.

@@ -1,4 +1,4 @@
-// Row normalisations: RMSNorm and softmax, compiled once per ISA.
+// Row normalisations: RMSNorm, LayerNorm and softmax, compiled once per ISA.
 
 #include <math.h>  // INFINITY only: no C++ inline math in per-ISA code (see vec.h).
 
@@ -26,6 +26,42 @@ void RmsNorm(const float* x, const float* weight, float* out, int64_t n, float e
   if (i < n) {
     const int64_t r = n - i;
     StoreTail(out + i, LoadTail(x + i, r) * inv_rms * LoadTail(weight + i, r), r);
+  }
+}
+
+void LayerNorm(const float* x, const float* weight, const float* bias, float* out, int64_t n,
+               float eps) {
+  // Two passes (the mean, then the variance around it): the one-pass E[x^2] - E[x]^2 cancels
+  // badly on rows with a large mean. The mean is summed relative to x[0], so that a large common
+  // offset does not swamp the float sum either.
+  const VecF32 shift = Set1(x[0]);
+  VecF32 acc = Set1(0.0f);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) acc = acc + (Load(x + i) - shift);
+  if (i < n) acc = acc + (LoadTailFill(x + i, n - i, x[0]) - shift);
+  const float mean_value = x[0] + ReduceSum(acc) / static_cast<float>(n);
+  const VecF32 mean = Set1(mean_value);
+  acc = Set1(0.0f);
+  for (i = 0; i + kLanes <= n; i += kLanes) {
+    const VecF32 d = Load(x + i) - mean;
+    acc = Fma(d, d, acc);
+  }
+  if (i < n) {
+    // Lanes past the tail load as 0 and would add mean^2 each: masked by filling with the mean.
+    const VecF32 d = LoadTailFill(x + i, n - i, mean_value) - mean;
+    acc = Fma(d, d, acc);
+  }
+  const float variance = ReduceSum(acc) / static_cast<float>(n);
+  const VecF32 inv_std = Set1(1.0f / __builtin_sqrtf(variance + eps));
+  for (i = 0; i + kLanes <= n; i += kLanes) {
+    Store(out + i, Fma((Load(x + i) - mean) * inv_std, Load(weight + i), Load(bias + i)));
+  }
+  if (i < n) {
+    const int64_t r = n - i;
+    StoreTail(
+        out + i,
+        Fma((LoadTail(x + i, r) - mean) * inv_std, LoadTail(weight + i, r), LoadTail(bias + i, r)),
+        r);
   }
 }
 

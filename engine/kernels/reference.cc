@@ -23,6 +23,20 @@ void RmsNorm(const float* x, const float* weight, float* out, int64_t n, float e
   for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(x[i] * inv_rms * weight[i]);
 }
 
+void LayerNorm(const float* x, const float* weight, const float* bias, float* out, int64_t n,
+               float eps) {
+  double mean = 0.0;
+  for (int64_t i = 0; i < n; ++i) mean += x[i];
+  mean /= static_cast<double>(n);
+  double variance = 0.0;
+  for (int64_t i = 0; i < n; ++i) variance += (x[i] - mean) * (x[i] - mean);
+  variance /= static_cast<double>(n);
+  const double inv_std = 1.0 / std::sqrt(variance + eps);
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = static_cast<float>((x[i] - mean) * inv_std * weight[i] + bias[i]);
+  }
+}
+
 void Silu(const float* x, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     out[i] = static_cast<float>(x[i] / (1.0 + std::exp(-double{x[i]})));

@@ -11,6 +11,8 @@ namespace favor::kernels::reference {
 void Add(const float* a, const float* b, float* out, int64_t n);
 void Mul(const float* a, const float* b, float* out, int64_t n);
 void RmsNorm(const float* x, const float* weight, float* out, int64_t n, float eps);
+void LayerNorm(const float* x, const float* weight, const float* bias, float* out, int64_t n,
+               float eps);
 void Silu(const float* x, float* out, int64_t n);
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n);
 void Gelu(const float* x, float* out, int64_t n);

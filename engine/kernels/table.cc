@@ -15,6 +15,7 @@ const KernelTable& Table() {
     .add = &Add,
     .mul = &Mul,
     .rms_norm = &RmsNorm,
+    .layer_norm = &LayerNorm,
     .silu = &Silu,
     .swiglu = &SwiGlu,
     .gelu = &Gelu,

@@ -223,6 +223,22 @@ TEST_P(KernelTest, RmsNorm) {
   }
 }
 
+// LayerNorm on rows centred far from zero (a mean of 100 over a spread of 3): a one-pass variance
+// would lose most digits there; n = 1 has zero variance and gives the bias.
+TEST_P(KernelTest, LayerNorm) {
+  for (int64_t n : kSizes) {
+    for (float center : {0.0f, 100.0f}) {
+      const auto x = RandomVector(n, 6, center - 3.0f, center + 3.0f);
+      const auto w = RandomVector(n, 7, 0.5f, 1.5f), b = RandomVector(n, 8, -1.0f, 1.0f);
+      std::vector<float> out(static_cast<size_t>(n)), expected(static_cast<size_t>(n));
+      k().layer_norm(x.data(), w.data(), b.data(), out.data(), n, 1e-5f);
+      reference::LayerNorm(x.data(), w.data(), b.data(), expected.data(), n, 1e-5f);
+      EXPECT_LT(NormalizedError(out, expected), center == 0.0f ? kTolerance : 2e-5)
+          << "n=" << n << " center=" << center;
+    }
+  }
+}
+
 TEST_P(KernelTest, Dot) {
   for (int64_t n : kSizes) {
     const auto a = RandomVector(n, 8), b = RandomVector(n, 9);

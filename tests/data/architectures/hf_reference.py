@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # A float64 reference forward pass of a Hugging Face model directory (config.json and
 # model.safetensors), written from the transformers model definitions of each family (Llama,
-# Mistral, Qwen2, Gemma, Gemma 2, Phi-3): an oracle independent of both favor and llama.cpp.
+# Mistral, Qwen2, Gemma, Gemma 2, Phi-3, GPT-2): an oracle independent of both favor and llama.cpp.
 #   /usr/bin/python3 hf_reference.py DIRECTORY 1,15,27,...
 # prints the logits of every position, one line each, as `favor logits` does. Needs numpy.
 import json
@@ -73,10 +73,50 @@ def rotate(x, positions, inv):
     return x * cos + rotated * sin
 
 
+def layer_norm(x, weight, bias, eps):
+    centred = x - x.mean(axis=-1, keepdims=True)
+    return centred / np.sqrt(np.mean(centred ** 2, axis=-1, keepdims=True) + eps) * weight + bias
+
+
+def causal_attention(q, k, v, scale):
+    """q: [T, heads, d], k and v: [T, kv_heads, d]; plain causal softmax attention."""
+    T, heads, d = q.shape
+    out = np.zeros_like(q)
+    for head in range(heads):
+        g = head // (heads // k.shape[1])
+        scores = (q[:, head] @ k[:, g].T) * scale
+        scores = np.where(np.tri(T, dtype=bool), scores, -np.inf)
+        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+        out[:, head] = (scores / scores.sum(axis=1, keepdims=True)) @ v[:, g]
+    return out.reshape(T, heads * d)
+
+
+def gpt2_forward(config, w, ids):
+    """transformers' GPT2LMHeadModel: Conv1D weights [in, out] (x @ W + b), gelu_new."""
+    w = {name.removeprefix("transformer."): value for name, value in w.items()}
+    dim, heads, eps = config["n_embd"], config["n_head"], config["layer_norm_epsilon"]
+    T = len(ids)
+    x = w["wte.weight"][ids] + w["wpe.weight"][:T]
+    for layer in range(config["n_layer"]):
+        p = f"h.{layer}."
+        h = layer_norm(x, w[p + "ln_1.weight"], w[p + "ln_1.bias"], eps)
+        qkv = h @ w[p + "attn.c_attn.weight"] + w[p + "attn.c_attn.bias"]
+        q, k, v = (part.reshape(T, heads, dim // heads) for part in np.split(qkv, 3, axis=-1))
+        attention = causal_attention(q, k, v, (dim // heads) ** -0.5)
+        x = x + attention @ w[p + "attn.c_proj.weight"] + w[p + "attn.c_proj.bias"]
+        h = layer_norm(x, w[p + "ln_2.weight"], w[p + "ln_2.bias"], eps)
+        h = gelu_tanh(h @ w[p + "mlp.c_fc.weight"] + w[p + "mlp.c_fc.bias"])
+        x = x + h @ w[p + "mlp.c_proj.weight"] + w[p + "mlp.c_proj.bias"]
+    x = layer_norm(x, w["ln_f.weight"], w["ln_f.bias"], eps)
+    return x @ w.get("lm_head.weight", w["wte.weight"]).T
+
+
 def forward(directory, ids):
     config = json.load(open(f"{directory}/config.json"))
     w = read_safetensors(f"{directory}/model.safetensors")
     kind = config["model_type"]
+    if kind == "gpt2":
+        return gpt2_forward(config, w, ids)
     gemma = kind in ("gemma", "gemma2")
     dim, layers = config["hidden_size"], config["num_hidden_layers"]
     heads = config["num_attention_heads"]

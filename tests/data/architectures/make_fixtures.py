@@ -269,6 +269,83 @@ def family(path, rng, model_type, model_class, layers=2, dim=64, heads=4, kv_hea
     return directory
 
 
+def gpt2(path, rng, dim=32, layers=2, heads=4, vocab=272, context=128):
+    """GPT-2: LayerNorm, GELU, learned positions, biases everywhere, fused c_attn. The GGUF is
+    what llama.cpp's converter writes (Conv1D weights transposed to [out, in], the tied output
+    head written out as output.weight); the Hugging Face directory keeps transformers' Conv1D
+    [in, out] weights and GPT-2's config keys, with the 'transformer.' prefix."""
+    ffn = 4 * dim
+    tensors = {}
+
+    def t(name, *shape, scale=0.08, base=0.0):
+        tensors[name] = (base + scale * rng.standard_normal(shape)).astype(np.float32)
+
+    t("token_embd.weight", vocab, dim, scale=0.5)
+    t("position_embd.weight", context, dim, scale=0.3)
+    t("output_norm.weight", dim, scale=0.1, base=1.0)
+    t("output_norm.bias", dim, scale=0.1)
+    for i in range(layers):
+        p = f"blk.{i}."
+        t(p + "attn_norm.weight", dim, scale=0.1, base=1.0)
+        t(p + "attn_norm.bias", dim, scale=0.1)
+        t(p + "attn_qkv.weight", 3 * dim, dim, scale=0.2)
+        t(p + "attn_qkv.bias", 3 * dim, scale=0.3)
+        t(p + "attn_output.weight", dim, dim)
+        t(p + "attn_output.bias", dim, scale=0.1)
+        t(p + "ffn_norm.weight", dim, scale=0.1, base=1.0)
+        t(p + "ffn_norm.bias", dim, scale=0.1)
+        t(p + "ffn_up.weight", ffn, dim, scale=0.2)
+        t(p + "ffn_up.bias", ffn, scale=0.1)
+        t(p + "ffn_down.weight", dim, ffn)
+        t(p + "ffn_down.bias", dim, scale=0.1)
+    w = gguf.GGUFWriter(path, "gpt2")
+    w.add_context_length(context)
+    w.add_embedding_length(dim)
+    w.add_block_count(layers)
+    w.add_feed_forward_length(ffn)
+    w.add_head_count(heads)
+    w.add_layer_norm_eps(1e-5)
+    vocab_tokens, merges = byte_vocabulary(w, vocab)
+    for name, array in tensors.items():
+        w.add_tensor(name, array)
+        if name == "token_embd.weight":
+            w.add_tensor("output.weight", array)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    hf_names = {"token_embd": "wte", "position_embd": "wpe", "output_norm": "ln_f"}
+    hf_parts = {"attn_norm": "ln_1", "attn_qkv": "attn.c_attn", "attn_output": "attn.c_proj",
+                "ffn_norm": "ln_2", "ffn_up": "mlp.c_fc", "ffn_down": "mlp.c_proj"}
+    hf = {}
+    for name, array in tensors.items():
+        stem, kind = name.rsplit(".", 1)
+        if stem.startswith("blk."):
+            _, layer, part = stem.split(".", 2)
+            if kind == "weight" and part in ("attn_qkv", "attn_output", "ffn_up", "ffn_down"):
+                array = np.ascontiguousarray(array.T)  # Conv1D: [in, out].
+            hf[f"transformer.h.{layer}.{hf_parts[part]}.{kind}"] = array
+        else:
+            hf[f"transformer.{hf_names[stem]}.{kind}"] = array
+    directory = path[:-len(".gguf")] + "-hf"
+    os.makedirs(directory, exist_ok=True)
+    write_safetensors(os.path.join(directory, "model.safetensors"), hf)
+    config = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": dim,
+              "n_layer": layers, "n_head": heads, "n_inner": None, "n_positions": context,
+              "vocab_size": vocab, "layer_norm_epsilon": 1e-5,
+              "activation_function": "gelu_new", "bos_token_id": 1, "eos_token_id": 2}
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+    tokenizer = {
+        "version": "1.0", "added_tokens": [], "normalizer": None,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
+        "post_processor": None, "decoder": {"type": "ByteLevel"},
+        "model": {"type": "BPE", "vocab": {t: i for i, t in enumerate(vocab_tokens)},
+                  "merges": [m.split(" ") for m in merges], "byte_fallback": False}}
+    with open(os.path.join(directory, "tokenizer.json"), "w") as f:
+        json.dump(tokenizer, f, ensure_ascii=False)
+
+
 FIXTURES = {
     "llama": lambda path, rng: decoder(path, rng, "llama"),
     # Qwen2: biases on q/k/v; its GGUF keeps the rotary halves (llama.cpp's NEOX rope). The same
@@ -296,6 +373,7 @@ FIXTURES = {
     # Phi-3: fused q/k/v and gate/up matrices, a sliding window of 6 on every layer.
     "phi3": lambda path, rng: family(path, rng, "phi3", "Phi3ForCausalLM", window=6,
                                      gguf_arch="phi3"),
+    "gpt2": gpt2,
 }
 
 # Hugging Face directories with no GGUF twin: checked against the float64 reference alone.
