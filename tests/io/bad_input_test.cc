@@ -155,16 +155,61 @@ TEST(BadInput, MismatchedTokenizerVocabulary) {
       << model.status();
 }
 
-// Copies the Hugging Face model to a temporary directory with one file replaced.
+// Copies a Hugging Face model directory (the real tinystories-656K by default) to a temporary
+// directory with one file replaced.
 std::string HuggingFaceCopy(const std::string& name, const std::string& file,
-                            const std::string& bytes) {
+                            const std::string& bytes, const std::string& source = kHuggingFace) {
   const std::string dir = testing::UniqueTempPath(name);
   ::mkdir(dir.c_str(), 0755);
   for (const char* f : {"config.json", "model.safetensors", "tokenizer.json"}) {
-    std::ofstream(dir + "/" + f, std::ios::binary) << ReadAll(kHuggingFace + "/" + f);
+    std::ofstream(dir + "/" + f, std::ios::binary) << ReadAll(source + "/" + f);
   }
   std::ofstream(dir + "/" + file, std::ios::binary) << bytes;
   return dir;
+}
+
+// The families' own ways to be wrong, on the architecture fixtures: a fused matrix of the wrong
+// size, a missing learned-position table, RoPE scaling and window schemes the engine does not
+// run. Each error names the tensor or the setting.
+TEST(BadInput, FamilySpecificFilesAreRefusedByName) {
+  const std::string fixtures = std::string(FAVOR_SOURCE_DIR) + "/tests/data/architectures";
+  const std::string phi3 = fixtures + "/phi3-hf";
+  std::string config = ReadAll(phi3 + "/config.json");
+  std::string changed = config;
+  const std::string kv_heads = "\"num_key_value_heads\": 2";
+  ASSERT_NE(changed.find(kv_heads), std::string::npos);
+  changed.replace(changed.find(kv_heads), kv_heads.size(), "\"num_key_value_heads\": 1");
+  auto fused = runtime::Model::Load(HuggingFaceCopy("phi3_kv", "config.json", changed, phi3));
+  ASSERT_FALSE(fused.ok());
+  EXPECT_NE(fused.status().message().find("tensor 'blk.0.attn_qkv.weight' is"), std::string::npos)
+      << fused.status();
+  EXPECT_NE(fused.status().message().find("expected 96 rows"), std::string::npos) << fused.status();
+  const std::string window = "\"sliding_window\": 6";
+  ASSERT_NE(config.find(window), std::string::npos);
+  changed = config;
+  changed.replace(changed.find(window), window.size(),
+                  "\"sliding_window\": 6, \"rope_scaling\": {\"type\": \"longrope\", "
+                  "\"long_factor\": [1], \"short_factor\": [1]}");
+  ExpectError(LoadModelFile(HuggingFaceCopy("phi3_longrope", "config.json", changed, phi3)),
+              "rope_scaling type 'longrope' is not supported (linear, llama3)");
+
+  const std::string qwen2 = fixtures + "/qwen2-hf";
+  config = ReadAll(qwen2 + "/config.json");
+  changed = config;
+  changed.replace(changed.find('{'), 1, "{\"use_sliding_window\": true, ");
+  ExpectError(LoadModelFile(HuggingFaceCopy("qwen2_window", "config.json", changed, qwen2)),
+              "use_sliding_window");
+
+  const std::string gpt2 = fixtures + "/gpt2-hf";
+  std::string weights = ReadAll(gpt2 + "/model.safetensors");
+  ASSERT_NE(weights.find("transformer.wpe"), std::string::npos);
+  weights.replace(weights.find("transformer.wpe"), 15, "transformer.wpx");
+  auto positions =
+      runtime::Model::Load(HuggingFaceCopy("gpt2_wpe", "model.safetensors", weights, gpt2));
+  ASSERT_FALSE(positions.ok());
+  EXPECT_NE(positions.status().message().find("missing tensor 'position_embd.weight'"),
+            std::string::npos)
+      << positions.status();
 }
 
 TEST(BadInput, HuggingFaceDirectories) {

@@ -14,9 +14,11 @@ using testing::NormalizedError;
 using testing::RandomTensor;
 using testing::ToVector;
 
-// out[t, h] = sum_{j <= t} softmax_j(q[t,h].k[j,g] * scale) v[j,g], g = h / (H / G), in double.
+// out[t, h] = sum_{j <= t} softmax_j(q[t,h].k[j,g] * scale) v[j,g], g = h / (H / G), in double;
+// with a window W only j > t - W, with a soft-cap the scores are cap tanh(s / cap).
 std::vector<float> ReferenceAttention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                      int64_t heads, int64_t kv_heads, int64_t head_dim) {
+                                      int64_t heads, int64_t kv_heads, int64_t head_dim,
+                                      int64_t window = 0, double soft_cap = 0.0) {
   const int64_t tokens = q.dim(0), group = heads / kv_heads;
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
   std::vector<float> out(static_cast<size_t>(tokens * heads * head_dim));
@@ -30,8 +32,11 @@ std::vector<float> ReferenceAttention(const Tensor& q, const Tensor& k, const Te
         const float* krow = k.data<float>() + (j * kv_heads + g) * head_dim;
         double dot = 0.0;
         for (int64_t i = 0; i < head_dim; ++i) dot += static_cast<double>(qrow[i]) * krow[i];
-        scores[static_cast<size_t>(j)] = dot * scale;
-        max_score = std::max(max_score, dot * scale);
+        double score = dot * scale;
+        if (soft_cap > 0.0) score = soft_cap * std::tanh(score / soft_cap);
+        if (window > 0 && j <= t - window) score = -INFINITY;
+        scores[static_cast<size_t>(j)] = score;
+        max_score = std::max(max_score, score);
       }
       for (double& s : scores) sum += (s = std::exp(s - max_score));
       for (int64_t i = 0; i < head_dim; ++i) {
@@ -49,6 +54,8 @@ std::vector<float> ReferenceAttention(const Tensor& q, const Tensor& k, const Te
 
 struct AttentionShape {
   int64_t heads, kv_heads, head_dim, tokens;
+  int64_t window = 0;     // The model's sliding window (Mistral's); 0: none.
+  float soft_cap = 0.0f;  // Gemma 2's score cap; 0: none.
 };
 
 std::shared_ptr<Graph> AttentionGraph(const AttentionShape& s) {
@@ -60,7 +67,8 @@ std::shared_ptr<Graph> AttentionGraph(const AttentionShape& s) {
   const ValueId v =
       graph->AddInput("v", {DType::kF32, Shape{kSeqLen, s.kv_heads * s.head_dim}}).value();
   auto op =
-      AttentionOp::Create({.n_heads = s.heads, .n_kv_heads = s.kv_heads, .head_dim = s.head_dim})
+      AttentionOp::Create({.n_heads = s.heads, .n_kv_heads = s.kv_heads, .head_dim = s.head_dim},
+                          {.window = s.window, .soft_cap = s.soft_cap})
           .value();
   const ValueId out = graph->Add("attention", op, {q, k, v}).value();
   EXPECT_TRUE(graph->MarkOutput(out).ok());
@@ -74,7 +82,8 @@ TEST_P(AttentionTest, PrefillMatchesReferenceAndDecodeMatchesPrefill) {
   const Tensor q = RandomTensor(Shape{s.tokens, s.heads * s.head_dim}, 1, -2, 2);
   const Tensor k = RandomTensor(Shape{s.tokens, s.kv_heads * s.head_dim}, 2, -2, 2);
   const Tensor v = RandomTensor(Shape{s.tokens, s.kv_heads * s.head_dim}, 3);
-  const auto expected = ReferenceAttention(q, k, v, s.heads, s.kv_heads, s.head_dim);
+  const auto expected =
+      ReferenceAttention(q, k, v, s.heads, s.kv_heads, s.head_dim, s.window, s.soft_cap);
   auto graph = AttentionGraph(s);
 
   // Prefill: all tokens in one run.
@@ -105,11 +114,18 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::ValuesIn(kernels::SupportedIsas()),
                        ::testing::Values(AttentionShape{1, 1, 8, 1}, AttentionShape{8, 4, 8, 13},
                                          AttentionShape{4, 1, 17, 70}, AttentionShape{6, 6, 64, 33},
-                                         AttentionShape{8, 2, 16, 100})),
+                                         AttentionShape{8, 2, 16, 100},
+                                         // Sliding windows (1: only itself), soft-caps, both.
+                                         AttentionShape{4, 2, 16, 70, 5},
+                                         AttentionShape{4, 1, 17, 33, 1},
+                                         AttentionShape{8, 4, 8, 13, 0, 1.5f},
+                                         AttentionShape{2, 2, 8, 40, 7, 3.0f})),
     [](const auto& param_info) {
       const AttentionShape& s = std::get<1>(param_info.param);
-      return absl::StrCat(kernels::IsaName(std::get<0>(param_info.param)), "_H", s.heads, "_G",
-                          s.kv_heads, "_D", s.head_dim, "_T", s.tokens);
+      return absl::StrCat(
+          kernels::IsaName(std::get<0>(param_info.param)), "_H", s.heads, "_G", s.kv_heads, "_D",
+          s.head_dim, "_T", s.tokens, s.window > 0 ? absl::StrCat("_W", s.window) : "",
+          s.soft_cap > 0 ? absl::StrCat("_cap", static_cast<int>(s.soft_cap * 10)) : "");
     });
 
 TEST(AttentionOp, RejectsInconsistentHeads) {
