@@ -85,12 +85,14 @@ class DecoderBuilder {
                                                         .head_dim = head_dim,
                                                         .theta = c.rope_theta,
                                                         .style = style,
-                                                        .frequency_factors = factors}));
+                                                        .frequency_factors = factors,
+                                                        .magnitude = c.rope_attention_factor}));
     FAVOR_ASSIGN_OR_RETURN(auto rope_k, RopeOp::Create({.n_heads = c.n_kv_heads,
                                                         .head_dim = head_dim,
                                                         .theta = c.rope_theta,
                                                         .style = style,
-                                                        .frequency_factors = factors}));
+                                                        .frequency_factors = factors,
+                                                        .magnitude = c.rope_attention_factor}));
     const AttentionHeads heads = {.n_heads = c.n_heads,
                                   .n_kv_heads = c.n_kv_heads,
                                   .head_dim = head_dim,

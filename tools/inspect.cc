@@ -81,6 +81,11 @@ int Inspect(int argc, char** argv) {
     traits.push_back(absl::StrCat("logits soft-capped at ", c.final_soft_cap));
   }
   if (file.tensors.count("rope_freqs.weight") > 0) traits.push_back("RoPE scaling factors");
+  if (c.rope_attention_factor != 1.0) {
+    traits.push_back(absl::StrCat("longrope attention factor ", c.rope_attention_factor,
+                                  " (short factors: context limited to the original ",
+                                  c.max_seq_len, ")"));
+  }
   std::printf("traits:       %s\n", absl::StrJoin(traits, "; ").c_str());
   std::printf(
       "dims:         dim %lld, layers %lld, heads %lld, kv heads %lld, head dim %lld, ffn %lld\n",

@@ -555,6 +555,23 @@ absl::StatusOr<ModelFile> ParseGguf(std::shared_ptr<const Storage> file, const s
       model.tensors["rope_freqs.weight"] = std::move(factors);
     }
   }
+  // Longrope (Phi-3.5): divisors for contexts up to the original one (short) and beyond (long),
+  // and an attention factor. The short ones serve every context up to the original, as in
+  // llama.cpp and transformers; the context is limited to it, since the long ones (which both
+  // switch to past it) are not applied yet.
+  if (auto short_factors = model.tensors.find("rope_factors_short.weight");
+      short_factors != model.tensors.end()) {
+    if (model.tensors.count("rope_freqs.weight") == 0) {
+      model.tensors["rope_freqs.weight"] = short_factors->second;
+    }
+    model.tensors.erase("rope_factors_short.weight");
+    model.tensors.erase("rope_factors_long.weight");
+    FAVOR_ASSIGN_OR_RETURN(const int64_t original,
+                           gguf.Integer(a + "rope.scaling.original_context_length", c.max_seq_len));
+    if (original > 0 && original < c.max_seq_len) c.max_seq_len = original;
+    FAVOR_ASSIGN_OR_RETURN(c.rope_attention_factor, gguf.Real(a + "rope.scaling.attn_factor", 1.0));
+    FAVOR_RETURN_IF_ERROR(c.Validate(path));
+  }
   if (gguf.Find("tokenizer.ggml.tokens") != nullptr) {
     FAVOR_ASSIGN_OR_RETURN(model.vocabulary, ReadVocabulary(gguf, path));
   }

@@ -6,6 +6,7 @@
 // {dtype, shape, data_offsets: [begin, end)} relative to the end of the header, then the data.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -305,19 +306,60 @@ absl::StatusOr<double> OptionalNumber(const Json& config, absl::string_view key,
   return value->number();
 }
 
+// Longrope (Phi-3.5, "su" before it): short_factor divides the frequencies for contexts up to
+// original_max_position_embeddings, long_factor beyond; rotated rows are scaled by an attention
+// factor, sqrt(1 + ln(s) / ln(original)) with s = max_position_embeddings / original unless given.
+// The short factors are used and the context is limited to the original one: the long factors,
+// which transformers and llama.cpp switch to past it, are not applied yet.
+absl::Status ReadLongRope(const Json& config, const Json& scaling, const std::string& path,
+                          ModelFile& model) {
+  ModelConfig& c = model.config;
+  const Json* short_factors = scaling.Find("short_factor");
+  const int64_t half = c.head_dim() / 2;
+  if (short_factors == nullptr || !short_factors->is_array() ||
+      static_cast<int64_t>(short_factors->array().size()) != half) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": longrope rope_scaling needs short_factor with ", half, " numbers (head_dim / 2)"));
+  }
+  FAVOR_ASSIGN_OR_RETURN(Tensor factors, Tensor::Allocate(DType::kF32, Shape{half}));
+  for (int64_t i = 0; i < half; ++i) {
+    const Json& value = short_factors->array()[static_cast<size_t>(i)];
+    if (!value.is_number() || !(value.number() > 0.0 && value.number() < 1e6)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": short_factor[", i, "] is not a positive number"));
+    }
+    factors.mutable_data<float>()[i] = static_cast<float>(value.number());
+  }
+  FAVOR_ASSIGN_OR_RETURN(const double top_level_original,
+                         OptionalNumber(config, "original_max_position_embeddings",
+                                        static_cast<double>(c.max_seq_len), 1.0, 1e9, path));
+  FAVOR_ASSIGN_OR_RETURN(const double original,
+                         OptionalNumber(scaling, "original_max_position_embeddings",
+                                        top_level_original, 1.0, 1e9, path));
+  const double scale = static_cast<double>(c.max_seq_len) / original;
+  const double derived = scale > 1.0 ? std::sqrt(1.0 + std::log(scale) / std::log(original)) : 1.0;
+  FAVOR_ASSIGN_OR_RETURN(c.rope_attention_factor,
+                         OptionalNumber(scaling, "attention_factor", derived, 0.01, 100.0, path));
+  c.max_seq_len = std::min(c.max_seq_len, static_cast<int64_t>(original));
+  model.tensors["rope_freqs.weight"] = std::move(factors);
+  return absl::OkStatus();
+}
+
 // config.json's rope_scaling as the per-frequency divisors GGUF files carry in rope_freqs.weight
 // (so both routes build alike): "linear" divides every frequency by the factor; "llama3" (Llama
 // 3.1+) leaves high frequencies, divides low ones by the factor and blends in between, by
-// wavelength against the original context.
-absl::Status ReadRopeScaling(const Json& scaling, const std::string& path, ModelFile& model) {
+// wavelength against the original context; "longrope" above.
+absl::Status ReadRopeScaling(const Json& config, const Json& scaling, const std::string& path,
+                             ModelFile& model) {
   const Json* type_json = scaling.Find("rope_type");
   if (type_json == nullptr) type_json = scaling.Find("type");
   const std::string type =
       type_json != nullptr && type_json->is_string() ? type_json->string() : "";
   if (type == "default") return absl::OkStatus();
+  if (type == "longrope" || type == "su") return ReadLongRope(config, scaling, path, model);
   if (type != "linear" && type != "llama3") {
-    return absl::UnimplementedError(
-        absl::StrCat(path, ": rope_scaling type '", type, "' is not supported (linear, llama3)"));
+    return absl::UnimplementedError(absl::StrCat(path, ": rope_scaling type '", type,
+                                                 "' is not supported (linear, llama3, longrope)"));
   }
   FAVOR_ASSIGN_OR_RETURN(const double factor,
                          OptionalNumber(scaling, "factor", 0.0, 1e-6, 1e6, path));
@@ -453,7 +495,7 @@ absl::Status ParseHuggingFaceConfig(const Json& config, const std::string& confi
   FAVOR_RETURN_IF_ERROR(c.Validate(config_path));
   if (const Json* scaling = config.Find("rope_scaling");
       scaling != nullptr && !scaling->is_null()) {
-    FAVOR_RETURN_IF_ERROR(ReadRopeScaling(*scaling, config_path, model));
+    FAVOR_RETURN_IF_ERROR(ReadRopeScaling(config, *scaling, config_path, model));
   }
   for (const auto& [key, value] : config.object()) {
     if (value.is_number()) model.metadata.emplace_back(key, absl::StrCat(value.number()));

@@ -69,6 +69,10 @@ absl::Status ModelConfig::Validate(absl::string_view source) const {
   if (!(rope_theta > 1.0) || !std::isfinite(rope_theta)) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": invalid rope theta ", rope_theta));
   }
+  if (!(rope_attention_factor >= 0.01 && rope_attention_factor <= 100.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": invalid rope attention factor ", rope_attention_factor));
+  }
   if (sliding_window < 0 || sliding_window > (int64_t{1} << 24)) {
     return bad("sliding window", sliding_window);
   }

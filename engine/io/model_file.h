@@ -56,6 +56,8 @@ struct ModelConfig {
   FeedForwardKind feed_forward = FeedForwardKind::kSwiGlu;
   PositionKind positions = PositionKind::kRotary;
   double rope_theta = 10000.0;
+  // Longrope's attention factor (Phi-3.5): rotated q and k rows are scaled by it; 1 otherwise.
+  double rope_attention_factor = 1.0;
   RotaryPairs rotary_pairs = RotaryPairs::kAdjacent;
   bool tied_embeddings = false;
   float embedding_scale = 1.0f;  // Gemma multiplies the embeddings by sqrt(dim).

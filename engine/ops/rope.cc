@@ -20,6 +20,10 @@ absl::StatusOr<std::shared_ptr<RopeOp>> RopeOp::Create(const RopeOptions& option
   if (!(options.theta > 1.0) || !std::isfinite(options.theta)) {
     return absl::InvalidArgumentError(absl::StrCat("Rope: theta must be > 1, got ", options.theta));
   }
+  if (!(options.magnitude > 0.0) || !std::isfinite(options.magnitude)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Rope: the attention factor must be positive, got ", options.magnitude));
+  }
   if (!options.frequency_factors.empty()) {
     if (static_cast<int64_t>(options.frequency_factors.size()) != options.head_dim / 2) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -53,7 +57,8 @@ std::string RopeOp::Attributes() const {
   return absl::StrCat(
       "heads=", options_.n_heads, " head_dim=", options_.head_dim, " theta=", options_.theta,
       " style=", options_.style == kernels::RopeStyle::kHalves ? "halves" : "adjacent",
-      options_.frequency_factors.empty() ? "" : " scaled");
+      options_.frequency_factors.empty() ? "" : " scaled",
+      options_.magnitude == 1.0 ? "" : absl::StrCat(" magnitude=", options_.magnitude));
 }
 
 absl::StatusOr<std::vector<TensorSpec>> RopeOp::InferOutputs(
@@ -78,8 +83,8 @@ absl::Status RopeOp::Run(const RunContext& ctx, std::span<const Tensor> inputs,
     const double position = static_cast<double>(ctx.start_pos + t);
     for (int64_t i = 0; i < half; ++i) {
       const double angle = position * inverse_frequencies_[static_cast<size_t>(i)];
-      cos_values[i] = static_cast<float>(std::cos(angle));
-      sin_values[i] = static_cast<float>(std::sin(angle));
+      cos_values[i] = static_cast<float>(options_.magnitude * std::cos(angle));
+      sin_values[i] = static_cast<float>(options_.magnitude * std::sin(angle));
     }
     std::memcpy(out + t * width, x + t * width, static_cast<size_t>(width) * sizeof(float));
     rope(out + t * width, cos_values, sin_values, options_.n_heads, options_.head_dim,

@@ -1,7 +1,9 @@
 // Rotary position embedding of query or key rows. Input x f32[T, n_heads * head_dim]; token t is
 // at position ctx.start_pos + t. Angles are pos * theta^(-2i / head_dim) / factor_i, computed in
 // double so that positions far into a long context keep full f32 accuracy; the per-frequency
-// factors are RoPE scaling (Llama 3's, linear), 1 without it.
+// factors are RoPE scaling (Llama 3's, linear, Phi-3.5's longrope), 1 without it. Longrope also
+// scales the rotated rows by an attention factor (cos and sin multiplied by it, as transformers
+// and llama.cpp do), so that scores grow by its square.
 #pragma once
 
 #include <vector>
@@ -18,6 +20,7 @@ struct RopeOptions {
   kernels::RopeStyle style = kernels::RopeStyle::kAdjacentPairs;
   // Divisors of the head_dim / 2 frequencies (GGUF's rope_freqs tensor); empty: none.
   std::vector<double> frequency_factors;
+  double magnitude = 1.0;  // The attention factor: rotated rows are scaled by it.
 };
 
 class RopeOp final : public Op {

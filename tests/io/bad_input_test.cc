@@ -188,10 +188,16 @@ TEST(BadInput, FamilySpecificFilesAreRefusedByName) {
   ASSERT_NE(config.find(window), std::string::npos);
   changed = config;
   changed.replace(changed.find(window), window.size(),
+                  "\"sliding_window\": 6, \"rope_scaling\": {\"type\": \"dynamic\", "
+                  "\"factor\": 2}");
+  ExpectError(LoadModelFile(HuggingFaceCopy("phi3_dynamic", "config.json", changed, phi3)),
+              "rope_scaling type 'dynamic' is not supported (linear, llama3, longrope)");
+  changed = config;
+  changed.replace(changed.find(window), window.size(),
                   "\"sliding_window\": 6, \"rope_scaling\": {\"type\": \"longrope\", "
                   "\"long_factor\": [1], \"short_factor\": [1]}");
   ExpectError(LoadModelFile(HuggingFaceCopy("phi3_longrope", "config.json", changed, phi3)),
-              "rope_scaling type 'longrope' is not supported (linear, llama3)");
+              "longrope rope_scaling needs short_factor with 8 numbers (head_dim / 2)");
 
   const std::string qwen2 = fixtures + "/qwen2-hf";
   config = ReadAll(qwen2 + "/config.json");
@@ -227,7 +233,7 @@ TEST(BadInput, HuggingFaceDirectories) {
   changed.replace(changed.find(no_scaling), no_scaling.size(),
                   "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4}");
   ExpectError(LoadModelFile(HuggingFaceCopy("hf_yarn", "config.json", changed)),
-              "rope_scaling type 'yarn' is not supported (linear, llama3)");
+              "rope_scaling type 'yarn' is not supported (linear, llama3, longrope)");
   changed = config;
   changed.replace(changed.find(no_scaling), no_scaling.size(),
                   "\"rope_scaling\": {\"rope_type\": \"llama3\"}");

@@ -111,7 +111,7 @@ TEST_P(LlamaCppLogits, HybridWithTheWholeSequenceInItsWindowIsExact) {
 
 INSTANTIATE_TEST_SUITE_P(Architectures, LlamaCppLogits,
                          ::testing::Values("llama", "qwen2", "llama3", "gemma", "gemma2", "phi3",
-                                           "gpt2"));
+                                           "gpt2", "phi3.5"));
 
 // Hugging Face directories (safetensors, config.json with the transformers class, a byte-level
 // tokenizer.json) against the float64 reference written from the transformers definitions
@@ -127,7 +127,8 @@ TEST_P(HuggingFaceLogits, EveryPositionAgreesWithTheFloat64Reference) {
 
 INSTANTIATE_TEST_SUITE_P(Architectures, HuggingFaceLogits,
                          ::testing::Values("qwen2-hf", "llama3-hf", "gemma-hf", "gemma2-hf",
-                                           "gemma2-scalar-hf", "phi3-hf", "mistral-hf", "gpt2-hf"));
+                                           "gemma2-scalar-hf", "phi3-hf", "mistral-hf", "gpt2-hf",
+                                           "phi3.5-hf"));
 
 // The model's own sliding window stays as it is under every attention kind: Mistral's layers are
 // all local, so favor# leaves nothing to approximate and the logits are the exact ones.

@@ -47,6 +47,9 @@ def rope_frequencies(config, head_dim):
     scaling = config.get("rope_scaling")
     if scaling:
         kind = scaling.get("rope_type", scaling.get("type"))
+        if kind in ("longrope", "su"):
+            # Short factors: the sequences here are within the original context.
+            return inv / np.array(scaling["short_factor"], dtype=np.float64)
         factor = scaling["factor"]
         if kind == "linear":
             inv = inv / factor
@@ -129,6 +132,14 @@ def forward(directory, ids):
     scale = (config["query_pre_attn_scalar"] ** -0.5 if kind == "gemma2"
              else head_dim ** -0.5)
     inv = rope_frequencies(config, head_dim)
+    magnitude = 1.0  # Longrope's attention factor on cos and sin.
+    scaling = config.get("rope_scaling") or {}
+    if scaling.get("type") in ("longrope", "su"):
+        original = config["original_max_position_embeddings"]
+        extension = config["max_position_embeddings"] / original
+        magnitude = scaling.get("attention_factor") or (
+            np.sqrt(1 + np.log(extension) / np.log(original)) if extension > 1 else 1.0)
+        assert len(ids) <= original, "long factors not in the reference"
 
     T = len(ids)
     positions = np.arange(T, dtype=np.float64)
@@ -149,8 +160,8 @@ def forward(directory, ids):
             if p + "self_attn.q_proj.bias" in w:
                 q, k, v = (q + w[p + "self_attn.q_proj.bias"], k + w[p + "self_attn.k_proj.bias"],
                            v + w[p + "self_attn.v_proj.bias"])
-        q = rotate(q.reshape(T, heads, head_dim), positions, inv)
-        k = rotate(k.reshape(T, kv_heads, head_dim), positions, inv)
+        q = magnitude * rotate(q.reshape(T, heads, head_dim), positions, inv)
+        k = magnitude * rotate(k.reshape(T, kv_heads, head_dim), positions, inv)
         v = v.reshape(T, kv_heads, head_dim)
         local = window is not None and (kind != "gemma2" or layer % 2 == 0)
         out = np.zeros((T, heads, head_dim))

@@ -247,6 +247,17 @@ def family(path, rng, model_type, model_class, layers=2, dim=64, heads=4, kv_hea
         hyperparameters(w, dim, layers, ffn, heads, kv_heads, head_dim, 10000.0, key_length=True)
         if window:
             w.add_sliding_window(window)
+        scaling = config.get("rope_scaling")
+        if scaling and scaling["type"] == "longrope":
+            # As llama.cpp's converter writes Phi-3.5's: both factor lists as tensors, the
+            # attention factor and the original context as metadata.
+            original = config["original_max_position_embeddings"]
+            scale = config["max_position_embeddings"] / original
+            w.add_rope_scaling_attn_factors(float(np.sqrt(1 + np.log(scale) / np.log(original))))
+            w.add_rope_scaling_orig_ctx_len(original)
+            for kind in ("long", "short"):
+                w.add_tensor(f"rope_factors_{kind}.weight",
+                             np.array(scaling[f"{kind}_factor"], dtype=np.float32))
         if "attn_logit_softcapping" in config:
             w.add_attn_logit_softcapping(config["attn_logit_softcapping"])
             w.add_final_logit_softcapping(config["final_logit_softcapping"])
@@ -374,6 +385,15 @@ FIXTURES = {
     "phi3": lambda path, rng: family(path, rng, "phi3", "Phi3ForCausalLM", window=6,
                                      gguf_arch="phi3"),
     "gpt2": gpt2,
+    # Phi-3.5: longrope with an original context of 48 of 128 (llama.cpp's context for 16 ids is
+    # 32, within it, so both oracles use the short factors), attention factor
+    # sqrt(1 + ln(128 / 48) / ln(48)).
+    "phi3.5": lambda path, rng: family(
+        path, rng, "phi3", "Phi3ForCausalLM", window=6, gguf_arch="phi3",
+        extra_config={"original_max_position_embeddings": 48, "rope_scaling": {
+            "type": "longrope",
+            "short_factor": [float(f) for f in 1.0 + 2.0 * np.random.default_rng(7).random(8)],
+            "long_factor": [float(f) for f in 4.0 + 8.0 * np.random.default_rng(8).random(8)]}}),
 }
 
 # Hugging Face directories with no GGUF twin: checked against the float64 reference alone.
