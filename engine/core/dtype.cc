@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/core/half.h"
+#include "engine/core/quant_blocks.h"
 
 namespace favor {
 namespace {
@@ -124,7 +125,11 @@ int64_t Q8_0FirstNonFinite(const void* data, int64_t count) {
   return -1;
 }
 
-constexpr std::array<DTypeInfo, 5> kInfos = {{
+using quant::FirstNonFiniteScale;
+using quant::kLegacyBlock;
+using quant::kSuperBlock;
+
+constexpr std::array<DTypeInfo, 14> kInfos = {{
     {DType::kF32, "f32", 1, 4, 0, "F32", F32ToF32, F32FromF32,
      FirstNonFinite<uint32_t, 0x7fffffffu, 0x7f800000u>, DotF32<F32ToF32, 1, 4>},
     {DType::kF16, "f16", 1, 2, 1, "F16", HalfToF32<F16ToF32>, HalfFromF32<F32ToF16>,
@@ -134,6 +139,33 @@ constexpr std::array<DTypeInfo, 5> kInfos = {{
     {DType::kI32, "i32", 1, 4, -1, "", nullptr, nullptr, nullptr, nullptr},
     {DType::kQ8_0, "q8_0", kQ8Block, kQ8Bytes, 8, "", Q8_0ToF32, Q8_0FromF32, Q8_0FirstNonFinite,
      DotF32<Q8_0ToF32, kQ8Block, kQ8Bytes>},
+    {DType::kQ4_0, "q4_0", kLegacyBlock, quant::kQ4_0Bytes, 2, "", quant::Q4_0ToF32,
+     quant::Q4_0FromF32, FirstNonFiniteScale<kLegacyBlock, quant::kQ4_0Bytes, 0>,
+     DotF32<quant::Q4_0ToF32, kLegacyBlock, quant::kQ4_0Bytes>},
+    {DType::kQ4_1, "q4_1", kLegacyBlock, quant::kQ4_1Bytes, 3, "", quant::Q4_1ToF32,
+     quant::Q4_1FromF32, FirstNonFiniteScale<kLegacyBlock, quant::kQ4_1Bytes, 0, 2>,
+     DotF32<quant::Q4_1ToF32, kLegacyBlock, quant::kQ4_1Bytes>},
+    {DType::kQ5_0, "q5_0", kLegacyBlock, quant::kQ5_0Bytes, 6, "", quant::Q5_0ToF32,
+     quant::Q5_0FromF32, FirstNonFiniteScale<kLegacyBlock, quant::kQ5_0Bytes, 0>,
+     DotF32<quant::Q5_0ToF32, kLegacyBlock, quant::kQ5_0Bytes>},
+    {DType::kQ5_1, "q5_1", kLegacyBlock, quant::kQ5_1Bytes, 7, "", quant::Q5_1ToF32,
+     quant::Q5_1FromF32, FirstNonFiniteScale<kLegacyBlock, quant::kQ5_1Bytes, 0, 2>,
+     DotF32<quant::Q5_1ToF32, kLegacyBlock, quant::kQ5_1Bytes>},
+    {DType::kQ2_K, "q2_k", kSuperBlock, quant::kQ2_KBytes, 10, "", quant::Q2_KToF32, nullptr,
+     FirstNonFiniteScale<kSuperBlock, quant::kQ2_KBytes, 80, 82>,
+     DotF32<quant::Q2_KToF32, kSuperBlock, quant::kQ2_KBytes>},
+    {DType::kQ3_K, "q3_k", kSuperBlock, quant::kQ3_KBytes, 11, "", quant::Q3_KToF32, nullptr,
+     FirstNonFiniteScale<kSuperBlock, quant::kQ3_KBytes, 108>,
+     DotF32<quant::Q3_KToF32, kSuperBlock, quant::kQ3_KBytes>},
+    {DType::kQ4_K, "q4_k", kSuperBlock, quant::kQ4_KBytes, 12, "", quant::Q4_KToF32, nullptr,
+     FirstNonFiniteScale<kSuperBlock, quant::kQ4_KBytes, 0, 2>,
+     DotF32<quant::Q4_KToF32, kSuperBlock, quant::kQ4_KBytes>},
+    {DType::kQ5_K, "q5_k", kSuperBlock, quant::kQ5_KBytes, 13, "", quant::Q5_KToF32, nullptr,
+     FirstNonFiniteScale<kSuperBlock, quant::kQ5_KBytes, 0, 2>,
+     DotF32<quant::Q5_KToF32, kSuperBlock, quant::kQ5_KBytes>},
+    {DType::kQ6_K, "q6_k", kSuperBlock, quant::kQ6_KBytes, 14, "", quant::Q6_KToF32, nullptr,
+     FirstNonFiniteScale<kSuperBlock, quant::kQ6_KBytes, 208>,
+     DotF32<quant::Q6_KToF32, kSuperBlock, quant::kQ6_KBytes>},
 }};
 
 std::string SupportedNames(bool ggml) {

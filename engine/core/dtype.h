@@ -20,6 +20,16 @@ enum class DType : uint8_t {
   kBF16,
   kI32,
   kQ8_0,  // GGML Q8_0: 32 int8 values and one f16 scale per block.
+  // GGML's other block formats (engine/core/quant_blocks.h).
+  kQ4_0,
+  kQ4_1,
+  kQ5_0,
+  kQ5_1,
+  kQ2_K,
+  kQ3_K,
+  kQ4_K,
+  kQ5_K,
+  kQ6_K,
 };
 
 struct DTypeInfo {
@@ -32,7 +42,8 @@ struct DTypeInfo {
   // Weight types only (null for i32). `count` is a whole number of blocks.
   // f32 values of `count` elements.
   void (*to_f32)(const void* data, float* out, int64_t count);
-  // The nearest representable values (quantized: per block, round to nearest).
+  // The nearest representable values (quantized: per block, round to nearest); null for the
+  // K-quants until `favor quantize` brings their scale search.
   void (*from_f32)(const float* values, void* out, int64_t count);
   // The index of the first NaN or Inf (quantized: the first element of the block whose scale is
   // one), or -1.

@@ -80,8 +80,8 @@ TEST(BadInput, GgufHeaderCorruption) {
   ExpectError(LoadGguf(WriteTemp("o.gguf", bytes)), "past the end of the file");
   // An unsupported tensor type.
   bytes = good;
-  Poke<uint32_t>(bytes, rank_at + 4 + 8, 12);  // Q4_K.
-  ExpectError(LoadGguf(WriteTemp("q.gguf", bytes)), "unsupported GGML type 12");
+  Poke<uint32_t>(bytes, rank_at + 4 + 8, 16);  // IQ2_XXS.
+  ExpectError(LoadGguf(WriteTemp("q.gguf", bytes)), "unsupported GGML type 16");
   // A misshapen tensor: blk.0.attn_q.weight declared [32, 64] instead of [64, 64] (the data still
   // fits in the file): the file loads, the model refuses it by name.
   bytes = good;

@@ -1,0 +1,333 @@
+#include "engine/core/quant_blocks.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "engine/core/half.h"
+
+// Every product and sum below is written in ggml's order, one operation at a time (this file is
+// compiled without FMA contraction, as ggml's is), so that the values are ggml's bit for bit.
+namespace favor::quant {
+namespace {
+
+float HalfAt(const uint8_t* p) { return F16ToF32(static_cast<uint16_t>(p[0] | (p[1] << 8))); }
+
+void StoreHalf(uint8_t* p, float value) {
+  const uint16_t bits = F32ToF16(value);
+  p[0] = static_cast<uint8_t>(bits & 0xff);
+  p[1] = static_cast<uint8_t>(bits >> 8);
+}
+
+// Scale j (0-7) and min of a Q4_K/Q5_K super-block from its 12 bytes of packed 6-bit values.
+void ScaleMinK4(int j, const uint8_t* q, uint8_t& scale, uint8_t& min) {
+  if (j < 4) {
+    scale = q[j] & 63;
+    min = q[j + 4] & 63;
+  } else {
+    scale = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    min = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+bool AllFinite(const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i])) return false;
+  }
+  return true;
+}
+
+// The value of largest magnitude, with its sign (the legacy symmetric formats map it to -2^(b-1)).
+float SignedMax(const float* x, int64_t n) {
+  float amax = 0.0f, max = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    if (amax < std::fabs(x[i])) {
+      amax = std::fabs(x[i]);
+      max = x[i];
+    }
+  }
+  return max;
+}
+
+constexpr float kNan = std::numeric_limits<float>::quiet_NaN();
+
+}  // namespace
+
+void Q4_0ToF32(const void* data, float* out, int64_t count) {
+  const auto* block = static_cast<const uint8_t*>(data);
+  for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kQ4_0Bytes, out += kLegacyBlock) {
+    const float d = HalfAt(block);
+    const uint8_t* qs = block + 2;
+    for (int j = 0; j < 16; ++j) {
+      const int x0 = (qs[j] & 0x0F) - 8;
+      const int x1 = (qs[j] >> 4) - 8;
+      out[j] = static_cast<float>(x0) * d;
+      out[j + 16] = static_cast<float>(x1) * d;
+    }
+  }
+}
+
+void Q4_1ToF32(const void* data, float* out, int64_t count) {
+  const auto* block = static_cast<const uint8_t*>(data);
+  for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kQ4_1Bytes, out += kLegacyBlock) {
+    const float d = HalfAt(block), m = HalfAt(block + 2);
+    const uint8_t* qs = block + 4;
+    for (int j = 0; j < 16; ++j) {
+      const int x0 = qs[j] & 0x0F;
+      const int x1 = qs[j] >> 4;
+      out[j] = static_cast<float>(x0) * d + m;
+      out[j + 16] = static_cast<float>(x1) * d + m;
+    }
+  }
+}
+
+void Q5_0ToF32(const void* data, float* out, int64_t count) {
+  const auto* block = static_cast<const uint8_t*>(data);
+  for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kQ5_0Bytes, out += kLegacyBlock) {
+    const float d = HalfAt(block);
+    uint32_t qh;
+    std::memcpy(&qh, block + 2, 4);
+    const uint8_t* qs = block + 6;
+    for (int j = 0; j < 16; ++j) {
+      const auto high0 = static_cast<uint8_t>(((qh >> j) << 4) & 0x10);
+      const auto high1 = static_cast<uint8_t>((qh >> (j + 12)) & 0x10);
+      const int x0 = ((qs[j] & 0x0F) | high0) - 16;
+      const int x1 = ((qs[j] >> 4) | high1) - 16;
+      out[j] = static_cast<float>(x0) * d;
+      out[j + 16] = static_cast<float>(x1) * d;
+    }
+  }
+}
+
+void Q5_1ToF32(const void* data, float* out, int64_t count) {
+  const auto* block = static_cast<const uint8_t*>(data);
+  for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kQ5_1Bytes, out += kLegacyBlock) {
+    const float d = HalfAt(block), m = HalfAt(block + 2);
+    uint32_t qh;
+    std::memcpy(&qh, block + 4, 4);
+    const uint8_t* qs = block + 8;
+    for (int j = 0; j < 16; ++j) {
+      const auto high0 = static_cast<uint8_t>(((qh >> j) << 4) & 0x10);
+      const auto high1 = static_cast<uint8_t>((qh >> (j + 12)) & 0x10);
+      const int x0 = (qs[j] & 0x0F) | high0;
+      const int x1 = (qs[j] >> 4) | high1;
+      out[j] = static_cast<float>(x0) * d + m;
+      out[j + 16] = static_cast<float>(x1) * d + m;
+    }
+  }
+}
+
+// Q2_K: scales[16] (low nibble: scale, high nibble: min of each 16 values), qs[64] (2 bits),
+// f16 d, f16 dmin. x = d * scale * q - dmin * min.
+void Q2_KToF32(const void* data, float* out, int64_t count) {
+  const auto* block = static_cast<const uint8_t*>(data);
+  for (int64_t b = 0; b < count / kSuperBlock; ++b, block += kQ2_KBytes) {
+    const uint8_t* scales = block;
+    const uint8_t* q = block + 16;
+    const float d = HalfAt(block + 80), min = HalfAt(block + 82);
+    int is = 0;
+    for (int n = 0; n < kSuperBlock; n += 128, q += 32) {
+      for (int shift = 0; shift < 8; shift += 2) {
+        for (int half = 0; half < 2; ++half) {
+          const uint8_t sc = scales[is++];
+          const float dl = d * static_cast<float>(sc & 0xF);
+          const float ml = min * static_cast<float>(sc >> 4);
+          for (int l = 0; l < 16; ++l) {
+            *out++ = dl * static_cast<float>((q[l + 16 * half] >> shift) & 3) - ml;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Q3_K: hmask[32] (the third bit), qs[64] (two low bits), scales[12] (16 signed 6-bit scales,
+// offset by 32), f16 d. x = d * (scale - 32) * (q - (high bit ? 0 : 4)).
+void Q3_KToF32(const void* data, float* out, int64_t count) {
+  constexpr uint32_t kMask1 = 0x03030303, kMask2 = 0x0f0f0f0f;
+  const auto* block = static_cast<const uint8_t*>(data);
+  for (int64_t b = 0; b < count / kSuperBlock; ++b, block += kQ3_KBytes) {
+    const uint8_t* hm = block;
+    const uint8_t* q = block + 32;
+    const float d_all = HalfAt(block + 108);
+    uint32_t aux[4];
+    std::memcpy(aux, block + 96, 12);
+    const uint32_t tmp = aux[2];
+    aux[2] = ((aux[0] >> 4) & kMask2) | (((tmp >> 4) & kMask1) << 4);
+    aux[3] = ((aux[1] >> 4) & kMask2) | (((tmp >> 6) & kMask1) << 4);
+    aux[0] = (aux[0] & kMask2) | (((tmp >> 0) & kMask1) << 4);
+    aux[1] = (aux[1] & kMask2) | (((tmp >> 2) & kMask1) << 4);
+    int8_t scales[16];
+    std::memcpy(scales, aux, 16);
+    int is = 0;
+    uint8_t m = 1;
+    for (int n = 0; n < kSuperBlock; n += 128, q += 32) {
+      for (int shift = 0; shift < 8; shift += 2, m = static_cast<uint8_t>(m << 1)) {
+        for (int half = 0; half < 2; ++half) {
+          const float dl = d_all * static_cast<float>(scales[is++] - 32);
+          for (int l = 0; l < 16; ++l) {
+            const int k = l + 16 * half;
+            const int value = ((q[k] >> shift) & 3) - ((hm[k] & m) ? 0 : 4);
+            *out++ = dl * static_cast<float>(value);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Q4_K: f16 d, f16 dmin, scales[12] (8 6-bit scales and mins), qs[128] (4 bits). Sub-blocks of
+// 32: x = d * scale * q - dmin * min.
+void Q4_KToF32(const void* data, float* out, int64_t count) {
+  const auto* block = static_cast<const uint8_t*>(data);
+  for (int64_t b = 0; b < count / kSuperBlock; ++b, block += kQ4_KBytes) {
+    const float d = HalfAt(block), min = HalfAt(block + 2);
+    const uint8_t* scales = block + 4;
+    const uint8_t* q = block + 16;
+    for (int is = 0; is < 8; is += 2, q += 32) {
+      uint8_t sc, m;
+      ScaleMinK4(is, scales, sc, m);
+      const float d1 = d * static_cast<float>(sc), m1 = min * static_cast<float>(m);
+      ScaleMinK4(is + 1, scales, sc, m);
+      const float d2 = d * static_cast<float>(sc), m2 = min * static_cast<float>(m);
+      for (int l = 0; l < 32; ++l) *out++ = d1 * static_cast<float>(q[l] & 0xF) - m1;
+      for (int l = 0; l < 32; ++l) *out++ = d2 * static_cast<float>(q[l] >> 4) - m2;
+    }
+  }
+}
+
+// Q5_K: Q4_K plus qh[32], the fifth bit of each value.
+void Q5_KToF32(const void* data, float* out, int64_t count) {
+  const auto* block = static_cast<const uint8_t*>(data);
+  for (int64_t b = 0; b < count / kSuperBlock; ++b, block += kQ5_KBytes) {
+    const float d = HalfAt(block), min = HalfAt(block + 2);
+    const uint8_t* scales = block + 4;
+    const uint8_t* qh = block + 16;
+    const uint8_t* ql = block + 48;
+    uint8_t u1 = 1, u2 = 2;
+    for (int is = 0; is < 8; is += 2, ql += 32) {
+      uint8_t sc, m;
+      ScaleMinK4(is, scales, sc, m);
+      const float d1 = d * static_cast<float>(sc), m1 = min * static_cast<float>(m);
+      ScaleMinK4(is + 1, scales, sc, m);
+      const float d2 = d * static_cast<float>(sc), m2 = min * static_cast<float>(m);
+      for (int l = 0; l < 32; ++l) {
+        *out++ = d1 * static_cast<float>((ql[l] & 0xF) + ((qh[l] & u1) ? 16 : 0)) - m1;
+      }
+      for (int l = 0; l < 32; ++l) {
+        *out++ = d2 * static_cast<float>((ql[l] >> 4) + ((qh[l] & u2) ? 16 : 0)) - m2;
+      }
+      u1 = static_cast<uint8_t>(u1 << 2);
+      u2 = static_cast<uint8_t>(u2 << 2);
+    }
+  }
+}
+
+// Q6_K: ql[128] (low 4 bits), qh[64] (high 2 bits), int8 scales[16], f16 d. x = d * scale *
+// (q - 32), sub-blocks of 16.
+void Q6_KToF32(const void* data, float* out, int64_t count) {
+  const auto* block = static_cast<const uint8_t*>(data);
+  for (int64_t b = 0; b < count / kSuperBlock; ++b, block += kQ6_KBytes) {
+    const uint8_t* ql = block;
+    const uint8_t* qh = block + 128;
+    const auto* sc = reinterpret_cast<const int8_t*>(block + 192);
+    const float d = HalfAt(block + 208);
+    for (int n = 0; n < kSuperBlock; n += 128, out += 128, ql += 64, qh += 32, sc += 8) {
+      for (int l = 0; l < 32; ++l) {
+        const int is = l / 16;
+        const int q1 = static_cast<int8_t>((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        const int q2 = static_cast<int8_t>((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        const int q3 = static_cast<int8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        const int q4 = static_cast<int8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        out[l] = d * static_cast<float>(sc[is]) * static_cast<float>(q1);
+        out[l + 32] = d * static_cast<float>(sc[is + 2]) * static_cast<float>(q2);
+        out[l + 64] = d * static_cast<float>(sc[is + 4]) * static_cast<float>(q3);
+        out[l + 96] = d * static_cast<float>(sc[is + 6]) * static_cast<float>(q4);
+      }
+    }
+  }
+}
+
+// --- Reference quantization of the legacy formats. A block holding a NaN or an Inf gets a NaN
+// scale (where the NaN check finds it) and zero codes.
+
+void Q4_0FromF32(const float* values, void* out, int64_t count) {
+  auto* block = static_cast<uint8_t*>(out);
+  for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kQ4_0Bytes) {
+    const float* x = values + b * kLegacyBlock;
+    const bool finite = AllFinite(x, kLegacyBlock);
+    const float d = finite ? SignedMax(x, kLegacyBlock) / -8.0f : kNan;
+    const float id = finite && d != 0.0f ? 1.0f / d : 0.0f;
+    StoreHalf(block, d);
+    for (int j = 0; j < 16; ++j) {
+      const int q0 = std::min(15, static_cast<int>(x[j] * id + 8.5f));
+      const int q1 = std::min(15, static_cast<int>(x[j + 16] * id + 8.5f));
+      block[2 + j] = static_cast<uint8_t>(q0 | (q1 << 4));
+    }
+  }
+}
+
+void Q4_1FromF32(const float* values, void* out, int64_t count) {
+  auto* block = static_cast<uint8_t*>(out);
+  for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kQ4_1Bytes) {
+    const float* x = values + b * kLegacyBlock;
+    const bool finite = AllFinite(x, kLegacyBlock);
+    const auto [lo, hi] = std::minmax_element(x, x + kLegacyBlock);
+    const float min = finite ? *lo : 0.0f;
+    const float d = finite ? (*hi - *lo) / 15.0f : kNan;
+    const float id = finite && d != 0.0f ? 1.0f / d : 0.0f;
+    StoreHalf(block, d);
+    StoreHalf(block + 2, min);
+    for (int j = 0; j < 16; ++j) {
+      const int q0 = std::min(15, static_cast<int>((x[j] - min) * id + 0.5f));
+      const int q1 = std::min(15, static_cast<int>((x[j + 16] - min) * id + 0.5f));
+      block[4 + j] = static_cast<uint8_t>(q0 | (q1 << 4));
+    }
+  }
+}
+
+void Q5_0FromF32(const float* values, void* out, int64_t count) {
+  auto* block = static_cast<uint8_t*>(out);
+  for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kQ5_0Bytes) {
+    const float* x = values + b * kLegacyBlock;
+    const bool finite = AllFinite(x, kLegacyBlock);
+    const float d = finite ? SignedMax(x, kLegacyBlock) / -16.0f : kNan;
+    const float id = finite && d != 0.0f ? 1.0f / d : 0.0f;
+    StoreHalf(block, d);
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int q0 = std::min(31, static_cast<int>(x[j] * id + 16.5f));
+      const int q1 = std::min(31, static_cast<int>(x[j + 16] * id + 16.5f));
+      block[6 + j] = static_cast<uint8_t>((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+      qh |= static_cast<uint32_t>((q0 & 0x10) >> 4) << j;
+      qh |= static_cast<uint32_t>((q1 & 0x10) >> 4) << (j + 16);
+    }
+    std::memcpy(block + 2, &qh, 4);
+  }
+}
+
+void Q5_1FromF32(const float* values, void* out, int64_t count) {
+  auto* block = static_cast<uint8_t*>(out);
+  for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kQ5_1Bytes) {
+    const float* x = values + b * kLegacyBlock;
+    const bool finite = AllFinite(x, kLegacyBlock);
+    const auto [lo, hi] = std::minmax_element(x, x + kLegacyBlock);
+    const float min = finite ? *lo : 0.0f;
+    const float d = finite ? (*hi - *lo) / 31.0f : kNan;
+    const float id = finite && d != 0.0f ? 1.0f / d : 0.0f;
+    StoreHalf(block, d);
+    StoreHalf(block + 2, min);
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int q0 = std::min(31, static_cast<int>((x[j] - min) * id + 0.5f));
+      const int q1 = std::min(31, static_cast<int>((x[j + 16] - min) * id + 0.5f));
+      block[8 + j] = static_cast<uint8_t>((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+      qh |= static_cast<uint32_t>((q0 & 0x10) >> 4) << j;
+      qh |= static_cast<uint32_t>((q1 & 0x10) >> 4) << (j + 16);
+    }
+    std::memcpy(block + 4, &qh, 4);
+  }
+}
+
+}  // namespace favor::quant

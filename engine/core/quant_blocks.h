@@ -1,0 +1,62 @@
+// GGML's quantized block formats (the GGUF specification; ggml-common.h in ggerganov/llama.cpp
+// names the fields), as the scalar reference operations of the type table (engine/core/dtype.h):
+// dequantization, which must equal ggml's bit for bit (tests/data/quantized holds ggml's own
+// output), reference quantization where the engine has one, and the NaN check of the f16 scales.
+//
+// Legacy formats, blocks of 32: Q4_0 (f16 d; 16 bytes of 4-bit q; x = d (q - 8)), Q4_1 (f16 d,
+// f16 m; x = d q + m), Q5_0 and Q5_1 (the same with a fifth bit per value in a 32-bit qh).
+// K-quants, super-blocks of 256 in sub-blocks of 16 or 32 with quantized scales: Q2_K, Q3_K,
+// Q4_K, Q5_K (2 to 5 bits per value, scales and mins of 4 or 6 bits under f16 super-scales) and
+// Q6_K (6 bits, int8 scales).
+#pragma once
+
+#include <cstdint>
+
+namespace favor::quant {
+
+inline constexpr int64_t kLegacyBlock = 32;
+inline constexpr int64_t kSuperBlock = 256;
+
+inline constexpr int64_t kQ4_0Bytes = 18;
+inline constexpr int64_t kQ4_1Bytes = 20;
+inline constexpr int64_t kQ5_0Bytes = 22;
+inline constexpr int64_t kQ5_1Bytes = 24;
+inline constexpr int64_t kQ2_KBytes = 84;
+inline constexpr int64_t kQ3_KBytes = 110;
+inline constexpr int64_t kQ4_KBytes = 144;
+inline constexpr int64_t kQ5_KBytes = 176;
+inline constexpr int64_t kQ6_KBytes = 210;
+
+// `count` f32 values from whole blocks at `data`.
+void Q4_0ToF32(const void* data, float* out, int64_t count);
+void Q4_1ToF32(const void* data, float* out, int64_t count);
+void Q5_0ToF32(const void* data, float* out, int64_t count);
+void Q5_1ToF32(const void* data, float* out, int64_t count);
+void Q2_KToF32(const void* data, float* out, int64_t count);
+void Q3_KToF32(const void* data, float* out, int64_t count);
+void Q4_KToF32(const void* data, float* out, int64_t count);
+void Q5_KToF32(const void* data, float* out, int64_t count);
+void Q6_KToF32(const void* data, float* out, int64_t count);
+
+// Round-to-nearest quantization of the legacy formats, as ggml's reference quantizers do it (the
+// K-quants' search for scales comes with `favor quantize`).
+void Q4_0FromF32(const float* values, void* out, int64_t count);
+void Q4_1FromF32(const float* values, void* out, int64_t count);
+void Q5_0FromF32(const float* values, void* out, int64_t count);
+void Q5_1FromF32(const float* values, void* out, int64_t count);
+
+// The first element of the first block whose f16 scales (at the byte offsets kOffsets of each
+// kBlockBytes-byte block of kBlockElements values) hold a NaN or an Inf, or -1.
+template <int64_t kBlockElements, int64_t kBlockBytes, int... kOffsets>
+int64_t FirstNonFiniteScale(const void* data, int64_t count) {
+  const auto* block = static_cast<const uint8_t*>(data);
+  for (int64_t b = 0; b < count / kBlockElements; ++b, block += kBlockBytes) {
+    for (const int offset : {kOffsets...}) {
+      const auto bits = static_cast<uint16_t>(block[offset] | (block[offset + 1] << 8));
+      if ((bits & 0x7fff) >= 0x7c00) return b * kBlockElements;
+    }
+  }
+  return -1;
+}
+
+}  // namespace favor::quant
