@@ -52,70 +52,106 @@ float SignedMax(const float* x, int64_t n) {
 
 constexpr float kNan = std::numeric_limits<float>::quiet_NaN();
 
+// The legacy formats as one template: kBits (4 or 5) bits per value; with kMin, x = d q + m
+// (Q4_1, Q5_1), else x = d (q - 2^(kBits-1)) (Q4_0, Q5_0). Layout: f16 d, [f16 m], [u32 qh: the
+// fifth bits], 16 bytes of low nibbles (values j and j + 16 share byte j).
+template <int kBits, bool kMin>
+struct Legacy {
+  static constexpr int64_t kBytes = 2 + (kMin ? 2 : 0) + (kBits == 5 ? 4 : 0) + 16;
+  static constexpr int kOffset = kMin ? 0 : 1 << (kBits - 1);
+  static constexpr int kLargest = (1 << kBits) - 1;
+  static constexpr int kQhAt = kMin ? 4 : 2;
+  static constexpr int kQsAt = kQhAt + (kBits == 5 ? 4 : 0);
+
+  static void ToF32(const void* data, float* out, int64_t count) {
+    const auto* block = static_cast<const uint8_t*>(data);
+    for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kBytes, out += kLegacyBlock) {
+      const float d = HalfAt(block);
+      const float m = kMin ? HalfAt(block + 2) : 0.0f;
+      uint32_t qh = 0;
+      if constexpr (kBits == 5) std::memcpy(&qh, block + kQhAt, 4);
+      const uint8_t* qs = block + kQsAt;
+      for (int j = 0; j < 16; ++j) {
+        const auto high0 = static_cast<uint8_t>(((qh >> j) << 4) & 0x10);
+        const auto high1 = static_cast<uint8_t>((qh >> (j + 12)) & 0x10);
+        const int x0 = ((qs[j] & 0x0F) | high0) - kOffset;
+        const int x1 = ((qs[j] >> 4) | high1) - kOffset;
+        if constexpr (kMin) {
+          out[j] = static_cast<float>(x0) * d + m;
+          out[j + 16] = static_cast<float>(x1) * d + m;
+        } else {
+          out[j] = static_cast<float>(x0) * d;
+          out[j + 16] = static_cast<float>(x1) * d;
+        }
+      }
+    }
+  }
+
+  // ggml's reference quantizer: symmetric formats map the value of largest magnitude to -2^(b-1)
+  // steps, asymmetric ones [min, max] to [0, 2^b - 1]; codes round half up.
+  static void FromF32(const float* values, void* out, int64_t count) {
+    auto* block = static_cast<uint8_t*>(out);
+    for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kBytes) {
+      const float* x = values + b * kLegacyBlock;
+      const bool finite = AllFinite(x, kLegacyBlock);
+      float min = 0.0f, d = kNan;
+      if (finite && kMin) {
+        const auto [lo, hi] = std::minmax_element(x, x + kLegacyBlock);
+        min = *lo;
+        d = (*hi - *lo) / static_cast<float>(kLargest);
+      } else if (finite) {
+        d = SignedMax(x, kLegacyBlock) / -static_cast<float>(kOffset);
+      }
+      const float id = finite && d != 0.0f ? 1.0f / d : 0.0f;
+      StoreHalf(block, d);
+      if constexpr (kMin) StoreHalf(block + 2, min);
+      // Symmetric: x * id + (offset + 0.5); asymmetric: (x - min) * id + 0.5, as ggml rounds.
+      const float bias = static_cast<float>(kOffset) + 0.5f;
+      uint32_t qh = 0;
+      for (int j = 0; j < 16; ++j) {
+        // A block holding a NaN or an Inf keeps its NaN scale (the NaN check finds it) and zero
+        // codes (converting a NaN to an integer is undefined).
+        const float s0 = !finite ? 0.0f : kMin ? (x[j] - min) * id : x[j] * id;
+        const float s1 = !finite ? 0.0f : kMin ? (x[j + 16] - min) * id : x[j + 16] * id;
+        const int q0 = std::min(kLargest, static_cast<int>(s0 + bias));
+        const int q1 = std::min(kLargest, static_cast<int>(s1 + bias));
+        block[kQsAt + j] = static_cast<uint8_t>((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+        qh |= static_cast<uint32_t>((q0 & 0x10) >> 4) << j;
+        qh |= static_cast<uint32_t>((q1 & 0x10) >> 4) << (j + 16);
+      }
+      if constexpr (kBits == 5) std::memcpy(block + kQhAt, &qh, 4);
+    }
+  }
+};
+
+static_assert(Legacy<4, false>::kBytes == kQ4_0Bytes && Legacy<4, true>::kBytes == kQ4_1Bytes &&
+              Legacy<5, false>::kBytes == kQ5_0Bytes && Legacy<5, true>::kBytes == kQ5_1Bytes);
+
 }  // namespace
 
 void Q4_0ToF32(const void* data, float* out, int64_t count) {
-  const auto* block = static_cast<const uint8_t*>(data);
-  for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kQ4_0Bytes, out += kLegacyBlock) {
-    const float d = HalfAt(block);
-    const uint8_t* qs = block + 2;
-    for (int j = 0; j < 16; ++j) {
-      const int x0 = (qs[j] & 0x0F) - 8;
-      const int x1 = (qs[j] >> 4) - 8;
-      out[j] = static_cast<float>(x0) * d;
-      out[j + 16] = static_cast<float>(x1) * d;
-    }
-  }
+  Legacy<4, false>::ToF32(data, out, count);
 }
-
 void Q4_1ToF32(const void* data, float* out, int64_t count) {
-  const auto* block = static_cast<const uint8_t*>(data);
-  for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kQ4_1Bytes, out += kLegacyBlock) {
-    const float d = HalfAt(block), m = HalfAt(block + 2);
-    const uint8_t* qs = block + 4;
-    for (int j = 0; j < 16; ++j) {
-      const int x0 = qs[j] & 0x0F;
-      const int x1 = qs[j] >> 4;
-      out[j] = static_cast<float>(x0) * d + m;
-      out[j + 16] = static_cast<float>(x1) * d + m;
-    }
-  }
+  Legacy<4, true>::ToF32(data, out, count);
 }
-
 void Q5_0ToF32(const void* data, float* out, int64_t count) {
-  const auto* block = static_cast<const uint8_t*>(data);
-  for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kQ5_0Bytes, out += kLegacyBlock) {
-    const float d = HalfAt(block);
-    uint32_t qh;
-    std::memcpy(&qh, block + 2, 4);
-    const uint8_t* qs = block + 6;
-    for (int j = 0; j < 16; ++j) {
-      const auto high0 = static_cast<uint8_t>(((qh >> j) << 4) & 0x10);
-      const auto high1 = static_cast<uint8_t>((qh >> (j + 12)) & 0x10);
-      const int x0 = ((qs[j] & 0x0F) | high0) - 16;
-      const int x1 = ((qs[j] >> 4) | high1) - 16;
-      out[j] = static_cast<float>(x0) * d;
-      out[j + 16] = static_cast<float>(x1) * d;
-    }
-  }
+  Legacy<5, false>::ToF32(data, out, count);
 }
-
 void Q5_1ToF32(const void* data, float* out, int64_t count) {
-  const auto* block = static_cast<const uint8_t*>(data);
-  for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kQ5_1Bytes, out += kLegacyBlock) {
-    const float d = HalfAt(block), m = HalfAt(block + 2);
-    uint32_t qh;
-    std::memcpy(&qh, block + 4, 4);
-    const uint8_t* qs = block + 8;
-    for (int j = 0; j < 16; ++j) {
-      const auto high0 = static_cast<uint8_t>(((qh >> j) << 4) & 0x10);
-      const auto high1 = static_cast<uint8_t>((qh >> (j + 12)) & 0x10);
-      const int x0 = (qs[j] & 0x0F) | high0;
-      const int x1 = (qs[j] >> 4) | high1;
-      out[j] = static_cast<float>(x0) * d + m;
-      out[j + 16] = static_cast<float>(x1) * d + m;
-    }
-  }
+  Legacy<5, true>::ToF32(data, out, count);
+}
+void Q4_0FromF32(const float* values, void* out, int64_t count) {
+  Legacy<4, false>::FromF32(values, out, count);
+}
+void Q4_1FromF32(const float* values, void* out, int64_t count) {
+  Legacy<4, true>::FromF32(values, out, count);
+}
+void Q5_0FromF32(const float* values, void* out, int64_t count) {
+  Legacy<5, false>::FromF32(values, out, count);
+}
+void Q5_1FromF32(const float* values, void* out, int64_t count) {
+  Legacy<5, true>::FromF32(values, out, count);
 }
 
 // Q2_K: scales[16] (low nibble: scale, high nibble: min of each 16 values), qs[64] (2 bits),
@@ -246,87 +282,6 @@ void Q6_KToF32(const void* data, float* out, int64_t count) {
         out[l + 96] = d * static_cast<float>(sc[is + 6]) * static_cast<float>(q4);
       }
     }
-  }
-}
-
-// --- Reference quantization of the legacy formats. A block holding a NaN or an Inf gets a NaN
-// scale (where the NaN check finds it) and zero codes.
-
-void Q4_0FromF32(const float* values, void* out, int64_t count) {
-  auto* block = static_cast<uint8_t*>(out);
-  for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kQ4_0Bytes) {
-    const float* x = values + b * kLegacyBlock;
-    const bool finite = AllFinite(x, kLegacyBlock);
-    const float d = finite ? SignedMax(x, kLegacyBlock) / -8.0f : kNan;
-    const float id = finite && d != 0.0f ? 1.0f / d : 0.0f;
-    StoreHalf(block, d);
-    for (int j = 0; j < 16; ++j) {
-      const int q0 = std::min(15, static_cast<int>(x[j] * id + 8.5f));
-      const int q1 = std::min(15, static_cast<int>(x[j + 16] * id + 8.5f));
-      block[2 + j] = static_cast<uint8_t>(q0 | (q1 << 4));
-    }
-  }
-}
-
-void Q4_1FromF32(const float* values, void* out, int64_t count) {
-  auto* block = static_cast<uint8_t*>(out);
-  for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kQ4_1Bytes) {
-    const float* x = values + b * kLegacyBlock;
-    const bool finite = AllFinite(x, kLegacyBlock);
-    const auto [lo, hi] = std::minmax_element(x, x + kLegacyBlock);
-    const float min = finite ? *lo : 0.0f;
-    const float d = finite ? (*hi - *lo) / 15.0f : kNan;
-    const float id = finite && d != 0.0f ? 1.0f / d : 0.0f;
-    StoreHalf(block, d);
-    StoreHalf(block + 2, min);
-    for (int j = 0; j < 16; ++j) {
-      const int q0 = std::min(15, static_cast<int>((x[j] - min) * id + 0.5f));
-      const int q1 = std::min(15, static_cast<int>((x[j + 16] - min) * id + 0.5f));
-      block[4 + j] = static_cast<uint8_t>(q0 | (q1 << 4));
-    }
-  }
-}
-
-void Q5_0FromF32(const float* values, void* out, int64_t count) {
-  auto* block = static_cast<uint8_t*>(out);
-  for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kQ5_0Bytes) {
-    const float* x = values + b * kLegacyBlock;
-    const bool finite = AllFinite(x, kLegacyBlock);
-    const float d = finite ? SignedMax(x, kLegacyBlock) / -16.0f : kNan;
-    const float id = finite && d != 0.0f ? 1.0f / d : 0.0f;
-    StoreHalf(block, d);
-    uint32_t qh = 0;
-    for (int j = 0; j < 16; ++j) {
-      const int q0 = std::min(31, static_cast<int>(x[j] * id + 16.5f));
-      const int q1 = std::min(31, static_cast<int>(x[j + 16] * id + 16.5f));
-      block[6 + j] = static_cast<uint8_t>((q0 & 0x0F) | ((q1 & 0x0F) << 4));
-      qh |= static_cast<uint32_t>((q0 & 0x10) >> 4) << j;
-      qh |= static_cast<uint32_t>((q1 & 0x10) >> 4) << (j + 16);
-    }
-    std::memcpy(block + 2, &qh, 4);
-  }
-}
-
-void Q5_1FromF32(const float* values, void* out, int64_t count) {
-  auto* block = static_cast<uint8_t*>(out);
-  for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kQ5_1Bytes) {
-    const float* x = values + b * kLegacyBlock;
-    const bool finite = AllFinite(x, kLegacyBlock);
-    const auto [lo, hi] = std::minmax_element(x, x + kLegacyBlock);
-    const float min = finite ? *lo : 0.0f;
-    const float d = finite ? (*hi - *lo) / 31.0f : kNan;
-    const float id = finite && d != 0.0f ? 1.0f / d : 0.0f;
-    StoreHalf(block, d);
-    StoreHalf(block + 2, min);
-    uint32_t qh = 0;
-    for (int j = 0; j < 16; ++j) {
-      const int q0 = std::min(31, static_cast<int>((x[j] - min) * id + 0.5f));
-      const int q1 = std::min(31, static_cast<int>((x[j + 16] - min) * id + 0.5f));
-      block[8 + j] = static_cast<uint8_t>((q0 & 0x0F) | ((q1 & 0x0F) << 4));
-      qh |= static_cast<uint32_t>((q0 & 0x10) >> 4) << j;
-      qh |= static_cast<uint32_t>((q1 & 0x10) >> 4) << (j + 16);
-    }
-    std::memcpy(block + 4, &qh, 4);
   }
 }
 
