@@ -187,6 +187,7 @@ class GgufParser {
       if (GetDTypeInfo(dtype).quantized()) {
         // Matrix code computes in f32 and bf16 only (until quantized kernels exist).
         FAVOR_ASSIGN_OR_RETURN(tensor, Dequantize(tensor));
+        model.stored_types[info.name] = dtype;
       }
       if (!model.tensors.emplace(info.name, std::move(tensor)).second) {
         return absl::InvalidArgumentError(absl::StrCat(what, ": duplicate tensor name"));

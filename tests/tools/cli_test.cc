@@ -139,6 +139,12 @@ TEST(Cli, InspectShowsTheArchitecturesTraits) {
   ExpectOneLineError(
       RunFavor("logits -m " + fixtures + "/gemma2.gguf --ids 1,2 --attention favor#"), 1,
       "soft-caps its attention scores");
+  // A quantized file says what it stores, per tensor and in total.
+  const Result q4 = RunFavor("inspect -m " + std::string(FAVOR_SOURCE_DIR) +
+                             "/tests/data/quantized/qwen2-q4_0.gguf");
+  ASSERT_EQ(q4.exit_code, 0) << q4.err;
+  EXPECT_NE(q4.out.find("stored:       f32 x11, q4_0 x15, q8_0 x1"), std::string::npos) << q4.out;
+  EXPECT_NE(q4.out.find("f32[64, 64] (stored q4_0)"), std::string::npos) << q4.out;
 }
 
 // Each failure: a non-zero exit and a single line on stderr that names the problem.
