@@ -40,8 +40,8 @@ int main(int argc, char** argv) {
   for (const ggml_type type : types) {
     const std::string name = ggml_type_name(type);
     std::vector<uint8_t> blocks(ggml_row_size(type, per_row) * rows);
-    const size_t bytes = ggml_quantize_chunk(type, values.data(), blocks.data(), 0, rows, per_row,
-                                             nullptr);
+    const size_t bytes =
+        ggml_quantize_chunk(type, values.data(), blocks.data(), 0, rows, per_row, nullptr);
     std::vector<float> decoded(count);
     ggml_get_type_traits(type)->to_float(blocks.data(), decoded.data(), count);
     const uint32_t header[] = {static_cast<uint32_t>(name.size())};
