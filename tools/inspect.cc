@@ -117,28 +117,21 @@ int Inspect(int argc, char** argv) {
   }
   std::printf("tensors:      %zu, %lld parameters, %.2f MiB in memory\n", file.tensors.size(),
               static_cast<long long>(parameters), static_cast<double>(bytes) / (1 << 20));
-  if (!file.stored_types.empty()) {
-    // What the file stores, by type (GGUF quantized tensors are dequantized at load for now).
+  {
+    // What the file stores, by type: the weights are computed in that form (quantized ones in
+    // place, with int8 activations).
     std::map<std::string, int> counts;
-    for (const auto& [name, tensor] : file.tensors) {
-      const auto stored = file.stored_types.find(name);
-      ++counts[std::string(
-          DTypeName(stored != file.stored_types.end() ? stored->second : tensor.dtype()))];
-    }
+    for (const auto& [name, tensor] : file.tensors)
+      ++counts[std::string(DTypeName(tensor.dtype()))];
     std::vector<std::string> parts;
     for (const auto& [type, count] : counts) parts.push_back(absl::StrCat(type, " x", count));
-    std::printf("stored:       %s (quantized tensors dequantized to f32 at load)\n",
-                absl::StrJoin(parts, ", ").c_str());
+    std::printf("stored:       %s\n", absl::StrJoin(parts, ", ").c_str());
   }
   for (const auto& [name, tensor] : file.tensors) {
     const bool first_layer = name.rfind("blk.0.", 0) == 0;
     const bool global = name.rfind("blk.", 0) != 0;
     if (all_tensors || first_layer || global) {
-      const auto stored = file.stored_types.find(name);
-      std::printf("  %-28s %s%s\n", name.c_str(), tensor.DebugString().c_str(),
-                  stored == file.stored_types.end()
-                      ? ""
-                      : absl::StrCat(" (stored ", DTypeName(stored->second), ")").c_str());
+      std::printf("  %-28s %s\n", name.c_str(), tensor.DebugString().c_str());
     }
   }
   if (!file.metadata.empty()) std::printf("metadata:\n");

@@ -11,26 +11,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine/core/dtype_id.h"
 
 namespace favor {
-
-enum class DType : uint8_t {
-  kF32,
-  kF16,
-  kBF16,
-  kI32,
-  kQ8_0,  // GGML Q8_0: 32 int8 values and one f16 scale per block.
-  // GGML's other block formats (engine/core/quant_blocks.h).
-  kQ4_0,
-  kQ4_1,
-  kQ5_0,
-  kQ5_1,
-  kQ2_K,
-  kQ3_K,
-  kQ4_K,
-  kQ5_K,
-  kQ6_K,
-};
 
 struct DTypeInfo {
   DType dtype;

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "engine/core/half.h"
+#include "engine/core/quant_scales_inl.h"
 
 // Every product and sum below is written in ggml's order, one operation at a time (this file is
 // compiled without FMA contraction, as ggml's is), so that the values are ggml's bit for bit.
@@ -18,17 +19,6 @@ void StoreHalf(uint8_t* p, float value) {
   const uint16_t bits = F32ToF16(value);
   p[0] = static_cast<uint8_t>(bits & 0xff);
   p[1] = static_cast<uint8_t>(bits >> 8);
-}
-
-// Scale j (0-7) and min of a Q4_K/Q5_K super-block from its 12 bytes of packed 6-bit values.
-void ScaleMinK4(int j, const uint8_t* q, uint8_t& scale, uint8_t& min) {
-  if (j < 4) {
-    scale = q[j] & 63;
-    min = q[j + 4] & 63;
-  } else {
-    scale = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    min = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
 }
 
 bool AllFinite(const float* x, int64_t n) {
@@ -181,21 +171,13 @@ void Q2_KToF32(const void* data, float* out, int64_t count) {
 // Q3_K: hmask[32] (the third bit), qs[64] (two low bits), scales[12] (16 signed 6-bit scales,
 // offset by 32), f16 d. x = d * (scale - 32) * (q - (high bit ? 0 : 4)).
 void Q3_KToF32(const void* data, float* out, int64_t count) {
-  constexpr uint32_t kMask1 = 0x03030303, kMask2 = 0x0f0f0f0f;
   const auto* block = static_cast<const uint8_t*>(data);
   for (int64_t b = 0; b < count / kSuperBlock; ++b, block += kQ3_KBytes) {
     const uint8_t* hm = block;
     const uint8_t* q = block + 32;
     const float d_all = HalfAt(block + 108);
-    uint32_t aux[4];
-    std::memcpy(aux, block + 96, 12);
-    const uint32_t tmp = aux[2];
-    aux[2] = ((aux[0] >> 4) & kMask2) | (((tmp >> 4) & kMask1) << 4);
-    aux[3] = ((aux[1] >> 4) & kMask2) | (((tmp >> 6) & kMask1) << 4);
-    aux[0] = (aux[0] & kMask2) | (((tmp >> 0) & kMask1) << 4);
-    aux[1] = (aux[1] & kMask2) | (((tmp >> 2) & kMask1) << 4);
     int8_t scales[16];
-    std::memcpy(scales, aux, 16);
+    UnpackQ3_KScales(block + 96, scales);
     int is = 0;
     uint8_t m = 1;
     for (int n = 0; n < kSuperBlock; n += 128, q += 32) {
@@ -223,9 +205,9 @@ void Q4_KToF32(const void* data, float* out, int64_t count) {
     const uint8_t* q = block + 16;
     for (int is = 0; is < 8; is += 2, q += 32) {
       uint8_t sc, m;
-      ScaleMinK4(is, scales, sc, m);
+      ScaleMinK4(is, scales, &sc, &m);
       const float d1 = d * static_cast<float>(sc), m1 = min * static_cast<float>(m);
-      ScaleMinK4(is + 1, scales, sc, m);
+      ScaleMinK4(is + 1, scales, &sc, &m);
       const float d2 = d * static_cast<float>(sc), m2 = min * static_cast<float>(m);
       for (int l = 0; l < 32; ++l) *out++ = d1 * static_cast<float>(q[l] & 0xF) - m1;
       for (int l = 0; l < 32; ++l) *out++ = d2 * static_cast<float>(q[l] >> 4) - m2;
@@ -244,9 +226,9 @@ void Q5_KToF32(const void* data, float* out, int64_t count) {
     uint8_t u1 = 1, u2 = 2;
     for (int is = 0; is < 8; is += 2, ql += 32) {
       uint8_t sc, m;
-      ScaleMinK4(is, scales, sc, m);
+      ScaleMinK4(is, scales, &sc, &m);
       const float d1 = d * static_cast<float>(sc), m1 = min * static_cast<float>(m);
-      ScaleMinK4(is + 1, scales, sc, m);
+      ScaleMinK4(is + 1, scales, &sc, &m);
       const float d2 = d * static_cast<float>(sc), m2 = min * static_cast<float>(m);
       for (int l = 0; l < 32; ++l) {
         *out++ = d1 * static_cast<float>((ql[l] & 0xF) + ((qh[l] & u1) ? 16 : 0)) - m1;

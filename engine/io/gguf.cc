@@ -184,11 +184,6 @@ class GgufParser {
       }
       FAVOR_ASSIGN_OR_RETURN(Tensor tensor,
                              ViewOrCopy(file, data_start + info.offset, dtype, shape));
-      if (GetDTypeInfo(dtype).quantized()) {
-        // Matrix code computes in f32 and bf16 only (until quantized kernels exist).
-        FAVOR_ASSIGN_OR_RETURN(tensor, Dequantize(tensor));
-        model.stored_types[info.name] = dtype;
-      }
       if (!model.tensors.emplace(info.name, std::move(tensor)).second) {
         return absl::InvalidArgumentError(absl::StrCat(what, ": duplicate tensor name"));
       }
@@ -200,13 +195,6 @@ class GgufParser {
   const std::vector<std::pair<std::string, Value>>& metadata() const { return metadata_; }
 
  private:
-  static absl::StatusOr<Tensor> Dequantize(const Tensor& quantized) {
-    FAVOR_ASSIGN_OR_RETURN(Tensor out, Tensor::Allocate(DType::kF32, quantized.shape()));
-    GetDTypeInfo(quantized.dtype())
-        .to_f32(quantized.raw_data(), out.mutable_data<float>(), quantized.NumElements());
-    return out;
-  }
-
   absl::StatusOr<uint64_t> ReadCount(absl::string_view what) {
     if (version_ == 1) {
       FAVOR_ASSIGN_OR_RETURN(const uint32_t count, reader_.Read<uint32_t>(what));

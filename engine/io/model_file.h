@@ -92,9 +92,6 @@ struct ModelFile {
   bool gguf = false;
   ModelConfig config;
   std::map<std::string, Tensor> tensors;
-  // The file's type of each tensor the loader converted (quantized GGUF tensors, dequantized to
-  // f32 at load until quantized kernels exist): what the file holds, for `favor inspect`.
-  std::map<std::string, DType> stored_types;
   std::optional<Vocabulary> vocabulary;
   std::vector<std::pair<std::string, std::string>> metadata;  // Key, printable value.
 };

@@ -34,6 +34,9 @@ void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, c
                  const float* v, const float* rescale, int64_t m, int64_t d);
 void MatVecBf16(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx, int64_t rows,
                 float* y, int64_t ldy);
+void QuantizeQ8(const float* x, int64_t k, int8_t* codes, float* scales, float* sums);
+// quant_matmul, indexed by DType.
+extern const QuantMatMulFn kQuantMatMul[kDTypeCount];
 void F16ToF32(const uint16_t* in, float* out, int64_t n);
 void BF16ToF32(const uint16_t* in, float* out, int64_t n);
 void F32ToBF16(const float* in, uint16_t* out, int64_t n);

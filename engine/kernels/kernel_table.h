@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "engine/core/dtype_id.h"
+
 namespace favor::kernels {
 
 enum class Isa { kScalar, kAvx2, kAvx512 };
@@ -23,6 +25,25 @@ inline constexpr int64_t kMatVecMaxRows = 4;
 // the hardware prefetchers), padded with zeros to whole groups and blocks.
 inline constexpr int64_t kMatVecGroup = 4;
 inline constexpr int64_t kMatVecBlock = 16;
+
+// Activations quantized for the integer products with quantized weights, rows of k values (k a
+// multiple of kQ8Block): x ~ scale * code per block of kQ8Block; `sums` holds, per 16 values,
+// scale * (the sum of their codes), which the formats whose values carry an offset need.
+// Consecutive rows are k, k / kQ8Block and k / 16 entries apart.
+inline constexpr int64_t kQ8Block = 32;
+struct Q8Rows {
+  const int8_t* codes;
+  const float* scales;
+  const float* sums;
+  int64_t k;
+};
+// Most activation rows one quant_matmul call takes: each decoded weight block serves all of them.
+inline constexpr int64_t kQuantMaxTokens = 4;
+
+// y[t][i] = sum_p w[i][p] x[t][p] for i < n weight rows (row_bytes apart, each k values in one
+// block format) and t < tokens (1 to kQuantMaxTokens) rows of quantized activations.
+using QuantMatMulFn = void (*)(const void* w, int64_t row_bytes, int64_t n, const Q8Rows& x,
+                               int64_t tokens, float* y, int64_t ldy);
 
 struct KernelTable {
   Isa isa;
@@ -81,6 +102,12 @@ struct KernelTable {
   // product, bound by memory bandwidth. `w` points at a group boundary.
   void (*matvec_bf16)(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx,
                       int64_t rows, float* y, int64_t ldy);
+  // One row of k values (a multiple of kQ8Block) quantized for quant_matmul: codes round x / scale
+  // to nearest even, scale = max |x| / 127 per block (identical on every ISA).
+  void (*quantize_q8)(const float* x, int64_t k, int8_t* codes, float* scales, float* sums);
+  // kDTypeCount kernels indexed by the weights' DType: one per GGML block format (their layouts
+  // are in engine/core/quant_blocks.h), null for the other types.
+  const QuantMatMulFn* quant_matmul;
   void (*f16_to_f32)(const uint16_t* in, float* out, int64_t n);
   void (*bf16_to_f32)(const uint16_t* in, float* out, int64_t n);
   void (*f32_to_bf16)(const float* in, uint16_t* out, int64_t n);  // Round to nearest even.

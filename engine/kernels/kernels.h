@@ -7,9 +7,9 @@
 #pragma once
 
 #include <vector>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "engine/kernels/kernel_table.h"
 
 namespace favor::kernels {

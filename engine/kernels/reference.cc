@@ -189,4 +189,19 @@ void AttentionRow(const float* q, const float* keys, const float* values, int64_
   }
 }
 
+void QuantMatMul(const float* w, int64_t n, const Q8Rows& x, int64_t tokens, float* y,
+                 int64_t ldy) {
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t i = 0; i < n; ++i) {
+      double sum = 0.0;
+      for (int64_t p = 0; p < x.k; ++p) {
+        const double value = static_cast<double>(x.scales[t * (x.k / kQ8Block) + p / kQ8Block]) *
+                             x.codes[t * x.k + p];
+        sum += static_cast<double>(w[i * x.k + p]) * value;
+      }
+      y[t * ldy + i] = static_cast<float>(sum);
+    }
+  }
+}
+
 }  // namespace favor::kernels::reference

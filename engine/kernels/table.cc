@@ -32,6 +32,8 @@ const KernelTable& Table() {
     .gemm = &Gemm,
     .favor_decode = &FavorDecode,
     .matvec_bf16 = &MatVecBf16,
+    .quantize_q8 = &QuantizeQ8,
+    .quant_matmul = kQuantMatMul,
     .f16_to_f32 = &F16ToF32,
     .bf16_to_f32 = &BF16ToF32,
     .f32_to_bf16 = &F32ToBF16,

@@ -73,6 +73,20 @@ absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
   const int64_t out_features = out_by_in ? weight.dim(0) : weight.dim(1);
   std::shared_ptr<MatMulOp> op(new MatMulOp(options, in_features, out_features));
 
+  if (weight_type.quantized()) {
+    // Block formats are rows of whole blocks of input features (GGUF's [N, K] layout); the
+    // loader has checked that K is a whole number of blocks.
+    if (!out_by_in || in_features % weight_type.block_elements != 0 ||
+        in_features % kernels::kQ8Block != 0 || weight.stride(0) != in_features) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          context, ": ", weight_type.name, " weights must be contiguous [N, K] rows of whole ",
+          weight_type.block_elements, "-value blocks, got ", weight.DebugString()));
+    }
+    op->quantized_weights_ = weight;
+    op->implementation_ = absl::StrCat("favor:", weight_type.name, "xq8");
+    return op;
+  }
+
   // oneDNN reorders convert f32 <-> bf16 only: widen any other type to f32 first, with the type's
   // own conversion (load time only).
   Tensor source = weight;
@@ -137,13 +151,15 @@ absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
 }
 
 int64_t MatMulOp::PackedWeightBytes() const {
+  if (!quantized_weights_.empty()) return 0;
   return (matvec_only_ ? 0 : static_cast<int64_t>(packed_weights_.get_desc().get_size())) +
          (decode_weights_ != nullptr ? static_cast<int64_t>(decode_weights_->size()) : 0);
 }
 
 std::string MatMulOp::Attributes() const {
+  const DType stored = quantized_weights_.empty() ? options_.compute : quantized_weights_.dtype();
   return absl::StrCat("weight=", options_.weight_name, " [", in_features_, " x ", out_features_,
-                      "] ", DTypeName(options_.compute), " ", implementation_);
+                      "] ", DTypeName(stored), " ", implementation_);
 }
 
 absl::StatusOr<std::vector<TensorSpec>> MatMulOp::InferOutputs(
@@ -156,6 +172,12 @@ absl::StatusOr<std::vector<TensorSpec>> MatMulOp::InferOutputs(
 }
 
 int64_t MatMulOp::ConvertedSourceBytes(int64_t rows) const {
+  if (!quantized_weights_.empty()) {
+    // int8 codes, then a scale per block and a sum per half block.
+    return RoundUp64(rows * in_features_) +
+           RoundUp64(rows * (in_features_ / kernels::kQ8Block) * 4) +
+           RoundUp64(rows * (in_features_ / 16) * 4);
+  }
   if (options_.compute != DType::kBF16 || matvec_only_) return 0;
   return RoundUp64(rows * in_features_ * 2);  // Activations rounded to bf16.
 }
@@ -164,8 +186,9 @@ int64_t MatMulOp::ConvertedSourceBytes(int64_t rows) const {
 // and the full-batch ones, which covers the T in between in practice (Run falls back to a
 // library-allocated scratchpad if one ever needs more).
 int64_t MatMulOp::WorkspaceBytes(std::span<const TensorSpec> inputs) const {
-  if (matvec_only_) return 0;
   const int64_t rows = inputs[0].shape.dim(0);
+  if (!quantized_weights_.empty()) return ConvertedSourceBytes(rows);
+  if (matvec_only_) return 0;
   int64_t scratchpad = 0;
   for (int64_t t : {int64_t{1}, rows}) {
     auto primitive = PrimitiveFor(t);
@@ -197,9 +220,46 @@ absl::StatusOr<MatMulOp::Primitive> MatMulOp::PrimitiveFor(int64_t rows) const {
   }
 }
 
+absl::Status MatMulOp::RunQuantized(const RunContext& ctx, const Tensor& x, Tensor& y) const {
+  const int64_t rows = x.dim(0), k = in_features_;
+  std::byte* workspace = ctx.workspace.data();
+  auto* codes = reinterpret_cast<int8_t*>(workspace);
+  auto* scales = reinterpret_cast<float*>(workspace + RoundUp64(rows * k));
+  auto* sums = reinterpret_cast<float*>(workspace + RoundUp64(rows * k) +
+                                        RoundUp64(rows * (k / kernels::kQ8Block) * 4));
+  const float* in = x.data<float>();
+  ParallelFor(rows, ctx.threads, 16, [&](int64_t t) {
+    ctx.kernels->quantize_q8(in + t * k, k, codes + t * k, scales + t * (k / kernels::kQ8Block),
+                             sums + t * (k / 16));
+  });
+  const kernels::QuantMatMulFn kernel =
+      ctx.kernels->quant_matmul[static_cast<int>(quantized_weights_.dtype())];
+  const DTypeInfo& info = GetDTypeInfo(quantized_weights_.dtype());
+  const int64_t row_bytes = k / info.block_elements * info.block_bytes;
+  const auto* weights = static_cast<const std::byte*>(quantized_weights_.raw_data());
+  float* out = y.mutable_data<float>();
+  // Blocks of output rows split between threads in contiguous ranges; each block serves every
+  // token (kQuantMaxTokens at a time) while its weights are in cache.
+  constexpr int64_t kBlock = 16;
+  const int64_t blocks = (out_features_ + kBlock - 1) / kBlock;
+  ParallelFor(blocks, ctx.threads, 1, [&](int64_t block) {
+    const int64_t first = block * kBlock;
+    const int64_t count = std::min(kBlock, out_features_ - first);
+    for (int64_t t = 0; t < rows; t += kernels::kQuantMaxTokens) {
+      const kernels::Q8Rows activations = {codes + t * k, scales + t * (k / kernels::kQ8Block),
+                                           sums + t * (k / 16), k};
+      kernel(weights + first * row_bytes, row_bytes, count, activations,
+             std::min(kernels::kQuantMaxTokens, rows - t), out + t * out_features_ + first,
+             out_features_);
+    }
+  });
+  return absl::OkStatus();
+}
+
 absl::Status MatMulOp::Run(const RunContext& ctx, std::span<const Tensor> inputs,
                            std::span<Tensor> outputs, OpState* /*state*/) const {
   const int64_t rows = inputs[0].dim(0);
+  if (!quantized_weights_.empty()) return RunQuantized(ctx, inputs[0], outputs[0]);
   if (decode_weights_ != nullptr && (rows <= kernels::kMatVecMaxRows || matvec_only_)) {
     // Blocks of output rows (whole groups of the packed layout), split between threads in
     // contiguous ranges; each block serves every input row (kMatVecMaxRows at a time) while its

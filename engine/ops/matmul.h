@@ -10,6 +10,11 @@
 // each weight once at memory bandwidth, where oneDNN's T = 1 path without AVX512_BF16 hardware
 // emulates bf16 and is compute bound. The copy costs the same bytes as the packed weights. Where
 // oneDNN has no bf16 matmul at all (AVX2 CPUs), every T runs that kernel, four rows at a time.
+//
+// Weights in a GGML block format (Q8_0, Q4_0, ..., Q6_K) are not converted at all: the op keeps a
+// view of the stored blocks (usually the memory-mapped file) and runs the engine's quantized
+// kernels, with the activations quantized to int8 per block of 32 in the workspace (as llama.cpp
+// does), for every T; `compute` does not apply to them.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -19,6 +24,7 @@
 #include <unordered_map>
 
 #include "engine/core/storage.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/ops/op.h"
 
 namespace favor {
@@ -36,13 +42,14 @@ struct MatMulOptions {
 
 class MatMulOp final : public Op {
  public:
-  // `weight` is f32, f16 or bf16; it is copied into the packed layout (the source may be
-  // released afterwards).
+  // `weight` is f32, f16 or bf16, copied into the packed layout (the source may be released
+  // afterwards), or a quantized type, kept as it is (a view that shares the source's storage).
   static absl::StatusOr<std::shared_ptr<MatMulOp>> Create(const Tensor& weight,
                                                           const MatMulOptions& options);
 
   int64_t in_features() const { return in_features_; }
   int64_t out_features() const { return out_features_; }
+  // Bytes of weights the op holds beyond its source (0 for quantized weights read in place).
   int64_t PackedWeightBytes() const;
   // oneDNN's name for the implementation it chose, e.g. "brg:avx512_core".
   const std::string& implementation() const { return implementation_; }
@@ -67,6 +74,7 @@ class MatMulOp final : public Op {
   // A copy of the cached handle (cheap: reference counted), safe if the cache evicts it.
   absl::StatusOr<Primitive> PrimitiveFor(int64_t rows) const;
   int64_t ConvertedSourceBytes(int64_t rows) const;
+  absl::Status RunQuantized(const RunContext& ctx, const Tensor& x, Tensor& y) const;
   dnnl::memory::desc SourceDesc(int64_t rows) const;
   dnnl::memory::desc DestinationDesc(int64_t rows) const;
 
@@ -77,6 +85,7 @@ class MatMulOp final : public Op {
   std::shared_ptr<AlignedBuffer> decode_weights_;  // bf16 [N, K] row-major; bf16 compute only.
   std::string implementation_;
   bool matvec_only_ = false;  // bf16 without a oneDNN bf16 matmul: matvec_bf16 for every T.
+  Tensor quantized_weights_;  // [N, K] in a block format; empty for the other types.
 
   mutable std::mutex cache_mutex_;
   mutable std::unordered_map<int64_t, Primitive> primitives_;  // Keyed by T; bounded.

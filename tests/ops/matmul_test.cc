@@ -145,3 +145,48 @@ TEST(MatMulOp, RejectsBadWeights) {
 
 }  // namespace
 }  // namespace favor
+
+namespace favor {
+namespace {
+
+// Quantized weights are multiplied in place: every T (1 token, a partial group of kQuantMaxTokens,
+// many) and an output count that is not a whole number of the op's row blocks, on every ISA,
+// against the dequantized weights times the f32 activations. The gap is the activations' 8-bit
+// quantization (about 1/254 of each block's largest value, so well under 1 % of the product).
+TEST(MatMulOp, QuantizedWeightsAreMultipliedInPlaceAtEveryTokenCount) {
+  for (const DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ5_1}) {
+    const int64_t in = 96, out = 37;
+    const Tensor f32 = RandomTensor(Shape{out, in}, 11);
+    Tensor w = Tensor::Allocate(dtype, Shape{out, in}).value();
+    GetDTypeInfo(dtype).from_f32(f32.data<float>(), w.mutable_raw_data(), out * in);
+    Tensor dequantized = Tensor::Allocate(DType::kF32, Shape{out, in}).value();
+    GetDTypeInfo(dtype).to_f32(w.raw_data(), dequantized.mutable_data<float>(), out * in);
+    auto op = MatMulOp::Create(w, {.weight_name = "w"});
+    ASSERT_TRUE(op.ok()) << op.status();
+    EXPECT_EQ((*op)->PackedWeightBytes(), 0);  // Read where it is.
+    for (int64_t tokens : {1, 3, 4, 5, 9, 33}) {
+      const Tensor x = RandomTensor(Shape{tokens, in}, 12);
+      for (const kernels::Isa isa : kernels::SupportedIsas()) {
+        auto graph = std::make_shared<Graph>();
+        const ValueId input = graph->AddInput("x", {DType::kF32, Shape{kSeqLen, in}}).value();
+        ASSERT_TRUE(graph->MarkOutput(graph->Add("matmul", *op, {input}).value()).ok());
+        auto result = testing::RunGraphOnce(graph, {x}, isa, 64);
+        ASSERT_TRUE(result.ok()) << result.status();
+        EXPECT_LT(NormalizedError((*result)[0], ReferenceMatMul(x, dequantized)), 1e-2)
+            << DTypeName(dtype) << " T=" << tokens << " " << kernels::IsaName(isa);
+      }
+    }
+  }
+}
+
+TEST(MatMulOp, QuantizedWeightsMustBeOutByInRows) {
+  Tensor w = Tensor::Allocate(DType::kQ8_0, Shape{4, 64}).value();
+  auto op = MatMulOp::Create(w, {.weight_name = "w", .layout = WeightLayout::kInByOut});
+  ASSERT_FALSE(op.ok());
+  EXPECT_NE(op.status().message().find("q8_0 weights must be contiguous [N, K] rows"),
+            std::string::npos)
+      << op.status();
+}
+
+}  // namespace
+}  // namespace favor
