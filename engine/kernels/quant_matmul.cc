@@ -26,10 +26,12 @@ namespace favor::kernels::FAVOR_KERNEL_NS {
 namespace {
 
 float HalfAt(const uint8_t* p) {
-  const auto bits = static_cast<uint16_t>(p[0] | (p[1] << 8));
 #if defined(__F16C__)
+  uint16_t bits;  // x86: little-endian, as the file.
+  memcpy(&bits, p, 2);
   return _cvtsh_ss(bits);
 #else
+  const auto bits = static_cast<uint16_t>(p[0] | (p[1] << 8));
   const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
   const uint32_t exponent = (bits >> 10) & 0x1f, mantissa = bits & 0x3ffu;
   uint32_t out;
@@ -56,13 +58,14 @@ struct ChunkScales {
 
 ChunkScales Uniform(float scale, float offset) { return {{scale, scale}, {offset, offset}}; }
 
-// One struct per format: kElements values in kBytes bytes, decoded as kChunks chunks of 32.
+// One struct per format: kElements values in kBytes bytes, decoded as kChunks chunks of 32
+// (kUniform: both halves of a chunk share their scale and offset).
 // Scales() fills every chunk's scales; CodesAt() writes the 32 codes of chunk c (the scalar
 // decoder, also the reference the SIMD one is tested against through the kernels); Codes()
 // returns them in a vector.
 struct Q8_0 {
   static constexpr int64_t kElements = 32, kBytes = 34, kChunks = 1;
-  static constexpr bool kSigned = true;
+  static constexpr bool kSigned = true, kUniform = true;
   static void Scales(const uint8_t* b, ChunkScales* s) { s[0] = Uniform(HalfAt(b), 0.0f); }
   static void CodesAt(const uint8_t* b, int, int8_t* codes) { memcpy(codes, b + 2, 32); }
 #if defined(__AVX2__)
@@ -113,7 +116,7 @@ struct Legacy {
   static constexpr int64_t kElements = 32, kChunks = 1;
   static constexpr int64_t kQhAt = kMin ? 4 : 2, kQsAt = kQhAt + (kBits == 5 ? 4 : 0);
   static constexpr int64_t kBytes = kQsAt + 16;
-  static constexpr bool kSigned = false;
+  static constexpr bool kSigned = false, kUniform = true;
   static void Scales(const uint8_t* b, ChunkScales* s) {
     const float d = HalfAt(b);
     s[0] = kMin ? Uniform(d, -HalfAt(b + 2)) : Uniform(d, d * static_cast<float>(1 << (kBits - 1)));
@@ -147,7 +150,7 @@ struct KQuant45 {
   static constexpr int64_t kElements = 256, kChunks = 8;
   static constexpr int64_t kQsAt = kBits == 5 ? 48 : 16;
   static constexpr int64_t kBytes = kQsAt + 128;
-  static constexpr bool kSigned = false;
+  static constexpr bool kSigned = false, kUniform = true;
   static void Scales(const uint8_t* b, ChunkScales* s) {
     const float d = HalfAt(b), dmin = HalfAt(b + 2);
     for (int c = 0; c < 8; ++c) {
@@ -178,7 +181,7 @@ struct KQuant45 {
 // j >= 2, and bits 2j, 2j + 1 of qh[32n + l]; its halves use scales 2c and 2c + 1.
 struct Q6_K {
   static constexpr int64_t kElements = 256, kBytes = 210, kChunks = 8;
-  static constexpr bool kSigned = false;
+  static constexpr bool kSigned = false, kUniform = false;
   static void Scales(const uint8_t* b, ChunkScales* s) {
     const float d = HalfAt(b + 208);
     const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
@@ -216,7 +219,7 @@ struct KQuant23 {
   static constexpr int64_t kElements = 256, kChunks = 8;
   static constexpr int64_t kQsAt = kBits == 2 ? 16 : 32;
   static constexpr int64_t kBytes = kBits == 2 ? 84 : 110;
-  static constexpr bool kSigned = false;
+  static constexpr bool kSigned = false, kUniform = false;
   static void Scales(const uint8_t* b, ChunkScales* s) {
     if constexpr (kBits == 2) {
       const float d = HalfAt(b + 80), dmin = HalfAt(b + 82);
@@ -282,17 +285,30 @@ float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// kRows weight rows x `tokens` activation rows: kRows x tokens independent accumulators.
-template <typename F, int kRows>
-void RowTile(const uint8_t* w, int64_t row_bytes, const Q8Rows& x, int64_t tokens, float* y,
-             int64_t ldy) {
-  __m256 acc[kRows][kQuantMaxTokens];
-  float offsets[kRows][kQuantMaxTokens] = {};
+// kRows weight rows x kTokens activation rows, fully unrolled so that the kRows x kTokens
+// accumulators stay in registers (independent chains, which also hide the FMA latency).
+template <typename F, int kRows, int kTokens>
+void RowTile(const uint8_t* w, int64_t row_bytes, const Q8Rows& x, float* y, int64_t ldy) {
+  __m256 acc[kRows][kTokens];
+  float offsets[kRows][kTokens];
   for (int r = 0; r < kRows; ++r) {
-    for (int t = 0; t < kQuantMaxTokens; ++t) acc[r][t] = _mm256_setzero_ps();
+    for (int t = 0; t < kTokens; ++t) {
+      acc[r][t] = _mm256_setzero_ps();
+      offsets[r][t] = 0.0f;
+    }
   }
   const int64_t blocks = x.k / F::kElements;
+  // The tile's rows are one contiguous region read as kRows short streams, which the hardware
+  // prefetchers do not follow: fetch the region kPrefetchTiles tiles ahead, spread over the
+  // blocks of this one (prefetches past the matrix are harmless hints).
+  constexpr int64_t kPrefetchTiles = 4;
+  const int64_t tile_bytes = kRows * row_bytes;
+  const uint8_t* ahead = w + kPrefetchTiles * tile_bytes;
   for (int64_t b = 0; b < blocks; ++b) {
+    for (int64_t line = b * tile_bytes / blocks / 64; line * 64 < (b + 1) * tile_bytes / blocks;
+         ++line) {
+      _mm_prefetch(reinterpret_cast<const char*>(ahead + line * 64), _MM_HINT_T0);
+    }
     ChunkScales scales[kRows][F::kChunks];
     for (int r = 0; r < kRows; ++r) F::Scales(w + r * row_bytes + b * F::kBytes, scales[r]);
     for (int c = 0; c < F::kChunks; ++c) {
@@ -301,10 +317,11 @@ void RowTile(const uint8_t* w, int64_t row_bytes, const Q8Rows& x, int64_t token
       __m256 scale[kRows];
       for (int r = 0; r < kRows; ++r) {
         codes[r] = F::Codes(w + r * row_bytes + b * F::kBytes, c);
-        scale[r] =
-            _mm256_set_m128(_mm_set1_ps(scales[r][c].scale[1]), _mm_set1_ps(scales[r][c].scale[0]));
+        scale[r] = F::kUniform ? _mm256_set1_ps(scales[r][c].scale[0])
+                               : _mm256_set_m128(_mm_set1_ps(scales[r][c].scale[1]),
+                                                 _mm_set1_ps(scales[r][c].scale[0]));
       }
-      for (int64_t t = 0; t < tokens; ++t) {
+      for (int t = 0; t < kTokens; ++t) {
         const Activations a{x, t};
         const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.Codes(chunk)));
         const __m256 dx = _mm256_set1_ps(a.Scale(chunk));
@@ -312,21 +329,23 @@ void RowTile(const uint8_t* w, int64_t row_bytes, const Q8Rows& x, int64_t token
         for (int r = 0; r < kRows; ++r) {
           const __m256 products = _mm256_cvtepi32_ps(DotChunk<F::kSigned>(codes[r], xv));
           acc[r][t] = _mm256_fmadd_ps(products, _mm256_mul_ps(scale[r], dx), acc[r][t]);
-          offsets[r][t] += scales[r][c].offset[0] * sums[0] + scales[r][c].offset[1] * sums[1];
+          offsets[r][t] +=
+              F::kUniform ? scales[r][c].offset[0] * (sums[0] + sums[1])
+                          : scales[r][c].offset[0] * sums[0] + scales[r][c].offset[1] * sums[1];
         }
       }
     }
   }
   for (int r = 0; r < kRows; ++r) {
-    for (int64_t t = 0; t < tokens; ++t) y[t * ldy + r] = HorizontalSum(acc[r][t]) - offsets[r][t];
+    for (int t = 0; t < kTokens; ++t) y[t * ldy + r] = HorizontalSum(acc[r][t]) - offsets[r][t];
   }
 }
 
 #else
 
-template <typename F, int kRows>
-void RowTile(const uint8_t* w, int64_t row_bytes, const Q8Rows& x, int64_t tokens, float* y,
-             int64_t ldy) {
+template <typename F, int kRows, int kTokens>
+void RowTile(const uint8_t* w, int64_t row_bytes, const Q8Rows& x, float* y, int64_t ldy) {
+  constexpr int64_t tokens = kTokens;
   using Code = std::conditional_t<F::kSigned, int8_t, uint8_t>;
   for (int r = 0; r < kRows; ++r) {
     const uint8_t* row = w + r * row_bytes;
@@ -358,14 +377,33 @@ void RowTile(const uint8_t* w, int64_t row_bytes, const Q8Rows& x, int64_t token
 
 #endif
 
+template <typename F, int kTokens>
+void RowsTimesTokens(const uint8_t* rows, int64_t row_bytes, int64_t n, const Q8Rows& x, float* y,
+                     int64_t ldy) {
+  // One token (decode) takes four rows at a time for independent chains; more tokens give them.
+  constexpr int kRows = kTokens == 1 ? 4 : 2;
+  int64_t i = 0;
+  for (; i + kRows <= n; i += kRows) {
+    RowTile<F, kRows, kTokens>(rows + i * row_bytes, row_bytes, x, y + i, ldy);
+  }
+  for (; i < n; ++i) RowTile<F, 1, kTokens>(rows + i * row_bytes, row_bytes, x, y + i, ldy);
+}
+
 template <typename F>
 void QuantMatMul(const void* w, int64_t row_bytes, int64_t n, const Q8Rows& x, int64_t tokens,
                  float* y, int64_t ldy) {
   const auto* rows = static_cast<const uint8_t*>(w);
-  int64_t i = 0;
-  // Two rows at a time: independent accumulation chains even for one token.
-  for (; i + 2 <= n; i += 2) RowTile<F, 2>(rows + i * row_bytes, row_bytes, x, tokens, y + i, ldy);
-  if (i < n) RowTile<F, 1>(rows + i * row_bytes, row_bytes, x, tokens, y + i, ldy);
+  switch (tokens) {
+    case 1:
+      return RowsTimesTokens<F, 1>(rows, row_bytes, n, x, y, ldy);
+    case 2:
+      return RowsTimesTokens<F, 2>(rows, row_bytes, n, x, y, ldy);
+    case 3:
+      return RowsTimesTokens<F, 3>(rows, row_bytes, n, x, y, ldy);
+    default:
+      static_assert(kQuantMaxTokens == 4);
+      return RowsTimesTokens<F, 4>(rows, row_bytes, n, x, y, ldy);
+  }
 }
 
 }  // namespace
