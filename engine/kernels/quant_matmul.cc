@@ -107,6 +107,26 @@ __m256i BitsAt(__m256i v, int shift, int mask) {
 }
 
 __m256i Load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
+// Eight unsigned 8-bit values times d, as floats.
+__m256 Widen8(const uint8_t* values, float d) {
+  const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(values));
+  return _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)));
+}
+
+// Per-chunk values (8 chunks of 32) as per-half values (16 halves of 16).
+void SpreadOverHalves(__m256 per_chunk, __m256* per_half) {
+  per_half[0] = _mm256_permutevar8x32_ps(per_chunk, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+  per_half[1] = _mm256_permutevar8x32_ps(per_chunk, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7));
+}
+
+// The scales of chunk c's two halves, each over its 4 lanes of a DotChunk result, from the 16
+// per-half values of a super-block.
+__m256 ChunkLanes(const __m256* per_half, int c) {
+  const int j = 2 * (c % 4);
+  return _mm256_permutevar8x32_ps(per_half[c / 4],
+                                  _mm256_setr_epi32(j, j, j, j, j + 1, j + 1, j + 1, j + 1));
+}
 #endif
 
 // Legacy formats (blocks of 32): f16 d, [f16 m], [u32 qh], 16 bytes of nibbles. Values j and
@@ -168,6 +188,12 @@ struct KQuant45 {
     }
   }
 #if defined(__AVX2__)
+  static void HalfScales(const uint8_t* b, __m256* scale, __m256* offset) {
+    uint8_t scales[8], mins[8];
+    for (int c = 0; c < 8; ++c) quant::ScaleMinK4(c, b + 4, &scales[c], &mins[c]);
+    SpreadOverHalves(Widen8(scales, HalfAt(b)), scale);
+    SpreadOverHalves(Widen8(mins, HalfAt(b + 2)), offset);
+  }
   static __m256i Codes(const uint8_t* b, int c) {
     const __m256i nibbles = BitsAt(Load32(b + kQsAt + 32 * (c / 2)), (c % 2) * 4, 0x0F);
     if constexpr (kBits == 4) return nibbles;
@@ -201,6 +227,15 @@ struct Q6_K {
     }
   }
 #if defined(__AVX2__)
+  static void HalfScales(const uint8_t* b, __m256* scale, __m256* offset) {
+    const __m256 d = _mm256_set1_ps(HalfAt(b + 208));
+    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192));
+    for (int h = 0; h < 2; ++h) {
+      scale[h] = _mm256_mul_ps(
+          d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(h == 0 ? sc : _mm_srli_si128(sc, 8))));
+      offset[h] = _mm256_mul_ps(scale[h], _mm256_set1_ps(32.0f));
+    }
+  }
   static __m256i Codes(const uint8_t* b, int c) {
     const int n = c / 4, j = c % 4;
     const __m256i low = BitsAt(Load32(b + 64 * n + 32 * (j % 2)), j >= 2 ? 4 : 0, 0x0F);
@@ -248,6 +283,32 @@ struct KQuant23 {
     }
   }
 #if defined(__AVX2__)
+  static void HalfScales(const uint8_t* b, __m256* scale, __m256* offset) {
+    if constexpr (kBits == 2) {
+      const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
+      const __m128i low = _mm_and_si128(packed, _mm_set1_epi8(0x0F));
+      const __m128i high = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F));
+      const __m256 d = _mm256_set1_ps(HalfAt(b + 80)), dmin = _mm256_set1_ps(HalfAt(b + 82));
+      for (int h = 0; h < 2; ++h) {
+        scale[h] = _mm256_mul_ps(
+            d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(h == 0 ? low : _mm_srli_si128(low, 8))));
+        offset[h] = _mm256_mul_ps(
+            dmin,
+            _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(h == 0 ? high : _mm_srli_si128(high, 8))));
+      }
+    } else {
+      int8_t unpacked[16];
+      quant::UnpackQ3_KScales(b + 96, unpacked);
+      const __m128i sc = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(unpacked)),
+                                      _mm_set1_epi8(32));
+      const __m256 d = _mm256_set1_ps(HalfAt(b + 108));
+      for (int h = 0; h < 2; ++h) {
+        scale[h] = _mm256_mul_ps(
+            d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(h == 0 ? sc : _mm_srli_si128(sc, 8))));
+        offset[h] = _mm256_mul_ps(scale[h], _mm256_set1_ps(4.0f));
+      }
+    }
+  }
   static __m256i Codes(const uint8_t* b, int c) {
     const __m256i low = BitsAt(Load32(b + kQsAt + 32 * (c / 4)), 2 * (c % 4), 3);
     if constexpr (kBits == 2) return low;
@@ -308,6 +369,39 @@ void RowTile(const uint8_t* w, int64_t row_bytes, const Q8Rows& x, float* y, int
     for (int64_t line = b * tile_bytes / blocks / 64; line * 64 < (b + 1) * tile_bytes / blocks;
          ++line) {
       _mm_prefetch(reinterpret_cast<const char*>(ahead + line * 64), _MM_HINT_T0);
+    }
+    if constexpr (F::kChunks == 8) {
+      // Super-blocks: the 16 per-half scales and offsets as vectors, the offsets met by the 16
+      // activation sums at once (subtracted from the same accumulators, summed at the end).
+      __m256 half_scales[kRows][2];
+      for (int r = 0; r < kRows; ++r) {
+        __m256 half_offsets[2];
+        F::HalfScales(w + r * row_bytes + b * F::kBytes, half_scales[r], half_offsets);
+        for (int t = 0; t < kTokens; ++t) {
+          const float* sums = Activations{x, t}.Sums(b * 8);
+          acc[r][t] = _mm256_fnmadd_ps(half_offsets[0], _mm256_loadu_ps(sums), acc[r][t]);
+          acc[r][t] = _mm256_fnmadd_ps(half_offsets[1], _mm256_loadu_ps(sums + 8), acc[r][t]);
+        }
+      }
+      for (int c = 0; c < 8; ++c) {
+        const int64_t chunk = b * 8 + c;
+        __m256i codes[kRows];
+        __m256 scale[kRows];
+        for (int r = 0; r < kRows; ++r) {
+          codes[r] = F::Codes(w + r * row_bytes + b * F::kBytes, c);
+          scale[r] = ChunkLanes(half_scales[r], c);
+        }
+        for (int t = 0; t < kTokens; ++t) {
+          const Activations a{x, t};
+          const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.Codes(chunk)));
+          const __m256 dx = _mm256_set1_ps(a.Scale(chunk));
+          for (int r = 0; r < kRows; ++r) {
+            const __m256 products = _mm256_cvtepi32_ps(DotChunk<F::kSigned>(codes[r], xv));
+            acc[r][t] = _mm256_fmadd_ps(products, _mm256_mul_ps(scale[r], dx), acc[r][t]);
+          }
+        }
+      }
+      continue;
     }
     ChunkScales scales[kRows][F::kChunks];
     for (int r = 0; r < kRows; ++r) F::Scales(w + r * row_bytes + b * F::kBytes, scales[r]);
