@@ -20,6 +20,11 @@ namespace {
 using dnnl::memory;
 
 constexpr int64_t kLayoutProbeRows = 256;  // A prefill-sized T to choose the weight layout.
+// Quantized weights: from this many tokens on, widen them to bf16 for oneDNN's matmul (below, the
+// int8 kernels win: the widening would cost about as much as the product).
+constexpr int64_t kQuantPrefillRows = 16;
+// Weight rows widened at a time: a block of 1 MiB or so at K = 2048, reused by every token.
+constexpr int64_t kQuantPrefillBlock = 256;
 constexpr size_t kMaxCachedPrimitives = 32;
 
 memory::data_type ToDnnl(DType dtype) {
@@ -84,6 +89,15 @@ absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
     }
     op->quantized_weights_ = weight;
     op->implementation_ = absl::StrCat("favor:", weight_type.name, "xq8");
+    const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+    if (isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx) {
+      auto probe = op->PrefillPrimitiveFor(kLayoutProbeRows, kQuantPrefillBlock);
+      if (probe.ok()) {
+        op->quantized_prefill_bf16_ = true;
+        op->implementation_ += ", prefill: widened to bf16 for oneDNN";
+      }
+      op->prefill_primitives_.clear();
+    }
     return op;
   }
 
@@ -171,6 +185,17 @@ absl::StatusOr<std::vector<TensorSpec>> MatMulOp::InferOutputs(
   return std::vector<TensorSpec>{{DType::kF32, Shape{inputs[0].shape.dim(0), out_features_}}};
 }
 
+// The bf16 activations, a block of widened weights (bf16, and f32 on the way), oneDNN's
+// scratchpad.
+int64_t MatMulOp::QuantizedPrefillBytes(int64_t rows) const {
+  const int64_t block = std::min(kQuantPrefillBlock, out_features_);
+  auto primitive = PrefillPrimitiveFor(rows, block);
+  const int64_t scratchpad =
+      primitive.ok() ? static_cast<int64_t>(primitive->scratchpad.get_size()) : 0;
+  return RoundUp64(rows * in_features_ * 2) + RoundUp64(block * in_features_ * 2) +
+         RoundUp64(block * in_features_ * 4) + RoundUp64(scratchpad);
+}
+
 int64_t MatMulOp::ConvertedSourceBytes(int64_t rows) const {
   if (!quantized_weights_.empty()) {
     // int8 codes, then a scale per block and a sum per half block.
@@ -187,7 +212,11 @@ int64_t MatMulOp::ConvertedSourceBytes(int64_t rows) const {
 // library-allocated scratchpad if one ever needs more).
 int64_t MatMulOp::WorkspaceBytes(std::span<const TensorSpec> inputs) const {
   const int64_t rows = inputs[0].shape.dim(0);
-  if (!quantized_weights_.empty()) return ConvertedSourceBytes(rows);
+  if (!quantized_weights_.empty()) {
+    return std::max(ConvertedSourceBytes(rows), quantized_prefill_bf16_ && rows >= kQuantPrefillRows
+                                                    ? QuantizedPrefillBytes(rows)
+                                                    : int64_t{0});
+  }
   if (matvec_only_) return 0;
   int64_t scratchpad = 0;
   for (int64_t t : {int64_t{1}, rows}) {
@@ -220,7 +249,88 @@ absl::StatusOr<MatMulOp::Primitive> MatMulOp::PrimitiveFor(int64_t rows) const {
   }
 }
 
+absl::StatusOr<MatMulOp::Primitive> MatMulOp::PrefillPrimitiveFor(int64_t rows, int64_t n) const {
+  std::lock_guard<std::mutex> lock(cache_mutex_);
+  const int64_t key = rows * kQuantPrefillBlock + (n % kQuantPrefillBlock);
+  auto it = prefill_primitives_.find(key);
+  if (it != prefill_primitives_.end()) return it->second;
+  if (prefill_primitives_.size() >= kMaxCachedPrimitives) prefill_primitives_.clear();
+  try {
+    const memory::desc source({rows, in_features_}, memory::data_type::bf16,
+                              memory::format_tag::ab);
+    // The widened block is n rows of K: the logical [K, n] matrix in "ba" order.
+    const memory::desc weights({in_features_, n}, memory::data_type::bf16, memory::format_tag::ba);
+    const memory::desc destination({rows, n}, memory::data_type::f32,
+                                   memory::dims{out_features_, 1});
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(source, weights, destination),
+                                          UserScratchpad(), CpuEngine());
+    if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) {
+      return absl::UnimplementedError("only a reference bf16 matmul");
+    }
+    auto inserted =
+        prefill_primitives_.emplace(key, Primitive{dnnl::matmul(pd), pd.scratchpad_desc()});
+    return inserted.first->second;
+  } catch (const dnnl::error& e) {
+    return FromDnnlError(e,
+                         absl::StrCat("MatMul '", options_.weight_name, "' prefill with T=", rows));
+  }
+}
+
+absl::Status MatMulOp::RunQuantizedPrefill(const RunContext& ctx, const Tensor& x,
+                                           Tensor& y) const {
+  const int64_t rows = x.dim(0), k = in_features_;
+  const int64_t block_rows = std::min(kQuantPrefillBlock, out_features_);
+  std::byte* workspace = ctx.workspace.data();
+  auto* source = reinterpret_cast<uint16_t*>(workspace);
+  auto* widened = reinterpret_cast<uint16_t*>(workspace + RoundUp64(rows * k * 2));
+  auto* widened_f32 =
+      reinterpret_cast<float*>(workspace + RoundUp64(rows * k * 2) + RoundUp64(block_rows * k * 2));
+  std::byte* scratchpad = workspace + RoundUp64(rows * k * 2) + RoundUp64(block_rows * k * 2) +
+                          RoundUp64(block_rows * k * 4);
+  const int64_t scratchpad_room =
+      static_cast<int64_t>(ctx.workspace.size()) - (scratchpad - workspace);
+  ctx.kernels->f32_to_bf16(x.data<float>(), source, rows * k);
+  const DTypeInfo& info = GetDTypeInfo(quantized_weights_.dtype());
+  const int64_t row_bytes = k / info.block_elements * info.block_bytes;
+  const auto* weights = static_cast<const std::byte*>(quantized_weights_.raw_data());
+  for (int64_t first = 0; first < out_features_; first += kQuantPrefillBlock) {
+    const int64_t n = std::min(kQuantPrefillBlock, out_features_ - first);
+    ParallelFor(n, ctx.threads, 8, [&](int64_t r) {
+      info.to_f32(weights + (first + r) * row_bytes, widened_f32 + r * k, k);
+      ctx.kernels->f32_to_bf16(widened_f32 + r * k, widened + r * k, k);
+    });
+    FAVOR_ASSIGN_OR_RETURN(const Primitive primitive, PrefillPrimitiveFor(rows, n));
+    try {
+      ExternalCallScope external;
+      const dnnl::engine& engine = CpuEngine();
+      const memory::desc weights_desc({k, n}, memory::data_type::bf16, memory::format_tag::ba);
+      const memory::desc destination({rows, n}, memory::data_type::f32,
+                                     memory::dims{out_features_, 1});
+      std::unordered_map<int, memory> args = {
+          {DNNL_ARG_SRC,
+           memory(memory::desc({rows, k}, memory::data_type::bf16, memory::format_tag::ab), engine,
+                  source)},
+          {DNNL_ARG_WEIGHTS, memory(weights_desc, engine, widened)},
+          {DNNL_ARG_DST, memory(destination, engine, y.mutable_data<float>() + first)}};
+      const auto scratchpad_bytes = static_cast<int64_t>(primitive.scratchpad.get_size());
+      if (scratchpad_bytes > 0) {
+        args[DNNL_ARG_SCRATCHPAD] = scratchpad_bytes <= scratchpad_room
+                                        ? memory(primitive.scratchpad, engine, scratchpad)
+                                        : memory(primitive.scratchpad, engine);
+      }
+      primitive.matmul.execute(*ctx.stream, args);
+      ctx.stream->wait();
+    } catch (const dnnl::error& e) {
+      return FromDnnlError(e, absl::StrCat("MatMul '", options_.weight_name, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status MatMulOp::RunQuantized(const RunContext& ctx, const Tensor& x, Tensor& y) const {
+  if (quantized_prefill_bf16_ && x.dim(0) >= kQuantPrefillRows) {
+    return RunQuantizedPrefill(ctx, x, y);
+  }
   const int64_t rows = x.dim(0), k = in_features_;
   std::byte* workspace = ctx.workspace.data();
   auto* codes = reinterpret_cast<int8_t*>(workspace);

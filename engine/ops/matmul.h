@@ -14,7 +14,11 @@
 // Weights in a GGML block format (Q8_0, Q4_0, ..., Q6_K) are not converted at all: the op keeps a
 // view of the stored blocks (usually the memory-mapped file) and runs the engine's quantized
 // kernels, with the activations quantized to int8 per block of 32 in the workspace (as llama.cpp
-// does), for every T; `compute` does not apply to them.
+// does), for decode steps; prefill (T >= kQuantPrefillRows) on a CPU with AVX512_BF16 widens
+// blocks of kQuantPrefillBlock weight rows to bf16 in the workspace and runs oneDNN's bf16 matmul
+// on them (a product of T rows pays for widening its weights many times over, and bf16 dot
+// products are twice as fast as the int8 ones here). `compute` does not apply to quantized
+// weights.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -75,6 +79,11 @@ class MatMulOp final : public Op {
   absl::StatusOr<Primitive> PrimitiveFor(int64_t rows) const;
   int64_t ConvertedSourceBytes(int64_t rows) const;
   absl::Status RunQuantized(const RunContext& ctx, const Tensor& x, Tensor& y) const;
+  absl::Status RunQuantizedPrefill(const RunContext& ctx, const Tensor& x, Tensor& y) const;
+  // oneDNN's bf16 matmul of `rows` x K by a block of `n` widened weight rows, writing into rows
+  // of out_features_ floats.
+  absl::StatusOr<Primitive> PrefillPrimitiveFor(int64_t rows, int64_t n) const;
+  int64_t QuantizedPrefillBytes(int64_t rows) const;
   dnnl::memory::desc SourceDesc(int64_t rows) const;
   dnnl::memory::desc DestinationDesc(int64_t rows) const;
 
@@ -86,9 +95,12 @@ class MatMulOp final : public Op {
   std::string implementation_;
   bool matvec_only_ = false;  // bf16 without a oneDNN bf16 matmul: matvec_bf16 for every T.
   Tensor quantized_weights_;  // [N, K] in a block format; empty for the other types.
+  bool quantized_prefill_bf16_ = false;  // RunQuantizedPrefill for T >= kQuantPrefillRows.
 
   mutable std::mutex cache_mutex_;
   mutable std::unordered_map<int64_t, Primitive> primitives_;  // Keyed by T; bounded.
+  // Keyed by T * kQuantPrefillBlock + n (n < kQuantPrefillBlock: the last block); bounded.
+  mutable std::unordered_map<int64_t, Primitive> prefill_primitives_;
 };
 
 }  // namespace favor
