@@ -45,6 +45,10 @@ inline constexpr int64_t kQuantMaxTokens = 4;
 using QuantMatMulFn = void (*)(const void* w, int64_t row_bytes, int64_t n, const Q8Rows& x,
                                int64_t tokens, float* y, int64_t ldy);
 
+// `count` values (whole blocks) of one block format, dequantized: w = scale * code - offset, in
+// that order (within an ulp of the type table's to_f32, which keeps ggml's order bit for bit).
+using QuantToF32Fn = void (*)(const void* w, float* out, int64_t count);
+
 struct KernelTable {
   Isa isa;
   // out = a + b.
@@ -108,6 +112,8 @@ struct KernelTable {
   // kDTypeCount kernels indexed by the weights' DType: one per GGML block format (their layouts
   // are in engine/core/quant_blocks.h), null for the other types.
   const QuantMatMulFn* quant_matmul;
+  // Indexed by DType like quant_matmul.
+  const QuantToF32Fn* quant_to_f32;
   void (*f16_to_f32)(const uint16_t* in, float* out, int64_t n);
   void (*bf16_to_f32)(const uint16_t* in, float* out, int64_t n);
   void (*f32_to_bf16)(const float* in, uint16_t* out, int64_t n);  // Round to nearest even.

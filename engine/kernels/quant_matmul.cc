@@ -502,6 +502,37 @@ void QuantMatMul(const void* w, int64_t row_bytes, int64_t n, const Q8Rows& x, i
 
 }  // namespace
 
+template <typename F>
+void QuantToF32(const void* w, float* out, int64_t count) {
+  const auto* block = static_cast<const uint8_t*>(w);
+  for (int64_t b = 0; b < count / F::kElements; ++b, block += F::kBytes) {
+    ChunkScales scales[F::kChunks];
+    F::Scales(block, scales);
+    for (int c = 0; c < F::kChunks; ++c, out += 32) {
+#if defined(__AVX2__)
+      const __m256i codes = F::Codes(block, c);
+      for (int g = 0; g < 4; ++g) {
+        const __m128i bytes =
+            g < 2 ? _mm256_castsi256_si128(codes) : _mm256_extracti128_si256(codes, 1);
+        const __m128i eight = g % 2 == 0 ? bytes : _mm_srli_si128(bytes, 8);
+        const __m256i ints = F::kSigned ? _mm256_cvtepi8_epi32(eight) : _mm256_cvtepu8_epi32(eight);
+        const __m256 scaled =
+            _mm256_mul_ps(_mm256_set1_ps(scales[c].scale[g / 2]), _mm256_cvtepi32_ps(ints));
+        _mm256_storeu_ps(out + 8 * g,
+                         _mm256_sub_ps(scaled, _mm256_set1_ps(scales[c].offset[g / 2])));
+      }
+#else
+      std::conditional_t<F::kSigned, int8_t, uint8_t> codes[32];
+      F::CodesAt(block, c, codes);
+      for (int i = 0; i < 32; ++i) {
+        const float scaled = scales[c].scale[i / 16] * static_cast<float>(codes[i]);
+        out[i] = scaled - scales[c].offset[i / 16];
+      }
+#endif
+    }
+  }
+}
+
 // In DType order: the four unquantized types first, then the block formats.
 static_assert(static_cast<int>(DType::kQ8_0) == 4 && static_cast<int>(DType::kQ4_0) == 5 &&
               static_cast<int>(DType::kQ5_1) == 8 && static_cast<int>(DType::kQ2_K) == 9 &&
@@ -521,6 +552,23 @@ const QuantMatMulFn kQuantMatMul[kDTypeCount] = {
     &QuantMatMul<KQuant45<4>>,
     &QuantMatMul<KQuant45<5>>,
     &QuantMatMul<Q6_K>,
+};
+
+const QuantToF32Fn kQuantToF32[kDTypeCount] = {
+    nullptr,  // f32
+    nullptr,  // f16
+    nullptr,  // bf16
+    nullptr,  // i32
+    &QuantToF32<Q8_0>,
+    &QuantToF32<Legacy<4, false>>,
+    &QuantToF32<Legacy<4, true>>,
+    &QuantToF32<Legacy<5, false>>,
+    &QuantToF32<Legacy<5, true>>,
+    &QuantToF32<KQuant23<2>>,
+    &QuantToF32<KQuant23<3>>,
+    &QuantToF32<KQuant45<4>>,
+    &QuantToF32<KQuant45<5>>,
+    &QuantToF32<Q6_K>,
 };
 
 #if !defined(__AVX2__)

@@ -34,6 +34,7 @@ const KernelTable& Table() {
     .matvec_bf16 = &MatVecBf16,
     .quantize_q8 = &QuantizeQ8,
     .quant_matmul = kQuantMatMul,
+    .quant_to_f32 = kQuantToF32,
     .f16_to_f32 = &F16ToF32,
     .bf16_to_f32 = &BF16ToF32,
     .f32_to_bf16 = &F32ToBF16,

@@ -293,10 +293,12 @@ absl::Status MatMulOp::RunQuantizedPrefill(const RunContext& ctx, const Tensor& 
   const DTypeInfo& info = GetDTypeInfo(quantized_weights_.dtype());
   const int64_t row_bytes = k / info.block_elements * info.block_bytes;
   const auto* weights = static_cast<const std::byte*>(quantized_weights_.raw_data());
+  const kernels::QuantToF32Fn widen =
+      ctx.kernels->quant_to_f32[static_cast<int>(quantized_weights_.dtype())];
   for (int64_t first = 0; first < out_features_; first += kQuantPrefillBlock) {
     const int64_t n = std::min(kQuantPrefillBlock, out_features_ - first);
     ParallelFor(n, ctx.threads, 8, [&](int64_t r) {
-      info.to_f32(weights + (first + r) * row_bytes, widened_f32 + r * k, k);
+      widen(weights + (first + r) * row_bytes, widened_f32 + r * k, k);
       ctx.kernels->f32_to_bf16(widened_f32 + r * k, widened + r * k, k);
     });
     FAVOR_ASSIGN_OR_RETURN(const Primitive primitive, PrefillPrimitiveFor(rows, n));

@@ -3,6 +3,7 @@
 // bit), for every block format, at awkward sizes: 1 to 4 tokens, odd row counts, one block and
 // many. The weight blocks are random bytes (every code and packed scale pattern occurs) under
 // random finite f16 scales.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -145,6 +146,25 @@ TEST_P(QuantMatMulTest, EveryFormatAgreesWithTheFloat64DefinitionAtAwkwardShapes
               << info.name << " n=" << n << " k=" << depth << " tokens=" << tokens;
         }
       }
+    }
+  }
+}
+
+// The kernels' dequantization (prefill widens weights with it) against the type table's, which
+// is ggml's bit for bit: the same values but for the order of one multiply and subtract, so within
+// an ulp of the block's largest term.
+TEST_P(QuantMatMulTest, DequantizationMatchesTheTypeTable) {
+  for (const FormatCase& format : kFormats) {
+    const DTypeInfo& info = GetDTypeInfo(format.dtype);
+    const int64_t count = 3 * info.block_elements;
+    const auto w = RandomBlocks(format, count, 81);
+    std::vector<float> ours(static_cast<size_t>(count)), expected(ours.size());
+    k().quant_to_f32[static_cast<int>(format.dtype)](w.data(), ours.data(), count);
+    info.to_f32(w.data(), expected.data(), count);
+    float largest = 0.0f;
+    for (const float v : expected) largest = std::max(largest, std::fabs(v));
+    for (int64_t i = 0; i < count; ++i) {
+      EXPECT_NEAR(ours[i], expected[i], 4e-7f * largest) << info.name << " " << i;
     }
   }
 }
