@@ -13,5 +13,6 @@ int Bench(int argc, char** argv);
 int Eval(int argc, char** argv);
 int Tokenize(int argc, char** argv);
 int Logits(int argc, char** argv);
+int Quantize(int argc, char** argv);
 
 }  // namespace favor::cli

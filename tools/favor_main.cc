@@ -18,6 +18,7 @@ constexpr char kUsage[] =
     "  bench      speed and memory of exact and random-feature attention (pp/tg at depth)\n"
     "  eval       quality of random-feature attention against exact (perplexity, KL, top-1)\n"
     "  inspect    show a model file's architecture, tensors, tokenizer and metadata\n"
+    "  quantize   rewrite a GGUF model with its weight matrices in another type (q8_0, q4_0, ...)\n"
     "  tokenize   show the token ids and pieces of a text\n"
     "  logits     print the logits of every position of a token sequence\n"
     "  info       show the CPU features, chosen ISA, threads and oneDNN version\n"
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
   if (command == "eval") return favor::cli::Eval(argc, argv);
   if (command == "tokenize") return favor::cli::Tokenize(argc, argv);
   if (command == "logits") return favor::cli::Logits(argc, argv);
+  if (command == "quantize") return favor::cli::Quantize(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
     std::fputs(kUsage, stdout);
     return 0;
@@ -54,7 +56,7 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr,
                "favor: unknown command '%s' (commands: generate, calibrate, variance, bench, eval, "
-               "inspect, tokenize, logits, info; see favor --help)\n",
+               "inspect, quantize, tokenize, logits, info; see favor --help)\n",
                command.c_str());
   return 2;
 }

@@ -1,10 +1,10 @@
 // GGUF reader, versions 1 to 3. Version 1 stores counts, string lengths and dimensions in 32
 // bits; 2 and 3 in 64 bits (3 differs from 2 only in allowing big-endian files, which we refuse).
-// Tensor data is memory-mapped: F32, F16 and BF16 tensors are views into the file; Q8_0 tensors
-// are dequantised to F32 at load.
+// Tensor data is memory-mapped: every tensor is a view into the file, in its stored type.
 #include <cctype>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <variant>
 
 #include "absl/strings/str_cat.h"
@@ -13,41 +13,14 @@
 #include "engine/core/status.h"
 #include "engine/core/storage.h"
 #include "engine/io/byte_reader.h"
+#include "engine/io/gguf_file.h"
 #include "engine/io/model_file.h"
 
 namespace favor::io {
 namespace {
 
-enum GgufType : uint32_t {
-  kUint8 = 0,
-  kInt8 = 1,
-  kUint16 = 2,
-  kInt16 = 3,
-  kUint32 = 4,
-  kInt32 = 5,
-  kFloat32 = 6,
-  kBool = 7,
-  kString = 8,
-  kArray = 9,
-  kUint64 = 10,
-  kInt64 = 11,
-  kFloat64 = 12,
-};
-
-// GGML tensor types this reader accepts.
-
 // A metadata value: a scalar number, a string, or an array of numbers or strings.
-struct Value {
-  uint32_t type = 0;
-  double number = 0.0;
-  bool is_integer = false;
-  int64_t integer = 0;
-  std::string text;
-  uint32_t element_type = 0;
-  std::vector<double> numbers;
-  std::vector<std::string> strings;
-  uint64_t array_length = 0;
-};
+using Value = GgufValue;
 
 class GgufParser {
  public:
@@ -115,7 +88,11 @@ class GgufParser {
     return v->number;
   }
 
-  absl::Status ReadTensors(ModelFile& model, const std::shared_ptr<const Storage>& file) {
+  // The tensors in file order, as views into `file` (each checked: type, shape, bounds).
+  absl::StatusOr<std::vector<std::pair<std::string, Tensor>>> ReadTensors(
+      const std::shared_ptr<const Storage>& file) {
+    std::vector<std::pair<std::string, Tensor>> tensors;
+    std::set<std::string> names;
     struct Info {
       std::string name;
       std::vector<int64_t> dims;  // Outermost first.
@@ -184,11 +161,12 @@ class GgufParser {
       }
       FAVOR_ASSIGN_OR_RETURN(Tensor tensor,
                              ViewOrCopy(file, data_start + info.offset, dtype, shape));
-      if (!model.tensors.emplace(info.name, std::move(tensor)).second) {
+      if (!names.insert(info.name).second) {
         return absl::InvalidArgumentError(absl::StrCat(what, ": duplicate tensor name"));
       }
+      tensors.emplace_back(info.name, std::move(tensor));
     }
-    return absl::OkStatus();
+    return tensors;
   }
 
   uint32_t version() const { return version_; }
@@ -477,7 +455,8 @@ absl::StatusOr<ModelFile> ParseGguf(std::shared_ptr<const Storage> file, const s
   model.gguf = true;
   for (const auto& [key, value] : gguf.metadata())
     model.metadata.emplace_back(key, Printable(value));
-  FAVOR_RETURN_IF_ERROR(gguf.ReadTensors(model, file));
+  FAVOR_ASSIGN_OR_RETURN(auto tensors, gguf.ReadTensors(file));
+  for (auto& [name, tensor] : tensors) model.tensors.emplace(name, std::move(tensor));
 
   const Value* arch = gguf.Find("general.architecture");
   if (arch == nullptr) return absl::NotFoundError(absl::StrCat(path, ": no general.architecture"));
@@ -565,6 +544,18 @@ absl::StatusOr<ModelFile> ParseGguf(std::shared_ptr<const Storage> file, const s
     FAVOR_ASSIGN_OR_RETURN(model.vocabulary, ReadVocabulary(gguf, path));
   }
   return model;
+}
+
+absl::StatusOr<GgufContents> ReadGgufContents(const std::string& path) {
+  FAVOR_ASSIGN_OR_RETURN(std::shared_ptr<const Storage> file, MappedFile::Open(path));
+  GgufParser gguf({file->data(), file->size()}, path);
+  FAVOR_RETURN_IF_ERROR(gguf.ReadHeader());
+  FAVOR_RETURN_IF_ERROR(gguf.ReadMetadata());
+  GgufContents contents;
+  contents.version = gguf.version();
+  contents.metadata = gguf.metadata();
+  FAVOR_ASSIGN_OR_RETURN(contents.tensors, gguf.ReadTensors(file));
+  return contents;
 }
 
 absl::StatusOr<Vocabulary> LoadGgufVocabulary(const std::string& path) {
