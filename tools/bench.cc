@@ -21,6 +21,7 @@
 #include "engine/core/memory_budget.h"
 #include "engine/core/status.h"
 #include "engine/core/threading.h"
+#include "engine/io/weight_presets.h"
 #include "engine/ops/attention_op.h"
 #include "engine/runtime/model.h"
 #include "engine/runtime/session.h"
@@ -139,6 +140,20 @@ absl::StatusOr<BenchRow> RunTest(const runtime::ModelVariant& model, const TestS
   return row;
 }
 
+// A synthetic model's matrices stored in a weight preset's types, as favor quantize writes them.
+absl::StatusOr<io::ModelFile> StoreWeights(const io::ModelFile& file,
+                                           const std::string& preset_name, int threads) {
+  FAVOR_ASSIGN_OR_RETURN(const io::WeightPreset preset, io::FindWeightPreset(preset_name));
+  io::ModelFile stored = file;
+  const std::string head =
+      file.tensors.count("output.weight") > 0 ? "output.weight" : "token_embd.weight";
+  for (auto& [name, tensor] : stored.tensors) {
+    const io::WeightChoice choice = io::ChooseWeightType(name, tensor, preset, name == head);
+    FAVOR_ASSIGN_OR_RETURN(tensor, io::ConvertWeights(tensor, choice.type, threads));
+  }
+  return stored;
+}
+
 }  // namespace
 
 int Bench(int argc, char** argv) {
@@ -164,7 +179,11 @@ int Bench(int argc, char** argv) {
   AttentionFlags attention{.use = AttentionFlagUse::kGrid, .kinds = "exact,favor#"};
   AddAttentionFlags(args, attention);
   args.String({"-t", "--threads"}, "LIST", "threads (default: physical cores)", &thread_list);
-  args.String({"--dtype"}, "LIST", "matrix weights: f32,bf16 (default f32)", &dtype_list);
+  args.String({"--dtype"}, "LIST",
+              "matrix weights: f32,bf16 (compute types); with --shape also a storage type, the "
+              "weights quantized as favor quantize does: q8_0,q4_0,q4_1,q5_0,q5_1,f16 "
+              "(default f32)",
+              &dtype_list);
   args.Int({"-b", "--batch-size"}, "N", "prompt tokens per forward pass (default 512)", &batch);
   args.Int({"-r", "--repetitions"}, "N", "measured runs per test after one warm-up (default 5)",
            &repetitions);
@@ -207,8 +226,15 @@ int Bench(int argc, char** argv) {
     if (t < 1 || t > 1024) return UsageError(absl::StrCat("-t: bad thread count ", t));
   }
   for (const std::string& dtype : *dtypes) {
-    if (dtype != "f32" && dtype != "bf16") {
-      return UsageError(absl::StrCat("--dtype: '", dtype, "' is not f32 or bf16"));
+    if (dtype == "f32" || dtype == "bf16") continue;
+    if (!io::FindWeightPreset(dtype).ok()) {
+      return UsageError(absl::StrCat("--dtype: '", dtype, "' is not f32, bf16 or one of ",
+                                     io::WeightPresetNames()));
+    }
+    if (shape.empty()) {
+      return UsageError(absl::StrCat("--dtype ", dtype,
+                                     " stores a synthetic model (--shape) that way; a model file "
+                                     "runs in its own types (make one with favor quantize)"));
     }
   }
   std::vector<TestSpec> tests;
@@ -250,8 +276,16 @@ int Bench(int argc, char** argv) {
     // The weights are loaded and packed once per dtype; each attention is a copy of the graph.
     const runtime::LoadOptions load{.tokenizer_path = tokenizer_path,
                                     .weights = dtype == "bf16" ? DType::kBF16 : DType::kF32};
-    auto model = shape.empty() ? runtime::Model::Load(model_path, load)
-                               : runtime::Model::FromFile(file, load);
+    absl::StatusOr<std::unique_ptr<runtime::Model>> model;
+    if (shape.empty()) {
+      model = runtime::Model::Load(model_path, load);
+    } else if (dtype == "f32" || dtype == "bf16") {
+      model = runtime::Model::FromFile(file, load);
+    } else {
+      auto stored = StoreWeights(file, dtype, static_cast<int>(threads->front()));
+      if (!stored.ok()) return Fail(stored.status());
+      model = runtime::Model::FromFile(*std::move(stored), load);
+    }
     if (!model.ok()) return Fail(model.status());
     // Every variant resolved (statistics and plan files read) before anything is measured: a
     // bad combination fails at once, not after the rows before it.

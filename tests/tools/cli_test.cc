@@ -226,13 +226,25 @@ TEST(Cli, BenchRunsAGridOnASyntheticShapeInEveryFormat) {
   std::remove(plot.c_str());
 }
 
+// --dtype with a storage type runs the synthetic model quantized (a row per type).
+TEST(Cli, BenchRunsSyntheticModelsInStorageTypes) {
+  const Result r = RunFavor(
+      "bench --shape tiny --dtype q8_0,q4_0 -p 20 -n 2 --attention exact "
+      "-r 1 -t 1 -o csv");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("tiny,q8_0,1,exact"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tiny,q4_0,1,exact"), std::string::npos) << r.out;
+}
+
 TEST(Cli, BenchRefusesBadGridsWithUsageErrors) {
   ExpectOneLineErrorFn(RunFavor("bench --shape nope"), 2, "unknown model shape 'nope'");
   ExpectOneLineErrorFn(RunFavor("bench"), 2, "give a model (-m PATH) or a synthetic shape");
   ExpectOneLineErrorFn(RunFavor("bench --shape tiny -d 1-8/2"), 2, "-d: bad list");
   ExpectOneLineErrorFn(RunFavor("bench --shape tiny -o xml"), 2, "-o must be md, csv or json");
   ExpectOneLineErrorFn(RunFavor("bench --shape tiny -p 0 -n 0"), 2, "no tests");
-  ExpectOneLineErrorFn(RunFavor("bench --shape tiny --dtype f16"), 2, "--dtype: 'f16'");
+  ExpectOneLineErrorFn(RunFavor("bench --shape tiny --dtype q3_0"), 2, "--dtype: 'q3_0'");
+  ExpectOneLineErrorFn(RunFavor("bench -m " + kLlama2c + " --dtype q4_0"), 2,
+                       "a model file runs in its own types");
   ExpectOneLineErrorFn(RunFavor("bench --shape tiny -t 0"), 2, "-t: bad thread count 0");
   ExpectOneLineErrorFn(RunFavor("bench --shape tiny --attention 'favor*' -r 1 -p 8 -n 0"), 2,
                        "unknown attention 'favor*'");
