@@ -55,6 +55,15 @@ class MatMulOp final : public Op {
   int64_t out_features() const { return out_features_; }
   // Bytes of weights the op holds beyond its source (0 for quantized weights read in place).
   int64_t PackedWeightBytes() const;
+  // Whether the weights are read where they are (quantized, usually the mapped file) rather than
+  // from a packed copy; their type as read, and their bytes either way.
+  bool ReadsWeightsInPlace() const { return !quantized_weights_.empty(); }
+  DType weight_type() const {
+    return ReadsWeightsInPlace() ? quantized_weights_.dtype() : options_.compute;
+  }
+  int64_t WeightBytes() const {
+    return ReadsWeightsInPlace() ? quantized_weights_.NumBytes() : PackedWeightBytes();
+  }
   // oneDNN's name for the implementation it chose, e.g. "brg:avx512_core".
   const std::string& implementation() const { return implementation_; }
 

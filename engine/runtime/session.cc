@@ -1,14 +1,51 @@
 #include "engine/runtime/session.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "engine/core/checked_math.h"
 #include "engine/core/memory_budget.h"
 #include "engine/core/status.h"
+#include "engine/ops/matmul.h"
 
 namespace favor::runtime {
+namespace {
+
+// Where the matrix weights live, for -v: read in place as stored (quantized types, views of the
+// mapped file) or packed copies (f32/bf16 for oneDNN), by type.
+std::string WeightPlacement(const Graph& graph) {
+  std::map<std::string, int> in_place, packed;
+  int64_t in_place_bytes = 0, packed_bytes = 0;
+  for (int id = 0; id < graph.num_nodes(); ++id) {
+    const Node& node = graph.node(id);
+    const auto* matmul = dynamic_cast<const MatMulOp*>(node.op.get());
+    if (node.removed || matmul == nullptr) continue;
+    const std::string type(DTypeName(matmul->weight_type()));
+    if (matmul->ReadsWeightsInPlace()) {
+      ++in_place[type];
+      in_place_bytes += matmul->WeightBytes();
+    } else {
+      ++packed[type];
+      packed_bytes += matmul->WeightBytes();
+    }
+  }
+  auto counts = [](const std::map<std::string, int>& by_type) {
+    std::vector<std::string> parts;
+    for (const auto& [type, count] : by_type) parts.push_back(absl::StrCat(type, " x", count));
+    return parts.empty() ? std::string("none") : absl::StrJoin(parts, ", ");
+  };
+  return absl::StrCat("matrices read in place as stored: ", counts(in_place), " (",
+                      FormatBytes(in_place_bytes), "); packed copies: ", counts(packed), " (",
+                      FormatBytes(packed_bytes), ")");
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Session>> Session::Create(const ModelVariant& variant,
                                                          const SessionOptions& options) {
@@ -31,6 +68,9 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(const ModelVariant& var
                                        .threads = options.threads,
                                        .verbose = options.verbose,
                                        .profile = options.profile}));
+  if (options.verbose) {
+    std::fprintf(stderr, "favor: weights: %s\n", WeightPlacement(*variant.graph).c_str());
+  }
   const StateOptions state_options{.max_context = context};
   // Checked before allocating: zeroing a state larger than the machine would end in the OOM
   // killer, not in an error.
