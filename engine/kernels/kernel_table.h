@@ -114,6 +114,12 @@ struct KernelTable {
   const QuantMatMulFn* quant_matmul;
   // Indexed by DType like quant_matmul.
   const QuantToF32Fn* quant_to_f32;
+  // y[t][i] = sum_p w[i][p] x[t][p] for n rows of 16-bit weights stored row-major (k apart) and
+  // `tokens` (1 to kQuantMaxTokens) rows of f32 x: f16 and bf16 weights read in place.
+  void (*f16_matmul)(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx,
+                     int64_t tokens, float* y, int64_t ldy);
+  void (*bf16_matmul)(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx,
+                      int64_t tokens, float* y, int64_t ldy);
   void (*f16_to_f32)(const uint16_t* in, float* out, int64_t n);
   void (*bf16_to_f32)(const uint16_t* in, float* out, int64_t n);
   void (*f32_to_bf16)(const float* in, uint16_t* out, int64_t n);  // Round to nearest even.

@@ -6,6 +6,8 @@
 #include <limits>
 #include <vector>
 
+#include "engine/core/half.h"
+
 namespace favor::kernels::reference {
 
 void Add(const float* a, const float* b, float* out, int64_t n) {
@@ -198,6 +200,20 @@ void QuantMatMul(const float* w, int64_t n, const Q8Rows& x, int64_t tokens, flo
         const double value = static_cast<double>(x.scales[t * (x.k / kQ8Block) + p / kQ8Block]) *
                              x.codes[t * x.k + p];
         sum += static_cast<double>(w[i * x.k + p]) * value;
+      }
+      y[t * ldy + i] = static_cast<float>(sum);
+    }
+  }
+}
+
+void HalfMatMul(const uint16_t* w, bool bf16, int64_t n, int64_t k, const float* x, int64_t ldx,
+                int64_t tokens, float* y, int64_t ldy) {
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t i = 0; i < n; ++i) {
+      double sum = 0.0;
+      for (int64_t p = 0; p < k; ++p) {
+        const uint16_t bits = w[i * k + p];
+        sum += static_cast<double>(bf16 ? BF16ToF32(bits) : F16ToF32(bits)) * x[t * ldx + p];
       }
       y[t * ldy + i] = static_cast<float>(sum);
     }

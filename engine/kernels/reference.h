@@ -34,6 +34,9 @@ void MatVecBf16(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t
 // quant_matmul's definition: y[t][i] = sum_p w[i][p] (scale * code)[t][p] in double, with the
 // weights already dequantized (n x x.k, row-major).
 void QuantMatMul(const float* w, int64_t n, const Q8Rows& x, int64_t tokens, float* y, int64_t ldy);
+// f16_matmul / bf16_matmul: w row-major [n, k] of 16-bit values, in double.
+void HalfMatMul(const uint16_t* w, bool bf16, int64_t n, int64_t k, const float* x, int64_t ldx,
+                int64_t tokens, float* y, int64_t ldy);
 void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
           float* c, int64_t ldc, bool accumulate);
 // Two-pass softmax attention of one query over n_keys rows (no blocking, no online rescaling).

@@ -35,6 +35,8 @@ const KernelTable& Table() {
     .quantize_q8 = &QuantizeQ8,
     .quant_matmul = kQuantMatMul,
     .quant_to_f32 = kQuantToF32,
+    .f16_matmul = &F16MatMul,
+    .bf16_matmul = &BF16MatMul,
     .f16_to_f32 = &F16ToF32,
     .bf16_to_f32 = &BF16ToF32,
     .f32_to_bf16 = &F32ToBF16,

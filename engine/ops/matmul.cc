@@ -12,6 +12,7 @@
 #include "engine/core/parallel.h"
 #include "engine/core/status.h"
 #include "engine/kernels/kernels.h"
+#include "engine/ops/matmul_internal.h"
 #include "engine/ops/op_checks.h"
 
 namespace favor {
@@ -19,29 +20,14 @@ namespace {
 
 using dnnl::memory;
 
-constexpr int64_t kLayoutProbeRows = 256;  // A prefill-sized T to choose the weight layout.
-// Quantized weights: from this many tokens on, widen them to bf16 for oneDNN's matmul (below, the
-// int8 kernels win: the widening would cost about as much as the product).
-constexpr int64_t kQuantPrefillRows = 16;
-// Weight rows widened at a time: a block of 1 MiB or so at K = 2048, reused by every token.
-constexpr int64_t kQuantPrefillBlock = 256;
-constexpr size_t kMaxCachedPrimitives = 32;
+using matmul_internal::FromDnnlError;
+using matmul_internal::kLayoutProbeRows;
+using matmul_internal::kMaxCachedPrimitives;
+using matmul_internal::RoundUp64;
+using matmul_internal::UserScratchpad;
 
 memory::data_type ToDnnl(DType dtype) {
   return dtype == DType::kBF16 ? memory::data_type::bf16 : memory::data_type::f32;
-}
-
-// Every primitive gets its scratchpad from the caller (see MatMulOp::Primitive).
-dnnl::primitive_attr UserScratchpad() {
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  return attr;
-}
-
-int64_t RoundUp64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
-
-absl::Status FromDnnlError(const dnnl::error& e, absl::string_view what) {
-  return absl::InternalError(absl::StrCat(what, ": oneDNN error ", e.status, ": ", e.what()));
 }
 
 }  // namespace
@@ -78,26 +64,10 @@ absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
   const int64_t out_features = out_by_in ? weight.dim(0) : weight.dim(1);
   std::shared_ptr<MatMulOp> op(new MatMulOp(options, in_features, out_features));
 
-  if (weight_type.quantized()) {
-    // Block formats are rows of whole blocks of input features (GGUF's [N, K] layout); the
-    // loader has checked that K is a whole number of blocks.
-    if (!out_by_in || in_features % weight_type.block_elements != 0 ||
-        in_features % kernels::kQ8Block != 0 || weight.stride(0) != in_features) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          context, ": ", weight_type.name, " weights must be contiguous [N, K] rows of whole ",
-          weight_type.block_elements, "-value blocks, got ", weight.DebugString()));
-    }
-    op->quantized_weights_ = weight;
-    op->implementation_ = absl::StrCat("favor:", weight_type.name, "xq8");
-    const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
-    if (isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx) {
-      auto probe = op->PrefillPrimitiveFor(kLayoutProbeRows, kQuantPrefillBlock);
-      if (probe.ok()) {
-        op->quantized_prefill_bf16_ = true;
-        op->implementation_ += ", prefill: widened to bf16 for oneDNN";
-      }
-      op->prefill_primitives_.clear();
-    }
+  if (weight_type.quantized() ||
+      (options.compute == DType::kF32 &&
+       (weight.dtype() == DType::kF16 || weight.dtype() == DType::kBF16))) {
+    FAVOR_RETURN_IF_ERROR(op->ReadInPlace(weight, context));
     return op;
   }
 
@@ -165,13 +135,13 @@ absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
 }
 
 int64_t MatMulOp::PackedWeightBytes() const {
-  if (!quantized_weights_.empty()) return 0;
+  if (!stored_weights_.empty()) return 0;
   return (matvec_only_ ? 0 : static_cast<int64_t>(packed_weights_.get_desc().get_size())) +
          (decode_weights_ != nullptr ? static_cast<int64_t>(decode_weights_->size()) : 0);
 }
 
 std::string MatMulOp::Attributes() const {
-  const DType stored = quantized_weights_.empty() ? options_.compute : quantized_weights_.dtype();
+  const DType stored = stored_weights_.empty() ? options_.compute : stored_weights_.dtype();
   return absl::StrCat("weight=", options_.weight_name, " [", in_features_, " x ", out_features_,
                       "] ", DTypeName(stored), " ", implementation_);
 }
@@ -185,24 +155,7 @@ absl::StatusOr<std::vector<TensorSpec>> MatMulOp::InferOutputs(
   return std::vector<TensorSpec>{{DType::kF32, Shape{inputs[0].shape.dim(0), out_features_}}};
 }
 
-// The bf16 activations, a block of widened weights (bf16, and f32 on the way), oneDNN's
-// scratchpad.
-int64_t MatMulOp::QuantizedPrefillBytes(int64_t rows) const {
-  const int64_t block = std::min(kQuantPrefillBlock, out_features_);
-  auto primitive = PrefillPrimitiveFor(rows, block);
-  const int64_t scratchpad =
-      primitive.ok() ? static_cast<int64_t>(primitive->scratchpad.get_size()) : 0;
-  return RoundUp64(rows * in_features_ * 2) + RoundUp64(block * in_features_ * 2) +
-         RoundUp64(block * in_features_ * 4) + RoundUp64(scratchpad);
-}
-
 int64_t MatMulOp::ConvertedSourceBytes(int64_t rows) const {
-  if (!quantized_weights_.empty()) {
-    // int8 codes, then a scale per block and a sum per half block.
-    return RoundUp64(rows * in_features_) +
-           RoundUp64(rows * (in_features_ / kernels::kQ8Block) * 4) +
-           RoundUp64(rows * (in_features_ / 16) * 4);
-  }
   if (options_.compute != DType::kBF16 || matvec_only_) return 0;
   return RoundUp64(rows * in_features_ * 2);  // Activations rounded to bf16.
 }
@@ -212,11 +165,7 @@ int64_t MatMulOp::ConvertedSourceBytes(int64_t rows) const {
 // library-allocated scratchpad if one ever needs more).
 int64_t MatMulOp::WorkspaceBytes(std::span<const TensorSpec> inputs) const {
   const int64_t rows = inputs[0].shape.dim(0);
-  if (!quantized_weights_.empty()) {
-    return std::max(ConvertedSourceBytes(rows), quantized_prefill_bf16_ && rows >= kQuantPrefillRows
-                                                    ? QuantizedPrefillBytes(rows)
-                                                    : int64_t{0});
-  }
+  if (!stored_weights_.empty()) return InPlaceWorkspaceBytes(rows);
   if (matvec_only_) return 0;
   int64_t scratchpad = 0;
   for (int64_t t : {int64_t{1}, rows}) {
@@ -249,129 +198,10 @@ absl::StatusOr<MatMulOp::Primitive> MatMulOp::PrimitiveFor(int64_t rows) const {
   }
 }
 
-absl::StatusOr<MatMulOp::Primitive> MatMulOp::PrefillPrimitiveFor(int64_t rows, int64_t n) const {
-  std::lock_guard<std::mutex> lock(cache_mutex_);
-  const int64_t key = rows * kQuantPrefillBlock + (n % kQuantPrefillBlock);
-  auto it = prefill_primitives_.find(key);
-  if (it != prefill_primitives_.end()) return it->second;
-  if (prefill_primitives_.size() >= kMaxCachedPrimitives) prefill_primitives_.clear();
-  try {
-    const memory::desc source({rows, in_features_}, memory::data_type::bf16,
-                              memory::format_tag::ab);
-    // The widened block is n rows of K: the logical [K, n] matrix in "ba" order.
-    const memory::desc weights({in_features_, n}, memory::data_type::bf16, memory::format_tag::ba);
-    const memory::desc destination({rows, n}, memory::data_type::f32,
-                                   memory::dims{out_features_, 1});
-    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(source, weights, destination),
-                                          UserScratchpad(), CpuEngine());
-    if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) {
-      return absl::UnimplementedError("only a reference bf16 matmul");
-    }
-    auto inserted =
-        prefill_primitives_.emplace(key, Primitive{dnnl::matmul(pd), pd.scratchpad_desc()});
-    return inserted.first->second;
-  } catch (const dnnl::error& e) {
-    return FromDnnlError(e,
-                         absl::StrCat("MatMul '", options_.weight_name, "' prefill with T=", rows));
-  }
-}
-
-absl::Status MatMulOp::RunQuantizedPrefill(const RunContext& ctx, const Tensor& x,
-                                           Tensor& y) const {
-  const int64_t rows = x.dim(0), k = in_features_;
-  const int64_t block_rows = std::min(kQuantPrefillBlock, out_features_);
-  std::byte* workspace = ctx.workspace.data();
-  auto* source = reinterpret_cast<uint16_t*>(workspace);
-  auto* widened = reinterpret_cast<uint16_t*>(workspace + RoundUp64(rows * k * 2));
-  auto* widened_f32 =
-      reinterpret_cast<float*>(workspace + RoundUp64(rows * k * 2) + RoundUp64(block_rows * k * 2));
-  std::byte* scratchpad = workspace + RoundUp64(rows * k * 2) + RoundUp64(block_rows * k * 2) +
-                          RoundUp64(block_rows * k * 4);
-  const int64_t scratchpad_room =
-      static_cast<int64_t>(ctx.workspace.size()) - (scratchpad - workspace);
-  ctx.kernels->f32_to_bf16(x.data<float>(), source, rows * k);
-  const DTypeInfo& info = GetDTypeInfo(quantized_weights_.dtype());
-  const int64_t row_bytes = k / info.block_elements * info.block_bytes;
-  const auto* weights = static_cast<const std::byte*>(quantized_weights_.raw_data());
-  const kernels::QuantToF32Fn widen =
-      ctx.kernels->quant_to_f32[static_cast<int>(quantized_weights_.dtype())];
-  for (int64_t first = 0; first < out_features_; first += kQuantPrefillBlock) {
-    const int64_t n = std::min(kQuantPrefillBlock, out_features_ - first);
-    ParallelFor(n, ctx.threads, 8, [&](int64_t r) {
-      widen(weights + (first + r) * row_bytes, widened_f32 + r * k, k);
-      ctx.kernels->f32_to_bf16(widened_f32 + r * k, widened + r * k, k);
-    });
-    FAVOR_ASSIGN_OR_RETURN(const Primitive primitive, PrefillPrimitiveFor(rows, n));
-    try {
-      ExternalCallScope external;
-      const dnnl::engine& engine = CpuEngine();
-      const memory::desc weights_desc({k, n}, memory::data_type::bf16, memory::format_tag::ba);
-      const memory::desc destination({rows, n}, memory::data_type::f32,
-                                     memory::dims{out_features_, 1});
-      std::unordered_map<int, memory> args = {
-          {DNNL_ARG_SRC,
-           memory(memory::desc({rows, k}, memory::data_type::bf16, memory::format_tag::ab), engine,
-                  source)},
-          {DNNL_ARG_WEIGHTS, memory(weights_desc, engine, widened)},
-          {DNNL_ARG_DST, memory(destination, engine, y.mutable_data<float>() + first)}};
-      const auto scratchpad_bytes = static_cast<int64_t>(primitive.scratchpad.get_size());
-      if (scratchpad_bytes > 0) {
-        args[DNNL_ARG_SCRATCHPAD] = scratchpad_bytes <= scratchpad_room
-                                        ? memory(primitive.scratchpad, engine, scratchpad)
-                                        : memory(primitive.scratchpad, engine);
-      }
-      primitive.matmul.execute(*ctx.stream, args);
-      ctx.stream->wait();
-    } catch (const dnnl::error& e) {
-      return FromDnnlError(e, absl::StrCat("MatMul '", options_.weight_name, "'"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status MatMulOp::RunQuantized(const RunContext& ctx, const Tensor& x, Tensor& y) const {
-  if (quantized_prefill_bf16_ && x.dim(0) >= kQuantPrefillRows) {
-    return RunQuantizedPrefill(ctx, x, y);
-  }
-  const int64_t rows = x.dim(0), k = in_features_;
-  std::byte* workspace = ctx.workspace.data();
-  auto* codes = reinterpret_cast<int8_t*>(workspace);
-  auto* scales = reinterpret_cast<float*>(workspace + RoundUp64(rows * k));
-  auto* sums = reinterpret_cast<float*>(workspace + RoundUp64(rows * k) +
-                                        RoundUp64(rows * (k / kernels::kQ8Block) * 4));
-  const float* in = x.data<float>();
-  ParallelFor(rows, ctx.threads, 16, [&](int64_t t) {
-    ctx.kernels->quantize_q8(in + t * k, k, codes + t * k, scales + t * (k / kernels::kQ8Block),
-                             sums + t * (k / 16));
-  });
-  const kernels::QuantMatMulFn kernel =
-      ctx.kernels->quant_matmul[static_cast<int>(quantized_weights_.dtype())];
-  const DTypeInfo& info = GetDTypeInfo(quantized_weights_.dtype());
-  const int64_t row_bytes = k / info.block_elements * info.block_bytes;
-  const auto* weights = static_cast<const std::byte*>(quantized_weights_.raw_data());
-  float* out = y.mutable_data<float>();
-  // Blocks of output rows split between threads in contiguous ranges; each block serves every
-  // token (kQuantMaxTokens at a time) while its weights are in cache.
-  constexpr int64_t kBlock = 16;
-  const int64_t blocks = (out_features_ + kBlock - 1) / kBlock;
-  ParallelFor(blocks, ctx.threads, 1, [&](int64_t block) {
-    const int64_t first = block * kBlock;
-    const int64_t count = std::min(kBlock, out_features_ - first);
-    for (int64_t t = 0; t < rows; t += kernels::kQuantMaxTokens) {
-      const kernels::Q8Rows activations = {codes + t * k, scales + t * (k / kernels::kQ8Block),
-                                           sums + t * (k / 16), k};
-      kernel(weights + first * row_bytes, row_bytes, count, activations,
-             std::min(kernels::kQuantMaxTokens, rows - t), out + t * out_features_ + first,
-             out_features_);
-    }
-  });
-  return absl::OkStatus();
-}
-
 absl::Status MatMulOp::Run(const RunContext& ctx, std::span<const Tensor> inputs,
                            std::span<Tensor> outputs, OpState* /*state*/) const {
   const int64_t rows = inputs[0].dim(0);
-  if (!quantized_weights_.empty()) return RunQuantized(ctx, inputs[0], outputs[0]);
+  if (!stored_weights_.empty()) return RunInPlace(ctx, inputs[0], outputs[0]);
   if (decode_weights_ != nullptr && (rows <= kernels::kMatVecMaxRows || matvec_only_)) {
     // Blocks of output rows (whole groups of the packed layout), split between threads in
     // contiguous ranges; each block serves every input row (kMatVecMaxRows at a time) while its

@@ -11,14 +11,14 @@
 // emulates bf16 and is compute bound. The copy costs the same bytes as the packed weights. Where
 // oneDNN has no bf16 matmul at all (AVX2 CPUs), every T runs that kernel, four rows at a time.
 //
-// Weights in a GGML block format (Q8_0, Q4_0, ..., Q6_K) are not converted at all: the op keeps a
-// view of the stored blocks (usually the memory-mapped file) and runs the engine's quantized
-// kernels, with the activations quantized to int8 per block of 32 in the workspace (as llama.cpp
-// does), for decode steps; prefill (T >= kQuantPrefillRows) on a CPU with AVX512_BF16 widens
-// blocks of kQuantPrefillBlock weight rows to bf16 in the workspace and runs oneDNN's bf16 matmul
-// on them (a product of T rows pays for widening its weights many times over, and bf16 dot
-// products are twice as fast as the int8 ones here). `compute` does not apply to quantized
-// weights.
+// Weights read in place (matmul_in_place.cc) are not copied at all: the op keeps a view of the
+// stored rows (usually the memory-mapped file). Those are the GGML block formats (Q8_0, Q4_0,
+// ..., Q6_K; `compute` does not apply to them), multiplied by activations quantized to int8 per
+// block of 32 in the workspace (as llama.cpp does), and f16/bf16 weights with f32 compute,
+// widened in registers. Prefill (T >= 16) widens blocks of 256 weight rows in the workspace and
+// runs oneDNN on them: to bf16 for quantized weights on a CPU with AVX512_BF16 (twice the int8
+// kernels' rate there), to f32 for 16-bit ones (the f32 result, exactly); a product of T rows
+// pays for widening its weights many times over.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -57,12 +57,12 @@ class MatMulOp final : public Op {
   int64_t PackedWeightBytes() const;
   // Whether the weights are read where they are (quantized, usually the mapped file) rather than
   // from a packed copy; their type as read, and their bytes either way.
-  bool ReadsWeightsInPlace() const { return !quantized_weights_.empty(); }
+  bool ReadsWeightsInPlace() const { return !stored_weights_.empty(); }
   DType weight_type() const {
-    return ReadsWeightsInPlace() ? quantized_weights_.dtype() : options_.compute;
+    return ReadsWeightsInPlace() ? stored_weights_.dtype() : options_.compute;
   }
   int64_t WeightBytes() const {
-    return ReadsWeightsInPlace() ? quantized_weights_.NumBytes() : PackedWeightBytes();
+    return ReadsWeightsInPlace() ? stored_weights_.NumBytes() : PackedWeightBytes();
   }
   // oneDNN's name for the implementation it chose, e.g. "brg:avx512_core".
   const std::string& implementation() const { return implementation_; }
@@ -87,12 +87,16 @@ class MatMulOp final : public Op {
   // A copy of the cached handle (cheap: reference counted), safe if the cache evicts it.
   absl::StatusOr<Primitive> PrimitiveFor(int64_t rows) const;
   int64_t ConvertedSourceBytes(int64_t rows) const;
+  // Weights read in place (matmul_in_place.cc).
+  absl::Status ReadInPlace(const Tensor& weight, const std::string& context);
+  int64_t InPlaceWorkspaceBytes(int64_t rows) const;
+  absl::Status RunInPlace(const RunContext& ctx, const Tensor& x, Tensor& y) const;
   absl::Status RunQuantized(const RunContext& ctx, const Tensor& x, Tensor& y) const;
-  absl::Status RunQuantizedPrefill(const RunContext& ctx, const Tensor& x, Tensor& y) const;
-  // oneDNN's bf16 matmul of `rows` x K by a block of `n` widened weight rows, writing into rows
-  // of out_features_ floats.
+  absl::Status RunHalf(const RunContext& ctx, const Tensor& x, Tensor& y) const;
+  absl::Status RunWidened(const RunContext& ctx, const Tensor& x, Tensor& y) const;
+  // oneDNN's matmul of `rows` x K by a block of `n` weight rows widened to prefill_type_, writing
+  // into rows of out_features_ floats.
   absl::StatusOr<Primitive> PrefillPrimitiveFor(int64_t rows, int64_t n) const;
-  int64_t QuantizedPrefillBytes(int64_t rows) const;
   dnnl::memory::desc SourceDesc(int64_t rows) const;
   dnnl::memory::desc DestinationDesc(int64_t rows) const;
 
@@ -103,8 +107,11 @@ class MatMulOp final : public Op {
   std::shared_ptr<AlignedBuffer> decode_weights_;  // bf16 [N, K] row-major; bf16 compute only.
   std::string implementation_;
   bool matvec_only_ = false;  // bf16 without a oneDNN bf16 matmul: matvec_bf16 for every T.
-  Tensor quantized_weights_;  // [N, K] in a block format; empty for the other types.
-  bool quantized_prefill_bf16_ = false;  // RunQuantizedPrefill for T >= kQuantPrefillRows.
+  Tensor stored_weights_;  // [N, K] read in place; empty for packed copies.
+  // Read in place: the type prefill widens weight blocks to for oneDNN (f32 or bf16), or f32 with
+  // widen_for_prefill_ false (the kernels serve every T).
+  bool widen_for_prefill_ = false;
+  DType prefill_type_ = DType::kF32;
 
   mutable std::mutex cache_mutex_;
   mutable std::unordered_map<int64_t, Primitive> primitives_;  // Keyed by T; bounded.

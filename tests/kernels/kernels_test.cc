@@ -74,6 +74,33 @@ TEST_P(KernelTest, MatVecBf16AtAwkwardShapes) {
   }
 }
 
+// 16-bit weights read in place: rows of odd length (tails), every token count, both types.
+TEST_P(KernelTest, HalfMatMulAtAwkwardShapes) {
+  for (const bool bf16 : {false, true}) {
+    for (int64_t n : {1, 3, 4, 5, 17}) {
+      for (int64_t depth : {1, 7, 16, 17, 33, 100, 768}) {
+        const auto weights = RandomVector(n * depth, 64);
+        std::vector<uint16_t> w(weights.size());
+        for (size_t i = 0; i < weights.size(); ++i) {
+          w[i] = bf16 ? F32ToBF16(weights[i]) : F32ToF16(weights[i]);
+        }
+        for (int64_t tokens = 1; tokens <= kQuantMaxTokens; ++tokens) {
+          const int64_t ldx = depth + 3, ldy = n + 2;  // Wider than the data.
+          const auto x = RandomVector(tokens * ldx, 65);
+          auto y = RandomVector(tokens * ldy, 66);
+          auto expected = y;
+          (bf16 ? k().bf16_matmul : k().f16_matmul)(w.data(), n, depth, x.data(), ldx, tokens,
+                                                    y.data(), ldy);
+          reference::HalfMatMul(w.data(), bf16, n, depth, x.data(), ldx, tokens, expected.data(),
+                                ldy);
+          EXPECT_LT(NormalizedError(y, expected), 2e-6)
+              << (bf16 ? "bf16 " : "f16 ") << n << "x" << depth << " tokens " << tokens;
+        }
+      }
+    }
+  }
+}
+
 TEST_P(KernelTest, FavorDecodeIsOnePassOverTheState) {
   for (int64_t heads : {1, 3, 8, 11}) {
     for (int64_t m : {1, 7, 64}) {
