@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/core/half.h"
+#include "engine/io/gguf_file.h"
 #include "engine/io/model_file.h"
 #include "engine/runtime/generation.h"
 #include "engine/runtime/model.h"
@@ -119,6 +120,39 @@ TEST(BadWeights, OverflowingActivationsStopGenerationWithAnError) {
   EXPECT_EQ(result.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(result.status().message().find("non-finite logit"), absl::string_view::npos)
       << result.status();
+}
+
+}  // namespace
+}  // namespace favor::io
+
+namespace favor::io {
+namespace {
+
+// A quantized tensor whose block scale is a NaN (the f16 0x7e00 poked into one block of the Q4_0
+// fixture) is refused at load, naming the tensor and the block's first element.
+TEST(BadWeights, ANanScaleInAQuantizedTensorIsRefusedByName) {
+  const std::string fixture =
+      std::string(FAVOR_SOURCE_DIR) + "/tests/data/quantized/qwen2-q4_0.gguf";
+  auto contents = ReadGgufContents(fixture);
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  std::string bytes = ReadAll(fixture);
+  for (const auto& [name, tensor] : contents->tensors) {
+    if (name != "blk.1.attn_v.weight") continue;
+    ASSERT_EQ(tensor.dtype(), DType::kQ4_0);
+    // Its data is found by content: the first 8 blocks are unique in the file.
+    const std::string head(static_cast<const char*>(tensor.raw_data()), 8 * 18);
+    const size_t at = bytes.find(head);
+    ASSERT_NE(at, std::string::npos);
+    bytes[at + 3 * 18] = static_cast<char>(0x00);  // Block 3's scale, little-endian 0x7e00.
+    bytes[at + 3 * 18 + 1] = static_cast<char>(0x7e);
+  }
+  auto model = runtime::Model::Load(WriteTemp("nan-scale.gguf", bytes));
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kDataLoss) << model.status();
+  EXPECT_NE(model.status().message().find("tensor 'blk.1.attn_v.weight' holds a NaN or Inf at "
+                                          "element 96"),
+            absl::string_view::npos)
+      << model.status();
 }
 
 }  // namespace
