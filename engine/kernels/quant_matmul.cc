@@ -383,6 +383,8 @@ void RowTile(const uint8_t* w, int64_t row_bytes, const Q8Rows& x, float* y, int
           acc[r][t] = _mm256_fnmadd_ps(half_offsets[1], _mm256_loadu_ps(sums + 8), acc[r][t]);
         }
       }
+      // Unrolled: each chunk's shifts and lane permutations become constants.
+#pragma GCC unroll 8
       for (int c = 0; c < 8; ++c) {
         const int64_t chunk = b * 8 + c;
         __m256i codes[kRows];
