@@ -78,8 +78,8 @@ void HalfMatMul(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t
 
 }  // namespace
 
-void F16MatMul(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx,
-               int64_t tokens, float* y, int64_t ldy) {
+void F16MatMul(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx, int64_t tokens,
+               float* y, int64_t ldy) {
   HalfMatMul<false>(w, n, k, x, ldx, tokens, y, ldy);
 }
 

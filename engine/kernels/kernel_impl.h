@@ -38,8 +38,8 @@ void QuantizeQ8(const float* x, int64_t k, int8_t* codes, float* scales, float* 
 // quant_matmul, indexed by DType.
 extern const QuantMatMulFn kQuantMatMul[kDTypeCount];
 extern const QuantToF32Fn kQuantToF32[kDTypeCount];
-void F16MatMul(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx,
-               int64_t tokens, float* y, int64_t ldy);
+void F16MatMul(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx, int64_t tokens,
+               float* y, int64_t ldy);
 void BF16MatMul(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx,
                 int64_t tokens, float* y, int64_t ldy);
 void F16ToF32(const uint16_t* in, float* out, int64_t n);

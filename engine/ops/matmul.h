@@ -107,7 +107,7 @@ class MatMulOp final : public Op {
   std::shared_ptr<AlignedBuffer> decode_weights_;  // bf16 [N, K] row-major; bf16 compute only.
   std::string implementation_;
   bool matvec_only_ = false;  // bf16 without a oneDNN bf16 matmul: matvec_bf16 for every T.
-  Tensor stored_weights_;  // [N, K] read in place; empty for packed copies.
+  Tensor stored_weights_;     // [N, K] read in place; empty for packed copies.
   // Read in place: the type prefill widens weight blocks to for oneDNN (f32 or bf16), or f32 with
   // widen_for_prefill_ false (the kernels serve every T).
   bool widen_for_prefill_ = false;

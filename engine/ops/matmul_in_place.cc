@@ -54,11 +54,11 @@ absl::Status MatMulOp::ReadInPlace(const Tensor& weight, const std::string& cont
   const DTypeInfo& info = GetDTypeInfo(weight.dtype());
   // Rows of whole blocks of input features (GGUF's [N, K] layout; the loader has checked K).
   if (options_.layout != WeightLayout::kOutByIn || weight.stride(0) != in_features_ ||
-      (info.quantized() && (in_features_ % info.block_elements != 0 ||
-                            in_features_ % kernels::kQ8Block != 0))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        context, ": ", info.name, " weights must be contiguous [N, K] rows of whole ",
-        info.block_elements, "-value blocks, got ", weight.DebugString()));
+      (info.quantized() &&
+       (in_features_ % info.block_elements != 0 || in_features_ % kernels::kQ8Block != 0))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": ", info.name, " weights must be contiguous [N, K] rows of whole ",
+                     info.block_elements, "-value blocks, got ", weight.DebugString()));
   }
   stored_weights_ = weight;
   implementation_ = info.quantized() ? absl::StrCat("favor:", info.name, "xq8")
@@ -170,8 +170,7 @@ absl::Status MatMulOp::RunWidened(const RunContext& ctx, const Tensor& x, Tensor
     ParallelFor(n, ctx.threads, 8, [&](int64_t r) {
       widen_row(weights + (first + r) * row_bytes, block_f32 + r * k);
       if (!f32) {
-        ctx.kernels->f32_to_bf16(block_f32 + r * k,
-                                 reinterpret_cast<uint16_t*>(block) + r * k, k);
+        ctx.kernels->f32_to_bf16(block_f32 + r * k, reinterpret_cast<uint16_t*>(block) + r * k, k);
       }
     });
     FAVOR_ASSIGN_OR_RETURN(const Primitive primitive, PrefillPrimitiveFor(rows, n));
@@ -185,9 +184,9 @@ absl::Status MatMulOp::RunWidened(const RunContext& ctx, const Tensor& x, Tensor
           {DNNL_ARG_WEIGHTS,
            memory(memory::desc({k, n}, ToDnnl(prefill_type_), memory::format_tag::ba), engine,
                   block)},
-          {DNNL_ARG_DST, memory(memory::desc({rows, n}, memory::data_type::f32,
-                                             memory::dims{out_features_, 1}),
-                                engine, y.mutable_data<float>() + first)}};
+          {DNNL_ARG_DST,
+           memory(memory::desc({rows, n}, memory::data_type::f32, memory::dims{out_features_, 1}),
+                  engine, y.mutable_data<float>() + first)}};
       const auto scratchpad_bytes = static_cast<int64_t>(primitive.scratchpad.get_size());
       if (scratchpad_bytes > 0) {
         // A T whose scratchpad outgrew the reservation gets one from oneDNN for this call.
@@ -239,8 +238,8 @@ absl::Status MatMulOp::RunQuantized(const RunContext& ctx, const Tensor& x, Tens
 
 absl::Status MatMulOp::RunHalf(const RunContext& ctx, const Tensor& x, Tensor& y) const {
   const int64_t rows = x.dim(0), k = in_features_;
-  const auto kernel = stored_weights_.dtype() == DType::kF16 ? ctx.kernels->f16_matmul
-                                                             : ctx.kernels->bf16_matmul;
+  const auto kernel =
+      stored_weights_.dtype() == DType::kF16 ? ctx.kernels->f16_matmul : ctx.kernels->bf16_matmul;
   const auto* weights = stored_weights_.data<uint16_t>();
   const float* in = x.data<float>();
   float* out = y.mutable_data<float>();
