@@ -461,9 +461,9 @@ void RowTile(const uint8_t* w, int64_t row_bytes, const Q8Rows& x, float* y, int
           for (int i = 0; i < 32; ++i) halves[i / 16] += static_cast<int32_t>(codes[i]) * xc[i];
           const float* sums = a.Sums(chunk);
           const float dx = a.Scale(chunk);
-          const float offsets =
-              F::kUniform ? scales[c].offset[0] * (sums[0] + sums[1])
-                          : scales[c].offset[0] * sums[0] + scales[c].offset[1] * sums[1];
+          const float offsets = F::kUniform
+                                    ? scales[c].offset[0] * (sums[0] + sums[1])
+                                    : scales[c].offset[0] * sums[0] + scales[c].offset[1] * sums[1];
           acc[t] += dx * (scales[c].scale[0] * static_cast<float>(halves[0]) +
                           scales[c].scale[1] * static_cast<float>(halves[1])) -
                     offsets;
