@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/core/parallel.h"
@@ -18,11 +19,6 @@ constexpr WeightPreset kPresets[] = {
 };
 constexpr const char* kKQuantPresets[] = {"q2_k",   "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s",
                                           "q4_k_m", "q5_k_s", "q5_k_m", "q6_k"};
-
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 }  // namespace
 
@@ -50,7 +46,7 @@ absl::StatusOr<WeightPreset> FindWeightPreset(const std::string& name) {
 WeightChoice ChooseWeightType(const std::string& name, const Tensor& tensor,
                               const WeightPreset& preset, bool is_head) {
   const bool matrix =
-      tensor.rank() == 2 && EndsWith(name, ".weight") && name != "position_embd.weight";
+      tensor.rank() == 2 && absl::EndsWith(name, ".weight") && name != "position_embd.weight";
   if (!matrix) return {tensor.dtype(), ""};
   DType type = is_head ? preset.head : preset.matrices;
   std::string note;

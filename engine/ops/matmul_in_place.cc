@@ -28,8 +28,23 @@ using matmul_internal::UserScratchpad;
 constexpr int64_t kPrefillRows = 16;
 // Weight rows widened at a time: a block of 1 to 2 MiB at K = 2048, reused by every token.
 constexpr int64_t kPrefillBlock = 256;
-// Output rows per thread task of the kernels: each block serves every token while in cache.
+// Output rows per thread task of the kernels.
 constexpr int64_t kKernelBlock = 16;
+
+// Calls tile(first, count, t, tokens) for every block of kKernelBlock output rows (split between
+// threads in contiguous ranges) and every group of up to kQuantMaxTokens tokens: each block of
+// weights serves every token while it is in cache.
+template <typename Tile>
+void ForEachKernelTile(const RunContext& ctx, int64_t out_features, int64_t rows, Tile&& tile) {
+  const int64_t blocks = (out_features + kKernelBlock - 1) / kKernelBlock;
+  ParallelFor(blocks, ctx.threads, 1, [&](int64_t block) {
+    const int64_t first = block * kKernelBlock;
+    const int64_t count = std::min(kKernelBlock, out_features - first);
+    for (int64_t t = 0; t < rows; t += kernels::kQuantMaxTokens) {
+      tile(first, count, t, std::min(kernels::kQuantMaxTokens, rows - t));
+    }
+  });
+}
 
 memory::data_type ToDnnl(DType dtype) {
   return dtype == DType::kBF16 ? memory::data_type::bf16 : memory::data_type::f32;
@@ -221,18 +236,13 @@ absl::Status MatMulOp::RunQuantized(const RunContext& ctx, const Tensor& x, Tens
   const int64_t row_bytes = k / info.block_elements * info.block_bytes;
   const auto* weights = static_cast<const std::byte*>(stored_weights_.raw_data());
   float* out = y.mutable_data<float>();
-  const int64_t blocks = (out_features_ + kKernelBlock - 1) / kKernelBlock;
-  ParallelFor(blocks, ctx.threads, 1, [&](int64_t block) {
-    const int64_t first = block * kKernelBlock;
-    const int64_t count = std::min(kKernelBlock, out_features_ - first);
-    for (int64_t t = 0; t < rows; t += kernels::kQuantMaxTokens) {
-      const kernels::Q8Rows activations = {codes + t * k, scales + t * (k / kernels::kQ8Block),
-                                           sums + t * (k / 16), k};
-      kernel(weights + first * row_bytes, row_bytes, count, activations,
-             std::min(kernels::kQuantMaxTokens, rows - t), out + t * out_features_ + first,
-             out_features_);
-    }
-  });
+  ForEachKernelTile(
+      ctx, out_features_, rows, [&](int64_t first, int64_t count, int64_t t, int64_t tokens) {
+        const kernels::Q8Rows activations = {codes + t * k, scales + t * (k / kernels::kQ8Block),
+                                             sums + t * (k / 16), k};
+        kernel(weights + first * row_bytes, row_bytes, count, activations, tokens,
+               out + t * out_features_ + first, out_features_);
+      });
   return absl::OkStatus();
 }
 
@@ -243,16 +253,11 @@ absl::Status MatMulOp::RunHalf(const RunContext& ctx, const Tensor& x, Tensor& y
   const auto* weights = stored_weights_.data<uint16_t>();
   const float* in = x.data<float>();
   float* out = y.mutable_data<float>();
-  const int64_t blocks = (out_features_ + kKernelBlock - 1) / kKernelBlock;
-  ParallelFor(blocks, ctx.threads, 1, [&](int64_t block) {
-    const int64_t first = block * kKernelBlock;
-    const int64_t count = std::min(kKernelBlock, out_features_ - first);
-    for (int64_t t = 0; t < rows; t += kernels::kQuantMaxTokens) {
-      kernel(weights + first * k, count, k, in + t * k, k,
-             std::min(kernels::kQuantMaxTokens, rows - t), out + t * out_features_ + first,
-             out_features_);
-    }
-  });
+  ForEachKernelTile(ctx, out_features_, rows,
+                    [&](int64_t first, int64_t count, int64_t t, int64_t tokens) {
+                      kernel(weights + first * k, count, k, in + t * k, k, tokens,
+                             out + t * out_features_ + first, out_features_);
+                    });
   return absl::OkStatus();
 }
 

@@ -79,7 +79,20 @@ TEST_P(MatMulTest, F16WeightsAreWidenedExactly) {
   const Tensor x = RandomTensor(Shape{tokens, in}, 6);
   auto op = MatMulOp::Create(w16, {.weight_name = "w16"});
   ASSERT_TRUE(op.ok()) << op.status();
+  EXPECT_TRUE((*op)->ReadsWeightsInPlace());
   EXPECT_LT(NormalizedError(RunMatMul(*op, in, x), ReferenceMatMul(x, w)), 1e-5);
+  // Stored [K, N], the rows are not the kernels' rows: the packed path, the same product.
+  Tensor transposed = Tensor::Allocate(DType::kF16, Shape{in, out}).value();
+  for (int64_t n = 0; n < out; ++n) {
+    for (int64_t k = 0; k < in; ++k) {
+      transposed.mutable_data<uint16_t>()[k * out + n] = w16.data<uint16_t>()[n * in + k];
+    }
+  }
+  auto packed =
+      MatMulOp::Create(transposed, {.weight_name = "w16t", .layout = WeightLayout::kInByOut});
+  ASSERT_TRUE(packed.ok()) << packed.status();
+  EXPECT_FALSE((*packed)->ReadsWeightsInPlace());
+  EXPECT_LT(NormalizedError(RunMatMul(*packed, in, x), ReferenceMatMul(x, w)), 1e-5);
 }
 
 TEST_P(MatMulTest, Bf16ComputeIsCloseToF32) {
