@@ -38,12 +38,18 @@ void Q4_KToF32(const void* data, float* out, int64_t count);
 void Q5_KToF32(const void* data, float* out, int64_t count);
 void Q6_KToF32(const void* data, float* out, int64_t count);
 
-// Round-to-nearest quantization of the legacy formats, as ggml's reference quantizers do it (the
-// K-quants' search for scales comes with `favor quantize`).
+// Quantization as ggml's reference quantizers do it (no importance matrix), bit for bit: round to
+// nearest for the legacy formats; for the K-quants (kquant_from_f32.cc) a search for each
+// sub-block's scale and min, then the scales themselves quantized.
 void Q4_0FromF32(const float* values, void* out, int64_t count);
 void Q4_1FromF32(const float* values, void* out, int64_t count);
 void Q5_0FromF32(const float* values, void* out, int64_t count);
 void Q5_1FromF32(const float* values, void* out, int64_t count);
+void Q2_KFromF32(const float* values, void* out, int64_t count);
+void Q3_KFromF32(const float* values, void* out, int64_t count);
+void Q4_KFromF32(const float* values, void* out, int64_t count);
+void Q5_KFromF32(const float* values, void* out, int64_t count);
+void Q6_KFromF32(const float* values, void* out, int64_t count);
 
 // The first element of the first block whose f16 scales (at the byte offsets kOffsets of each
 // kBlockBytes-byte block of kBlockElements values) hold a NaN or an Inf, or -1.

@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -98,11 +99,11 @@ TEST(QuantBlocks, EveryTypeDequantizesToGgmlsValuesBitForBit) {
   }
 }
 
-TEST(QuantBlocks, LegacyFormatsQuantizeToGgmlsBlocksBitForBit) {
+TEST(QuantBlocks, EveryFormatQuantizesToGgmlsBlocksBitForBit) {
   const Fixture fixture = ReadFixture();
   for (const Reference& r : fixture.types) {
     const DTypeInfo& info = GetDTypeInfo(ParseDType(absl::AsciiStrToLower(r.name)).value());
-    if (info.from_f32 == nullptr) continue;  // K-quants: their scale search is to come.
+    ASSERT_NE(info.from_f32, nullptr);
     SCOPED_TRACE(r.name);
     ASSERT_EQ(static_cast<int64_t>(fixture.input.size()), r.count);
     std::vector<uint8_t> ours(r.blocks.size());
@@ -131,6 +132,25 @@ TEST(QuantBlocks, ANonFiniteScaleIsFoundInItsBlock) {
       found = found || at == info.block_elements;
     }
     EXPECT_TRUE(found) << "no scale position is checked";
+  }
+}
+
+// A NaN or an Inf among the values to quantize poisons its block's scale, so that the loader's
+// check refuses the tensor instead of running garbage codes.
+TEST(QuantBlocks, QuantizingANonFiniteValuePoisonsItsBlock) {
+  const Fixture fixture = ReadFixture();
+  for (const Reference& r : fixture.types) {
+    SCOPED_TRACE(r.name);
+    const DTypeInfo& info = GetDTypeInfo(ParseDType(absl::AsciiStrToLower(r.name)).value());
+    for (const float bad :
+         {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+      std::vector<float> input = fixture.input;
+      const int64_t at = 2 * info.block_elements + 5;
+      input[static_cast<size_t>(at)] = bad;
+      std::vector<uint8_t> blocks(r.blocks.size());
+      info.from_f32(input.data(), blocks.data(), r.count);
+      EXPECT_EQ(info.first_non_finite(blocks.data(), r.count), 2 * info.block_elements);
+    }
   }
 }
 
