@@ -145,10 +145,12 @@ absl::StatusOr<io::ModelFile> StoreWeights(const io::ModelFile& file,
                                            const std::string& preset_name, int threads) {
   FAVOR_ASSIGN_OR_RETURN(const io::WeightPreset preset, io::FindWeightPreset(preset_name));
   io::ModelFile stored = file;
-  const std::string head =
-      file.tensors.count("output.weight") > 0 ? "output.weight" : "token_embd.weight";
+  std::vector<std::string> names;
+  for (const auto& [name, tensor] : file.tensors) names.push_back(name);
+  const io::WeightTypePlan plan(
+      preset, names, file.config.n_kv_heads > 0 ? file.config.n_heads / file.config.n_kv_heads : 1);
   for (auto& [name, tensor] : stored.tensors) {
-    const io::WeightChoice choice = io::ChooseWeightType(name, tensor, preset, name == head);
+    const io::WeightChoice choice = plan.Choose(name, tensor);
     FAVOR_ASSIGN_OR_RETURN(tensor, io::ConvertWeights(tensor, choice.type, threads));
   }
   return stored;

@@ -37,6 +37,24 @@ void SetUint32(io::GgufContents& contents, const std::string& key, int64_t value
   contents.metadata.emplace_back(key, v);
 }
 
+const io::GgufValue* FindValue(const io::GgufContents& contents, const std::string& key) {
+  for (const auto& [k, value] : contents.metadata) {
+    if (k == key) return &value;
+  }
+  return nullptr;
+}
+
+// Query heads per KV head, which some presets' rules look at (1 when the file does not say).
+int64_t QueryHeadsPerKvHead(const io::GgufContents& contents) {
+  const io::GgufValue* arch = FindValue(contents, "general.architecture");
+  if (arch == nullptr) return 1;
+  const io::GgufValue* heads = FindValue(contents, arch->text + ".attention.head_count");
+  const io::GgufValue* kv_heads = FindValue(contents, arch->text + ".attention.head_count_kv");
+  if (heads == nullptr || !heads->is_integer) return 1;
+  if (kv_heads == nullptr || !kv_heads->is_integer || kv_heads->integer <= 0) return 1;
+  return heads->integer / kv_heads->integer;
+}
+
 }  // namespace
 
 int Quantize(int argc, char** argv) {
@@ -78,15 +96,15 @@ int Quantize(int argc, char** argv) {
   if (!contents.ok()) return PrintFailure("quantize", contents.status());
   const int thread_count = threads > 0 ? static_cast<int>(threads) : PhysicalCoreCount();
 
-  bool has_output = false;
-  for (const auto& [name, tensor] : contents->tensors) has_output |= name == "output.weight";
-  const std::string head = has_output ? "output.weight" : "token_embd.weight";
+  std::vector<std::string> names;
+  for (const auto& [name, tensor] : contents->tensors) names.push_back(name);
+  const io::WeightTypePlan plan(*preset, names, QueryHeadsPerKvHead(*contents));
   std::vector<std::string> notes;
   int64_t bytes_in = 0, bytes_out = 0;
   const size_t total = contents->tensors.size();
   for (size_t i = 0; i < total; ++i) {
     auto& [name, tensor] = contents->tensors[i];
-    const io::WeightChoice choice = io::ChooseWeightType(name, tensor, *preset, name == head);
+    const io::WeightChoice choice = plan.Choose(name, tensor);
     if (!choice.note.empty()) notes.push_back(choice.note);
     std::fprintf(stderr, "[%4zu/%zu] %-32s %-6s %-16s -> %s\n", i + 1, total, name.c_str(),
                  std::string(DTypeName(tensor.dtype())).c_str(), tensor.shape().ToString().c_str(),

@@ -1,8 +1,10 @@
 #include "engine/io/weight_presets.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/core/parallel.h"
@@ -11,14 +13,112 @@
 namespace favor::io {
 namespace {
 
-constexpr WeightPreset kPresets[] = {
-    {"q8_0", DType::kQ8_0, 7, DType::kQ8_0},  {"q4_0", DType::kQ4_0, 2, DType::kQ8_0},
-    {"q4_1", DType::kQ4_1, 3, DType::kQ8_0},  {"q5_0", DType::kQ5_0, 8, DType::kQ8_0},
-    {"q5_1", DType::kQ5_1, 9, DType::kQ8_0},  {"f16", DType::kF16, 1, DType::kF16},
-    {"bf16", DType::kBF16, 32, DType::kBF16}, {"f32", DType::kF32, 0, DType::kF32},
+using enum LayerSet;
+
+// llama.cpp's rules (llama_tensor_get_type) for the presets that give some tensors more bits, in
+// its order of precedence. Its rules for MoE (8 experts), 70B models and Falcon are left out:
+// favor runs none of those. q2_k_s and the IQ types need an importance matrix, which favor does
+// not compute.
+constexpr TypeRule kQ2_KRules[] = {
+    {"attn_v.weight", kAll, DType::kQ4_K, true},
+    {"attn_v.weight", kAll, DType::kQ3_K},
+    {"ffn_down", kAll, DType::kQ3_K},
+    {"attn_output.weight", kAll, DType::kQ3_K},
 };
-constexpr const char* kKQuantPresets[] = {"q2_k",   "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s",
-                                          "q4_k_m", "q5_k_s", "q5_k_m", "q6_k"};
+constexpr TypeRule kQ3_K_MRules[] = {
+    {"attn_v.weight", kFirstTwo, DType::kQ5_K},  {"attn_v.weight", kAll, DType::kQ4_K},
+    {"ffn_down", kFirstSixteenth, DType::kQ5_K}, {"ffn_down", kAll, DType::kQ4_K},
+    {"attn_output.weight", kAll, DType::kQ4_K},  {"attn_qkv.weight", kAll, DType::kQ4_K},
+};
+constexpr TypeRule kQ3_K_LRules[] = {
+    {"attn_v.weight", kAll, DType::kQ5_K},
+    {"ffn_down", kAll, DType::kQ5_K},
+    {"attn_output.weight", kAll, DType::kQ5_K},
+    {"attn_qkv.weight", kAll, DType::kQ4_K},
+};
+constexpr TypeRule kQ4_K_SRules[] = {
+    {"attn_v.weight", kFirstFour, DType::kQ5_K},
+    {"ffn_down", kFirstEighth, DType::kQ5_K},
+};
+constexpr TypeRule kQ4_K_MRules[] = {
+    {"attn_v.weight", kMoreBits, DType::kQ6_K},
+    {"ffn_down", kMoreBits, DType::kQ6_K},
+    {"attn_qkv.weight", kAll, DType::kQ5_K},
+};
+constexpr TypeRule kQ5_K_MRules[] = {
+    {"attn_v.weight", kMoreBits, DType::kQ6_K},
+    {"ffn_down", kMoreBits, DType::kQ6_K},
+    {"attn_qkv.weight", kAll, DType::kQ6_K},
+};
+
+constexpr WeightPreset kPresets[] = {
+    {"q8_0", DType::kQ8_0, 7, {}},
+    {"q6_k", DType::kQ6_K, 18, {}},
+    {"q5_k_m", DType::kQ5_K, 17, kQ5_K_MRules},
+    {"q5_k_s", DType::kQ5_K, 16, {}},
+    {"q5_1", DType::kQ5_1, 9, {}},
+    {"q5_0", DType::kQ5_0, 8, {}},
+    {"q4_k_m", DType::kQ4_K, 15, kQ4_K_MRules},
+    {"q4_k_s", DType::kQ4_K, 14, kQ4_K_SRules},
+    {"q4_1", DType::kQ4_1, 3, {}},
+    {"q4_0", DType::kQ4_0, 2, {}},
+    {"q3_k_l", DType::kQ3_K, 13, kQ3_K_LRules},
+    {"q3_k_m", DType::kQ3_K, 12, kQ3_K_MRules},
+    {"q3_k_s", DType::kQ3_K, 11, {}},
+    {"q2_k", DType::kQ2_K, 10, kQ2_KRules},
+    {"f16", DType::kF16, 1, {}},
+    {"bf16", DType::kBF16, 32, {}},
+    {"f32", DType::kF32, 0, {}},
+};
+
+bool InLayerSet(LayerSet set, int64_t layer, int64_t layers) {
+  switch (set) {
+    case kAll:
+      return true;
+    case kMoreBits:
+      return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
+    case kFirstEighth:
+      return layer < layers / 8;
+    case kFirstSixteenth:
+      return layer < layers / 16;
+    case kFirstTwo:
+      return layer < 2;
+    case kFirstFour:
+      return layer < 4;
+  }
+  return false;
+}
+
+// The N of "blk.N.", or -1.
+int64_t LayerNumber(const std::string& name) {
+  constexpr size_t kPrefix = 4;  // "blk."
+  if (!absl::StartsWith(name, "blk.")) return -1;
+  const size_t dot = name.find('.', kPrefix);
+  int64_t layer = 0;
+  if (dot == std::string::npos || !absl::SimpleAtoi(name.substr(kPrefix, dot - kPrefix), &layer)) {
+    return -1;
+  }
+  return layer;
+}
+
+// The type llama.cpp falls back to when a matrix's rows are not whole blocks of `type` (Q2_K and
+// Q3_K go to IQ4_NL there, which favor cannot write: Q4_0 has its block and size); every type
+// falls back to f16 when even that does not fit.
+DType SmallerBlockType(DType type) {
+  switch (type) {
+    case DType::kQ2_K:
+    case DType::kQ3_K:
+      return DType::kQ4_0;
+    case DType::kQ4_K:
+      return DType::kQ5_0;
+    case DType::kQ5_K:
+      return DType::kQ5_1;
+    case DType::kQ6_K:
+      return DType::kQ8_0;
+    default:
+      return DType::kF16;
+  }
+}
 
 }  // namespace
 
@@ -32,35 +132,50 @@ absl::StatusOr<WeightPreset> FindWeightPreset(const std::string& name) {
   for (const WeightPreset& p : kPresets) {
     if (name == p.name) return p;
   }
-  for (const char* k : kKQuantPresets) {
-    if (name == k) {
-      return absl::UnimplementedError(absl::StrCat(
-          "--type ", name, ": the K-quant quantizers are not implemented yet (K-quant ",
-          "files load and run; make them with llama-quantize); types: ", WeightPresetNames()));
-    }
-  }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown --type '", name, "'; types: ", WeightPresetNames()));
 }
 
-WeightChoice ChooseWeightType(const std::string& name, const Tensor& tensor,
-                              const WeightPreset& preset, bool is_head) {
+WeightTypePlan::WeightTypePlan(const WeightPreset& preset,
+                               const std::vector<std::string>& tensor_names,
+                               int64_t query_heads_per_kv_head)
+    : preset_(preset),
+      head_("token_embd.weight"),
+      query_heads_per_kv_head_(query_heads_per_kv_head) {
+  for (const std::string& name : tensor_names) {
+    if (name == "output.weight") head_ = name;
+    layers_ = std::max(layers_, LayerNumber(name) + 1);
+  }
+}
+
+DType WeightTypePlan::RuleType(const std::string& name) const {
+  const bool quantized = GetDTypeInfo(preset_.matrices).block_elements > 1;
+  if (name == head_ && quantized) {
+    return preset_.matrices == DType::kQ8_0 ? DType::kQ8_0 : DType::kQ6_K;
+  }
+  for (const TypeRule& rule : preset_.rules) {
+    if (name.find(rule.role) == std::string::npos) continue;
+    if (rule.needs_grouped_queries && query_heads_per_kv_head_ < 4) continue;
+    if (InLayerSet(rule.layers, std::max<int64_t>(0, LayerNumber(name)), layers_)) {
+      return rule.type;
+    }
+  }
+  return preset_.matrices;
+}
+
+WeightChoice WeightTypePlan::Choose(const std::string& name, const Tensor& tensor) const {
   const bool matrix =
       tensor.rank() == 2 && absl::EndsWith(name, ".weight") && name != "position_embd.weight";
   if (!matrix) return {tensor.dtype(), ""};
-  DType type = is_head ? preset.head : preset.matrices;
-  std::string note;
-  if (is_head && preset.head != preset.matrices) {
-    note = absl::StrCat("output head: ", DTypeName(type),
-                        " (llama.cpp's preset gives it q6_k, which favor cannot write yet)");
-  }
-  const int64_t row = tensor.dim(1), block = GetDTypeInfo(type).block_elements;
-  if (row % block != 0) {
-    note = absl::StrCat(DTypeName(type), " needs rows of whole ", block, "-value blocks, ", name,
-                        " has rows of ", row, ": f16 instead");
-    type = DType::kF16;
-  }
-  return {type, note};
+  const DType wanted = RuleType(name);
+  const int64_t row = tensor.dim(1);
+  DType type = wanted;
+  if (row % GetDTypeInfo(type).block_elements != 0) type = SmallerBlockType(type);
+  if (row % GetDTypeInfo(type).block_elements != 0) type = DType::kF16;
+  if (type == wanted) return {type, ""};
+  return {type, absl::StrCat(name, " has rows of ", row, ", not whole ",
+                             GetDTypeInfo(wanted).block_elements, "-value blocks of ",
+                             DTypeName(wanted), ": ", DTypeName(type), " instead")};
 }
 
 absl::StatusOr<Tensor> ConvertWeights(const Tensor& source, DType type, int threads) {

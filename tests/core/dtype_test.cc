@@ -3,6 +3,7 @@
 // is the dot of the converted values, a NaN or Inf is found where it is, and sizes and file names
 // agree with the table.
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <vector>
 
@@ -26,6 +27,15 @@ double Tolerance(const DTypeInfo& info) {
   if (info.name == "q5_0") return 1.0 / 16 + 1.0 / 512;
   if (info.name == "q4_1") return 1.0 / 15 + 1.0 / 512;
   if (info.name == "q5_1") return 1.0 / 31 + 1.0 / 512;
+  // K-quants: relative to the super-block's largest value, a sub-block's range spans at most
+  // twice it; the searches trade the largest error for the weighted one, and the sub-block scales
+  // are themselves quantized (4 bits in Q2_K, 6 in Q3_K-Q5_K, 8 in Q6_K). A step of the full
+  // range: 2/3 (Q2_K), 2/7 (Q3_K's 8 levels), 2/15, 2/31 and 1/32 (Q6_K's symmetric 64 levels).
+  if (info.name == "q2_k") return 2.0 / 3;
+  if (info.name == "q3_k") return 2.0 / 7;
+  if (info.name == "q4_k") return 2.0 / 15;
+  if (info.name == "q5_k") return 2.0 / 31;
+  if (info.name == "q6_k") return 1.0 / 32;
   ADD_FAILURE() << "no tolerance for " << info.name << ": add its row to this test";
   return 0;
 }
@@ -38,10 +48,9 @@ std::vector<std::byte> Encode(const DTypeInfo& info, const std::vector<float>& v
 
 TEST(DTypes, EveryWeightTypeRoundTripsAndDotsLikeItsValues) {
   for (const DTypeInfo& info : AllDTypes()) {
-    // Types without a quantizer yet (K-quants) are checked against ggml's own blocks instead
-    // (quant_blocks_test.cc).
-    if (!info.weights() || info.from_f32 == nullptr) continue;
+    if (!info.weights()) continue;
     SCOPED_TRACE(std::string(info.name));
+    double worst = 0;
     // Awkward sizes: one block, several, odd counts of blocks; values of mixed magnitudes.
     for (int64_t blocks : {1, 3, 7}) {
       const int64_t count = blocks * std::max<int64_t>(info.block_elements, 33);
@@ -59,6 +68,7 @@ TEST(DTypes, EveryWeightTypeRoundTripsAndDotsLikeItsValues) {
         }
         for (int64_t i = start; i < start + block; ++i) {
           const double magnitude = info.quantized() ? largest : std::fabs(values[i]);
+          worst = std::max(worst, std::fabs(decoded[i] - values[i]) / (magnitude + 1e-30));
           ASSERT_LE(std::fabs(decoded[i] - values[i]), Tolerance(info) * magnitude + 1e-30)
               << "element " << i;
         }
@@ -70,6 +80,8 @@ TEST(DTypes, EveryWeightTypeRoundTripsAndDotsLikeItsValues) {
                   1e-9 * (1 + std::fabs(expected)));
       EXPECT_EQ(info.first_non_finite(bytes.data(), whole), -1);
     }
+    std::printf("%s: largest round-trip error %.4f of the block's largest value\n",
+                std::string(info.name).c_str(), worst);
   }
 }
 
