@@ -1,7 +1,11 @@
 // Row kernels per ISA: the same work on scalar, AVX2 and AVX-512 side by side.
 #include <benchmark/benchmark.h>
 
+#include <vector>
 #include "bench/bench_util.h"
+
+#include "engine/core/dtype.h"
+#include "engine/core/quant_interleaved.h"
 #include "engine/kernels/kernels.h"
 
 namespace favor::bench {
@@ -41,6 +45,65 @@ void IsaAndSizes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Kernel<0>)->Name("BM_SwiGlu")->Apply(IsaAndSizes);
 BENCHMARK(BM_Kernel<1>)->Name("BM_RmsNorm")->Apply(IsaAndSizes);
 BENCHMARK(BM_Kernel<2>)->Name("BM_Softmax")->Apply(IsaAndSizes);
+
+// One token times a quantized matrix larger than the caches (decode), one thread: bytes of weights
+// read per second. Args: ISA, DType, layout (0: the file's rows, 1: 8 rows interleaved).
+void BM_QuantMatVec(benchmark::State& state) {
+  const auto isa = static_cast<kernels::Isa>(state.range(0));
+  if (!kernels::IsSupported(isa)) {
+    state.SkipWithError("ISA not supported on this CPU");
+    return;
+  }
+  const kernels::KernelTable& k = kernels::GetKernels(isa);
+  const auto dtype = static_cast<DType>(state.range(1));
+  const DTypeInfo& info = GetDTypeInfo(dtype);
+  constexpr int64_t kIn = 2048, kOut = 16384;  // 18 MB in Q4_0, 36 MB in Q8_0.
+  const Tensor f32 = RandomTensor(Shape{kOut, kIn}, 3);
+  Tensor w = Tensor::Allocate(dtype, Shape{kOut, kIn}).value();
+  info.from_f32(f32.data<float>(), w.mutable_raw_data(), kOut * kIn);
+  const Tensor x = RandomTensor(Shape{kIn}, 4);
+  std::vector<int8_t> codes(kIn);
+  std::vector<float> scales(kIn / kernels::kQ8Block), sums(kIn / 16), y(kOut);
+  k.quantize_q8(x.data<float>(), kIn, codes.data(), scales.data(), sums.data());
+  const kernels::Q8Rows rows = {codes.data(), scales.data(), sums.data(), kIn};
+  const int64_t row_bytes = kIn / info.block_elements * info.block_bytes;
+  const bool interleaved = state.range(2) == 1;
+  std::vector<uint8_t> packed;
+  if (interleaved) {
+    const quant::InterleavedFormat layout = quant::GetInterleavedFormat(dtype);
+    if (layout.block_elements == 0) {
+      state.SkipWithError("no interleaved layout for this type");
+      return;
+    }
+    packed.resize(
+        static_cast<size_t>(kOut / 8 * kIn / layout.block_elements * layout.group_block_bytes));
+    quant::Interleave(dtype, w.raw_data(), kOut, kIn, packed.data());
+  }
+  for (auto _ : state) {
+    if (interleaved) {
+      k.interleaved_matmul[static_cast<int>(dtype)](packed.data(), kOut / 8, rows, 1, y.data(),
+                                                    kOut);
+    } else {
+      k.quant_matmul[static_cast<int>(dtype)](w.raw_data(), row_bytes, kOut, rows, 1, y.data(),
+                                              kOut);
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(state.iterations() * kOut * row_bytes);
+  state.SetLabel(std::string(kernels::IsaName(isa)) + " " + std::string(info.name));
+}
+
+void IsasAndQuantTypes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"isa", "dtype", "interleaved"});
+  for (int64_t isa : {1, 2}) {
+    for (const DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
+      b->Args({isa, static_cast<int64_t>(t), 0});
+    }
+    for (const DType t : {DType::kQ4_0, DType::kQ4_K}) b->Args({isa, static_cast<int64_t>(t), 1});
+  }
+}
+
+BENCHMARK(BM_QuantMatVec)->Apply(IsasAndQuantTypes)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace favor::bench

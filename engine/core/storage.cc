@@ -86,6 +86,16 @@ absl::StatusOr<std::shared_ptr<MappedFile>> MappedFile::Open(const std::string& 
   return std::shared_ptr<MappedFile>(new MappedFile(static_cast<std::byte*>(data), size, path));
 }
 
+void MappedFile::ReleaseResidency(const std::byte* begin, size_t bytes) const {
+  // Whole pages inside the range only: its first and last pages may hold other tensors.
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto start = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<uintptr_t>(begin) + bytes) / page * page;
+  // A private read-only mapping: the pages are clean copies of the file, dropped and read back
+  // on demand. A failure leaves them resident, which is harmless.
+  if (end > start) ::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(data_, size_);
 }

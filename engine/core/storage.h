@@ -20,6 +20,9 @@ class Storage {
   virtual std::byte* data() const = 0;
   virtual size_t size() const = 0;
   virtual bool writable() const = 0;
+  // A hint that [begin, begin + bytes) will not be read again soon: a mapped file drops those
+  // pages from memory (they are read back from the file if they are); owned memory keeps them.
+  virtual void ReleaseResidency(const std::byte* /*begin*/, size_t /*bytes*/) const {}
 };
 
 class AlignedBuffer final : public Storage {
@@ -57,6 +60,7 @@ class MappedFile final : public Storage {
   std::byte* data() const override { return data_; }
   size_t size() const override { return size_; }
   bool writable() const override { return false; }
+  void ReleaseResidency(const std::byte* begin, size_t bytes) const override;
   const std::string& path() const { return path_; }
 
  private:

@@ -57,6 +57,14 @@ class Tensor {
 
   std::string DebugString() const;  // "f32[4, 8]"
 
+  // Tells the storage that this tensor's bytes will not be read soon (Storage::ReleaseResidency):
+  // a view of a mapped file gives its pages back; the data stays valid either way.
+  void ReleaseResidency() const {
+    if (storage_ != nullptr)
+      storage_->ReleaseResidency(static_cast<const std::byte*>(data_),
+                                 static_cast<size_t>(NumBytes()));
+  }
+
  private:
   DType dtype_ = DType::kF32;
   Shape shape_;

@@ -38,6 +38,7 @@ void QuantizeQ8(const float* x, int64_t k, int8_t* codes, float* scales, float* 
 // quant_matmul, indexed by DType.
 extern const QuantMatMulFn kQuantMatMul[kDTypeCount];
 extern const QuantToF32Fn kQuantToF32[kDTypeCount];
+extern const InterleavedMatMulFn kInterleavedMatMul[kDTypeCount];
 void F16MatMul(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx, int64_t tokens,
                float* y, int64_t ldy);
 void BF16MatMul(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx,

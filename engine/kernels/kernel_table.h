@@ -45,6 +45,12 @@ inline constexpr int64_t kQuantMaxTokens = 4;
 using QuantMatMulFn = void (*)(const void* w, int64_t row_bytes, int64_t n, const Q8Rows& x,
                                int64_t tokens, float* y, int64_t ldy);
 
+// y[t][i] = sum_p w[i][p] x[t][p] for the 8 * groups weight rows of `w` in a format's
+// interleaved layout (engine/core/quant_interleaved.h; groups of 8 rows one after another) and
+// t < tokens (1 to kQuantMaxTokens) rows of quantized activations.
+using InterleavedMatMulFn = void (*)(const void* w, int64_t groups, const Q8Rows& x, int64_t tokens,
+                                     float* y, int64_t ldy);
+
 // `count` values (whole blocks) of one block format, dequantized: w = scale * code - offset, in
 // that order (within an ulp of the type table's to_f32, which keeps ggml's order bit for bit).
 using QuantToF32Fn = void (*)(const void* w, float* out, int64_t count);
@@ -114,6 +120,8 @@ struct KernelTable {
   const QuantMatMulFn* quant_matmul;
   // Indexed by DType like quant_matmul.
   const QuantToF32Fn* quant_to_f32;
+  // Indexed by DType: the formats with an interleaved layout, null for the others.
+  const InterleavedMatMulFn* interleaved_matmul;
   // y[t][i] = sum_p w[i][p] x[t][p] for n rows of 16-bit weights stored row-major (k apart) and
   // `tokens` (1 to kQuantMaxTokens) rows of f32 x: f16 and bf16 weights read in place.
   void (*f16_matmul)(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx,

@@ -17,6 +17,7 @@
 
 #include "engine/core/quant_scales_inl.h"
 #include "engine/kernels/kernel_impl.h"
+#include "engine/kernels/quant_kernel_inl.h"
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -24,31 +25,6 @@
 
 namespace favor::kernels::FAVOR_KERNEL_NS {
 namespace {
-
-float HalfAt(const uint8_t* p) {
-#if defined(__F16C__)
-  uint16_t bits;  // x86: little-endian, as the file.
-  memcpy(&bits, p, 2);
-  return _cvtsh_ss(bits);
-#else
-  const auto bits = static_cast<uint16_t>(p[0] | (p[1] << 8));
-  const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
-  const uint32_t exponent = (bits >> 10) & 0x1f, mantissa = bits & 0x3ffu;
-  uint32_t out;
-  if (exponent == 0) {  // Zero or subnormal: mantissa * 2^-24, exact in f32.
-    float value = static_cast<float>(mantissa) * 5.9604644775390625e-8f;
-    memcpy(&out, &value, 4);
-    out |= sign;
-  } else if (exponent == 31) {
-    out = sign | 0x7f800000u | (mantissa << 13);
-  } else {
-    out = sign | ((exponent + 112) << 23) | (mantissa << 13);
-  }
-  float result;
-  memcpy(&result, &out, 4);
-  return result;
-#endif
-}
 
 // The scales and offsets of the two halves of one chunk of 32 values.
 struct ChunkScales {
@@ -364,11 +340,14 @@ void RowTile(const uint8_t* w, int64_t row_bytes, const Q8Rows& x, float* y, int
   // blocks of this one (prefetches past the matrix are harmless hints).
   constexpr int64_t kPrefetchTiles = 4;
   const int64_t tile_bytes = kRows * row_bytes;
-  const uint8_t* ahead = w + kPrefetchTiles * tile_bytes;
+  // Each block prefetches its share of the lines (no division in the loop: it would cost as much
+  // as the block's arithmetic).
+  const int64_t share = (tile_bytes + blocks - 1) / blocks;
+  const uint8_t* next_line = w + kPrefetchTiles * tile_bytes;
+  const uint8_t* share_end = next_line;
   for (int64_t b = 0; b < blocks; ++b) {
-    for (int64_t line = b * tile_bytes / blocks / 64; line * 64 < (b + 1) * tile_bytes / blocks;
-         ++line) {
-      _mm_prefetch(reinterpret_cast<const char*>(ahead + line * 64), _MM_HINT_T0);
+    for (share_end += share; next_line < share_end; next_line += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(next_line), _MM_HINT_T0);
     }
     if constexpr (F::kChunks == 8) {
       // Super-blocks: the 16 per-half scales and offsets as vectors, the offsets met by the 16

@@ -35,6 +35,7 @@ const KernelTable& Table() {
     .quantize_q8 = &QuantizeQ8,
     .quant_matmul = kQuantMatMul,
     .quant_to_f32 = kQuantToF32,
+    .interleaved_matmul = kInterleavedMatMul,
     .f16_matmul = &F16MatMul,
     .bf16_matmul = &BF16MatMul,
     .f16_to_f32 = &F16ToF32,

@@ -138,7 +138,9 @@ absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
 }
 
 int64_t MatMulOp::PackedWeightBytes() const {
-  if (!stored_weights_.empty()) return 0;
+  if (!stored_weights_.empty()) {
+    return interleaved_weights_ != nullptr ? static_cast<int64_t>(interleaved_weights_->size()) : 0;
+  }
   return (matvec_only_ ? 0 : static_cast<int64_t>(packed_weights_.get_desc().get_size())) +
          (decode_weights_ != nullptr ? static_cast<int64_t>(decode_weights_->size()) : 0);
 }

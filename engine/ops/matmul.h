@@ -64,6 +64,10 @@ class MatMulOp final : public Op {
   int64_t WeightBytes() const {
     return ReadsWeightsInPlace() ? stored_weights_.NumBytes() : PackedWeightBytes();
   }
+  // Whether quantized weights were repacked once, 8 rows interleaved, for the decode kernels
+  // (engine/core/quant_interleaved.h): then the file's pages are released and only the repacked
+  // copy is read.
+  bool InterleavesWeights() const { return interleaved_weights_ != nullptr; }
   // oneDNN's name for the implementation it chose, e.g. "brg:avx512_core".
   const std::string& implementation() const { return implementation_; }
 
@@ -89,6 +93,8 @@ class MatMulOp final : public Op {
   int64_t ConvertedSourceBytes(int64_t rows) const;
   // Weights read in place (matmul_in_place.cc).
   absl::Status ReadInPlace(const Tensor& weight, const std::string& context);
+  absl::Status InterleaveForDecode(const Tensor& weight);
+  int64_t InterleavedGroupBytes() const;  // Bytes of 8 interleaved rows; 0 without a layout.
   int64_t InPlaceWorkspaceBytes(int64_t rows) const;
   absl::Status RunInPlace(const RunContext& ctx, const Tensor& x, Tensor& y) const;
   absl::Status RunQuantized(const RunContext& ctx, const Tensor& x, Tensor& y) const;
@@ -108,6 +114,9 @@ class MatMulOp final : public Op {
   std::string implementation_;
   bool matvec_only_ = false;  // bf16 without a oneDNN bf16 matmul: matvec_bf16 for every T.
   Tensor stored_weights_;     // [N, K] read in place; empty for packed copies.
+  // The same weights, 8 rows interleaved, when their format has that layout and N is a multiple
+  // of 8; every kernel then reads these instead.
+  std::shared_ptr<AlignedBuffer> interleaved_weights_;
   // Read in place: the type prefill widens weight blocks to for oneDNN (f32 or bf16), or f32 with
   // widen_for_prefill_ false (the kernels serve every T).
   bool widen_for_prefill_ = false;

@@ -3,12 +3,15 @@
 // widened weight rows.
 #include <algorithm>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/dnnl_context.h"
 #include "engine/core/external_call.h"
 #include "engine/core/parallel.h"
+#include "engine/core/quant_interleaved.h"
 #include "engine/core/status.h"
+#include "engine/core/threading.h"
 #include "engine/kernels/kernels.h"
 #include "engine/ops/matmul.h"
 #include "engine/ops/matmul_internal.h"
@@ -30,6 +33,7 @@ constexpr int64_t kPrefillRows = 16;
 constexpr int64_t kPrefillBlock = 256;
 // Output rows per thread task of the kernels.
 constexpr int64_t kKernelBlock = 16;
+static_assert(kKernelBlock % quant::kInterleavedRows == 0);
 
 // Calls tile(first, count, t, tokens) for every block of kKernelBlock output rows (split between
 // threads in contiguous ranges) and every group of up to kQuantMaxTokens tokens: each block of
@@ -76,6 +80,7 @@ absl::Status MatMulOp::ReadInPlace(const Tensor& weight, const std::string& cont
                      info.block_elements, "-value blocks, got ", weight.DebugString()));
   }
   stored_weights_ = weight;
+  FAVOR_RETURN_IF_ERROR(InterleaveForDecode(weight));
   implementation_ = info.quantized() ? absl::StrCat("favor:", info.name, "xq8")
                                      : absl::StrCat("favor:", info.name, "xf32");
   // 16-bit weights widen to f32 (the f32 result); quantized ones to bf16 where the CPU has bf16
@@ -91,6 +96,37 @@ absl::Status MatMulOp::ReadInPlace(const Tensor& weight, const std::string& cont
     std::lock_guard<std::mutex> lock(cache_mutex_);
     prefill_primitives_.clear();
   }
+  return absl::OkStatus();
+}
+
+int64_t MatMulOp::InterleavedGroupBytes() const {
+  const quant::InterleavedFormat layout = quant::GetInterleavedFormat(stored_weights_.dtype());
+  return layout.block_elements == 0
+             ? 0
+             : in_features_ / layout.block_elements * layout.group_block_bytes;
+}
+
+absl::Status MatMulOp::InterleaveForDecode(const Tensor& weight) {
+  const DType type = weight.dtype();
+  const quant::InterleavedFormat layout = quant::GetInterleavedFormat(type);
+  if (layout.block_elements == 0 || out_features_ % quant::kInterleavedRows != 0) {
+    return absl::OkStatus();
+  }
+  const int64_t k = in_features_, groups = out_features_ / quant::kInterleavedRows;
+  const int64_t group_bytes = InterleavedGroupBytes();
+  const DTypeInfo& info = GetDTypeInfo(type);
+  const int64_t row_bytes = k / info.block_elements * info.block_bytes;
+  FAVOR_ASSIGN_OR_RETURN(interleaved_weights_,
+                         AlignedBuffer::Create(static_cast<size_t>(groups * group_bytes)));
+  const auto* rows = static_cast<const std::byte*>(weight.raw_data());
+  std::byte* out = interleaved_weights_->data();
+  ParallelFor(groups, PhysicalCoreCount(), 16, [&](int64_t g) {
+    quant::Interleave(type, rows + g * quant::kInterleavedRows * row_bytes, quant::kInterleavedRows,
+                      k, out + g * group_bytes);
+  });
+  // Only the repacked copy is read from now on (a tied embedding still looks up its rows, which
+  // come back one page at a time).
+  weight.ReleaseResidency();
   return absl::OkStatus();
 }
 
@@ -171,8 +207,17 @@ absl::Status MatMulOp::RunWidened(const RunContext& ctx, const Tensor& x, Tensor
   const DTypeInfo& info = GetDTypeInfo(stored);
   const int64_t row_bytes = k / info.block_elements * info.block_bytes;
   const auto* weights = static_cast<const std::byte*>(stored_weights_.raw_data());
-  auto widen_row = [&](const std::byte* row, float* out) {
-    if (info.quantized()) {
+  const int64_t group_bytes = InterleavedGroupBytes();
+  auto widen_row = [&](int64_t index, float* out) {
+    const std::byte* row = weights + index * row_bytes;
+    if (InterleavesWeights()) {
+      // The row back in the file's layout, then dequantized as a file row is.
+      std::vector<std::byte> file_row(static_cast<size_t>(row_bytes));
+      quant::DeinterleaveRow(
+          stored, interleaved_weights_->data() + index / quant::kInterleavedRows * group_bytes,
+          index % quant::kInterleavedRows, k, file_row.data());
+      ctx.kernels->quant_to_f32[static_cast<int>(stored)](file_row.data(), out, k);
+    } else if (info.quantized()) {
       ctx.kernels->quant_to_f32[static_cast<int>(stored)](row, out, k);
     } else if (stored == DType::kF16) {
       ctx.kernels->f16_to_f32(reinterpret_cast<const uint16_t*>(row), out, k);
@@ -183,7 +228,7 @@ absl::Status MatMulOp::RunWidened(const RunContext& ctx, const Tensor& x, Tensor
   for (int64_t first = 0; first < out_features_; first += kPrefillBlock) {
     const int64_t n = std::min(kPrefillBlock, out_features_ - first);
     ParallelFor(n, ctx.threads, 8, [&](int64_t r) {
-      widen_row(weights + (first + r) * row_bytes, block_f32 + r * k);
+      widen_row(first + r, block_f32 + r * k);
       if (!f32) {
         ctx.kernels->f32_to_bf16(block_f32 + r * k, reinterpret_cast<uint16_t*>(block) + r * k, k);
       }
@@ -230,6 +275,22 @@ absl::Status MatMulOp::RunQuantized(const RunContext& ctx, const Tensor& x, Tens
     ctx.kernels->quantize_q8(in + t * k, k, codes + t * k, scales + t * (k / kernels::kQ8Block),
                              sums + t * (k / 16));
   });
+  if (InterleavesWeights()) {
+    const kernels::InterleavedMatMulFn kernel =
+        ctx.kernels->interleaved_matmul[static_cast<int>(stored_weights_.dtype())];
+    const int64_t group_bytes = InterleavedGroupBytes();
+    float* out = y.mutable_data<float>();
+    // Blocks of kKernelBlock rows are whole groups (N is a multiple of 8).
+    ForEachKernelTile(
+        ctx, out_features_, rows, [&](int64_t first, int64_t count, int64_t t, int64_t tokens) {
+          const kernels::Q8Rows activations = {codes + t * k, scales + t * (k / kernels::kQ8Block),
+                                               sums + t * (k / 16), k};
+          kernel(interleaved_weights_->data() + first / quant::kInterleavedRows * group_bytes,
+                 count / quant::kInterleavedRows, activations, tokens,
+                 out + t * out_features_ + first, out_features_);
+        });
+    return absl::OkStatus();
+  }
   const kernels::QuantMatMulFn kernel =
       ctx.kernels->quant_matmul[static_cast<int>(stored_weights_.dtype())];
   const DTypeInfo& info = GetDTypeInfo(stored_weights_.dtype());

@@ -11,6 +11,7 @@
 
 #include "engine/core/dtype.h"
 #include "engine/core/half.h"
+#include "engine/core/quant_interleaved.h"
 #include "engine/kernels/kernels.h"
 #include "engine/kernels/reference.h"
 #include "tests/test_util.h"
@@ -167,6 +168,55 @@ TEST_P(QuantMatMulTest, DequantizationMatchesTheTypeTable) {
       EXPECT_NEAR(ours[i], expected[i], 4e-7f * largest) << info.name << " " << i;
     }
   }
+}
+
+// The interleaved layouts (8 rows repacked for the decode kernels): repacking loses nothing (each
+// row comes back as the file had it), every format with a layout has a kernel, and the kernels
+// agree with the float64 definition like the file-layout ones.
+TEST_P(QuantMatMulTest, InterleavedLayoutsRoundTripAndTheirKernelsAgree) {
+  int kernels = 0;
+  for (const FormatCase& format : kFormats) {
+    const DTypeInfo& info = GetDTypeInfo(format.dtype);
+    const quant::InterleavedFormat layout = quant::GetInterleavedFormat(format.dtype);
+    const InterleavedMatMulFn kernel = k().interleaved_matmul[static_cast<int>(format.dtype)];
+    EXPECT_EQ(kernel != nullptr, layout.block_elements > 0) << info.name;
+    if (kernel == nullptr) continue;
+    ++kernels;
+    for (int64_t groups : {1, 3}) {
+      for (int64_t blocks : {1, 3}) {
+        const int64_t n = groups * quant::kInterleavedRows;
+        const int64_t depth = blocks * info.block_elements;
+        const int64_t row_bytes = blocks * info.block_bytes;
+        const auto w = RandomBlocks(format, n * depth, 90 + groups);
+        std::vector<uint8_t> packed(
+            static_cast<size_t>(groups * blocks * layout.group_block_bytes));
+        quant::Interleave(format.dtype, w.data(), n, depth, packed.data());
+        for (int64_t r = 0; r < n; ++r) {
+          std::vector<uint8_t> row(static_cast<size_t>(row_bytes));
+          quant::DeinterleaveRow(
+              format.dtype,
+              packed.data() + r / quant::kInterleavedRows * blocks * layout.group_block_bytes,
+              r % quant::kInterleavedRows, depth, row.data());
+          ASSERT_TRUE(std::equal(row.begin(), row.end(), w.begin() + r * row_bytes))
+              << info.name << " row " << r;
+        }
+        std::vector<float> dequantized(static_cast<size_t>(n * depth));
+        info.to_f32(w.data(), dequantized.data(), n * depth);
+        for (int64_t tokens = 1; tokens <= kQuantMaxTokens; ++tokens) {
+          const auto x = RandomVector(tokens * depth, 95 + tokens);
+          const QuantizedRows q = Quantize(k(), x, tokens, depth);
+          const int64_t ldy = n + 3;
+          std::vector<float> y(static_cast<size_t>(tokens * ldy), -7.0f), expected = y;
+          kernel(packed.data(), groups, q.View(depth), tokens, y.data(), ldy);
+          reference::QuantMatMul(dequantized.data(), n, q.View(depth), tokens, expected.data(),
+                                 ldy);
+          EXPECT_LT(NormalizedError(y, expected), 1e-5)
+              << info.name << " n=" << n << " k=" << depth << " tokens=" << tokens;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(kernels, 2);  // Q4_0 and Q4_K.
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, QuantMatMulTest, ::testing::ValuesIn(SupportedIsas()),

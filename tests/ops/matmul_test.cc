@@ -166,27 +166,38 @@ namespace {
 // many) and an output count that is not a whole number of the op's row blocks, on every ISA,
 // against the dequantized weights times the f32 activations. The gap is the activations' 8-bit
 // quantization (about 1/254 of each block's largest value, so well under 1 % of the product).
+// Every path of quantized weights: the file's rows (N = 37), the 8-row interleaved layout of the
+// formats that have one (N = 40: Q4_0, Q4_K), and prefill's widening from either (T >= 16).
 TEST(MatMulOp, QuantizedWeightsAreMultipliedInPlaceAtEveryTokenCount) {
-  for (const DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ5_1}) {
-    const int64_t in = 96, out = 37;
-    const Tensor f32 = RandomTensor(Shape{out, in}, 11);
-    Tensor w = Tensor::Allocate(dtype, Shape{out, in}).value();
-    GetDTypeInfo(dtype).from_f32(f32.data<float>(), w.mutable_raw_data(), out * in);
-    Tensor dequantized = Tensor::Allocate(DType::kF32, Shape{out, in}).value();
-    GetDTypeInfo(dtype).to_f32(w.raw_data(), dequantized.mutable_data<float>(), out * in);
-    auto op = MatMulOp::Create(w, {.weight_name = "w"});
-    ASSERT_TRUE(op.ok()) << op.status();
-    EXPECT_EQ((*op)->PackedWeightBytes(), 0);  // Read where it is.
-    for (int64_t tokens : {1, 3, 4, 5, 9, 33}) {
-      const Tensor x = RandomTensor(Shape{tokens, in}, 12);
-      for (const kernels::Isa isa : kernels::SupportedIsas()) {
-        auto graph = std::make_shared<Graph>();
-        const ValueId input = graph->AddInput("x", {DType::kF32, Shape{kSeqLen, in}}).value();
-        ASSERT_TRUE(graph->MarkOutput(graph->Add("matmul", *op, {input}).value()).ok());
-        auto result = testing::RunGraphOnce(graph, {x}, isa, 64);
-        ASSERT_TRUE(result.ok()) << result.status();
-        EXPECT_LT(NormalizedError((*result)[0], ReferenceMatMul(x, dequantized)), 1e-2)
-            << DTypeName(dtype) << " T=" << tokens << " " << kernels::IsaName(isa);
+  for (const DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ5_1, DType::kQ4_K}) {
+    for (const int64_t out : {37, 40}) {
+      const int64_t in = 256;
+      const Tensor f32 = RandomTensor(Shape{out, in}, 11);
+      Tensor w = Tensor::Allocate(dtype, Shape{out, in}).value();
+      GetDTypeInfo(dtype).from_f32(f32.data<float>(), w.mutable_raw_data(), out * in);
+      Tensor dequantized = Tensor::Allocate(DType::kF32, Shape{out, in}).value();
+      GetDTypeInfo(dtype).to_f32(w.raw_data(), dequantized.mutable_data<float>(), out * in);
+      auto op = MatMulOp::Create(w, {.weight_name = "w"});
+      ASSERT_TRUE(op.ok()) << op.status();
+      const bool interleaved = out % 8 == 0 && (dtype == DType::kQ4_0 || dtype == DType::kQ4_K);
+      EXPECT_EQ((*op)->InterleavesWeights(), interleaved) << DTypeName(dtype) << " N=" << out;
+      // Read where it is, or from the repacked copy of the same size (Q4_K: 1184 bytes per 8
+      // rows' super-block against 8 x 144).
+      EXPECT_EQ((*op)->PackedWeightBytes(), !interleaved            ? 0
+                                            : dtype == DType::kQ4_0 ? w.NumBytes()
+                                                                    : out / 8 * 1184);
+      for (int64_t tokens : {1, 3, 4, 5, 9, 33}) {
+        const Tensor x = RandomTensor(Shape{tokens, in}, 12);
+        for (const kernels::Isa isa : kernels::SupportedIsas()) {
+          auto graph = std::make_shared<Graph>();
+          const ValueId input = graph->AddInput("x", {DType::kF32, Shape{kSeqLen, in}}).value();
+          ASSERT_TRUE(graph->MarkOutput(graph->Add("matmul", *op, {input}).value()).ok());
+          auto result = testing::RunGraphOnce(graph, {x}, isa, 64);
+          ASSERT_TRUE(result.ok()) << result.status();
+          EXPECT_LT(NormalizedError((*result)[0], ReferenceMatMul(x, dequantized)), 1e-2)
+              << DTypeName(dtype) << " N=" << out << " T=" << tokens << " "
+              << kernels::IsaName(isa);
+        }
       }
     }
   }

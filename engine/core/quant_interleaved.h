@@ -1,0 +1,41 @@
+// Block formats with 8 weight rows interleaved, the layout the decode kernels read fastest: one
+// vector load brings the codes of all 8 rows, so a block's products for the 8 rows land in the 8
+// lanes of one register (no horizontal sums), and the rows' scales load as one vector. Matrices
+// are repacked into it once at load (engine/ops/matmul_in_place.cc).
+//
+// Q4_0, per block of 32 values of 8 rows (144 bytes, as 8 rows of the file): the 8 f16 scales,
+// then 4 runs of 32 bytes; byte 4r + i of run m holds row r's values 8m + i (low nibble) and
+// 8m + 4 + i (high nibble), i = 0..3. The low nibbles of a run are thus "vector" 2m (values
+// 8m..8m+3 of every row, 4 bytes per row), its high nibbles vector 2m + 1.
+// Q4_K, per super-block of 256 values of 8 rows (1184 bytes): the 8 f16 d, the 8 f16 dmin, the
+// 8 x 8 unpacked 6-bit scales (sub-block s of row r at 8s + r), the 8 x 8 mins, then per
+// sub-block of 32 the 128 bytes of Q4_0's runs.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/core/dtype_id.h"
+
+namespace favor::quant {
+
+inline constexpr int64_t kInterleavedRows = 8;
+
+struct InterleavedFormat {
+  int64_t block_elements = 0;     // 0: the type has no interleaved layout.
+  int64_t group_block_bytes = 0;  // One block of 8 rows.
+};
+InterleavedFormat GetInterleavedFormat(DType type);
+
+// Offsets in an interleaved block.
+inline constexpr int64_t kQ4_0x8Codes = 16;
+inline constexpr int64_t kQ4_Kx8Dmin = 16, kQ4_Kx8Scales = 32, kQ4_Kx8Mins = 96, kQ4_Kx8Codes = 160;
+
+// `n` rows (a multiple of 8) of k values in the type's file layout, interleaved into `out`
+// (groups of 8 rows one after another, each k / block_elements blocks).
+void Interleave(DType type, const void* rows, int64_t n, int64_t k, void* out);
+
+// Row r (0-7) of one interleaved group, back in the type's file layout (k / block_elements
+// blocks): what the dequantizers read.
+void DeinterleaveRow(DType type, const void* group, int64_t r, int64_t k, void* out);
+
+}  // namespace favor::quant
