@@ -10,6 +10,11 @@
 // Q4_K, per super-block of 256 values of 8 rows (1184 bytes): the 8 f16 d, the 8 f16 dmin, the
 // 8 x 8 unpacked 6-bit scales (sub-block s of row r at 8s + r), the 8 x 8 mins, then per
 // sub-block of 32 the 128 bytes of Q4_0's runs.
+// Q6_K, per super-block of 256 values of 8 rows (1680 bytes, as 8 rows of the file): the 8 f16 d,
+// the 16 x 8 int8 scales (sub-block j of 16 values, row r at 8j + r), then per chunk of 32 values
+// 192 bytes: the low 4 bits of the codes as Q4_0's 4 runs, then 2 runs of 32 bytes of high bits:
+// byte 4r + i of high run h holds, in bits 2u and 2u + 1, the high bits of vector 4h + u's byte
+// 4r + i (vector j: values 4j..4j+3 of every row, as in the low runs).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +34,7 @@ InterleavedFormat GetInterleavedFormat(DType type);
 // Offsets in an interleaved block.
 inline constexpr int64_t kQ4_0x8Codes = 16;
 inline constexpr int64_t kQ4_Kx8Dmin = 16, kQ4_Kx8Scales = 32, kQ4_Kx8Mins = 96, kQ4_Kx8Codes = 160;
+inline constexpr int64_t kQ6_Kx8Scales = 16, kQ6_Kx8Codes = 144, kQ6_Kx8Chunk = 192;
 
 // `n` rows (a multiple of 8) of k values in the type's file layout, interleaved into `out`
 // (groups of 8 rows one after another, each k / block_elements blocks).

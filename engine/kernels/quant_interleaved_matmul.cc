@@ -9,6 +9,8 @@
 // the instructions per weight, which is what decode on 4-bit weights is bound by.
 #include <string.h>
 
+#include <type_traits>
+
 #include "engine/core/quant_interleaved.h"
 #include "engine/kernels/kernel_impl.h"
 #include "engine/kernels/quant_kernel_inl.h"
@@ -26,6 +28,9 @@ using quant::kQ4_Kx8Codes;
 using quant::kQ4_Kx8Dmin;
 using quant::kQ4_Kx8Mins;
 using quant::kQ4_Kx8Scales;
+using quant::kQ6_Kx8Chunk;
+using quant::kQ6_Kx8Codes;
+using quant::kQ6_Kx8Scales;
 
 // The formats: kElements values per block of 8 rows (kBytes), kSubBlocks runs of 32 values each
 // with a scale and an offset per row: w = scale * code - offset.
@@ -44,6 +49,20 @@ struct Q4_Kx8 {
   }
   static float Offset(const uint8_t* block, int s, int r) {
     return HalfAt(block + kQ4_Kx8Dmin + 2 * r) * static_cast<float>(block[kQ4_Kx8Mins + 8 * s + r]);
+  }
+};
+
+// Q6_K: chunks of 32 values whose two halves (vectors 0-3 and 4-7) have their own scales; codes
+// of 6 bits, w = d scale (code - 32).
+struct Q6_Kx8 {
+  static constexpr int64_t kElements = 256, kBytes = 1680, kChunks = 8;
+  static const uint8_t* Chunk(const uint8_t* block, int c) {
+    return block + kQ6_Kx8Codes + kQ6_Kx8Chunk * c;
+  }
+  // Sub-block j (of 16 values) of row r.
+  static float Scale(const uint8_t* block, int j, int r) {
+    return HalfAt(block + 2 * r) *
+           static_cast<float>(static_cast<int8_t>(block[kQ6_Kx8Scales + 8 * j + r]));
   }
 };
 
@@ -114,6 +133,66 @@ void Group(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
   for (int t = 0; t < kTokens; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
 }
 
+// Q6_K: codes up to 63, so maddubs pairs reach 2 * 63 * 127 = 16002 and only two vectors' pairs
+// may be added in int16; each half chunk (16 values, 4 vectors) has its own scales.
+template <int kTokens>
+void Group6(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
+  __m256 acc[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
+  const __m256i low = _mm256_set1_epi8(0x0F), two_bits = _mm256_set1_epi8(0x03);
+  const __m256i ones = _mm256_set1_epi16(1);
+  const int64_t blocks = x.k / Q6_Kx8::kElements;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* block = group + b * Q6_Kx8::kBytes;
+    const __m256 d = Halves8(block);
+    for (int c = 0; c < Q6_Kx8::kChunks; ++c) {
+      const int64_t chunk = b * Q6_Kx8::kChunks + c;
+      const uint8_t* runs = Q6_Kx8::Chunk(block, c);
+      __m256i codes[8];
+      for (int m = 0; m < 4; ++m) {
+        const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(runs + 32 * m));
+        codes[2 * m] = _mm256_and_si256(packed, low);
+        codes[2 * m + 1] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low);
+      }
+      for (int h = 0; h < 2; ++h) {
+        const __m256i high =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(runs + 128 + 32 * h));
+        for (int u = 0; u < 4; ++u) {
+          const __m256i bits = _mm256_and_si256(_mm256_srli_epi16(high, 2 * u), two_bits);
+          codes[4 * h + u] = _mm256_or_si256(codes[4 * h + u], _mm256_slli_epi16(bits, 4));
+        }
+      }
+      __m256 scales[2];
+      for (int h = 0; h < 2; ++h) {
+        const __m128i bytes = _mm_loadl_epi64(
+            reinterpret_cast<const __m128i*>(block + kQ6_Kx8Scales + 8 * (2 * c + h)));
+        scales[h] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)));
+      }
+      for (int t = 0; t < kTokens; ++t) {
+        const int8_t* xc = x.codes + t * x.k + chunk * kQ8Block;
+        const float dx = x.scales[t * (x.k / kQ8Block) + chunk];
+        const float* sums = x.sums + t * (x.k / 16) + 2 * chunk;
+        for (int h = 0; h < 2; ++h) {
+          __m256i pairs[2];
+          for (int p = 0; p < 2; ++p) {
+            int32_t four[2];
+            memcpy(four, xc + 16 * h + 8 * p, 8);
+            pairs[p] = _mm256_add_epi16(
+                _mm256_maddubs_epi16(codes[4 * h + 2 * p], _mm256_set1_epi32(four[0])),
+                _mm256_maddubs_epi16(codes[4 * h + 2 * p + 1], _mm256_set1_epi32(four[1])));
+          }
+          const __m256 dots = _mm256_cvtepi32_ps(_mm256_add_epi32(
+              _mm256_madd_epi16(pairs[0], ones), _mm256_madd_epi16(pairs[1], ones)));
+          acc[t] = _mm256_fmadd_ps(dots, _mm256_mul_ps(scales[h], _mm256_set1_ps(dx)), acc[t]);
+          // The offset: 32 steps of the scale times the half's activation sum.
+          acc[t] = _mm256_fnmadd_ps(scales[h], _mm256_set1_ps(32.0f * sums[h]), acc[t]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < kTokens; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
+}
+
 #else
 
 // The scalar reference: each row's codes read back from the runs.
@@ -147,7 +226,58 @@ void Group(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
   }
 }
 
+template <int kTokens>
+void Group6(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
+  const int64_t blocks = x.k / Q6_Kx8::kElements;
+  for (int r = 0; r < kInterleavedRows; ++r) {
+    float acc[kTokens] = {};
+    for (int64_t b = 0; b < blocks; ++b) {
+      const uint8_t* block = group + b * Q6_Kx8::kBytes;
+      for (int c = 0; c < Q6_Kx8::kChunks; ++c) {
+        const int64_t chunk = b * Q6_Kx8::kChunks + c;
+        const uint8_t* runs = Q6_Kx8::Chunk(block, c);
+        int codes[32];
+        for (int m = 0; m < 4; ++m) {
+          for (int i = 0; i < 4; ++i) {
+            const uint8_t byte = runs[32 * m + 4 * r + i];
+            codes[8 * m + i] = byte & 0x0F;
+            codes[8 * m + 4 + i] = byte >> 4;
+          }
+        }
+        for (int h = 0; h < 2; ++h) {
+          for (int i = 0; i < 4; ++i) {
+            const uint8_t byte = runs[128 + 32 * h + 4 * r + i];
+            for (int u = 0; u < 4; ++u) codes[4 * (4 * h + u) + i] |= ((byte >> (2 * u)) & 3) << 4;
+          }
+        }
+        for (int t = 0; t < kTokens; ++t) {
+          const int8_t* xc = x.codes + t * x.k + chunk * kQ8Block;
+          const float dx = x.scales[t * (x.k / kQ8Block) + chunk];
+          const float* sums = x.sums + t * (x.k / 16) + 2 * chunk;
+          for (int h = 0; h < 2; ++h) {
+            int32_t dot = 0;
+            for (int i = 16 * h; i < 16 * h + 16; ++i) dot += codes[i] * xc[i];
+            const float scale = Q6_Kx8::Scale(block, 2 * c + h, r);
+            acc[t] += scale * dx * static_cast<float>(dot) - 32.0f * scale * sums[h];
+          }
+        }
+      }
+    }
+    for (int t = 0; t < kTokens; ++t) y[t * ldy + r] = acc[t];
+  }
+}
+
 #endif
+
+// One group of 8 rows and kTokens tokens, by format.
+template <typename F, int kTokens>
+void AnyGroup(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
+  if constexpr (std::is_same_v<F, Q6_Kx8>) {
+    Group6<kTokens>(group, x, y, ldy);
+  } else {
+    Group<F, kTokens>(group, x, y, ldy);
+  }
+}
 
 template <typename F>
 void InterleavedMatMul(const void* w, int64_t groups, const Q8Rows& x, int64_t tokens, float* y,
@@ -157,17 +287,17 @@ void InterleavedMatMul(const void* w, int64_t groups, const Q8Rows& x, int64_t t
   for (int64_t g = 0; g < groups; ++g, group += group_bytes, y += kInterleavedRows) {
     switch (tokens) {
       case 1:
-        Group<F, 1>(group, x, y, ldy);
+        AnyGroup<F, 1>(group, x, y, ldy);
         break;
       case 2:
-        Group<F, 2>(group, x, y, ldy);
+        AnyGroup<F, 2>(group, x, y, ldy);
         break;
       case 3:
-        Group<F, 3>(group, x, y, ldy);
+        AnyGroup<F, 3>(group, x, y, ldy);
         break;
       default:
         static_assert(kQuantMaxTokens == 4);
-        Group<F, 4>(group, x, y, ldy);
+        AnyGroup<F, 4>(group, x, y, ldy);
     }
   }
 }
@@ -175,7 +305,7 @@ void InterleavedMatMul(const void* w, int64_t groups, const Q8Rows& x, int64_t t
 }  // namespace
 
 static_assert(static_cast<int>(DType::kQ4_0) == 5 && static_cast<int>(DType::kQ4_K) == 11 &&
-              kDTypeCount == 14);
+              static_cast<int>(DType::kQ6_K) == 13 && kDTypeCount == 14);
 const InterleavedMatMulFn kInterleavedMatMul[kDTypeCount] = {
     nullptr,                     // f32
     nullptr,                     // f16
@@ -190,7 +320,7 @@ const InterleavedMatMulFn kInterleavedMatMul[kDTypeCount] = {
     nullptr,                     // q3_k
     &InterleavedMatMul<Q4_Kx8>,  // q4_k
     nullptr,                     // q5_k
-    nullptr,                     // q6_k
+    &InterleavedMatMul<Q6_Kx8>,  // q6_k
 };
 
 }  // namespace favor::kernels::FAVOR_KERNEL_NS

@@ -167,9 +167,9 @@ namespace {
 // against the dequantized weights times the f32 activations. The gap is the activations' 8-bit
 // quantization (about 1/254 of each block's largest value, so well under 1 % of the product).
 // Every path of quantized weights: the file's rows (N = 37), the 8-row interleaved layout of the
-// formats that have one (N = 40: Q4_0, Q4_K), and prefill's widening from either (T >= 16).
+// formats that have one (N = 40: Q4_0, Q4_K, Q6_K), and prefill's widening from either (T >= 16).
 TEST(MatMulOp, QuantizedWeightsAreMultipliedInPlaceAtEveryTokenCount) {
-  for (const DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ5_1, DType::kQ4_K}) {
+  for (const DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ5_1, DType::kQ4_K, DType::kQ6_K}) {
     for (const int64_t out : {37, 40}) {
       const int64_t in = 256;
       const Tensor f32 = RandomTensor(Shape{out, in}, 11);
@@ -179,13 +179,13 @@ TEST(MatMulOp, QuantizedWeightsAreMultipliedInPlaceAtEveryTokenCount) {
       GetDTypeInfo(dtype).to_f32(w.raw_data(), dequantized.mutable_data<float>(), out * in);
       auto op = MatMulOp::Create(w, {.weight_name = "w"});
       ASSERT_TRUE(op.ok()) << op.status();
-      const bool interleaved = out % 8 == 0 && (dtype == DType::kQ4_0 || dtype == DType::kQ4_K);
+      const bool interleaved =
+          out % 8 == 0 && (dtype == DType::kQ4_0 || dtype == DType::kQ4_K || dtype == DType::kQ6_K);
       EXPECT_EQ((*op)->InterleavesWeights(), interleaved) << DTypeName(dtype) << " N=" << out;
       // Read where it is, or from the repacked copy of the same size (Q4_K: 1184 bytes per 8
       // rows' super-block against 8 x 144).
-      EXPECT_EQ((*op)->PackedWeightBytes(), !interleaved            ? 0
-                                            : dtype == DType::kQ4_0 ? w.NumBytes()
-                                                                    : out / 8 * 1184);
+      const int64_t repacked = dtype == DType::kQ4_K ? out / 8 * 1184 : w.NumBytes();
+      EXPECT_EQ((*op)->PackedWeightBytes(), interleaved ? repacked : 0);
       for (int64_t tokens : {1, 3, 4, 5, 9, 33}) {
         const Tensor x = RandomTensor(Shape{tokens, in}, 12);
         for (const kernels::Isa isa : kernels::SupportedIsas()) {
