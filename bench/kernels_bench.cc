@@ -99,7 +99,7 @@ void IsasAndQuantTypes(benchmark::internal::Benchmark* b) {
     for (const DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
       b->Args({isa, static_cast<int64_t>(t), 0});
     }
-    for (const DType t : {DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
+    for (const DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
       b->Args({isa, static_cast<int64_t>(t), 1});
     }
   }

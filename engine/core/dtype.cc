@@ -79,7 +79,7 @@ double DotF32(const void* data, const float* x, int64_t count) {
 // --- Q8_0: per block of 32, an f16 scale d and int8 q; x = d * q ---
 
 constexpr int64_t kQ8Block = 32;
-constexpr int64_t kQ8Bytes = 34;
+constexpr int64_t kQ8Bytes = quant::kQ8_0Bytes;
 
 void Q8_0ToF32(const void* data, float* out, int64_t count) {
   const auto* block = static_cast<const uint8_t*>(data);

@@ -17,6 +17,7 @@ namespace favor::quant {
 inline constexpr int64_t kLegacyBlock = 32;
 inline constexpr int64_t kSuperBlock = 256;
 
+inline constexpr int64_t kQ8_0Bytes = 34;
 inline constexpr int64_t kQ4_0Bytes = 18;
 inline constexpr int64_t kQ4_1Bytes = 20;
 inline constexpr int64_t kQ5_0Bytes = 22;

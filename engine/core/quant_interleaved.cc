@@ -52,30 +52,49 @@ void AddHighBits(const uint8_t* high_runs, int64_t r, uint8_t* codes) {
   }
 }
 
-// Q6_K's chunk c = 4n + j (values 32c..32c+31): ql bytes 64n + 32 (j odd) + l (their high
-// nibbles when j >= 2) and bits 2j, 2j + 1 of qh[32n + l].
-void Q6_KCodes(const uint8_t* block, int c, uint8_t* codes) {
-  const int n = c / 4, j = c % 4;
-  const uint8_t* ql = block + 64 * n + 32 * (j % 2);
-  const uint8_t* qh = block + 128 + 32 * n;
-  for (int l = 0; l < 32; ++l) {
-    const int low = j >= 2 ? ql[l] >> 4 : ql[l] & 0x0F;
-    codes[l] = static_cast<uint8_t>(low | (((qh[l] >> (2 * j)) & 3) << 4));
-  }
-}
+// Each format's row r of one interleaved block from / back to its file block.
 
-// Q4_0's file block: f16 d, then byte j holds value j (low nibble) and j + 16 (high).
-void Q4_0Codes(const uint8_t* block, uint8_t* codes) {
-  for (int j = 0; j < 16; ++j) {
+void PutQ4_0(const uint8_t* block, int64_t r, uint8_t* group) {
+  std::memcpy(group + 2 * r, block, 2);
+  uint8_t codes[32];
+  for (int j = 0; j < 16; ++j) {  // Byte j holds value j (low nibble) and j + 16 (high).
     codes[j] = block[2 + j] & 0x0F;
     codes[j + 16] = block[2 + j] >> 4;
   }
+  PutCodes(codes, r, group + kQ4_0x8Codes);
+}
+
+void GetQ4_0(const uint8_t* group, int64_t r, uint8_t* block) {
+  std::memcpy(block, group + 2 * r, 2);
+  uint8_t codes[32];
+  GetCodes(group + kQ4_0x8Codes, r, codes);
+  for (int j = 0; j < 16; ++j) block[2 + j] = static_cast<uint8_t>(codes[j] | (codes[j + 16] << 4));
+}
+
+// Q8_0: vector j's byte 4r + i is row r's value 4j + i.
+void PutQ8_0(const uint8_t* block, int64_t r, uint8_t* group) {
+  std::memcpy(group + 2 * r, block, 2);
+  for (int j = 0; j < 8; ++j)
+    std::memcpy(group + kQ8_0x8Codes + 32 * j + 4 * r, block + 2 + 4 * j, 4);
+}
+
+void GetQ8_0(const uint8_t* group, int64_t r, uint8_t* block) {
+  std::memcpy(block, group + 2 * r, 2);
+  for (int j = 0; j < 8; ++j)
+    std::memcpy(block + 2 + 4 * j, group + kQ8_0x8Codes + 32 * j + 4 * r, 4);
 }
 
 // Q4_K's sub-block s: the low (s even) or high nibbles of qs[32 (s / 2) + l].
-void Q4_KCodes(const uint8_t* block, int s, uint8_t* codes) {
-  const uint8_t* qs = block + 16 + 32 * (s / 2);
-  for (int l = 0; l < 32; ++l) codes[l] = s % 2 == 0 ? (qs[l] & 0x0F) : (qs[l] >> 4);
+void PutQ4_K(const uint8_t* block, int64_t r, uint8_t* group) {
+  std::memcpy(group + 2 * r, block, 2);
+  std::memcpy(group + kQ4_Kx8Dmin + 2 * r, block + 2, 2);
+  uint8_t codes[32];
+  for (int s = 0; s < 8; ++s) {
+    ScaleMinK4(s, block + 4, group + kQ4_Kx8Scales + 8 * s + r, group + kQ4_Kx8Mins + 8 * s + r);
+    const uint8_t* qs = block + 16 + 32 * (s / 2);
+    for (int l = 0; l < 32; ++l) codes[l] = s % 2 == 0 ? (qs[l] & 0x0F) : (qs[l] >> 4);
+    PutCodes(codes, r, group + kQ4_Kx8Codes + 128 * s);
+  }
 }
 
 // Inverse of ScaleMinK4: the 12 packed bytes of 8 6-bit scales and mins.
@@ -93,116 +112,111 @@ void PackScaleMinK4(const uint8_t* scales, const uint8_t* mins, uint8_t* packed)
   }
 }
 
-}  // namespace
+void GetQ4_K(const uint8_t* group, int64_t r, uint8_t* block) {
+  std::memcpy(block, group + 2 * r, 2);
+  std::memcpy(block + 2, group + kQ4_Kx8Dmin + 2 * r, 2);
+  uint8_t scales[8], mins[8];
+  for (int s = 0; s < 8; ++s) {
+    scales[s] = group[kQ4_Kx8Scales + 8 * s + r];
+    mins[s] = group[kQ4_Kx8Mins + 8 * s + r];
+  }
+  PackScaleMinK4(scales, mins, block + 4);
+  for (int s = 0; s < 8; s += 2) {
+    uint8_t low[32], high[32];
+    GetCodes(group + kQ4_Kx8Codes + 128 * s, r, low);
+    GetCodes(group + kQ4_Kx8Codes + 128 * (s + 1), r, high);
+    for (int l = 0; l < 32; ++l)
+      block[16 + 16 * s + l] = static_cast<uint8_t>(low[l] | (high[l] << 4));
+  }
+}
 
-InterleavedFormat GetInterleavedFormat(DType type) {
+// Q6_K's chunk c = 4n + j (values 32c..32c+31): ql bytes 64n + 32 (j odd) + l (their high
+// nibbles when j >= 2) and bits 2j, 2j + 1 of qh[32n + l].
+void PutQ6_K(const uint8_t* block, int64_t r, uint8_t* group) {
+  std::memcpy(group + 2 * r, block + 208, 2);
+  for (int j = 0; j < 16; ++j) group[kQ6_Kx8Scales + 8 * j + r] = block[192 + j];
+  for (int c = 0; c < 8; ++c) {
+    const int n = c / 4, j = c % 4;
+    const uint8_t* ql = block + 64 * n + 32 * (j % 2);
+    const uint8_t* qh = block + 128 + 32 * n;
+    uint8_t codes[32], low[32];
+    for (int l = 0; l < 32; ++l) {
+      low[l] = j >= 2 ? ql[l] >> 4 : ql[l] & 0x0F;
+      codes[l] = static_cast<uint8_t>(low[l] | (((qh[l] >> (2 * j)) & 3) << 4));
+    }
+    uint8_t* chunk = group + kQ6_Kx8Codes + kQ6_Kx8Chunk * c;
+    PutCodes(low, r, chunk);
+    PutHighBits(codes, r, chunk + 128);
+  }
+}
+
+void GetQ6_K(const uint8_t* group, int64_t r, uint8_t* block) {
+  std::memset(block, 0, 192);
+  for (int j = 0; j < 16; ++j) block[192 + j] = group[kQ6_Kx8Scales + 8 * j + r];
+  std::memcpy(block + 208, group + 2 * r, 2);
+  for (int c = 0; c < 8; ++c) {
+    const uint8_t* chunk = group + kQ6_Kx8Codes + kQ6_Kx8Chunk * c;
+    uint8_t codes[32];
+    GetCodes(chunk, r, codes);
+    AddHighBits(chunk + 128, r, codes);
+    const int n = c / 4, j = c % 4;
+    uint8_t* ql = block + 64 * n + 32 * (j % 2);
+    uint8_t* qh = block + 128 + 32 * n;
+    for (int l = 0; l < 32; ++l) {
+      ql[l] = static_cast<uint8_t>(ql[l] | ((codes[l] & 0x0F) << (j >= 2 ? 4 : 0)));
+      qh[l] = static_cast<uint8_t>(qh[l] | ((codes[l] >> 4) << (2 * j)));
+    }
+  }
+}
+
+// A format's interleaved layout and its conversions, per block of 8 rows.
+struct Layout {
+  InterleavedFormat format;
+  int64_t file_block_bytes = 0;
+  void (*put)(const uint8_t* file_block, int64_t r, uint8_t* group_block) = nullptr;
+  void (*get)(const uint8_t* group_block, int64_t r, uint8_t* file_block) = nullptr;
+};
+
+Layout LayoutOf(DType type) {
   switch (type) {
+    case DType::kQ8_0:
+      return {{kLegacyBlock, kInterleavedRows * kQ8_0Bytes}, kQ8_0Bytes, PutQ8_0, GetQ8_0};
     case DType::kQ4_0:
-      return {kLegacyBlock, kInterleavedRows * kQ4_0Bytes};
+      return {{kLegacyBlock, kInterleavedRows * kQ4_0Bytes}, kQ4_0Bytes, PutQ4_0, GetQ4_0};
     case DType::kQ4_K:
-      return {kSuperBlock, kQ4_Kx8Codes + 8 * 128};
+      return {{kSuperBlock, kQ4_Kx8Codes + 8 * 128}, kQ4_KBytes, PutQ4_K, GetQ4_K};
     case DType::kQ6_K:
-      return {kSuperBlock, kInterleavedRows * kQ6_KBytes};
+      return {{kSuperBlock, kInterleavedRows * kQ6_KBytes}, kQ6_KBytes, PutQ6_K, GetQ6_K};
     default:
       return {};
   }
 }
 
+}  // namespace
+
+InterleavedFormat GetInterleavedFormat(DType type) { return LayoutOf(type).format; }
+
 void Interleave(DType type, const void* rows, int64_t n, int64_t k, void* out) {
-  const InterleavedFormat format = GetInterleavedFormat(type);
-  const int64_t blocks = k / format.block_elements;
-  const int64_t block_bytes = type == DType::kQ4_0   ? kQ4_0Bytes
-                              : type == DType::kQ4_K ? kQ4_KBytes
-                                                     : kQ6_KBytes;
+  const Layout layout = LayoutOf(type);
+  const int64_t blocks = k / layout.format.block_elements;
   const auto* source = static_cast<const uint8_t*>(rows);
   auto* group = static_cast<uint8_t*>(out);
-  uint8_t codes[32];
   for (int64_t g = 0; g < n / kInterleavedRows; ++g) {
-    for (int64_t b = 0; b < blocks; ++b, group += format.group_block_bytes) {
+    for (int64_t b = 0; b < blocks; ++b, group += layout.format.group_block_bytes) {
       for (int64_t r = 0; r < kInterleavedRows; ++r) {
-        const uint8_t* block =
-            source + (g * kInterleavedRows + r) * blocks * block_bytes + b * block_bytes;
-        if (type == DType::kQ4_0) {
-          std::memcpy(group + 2 * r, block, 2);
-          Q4_0Codes(block, codes);
-          PutCodes(codes, r, group + kQ4_0x8Codes);
-          continue;
-        }
-        if (type == DType::kQ6_K) {
-          std::memcpy(group + 2 * r, block + 208, 2);
-          for (int j = 0; j < 16; ++j) group[kQ6_Kx8Scales + 8 * j + r] = block[192 + j];
-          for (int c = 0; c < 8; ++c) {
-            Q6_KCodes(block, c, codes);
-            uint8_t* chunk = group + kQ6_Kx8Codes + kQ6_Kx8Chunk * c;
-            uint8_t low[32];
-            for (int l = 0; l < 32; ++l) low[l] = codes[l] & 0x0F;
-            PutCodes(low, r, chunk);
-            PutHighBits(codes, r, chunk + 128);
-          }
-          continue;
-        }
-        std::memcpy(group + 2 * r, block, 2);
-        std::memcpy(group + kQ4_Kx8Dmin + 2 * r, block + 2, 2);
-        for (int s = 0; s < 8; ++s) {
-          ScaleMinK4(s, block + 4, group + kQ4_Kx8Scales + 8 * s + r,
-                     group + kQ4_Kx8Mins + 8 * s + r);
-          Q4_KCodes(block, s, codes);
-          PutCodes(codes, r, group + kQ4_Kx8Codes + 128 * s);
-        }
+        layout.put(source + ((g * kInterleavedRows + r) * blocks + b) * layout.file_block_bytes, r,
+                   group);
       }
     }
   }
 }
 
 void DeinterleaveRow(DType type, const void* group, int64_t r, int64_t k, void* out) {
-  const InterleavedFormat format = GetInterleavedFormat(type);
+  const Layout layout = LayoutOf(type);
   const auto* in = static_cast<const uint8_t*>(group);
   auto* block = static_cast<uint8_t*>(out);
-  uint8_t codes[32];
-  for (int64_t b = 0; b < k / format.block_elements; ++b, in += format.group_block_bytes) {
-    if (type == DType::kQ4_0) {
-      std::memcpy(block, in + 2 * r, 2);
-      GetCodes(in + kQ4_0x8Codes, r, codes);
-      for (int j = 0; j < 16; ++j)
-        block[2 + j] = static_cast<uint8_t>(codes[j] | (codes[j + 16] << 4));
-      block += kQ4_0Bytes;
-      continue;
-    }
-    if (type == DType::kQ6_K) {
-      std::memcpy(block + 208, in + 2 * r, 2);
-      for (int j = 0; j < 16; ++j) block[192 + j] = in[kQ6_Kx8Scales + 8 * j + r];
-      std::memset(block, 0, 192);
-      for (int c = 0; c < 8; ++c) {
-        const uint8_t* chunk = in + kQ6_Kx8Codes + kQ6_Kx8Chunk * c;
-        GetCodes(chunk, r, codes);
-        AddHighBits(chunk + 128, r, codes);
-        const int n = c / 4, j = c % 4;
-        uint8_t* ql = block + 64 * n + 32 * (j % 2);
-        uint8_t* qh = block + 128 + 32 * n;
-        for (int l = 0; l < 32; ++l) {
-          ql[l] = static_cast<uint8_t>(ql[l] | ((codes[l] & 0x0F) << (j >= 2 ? 4 : 0)));
-          qh[l] = static_cast<uint8_t>(qh[l] | ((codes[l] >> 4) << (2 * j)));
-        }
-      }
-      block += kQ6_KBytes;
-      continue;
-    }
-    std::memcpy(block, in + 2 * r, 2);
-    std::memcpy(block + 2, in + kQ4_Kx8Dmin + 2 * r, 2);
-    uint8_t scales[8], mins[8];
-    for (int s = 0; s < 8; ++s) {
-      scales[s] = in[kQ4_Kx8Scales + 8 * s + r];
-      mins[s] = in[kQ4_Kx8Mins + 8 * s + r];
-    }
-    PackScaleMinK4(scales, mins, block + 4);
-    for (int s = 0; s < 8; s += 2) {
-      uint8_t high[32];
-      GetCodes(in + kQ4_Kx8Codes + 128 * s, r, codes);
-      GetCodes(in + kQ4_Kx8Codes + 128 * (s + 1), r, high);
-      for (int l = 0; l < 32; ++l)
-        block[16 + 16 * s + l] = static_cast<uint8_t>(codes[l] | (high[l] << 4));
-    }
-    block += kQ4_KBytes;
+  for (int64_t b = 0; b < k / layout.format.block_elements; ++b) {
+    layout.get(in + b * layout.format.group_block_bytes, r, block + b * layout.file_block_bytes);
   }
 }
 

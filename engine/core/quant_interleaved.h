@@ -7,6 +7,8 @@
 // then 4 runs of 32 bytes; byte 4r + i of run m holds row r's values 8m + i (low nibble) and
 // 8m + 4 + i (high nibble), i = 0..3. The low nibbles of a run are thus "vector" 2m (values
 // 8m..8m+3 of every row, 4 bytes per row), its high nibbles vector 2m + 1.
+// Q8_0, per block of 32 values of 8 rows (272 bytes, as 8 rows of the file): the 8 f16 scales,
+// then 8 vectors of 32 bytes; byte 4r + i of vector j is row r's value 4j + i.
 // Q4_K, per super-block of 256 values of 8 rows (1184 bytes): the 8 f16 d, the 8 f16 dmin, the
 // 8 x 8 unpacked 6-bit scales (sub-block s of row r at 8s + r), the 8 x 8 mins, then per
 // sub-block of 32 the 128 bytes of Q4_0's runs.
@@ -34,6 +36,7 @@ InterleavedFormat GetInterleavedFormat(DType type);
 // Offsets in an interleaved block.
 inline constexpr int64_t kQ4_0x8Codes = 16;
 inline constexpr int64_t kQ4_Kx8Dmin = 16, kQ4_Kx8Scales = 32, kQ4_Kx8Mins = 96, kQ4_Kx8Codes = 160;
+inline constexpr int64_t kQ8_0x8Codes = 16;
 inline constexpr int64_t kQ6_Kx8Scales = 16, kQ6_Kx8Codes = 144, kQ6_Kx8Chunk = 192;
 
 // `n` rows (a multiple of 8) of k values in the type's file layout, interleaved into `out`

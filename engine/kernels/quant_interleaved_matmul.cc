@@ -31,6 +31,7 @@ using quant::kQ4_Kx8Scales;
 using quant::kQ6_Kx8Chunk;
 using quant::kQ6_Kx8Codes;
 using quant::kQ6_Kx8Scales;
+using quant::kQ8_0x8Codes;
 
 // The formats: kElements values per block of 8 rows (kBytes), kSubBlocks runs of 32 values each
 // with a scale and an offset per row: w = scale * code - offset.
@@ -50,6 +51,11 @@ struct Q4_Kx8 {
   static float Offset(const uint8_t* block, int s, int r) {
     return HalfAt(block + kQ4_Kx8Dmin + 2 * r) * static_cast<float>(block[kQ4_Kx8Mins + 8 * s + r]);
   }
+};
+
+// Q8_0: signed codes, one scale per block of 32.
+struct Q8_0x8 {
+  static constexpr int64_t kElements = 32, kBytes = 272;
 };
 
 // Q6_K: chunks of 32 values whose two halves (vectors 0-3 and 4-7) have their own scales; codes
@@ -128,6 +134,41 @@ void Group(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
         acc[t] = _mm256_fmadd_ps(dots, _mm256_mul_ps(scales[s], _mm256_set1_ps(dx)), acc[t]);
         acc[t] = _mm256_fnmadd_ps(offsets[s], _mm256_set1_ps(sums[0] + sums[1]), acc[t]);
       }
+    }
+  }
+  for (int t = 0; t < kTokens; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
+}
+
+// Q8_0: signed codes meet maddubs as |w| times x with w's sign (pairs up to 2 * 127 * 128: one
+// vector's pairs at a time widen to int32).
+template <int kTokens>
+void Group8(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
+  __m256 acc[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
+  const __m256i ones = _mm256_set1_epi16(1);
+  const int64_t blocks = x.k / Q8_0x8::kElements;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* block = group + b * Q8_0x8::kBytes;
+    const __m256 scales = Halves8(block);
+    __m256i codes[8], magnitudes[8];
+    for (int j = 0; j < 8; ++j) {
+      codes[j] =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kQ8_0x8Codes + 32 * j));
+      magnitudes[j] = _mm256_sign_epi8(codes[j], codes[j]);
+    }
+    for (int t = 0; t < kTokens; ++t) {
+      const int8_t* xc = x.codes + t * x.k + b * kQ8Block;
+      __m256i dots = _mm256_setzero_si256();
+      for (int j = 0; j < 8; ++j) {
+        int32_t four;
+        memcpy(&four, xc + 4 * j, 4);
+        const __m256i signed_x = _mm256_sign_epi8(_mm256_set1_epi32(four), codes[j]);
+        dots = _mm256_add_epi32(
+            dots, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes[j], signed_x), ones));
+      }
+      const float dx = x.scales[t * (x.k / kQ8Block) + b];
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), _mm256_mul_ps(scales, _mm256_set1_ps(dx)),
+                               acc[t]);
     }
   }
   for (int t = 0; t < kTokens; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
@@ -227,6 +268,29 @@ void Group(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
 }
 
 template <int kTokens>
+void Group8(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
+  const int64_t blocks = x.k / Q8_0x8::kElements;
+  for (int r = 0; r < kInterleavedRows; ++r) {
+    float acc[kTokens] = {};
+    for (int64_t b = 0; b < blocks; ++b) {
+      const uint8_t* block = group + b * Q8_0x8::kBytes;
+      const float scale = HalfAt(block + 2 * r);
+      for (int t = 0; t < kTokens; ++t) {
+        const int8_t* xc = x.codes + t * x.k + b * kQ8Block;
+        int32_t dot = 0;
+        for (int j = 0; j < 8; ++j) {
+          for (int i = 0; i < 4; ++i) {
+            dot += static_cast<int8_t>(block[kQ8_0x8Codes + 32 * j + 4 * r + i]) * xc[4 * j + i];
+          }
+        }
+        acc[t] += scale * x.scales[t * (x.k / kQ8Block) + b] * static_cast<float>(dot);
+      }
+    }
+    for (int t = 0; t < kTokens; ++t) y[t * ldy + r] = acc[t];
+  }
+}
+
+template <int kTokens>
 void Group6(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
   const int64_t blocks = x.k / Q6_Kx8::kElements;
   for (int r = 0; r < kInterleavedRows; ++r) {
@@ -274,6 +338,8 @@ template <typename F, int kTokens>
 void AnyGroup(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
   if constexpr (std::is_same_v<F, Q6_Kx8>) {
     Group6<kTokens>(group, x, y, ldy);
+  } else if constexpr (std::is_same_v<F, Q8_0x8>) {
+    Group8<kTokens>(group, x, y, ldy);
   } else {
     Group<F, kTokens>(group, x, y, ldy);
   }
@@ -304,14 +370,15 @@ void InterleavedMatMul(const void* w, int64_t groups, const Q8Rows& x, int64_t t
 
 }  // namespace
 
-static_assert(static_cast<int>(DType::kQ4_0) == 5 && static_cast<int>(DType::kQ4_K) == 11 &&
-              static_cast<int>(DType::kQ6_K) == 13 && kDTypeCount == 14);
+static_assert(static_cast<int>(DType::kQ8_0) == 4 && static_cast<int>(DType::kQ4_0) == 5 &&
+              static_cast<int>(DType::kQ4_K) == 11 && static_cast<int>(DType::kQ6_K) == 13 &&
+              kDTypeCount == 14);
 const InterleavedMatMulFn kInterleavedMatMul[kDTypeCount] = {
     nullptr,                     // f32
     nullptr,                     // f16
     nullptr,                     // bf16
     nullptr,                     // i32
-    nullptr,                     // q8_0
+    &InterleavedMatMul<Q8_0x8>,  // q8_0
     &InterleavedMatMul<Q4_0x8>,  // q4_0
     nullptr,                     // q4_1
     nullptr,                     // q5_0

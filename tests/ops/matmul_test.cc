@@ -167,7 +167,8 @@ namespace {
 // against the dequantized weights times the f32 activations. The gap is the activations' 8-bit
 // quantization (about 1/254 of each block's largest value, so well under 1 % of the product).
 // Every path of quantized weights: the file's rows (N = 37), the 8-row interleaved layout of the
-// formats that have one (N = 40: Q4_0, Q4_K, Q6_K), and prefill's widening from either (T >= 16).
+// formats that have one (N = 40: Q8_0, Q4_0, Q4_K, Q6_K), and prefill's widening from either (T >=
+// 16).
 TEST(MatMulOp, QuantizedWeightsAreMultipliedInPlaceAtEveryTokenCount) {
   for (const DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ5_1, DType::kQ4_K, DType::kQ6_K}) {
     for (const int64_t out : {37, 40}) {
@@ -179,8 +180,7 @@ TEST(MatMulOp, QuantizedWeightsAreMultipliedInPlaceAtEveryTokenCount) {
       GetDTypeInfo(dtype).to_f32(w.raw_data(), dequantized.mutable_data<float>(), out * in);
       auto op = MatMulOp::Create(w, {.weight_name = "w"});
       ASSERT_TRUE(op.ok()) << op.status();
-      const bool interleaved =
-          out % 8 == 0 && (dtype == DType::kQ4_0 || dtype == DType::kQ4_K || dtype == DType::kQ6_K);
+      const bool interleaved = out % 8 == 0 && dtype != DType::kQ5_1;  // Q5_1 has no layout.
       EXPECT_EQ((*op)->InterleavesWeights(), interleaved) << DTypeName(dtype) << " N=" << out;
       // Read where it is, or from the repacked copy of the same size (Q4_K: 1184 bytes per 8
       // rows' super-block against 8 x 144).
