@@ -96,10 +96,10 @@ void BM_QuantMatVec(benchmark::State& state) {
 void IsasAndQuantTypes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"isa", "dtype", "interleaved"});
   for (int64_t isa : {1, 2}) {
-    for (const DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
+    for (const DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
       b->Args({isa, static_cast<int64_t>(t), 0});
     }
-    for (const DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ6_K}) {
+    for (const DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
       b->Args({isa, static_cast<int64_t>(t), 1});
     }
   }

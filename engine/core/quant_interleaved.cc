@@ -97,6 +97,26 @@ void PutQ4_K(const uint8_t* block, int64_t r, uint8_t* group) {
   }
 }
 
+// Q5_K: Q4_K's nibbles (qs at 48) plus the fifth bit of chunk c's value l in bit c of qh[l].
+void PutQ5_K(const uint8_t* block, int64_t r, uint8_t* group) {
+  std::memcpy(group + 2 * r, block, 2);
+  std::memcpy(group + kQ4_Kx8Dmin + 2 * r, block + 2, 2);
+  for (int s = 0; s < 8; ++s) {
+    ScaleMinK4(s, block + 4, group + kQ4_Kx8Scales + 8 * s + r, group + kQ4_Kx8Mins + 8 * s + r);
+    const uint8_t* qs = block + 48 + 32 * (s / 2);
+    uint8_t codes[32];
+    for (int l = 0; l < 32; ++l) codes[l] = s % 2 == 0 ? (qs[l] & 0x0F) : (qs[l] >> 4);
+    uint8_t* chunk = group + kQ4_Kx8Codes + kQ5_Kx8Chunk * s;
+    PutCodes(codes, r, chunk);
+    for (int i = 0; i < 4; ++i) {
+      uint8_t byte = 0;
+      for (int j = 0; j < 8; ++j)
+        byte = static_cast<uint8_t>(byte | (((block[16 + 4 * j + i] >> s) & 1) << j));
+      chunk[128 + 4 * r + i] = byte;
+    }
+  }
+}
+
 // Inverse of ScaleMinK4: the 12 packed bytes of 8 6-bit scales and mins.
 void PackScaleMinK4(const uint8_t* scales, const uint8_t* mins, uint8_t* packed) {
   std::memset(packed, 0, 12);
@@ -127,6 +147,32 @@ void GetQ4_K(const uint8_t* group, int64_t r, uint8_t* block) {
     GetCodes(group + kQ4_Kx8Codes + 128 * (s + 1), r, high);
     for (int l = 0; l < 32; ++l)
       block[16 + 16 * s + l] = static_cast<uint8_t>(low[l] | (high[l] << 4));
+  }
+}
+
+void GetQ5_K(const uint8_t* group, int64_t r, uint8_t* block) {
+  std::memcpy(block, group + 2 * r, 2);
+  std::memcpy(block + 2, group + kQ4_Kx8Dmin + 2 * r, 2);
+  uint8_t scales[8], mins[8];
+  for (int s = 0; s < 8; ++s) {
+    scales[s] = group[kQ4_Kx8Scales + 8 * s + r];
+    mins[s] = group[kQ4_Kx8Mins + 8 * s + r];
+  }
+  PackScaleMinK4(scales, mins, block + 4);
+  std::memset(block + 16, 0, 160);
+  for (int s = 0; s < 8; ++s) {
+    const uint8_t* chunk = group + kQ4_Kx8Codes + kQ5_Kx8Chunk * s;
+    uint8_t codes[32];
+    GetCodes(chunk, r, codes);
+    uint8_t* qs = block + 48 + 32 * (s / 2);
+    for (int l = 0; l < 32; ++l) qs[l] = static_cast<uint8_t>(qs[l] | (codes[l] << (4 * (s % 2))));
+    for (int i = 0; i < 4; ++i) {
+      const uint8_t byte = chunk[128 + 4 * r + i];
+      for (int j = 0; j < 8; ++j) {
+        uint8_t& qh = block[16 + 4 * j + i];
+        qh = static_cast<uint8_t>(qh | (((byte >> j) & 1) << s));
+      }
+    }
   }
 }
 
@@ -185,6 +231,8 @@ Layout LayoutOf(DType type) {
       return {{kLegacyBlock, kInterleavedRows * kQ4_0Bytes}, kQ4_0Bytes, PutQ4_0, GetQ4_0};
     case DType::kQ4_K:
       return {{kSuperBlock, kQ4_Kx8Codes + 8 * 128}, kQ4_KBytes, PutQ4_K, GetQ4_K};
+    case DType::kQ5_K:
+      return {{kSuperBlock, kQ4_Kx8Codes + 8 * kQ5_Kx8Chunk}, kQ5_KBytes, PutQ5_K, GetQ5_K};
     case DType::kQ6_K:
       return {{kSuperBlock, kInterleavedRows * kQ6_KBytes}, kQ6_KBytes, PutQ6_K, GetQ6_K};
     default:

@@ -12,6 +12,8 @@
 // Q4_K, per super-block of 256 values of 8 rows (1184 bytes): the 8 f16 d, the 8 f16 dmin, the
 // 8 x 8 unpacked 6-bit scales (sub-block s of row r at 8s + r), the 8 x 8 mins, then per
 // sub-block of 32 the 128 bytes of Q4_0's runs.
+// Q5_K as Q4_K (1440 bytes), but each sub-block's 128 bytes of runs are followed by 32 bytes of
+// fifth bits: bit j of byte 4r + i is the fifth bit of vector j's byte 4r + i.
 // Q6_K, per super-block of 256 values of 8 rows (1680 bytes, as 8 rows of the file): the 8 f16 d,
 // the 16 x 8 int8 scales (sub-block j of 16 values, row r at 8j + r), then per chunk of 32 values
 // 192 bytes: the low 4 bits of the codes as Q4_0's 4 runs, then 2 runs of 32 bytes of high bits:
@@ -36,6 +38,7 @@ InterleavedFormat GetInterleavedFormat(DType type);
 // Offsets in an interleaved block.
 inline constexpr int64_t kQ4_0x8Codes = 16;
 inline constexpr int64_t kQ4_Kx8Dmin = 16, kQ4_Kx8Scales = 32, kQ4_Kx8Mins = 96, kQ4_Kx8Codes = 160;
+inline constexpr int64_t kQ5_Kx8Chunk = 160;  // Q5_K: the Q4_K offsets, 160 bytes per sub-block.
 inline constexpr int64_t kQ8_0x8Codes = 16;
 inline constexpr int64_t kQ6_Kx8Scales = 16, kQ6_Kx8Codes = 144, kQ6_Kx8Chunk = 192;
 

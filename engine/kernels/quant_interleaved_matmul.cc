@@ -36,15 +36,22 @@ using quant::kQ8_0x8Codes;
 // The formats: kElements values per block of 8 rows (kBytes), kSubBlocks runs of 32 values each
 // with a scale and an offset per row: w = scale * code - offset.
 struct Q4_0x8 {
+  static constexpr int kCodeBits = 4;
   static constexpr int64_t kElements = 32, kBytes = 144, kSubBlocks = 1;
   static const uint8_t* Runs(const uint8_t* block, int) { return block + kQ4_0x8Codes; }
   static float Scale(const uint8_t* block, int, int r) { return HalfAt(block + 2 * r); }
   static float Offset(const uint8_t* block, int, int r) { return 8.0f * HalfAt(block + 2 * r); }
 };
 
-struct Q4_Kx8 {
-  static constexpr int64_t kElements = 256, kBytes = 1184, kSubBlocks = 8;
-  static const uint8_t* Runs(const uint8_t* block, int s) { return block + kQ4_Kx8Codes + 128 * s; }
+// Q4_K and Q5_K: sub-blocks of 32 with 6-bit scales and mins; Q5_K's runs carry fifth bits.
+template <int kBits>
+struct KQuantx8 {
+  static constexpr int kCodeBits = kBits;
+  static constexpr int64_t kChunk = kBits == 4 ? 128 : quant::kQ5_Kx8Chunk;
+  static constexpr int64_t kElements = 256, kBytes = kQ4_Kx8Codes + 8 * kChunk, kSubBlocks = 8;
+  static const uint8_t* Runs(const uint8_t* block, int s) {
+    return block + kQ4_Kx8Codes + kChunk * s;
+  }
   static float Scale(const uint8_t* block, int s, int r) {
     return HalfAt(block + 2 * r) * static_cast<float>(block[kQ4_Kx8Scales + 8 * s + r]);
   }
@@ -52,6 +59,8 @@ struct Q4_Kx8 {
     return HalfAt(block + kQ4_Kx8Dmin + 2 * r) * static_cast<float>(block[kQ4_Kx8Mins + 8 * s + r]);
   }
 };
+using Q4_Kx8 = KQuantx8<4>;
+using Q5_Kx8 = KQuantx8<5>;
 
 // Q8_0: signed codes, one scale per block of 32.
 struct Q8_0x8 {
@@ -120,15 +129,30 @@ void Group(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
         codes[2 * m] = _mm256_and_si256(packed, low);
         codes[2 * m + 1] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low);
       }
+      if constexpr (F::kCodeBits == 5) {
+        const __m256i fifth = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(runs + 128));
+        for (int j = 0; j < 8; ++j) {
+          const __m256i bit = _mm256_and_si256(_mm256_srli_epi16(fifth, j), _mm256_set1_epi8(1));
+          codes[j] = _mm256_or_si256(codes[j], _mm256_slli_epi16(bit, 4));
+        }
+      }
       for (int t = 0; t < kTokens; ++t) {
         const int8_t* xc = x.codes + t * x.k + chunk * kQ8Block;
-        __m256i pairs = _mm256_setzero_si256();
-        for (int j = 0; j < 8; ++j) {
-          int32_t four;
-          memcpy(&four, xc + 4 * j, 4);
-          pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(codes[j], _mm256_set1_epi32(four)));
+        // int16 sums of pairs: 8 vectors of 4-bit codes (8 * 2 * 15 * 127 = 30480), or 4 of
+        // 5-bit ones (4 * 2 * 31 * 127 = 31496), before widening.
+        constexpr int kPerSum = F::kCodeBits == 4 ? 8 : 4;
+        __m256i dots32 = _mm256_setzero_si256();
+        for (int first = 0; first < 8; first += kPerSum) {
+          __m256i pairs = _mm256_setzero_si256();
+          for (int j = first; j < first + kPerSum; ++j) {
+            int32_t four;
+            memcpy(&four, xc + 4 * j, 4);
+            pairs =
+                _mm256_add_epi16(pairs, _mm256_maddubs_epi16(codes[j], _mm256_set1_epi32(four)));
+          }
+          dots32 = _mm256_add_epi32(dots32, _mm256_madd_epi16(pairs, ones));
         }
-        const __m256 dots = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
+        const __m256 dots = _mm256_cvtepi32_ps(dots32);
         const float dx = x.scales[t * (x.k / kQ8Block) + chunk];
         const float* sums = x.sums + t * (x.k / 16) + 2 * chunk;
         acc[t] = _mm256_fmadd_ps(dots, _mm256_mul_ps(scales[s], _mm256_set1_ps(dx)), acc[t]);
@@ -254,7 +278,12 @@ void Group(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
           for (int m = 0; m < 4; ++m) {
             for (int i = 0; i < 4; ++i) {
               const uint8_t byte = runs[32 * m + 4 * r + i];
-              dot += (byte & 0x0F) * xc[8 * m + i] + (byte >> 4) * xc[8 * m + 4 + i];
+              int low = byte & 0x0F, high = byte >> 4;  // Vectors 2m and 2m + 1.
+              if constexpr (F::kCodeBits == 5) {
+                low |= ((runs[128 + 4 * r + i] >> (2 * m)) & 1) << 4;
+                high |= ((runs[128 + 4 * r + i] >> (2 * m + 1)) & 1) << 4;
+              }
+              dot += low * xc[8 * m + i] + high * xc[8 * m + 4 + i];
             }
           }
           const float dx = x.scales[t * (x.k / kQ8Block) + chunk];
@@ -370,9 +399,9 @@ void InterleavedMatMul(const void* w, int64_t groups, const Q8Rows& x, int64_t t
 
 }  // namespace
 
-static_assert(static_cast<int>(DType::kQ8_0) == 4 && static_cast<int>(DType::kQ4_0) == 5 &&
-              static_cast<int>(DType::kQ4_K) == 11 && static_cast<int>(DType::kQ6_K) == 13 &&
-              kDTypeCount == 14);
+static_assert(static_cast<int>(DType::kQ5_K) == 12 && static_cast<int>(DType::kQ8_0) == 4 &&
+              static_cast<int>(DType::kQ4_0) == 5 && static_cast<int>(DType::kQ4_K) == 11 &&
+              static_cast<int>(DType::kQ6_K) == 13 && kDTypeCount == 14);
 const InterleavedMatMulFn kInterleavedMatMul[kDTypeCount] = {
     nullptr,                     // f32
     nullptr,                     // f16
@@ -386,7 +415,7 @@ const InterleavedMatMulFn kInterleavedMatMul[kDTypeCount] = {
     nullptr,                     // q2_k
     nullptr,                     // q3_k
     &InterleavedMatMul<Q4_Kx8>,  // q4_k
-    nullptr,                     // q5_k
+    &InterleavedMatMul<Q5_Kx8>,  // q5_k
     &InterleavedMatMul<Q6_Kx8>,  // q6_k
 };
 

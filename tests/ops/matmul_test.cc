@@ -167,10 +167,11 @@ namespace {
 // against the dequantized weights times the f32 activations. The gap is the activations' 8-bit
 // quantization (about 1/254 of each block's largest value, so well under 1 % of the product).
 // Every path of quantized weights: the file's rows (N = 37), the 8-row interleaved layout of the
-// formats that have one (N = 40: Q8_0, Q4_0, Q4_K, Q6_K), and prefill's widening from either (T >=
+// formats that have one (N = 40: all but Q5_1), and prefill's widening from either (T >=
 // 16).
 TEST(MatMulOp, QuantizedWeightsAreMultipliedInPlaceAtEveryTokenCount) {
-  for (const DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ5_1, DType::kQ4_K, DType::kQ6_K}) {
+  for (const DType dtype :
+       {DType::kQ8_0, DType::kQ4_0, DType::kQ5_1, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
     for (const int64_t out : {37, 40}) {
       const int64_t in = 256;
       const Tensor f32 = RandomTensor(Shape{out, in}, 11);
@@ -183,8 +184,10 @@ TEST(MatMulOp, QuantizedWeightsAreMultipliedInPlaceAtEveryTokenCount) {
       const bool interleaved = out % 8 == 0 && dtype != DType::kQ5_1;  // Q5_1 has no layout.
       EXPECT_EQ((*op)->InterleavesWeights(), interleaved) << DTypeName(dtype) << " N=" << out;
       // Read where it is, or from the repacked copy of the same size (Q4_K: 1184 bytes per 8
-      // rows' super-block against 8 x 144).
-      const int64_t repacked = dtype == DType::kQ4_K ? out / 8 * 1184 : w.NumBytes();
+      // rows' super-block against 8 x 144, Q5_K 1440 against 8 x 176).
+      const int64_t repacked = dtype == DType::kQ4_K   ? out / 8 * 1184
+                               : dtype == DType::kQ5_K ? out / 8 * 1440
+                                                       : w.NumBytes();
       EXPECT_EQ((*op)->PackedWeightBytes(), interleaved ? repacked : 0);
       for (int64_t tokens : {1, 3, 4, 5, 9, 33}) {
         const Tensor x = RandomTensor(Shape{tokens, in}, 12);
