@@ -84,39 +84,6 @@ void GetQ8_0(const uint8_t* group, int64_t r, uint8_t* block) {
     std::memcpy(block + 2 + 4 * j, group + kQ8_0x8Codes + 32 * j + 4 * r, 4);
 }
 
-// Q4_K's sub-block s: the low (s even) or high nibbles of qs[32 (s / 2) + l].
-void PutQ4_K(const uint8_t* block, int64_t r, uint8_t* group) {
-  std::memcpy(group + 2 * r, block, 2);
-  std::memcpy(group + kQ4_Kx8Dmin + 2 * r, block + 2, 2);
-  uint8_t codes[32];
-  for (int s = 0; s < 8; ++s) {
-    ScaleMinK4(s, block + 4, group + kQ4_Kx8Scales + 8 * s + r, group + kQ4_Kx8Mins + 8 * s + r);
-    const uint8_t* qs = block + 16 + 32 * (s / 2);
-    for (int l = 0; l < 32; ++l) codes[l] = s % 2 == 0 ? (qs[l] & 0x0F) : (qs[l] >> 4);
-    PutCodes(codes, r, group + kQ4_Kx8Codes + 128 * s);
-  }
-}
-
-// Q5_K: Q4_K's nibbles (qs at 48) plus the fifth bit of chunk c's value l in bit c of qh[l].
-void PutQ5_K(const uint8_t* block, int64_t r, uint8_t* group) {
-  std::memcpy(group + 2 * r, block, 2);
-  std::memcpy(group + kQ4_Kx8Dmin + 2 * r, block + 2, 2);
-  for (int s = 0; s < 8; ++s) {
-    ScaleMinK4(s, block + 4, group + kQ4_Kx8Scales + 8 * s + r, group + kQ4_Kx8Mins + 8 * s + r);
-    const uint8_t* qs = block + 48 + 32 * (s / 2);
-    uint8_t codes[32];
-    for (int l = 0; l < 32; ++l) codes[l] = s % 2 == 0 ? (qs[l] & 0x0F) : (qs[l] >> 4);
-    uint8_t* chunk = group + kQ4_Kx8Codes + kQ5_Kx8Chunk * s;
-    PutCodes(codes, r, chunk);
-    for (int i = 0; i < 4; ++i) {
-      uint8_t byte = 0;
-      for (int j = 0; j < 8; ++j)
-        byte = static_cast<uint8_t>(byte | (((block[16 + 4 * j + i] >> s) & 1) << j));
-      chunk[128 + 4 * r + i] = byte;
-    }
-  }
-}
-
 // Inverse of ScaleMinK4: the 12 packed bytes of 8 6-bit scales and mins.
 void PackScaleMinK4(const uint8_t* scales, const uint8_t* mins, uint8_t* packed) {
   std::memset(packed, 0, 12);
@@ -132,49 +99,66 @@ void PackScaleMinK4(const uint8_t* scales, const uint8_t* mins, uint8_t* packed)
   }
 }
 
-void GetQ4_K(const uint8_t* group, int64_t r, uint8_t* block) {
-  std::memcpy(block, group + 2 * r, 2);
-  std::memcpy(block + 2, group + kQ4_Kx8Dmin + 2 * r, 2);
-  uint8_t scales[8], mins[8];
-  for (int s = 0; s < 8; ++s) {
-    scales[s] = group[kQ4_Kx8Scales + 8 * s + r];
-    mins[s] = group[kQ4_Kx8Mins + 8 * s + r];
-  }
-  PackScaleMinK4(scales, mins, block + 4);
-  for (int s = 0; s < 8; s += 2) {
-    uint8_t low[32], high[32];
-    GetCodes(group + kQ4_Kx8Codes + 128 * s, r, low);
-    GetCodes(group + kQ4_Kx8Codes + 128 * (s + 1), r, high);
-    for (int l = 0; l < 32; ++l)
-      block[16 + 16 * s + l] = static_cast<uint8_t>(low[l] | (high[l] << 4));
-  }
-}
+// Q4_K and Q5_K: f16 d, f16 dmin, 12 bytes of scales and mins, [Q5_K: qh[32]], qs[128].
+// Sub-block s is the low (s even) or high nibbles of qs[32 (s / 2) + l]; Q5_K's fifth bit of its
+// value l is bit s of qh[l].
+template <int kBits>
+struct KQuant {
+  static constexpr int64_t kQsAt = kBits == 4 ? 16 : 48;
+  static constexpr int64_t kChunk = kBits == 4 ? 128 : kQ5_Kx8Chunk;
 
-void GetQ5_K(const uint8_t* group, int64_t r, uint8_t* block) {
-  std::memcpy(block, group + 2 * r, 2);
-  std::memcpy(block + 2, group + kQ4_Kx8Dmin + 2 * r, 2);
-  uint8_t scales[8], mins[8];
-  for (int s = 0; s < 8; ++s) {
-    scales[s] = group[kQ4_Kx8Scales + 8 * s + r];
-    mins[s] = group[kQ4_Kx8Mins + 8 * s + r];
-  }
-  PackScaleMinK4(scales, mins, block + 4);
-  std::memset(block + 16, 0, 160);
-  for (int s = 0; s < 8; ++s) {
-    const uint8_t* chunk = group + kQ4_Kx8Codes + kQ5_Kx8Chunk * s;
-    uint8_t codes[32];
-    GetCodes(chunk, r, codes);
-    uint8_t* qs = block + 48 + 32 * (s / 2);
-    for (int l = 0; l < 32; ++l) qs[l] = static_cast<uint8_t>(qs[l] | (codes[l] << (4 * (s % 2))));
-    for (int i = 0; i < 4; ++i) {
-      const uint8_t byte = chunk[128 + 4 * r + i];
-      for (int j = 0; j < 8; ++j) {
-        uint8_t& qh = block[16 + 4 * j + i];
-        qh = static_cast<uint8_t>(qh | (((byte >> j) & 1) << s));
+  static void Put(const uint8_t* block, int64_t r, uint8_t* group) {
+    std::memcpy(group + 2 * r, block, 2);
+    std::memcpy(group + kQ4_Kx8Dmin + 2 * r, block + 2, 2);
+    for (int s = 0; s < 8; ++s) {
+      ScaleMinK4(s, block + 4, group + kQ4_Kx8Scales + 8 * s + r, group + kQ4_Kx8Mins + 8 * s + r);
+      const uint8_t* qs = block + kQsAt + 32 * (s / 2);
+      uint8_t codes[32];
+      for (int l = 0; l < 32; ++l) codes[l] = s % 2 == 0 ? (qs[l] & 0x0F) : (qs[l] >> 4);
+      uint8_t* chunk = group + kQ4_Kx8Codes + kChunk * s;
+      PutCodes(codes, r, chunk);
+      if constexpr (kBits == 5) {
+        for (int i = 0; i < 4; ++i) {  // Bit j: vector j's value, l = 4j + i.
+          uint8_t byte = 0;
+          for (int j = 0; j < 8; ++j) {
+            byte = static_cast<uint8_t>(byte | (((block[16 + 4 * j + i] >> s) & 1) << j));
+          }
+          chunk[128 + 4 * r + i] = byte;
+        }
       }
     }
   }
-}
+
+  static void Get(const uint8_t* group, int64_t r, uint8_t* block) {
+    std::memcpy(block, group + 2 * r, 2);
+    std::memcpy(block + 2, group + kQ4_Kx8Dmin + 2 * r, 2);
+    uint8_t scales[8], mins[8];
+    for (int s = 0; s < 8; ++s) {
+      scales[s] = group[kQ4_Kx8Scales + 8 * s + r];
+      mins[s] = group[kQ4_Kx8Mins + 8 * s + r];
+    }
+    PackScaleMinK4(scales, mins, block + 4);
+    std::memset(block + 16, 0, static_cast<size_t>(kQsAt - 16 + 128));
+    for (int s = 0; s < 8; ++s) {
+      const uint8_t* chunk = group + kQ4_Kx8Codes + kChunk * s;
+      uint8_t codes[32];
+      GetCodes(chunk, r, codes);
+      uint8_t* qs = block + kQsAt + 32 * (s / 2);
+      for (int l = 0; l < 32; ++l) {
+        qs[l] = static_cast<uint8_t>(qs[l] | (codes[l] << (4 * (s % 2))));
+      }
+      if constexpr (kBits == 5) {
+        for (int i = 0; i < 4; ++i) {
+          const uint8_t byte = chunk[128 + 4 * r + i];
+          for (int j = 0; j < 8; ++j) {
+            uint8_t& qh = block[16 + 4 * j + i];
+            qh = static_cast<uint8_t>(qh | (((byte >> j) & 1) << s));
+          }
+        }
+      }
+    }
+  }
+};
 
 // Q6_K's chunk c = 4n + j (values 32c..32c+31): ql bytes 64n + 32 (j odd) + l (their high
 // nibbles when j >= 2) and bits 2j, 2j + 1 of qh[32n + l].
@@ -230,9 +214,12 @@ Layout LayoutOf(DType type) {
     case DType::kQ4_0:
       return {{kLegacyBlock, kInterleavedRows * kQ4_0Bytes}, kQ4_0Bytes, PutQ4_0, GetQ4_0};
     case DType::kQ4_K:
-      return {{kSuperBlock, kQ4_Kx8Codes + 8 * 128}, kQ4_KBytes, PutQ4_K, GetQ4_K};
+      return {{kSuperBlock, kQ4_Kx8Codes + 8 * 128}, kQ4_KBytes, KQuant<4>::Put, KQuant<4>::Get};
     case DType::kQ5_K:
-      return {{kSuperBlock, kQ4_Kx8Codes + 8 * kQ5_Kx8Chunk}, kQ5_KBytes, PutQ5_K, GetQ5_K};
+      return {{kSuperBlock, kQ4_Kx8Codes + 8 * kQ5_Kx8Chunk},
+              kQ5_KBytes,
+              KQuant<5>::Put,
+              KQuant<5>::Get};
     case DType::kQ6_K:
       return {{kSuperBlock, kInterleavedRows * kQ6_KBytes}, kQ6_KBytes, PutQ6_K, GetQ6_K};
     default:
