@@ -54,15 +54,8 @@ bool FiniteOrPoisoned(const float* x, uint8_t* block, int64_t bytes,
 // largest magnitude to -nmax, then 18 nearby scales are tried and the one of least weighted
 // squared error kept (ggml's make_qx_quants with rmse_type 1). L receives codes + nmax.
 float SymmetricScale(int n, int nmax, const float* x, int8_t* L) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kZeroGroup) {
+  const float max = SignedMax(x, n);
+  if (std::fabs(max) < kZeroGroup) {
     std::fill(L, L + n, int8_t{0});
     return 0.0f;
   }
@@ -103,15 +96,8 @@ float SymmetricScale(int n, int nmax, const float* x, int8_t* L) {
 // scale, then each is moved, one at a time for up to 5 rounds, to the value that best fits the
 // others' least-squares scale. L receives codes + nmax.
 float SymmetricScaleRefined(int n, int nmax, const float* x, int8_t* L) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kZeroGroup) {
+  const float max = SignedMax(x, n);
+  if (std::fabs(max) < kZeroGroup) {
     std::fill(L, L + n, int8_t{0});
     return 0.0f;
   }

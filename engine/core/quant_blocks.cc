@@ -28,18 +28,6 @@ bool AllFinite(const float* x, int64_t n) {
   return true;
 }
 
-// The value of largest magnitude, with its sign (the legacy symmetric formats map it to -2^(b-1)).
-float SignedMax(const float* x, int64_t n) {
-  float amax = 0.0f, max = 0.0f;
-  for (int64_t i = 0; i < n; ++i) {
-    if (amax < std::fabs(x[i])) {
-      amax = std::fabs(x[i]);
-      max = x[i];
-    }
-  }
-  return max;
-}
-
 constexpr float kNan = std::numeric_limits<float>::quiet_NaN();
 
 // The legacy formats as one template: kBits (4 or 5) bits per value; with kMin, x = d q + m

@@ -1,9 +1,11 @@
-// The K-quants' packed sub-block scales, unpacked: shared by the scalar dequantizers
-// (quant_blocks.cc) and the per-ISA matrix kernels (kernels/quant_matmul.cc). The functions have
-// internal linkage on purpose: per-ISA sources must not share an inline function with code built
-// for another ISA (engine/kernels/vec.h says why), and each source gets its own copy.
+// The K-quants' packed sub-block scales, unpacked, and the value a symmetric block's scale comes
+// from: shared by the scalar quantizers and dequantizers (quant_blocks.cc, kquant_from_f32.cc,
+// quant_interleaved.cc) and the per-ISA matrix kernels (kernels/quant_matmul.cc). The functions
+// have internal linkage on purpose: per-ISA sources must not share an inline function with code
+// built for another ISA (engine/kernels/vec.h says why), and each source gets its own copy.
 #pragma once
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -34,6 +36,19 @@ static inline void UnpackQ3_KScales(const uint8_t* packed, int8_t* scales) {
   aux[0] = (aux[0] & kMask2) | (((tmp >> 0) & kMask1) << 4);
   aux[1] = (aux[1] & kMask2) | (((tmp >> 2) & kMask1) << 4);
   memcpy(scales, aux, 16);
+}
+
+// The value of largest magnitude, with its sign (the first of equals): the symmetric formats map
+// it to their most negative code.
+static inline float SignedMax(const float* x, int64_t n) {
+  float amax = 0.0f, max = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    if (amax < fabsf(x[i])) {
+      amax = fabsf(x[i]);
+      max = x[i];
+    }
+  }
+  return max;
 }
 
 }  // namespace favor::quant

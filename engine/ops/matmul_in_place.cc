@@ -275,35 +275,34 @@ absl::Status MatMulOp::RunQuantized(const RunContext& ctx, const Tensor& x, Tens
     ctx.kernels->quantize_q8(in + t * k, k, codes + t * k, scales + t * (k / kernels::kQ8Block),
                              sums + t * (k / 16));
   });
+  // Activation rows t.. as the kernels take them.
+  auto activations = [&](int64_t t) {
+    return kernels::Q8Rows{codes + t * k, scales + t * (k / kernels::kQ8Block), sums + t * (k / 16),
+                           k};
+  };
+  const int dtype = static_cast<int>(stored_weights_.dtype());
+  float* out = y.mutable_data<float>();
   if (InterleavesWeights()) {
-    const kernels::InterleavedMatMulFn kernel =
-        ctx.kernels->interleaved_matmul[static_cast<int>(stored_weights_.dtype())];
+    const kernels::InterleavedMatMulFn kernel = ctx.kernels->interleaved_matmul[dtype];
     const int64_t group_bytes = InterleavedGroupBytes();
-    float* out = y.mutable_data<float>();
     // Blocks of kKernelBlock rows are whole groups (N is a multiple of 8).
     ForEachKernelTile(
         ctx, out_features_, rows, [&](int64_t first, int64_t count, int64_t t, int64_t tokens) {
-          const kernels::Q8Rows activations = {codes + t * k, scales + t * (k / kernels::kQ8Block),
-                                               sums + t * (k / 16), k};
           kernel(interleaved_weights_->data() + first / quant::kInterleavedRows * group_bytes,
-                 count / quant::kInterleavedRows, activations, tokens,
+                 count / quant::kInterleavedRows, activations(t), tokens,
                  out + t * out_features_ + first, out_features_);
         });
     return absl::OkStatus();
   }
-  const kernels::QuantMatMulFn kernel =
-      ctx.kernels->quant_matmul[static_cast<int>(stored_weights_.dtype())];
+  const kernels::QuantMatMulFn kernel = ctx.kernels->quant_matmul[dtype];
   const DTypeInfo& info = GetDTypeInfo(stored_weights_.dtype());
   const int64_t row_bytes = k / info.block_elements * info.block_bytes;
   const auto* weights = static_cast<const std::byte*>(stored_weights_.raw_data());
-  float* out = y.mutable_data<float>();
-  ForEachKernelTile(
-      ctx, out_features_, rows, [&](int64_t first, int64_t count, int64_t t, int64_t tokens) {
-        const kernels::Q8Rows activations = {codes + t * k, scales + t * (k / kernels::kQ8Block),
-                                             sums + t * (k / 16), k};
-        kernel(weights + first * row_bytes, row_bytes, count, activations, tokens,
-               out + t * out_features_ + first, out_features_);
-      });
+  ForEachKernelTile(ctx, out_features_, rows,
+                    [&](int64_t first, int64_t count, int64_t t, int64_t tokens) {
+                      kernel(weights + first * row_bytes, row_bytes, count, activations(t), tokens,
+                             out + t * out_features_ + first, out_features_);
+                    });
   return absl::OkStatus();
 }
 
