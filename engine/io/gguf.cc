@@ -435,6 +435,10 @@ absl::StatusOr<Vocabulary> ReadVocabulary(const GgufParser& gguf, const std::str
   }
   FAVOR_ASSIGN_OR_RETURN(const int64_t add_eos, gguf.Integer("tokenizer.ggml.add_eos_token", 0));
   vocab.add_eos = add_eos != 0;
+  // Whether SentencePiece puts a space before the text (Gemma 3 does not).
+  FAVOR_ASSIGN_OR_RETURN(const int64_t add_space_prefix,
+                         gguf.Integer("tokenizer.ggml.add_space_prefix", 1));
+  vocab.add_dummy_prefix = add_space_prefix != 0;
   return vocab;
 }
 

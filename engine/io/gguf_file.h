@@ -60,4 +60,8 @@ absl::StatusOr<GgufContents> ReadGgufContents(const std::string& path);
 absl::Status WriteGguf(const std::string& path, const GgufContents& contents,
                        const std::function<void(size_t written)>& progress = nullptr);
 
+// The same bytes in memory (for metadata-only files: a vocabulary checked before anything is
+// written to disk).
+absl::StatusOr<std::string> SerializeGguf(const GgufContents& contents);
+
 }  // namespace favor::io

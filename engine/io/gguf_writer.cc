@@ -15,9 +15,16 @@ struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
 
+// A file, or memory (open_memstream: the bytes are in `memory` once closed).
 class Output {
  public:
   explicit Output(std::string path) : path_(std::move(path)) {}
+  ~Output() {
+    file_.reset();
+    std::free(memory_);
+  }
+  Output(const Output&) = delete;
+  Output& operator=(const Output&) = delete;
 
   absl::Status Open() {
     file_.reset(std::fopen(path_.c_str(), "wb"));
@@ -27,6 +34,13 @@ class Output {
     }
     return absl::OkStatus();
   }
+  absl::Status OpenMemory() {
+    file_.reset(open_memstream(&memory_, &memory_size_));
+    if (file_ == nullptr) return absl::ResourceExhaustedError("cannot open a memory stream");
+    return absl::OkStatus();
+  }
+  // After Close: what a memory stream holds.
+  std::string memory() const { return std::string(memory_, memory_size_); }
 
   void Bytes(const void* data, size_t size) {
     if (ok_ && size > 0 && std::fwrite(data, 1, size, file_.get()) != size) ok_ = false;
@@ -65,6 +79,8 @@ class Output {
   std::unique_ptr<std::FILE, FileCloser> file_;
   uint64_t offset_ = 0;
   bool ok_ = true;
+  char* memory_ = nullptr;
+  size_t memory_size_ = 0;
 };
 
 // One number of an array or a scalar, in the file's type.
@@ -135,18 +151,14 @@ absl::Status WriteValue(Output& out, const std::string& key, const GgufValue& va
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::Status WriteGguf(const std::string& path, const GgufContents& contents,
-                       const std::function<void(size_t written)>& progress) {
+absl::Status Write(Output& out, const GgufContents& contents,
+                   const std::function<void(size_t written)>& progress) {
   uint64_t alignment = 32;
   for (const auto& [key, value] : contents.metadata) {
     if (key == "general.alignment" && value.is_integer && value.integer > 0) {
       alignment = static_cast<uint64_t>(value.integer);
     }
   }
-  Output out(path);
-  FAVOR_RETURN_IF_ERROR(out.Open());
   out.Scalar<uint32_t>(0x46554747u);  // "GGUF"
   out.Scalar<uint32_t>(3);
   out.Scalar<uint64_t>(contents.tensors.size());
@@ -178,6 +190,22 @@ absl::Status WriteGguf(const std::string& path, const GgufContents& contents,
     if (progress) progress(i + 1);
   }
   return out.Close();
+}
+
+}  // namespace
+
+absl::Status WriteGguf(const std::string& path, const GgufContents& contents,
+                       const std::function<void(size_t written)>& progress) {
+  Output out(path);
+  FAVOR_RETURN_IF_ERROR(out.Open());
+  return Write(out, contents, progress);
+}
+
+absl::StatusOr<std::string> SerializeGguf(const GgufContents& contents) {
+  Output out("memory");
+  FAVOR_RETURN_IF_ERROR(out.OpenMemory());
+  FAVOR_RETURN_IF_ERROR(Write(out, contents, nullptr));
+  return out.memory();
 }
 
 }  // namespace favor::io

@@ -13,6 +13,7 @@
 #include "engine/core/status.h"
 #include "engine/core/storage.h"
 #include "engine/io/file_kind.h"
+#include "engine/io/tokenizer_json.h"
 
 namespace favor::io {
 namespace {
@@ -188,6 +189,30 @@ absl::StatusOr<ModelFile> LoadModelFile(const std::string& path) {
   return not_a_model(
       "models are GGUF files, llama2.c checkpoints and Hugging Face directories (config.json "
       "and safetensors)");
+}
+
+absl::StatusOr<Vocabulary> LoadVocabularyFile(const std::string& path) {
+  const FileKind kind = IdentifyFile(path);
+  switch (kind) {
+    case FileKind::kMissing:
+      return absl::NotFoundError(absl::StrCat("cannot open tokenizer '", path, "'"));
+    case FileKind::kGguf:
+      return LoadGgufVocabulary(path);
+    case FileKind::kTokenizerJson:
+      return LoadTokenizerJson(path);
+    case FileKind::kLlama2cTokenizer:
+    case FileKind::kUnknown:
+      // Not recognisably anything: the strictest reader says what is wrong with it.
+      return LoadLlama2cTokenizer(path);
+    case FileKind::kSentencePieceModel:
+      return absl::UnimplementedError(absl::StrCat(
+          path, ": a SentencePiece .model is read by the SentencePiece library, not as data"));
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, " is ", FileKindDescription(kind),
+          ", not a tokenizer (tokenizer.json, a GGUF file, a SentencePiece .model or a llama2.c "
+          "tokenizer.bin)"));
+  }
 }
 
 }  // namespace favor::io

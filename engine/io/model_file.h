@@ -115,6 +115,11 @@ absl::StatusOr<ModelFile> ParseLlama2c(std::shared_ptr<const Storage> file,
                                        const std::string& source);
 absl::StatusOr<Vocabulary> ParseLlama2cTokenizer(const Storage& file, const std::string& source);
 
+// The vocabulary of a tokenizer file as data: tokenizer.json, a GGUF file (model or vocabulary
+// only) or a llama2.c tokenizer.bin (anything unrecognised is tried as one). A SentencePiece
+// .model is refused here: the SentencePiece library reads it (text::Tokenizer::FromFile).
+absl::StatusOr<Vocabulary> LoadVocabularyFile(const std::string& path);
+
 // The vocabulary of a GGUF file, from its metadata alone: works on vocabulary-only files (no
 // tensors, as llama.cpp's ggml-vocab-*.gguf are) and on models.
 absl::StatusOr<Vocabulary> LoadGgufVocabulary(const std::string& path);

@@ -1,5 +1,7 @@
 #include "engine/text/pre_tokenizer_presets.h"
 
+#include <algorithm>
+
 #include <initializer_list>
 
 #include "absl/strings/str_cat.h"
@@ -106,6 +108,35 @@ absl::StatusOr<PreTokenizerPreset> FindPreTokenizerPreset(absl::string_view name
   }
   return absl::UnimplementedError(absl::StrCat("pre-tokenizer '", name, "' is not supported (",
                                                absl::StrJoin(known, ", "), ")"));
+}
+
+std::optional<std::string> NamePreTokenizer(std::span<const io::PreTokenizerStep> steps,
+                                            bool ignore_merges) {
+  std::vector<std::string> patterns;
+  for (const io::PreTokenizerStep& step : steps) {
+    switch (step.kind) {
+      case io::PreTokenizerStep::Kind::kByteLevel:
+        if (step.add_prefix_space) return std::nullopt;
+        if (step.use_regex) patterns.emplace_back(kGpt2);
+        break;
+      case io::PreTokenizerStep::Kind::kSplit:
+        if (!step.pattern_is_regex || step.invert ||
+            step.behavior != io::SplitBehavior::kIsolated) {
+          return std::nullopt;
+        }
+        patterns.push_back(step.pattern);
+        break;
+      case io::PreTokenizerStep::Kind::kDigits:
+        return std::nullopt;
+    }
+  }
+  for (const PresetRow& row : kPresets) {
+    if (row.ignore_merges != ignore_merges) continue;
+    if (std::equal(patterns.begin(), patterns.end(), row.patterns.begin(), row.patterns.end())) {
+      return std::string(*row.names.begin());
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace favor::text

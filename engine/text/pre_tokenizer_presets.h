@@ -3,6 +3,8 @@
 // each isolating its matches.
 #pragma once
 
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,5 +22,12 @@ struct PreTokenizerPreset {
 
 // The preset for a tokenizer.ggml.pre name; an error lists the names known.
 absl::StatusOr<PreTokenizerPreset> FindPreTokenizerPreset(absl::string_view name);
+
+// The name GGUF gives a tokenizer.json pre-tokenizer (its steps, and whether a pre-token that is a
+// piece is taken whole), for writing tokenizer.ggml.pre; nullopt when no preset splits the same
+// way. GPT-2's ByteLevel split is its regular expression; a ByteLevel step without one only maps
+// bytes, which the model does anyway.
+std::optional<std::string> NamePreTokenizer(std::span<const io::PreTokenizerStep> steps,
+                                            bool ignore_merges);
 
 }  // namespace favor::text

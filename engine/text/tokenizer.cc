@@ -7,9 +7,7 @@
 #include "engine/core/status.h"
 #include "engine/core/storage.h"
 #include "engine/io/file_kind.h"
-#include "engine/io/huggingface.h"
 #include "engine/io/model_file.h"
-#include "engine/io/tokenizer_json.h"
 #include "engine/text/byte_level_model.h"
 #include "engine/text/pre_tokenizer_presets.h"
 #include "engine/text/sentencepiece_model.h"
@@ -194,36 +192,12 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromVocabulary(const io::V
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::string& path) {
   const io::FileKind kind = io::IdentifyFile(path);
-  switch (kind) {
-    case io::FileKind::kMissing:
-      return absl::NotFoundError(absl::StrCat("cannot open tokenizer '", path, "'"));
-    case io::FileKind::kSentencePieceModel:
-      return FromSentencePieceFile(path);
-    case io::FileKind::kGguf: {
-      FAVOR_ASSIGN_OR_RETURN(const io::Vocabulary vocabulary, io::LoadGgufVocabulary(path));
-      return FromVocabulary(vocabulary);
-    }
-    case io::FileKind::kTokenizerJson: {
-      FAVOR_ASSIGN_OR_RETURN(const io::Vocabulary vocabulary, io::LoadTokenizerJson(path));
-      return FromVocabulary(vocabulary);
-    }
-    case io::FileKind::kLlama2cTokenizer: {
-      FAVOR_ASSIGN_OR_RETURN(const io::Vocabulary vocabulary, io::LoadLlama2cTokenizer(path));
-      return FromVocabulary(vocabulary);
-    }
-    case io::FileKind::kUnknown:
-      // Not recognisably anything: the strictest reader says what is wrong with it.
-      if (absl::EndsWith(path, ".model")) return FromSentencePieceFile(path);
-      {
-        FAVOR_ASSIGN_OR_RETURN(const io::Vocabulary vocabulary, io::LoadLlama2cTokenizer(path));
-        return FromVocabulary(vocabulary);
-      }
-    default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, " is ", io::FileKindDescription(kind),
-          ", not a tokenizer (tokenizer.json, a GGUF file, a SentencePiece .model or a llama2.c "
-          "tokenizer.bin)"));
+  if (kind == io::FileKind::kSentencePieceModel ||
+      (kind == io::FileKind::kUnknown && absl::EndsWith(path, ".model"))) {
+    return FromSentencePieceFile(path);
   }
+  FAVOR_ASSIGN_OR_RETURN(const io::Vocabulary vocabulary, io::LoadVocabularyFile(path));
+  return FromVocabulary(vocabulary);
 }
 
 absl::StatusOr<std::vector<int32_t>> Tokenizer::Encode(absl::string_view text,

@@ -3,6 +3,7 @@
 // (tests/data/architectures: make_fixtures.py and the files it wrote). Ours must agree at every
 // position within 1e-4 relative error (f32), through the whole-sequence forward pass and through
 // token-by-token decoding.
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -10,9 +11,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "engine/io/gguf_file.h"
+#include "engine/io/model_file.h"
 #include "engine/runtime/model.h"
 #include "engine/runtime/session.h"
 #include "gtest/gtest.h"
+#include "models/gguf_export.h"
 #include "tests/test_util.h"
 
 namespace favor::runtime {
@@ -133,6 +137,44 @@ INSTANTIATE_TEST_SUITE_P(Architectures, HuggingFaceLogits,
 
 // The model's own sliding window stays as it is under every attention kind: Mistral's layers are
 // all local, so favor# leaves nothing to approximate and the logits are the exact ones.
+// The same directories written to GGUF as favor quantize does (models/gguf_export.h: q/k rows
+// permuted for the Llama family, Gemma's norms + 1, fused matrices kept fused, the byte-level
+// vocabulary named by its pre-tokenizer) load as the same model: the float64 reference's logits
+// again, and VerifyExport agrees. Those whose settings GGUF cannot say are refused by name.
+class HuggingFaceToGguf : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(HuggingFaceToGguf, ConvertedFileGivesTheFloat64ReferencesLogits) {
+  const std::string directory = kFixtures + "/" + GetParam();
+  auto source = io::LoadModelFile(directory);
+  ASSERT_TRUE(source.ok()) << source.status();
+  ASSERT_TRUE(source->vocabulary.has_value());
+  auto exported = models::ExportToGguf(*source, *source->vocabulary);
+  ASSERT_TRUE(exported.ok()) << exported.status();
+  const std::string path = ::testing::TempDir() + "/" + GetParam() + "-exported.gguf";
+  ASSERT_TRUE(io::WriteGguf(path, exported->contents).ok());
+  const absl::Status verified = models::VerifyExport(*source, path);
+  EXPECT_TRUE(verified.ok()) << verified;
+  ExpectAgreement(path, ReadReference(directory + "/reference.logits"));
+  std::remove(path.c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(Architectures, HuggingFaceToGguf,
+                         ::testing::Values("qwen2-hf", "llama3-hf", "gemma-hf", "gemma2-hf",
+                                           "phi3-hf", "mistral-hf", "gpt2-hf"));
+
+TEST(HuggingFaceToGguf, SettingsGgufCannotSayAreRefusedByName) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"gemma2-scalar-hf", "query scale 0.204124 cannot be written to GGUF"},
+      {"phi3.5-hf", "longrope scaling (Phi-3.5) cannot be written to GGUF"}};
+  for (const auto& [name, message] : cases) {
+    auto source = io::LoadModelFile(kFixtures + "/" + name);
+    ASSERT_TRUE(source.ok()) << source.status();
+    const auto exported = models::ExportToGguf(*source, *source->vocabulary);
+    ASSERT_FALSE(exported.ok()) << name;
+    EXPECT_NE(exported.status().message().find(message), std::string::npos) << exported.status();
+  }
+}
+
 TEST(HuggingFaceLogits, SlidingWindowLayersKeepTheirWindowUnderRandomFeatures) {
   const std::string directory = kFixtures + "/mistral-hf";
   ExpectAgreement(directory, ReadReference(directory + "/reference.logits"),
