@@ -46,8 +46,9 @@ BENCHMARK(BM_Kernel<0>)->Name("BM_SwiGlu")->Apply(IsaAndSizes);
 BENCHMARK(BM_Kernel<1>)->Name("BM_RmsNorm")->Apply(IsaAndSizes);
 BENCHMARK(BM_Kernel<2>)->Name("BM_Softmax")->Apply(IsaAndSizes);
 
-// One token times a quantized matrix larger than the caches (decode), one thread: bytes of weights
-// read per second. Args: ISA, DType, layout (0: the file's rows, 1: 8 rows interleaved).
+// One token times a quantized or 16-bit matrix larger than the caches (decode), one thread: bytes
+// of weights read per second. Args: ISA, DType, layout (0: the file's rows, 1: 8 rows
+// interleaved).
 void BM_QuantMatVec(benchmark::State& state) {
   const auto isa = static_cast<kernels::Isa>(state.range(0));
   if (!kernels::IsSupported(isa)) {
@@ -79,8 +80,13 @@ void BM_QuantMatVec(benchmark::State& state) {
         static_cast<size_t>(kOut / 8 * kIn / layout.block_elements * layout.group_block_bytes));
     quant::Interleave(dtype, w.raw_data(), kOut, kIn, packed.data());
   }
+  const bool half = dtype == DType::kF16 || dtype == DType::kBF16;
+  const auto half_kernel = dtype == DType::kF16 ? k.f16_matmul : k.bf16_matmul;
   for (auto _ : state) {
-    if (interleaved) {
+    if (half) {
+      half_kernel(static_cast<const uint16_t*>(w.raw_data()), kOut, kIn, x.data<float>(), kIn, 1,
+                  y.data(), kOut);
+    } else if (interleaved) {
       k.interleaved_matmul[static_cast<int>(dtype)](packed.data(), kOut / 8, rows, 1, y.data(),
                                                     kOut);
     } else {
@@ -96,7 +102,8 @@ void BM_QuantMatVec(benchmark::State& state) {
 void IsasAndQuantTypes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"isa", "dtype", "interleaved"});
   for (int64_t isa : {1, 2}) {
-    for (const DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+    for (const DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,
+                          DType::kF16, DType::kBF16}) {
       b->Args({isa, static_cast<int64_t>(t), 0});
     }
     for (const DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {

@@ -83,9 +83,10 @@ absl::Status MatMulOp::ReadInPlace(const Tensor& weight, const std::string& cont
   FAVOR_RETURN_IF_ERROR(InterleaveForDecode(weight));
   implementation_ = info.quantized() ? absl::StrCat("favor:", info.name, "xq8")
                                      : absl::StrCat("favor:", info.name, "xf32");
-  // 16-bit weights widen to f32 (the f32 result); quantized ones to bf16 where the CPU has bf16
-  // dot products, else the int8 kernels serve every T.
-  prefill_type_ = info.quantized() ? DType::kBF16 : DType::kF32;
+  // F16 weights widen to f32 (bf16 would round them); bf16 and quantized ones to bf16 where the
+  // CPU has bf16 dot products (quantized ones else use the int8 kernels at every T).
+  const bool bf16_exact = info.quantized() || weight.dtype() == DType::kBF16;
+  prefill_type_ = bf16_exact && CpuHasBf16Matmul() ? DType::kBF16 : DType::kF32;
   if (!info.quantized() || CpuHasBf16Matmul()) {
     auto probe = PrefillPrimitiveFor(kLayoutProbeRows, std::min(kPrefillBlock, out_features_));
     widen_for_prefill_ = probe.ok();
@@ -225,14 +226,22 @@ absl::Status MatMulOp::RunWidened(const RunContext& ctx, const Tensor& x, Tensor
       ctx.kernels->bf16_to_f32(reinterpret_cast<const uint16_t*>(row), out, k);
     }
   };
+  // Weights stored in the prefill type (bf16 files) are oneDNN's operand as they are.
+  const bool stored_as_prefill = stored == prefill_type_ && !InterleavesWeights();
   for (int64_t first = 0; first < out_features_; first += kPrefillBlock) {
     const int64_t n = std::min(kPrefillBlock, out_features_ - first);
-    ParallelFor(n, ctx.threads, 8, [&](int64_t r) {
-      widen_row(first + r, block_f32 + r * k);
-      if (!f32) {
-        ctx.kernels->f32_to_bf16(block_f32 + r * k, reinterpret_cast<uint16_t*>(block) + r * k, k);
-      }
-    });
+    void* operand = block;
+    if (stored_as_prefill) {
+      operand = const_cast<std::byte*>(weights + first * row_bytes);
+    } else {
+      ParallelFor(n, ctx.threads, 8, [&](int64_t r) {
+        widen_row(first + r, block_f32 + r * k);
+        if (!f32) {
+          ctx.kernels->f32_to_bf16(block_f32 + r * k, reinterpret_cast<uint16_t*>(block) + r * k,
+                                   k);
+        }
+      });
+    }
     FAVOR_ASSIGN_OR_RETURN(const Primitive primitive, PrefillPrimitiveFor(rows, n));
     try {
       ExternalCallScope external;
@@ -243,7 +252,7 @@ absl::Status MatMulOp::RunWidened(const RunContext& ctx, const Tensor& x, Tensor
                   source)},
           {DNNL_ARG_WEIGHTS,
            memory(memory::desc({k, n}, ToDnnl(prefill_type_), memory::format_tag::ba), engine,
-                  block)},
+                  operand)},
           {DNNL_ARG_DST,
            memory(memory::desc({rows, n}, memory::data_type::f32, memory::dims{out_features_, 1}),
                   engine, y.mutable_data<float>() + first)}};

@@ -95,6 +95,32 @@ TEST_P(MatMulTest, F16WeightsAreWidenedExactly) {
   EXPECT_LT(NormalizedError(RunMatMul(*packed, in, x), ReferenceMatMul(x, w)), 1e-5);
 }
 
+// bf16 weights read in place: decode multiplies them by the f32 activations; prefill (on CPUs with
+// bf16 dot products) hands the stored rows to oneDNN as they are, with the activations rounded to
+// bf16. Either way the product of those operands, accumulated in f32.
+TEST_P(MatMulTest, Bf16WeightsAreMultipliedAsStored) {
+  const auto [tokens, in, out] = GetParam();
+  Tensor w = RandomTensor(Shape{out, in}, 9);
+  Tensor w16 = Tensor::Allocate(DType::kBF16, w.shape()).value();
+  for (int64_t i = 0; i < w.NumElements(); ++i) {
+    w16.mutable_data<uint16_t>()[i] = F32ToBF16(w.data<float>()[i]);
+    w.mutable_data<float>()[i] = BF16ToF32(w16.data<uint16_t>()[i]);
+  }
+  const Tensor x = RandomTensor(Shape{tokens, in}, 10);
+  auto op = MatMulOp::Create(w16, {.weight_name = "wb16"});
+  ASSERT_TRUE(op.ok()) << op.status();
+  EXPECT_TRUE((*op)->ReadsWeightsInPlace());
+  const bool bf16_prefill =
+      tokens >= 16 && (*op)->implementation().find("widened to bf16") != std::string::npos;
+  Tensor x_operand = Tensor::Allocate(DType::kF32, x.shape()).value();
+  for (int64_t i = 0; i < x.NumElements(); ++i) {
+    x_operand.mutable_data<float>()[i] =
+        bf16_prefill ? BF16ToF32(F32ToBF16(x.data<float>()[i])) : x.data<float>()[i];
+  }
+  EXPECT_LT(NormalizedError(RunMatMul(*op, in, x), ReferenceMatMul(x_operand, w)), 1e-6)
+      << (*op)->implementation();
+}
+
 TEST_P(MatMulTest, Bf16ComputeIsCloseToF32) {
   // Without AVX-512 oneDNN has no bf16 matmul and every T takes the engine's matvec_bf16 path.
   const auto [tokens, in, out] = GetParam();
