@@ -34,6 +34,7 @@ packages=(
   libpcre2-dev          # tokenizer: pre-tokenizer regular expressions
   libutf8proc-dev       # tokenizer: Unicode normalisation
   libabsl-dev           # Status, strings
+  nlohmann-json3-dev    # chat: JSON with its key order kept (messages, tools), as templates see it
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev libomp-14-dev  # the fuzz preset: clang, libFuzzer, clang's OpenMP
 )
