@@ -197,6 +197,7 @@ absl::Status WriteVocabulary(const io::Vocabulary& v, Metadata& metadata,
   if (v.add_bos.has_value()) metadata.Bool("tokenizer.ggml.add_bos_token", *v.add_bos);
   if (v.add_eos) metadata.Bool("tokenizer.ggml.add_eos_token", true);
   if (!byte_level && !v.add_dummy_prefix) metadata.Bool("tokenizer.ggml.add_space_prefix", false);
+  if (!v.chat_template.empty()) metadata.String("tokenizer.chat_template", v.chat_template);
   return absl::OkStatus();
 }
 

@@ -19,18 +19,7 @@ namespace favor::chat {
 class Value;
 using List = std::vector<Value>;
 
-// A dict in insertion order (Python's), looked up by key.
-class Dict {
- public:
-  const Value* Find(const std::string& key) const;
-  void Set(const std::string& key, Value value);
-  const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
-  std::vector<std::pair<std::string, Value>>& mutable_entries() { return entries_; }
-  size_t size() const { return entries_.size(); }
-
- private:
-  std::vector<std::pair<std::string, Value>> entries_;
-};
+class Dict;
 
 struct CallArguments;
 using Function = std::function<absl::StatusOr<Value>(CallArguments&)>;
@@ -52,7 +41,7 @@ class Value {
   Value(std::string s) : data_(std::move(s)) {}     // NOLINT
   Value(const char* s) : data_(std::string(s)) {}   // NOLINT
   Value(List list) : data_(std::make_shared<List>(std::move(list))) {}  // NOLINT
-  Value(Dict dict) : data_(std::make_shared<Dict>(std::move(dict))) {}  // NOLINT
+  Value(Dict dict);  // NOLINT (defined below, once Dict is complete)
   static Value MakeFunction(Function f) { return Value(std::make_shared<Function>(std::move(f))); }
 
   bool is_undefined() const { return std::holds_alternative<Undefined>(data_); }
@@ -100,6 +89,21 @@ class Value {
                std::shared_ptr<Dict>, std::shared_ptr<Function>>
       data_;
 };
+
+// A dict in insertion order (Python's), looked up by key.
+class Dict {
+ public:
+  const Value* Find(const std::string& key) const;
+  void Set(const std::string& key, Value value);
+  const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
+  std::vector<std::pair<std::string, Value>>& mutable_entries() { return entries_; }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  std::vector<std::pair<std::string, Value>> entries_;
+};
+
+inline Value::Value(Dict dict) : data_(std::make_shared<Dict>(std::move(dict))) {}
 
 // A call's arguments: positional, then keyword.
 struct CallArguments {

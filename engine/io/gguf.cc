@@ -439,6 +439,10 @@ absl::StatusOr<Vocabulary> ReadVocabulary(const GgufParser& gguf, const std::str
   FAVOR_ASSIGN_OR_RETURN(const int64_t add_space_prefix,
                          gguf.Integer("tokenizer.ggml.add_space_prefix", 1));
   vocab.add_dummy_prefix = add_space_prefix != 0;
+  if (const Value* chat_template = gguf.Find("tokenizer.chat_template");
+      chat_template != nullptr && chat_template->type == kString) {
+    vocab.chat_template = chat_template->text;
+  }
   return vocab;
 }
 

@@ -462,6 +462,23 @@ absl::StatusOr<Vocabulary> ParseTokenizerJson(absl::string_view text, const std:
     if (!vocab.add_bos.has_value()) vocab.add_bos = !byte_level;
   }
   vocab.add_eos = BoolMember(tokenizer_config, "add_eos_token", false);
+  // The chat template: a string, or a list of {name, template} of which "default" is the one.
+  if (const Json* chat_template = tokenizer_config.Find("chat_template")) {
+    if (chat_template->is_string()) {
+      vocab.chat_template = chat_template->string();
+    } else if (chat_template->is_array()) {
+      for (const Json& entry : chat_template->array()) {
+        const Json* name = entry.Find("name");
+        const Json* source = entry.Find("template");
+        if (name != nullptr && name->is_string() && name->string() == "default" &&
+            source != nullptr && source->is_string()) {
+          vocab.chat_template = source->string();
+        }
+      }
+    }
+  }
+  vocab.chat_template = vocab.chat_template.empty() ? sidecars.chat_template_file
+                                                    : vocab.chat_template;
   return vocab;
 }
 
@@ -485,6 +502,10 @@ absl::StatusOr<Vocabulary> LoadTokenizerJson(const std::string& path) {
                          ReadJsonObjectIfPresent(directory + "/tokenizer_config.json"));
   FAVOR_ASSIGN_OR_RETURN(sidecars.generation_config,
                          ReadJsonObjectIfPresent(directory + "/generation_config.json"));
+  // Newer transformers write the template to its own file.
+  if (const std::string file = directory + "/chat_template.jinja"; IsRegularFile(file)) {
+    FAVOR_ASSIGN_OR_RETURN(sidecars.chat_template_file, ReadFileBytes(file));
+  }
   return ParseTokenizerJson(text, path, sidecars);
 }
 

@@ -21,6 +21,7 @@ struct TokenizerSidecars {
   Json config;             // config.json
   Json tokenizer_config;   // tokenizer_config.json
   Json generation_config;  // generation_config.json
+  std::string chat_template_file;  // chat_template.jinja, if any
 };
 
 absl::StatusOr<Vocabulary> ParseTokenizerJson(absl::string_view text, const std::string& source,

@@ -84,6 +84,10 @@ struct Vocabulary {
   // vocabularies do, byte-level ones as their pre-tokenizer's family does).
   std::optional<bool> add_bos;
   bool add_eos = false;  // Whether encoding a prompt ends with EOS.
+  // The model's chat template (Jinja: engine/chat), as the file gives it: GGUF's
+  // tokenizer.chat_template, tokenizer_config.json's chat_template (the "default" one of a list)
+  // or chat_template.jinja beside it; empty when the model has none.
+  std::string chat_template;
   std::string origin;    // "gguf", "llama2.c tokenizer.bin", "tokenizer.json".
 };
 
