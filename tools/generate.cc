@@ -14,6 +14,7 @@
 #include "tools/attention_flags.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"
+#include "tools/generation_flags.h"
 #include "tools/interrupt.h"
 #include "tools/prompt_text.h"
 
@@ -50,12 +51,10 @@ std::string DescribeStop(const runtime::GenerationResult& result, bool interrupt
 }  // namespace
 
 int Generate(int argc, char** argv) {
-  std::string model_path, prompt, prompt_file, tokenizer_path, dtype = "f32";
-  int64_t n_predict = 128, threads = 0, context = 0, batch = 512, seed = -1, repeat_last_n = 64,
-          top_k = 40;
-  text::SamplerOptions defaults;
-  float temperature = defaults.temperature, top_p = defaults.top_p, min_p = defaults.min_p,
-        repeat_penalty = defaults.repeat_penalty;
+  std::string model_path, prompt, prompt_file, tokenizer_path;
+  int64_t n_predict = 128;
+  SessionFlags session_flags;
+  SamplingFlags sampling_flags;
   bool verbose = false, no_bos = false, ignore_eos = false, escape = false, parse_special = false;
   std::vector<std::string> stop_strings;
   AttentionFlags attention;
@@ -75,38 +74,22 @@ int Generate(int argc, char** argv) {
               "tokenizer.json, SentencePiece .model or llama2.c tokenizer.bin (default: the "
               "model's own)",
               &tokenizer_path);
-  args.Float({"--temp"}, "T", "temperature; 0 = greedy (default 0.8)", &temperature, {.min = 0});
-  args.Int({"--top-k"}, "K", "top-k; 0 = off (default 40)", &top_k, {.min = 0, .max = INT32_MAX});
-  args.Float({"--top-p"}, "P", "top-p in (0, 1]; 1 = off (default 0.95)", &top_p,
-             {.min = 0, .max = 1, .min_exclusive = true});
-  args.Float({"--min-p"}, "P", "min-p in [0, 1]; 0 = off (default 0.05)", &min_p,
-             {.min = 0, .max = 1});
-  args.Float({"--repeat-penalty"}, "X", "repetition penalty; 1 = off (default 1.0)",
-             &repeat_penalty, {.min = 0, .min_exclusive = true});
-  args.Int({"--repeat-last-n"}, "N", "tokens the penalty looks back at (default 64)",
-           &repeat_last_n, {.min = 0, .max = INT32_MAX});
-  args.Int({"-s", "--seed"}, "N", "sampling seed; -1 = random, printed in the summary (default)",
-           &seed, {.min = -1});
-  args.Int({"-t", "--threads"}, "N", "threads (default: physical cores)", &threads,
-           {.min = 0, .max = 4096});
-  args.Int({"-c", "--ctx-size"}, "N", "context size (default: the model's trained context)",
-           &context, {.min = 0});
-  args.Int({"-b", "--batch-size"}, "N", "prompt tokens per forward pass (default 512)", &batch,
-           {.min = 1});
-  args.String({"--dtype"}, "f32|bf16", "matrix weights for compute (default f32)", &dtype);
+  AddSamplingFlags(args, sampling_flags);
+  AddSessionFlags(args, session_flags);
   args.Flag({"--no-bos"}, "do not start the prompt with BOS", &no_bos);
   args.Flag({"--special"},
             "special tokens written in the prompt (<|im_start|>, <|eot_id|>) become those tokens",
             &parse_special);
   AddAttentionFlags(args, attention);
-  args.Flag({"-v", "--verbose"}, "print the execution plan (ISA, threads, memory)", &verbose);
+  args.Flag({"-v", "--verbose"}, "print the execution plan (ISA, threads, memory)",
+            &verbose);
   if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
   if (model_path.empty()) {
     std::fprintf(stderr, "favor generate: -m PATH is required\n\n%s", args.Usage().c_str());
     return 2;
   }
-  if (dtype != "f32" && dtype != "bf16") {
-    return UsageError(absl::StrCat("--dtype must be f32 or bf16, got '", dtype, "'"));
+  if (session_flags.dtype != "f32" && session_flags.dtype != "bf16") {
+    return UsageError(absl::StrCat("--dtype must be f32 or bf16, got '", session_flags.dtype, "'"));
   }
   if (!prompt_file.empty() && args.Given("-p")) return UsageError("-p and -f both give the prompt");
   for (const std::string& stop : stop_strings) {
@@ -120,26 +103,20 @@ int Generate(int argc, char** argv) {
     prompt = *std::move(text);
   }
   if (escape) prompt = ProcessEscapes(prompt);
-  const text::SamplerOptions sampling{
-      .temperature = temperature,
-      .top_k = static_cast<int>(top_k),
-      .top_p = top_p,
-      .min_p = min_p,
-      .repeat_penalty = repeat_penalty,
-      .repeat_last_n = static_cast<int>(repeat_last_n),
-      .seed = seed < 0 ? text::kRandomSeed : static_cast<uint64_t>(seed)};
+  const text::SamplerOptions sampling = ToSamplerOptions(sampling_flags);
 
   const auto load_start = Clock::now();
   auto model = runtime::Model::Load(
-      model_path,
-      {.tokenizer_path = tokenizer_path, .weights = dtype == "bf16" ? DType::kBF16 : DType::kF32});
+      model_path, {.tokenizer_path = tokenizer_path,
+                   .weights = session_flags.dtype == "bf16" ? DType::kBF16 : DType::kF32});
   if (!model.ok()) return Fail(model.status());
   auto variant = (*model)->Variant(*attention_spec);
   if (!variant.ok()) return Fail(variant.status());
-  auto session = runtime::Session::Create(*variant, {.context = context,
-                                                     .threads = static_cast<int>(threads),
-                                                     .max_batch = batch,
-                                                     .verbose = verbose});
+  auto session =
+      runtime::Session::Create(*variant, {.context = session_flags.context,
+                                          .threads = static_cast<int>(session_flags.threads),
+                                          .max_batch = session_flags.batch,
+                                          .verbose = verbose});
   if (!session.ok()) return Fail(session.status());
   const double load_seconds = Seconds(load_start);
   WarnBeyondTrainedContext("generate", (*session)->context(), (*model)->config().max_seq_len);
@@ -184,7 +161,8 @@ int Generate(int argc, char** argv) {
       stderr, "%s",
       absl::StrFormat(
           "\nfavor: stop: %s | load %.3f s | prompt %d tokens in %.3f s (%.1f tokens/s) | "
-          "generated %d tokens in %.3f s (%.1f tokens/s) | seed %d | %s, %d threads | "
+          "generated %d tokens in %.3f s (%.1f tokens/s) | seed %d | %s, %d session_flags.threads "
+          "| "
           "attention %s, state %.2f MiB\n",
           DescribeStop(*result, interrupt.interrupted(), n_predict, (*session)->context()),
           load_seconds, prompt_ids->size(), result->prompt_seconds,

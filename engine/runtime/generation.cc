@@ -92,6 +92,7 @@ absl::StatusOr<GenerationResult> Generate(Session& session, const text::Tokenize
     if (const auto matched = stop_matcher.matched()) {
       result.stop = *matched < first_marker ? StopReason::kStopString : StopReason::kEndOfSequence;
       result.stop_text = stops[*matched];
+      result.stopped_in_text = true;
     }
     result.text += released;
     return released;

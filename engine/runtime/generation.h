@@ -35,6 +35,9 @@ struct GenerationResult {
   StopReason stop = StopReason::kMaxTokens;
   // What ended it: the stop string, or the end-of-generation token's piece or marker text.
   std::string stop_text;
+  // Whether the stop was found in the text (a stop string, a marker spelled out with ordinary
+  // pieces): `text` then ends before the text of the last tokens.
+  bool stopped_in_text = false;
   uint64_t seed = 0;  // The sampling seed used (drawn when the options asked for kRandomSeed).
   int64_t prompt_tokens = 0;
   double prompt_seconds = 0, generation_seconds = 0;

@@ -186,6 +186,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromVocabulary(const io::V
   tokenizer->add_bos_ = v.add_bos.value_or(add_bos_default);
   tokenizer->add_eos_ = v.add_eos;
   tokenizer->origin_ = v.origin;
+  tokenizer->chat_template_ = v.chat_template;
   tokenizer->description_ = std::move(description);
   return tokenizer;
 }

@@ -85,6 +85,8 @@ class Tokenizer {
   bool add_bos() const { return add_bos_; }
   bool add_eos() const { return add_eos_; }
   const std::string& origin() const { return origin_; }
+  // The model's chat template (Jinja), empty when its files have none.
+  const std::string& chat_template() const { return chat_template_; }
   // "SentencePiece BPE" or "byte-level BPE (pre-tokenizer llama-bpe)", for -v and errors.
   const std::string& description() const { return description_; }
 
@@ -106,6 +108,7 @@ class Tokenizer {
   bool add_eos_ = false;
   std::string origin_;
   std::string description_;
+  std::string chat_template_;
 };
 
 }  // namespace favor::text

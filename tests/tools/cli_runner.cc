@@ -23,12 +23,16 @@ std::string Slurp(const std::string& path) {
 }  // namespace
 
 CliResult RunFavor(const std::string& arguments) {
+  return RunFavorWithInput(arguments, "/dev/null");
+}
+
+CliResult RunFavorWithInput(const std::string& arguments, const std::string& input_path) {
   // Tests run in parallel processes: output files carry the process id.
   const std::string prefix = ::testing::TempDir() + "/favor_cli_" + std::to_string(::getpid());
   const std::string out_path = prefix + "_out.txt";
   const std::string err_path = prefix + "_err.txt";
   const std::string command = std::string(FAVOR_BINARY) + " " + arguments + " >" + out_path +
-                              " 2>" + err_path + " </dev/null";
+                              " 2>" + err_path + " <" + input_path;
   const int status = std::system(command.c_str());
   CliResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -13,6 +13,8 @@ struct CliResult {
 
 // `arguments` after the binary, as a shell reads them (quote with '...').
 CliResult RunFavor(const std::string& arguments);
+// The same with stdin read from `input_path` (otherwise /dev/null).
+CliResult RunFavorWithInput(const std::string& arguments, const std::string& input_path);
 
 // A one-line message on stderr that contains `needle`, and exit code `code`.
 void ExpectOneLineErrorFn(const CliResult& r, int code, const std::string& needle);

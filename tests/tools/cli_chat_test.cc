@@ -1,0 +1,111 @@
+// favor chat through piped stdin, as a script or a test harness drives it: turns, commands,
+// continuation lines, the saved conversation, and the one-line errors.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+#include "tests/tools/cli_runner.h"
+
+namespace {
+
+using favor::testing::ExpectOneLineError;
+using favor::testing::RunFavor;
+using favor::testing::RunFavorWithInput;
+
+std::string Temp(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid())))
+      .string();
+}
+
+std::string WriteInput(const std::string& name, const std::string& text) {
+  const std::string path = Temp(name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+const std::string kModel = "-m " + favor::testing::ModelsDir() + "/tinystories-656K";
+
+TEST(CliChat, TurnsReuseTheSessionAndCommandsWork) {
+  FAVOR_REQUIRE_MODELS();
+  const std::string saved = Temp("chat-saved") + ".json";
+  const std::string input =
+      WriteInput("chat-input", "Once upon a time\nThe cat \\\nand the dog\n/save " + saved +
+                                   "\n/frobnicate\n/reset\nA dog\n/load " + saved + "\nThe end\n");
+  const auto r = RunFavorWithInput(
+      "chat " + kModel + " --chat-template chatml -sys 'Tell a story.' --temp 0 -n 16 -v", input);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream err(r.err);
+  std::string line;
+  std::vector<std::string> turns;
+  while (std::getline(err, line)) {
+    if (line.rfind("[turn ", 0) == 0) turns.push_back(line);
+  }
+  ASSERT_EQ(turns.size(), 4u) << r.err;
+  EXPECT_NE(turns[0].find("[turn 1: 0 tokens reused"), std::string::npos) << turns[0];
+  // The second turn (two lines joined) reuses the first turn's tokens.
+  EXPECT_EQ(turns[1].find("[turn 2: 0 tokens reused"), std::string::npos) << turns[1];
+  EXPECT_NE(turns[2].find("[turn 3: 0 tokens reused"), std::string::npos) << turns[2];  // /reset
+  // After /load the past differs from what the session holds: it starts over.
+  EXPECT_NE(turns[3].find("started over"), std::string::npos) << turns[3];
+  EXPECT_NE(r.err.find("saved 5 messages to " + saved), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unknown command '/frobnicate'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the conversation starts over"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("loaded 5 messages from " + saved), std::string::npos) << r.err;
+  const std::string json = ReadFile(saved);
+  EXPECT_NE(json.find("\"content\": \"The cat \\nand the dog\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"role\": \"system\",\n      \"content\": \"Tell a story.\""),
+            std::string::npos)
+      << json;
+  std::filesystem::remove(saved);
+  std::filesystem::remove(input);
+}
+
+// The reply to the first turn is what favor generate gives for the rendered prompt.
+TEST(CliChat, FirstReplyEqualsGenerateOnTheRenderedPrompt) {
+  FAVOR_REQUIRE_MODELS();
+  const std::string input = WriteInput("chat-one", "Once upon a time\n");
+  const auto chat =
+      RunFavorWithInput("chat " + kModel + " --chat-template chatml --temp 0 -n 20", input);
+  ASSERT_EQ(chat.exit_code, 0) << chat.err;
+  const auto generate =
+      RunFavor("generate " + kModel +
+               " --temp 0 -n 20 -e -p '<|im_start|>user\\nOnce upon a time<|im_end|>\\n<|im_start|>"
+               "assistant\\n'");
+  ASSERT_EQ(generate.exit_code, 0) << generate.err;
+  const std::string prompt = "<|im_start|>assistant\n";
+  const size_t at = generate.out.find(prompt);
+  ASSERT_NE(at, std::string::npos) << generate.out;
+  EXPECT_EQ(chat.out, generate.out.substr(at + prompt.size())) << chat.out;
+  std::filesystem::remove(input);
+}
+
+TEST(CliChat, BadRequestsAreOneLineErrors) {
+  FAVOR_REQUIRE_MODELS();
+  ExpectOneLineError(RunFavor("chat " + kModel), 1,
+                     "has no chat template; choose one with --chat-template (chatml, llama2");
+  ExpectOneLineError(RunFavor("chat " + kModel + " --chat-template vicuna"), 1,
+                     "unknown chat template 'vicuna'");
+  const std::string broken = WriteInput("broken.jinja", "{% for m in messages %}");
+  ExpectOneLineError(RunFavor("chat " + kModel + " --chat-template " + broken), 1,
+                     "chat template line 1: missing {% endfor %}");
+  std::filesystem::remove(broken);
+  const std::string bad = WriteInput("bad-load", "/load /nonexistent.json\n");
+  const auto r = RunFavorWithInput("chat " + kModel + " --chat-template chatml", bad);
+  EXPECT_EQ(r.exit_code, 0);  // A failed command is reported; the chat goes on.
+  EXPECT_NE(r.err.find("favor chat: error: "), std::string::npos) << r.err;
+  std::filesystem::remove(bad);
+}
+
+}  // namespace
