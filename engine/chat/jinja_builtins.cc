@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <ctime>
+#include <unordered_set>
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/status.h"
@@ -41,10 +42,20 @@ std::string Capitalize(std::string s) {
   return s;
 }
 
-std::string ReplaceAll(const std::string& s, const std::string& from, const std::string& to,
-                       int64_t count) {
+absl::StatusOr<std::string> ReplaceAll(const std::string& s, const std::string& from,
+                                       const std::string& to, int64_t count) {
   if (from.empty()) return s;
+  int64_t matches = 0;
+  for (size_t at = s.find(from); at != std::string::npos && (count < 0 || matches < count);
+       at = s.find(from, at + from.size())) {
+    ++matches;
+  }
+  const int64_t size =
+      static_cast<int64_t>(s.size()) +
+      matches * (static_cast<int64_t>(to.size()) - static_cast<int64_t>(from.size()));
+  if (size > kMaxStringBytes) return Bad("replace: a text larger than 64 MiB");
   std::string out;
+  out.reserve(static_cast<size_t>(size));
   size_t pos = 0;
   for (int64_t n = 0; count < 0 || n < count; ++n) {
     const size_t at = s.find(from, pos);
@@ -58,8 +69,9 @@ std::string ReplaceAll(const std::string& s, const std::string& from, const std:
 }
 
 // Python's str.split(sep=None, maxsplit=-1).
-List Split(const std::string& s, const Value& separator, int64_t max_split) {
+absl::StatusOr<List> Split(const std::string& s, const Value& separator, int64_t max_split) {
   List out;
+  const auto full = [&out]() { return static_cast<int64_t>(out.size()) >= kMaxListItems; };
   if (!separator.is_string()) {
     size_t i = 0;
     while (i < s.size()) {
@@ -73,6 +85,7 @@ List Split(const std::string& s, const Value& separator, int64_t max_split) {
       }
       size_t j = i;
       while (j < s.size() && !IsAsciiSpace(s[j])) ++j;
+      if (full()) return Bad("split into more than 1000000 pieces");
       out.emplace_back(s.substr(i, j - i));
       i = j;
     }
@@ -87,6 +100,7 @@ List Split(const std::string& s, const Value& separator, int64_t max_split) {
       out.emplace_back(s.substr(pos));
       break;
     }
+    if (full()) return Bad("split into more than 1000000 pieces");
     out.emplace_back(s.substr(pos, at - pos));
     pos = at + sep.size();
   }
@@ -108,7 +122,8 @@ absl::StatusOr<List> Iterable(const Value& v, const char* what) {
   }
   if (v.is_string()) {
     List chars;
-    for (std::string& c : CodePoints(v.string())) chars.emplace_back(std::move(c));
+    FAVOR_ASSIGN_OR_RETURN(std::vector<std::string> pieces, CodePoints(v.string()));
+    for (std::string& c : pieces) chars.emplace_back(std::move(c));
     return chars;
   }
   if (v.is_undefined() || v.is_none()) return List{};
@@ -181,6 +196,9 @@ absl::StatusOr<Value> Indent(const std::string& s, const CallArguments& args) {
     const std::string line = s.substr(pos, newline == std::string::npos ? newline : newline - pos);
     if ((!first_line || first) && (blank || !line.empty())) out += pad;
     out += line;
+    if (static_cast<int64_t>(out.size()) > kMaxStringBytes) {
+      return Bad("indent: a text larger than 64 MiB");
+    }
     if (newline == std::string::npos) break;
     out += '\n';
     pos = newline + 1;
@@ -191,7 +209,16 @@ absl::StatusOr<Value> Indent(const std::string& s, const CallArguments& args) {
 
 }  // namespace
 
-std::vector<std::string> CodePoints(const std::string& s) {
+int64_t CodePointCount(const std::string& s) {
+  int64_t n = 0;
+  for (const char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
+absl::StatusOr<std::vector<std::string>> CodePoints(const std::string& s) {
+  if (CodePointCount(s) > kMaxListItems) {
+    return Bad("a string of more than 1000000 characters taken apart");
+  }
   std::vector<std::string> out;
   for (size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
@@ -224,7 +251,7 @@ absl::StatusOr<Value> ApplyFilter(const std::string& name, const Value& v,
     return Value(Strip(v.Str(), chars.is_string() ? chars.string() : "", true, true));
   }
   if (name == "length" || name == "count") {
-    if (v.is_string()) return Value(static_cast<int64_t>(CodePoints(v.string()).size()));
+    if (v.is_string()) return Value(CodePointCount(v.string()));
     if (v.is_list()) return Value(static_cast<int64_t>(v.list().size()));
     if (v.is_dict()) return Value(static_cast<int64_t>(v.dict().size()));
     if (v.is_undefined()) return Value(int64_t{0});
@@ -300,7 +327,9 @@ absl::StatusOr<Value> ApplyFilter(const std::string& name, const Value& v,
     const Value from = args.Get(0, "old"), to = args.Get(1, "new");
     if (!from.is_string() || !to.is_string()) return Bad("replace needs two strings");
     FAVOR_ASSIGN_OR_RETURN(const int64_t count, IntArgument(args.Get(2, "count"), -1, "count"));
-    return Value(ReplaceAll(v.Str(), from.string(), to.string(), count));
+    FAVOR_ASSIGN_OR_RETURN(std::string replaced,
+                           ReplaceAll(v.Str(), from.string(), to.string(), count));
+    return Value(std::move(replaced));
   }
   if (name == "join") {
     FAVOR_ASSIGN_OR_RETURN(const List items, Iterable(v, "join"));
@@ -310,6 +339,9 @@ absl::StatusOr<Value> ApplyFilter(const std::string& name, const Value& v,
     for (size_t i = 0; i < items.size(); ++i) {
       if (i > 0 && separator.is_string()) out += separator.string();
       out += (attribute.is_string() ? Attribute(items[i], attribute.string()) : items[i]).Str();
+      if (static_cast<int64_t>(out.size()) > kMaxStringBytes) {
+        return Bad("join: a text larger than 64 MiB");
+      }
     }
     return Value(std::move(out));
   }
@@ -332,7 +364,7 @@ absl::StatusOr<Value> ApplyFilter(const std::string& name, const Value& v,
   }
   if (name == "reverse") {
     if (v.is_string()) {
-      std::vector<std::string> chars = CodePoints(v.string());
+      FAVOR_ASSIGN_OR_RETURN(const std::vector<std::string> chars, CodePoints(v.string()));
       std::string out;
       for (auto it = chars.rbegin(); it != chars.rend(); ++it) out += *it;
       return Value(std::move(out));
@@ -357,9 +389,18 @@ absl::StatusOr<Value> ApplyFilter(const std::string& name, const Value& v,
   }
   if (name == "unique") {
     FAVOR_ASSIGN_OR_RETURN(const List items, Iterable(v, "unique"));
+    // Hashed by what Python would hash (1 and 1.0 alike), so a long list is not quadratic.
     List out;
+    std::unordered_set<std::string> seen;
     for (const Value& item : items) {
-      if (std::find(out.begin(), out.end(), item) == out.end()) out.push_back(item);
+      if (item.is_list() || item.is_dict()) return Bad("unique: unhashable list or dict items");
+      const bool integral = item.is_float() && item.number() == std::floor(item.number()) &&
+                            std::fabs(item.number()) < 1e18;
+      const std::string key = item.is_string() ? "s" + item.string()
+                              : integral ? "n" + absl::StrCat(static_cast<int64_t>(item.number()))
+                              : item.is_bool() ? "n" + absl::StrCat(item.boolean() ? 1 : 0)
+                                               : "n" + item.Repr();
+      if (seen.insert(key).second) out.push_back(item);
     }
     return Value(std::move(out));
   }
@@ -401,7 +442,10 @@ absl::StatusOr<Value> ApplyFilter(const std::string& name, const Value& v,
     return Select(v, args, true, name == "selectattr");
   }
   if (name == "indent") return Indent(v.Str(), args);
-  if (name == "wordcount") return Value(static_cast<int64_t>(Split(v.Str(), Value(), -1).size()));
+  if (name == "wordcount") {
+    FAVOR_ASSIGN_OR_RETURN(const List words, Split(v.Str(), Value(), -1));
+    return Value(static_cast<int64_t>(words.size()));
+  }
   if (name == "min" || name == "max" || name == "sum") {
     FAVOR_ASSIGN_OR_RETURN(const List items, Iterable(v, name.c_str()));
     if (name == "sum") {
@@ -479,7 +523,8 @@ absl::StatusOr<Value> CallMethod(const Value& object, const std::string& name,
       FAVOR_ASSIGN_OR_RETURN(const int64_t max_split,
                              IntArgument(args.Get(1, "maxsplit"), -1, "maxsplit"));
       if (name == "rsplit" && max_split >= 0) return Bad("rsplit with maxsplit is not supported");
-      return Value(Split(s, args.Get(0, "sep"), max_split));
+      FAVOR_ASSIGN_OR_RETURN(List pieces, Split(s, args.Get(0, "sep"), max_split));
+      return Value(std::move(pieces));
     }
     if (name == "startswith" || name == "endswith") {
       List prefixes = a.is_list() ? a.list() : List{a};
@@ -502,15 +547,14 @@ absl::StatusOr<Value> CallMethod(const Value& object, const std::string& name,
       const Value to = args.Get(1, "new");
       if (!a.is_string() || !to.is_string()) return Bad("replace needs two strings");
       FAVOR_ASSIGN_OR_RETURN(const int64_t count, IntArgument(args.Get(2, "count"), -1, "count"));
-      return Value(ReplaceAll(s, a.string(), to.string(), count));
+      FAVOR_ASSIGN_OR_RETURN(std::string replaced, ReplaceAll(s, a.string(), to.string(), count));
+      return Value(std::move(replaced));
     }
     if (name == "find" || name == "count") {
       if (!a.is_string()) return Bad(absl::StrCat(name, " needs a string"));
       if (name == "find") {
         const size_t at = s.find(a.string());
-        return Value(at == std::string::npos
-                         ? int64_t{-1}
-                         : static_cast<int64_t>(CodePoints(s.substr(0, at)).size()));
+        return Value(at == std::string::npos ? int64_t{-1} : CodePointCount(s.substr(0, at)));
       }
       int64_t n = 0;
       for (size_t at = s.find(a.string()); !a.string().empty() && at != std::string::npos;
@@ -522,11 +566,19 @@ absl::StatusOr<Value> CallMethod(const Value& object, const std::string& name,
     if (name == "join") {
       FAVOR_ASSIGN_OR_RETURN(const List items, Iterable(a, "join"));
       std::string out;
-      for (size_t i = 0; i < items.size(); ++i)
+      for (size_t i = 0; i < items.size(); ++i) {
         absl::StrAppend(&out, i > 0 ? s : "", items[i].Str());
+        if (static_cast<int64_t>(out.size()) > kMaxStringBytes) {
+          return Bad("join: a text larger than 64 MiB");
+        }
+      }
       return Value(std::move(out));
     }
-    if (name == "splitlines") return Value(Split(ReplaceAll(s, "\r\n", "\n", -1), Value("\n"), -1));
+    if (name == "splitlines") {
+      FAVOR_ASSIGN_OR_RETURN(const std::string text, ReplaceAll(s, "\r\n", "\n", -1));
+      FAVOR_ASSIGN_OR_RETURN(List lines, Split(text, Value("\n"), -1));
+      return Value(std::move(lines));
+    }
     if (name == "isdigit" || name == "isspace" || name == "isalpha") {
       if (s.empty()) return Value(false);
       for (const char c : s) {
@@ -559,6 +611,7 @@ absl::StatusOr<Value> CallMethod(const Value& object, const std::string& name,
     if (d.Find(name) == nullptr && name == "update") {
       const Value other = args.Get(0, "other");
       if (other.is_dict()) {
+        if (other.Holds(&d)) return Bad("a dict cannot hold itself (or nest deeper than 100)");
         for (const auto& [k, v] : other.dict().entries()) d.Set(k, v);
       }
       return Value::MakeNone();
@@ -566,8 +619,10 @@ absl::StatusOr<Value> CallMethod(const Value& object, const std::string& name,
   } else if (object.is_list()) {
     List& l = object.list();
     if (name == "append") {
-      if (l.size() >= 1'000'000) return Bad("list too long");
-      l.push_back(args.Get(0, "object"));
+      if (static_cast<int64_t>(l.size()) >= kMaxListItems) return Bad("a list longer than 1000000");
+      const Value item = args.Get(0, "object");
+      if (item.Holds(&l)) return Bad("a list cannot hold itself (or nest deeper than 100)");
+      l.push_back(item);
       return Value::MakeNone();
     }
     if (name == "pop") {
@@ -608,7 +663,9 @@ Dict GlobalFunctions() {
                 if (step == 0) return Bad("range step must not be zero");
                 List out;
                 for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-                  if (out.size() >= 1'000'000) return Bad("range longer than 1000000");
+                  if (static_cast<int64_t>(out.size()) >= kMaxListItems) {
+                    return Bad("range longer than 1000000");
+                  }
                   out.emplace_back(i);
                 }
                 return Value(std::move(out));

@@ -22,7 +22,10 @@ Dict GlobalFunctions();
 
 // Python's str.strip() family on UTF-8 (ASCII whitespace, or the given characters).
 std::string Strip(const std::string& s, const std::string& characters, bool left, bool right);
-// Code points of a UTF-8 string, for indexing and slicing as Python does.
-std::vector<std::string> CodePoints(const std::string& s);
+// Code points of a UTF-8 string, for indexing and slicing as Python does; refused past
+// kMaxListItems of them.
+absl::StatusOr<std::vector<std::string>> CodePoints(const std::string& s);
+// Their number, without building them.
+int64_t CodePointCount(const std::string& s);
 
 }  // namespace favor::chat

@@ -13,7 +13,7 @@ namespace {
 
 // Bounds that keep a hostile template (it comes from a model file) from hanging or exhausting
 // memory: output size, loop iterations, macro nesting.
-constexpr size_t kMaxOutputBytes = 64 << 20;
+constexpr size_t kMaxOutputBytes = kMaxStringBytes;
 constexpr int64_t kMaxIterations = 1'000'000;
 constexpr int kMaxCallDepth = 64;
 
@@ -121,7 +121,8 @@ class Renderer {
       case Node::Kind::kSetBlock: {
         std::string captured;
         FAVOR_RETURN_IF_ERROR(Render(node.body, scope, captured));
-        FAVOR_RETURN_IF_ERROR(Assign(*node.target, Value(std::move(captured)), *scope));
+        FAVOR_ASSIGN_OR_RETURN(const Value block, Charged(Value(std::move(captured)), node.line));
+        FAVOR_RETURN_IF_ERROR(Assign(*node.target, block, *scope));
         return Flow::kNormal;
       }
       case Node::Kind::kMacro:
@@ -151,7 +152,9 @@ class Renderer {
     } else if (iterable.is_dict()) {
       for (const auto& [key, value] : iterable.dict().entries()) items.emplace_back(key);
     } else if (iterable.is_string()) {
-      for (std::string& c : CodePoints(iterable.string())) items.emplace_back(std::move(c));
+      auto pieces = CodePoints(iterable.string());
+      if (!pieces.ok()) return Error(node.line, std::string(pieces.status().message()));
+      for (std::string& c : *pieces) items.emplace_back(std::move(c));
     } else if (!iterable.is_undefined() && !iterable.is_none()) {
       return Error(node.line, absl::StrCat("'", iterable.TypeName(), "' is not iterable"));
     }
@@ -206,10 +209,15 @@ class Renderer {
     return absl::OkStatus();
   }
 
-  Value MakeMacro(const Node& node, const std::shared_ptr<Scope>& defined_in) {
+  Value MakeMacro(const Node& node, const std::shared_ptr<Scope>& scope_of_definition) {
     const Node* macro = &node;
+    // The scope the macro is defined in holds the macro: a weak reference back, or the two would
+    // keep each other alive.
+    std::weak_ptr<Scope> weak_scope = scope_of_definition;
     return Value::MakeFunction(
-        [this, macro, defined_in](CallArguments& args) -> absl::StatusOr<Value> {
+        [this, macro, weak_scope](CallArguments& args) -> absl::StatusOr<Value> {
+          const std::shared_ptr<Scope> defined_in = weak_scope.lock();
+          if (defined_in == nullptr) return Error(macro->line, "the macro's scope has ended");
           if (++depth_ > kMaxCallDepth) {
             --depth_;
             return Error(macro->line, "macros nest too deeply");
@@ -258,6 +266,12 @@ class Renderer {
           return Error(target.line, absl::StrCat("cannot set '", target.name, "' on a ",
                                                  object.TypeName(), " (use a namespace)"));
         }
+        if (v.Holds(&object.dict())) {
+          return Error(
+              target.line,
+              absl::StrCat("'", target.name,
+                           "' would make a dict hold itself (or nest it deeper than 100)"));
+        }
         object.dict().Set(target.name, v);
         return absl::OkStatus();
       }
@@ -281,7 +295,7 @@ class Renderer {
           FAVOR_ASSIGN_OR_RETURN(Value v, Eval(*child, scope));
           list.push_back(std::move(v));
         }
-        return Value(std::move(list));
+        return Charged(Value(std::move(list)), e.line);
       }
       case Expr::Kind::kDict: {
         Dict dict;
@@ -291,7 +305,7 @@ class Renderer {
           if (!key.is_string()) return Error(e.line, "dict keys must be strings");
           dict.Set(key.string(), std::move(value));
         }
-        return Value(std::move(dict));
+        return Charged(Value(std::move(dict)), e.line);
       }
       case Expr::Kind::kAttribute: {
         FAVOR_ASSIGN_OR_RETURN(const Value object, Eval(*e.children[0], scope));
@@ -332,7 +346,7 @@ class Renderer {
         return v.is_int() ? Value(-v.integer()) : Value(-v.number());
       }
       case Expr::Kind::kBinary:
-        return EvalBinary(e, scope);
+        return Charged(EvalBinary(e, scope), e.line);
       case Expr::Kind::kConditional: {
         FAVOR_ASSIGN_OR_RETURN(const Value condition, Eval(*e.children[1], scope));
         if (condition.Truthy()) return Eval(*e.children[0], scope);
@@ -369,7 +383,9 @@ class Renderer {
       return Value::MakeUndefined(what);
     }
     if (object.is_string() && numeric) {
-      const std::vector<std::string> chars = CodePoints(object.string());
+      auto pieces = CodePoints(object.string());
+      if (!pieces.ok()) return Error(e.line, std::string(pieces.status().message()));
+      const std::vector<std::string>& chars = *pieces;
       if (ResolveIndex(position, chars.size(), index)) return Value(chars[index]);
       return Value::MakeUndefined(what);
     }
@@ -392,7 +408,9 @@ class Renderer {
       return Value(std::move(out));
     }
     if (object.is_string()) {
-      const std::vector<std::string> chars = CodePoints(object.string());
+      auto pieces = CodePoints(object.string());
+      if (!pieces.ok()) return Error(e.line, std::string(pieces.status().message()));
+      const std::vector<std::string>& chars = *pieces;
       std::string out;
       for (size_t i : SliceIndices(bounds[0], bounds[1], bounds[2], chars.size())) out += chars[i];
       return Value(std::move(out));
@@ -402,6 +420,7 @@ class Renderer {
 
   absl::StatusOr<CallArguments> EvalArguments(const Expr& e, size_t first, Scope& scope) {
     CallArguments args;
+    args.budget = &budget_;
     // Each value goes straight from the StatusOr into the list (GCC 12 misreads a moved-from
     // local variant as uninitialized).
     for (size_t i = first; i < e.children.size(); ++i) {
@@ -426,7 +445,7 @@ class Renderer {
       auto result = CallMethod(object, callee.name, args, found);
       if (found) {
         if (!result.ok()) return Error(e.line, std::string(result.status().message()));
-        return result;
+        return Charged(std::move(result), e.line);
       }
     }
     FAVOR_ASSIGN_OR_RETURN(const Value function, Eval(callee, scope));
@@ -443,14 +462,14 @@ class Renderer {
     if (!result.ok() && !absl::StartsWith(result.status().message(), "chat template line")) {
       return Error(e.line, std::string(result.status().message()));
     }
-    return result;
+    return Charged(std::move(result), e.line);
   }
 
   absl::StatusOr<Value> EvalFilter(const Expr& e, const Value& operand, Scope& scope) {
     FAVOR_ASSIGN_OR_RETURN(const CallArguments args, EvalArguments(e, 1, scope));
     auto result = ApplyFilter(e.name, operand, args);
     if (!result.ok()) return Error(e.line, std::string(result.status().message()));
-    return result;
+    return Charged(std::move(result), e.line);
   }
 
   absl::StatusOr<Value> EvalBinary(const Expr& e, Scope& scope) {
@@ -461,7 +480,13 @@ class Renderer {
     FAVOR_ASSIGN_OR_RETURN(const Value b, Eval(*e.children[1], scope));
     if (op == "==") return Value(a == b);
     if (op == "!=") return Value(!(a == b));
-    if (op == "~") return Value(a.Str() + b.Str());
+    if (op == "~" || (op == "+" && a.is_string() && b.is_string())) {
+      const std::string left = a.Str(), right = b.Str();
+      if (static_cast<int64_t>(left.size() + right.size()) > kMaxStringBytes) {
+        return Error(e.line, "a text larger than 64 MiB");
+      }
+      return Value(left + right);
+    }
     if (op == "in" || op == "not in") {
       bool found = false;
       if (b.is_string() && a.is_string()) {
@@ -498,6 +523,9 @@ class Renderer {
     if (op == "+") {
       if (a.is_string() && b.is_string()) return Value(a.string() + b.string());
       if (a.is_list() && b.is_list()) {
+        if (static_cast<int64_t>(a.list().size() + b.list().size()) > kMaxListItems) {
+          return Error(e.line, "a list longer than 1000000");
+        }
         List out = a.list();
         out.insert(out.end(), b.list().begin(), b.list().end());
         return Value(std::move(out));
@@ -509,9 +537,12 @@ class Renderer {
           times > static_cast<int64_t>(kMaxOutputBytes / a.string().size())) {
         return Error(e.line, "a repeated string that exceeds 64 MiB");
       }
+      // Doubling what is there: log(times) copies, not one append per repetition.
+      const size_t total = a.string().size() * static_cast<size_t>(times);
       std::string out;
-      out.reserve(a.string().size() * static_cast<size_t>(times));
-      for (int64_t i = 0; i < times; ++i) out += a.string();
+      out.reserve(total);
+      if (total > 0) out = a.string();
+      while (out.size() < total) out.append(out, 0, std::min(out.size(), total - out.size()));
       return Value(std::move(out));
     }
     if (!a.is_number() || !b.is_number()) return mismatch();
@@ -550,8 +581,18 @@ class Renderer {
     return mismatch();
   }
 
+  // Every value an operator, filter, method or call builds is charged here.
+  absl::StatusOr<Value> Charged(absl::StatusOr<Value> v, int line) {
+    if (!v.ok()) return v;
+    if (const absl::Status charged = budget_.Charge(v->BuiltBytes()); !charged.ok()) {
+      return Error(line, std::string(charged.message()));
+    }
+    return v;
+  }
+
   int64_t iterations_ = 0;
   int depth_ = 0;
+  BuildBudget budget_;
 };
 
 }  // namespace

@@ -27,6 +27,17 @@ void Dict::Set(const std::string& key, Value value) {
   entries_.emplace_back(key, std::move(value));
 }
 
+absl::Status BuildBudget::Charge(int64_t bytes) {
+  if (bytes > kMaxStringBytes) {
+    return absl::ResourceExhaustedError("a value larger than 64 MiB");
+  }
+  built_ += bytes;
+  if (built_ > kMaxBuiltBytes) {
+    return absl::ResourceExhaustedError("the template builds more than 256 MiB of values");
+  }
+  return absl::OkStatus();
+}
+
 Value CallArguments::Get(size_t index, const std::string& name) const {
   for (const auto& [k, v] : keywords) {
     if (k == name) return v;
@@ -107,6 +118,9 @@ void AppendJsonString(const std::string& s, std::string& out) { AppendQuoted(s, 
 
 absl::Status AppendJson(const Value& v, int indent, bool sort_keys, int depth, std::string& out) {
   if (depth > 100) return absl::InvalidArgumentError("tojson: nesting deeper than 100");
+  if (static_cast<int64_t>(out.size()) > kMaxStringBytes) {
+    return absl::ResourceExhaustedError("tojson: a text larger than 64 MiB");
+  }
   const auto newline = [&](int level) {
     if (indent < 0) return;
     out += '\n';
@@ -182,8 +196,13 @@ std::string Value::Str() const {
   return Repr();
 }
 
-std::string Value::Repr() const {
+std::string Value::Repr() const { return ReprAt(0); }
+
+// Nested lists and dicts print to a depth of 100 ("[...]" below it, as Python prints a list that
+// holds itself), and stop growing once past kMaxStringBytes (the renderer then refuses the output).
+std::string Value::ReprAt(int depth) const {
   if (is_undefined()) return "";
+  if ((is_list() || is_dict()) && depth > 100) return is_list() ? "[...]" : "{...}";
   if (is_none()) return "None";
   if (is_bool()) return boolean() ? "True" : "False";
   if (is_int()) return absl::StrCat(integer());
@@ -191,8 +210,9 @@ std::string Value::Repr() const {
   if (is_string()) return QuotePython(string());
   if (is_list()) {
     std::string out = "[";
-    for (size_t i = 0; i < list().size(); ++i) {
-      absl::StrAppend(&out, i > 0 ? ", " : "", list()[i].Repr());
+    for (size_t i = 0; i < list().size() && static_cast<int64_t>(out.size()) <= kMaxStringBytes;
+         ++i) {
+      absl::StrAppend(&out, i > 0 ? ", " : "", list()[i].ReprAt(depth + 1));
     }
     return out + "]";
   }
@@ -200,7 +220,8 @@ std::string Value::Repr() const {
     std::string out = "{";
     bool first = true;
     for (const auto& [k, v] : dict().entries()) {
-      absl::StrAppend(&out, first ? "" : ", ", QuotePython(k), ": ", v.Repr());
+      if (static_cast<int64_t>(out.size()) > kMaxStringBytes) break;
+      absl::StrAppend(&out, first ? "" : ", ", QuotePython(k), ": ", v.ReprAt(depth + 1));
       first = false;
     }
     return out + "}";
@@ -212,6 +233,34 @@ absl::StatusOr<std::string> Value::Json(int indent, bool sort_keys) const {
   std::string out;
   FAVOR_RETURN_IF_ERROR(AppendJson(*this, indent, sort_keys, 0, out));
   return out;
+}
+
+const void* Value::container() const {
+  if (is_list()) return &list();
+  if (is_dict()) return &dict();
+  return nullptr;
+}
+
+bool Value::Holds(const void* target, int depth) const {
+  if (depth > 100) return true;
+  if (container() == target) return true;
+  if (is_list()) {
+    for (const Value& item : list()) {
+      if (item.container() != nullptr && item.Holds(target, depth + 1)) return true;
+    }
+  } else if (is_dict()) {
+    for (const auto& [k, item] : dict().entries()) {
+      if (item.container() != nullptr && item.Holds(target, depth + 1)) return true;
+    }
+  }
+  return false;
+}
+
+int64_t Value::BuiltBytes() const {
+  if (is_string()) return static_cast<int64_t>(string().size());
+  if (is_list()) return 16 * static_cast<int64_t>(list().size());
+  if (is_dict()) return 48 * static_cast<int64_t>(dict().size());
+  return 0;
 }
 
 std::string Value::TypeName() const {
@@ -226,7 +275,10 @@ std::string Value::TypeName() const {
   return "function";
 }
 
-bool operator==(const Value& a, const Value& b) {
+bool operator==(const Value& a, const Value& b) { return Value::Equal(a, b, 0); }
+
+bool Value::Equal(const Value& a, const Value& b, int depth) {
+  if (depth > 100) return false;  // Lists that hold themselves.
   if (a.is_number() && b.is_number() && !a.is_bool() && !b.is_bool()) {
     return a.number() == b.number();
   }
@@ -234,12 +286,19 @@ bool operator==(const Value& a, const Value& b) {
   if (a.is_string() && b.is_string()) return a.string() == b.string();
   if (a.is_none() && b.is_none()) return true;
   if (a.is_undefined() && b.is_undefined()) return true;
-  if (a.is_list() && b.is_list()) return a.list() == b.list();
+  if (a.is_list() && b.is_list()) {
+    if (&a.list() == &b.list()) return true;
+    if (a.list().size() != b.list().size()) return false;
+    for (size_t i = 0; i < a.list().size(); ++i) {
+      if (!Equal(a.list()[i], b.list()[i], depth + 1)) return false;
+    }
+    return true;
+  }
   if (a.is_dict() && b.is_dict()) {
     if (a.dict().size() != b.dict().size()) return false;
     for (const auto& [k, v] : a.dict().entries()) {
       const Value* other = b.dict().Find(k);
-      if (other == nullptr || !(*other == v)) return false;
+      if (other == nullptr || !Equal(*other, v, depth + 1)) return false;
     }
     return true;
   }

@@ -102,6 +102,32 @@ absl::StatusOr<std::string> Render(const std::string& source, const Dict& variab
   return t.Render(variables);
 }
 
+// Containers cannot be made to hold themselves (shared ownership would leak the cycle), nor be
+// nested deeper than 100.
+TEST(JinjaTemplate, ContainersCannotHoldThemselves) {
+  EXPECT_NE(Render("{% set l = [1] %}{% set _ = l.append(l) %}")
+                .status()
+                .message()
+                .find("a list cannot hold itself"),
+            std::string::npos);
+  EXPECT_NE(Render("{% set l = [1] %}{% set m = [l] %}{% set _ = l.append(m) %}")
+                .status()
+                .message()
+                .find("a list cannot hold itself"),
+            std::string::npos);
+  EXPECT_NE(Render("{% set ns = namespace(a=1) %}{% set ns.me = [ns] %}")
+                .status()
+                .message()
+                .find("'me' would make a dict hold itself"),
+            std::string::npos);
+  EXPECT_NE(Render("{% set ns = namespace(l=[]) %}{% for i in range(150) %}"
+                   "{% set ns.l = [ns.l] %}{% endfor %}")
+                .status()
+                .message()
+                .find("or nest it deeper than 100"),
+            std::string::npos);
+}
+
 // transformers' immutable sandbox refuses list.append (a template that uses it fails there);
 // favor allows it, as llama.cpp's minja does, so such templates run.
 TEST(JinjaTemplate, ListsCanBeAppendedTo) {
@@ -132,6 +158,14 @@ TEST(JinjaTemplate, UnsupportedAndHostileTemplatesAreOneLineErrors) {
        "the chat template refused: Only user and assistant roles"},
       {"{{ messages.role }}", "'messages' is undefined"},
       {"{{ 1 / 0 }}", "division by zero"},
+      {"{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+       "{% endfor %}",
+       "a text larger than 64 MiB"},
+      {"{% set l = [] %}{% for i in range(20) %}{% set _ = l.append('x' * 60000000 ~ i) %}"
+       "{% endfor %}",
+       "the template builds more than 256 MiB of values"},
+      {"{{ ('ab ' * 10000000).split() }}", "split into more than 1000000 pieces"},
+      {"{{ ('x' * 60000000).replace('x', 'yy') }}", "replace: a text larger than 64 MiB"},
   };
   for (const auto& [source, message] : cases) {
     const auto rendered = Render(source);
