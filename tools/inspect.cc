@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/chat/chat_template.h"
 #include "engine/core/dnnl_context.h"
 #include "engine/core/threading.h"
 #include "engine/kernels/kernels.h"
@@ -110,6 +111,19 @@ int Inspect(int argc, char** argv) {
   }
   std::printf("              %s; generation ends at %s\n", tokenizer.description().c_str(),
               end_of_generation.c_str());
+  // The chat template: whether the interpreter runs it, and whether it takes a system message.
+  if (tokenizer.chat_template().empty()) {
+    std::printf("chat:         no chat template (favor chat needs --chat-template NAME)\n");
+  } else {
+    const auto chat_template =
+        chat::ChatTemplate::Create(tokenizer.chat_template(), "", "", "the model's");
+    std::printf("chat:         the model's template, %zu bytes: %s\n",
+                tokenizer.chat_template().size(),
+                !chat_template.ok() ? std::string(chat_template.status().message()).c_str()
+                : chat_template->supports_system_role()
+                    ? "runs, takes a system message"
+                    : "runs; a system message is merged into the first user turn");
+  }
   int64_t parameters = 0, bytes = 0;
   for (const auto& [name, tensor] : file.tensors) {
     parameters += tensor.NumElements();
