@@ -1,26 +1,37 @@
-// Matrix products of 16-bit weights (f16 or bf16) read as they are stored, row-major [N, K] (the
-// mapped file), with f32 activations: each weight is widened in registers and never copied. The
-// decode-time product, bound by memory bandwidth at 2 bytes per weight; compiled once per ISA.
+// Matrix products of weights read as they are stored, row-major [N, K] (the mapped file): f16 and
+// bf16 widened in registers, f32 as they are, with f32 activations, never copied. The decode-time
+// product, bound by memory bandwidth (2 or 4 bytes per weight); compiled once per ISA.
+#include <type_traits>
+
 #include "engine/kernels/kernel_impl.h"
 #include "engine/kernels/vec.h"
 
 namespace favor::kernels::FAVOR_KERNEL_NS {
 namespace {
 
-template <bool kBf16>
-VecF32 LoadWeights(const uint16_t* p) {
-  return kBf16 ? LoadBF16(p) : LoadF16(p);
+enum class Stored { kF16, kBF16, kF32 };
+
+template <Stored kType>
+using Element = std::conditional_t<kType == Stored::kF32, float, uint16_t>;
+
+template <Stored kType>
+VecF32 LoadWeights(const Element<kType>* p) {
+  if constexpr (kType == Stored::kF32) return Load(p);
+  if constexpr (kType == Stored::kBF16) return LoadBF16(p);
+  if constexpr (kType == Stored::kF16) return LoadF16(p);
 }
-template <bool kBf16>
-VecF32 LoadWeightsTail(const uint16_t* p, int64_t n) {
-  return kBf16 ? LoadBF16Tail(p, n) : LoadF16Tail(p, n);
+template <Stored kType>
+VecF32 LoadWeightsTail(const Element<kType>* p, int64_t n) {
+  if constexpr (kType == Stored::kF32) return LoadTail(p, n);
+  if constexpr (kType == Stored::kBF16) return LoadBF16Tail(p, n);
+  if constexpr (kType == Stored::kF16) return LoadF16Tail(p, n);
 }
 
 // kRows weight rows x kTokens activation rows, the accumulators in registers. The tile's rows are
 // read as kRows short streams, which the hardware prefetchers do not follow: the rows
 // kPrefetchTiles tiles ahead are fetched explicitly (harmless past the matrix: hints only).
-template <bool kBf16, int kRows, int kTokens>
-void Tile(const uint16_t* w, int64_t k, const float* x, int64_t ldx, float* y, int64_t ldy) {
+template <Stored kType, int kRows, int kTokens>
+void Tile(const Element<kType>* w, int64_t k, const float* x, int64_t ldx, float* y, int64_t ldy) {
   constexpr int64_t kPrefetchTiles = 4;
   VecF32 acc[kRows][kTokens];
   for (int r = 0; r < kRows; ++r) {
@@ -31,7 +42,7 @@ void Tile(const uint16_t* w, int64_t k, const float* x, int64_t ldx, float* y, i
     VecF32 weights[kRows];
     for (int r = 0; r < kRows; ++r) {
       __builtin_prefetch(w + (r + kPrefetchTiles * kRows) * k + p);
-      weights[r] = LoadWeights<kBf16>(w + r * k + p);
+      weights[r] = LoadWeights<kType>(w + r * k + p);
     }
     for (int t = 0; t < kTokens; ++t) {
       const VecF32 xv = Load(x + t * ldx + p);
@@ -42,7 +53,7 @@ void Tile(const uint16_t* w, int64_t k, const float* x, int64_t ldx, float* y, i
     for (int t = 0; t < kTokens; ++t) {
       const VecF32 xv = LoadTail(x + t * ldx + p, k - p);
       for (int r = 0; r < kRows; ++r) {
-        acc[r][t] = Fma(LoadWeightsTail<kBf16>(w + r * k + p, k - p), xv, acc[r][t]);
+        acc[r][t] = Fma(LoadWeightsTail<kType>(w + r * k + p, k - p), xv, acc[r][t]);
       }
     }
   }
@@ -51,28 +62,28 @@ void Tile(const uint16_t* w, int64_t k, const float* x, int64_t ldx, float* y, i
   }
 }
 
-template <bool kBf16, int kTokens>
-void AllRows(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx, float* y,
+template <Stored kType, int kTokens>
+void AllRows(const Element<kType>* w, int64_t n, int64_t k, const float* x, int64_t ldx, float* y,
              int64_t ldy) {
   constexpr int kRows = kTokens == 1 ? 4 : 2;  // One token: more rows for independent chains.
   int64_t i = 0;
-  for (; i + kRows <= n; i += kRows) Tile<kBf16, kRows, kTokens>(w + i * k, k, x, ldx, y + i, ldy);
-  for (; i < n; ++i) Tile<kBf16, 1, kTokens>(w + i * k, k, x, ldx, y + i, ldy);
+  for (; i + kRows <= n; i += kRows) Tile<kType, kRows, kTokens>(w + i * k, k, x, ldx, y + i, ldy);
+  for (; i < n; ++i) Tile<kType, 1, kTokens>(w + i * k, k, x, ldx, y + i, ldy);
 }
 
-template <bool kBf16>
-void HalfMatMul(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx,
-                int64_t tokens, float* y, int64_t ldy) {
+template <Stored kType>
+void StoredMatMul(const Element<kType>* w, int64_t n, int64_t k, const float* x, int64_t ldx,
+                  int64_t tokens, float* y, int64_t ldy) {
   static_assert(kQuantMaxTokens == 4);
   switch (tokens) {
     case 1:
-      return AllRows<kBf16, 1>(w, n, k, x, ldx, y, ldy);
+      return AllRows<kType, 1>(w, n, k, x, ldx, y, ldy);
     case 2:
-      return AllRows<kBf16, 2>(w, n, k, x, ldx, y, ldy);
+      return AllRows<kType, 2>(w, n, k, x, ldx, y, ldy);
     case 3:
-      return AllRows<kBf16, 3>(w, n, k, x, ldx, y, ldy);
+      return AllRows<kType, 3>(w, n, k, x, ldx, y, ldy);
     default:
-      return AllRows<kBf16, 4>(w, n, k, x, ldx, y, ldy);
+      return AllRows<kType, 4>(w, n, k, x, ldx, y, ldy);
   }
 }
 
@@ -80,12 +91,17 @@ void HalfMatMul(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t
 
 void F16MatMul(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx, int64_t tokens,
                float* y, int64_t ldy) {
-  HalfMatMul<false>(w, n, k, x, ldx, tokens, y, ldy);
+  StoredMatMul<Stored::kF16>(w, n, k, x, ldx, tokens, y, ldy);
 }
 
 void BF16MatMul(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx,
                 int64_t tokens, float* y, int64_t ldy) {
-  HalfMatMul<true>(w, n, k, x, ldx, tokens, y, ldy);
+  StoredMatMul<Stored::kBF16>(w, n, k, x, ldx, tokens, y, ldy);
+}
+
+void F32MatMul(const float* w, int64_t n, int64_t k, const float* x, int64_t ldx, int64_t tokens,
+               float* y, int64_t ldy) {
+  StoredMatMul<Stored::kF32>(w, n, k, x, ldx, tokens, y, ldy);
 }
 
 }  // namespace favor::kernels::FAVOR_KERNEL_NS

@@ -43,6 +43,8 @@ void F16MatMul(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t 
                float* y, int64_t ldy);
 void BF16MatMul(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx,
                 int64_t tokens, float* y, int64_t ldy);
+void F32MatMul(const float* w, int64_t n, int64_t k, const float* x, int64_t ldx, int64_t tokens,
+               float* y, int64_t ldy);
 void F16ToF32(const uint16_t* in, float* out, int64_t n);
 void BF16ToF32(const uint16_t* in, float* out, int64_t n);
 void F32ToBF16(const float* in, uint16_t* out, int64_t n);

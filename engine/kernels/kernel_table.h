@@ -128,6 +128,9 @@ struct KernelTable {
                      int64_t tokens, float* y, int64_t ldy);
   void (*bf16_matmul)(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx,
                       int64_t tokens, float* y, int64_t ldy);
+  // The same for f32 weights read in place.
+  void (*f32_matmul)(const float* w, int64_t n, int64_t k, const float* x, int64_t ldx,
+                     int64_t tokens, float* y, int64_t ldy);
   void (*f16_to_f32)(const uint16_t* in, float* out, int64_t n);
   void (*bf16_to_f32)(const uint16_t* in, float* out, int64_t n);
   void (*f32_to_bf16)(const float* in, uint16_t* out, int64_t n);  // Round to nearest even.

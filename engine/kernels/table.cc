@@ -38,6 +38,7 @@ const KernelTable& Table() {
     .interleaved_matmul = kInterleavedMatMul,
     .f16_matmul = &F16MatMul,
     .bf16_matmul = &BF16MatMul,
+    .f32_matmul = &F32MatMul,
     .f16_to_f32 = &F16ToF32,
     .bf16_to_f32 = &BF16ToF32,
     .f32_to_bf16 = &F32ToBF16,

@@ -1,6 +1,7 @@
 // MatMulOp on weights read where they are stored (see matmul.h): GGML block formats through the
 // int8 kernels, f16/bf16 through the 16-bit kernels, and prefill through oneDNN on blocks of
 // widened weight rows.
+#include <cstring>
 #include <algorithm>
 #include <unordered_map>
 #include <vector>
@@ -220,6 +221,8 @@ absl::Status MatMulOp::RunWidened(const RunContext& ctx, const Tensor& x, Tensor
       ctx.kernels->quant_to_f32[static_cast<int>(stored)](file_row.data(), out, k);
     } else if (info.quantized()) {
       ctx.kernels->quant_to_f32[static_cast<int>(stored)](row, out, k);
+    } else if (stored == DType::kF32) {
+      std::memcpy(out, row, static_cast<size_t>(k) * sizeof(float));
     } else if (stored == DType::kF16) {
       ctx.kernels->f16_to_f32(reinterpret_cast<const uint16_t*>(row), out, k);
     } else {
@@ -317,11 +320,20 @@ absl::Status MatMulOp::RunQuantized(const RunContext& ctx, const Tensor& x, Tens
 
 absl::Status MatMulOp::RunHalf(const RunContext& ctx, const Tensor& x, Tensor& y) const {
   const int64_t rows = x.dim(0), k = in_features_;
+  const float* in = x.data<float>();
+  float* out = y.mutable_data<float>();
+  if (stored_weights_.dtype() == DType::kF32) {
+    const float* weights = stored_weights_.data<float>();
+    ForEachKernelTile(
+        ctx, out_features_, rows, [&](int64_t first, int64_t count, int64_t t, int64_t tokens) {
+          ctx.kernels->f32_matmul(weights + first * k, count, k, in + t * k, k, tokens,
+                                  out + t * out_features_ + first, out_features_);
+        });
+    return absl::OkStatus();
+  }
   const auto kernel =
       stored_weights_.dtype() == DType::kF16 ? ctx.kernels->f16_matmul : ctx.kernels->bf16_matmul;
   const auto* weights = stored_weights_.data<uint16_t>();
-  const float* in = x.data<float>();
-  float* out = y.mutable_data<float>();
   ForEachKernelTile(ctx, out_features_, rows,
                     [&](int64_t first, int64_t count, int64_t t, int64_t tokens) {
                       kernel(weights + first * k, count, k, in + t * k, k, tokens,

@@ -101,6 +101,33 @@ TEST_P(KernelTest, HalfMatMulAtAwkwardShapes) {
   }
 }
 
+// f32 weights read in place: against a float64 product, the same awkward shapes.
+TEST_P(KernelTest, F32MatMulAtAwkwardShapes) {
+  for (int64_t n : {1, 3, 4, 5, 17}) {
+    for (int64_t depth : {1, 7, 16, 17, 33, 100, 768}) {
+      const auto w = RandomVector(n * depth, 67);
+      for (int64_t tokens = 1; tokens <= kQuantMaxTokens; ++tokens) {
+        const int64_t ldx = depth + 3, ldy = n + 2;  // Wider than the data.
+        const auto x = RandomVector(tokens * ldx, 68);
+        auto y = RandomVector(tokens * ldy, 69);
+        auto expected = y;
+        k().f32_matmul(w.data(), n, depth, x.data(), ldx, tokens, y.data(), ldy);
+        for (int64_t t = 0; t < tokens; ++t) {
+          for (int64_t i = 0; i < n; ++i) {
+            double sum = 0.0;
+            for (int64_t p = 0; p < depth; ++p) {
+              sum += static_cast<double>(w[static_cast<size_t>(i * depth + p)]) *
+                     x[static_cast<size_t>(t * ldx + p)];
+            }
+            expected[static_cast<size_t>(t * ldy + i)] = static_cast<float>(sum);
+          }
+        }
+        EXPECT_LT(NormalizedError(y, expected), 2e-6) << n << "x" << depth << " tokens " << tokens;
+      }
+    }
+  }
+}
+
 TEST_P(KernelTest, FavorDecodeIsOnePassOverTheState) {
   for (int64_t heads : {1, 3, 8, 11}) {
     for (int64_t m : {1, 7, 64}) {
