@@ -81,8 +81,7 @@ int Generate(int argc, char** argv) {
             "special tokens written in the prompt (<|im_start|>, <|eot_id|>) become those tokens",
             &parse_special);
   AddAttentionFlags(args, attention);
-  args.Flag({"-v", "--verbose"}, "print the execution plan (ISA, threads, memory)",
-            &verbose);
+  args.Flag({"-v", "--verbose"}, "print the execution plan (ISA, threads, memory)", &verbose);
   if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
   if (model_path.empty()) {
     std::fprintf(stderr, "favor generate: -m PATH is required\n\n%s", args.Usage().c_str());

@@ -477,8 +477,8 @@ absl::StatusOr<Vocabulary> ParseTokenizerJson(absl::string_view text, const std:
       }
     }
   }
-  vocab.chat_template = vocab.chat_template.empty() ? sidecars.chat_template_file
-                                                    : vocab.chat_template;
+  vocab.chat_template =
+      vocab.chat_template.empty() ? sidecars.chat_template_file : vocab.chat_template;
   return vocab;
 }
 

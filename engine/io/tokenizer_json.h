@@ -18,9 +18,9 @@ namespace favor::io {
 
 // The JSON files beside tokenizer.json; each an object (empty when the file is absent).
 struct TokenizerSidecars {
-  Json config;             // config.json
-  Json tokenizer_config;   // tokenizer_config.json
-  Json generation_config;  // generation_config.json
+  Json config;                     // config.json
+  Json tokenizer_config;           // tokenizer_config.json
+  Json generation_config;          // generation_config.json
   std::string chat_template_file;  // chat_template.jinja, if any
 };
 

@@ -88,7 +88,7 @@ struct Vocabulary {
   // tokenizer.chat_template, tokenizer_config.json's chat_template (the "default" one of a list)
   // or chat_template.jinja beside it; empty when the model has none.
   std::string chat_template;
-  std::string origin;    // "gguf", "llama2.c tokenizer.bin", "tokenizer.json".
+  std::string origin;  // "gguf", "llama2.c tokenizer.bin", "tokenizer.json".
 };
 
 }  // namespace favor::io

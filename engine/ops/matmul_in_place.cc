@@ -1,8 +1,8 @@
 // MatMulOp on weights read where they are stored (see matmul.h): GGML block formats through the
 // int8 kernels, f16/bf16 through the 16-bit kernels, and prefill through oneDNN on blocks of
 // widened weight rows.
-#include <cstring>
 #include <algorithm>
+#include <cstring>
 #include <unordered_map>
 #include <vector>
 
