@@ -154,18 +154,14 @@ int Chat(int argc, char** argv) {
     return PrintUsageError("chat", std::string(attention_spec.status().message()));
   }
   auto model = runtime::Model::Load(
-      model_path, {.tokenizer_path = tokenizer_path,
-                   .weights = session_flags.dtype == "bf16" ? DType::kBF16 : DType::kF32});
+      model_path, {.tokenizer_path = tokenizer_path, .weights = WeightsType(session_flags)});
   if (!model.ok()) return Fail(model.status());
   const text::Tokenizer& tokenizer = (*model)->tokenizer();
   auto chat_template = ChooseTemplate(template_choice, tokenizer, model_path);
   if (!chat_template.ok()) return Fail(chat_template.status());
   auto variant = (*model)->Variant(*attention_spec);
   if (!variant.ok()) return Fail(variant.status());
-  auto session =
-      runtime::Session::Create(*variant, {.context = session_flags.context,
-                                          .threads = static_cast<int>(session_flags.threads),
-                                          .max_batch = session_flags.batch});
+  auto session = runtime::Session::Create(*variant, ToSessionOptions(session_flags));
   if (!session.ok()) return Fail(session.status());
 
   runtime::Conversation conversation(**session, tokenizer, *chat_template);

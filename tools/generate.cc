@@ -106,16 +106,11 @@ int Generate(int argc, char** argv) {
 
   const auto load_start = Clock::now();
   auto model = runtime::Model::Load(
-      model_path, {.tokenizer_path = tokenizer_path,
-                   .weights = session_flags.dtype == "bf16" ? DType::kBF16 : DType::kF32});
+      model_path, {.tokenizer_path = tokenizer_path, .weights = WeightsType(session_flags)});
   if (!model.ok()) return Fail(model.status());
   auto variant = (*model)->Variant(*attention_spec);
   if (!variant.ok()) return Fail(variant.status());
-  auto session =
-      runtime::Session::Create(*variant, {.context = session_flags.context,
-                                          .threads = static_cast<int>(session_flags.threads),
-                                          .max_batch = session_flags.batch,
-                                          .verbose = verbose});
+  auto session = runtime::Session::Create(*variant, ToSessionOptions(session_flags, verbose));
   if (!session.ok()) return Fail(session.status());
   const double load_seconds = Seconds(load_start);
   WarnBeyondTrainedContext("generate", (*session)->context(), (*model)->config().max_seq_len);

@@ -41,4 +41,15 @@ void AddSessionFlags(ArgParser& args, SessionFlags& flags) {
   args.String({"--dtype"}, "f32|bf16", "matrix weights for compute (default f32)", &flags.dtype);
 }
 
+DType WeightsType(const SessionFlags& flags) {
+  return flags.dtype == "bf16" ? DType::kBF16 : DType::kF32;
+}
+
+runtime::SessionOptions ToSessionOptions(const SessionFlags& flags, bool verbose) {
+  return {.context = flags.context,
+          .threads = static_cast<int>(flags.threads),
+          .max_batch = flags.batch,
+          .verbose = verbose};
+}
+
 }  // namespace favor::cli

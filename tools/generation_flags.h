@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/core/dtype.h"
+#include "engine/runtime/session.h"
 #include "engine/text/sampler.h"
 #include "tools/cli_args.h"
 
@@ -30,5 +32,9 @@ struct SessionFlags {
 
 // -t, -c, -b, --dtype.
 void AddSessionFlags(ArgParser& args, SessionFlags& flags);
+// The weights' compute type (--dtype, checked to be f32 or bf16 by the caller) and the session's
+// options from the flags.
+DType WeightsType(const SessionFlags& flags);
+runtime::SessionOptions ToSessionOptions(const SessionFlags& flags, bool verbose = false);
 
 }  // namespace favor::cli

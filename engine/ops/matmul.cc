@@ -67,11 +67,11 @@ absl::StatusOr<std::shared_ptr<MatMulOp>> MatMulOp::Create(const Tensor& weight,
   // f32 and 16-bit weights are read in place where their rows are the [N, K] rows the kernels
   // stream (the file's pages, no copy); another layout, or bf16 compute, takes the packed path
   // below. Block formats have no other layout.
-  const bool half_rows = options.compute == DType::kF32 && out_by_in &&
-                         (weight.dtype() == DType::kF16 || weight.dtype() == DType::kBF16 ||
-                          weight.dtype() == DType::kF32) &&
-                         weight.stride(0) == in_features;
-  if (weight_type.quantized() || half_rows) {
+  const bool stored_rows = options.compute == DType::kF32 && out_by_in &&
+                           (weight.dtype() == DType::kF16 || weight.dtype() == DType::kBF16 ||
+                            weight.dtype() == DType::kF32) &&
+                           weight.stride(0) == in_features;
+  if (weight_type.quantized() || stored_rows) {
     FAVOR_RETURN_IF_ERROR(op->ReadInPlace(weight, context));
     return op;
   }

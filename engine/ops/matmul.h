@@ -98,7 +98,7 @@ class MatMulOp final : public Op {
   int64_t InPlaceWorkspaceBytes(int64_t rows) const;
   absl::Status RunInPlace(const RunContext& ctx, const Tensor& x, Tensor& y) const;
   absl::Status RunQuantized(const RunContext& ctx, const Tensor& x, Tensor& y) const;
-  absl::Status RunHalf(const RunContext& ctx, const Tensor& x, Tensor& y) const;
+  absl::Status RunStoredRows(const RunContext& ctx, const Tensor& x, Tensor& y) const;
   absl::Status RunWidened(const RunContext& ctx, const Tensor& x, Tensor& y) const;
   // oneDNN's matmul of `rows` x K by a block of `n` weight rows widened to prefill_type_, writing
   // into rows of out_features_ floats.

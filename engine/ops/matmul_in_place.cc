@@ -182,7 +182,7 @@ int64_t MatMulOp::InPlaceWorkspaceBytes(int64_t rows) const {
 absl::Status MatMulOp::RunInPlace(const RunContext& ctx, const Tensor& x, Tensor& y) const {
   if (widen_for_prefill_ && x.dim(0) >= kPrefillRows) return RunWidened(ctx, x, y);
   if (GetDTypeInfo(stored_weights_.dtype()).quantized()) return RunQuantized(ctx, x, y);
-  return RunHalf(ctx, x, y);
+  return RunStoredRows(ctx, x, y);
 }
 
 absl::Status MatMulOp::RunWidened(const RunContext& ctx, const Tensor& x, Tensor& y) const {
@@ -318,7 +318,7 @@ absl::Status MatMulOp::RunQuantized(const RunContext& ctx, const Tensor& x, Tens
   return absl::OkStatus();
 }
 
-absl::Status MatMulOp::RunHalf(const RunContext& ctx, const Tensor& x, Tensor& y) const {
+absl::Status MatMulOp::RunStoredRows(const RunContext& ctx, const Tensor& x, Tensor& y) const {
   const int64_t rows = x.dim(0), k = in_features_;
   const float* in = x.data<float>();
   float* out = y.mutable_data<float>();
