@@ -20,7 +20,7 @@ absl::StatusOr<Shape> Shape::Make(const int64_t* dims, int rank) {
   Shape shape;
   shape.rank_ = rank;
   for (int i = 0; i < rank; ++i) {
-    if (dims[i] < 0 && dims[i] != kSeqLen) {
+    if (dims[i] < 0 && dims[i] != kSeqLen && dims[i] != kSequences) {
       return absl::InvalidArgumentError(absl::StrCat("negative dimension ", dims[i]));
     }
     shape.dims_[static_cast<size_t>(i)] = dims[i];
@@ -30,15 +30,16 @@ absl::StatusOr<Shape> Shape::Make(const int64_t* dims, int rank) {
 
 bool Shape::IsConcrete() const {
   for (int i = 0; i < rank_; ++i) {
-    if (dim(i) == kSeqLen) return false;
+    if (dim(i) == kSeqLen || dim(i) == kSequences) return false;
   }
   return true;
 }
 
-Shape Shape::Resolve(int64_t seq_len) const {
+Shape Shape::Resolve(int64_t seq_len, int64_t sequences) const {
   Shape out = *this;
   for (int i = 0; i < rank_; ++i) {
     if (dim(i) == kSeqLen) out.set_dim(i, seq_len);
+    if (dim(i) == kSequences) out.set_dim(i, sequences);
   }
   return out;
 }
@@ -61,6 +62,8 @@ std::string Shape::ToString() const {
     if (i > 0) out += ", ";
     if (dim(i) == kSeqLen) {
       out += "T";
+    } else if (dim(i) == kSequences) {
+      out += "S";
     } else {
       absl::StrAppend(&out, dim(i));
     }

@@ -70,6 +70,12 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(std::shared_ptr<const
   e.kernels_ = &kernels::GetKernels(isa);
   e.threads_ = options.threads > 0 ? options.threads : PhysicalCoreCount();
   e.max_seq_len_ = options.max_seq_len;
+  if (options.max_sequences <= 0 || options.max_sequences > options.max_seq_len) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Executor: max_sequences must be in [1, max_seq_len = ", options.max_seq_len,
+                     "], got ", options.max_sequences));
+  }
+  e.max_sequences_ = options.max_sequences;
   const Graph& g = *e.graph_;
   FAVOR_ASSIGN_OR_RETURN(const std::vector<NodeId> order, g.TopologicalOrder());
 
@@ -92,13 +98,13 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(std::shared_ptr<const
     std::vector<TensorSpec> resolved_inputs;
     for (ValueId in : n.inputs) {
       const TensorSpec& spec = g.value(in).spec;
-      resolved_inputs.push_back({spec.dtype, spec.shape.Resolve(e.max_seq_len_)});
+      resolved_inputs.push_back({spec.dtype, spec.shape.Resolve(e.max_seq_len_, e.max_sequences_)});
     }
     for (ValueId out : n.outputs) {
       const TensorSpec& spec = g.value(out).spec;
       FAVOR_ASSIGN_OR_RETURN(
           const int64_t bytes,
-          BytesFor(spec.dtype, spec.shape.Resolve(e.max_seq_len_).NumElements()));
+          BytesFor(spec.dtype, spec.shape.Resolve(e.max_seq_len_, e.max_sequences_).NumElements()));
       // An output nobody reads still needs a buffer for the op to write.
       const int last = std::max(last_step[static_cast<size_t>(out)], step);
       requests.push_back({bytes, step, last});
@@ -143,6 +149,8 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(std::shared_ptr<const
   }
   e.input_scratch_.reserve(max_inputs);
   e.output_scratch_.reserve(max_outputs);
+  e.sequence_inputs_.reserve(max_inputs);
+  e.sequence_outputs_.reserve(max_outputs);
   e.outputs_.resize(g.outputs().size());
   if (options.profile) e.node_nanoseconds_.assign(static_cast<size_t>(g.num_nodes()), 0);
   try {
@@ -169,6 +177,10 @@ absl::StatusOr<std::unique_ptr<GraphState>> Executor::CreateState(
     auto op_state = n.op->CreateState(options);
     if (!op_state.ok()) {
       return WithContext(op_state.status(), absl::StrCat("state of node '", n.name, "'"));
+    }
+    if (*op_state != nullptr && !n.op->RunsPerSequence()) {
+      return absl::InternalError(absl::StrCat("node '", n.name, "' (", n.op->type(),
+                                              ") keeps state but does not run per sequence"));
     }
     state->states_[static_cast<size_t>(step.node)] = *std::move(op_state);
   }
@@ -238,29 +250,69 @@ absl::Status Executor::BindInputs(std::span<const Tensor> inputs, int64_t* seq_l
 }
 
 absl::Status Executor::Run(std::span<const Tensor> inputs, GraphState& state) {
-  if (state.graph_ != graph_.get()) {
-    return absl::InvalidArgumentError("Executor::Run: the state was created for another graph");
+  int64_t tokens = 1;
+  // T is the inputs' symbolic dimension; BindInputs checks it again in the run.
+  const Graph& g = *graph_;
+  for (size_t i = 0; i < inputs.size() && i < g.inputs().size(); ++i) {
+    const Shape& shape = g.value(g.inputs()[i]).spec.shape;
+    for (int d = 0; d < shape.rank() && d < inputs[i].rank(); ++d) {
+      if (shape.dim(d) == kSeqLen) tokens = inputs[i].dim(d);
+    }
+  }
+  const SequenceRun one{&state, tokens};
+  return Run(inputs, std::span<const SequenceRun>(&one, 1));
+}
+
+absl::Status Executor::Run(std::span<const Tensor> inputs, std::span<const SequenceRun> sequences) {
+  const int64_t num_sequences = static_cast<int64_t>(sequences.size());
+  if (num_sequences < 1 || num_sequences > max_sequences_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a run advances 1 to ", max_sequences_, " sequences (max_sequences), got ", num_sequences));
   }
   int64_t seq_len = 0;
   FAVOR_RETURN_IF_ERROR(BindInputs(inputs, &seq_len));
-  // Checked before any op runs, so that a refused step leaves every state untouched.
-  if (seq_len > state.max_context_ - state.position_) {
-    return absl::OutOfRangeError(absl::StrCat("context full: ", state.position_, " + ", seq_len,
-                                              " tokens exceed the context of ",
-                                              state.max_context_));
+  int64_t total = 0;
+  for (size_t s = 0; s < sequences.size(); ++s) {
+    const SequenceRun& part = sequences[s];
+    if (part.state == nullptr || part.state->graph_ != graph_.get()) {
+      return absl::InvalidArgumentError(
+          "Executor::Run: a state is missing or was created for another graph");
+    }
+    for (size_t other = 0; other < s; ++other) {
+      if (sequences[other].state == part.state) {
+        return absl::InvalidArgumentError("Executor::Run: a sequence appears twice in one run");
+      }
+    }
+    if (part.tokens < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Executor::Run: sequence ", s, " has ", part.tokens, " tokens"));
+    }
+    // Checked before any op runs, so that a refused step leaves every state untouched.
+    const GraphState& state = *part.state;
+    if (part.tokens > state.max_context_ - state.position_) {
+      return absl::OutOfRangeError(absl::StrCat("context full: ", state.position_, " + ",
+                                                part.tokens, " tokens exceed the context of ",
+                                                state.max_context_));
+    }
+    total += part.tokens;
+  }
+  if (total != seq_len) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Executor::Run: the sequences have ", total, " tokens, the inputs ", seq_len));
   }
   const Graph& g = *graph_;
   std::byte* arena = arena_->data();
   for (ValueId id : arena_values_) {
     const TensorSpec& spec = g.value(id).spec;
-    value_tensors_[static_cast<size_t>(id)] = Tensor::Borrow(
-        arena + value_offsets_[static_cast<size_t>(id)], spec.dtype, spec.shape.Resolve(seq_len));
+    value_tensors_[static_cast<size_t>(id)] =
+        Tensor::Borrow(arena + value_offsets_[static_cast<size_t>(id)], spec.dtype,
+                       spec.shape.Resolve(seq_len, num_sequences));
   }
 
   ScopedThreadCount scoped_threads(threads_);  // oneDNN reads OpenMP's setting.
   RunContext ctx;
   ctx.seq_len = seq_len;
-  ctx.start_pos = state.position_;
+  ctx.start_pos = sequences.front().state->position_;
   ctx.kernels = kernels_;
   ctx.threads = threads_;
   ctx.stream = stream_.get();
@@ -279,8 +331,11 @@ absl::Status Executor::Run(std::span<const Tensor> inputs, GraphState& state) {
                         : std::span<std::byte>();
     const auto start =
         profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-    const absl::Status status = n.op->Run(ctx, input_scratch_, output_scratch_,
-                                          state.states_[static_cast<size_t>(step.node)].get());
+    const absl::Status status =
+        num_sequences > 1 && n.op->RunsPerSequence()
+            ? RunPerSequence(step.node, ctx, sequences)
+            : n.op->Run(ctx, input_scratch_, output_scratch_,
+                        sequences.front().state->states_[static_cast<size_t>(step.node)].get());
     if (profiling) {
       node_nanoseconds_[static_cast<size_t>(step.node)] +=
           std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
@@ -297,7 +352,52 @@ absl::Status Executor::Run(std::span<const Tensor> inputs, GraphState& state) {
   for (size_t i = 0; i < outputs_.size(); ++i) {
     outputs_[i] = value_tensors_[static_cast<size_t>(g.outputs()[i])];
   }
-  state.position_ += seq_len;
+  for (const SequenceRun& part : sequences) part.state->position_ += part.tokens;
+  return absl::OkStatus();
+}
+
+absl::Status Executor::RunPerSequence(NodeId id, RunContext& ctx,
+                                      std::span<const SequenceRun> sequences) {
+  const Graph& g = *graph_;
+  const Node& node = g.node(id);
+  // The view of one sequence: its rows of a [T, ...] value, its row of an [S, ...] one; other
+  // values (constants) whole.
+  auto view = [&](ValueId value, const Tensor& whole, int64_t row, int64_t rows,
+                  int64_t sequence) -> absl::StatusOr<Tensor> {
+    const Shape& shape = g.value(value).spec.shape;
+    if (shape.rank() == 0) return whole;
+    if (shape.dim(0) == kSeqLen) return whole.Slice(row, row + rows);
+    if (shape.dim(0) == kSequences) return whole.Slice(sequence, sequence + 1);
+    return whole;
+  };
+  const int64_t whole_len = ctx.seq_len;
+  const int64_t whole_start = ctx.start_pos;
+  int64_t row = 0;
+  for (size_t s = 0; s < sequences.size(); ++s) {
+    const SequenceRun& part = sequences[s];
+    sequence_inputs_.clear();
+    sequence_outputs_.clear();
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      FAVOR_ASSIGN_OR_RETURN(Tensor slice, view(node.inputs[i], input_scratch_[i], row, part.tokens,
+                                                static_cast<int64_t>(s)));
+      sequence_inputs_.push_back(std::move(slice));
+    }
+    for (size_t o = 0; o < node.outputs.size(); ++o) {
+      FAVOR_ASSIGN_OR_RETURN(Tensor slice, view(node.outputs[o], output_scratch_[o], row,
+                                                part.tokens, static_cast<int64_t>(s)));
+      sequence_outputs_.push_back(std::move(slice));
+    }
+    ctx.seq_len = part.tokens;
+    ctx.start_pos = part.state->position_;
+    const absl::Status status = node.op->Run(ctx, sequence_inputs_, sequence_outputs_,
+                                             part.state->states_[static_cast<size_t>(id)].get());
+    if (!status.ok()) {
+      return WithContext(status, absl::StrCat("sequence ", s));
+    }
+    row += part.tokens;
+  }
+  ctx.seq_len = whole_len;
+  ctx.start_pos = whole_start;
   return absl::OkStatus();
 }
 

@@ -29,6 +29,7 @@ namespace favor {
 
 struct ExecutorOptions {
   int64_t max_seq_len = 512;        // Largest T of one run (a prompt is fed in chunks of it).
+  int64_t max_sequences = 1;        // Most sequences one run advances together (S).
   int threads = 0;                  // 0: one per physical core.
   std::optional<kernels::Isa> isa;  // Unset: FAVOR_ISA, else the best the CPU supports.
   bool verbose = false;             // Print the plan (ISA, threads, arena) to stderr.
@@ -68,6 +69,13 @@ class GraphState {
   int64_t max_context_ = 0;
 };
 
+// One sequence's part of a run over several: its state, and how many of the run's tokens (rows of
+// T, consecutive, in the order of the parts) are its.
+struct SequenceRun {
+  GraphState* state = nullptr;
+  int64_t tokens = 0;
+};
+
 class Executor {
  public:
   static absl::StatusOr<std::unique_ptr<Executor>> Create(std::shared_ptr<const Graph> graph,
@@ -83,6 +91,11 @@ class Executor {
   absl::Status Run(std::initializer_list<Tensor> inputs, GraphState& state) {
     return Run(std::span<const Tensor>(inputs.begin(), inputs.size()), state);
   }
+  // Continuous batching: one run over the tokens of several sequences (distinct states, at most
+  // max_sequences), each advanced by its part. Ops that run per sequence see each one's rows and
+  // state; the others (the matrix products) all T rows at once. Outputs with a dimension S have a
+  // row per sequence, in the order of `sequences`. A refused run leaves every state untouched.
+  absl::Status Run(std::span<const Tensor> inputs, std::span<const SequenceRun> sequences);
   const Tensor& output(size_t index) const { return outputs_[index]; }
   // Attaches an observer to the runs that follow (not owned; null detaches).
   void SetObserver(RunObserver* observer);
@@ -92,6 +105,7 @@ class Executor {
   kernels::Isa isa() const { return kernels_->isa; }
   int threads() const { return threads_; }
   int64_t max_seq_len() const { return max_seq_len_; }
+  int64_t max_sequences() const { return max_sequences_; }
   int64_t arena_bytes() const;
   // With options.profile: wall-clock nanoseconds spent in each node since the last
   // ResetProfile(), indexed by NodeId (empty without profiling).
@@ -110,11 +124,14 @@ class Executor {
 
   Executor() = default;
   absl::Status BindInputs(std::span<const Tensor> inputs, int64_t* seq_len);
+  // Runs a per-sequence op once per sequence on views of its rows.
+  absl::Status RunPerSequence(NodeId id, RunContext& ctx, std::span<const SequenceRun> sequences);
 
   std::shared_ptr<const Graph> graph_;
   const kernels::KernelTable* kernels_ = nullptr;
   int threads_ = 1;
   int64_t max_seq_len_ = 0;
+  int64_t max_sequences_ = 1;
   std::vector<Step> steps_;
   std::vector<int64_t> value_offsets_;  // Arena offset per value (-1: not in the arena).
   std::vector<Tensor> value_tensors_;   // Current view of every value.
@@ -122,6 +139,8 @@ class Executor {
   std::vector<Tensor> outputs_;
   std::vector<Tensor> input_scratch_;  // Reused per step: no allocation on the hot path.
   std::vector<Tensor> output_scratch_;
+  std::vector<Tensor> sequence_inputs_;  // Per-sequence views, reused likewise.
+  std::vector<Tensor> sequence_outputs_;
   std::shared_ptr<AlignedBuffer> arena_;
   int64_t unshared_bytes_ = 0;
   std::unique_ptr<dnnl::stream> stream_;

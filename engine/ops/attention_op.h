@@ -43,6 +43,7 @@ class AttentionOpBase : public Op {
   const AttentionHeads& heads() const { return heads_; }
   absl::StatusOr<std::vector<TensorSpec>> InferOutputs(
       std::span<const TensorSpec> inputs) const final;
+  bool RunsPerSequence() const final { return true; }
 
  protected:
   // `heads` must have been validated.

@@ -12,7 +12,7 @@ absl::StatusOr<std::vector<TensorSpec>> LastRowOp::InferOutputs(
   FAVOR_RETURN_IF_ERROR(CheckInputCount(inputs, 1));
   FAVOR_RETURN_IF_ERROR(CheckDType(inputs, 0, DType::kF32));
   FAVOR_RETURN_IF_ERROR(CheckRank(inputs, 0, 2));
-  return std::vector<TensorSpec>{{DType::kF32, Shape{1, inputs[0].shape.dim(1)}}};
+  return std::vector<TensorSpec>{{DType::kF32, Shape{kSequences, inputs[0].shape.dim(1)}}};
 }
 
 absl::Status LastRowOp::Run(const RunContext& /*ctx*/, std::span<const Tensor> inputs,

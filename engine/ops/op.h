@@ -57,10 +57,13 @@ struct StateOptions {
   int64_t max_context = 2048;  // Tokens a sequence may hold in total.
 };
 
-// What one run of a graph tells its ops.
+// What one run of a graph tells its ops. A run may advance several sequences at once (continuous
+// batching): their tokens are consecutive rows of T. Ops that RunsPerSequence() are then called
+// once per sequence, with that sequence's rows, its start position and its state; the others see
+// all T rows at once and must not depend on positions.
 struct RunContext {
-  int64_t seq_len = 0;    // T: tokens in this step.
-  int64_t start_pos = 0;  // Position of the first of them in the sequence.
+  int64_t seq_len = 0;    // T: tokens in this call.
+  int64_t start_pos = 0;  // Position of the first of them in the sequence (per-sequence ops).
   const kernels::KernelTable* kernels = nullptr;
   int threads = 1;
   dnnl::stream* stream = nullptr;  // For ops that call oneDNN.
@@ -86,6 +89,11 @@ class Op {
   // The bytes CreateState would allocate (saturating at INT64_MAX), so that a session whose state
   // cannot fit is refused before any of it is allocated.
   virtual int64_t StateBytes(const StateOptions&) const { return 0; }
+  // Whether the op works within one sequence: it reads positions (ctx.start_pos), keeps state or
+  // mixes rows (attention, rotary and learned positions, LastRow). In a run over several
+  // sequences the executor calls such an op once per sequence, on views of that sequence's rows
+  // (dimensions T) and of its row of S; every stateful op must be one.
+  virtual bool RunsPerSequence() const { return false; }
   // Computes outputs from inputs. Inputs and outputs have concrete shapes (T resolved) and are
   // contiguous; outputs are preallocated. Must not allocate on the heap once warmed up.
   virtual absl::Status Run(const RunContext& ctx, std::span<const Tensor> inputs,

@@ -9,6 +9,7 @@ namespace favor {
 class PositionEmbeddingOp final : public Op {
  public:
   absl::string_view type() const override { return "PositionEmbedding"; }
+  bool RunsPerSequence() const override { return true; }
   absl::StatusOr<std::vector<TensorSpec>> InferOutputs(
       std::span<const TensorSpec> inputs) const override;
   absl::Status Run(const RunContext& ctx, std::span<const Tensor> inputs, std::span<Tensor> outputs,

@@ -29,6 +29,7 @@ class RopeOp final : public Op {
   const RopeOptions& options() const { return options_; }
 
   absl::string_view type() const override { return "Rope"; }
+  bool RunsPerSequence() const override { return true; }
   std::string Attributes() const override;
   absl::StatusOr<std::vector<TensorSpec>> InferOutputs(
       std::span<const TensorSpec> inputs) const override;

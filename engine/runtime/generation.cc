@@ -7,8 +7,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/status.h"
-#include "engine/text/stop_strings.h"
-#include "engine/text/text_stream.h"
 
 namespace favor::runtime {
 namespace {
@@ -50,14 +48,131 @@ const char* StopReasonName(StopReason reason) {
   return "unknown";
 }
 
-absl::StatusOr<GenerationResult> Generate(Session& session, const text::Tokenizer& tokenizer,
-                                          std::span<const int32_t> prompt,
-                                          const GenerationOptions& options,
-                                          const TokenCallback& on_token) {
+namespace {
+
+// The caller's stop strings, then the end-of-generation markers spelled out as text.
+std::vector<std::string> StopsOf(const text::Tokenizer& tokenizer,
+                                 const GenerationOptions& options) {
+  std::vector<std::string> stops = options.stop_strings;
+  if (options.stop_at_eos) {
+    const auto& markers = tokenizer.end_of_generation_texts();
+    stops.insert(stops.end(), markers.begin(), markers.end());
+  }
+  return stops;
+}
+
+text::SamplerOptions WithSeed(text::SamplerOptions sampling) {
+  if (sampling.seed == text::kRandomSeed) sampling.seed = std::random_device{}();
+  return sampling;
+}
+
+}  // namespace
+
+SequenceGenerator::SequenceGenerator(const text::Tokenizer& tokenizer,
+                                     std::span<const int32_t> prompt,
+                                     const GenerationOptions& options)
+    : tokenizer_(tokenizer),
+      options_(options),
+      stops_(StopsOf(tokenizer, options)),
+      first_marker_(options.stop_strings.size()),
+      sampler_(options.sampling),
+      stream_(tokenizer, prompt),
+      history_(prompt.begin(), prompt.end()),
+      stop_matcher_(stops_) {
+  result_.prompt_tokens = static_cast<int64_t>(prompt.size());
+  result_.seed = options.sampling.seed;
+}
+
+absl::StatusOr<std::unique_ptr<SequenceGenerator>> SequenceGenerator::Create(
+    const text::Tokenizer& tokenizer, std::span<const int32_t> prompt,
+    const GenerationOptions& options) {
   FAVOR_RETURN_IF_ERROR(options.sampling.Validate());
   for (const std::string& stop : options.stop_strings) {
     if (stop.empty()) return absl::InvalidArgumentError("a stop string is empty");
   }
+  GenerationOptions seeded = options;
+  seeded.sampling = WithSeed(options.sampling);
+  return std::unique_ptr<SequenceGenerator>(new SequenceGenerator(tokenizer, prompt, seeded));
+}
+
+// Adds final text and returns what may be released; records a stop that appeared in it.
+std::string SequenceGenerator::Take(const std::string& fresh) {
+  std::string released = stop_matcher_.Add(fresh);
+  if (const auto matched = stop_matcher_.matched()) {
+    result_.stop = *matched < first_marker_ ? StopReason::kStopString : StopReason::kEndOfSequence;
+    result_.stop_text = stops_[*matched];
+    result_.stopped_in_text = true;
+  }
+  result_.text += released;
+  return released;
+}
+
+absl::StatusOr<std::optional<int32_t>> SequenceGenerator::Next(std::span<const float> logits,
+                                                               int64_t held, int64_t context,
+                                                               const TokenCallback& on_token) {
+  const int64_t limit = options_.max_tokens < 0 ? context : options_.max_tokens;
+  if (static_cast<int64_t>(result_.tokens.size()) >= limit) {
+    result_.stop = StopReason::kMaxTokens;
+    return std::nullopt;
+  }
+  FAVOR_RETURN_IF_ERROR(CheckLogitsFinite(logits, held));
+  // Embedding rows past the vocabulary (padding) have no text: never sampled.
+  const int32_t next = sampler_.Sample(
+      logits.first(std::min<size_t>(logits.size(), static_cast<size_t>(tokenizer_.vocab_size()))),
+      history_);
+  if (options_.stop_at_eos && tokenizer_.IsEndOfGeneration(next)) {
+    result_.stop = StopReason::kEndOfSequence;
+    result_.stop_text = tokenizer_.IdToPiece(next);
+    return std::nullopt;
+  }
+  history_.push_back(next);
+  result_.tokens.push_back(next);
+  FAVOR_ASSIGN_OR_RETURN(const std::string fresh, stream_.Push(next));
+  const std::string released = Take(fresh);
+  const bool go_on = on_token == nullptr || on_token(next, released);
+  if (stop_matcher_.matched().has_value()) return std::nullopt;
+  if (!go_on) {
+    result_.stop = StopReason::kCallback;
+    return std::nullopt;
+  }
+  if (held >= context) {
+    result_.stop = StopReason::kContextFull;
+    return std::nullopt;
+  }
+  if (static_cast<int64_t>(result_.tokens.size()) >= limit) {
+    result_.stop = StopReason::kMaxTokens;
+    return std::nullopt;
+  }
+  return next;
+}
+
+absl::Status SequenceGenerator::Finish(const TokenCallback& on_token) {
+  if (finished_) return absl::OkStatus();
+  finished_ = true;
+  if (stop_matcher_.matched().has_value()) return absl::OkStatus();
+  // The end of the sequence: an incomplete character comes out as the whole decoding has it
+  // (a stop it completes still counts), and text that might have begun a stop string never did.
+  FAVOR_ASSIGN_OR_RETURN(const std::string rest, stream_.Flush());
+  std::string released = Take(rest);
+  if (!stop_matcher_.matched().has_value()) {
+    const std::string held = stop_matcher_.Finish();
+    result_.text += held;
+    released += held;
+  }
+  if (on_token != nullptr && !released.empty()) on_token(kNoToken, released);
+  return absl::OkStatus();
+}
+
+absl::Status SequenceGenerator::Cancel(const TokenCallback& on_token) {
+  result_.stop = StopReason::kCallback;
+  return Finish(on_token);
+}
+
+absl::StatusOr<GenerationResult> Generate(Session& session, const text::Tokenizer& tokenizer,
+                                          std::span<const int32_t> prompt,
+                                          const GenerationOptions& options,
+                                          const TokenCallback& on_token) {
+  FAVOR_ASSIGN_OR_RETURN(auto generator, SequenceGenerator::Create(tokenizer, prompt, options));
   if (prompt.empty()) return absl::InvalidArgumentError("the prompt has no tokens");
   const int64_t free = session.context() - session.position();
   if (static_cast<int64_t>(prompt.size()) >= free) {
@@ -65,89 +180,20 @@ absl::StatusOr<GenerationResult> Generate(Session& session, const text::Tokenize
                                               " tokens but the context has room for ", free - 1,
                                               " (context ", session.context(), ")"));
   }
-  // The caller's stop strings, then the end-of-generation markers spelled out as text.
-  std::vector<std::string> stops = options.stop_strings;
-  const size_t first_marker = stops.size();
-  if (options.stop_at_eos) {
-    const auto& markers = tokenizer.end_of_generation_texts();
-    stops.insert(stops.end(), markers.begin(), markers.end());
-  }
-
-  GenerationResult result;
-  result.prompt_tokens = static_cast<int64_t>(prompt.size());
   const auto prompt_start = Clock::now();
   FAVOR_ASSIGN_OR_RETURN(auto logits, session.Feed(prompt));
-  result.prompt_seconds = Seconds(prompt_start);
-
-  text::SamplerOptions sampling = options.sampling;
-  if (sampling.seed == text::kRandomSeed) sampling.seed = std::random_device{}();
-  result.seed = sampling.seed;
-  text::Sampler sampler(sampling);
-  text::TextStream stream(tokenizer, prompt);
-  std::vector<int32_t> history(prompt.begin(), prompt.end());
-  text::StopStrings stop_matcher(stops);
-  // Adds final text and returns what may be released; records a stop that appeared in it.
-  auto take = [&](const std::string& fresh) {
-    std::string released = stop_matcher.Add(fresh);
-    if (const auto matched = stop_matcher.matched()) {
-      result.stop = *matched < first_marker ? StopReason::kStopString : StopReason::kEndOfSequence;
-      result.stop_text = stops[*matched];
-      result.stopped_in_text = true;
-    }
-    result.text += released;
-    return released;
-  };
-  const int64_t limit = options.max_tokens < 0 ? session.context() : options.max_tokens;
+  generator->result().prompt_seconds = Seconds(prompt_start);
   const auto generation_start = Clock::now();
   while (true) {
-    if (static_cast<int64_t>(result.tokens.size()) >= limit) {
-      result.stop = StopReason::kMaxTokens;
-      break;
-    }
-    FAVOR_RETURN_IF_ERROR(CheckLogitsFinite(logits, session.position()));
-    // Embedding rows past the vocabulary (padding) have no text: never sampled.
-    const int32_t next = sampler.Sample(
-        logits.first(std::min<size_t>(logits.size(), static_cast<size_t>(tokenizer.vocab_size()))),
-        history);
-    if (options.stop_at_eos && tokenizer.IsEndOfGeneration(next)) {
-      result.stop = StopReason::kEndOfSequence;
-      result.stop_text = tokenizer.IdToPiece(next);
-      break;
-    }
-    history.push_back(next);
-    result.tokens.push_back(next);
-    FAVOR_ASSIGN_OR_RETURN(const std::string fresh, stream.Push(next));
-    const std::string released = take(fresh);
-    const bool go_on = on_token == nullptr || on_token(next, released);
-    if (stop_matcher.matched().has_value()) break;
-    if (!go_on) {
-      result.stop = StopReason::kCallback;
-      break;
-    }
-    if (session.position() >= session.context()) {
-      result.stop = StopReason::kContextFull;
-      break;
-    }
-    if (static_cast<int64_t>(result.tokens.size()) >= limit) {
-      result.stop = StopReason::kMaxTokens;
-      break;
-    }
-    FAVOR_ASSIGN_OR_RETURN(logits, session.Feed({&next, 1}));
+    FAVOR_ASSIGN_OR_RETURN(
+        const std::optional<int32_t> next,
+        generator->Next(logits, session.position(), session.context(), on_token));
+    if (!next.has_value()) break;
+    FAVOR_ASSIGN_OR_RETURN(logits, session.Feed({&*next, 1}));
   }
-  if (!stop_matcher.matched().has_value()) {
-    // The end of the sequence: an incomplete character comes out as the whole decoding has it
-    // (a stop it completes still counts), and text that might have begun a stop string never did.
-    FAVOR_ASSIGN_OR_RETURN(const std::string rest, stream.Flush());
-    std::string released = take(rest);
-    if (!stop_matcher.matched().has_value()) {
-      const std::string held = stop_matcher.Finish();
-      result.text += held;
-      released += held;
-    }
-    if (on_token != nullptr && !released.empty()) on_token(kNoToken, released);
-  }
-  result.generation_seconds = Seconds(generation_start);
-  return result;
+  FAVOR_RETURN_IF_ERROR(generator->Finish(on_token));
+  generator->result().generation_seconds = Seconds(generation_start);
+  return std::move(generator->result());
 }
 
 }  // namespace favor::runtime

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -13,6 +15,8 @@
 #include "absl/status/statusor.h"
 #include "engine/runtime/session.h"
 #include "engine/text/sampler.h"
+#include "engine/text/stop_strings.h"
+#include "engine/text/text_stream.h"
 #include "engine/text/tokenizer.h"
 
 namespace favor::runtime {
@@ -50,6 +54,48 @@ struct GenerationResult {
 // the prompt, cut before a stop string. An end-of-generation token is not among the tokens.
 inline constexpr int32_t kNoToken = -1;
 using TokenCallback = std::function<bool(int32_t token, const std::string& text)>;
+
+// One sequence's generation apart from the model runs: sampling, the end-of-generation tokens,
+// stop strings and the streamed text. Generate drives one on a session; a Batch drives many, their
+// tokens fed together in one pass.
+class SequenceGenerator {
+ public:
+  // Checks the options. `prompt`: the tokens held before generation (the text is what follows
+  // them). `tokenizer` must outlive the generator.
+  static absl::StatusOr<std::unique_ptr<SequenceGenerator>> Create(
+      const text::Tokenizer& tokenizer, std::span<const int32_t> prompt,
+      const GenerationOptions& options);
+
+  // Given the logits after the last token fed (`held` tokens held of `context`), samples the next
+  // token and streams its text. Returns the token to feed next, or nothing when generation ended
+  // (result().stop says why; call Finish).
+  absl::StatusOr<std::optional<int32_t>> Next(std::span<const float> logits, int64_t held,
+                                              int64_t context, const TokenCallback& on_token);
+  // Ends the text: releases what was held back (an incomplete character, the start of a stop
+  // string that never came), through `on_token` with kNoToken.
+  absl::Status Finish(const TokenCallback& on_token);
+  // Ends early by the caller's choice (a cancelled request): StopReason::kCallback, then Finish.
+  absl::Status Cancel(const TokenCallback& on_token);
+
+  const GenerationResult& result() const { return result_; }
+  GenerationResult& result() { return result_; }
+
+ private:
+  SequenceGenerator(const text::Tokenizer& tokenizer, std::span<const int32_t> prompt,
+                    const GenerationOptions& options);
+  std::string Take(const std::string& fresh);
+
+  const text::Tokenizer& tokenizer_;
+  GenerationOptions options_;
+  std::vector<std::string> stops_;  // The caller's stop strings, then the marker texts.
+  size_t first_marker_ = 0;
+  text::Sampler sampler_;
+  text::TextStream stream_;
+  std::vector<int32_t> history_;
+  text::StopStrings stop_matcher_;
+  GenerationResult result_;
+  bool finished_ = false;
+};
 
 // `prompt` is fed from the session's current position (a fresh session: from the start).
 absl::StatusOr<GenerationResult> Generate(Session& session, const text::Tokenizer& tokenizer,
