@@ -19,6 +19,7 @@
 #include "engine/runtime/conversation.h"
 #include "engine/runtime/model.h"
 #include "tools/attention_flags.h"
+#include "tools/chat_template_choice.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"
 #include "tools/generation_flags.h"
@@ -31,32 +32,6 @@ namespace {
 int Fail(const absl::Status& status) { return PrintFailure("chat", status); }
 void Report(const absl::Status& status) {
   std::fprintf(stderr, "favor chat: error: %s\n", std::string(status.message()).c_str());
-}
-
-// The template: --chat-template (a built-in's name or a Jinja file), else the model's own.
-absl::StatusOr<chat::ChatTemplate> ChooseTemplate(const std::string& choice,
-                                                  const text::Tokenizer& tokenizer,
-                                                  const std::string& model_path) {
-  const std::string bos = tokenizer.IdToPiece(tokenizer.bos_id());
-  const std::string eos = tokenizer.IdToPiece(tokenizer.eos_id());
-  if (!choice.empty()) {
-    if (IsRegularFile(choice)) {
-      FAVOR_ASSIGN_OR_RETURN(const std::string source, ReadPromptFile(choice));
-      return chat::ChatTemplate::Create(source, bos, eos, choice);
-    }
-    return chat::ChatTemplate::Named(choice, bos, eos);
-  }
-  if (tokenizer.chat_template().empty()) {
-    return absl::NotFoundError(
-        absl::StrCat(model_path, " has no chat template; choose one with --chat-template (",
-                     absl::StrJoin(chat::ChatTemplate::Names(), ", "), ", or a .jinja file)"));
-  }
-  auto own = chat::ChatTemplate::Create(tokenizer.chat_template(), bos, eos, "the model's");
-  if (!own.ok()) {
-    return absl::Status(own.status().code(),
-                        absl::StrCat(own.status().message(), " (use --chat-template NAME)"));
-  }
-  return own;
 }
 
 absl::Status Save(const runtime::Conversation& conversation, const std::string& path) {

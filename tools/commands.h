@@ -6,6 +6,7 @@ namespace favor::cli {
 
 int Generate(int argc, char** argv);
 int Chat(int argc, char** argv);
+int Serve(int argc, char** argv);
 int Calibrate(int argc, char** argv);
 int Variance(int argc, char** argv);
 int Inspect(int argc, char** argv);

@@ -16,6 +16,7 @@ constexpr char kUsage[] =
     "  variance   compare the variance of the random-feature estimators (closed form, Monte "
     "Carlo)\n"
     "  chat       a conversation with a chat model (its chat template, turns prefilled once)\n"
+    "  serve      an OpenAI-compatible HTTP server with continuous batching (--parallel N)\n"
     "  bench      speed and memory of exact and random-feature attention (pp/tg at depth)\n"
     "  eval       quality of random-feature attention against exact (perplexity, KL, top-1)\n"
     "  inspect    show a model file's architecture, tensors, tokenizer and metadata\n"
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   if (command == "generate") return favor::cli::Generate(argc, argv);
   if (command == "chat") return favor::cli::Chat(argc, argv);
+  if (command == "serve") return favor::cli::Serve(argc, argv);
   if (command == "inspect") return favor::cli::Inspect(argc, argv);
   if (command == "calibrate") return favor::cli::Calibrate(argc, argv);
   if (command == "variance") return favor::cli::Variance(argc, argv);
@@ -58,7 +60,7 @@ int main(int argc, char** argv) {
   }
   std::fprintf(
       stderr,
-      "favor: unknown command '%s' (commands: generate, chat, calibrate, variance, bench, eval, "
+      "favor: unknown command '%s' (commands: generate, chat, serve, calibrate, variance, bench, eval, "
       "inspect, quantize, tokenize, logits, info; see favor --help)\n",
       command.c_str());
   return 2;

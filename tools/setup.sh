@@ -35,6 +35,8 @@ packages=(
   libutf8proc-dev       # tokenizer: Unicode normalisation
   libabsl-dev           # Status, strings
   nlohmann-json3-dev    # chat: JSON with its key order kept (messages, tools), as templates see it
+  libcpp-httplib-dev    # serve: the HTTP server (threads, chunked responses for server-sent events)
+  nginx-light           # serve: the scale-out test puts nginx in front of two replicas
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev libomp-14-dev  # the fuzz preset: clang, libFuzzer, clang's OpenMP
 )

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "engine/core/status.h"
 
 namespace favor::chat {
 namespace {
@@ -43,7 +44,7 @@ Value FromJson(const Json& json) {
 
 }  // namespace
 
-absl::StatusOr<Value> ParseJsonValue(absl::string_view text, absl::string_view source) {
+absl::Status CheckJsonNesting(absl::string_view text, absl::string_view source) {
   // Depth is bounded by nlohmann's recursion; refuse absurd nesting before it matters.
   int depth = 0, deepest = 0;
   bool in_string = false, escaped = false;
@@ -60,6 +61,13 @@ absl::StatusOr<Value> ParseJsonValue(absl::string_view text, absl::string_view s
   if (deepest > 512) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": JSON nested deeper than 512"));
   }
+  return absl::OkStatus();
+}
+
+Value ValueFromJson(const nlohmann::ordered_json& json) { return FromJson(json); }
+
+absl::StatusOr<Value> ParseJsonValue(absl::string_view text, absl::string_view source) {
+  FAVOR_RETURN_IF_ERROR(CheckJsonNesting(text, source));
   Json json = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON"));
