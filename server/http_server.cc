@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -113,6 +114,13 @@ void HttpServer::Routes() {
   http.set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
   const int threads = std::max(options_.threads, 2);
   http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  // Debian's build of cpp-httplib listens with a backlog of 5: a burst of more connections than
+  // that overflows the accept queue (clients stall a second or fail). The socket it makes is
+  // noted here, with its default options, and listens again with a real backlog in Bind.
+  http.set_socket_options([this](socket_t socket) {
+    httplib::default_socket_options(socket);
+    listen_socket_ = socket;
+  });
   http.set_read_timeout(60);
   http.set_write_timeout(60);
 
@@ -155,6 +163,7 @@ void HttpServer::Routes() {
   }
 
   http.Get("/health", [this](const httplib::Request&, httplib::Response& response) {
+    response.status = 200;
     response.set_content("{\"status\":\"ok\"}", kJson);
     metrics_.CountRequest("/health", response.status);
   });
@@ -162,6 +171,7 @@ void HttpServer::Routes() {
     response.set_content(metrics_.Render(), "text/plain; version=0.0.4");
   });
   http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& response) {
+    response.status = 200;
     response.set_content(ModelsResponse(options_.model_name, created_, model_.config().max_seq_len,
                                         model_.config().vocab_size),
                          kJson);
@@ -289,19 +299,18 @@ void HttpServer::Routes() {
 }
 
 absl::StatusOr<int> HttpServer::Bind() {
-  if (options_.port == 0) {
-    const int port = http_->bind_to_any_port(options_.host);
+  int port = options_.port;
+  if (port == 0) {
+    port = http_->bind_to_any_port(options_.host);
     if (port <= 0) {
       return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.host));
     }
-    return port;
-  }
-  if (!http_->bind_to_port(options_.host, options_.port)) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.host, ":",
-                                               options_.port,
+  } else if (!http_->bind_to_port(options_.host, port)) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.host, ":", port,
                                                " (in use, or not an address of this machine)"));
   }
-  return options_.port;
+  if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);
+  return port;
 }
 
 void HttpServer::Serve() { http_->listen_after_bind(); }

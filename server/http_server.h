@@ -62,7 +62,8 @@ class HttpServer {
   HttpOptions options_;
   std::unique_ptr<httplib::Server> http_;
   int64_t created_ = 0;
-  std::atomic<uint64_t> next_id_{1};  // Response ids: created_, then a count.
+  std::atomic<uint64_t> next_id_{1};
+  int listen_socket_ = -1;  // Response ids: created_, then a count.
 };
 
 }  // namespace favor::server

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/chat/json_value.h"
 #include "engine/core/status.h"
@@ -115,6 +116,11 @@ absl::Status Prompt(const Json& body, CompletionRequest& request) {
     request.prompt = prompt->get<std::string>();
     return absl::OkStatus();
   }
+  if (prompt->is_array() && prompt->size() > 1 && (*prompt)[0].is_string()) {
+    return FieldError("prompt",
+                      "holds several prompts: send one per request (several requests at once "
+                      "are generated together)");
+  }
   if (prompt->is_array() && !prompt->empty()) {
     for (const Json& token : *prompt) {
       if (!token.is_number_integer() || token.get<int64_t>() < 0 ||
@@ -151,7 +157,20 @@ absl::Status Stop(const Json& body, CompletionRequest& request) {
 
 // The "attention" extension. Files (statistics, plans) are the server's to choose, not a
 // client's: a request may not name one.
+absl::StatusOr<std::optional<AttentionSpec>> ParseAttention(const Json& body);
+
+// Errors of the fields of "attention" name them as attention.FIELD.
 absl::StatusOr<std::optional<AttentionSpec>> Attention(const Json& body) {
+  auto spec = ParseAttention(body);
+  if (!spec.ok() && absl::StartsWith(spec.status().message(), "'") &&
+      !absl::StartsWith(spec.status().message(), "'attention")) {
+    return absl::Status(spec.status().code(),
+                        absl::StrCat("'attention.", spec.status().message().substr(1)));
+  }
+  return spec;
+}
+
+absl::StatusOr<std::optional<AttentionSpec>> ParseAttention(const Json& body) {
   const auto it = body.find("attention");
   if (it == body.end() || it->is_null()) return std::nullopt;
   const Json& attention = *it;
@@ -166,14 +185,14 @@ absl::StatusOr<std::optional<AttentionSpec>> Attention(const Json& body) {
   for (const auto& [key, value] : attention.items()) {
     if (key != "kind" && key != "features" && key != "window" && key != "sinks" && key != "seed" &&
         key != "rf" && key != "statistics") {
-      return FieldError(absl::StrCat("attention.", key),
+      return FieldError(key,
                         "is not an attention option (kind, features, window, sinks, seed, rf, "
                         "statistics)");
     }
   }
   AttentionSpec spec;
   FAVOR_ASSIGN_OR_RETURN(const auto kind, String(attention, "kind"));
-  if (!kind.has_value()) return FieldError("attention.kind", "is required");
+  if (!kind.has_value()) return FieldError("kind", "is required");
   FAVOR_ASSIGN_OR_RETURN(spec.kind, ParseAttentionKind(*kind));
   FAVOR_ASSIGN_OR_RETURN(const auto features, Integer(attention, "features", 1, kMaxFeatures));
   if (features.has_value()) spec.features = *features;
@@ -191,7 +210,7 @@ absl::StatusOr<std::optional<AttentionSpec>> Attention(const Json& body) {
   FAVOR_ASSIGN_OR_RETURN(const auto statistics, String(attention, "statistics"));
   if (statistics.has_value()) {
     if (*statistics != "prompt" && *statistics != "calibrated" && *statistics != "causal") {
-      return FieldError("attention.statistics", "must be prompt, calibrated or causal");
+      return FieldError("statistics", "must be prompt, calibrated or causal");
     }
     FAVOR_RETURN_IF_ERROR(ParseStatistics(*statistics, spec));
   }
