@@ -26,6 +26,26 @@ install_reference_tokenizers() {
 }
 install_reference_tokenizers
 
+# The official openai npm client, which the serve tests run against favor serve (pinned by
+# tools/reference-clients/package-lock.json). Without npm those tests say so and skip.
+install_reference_clients() {
+  local source=tools/reference-clients target=build/reference-clients
+  if [ -d "$target/node_modules/openai" ] &&
+     cmp -s "$source/package-lock.json" "$target/package-lock.json"; then
+    echo "setup: reference clients are installed"
+    return
+  fi
+  if ! command -v npm > /dev/null; then
+    echo "setup: npm not found; the openai client tests will be skipped"
+    return
+  fi
+  echo "setup: installing the reference clients (npm: openai, about 14 MB)"
+  mkdir -p "$target"
+  cp "$source/package.json" "$source/package-lock.json" "$target/"
+  (cd "$target" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+}
+install_reference_clients
+
 packages=(
   build-essential cmake pkg-config
   libdnnl-dev           # oneDNN: matrix products
