@@ -13,7 +13,7 @@ seconds="${FUZZ_SECONDS:-60}"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(gguf llama2c safetensors hf_config tokenizer_bin tokenizer_json sentencepiece_model
-           byte_level_text cli chat_template)
+           byte_level_text cli chat_template openai_request)
 fi
 models=../shared/models
 declare -A seeds=(
@@ -27,6 +27,7 @@ declare -A seeds=(
   [byte_level_text]="tests/fuzz/seeds/byte_level_text/*"
   [cli]="tests/fuzz/seeds/cli/*"
   [chat_template]="tests/data/chat_templates/*.jinja"
+  [openai_request]="tests/fuzz/seeds/openai_request/*"
 )
 for target in "${targets[@]}"; do
   if [ -z "${seeds[$target]+x}" ]; then
