@@ -43,6 +43,7 @@ struct TestSpec {
   bool prompt;
   int64_t tokens;
   int64_t depth;
+  int64_t parallel;  // Sequences run together.
 };
 
 struct RunSettings {
@@ -59,17 +60,51 @@ constexpr int64_t kDepthPrefix = 256;
 
 absl::StatusOr<BenchRow> RunTest(const runtime::ModelVariant& model, const TestSpec& test,
                                  int threads, const RunSettings& settings) {
-  auto session = runtime::Session::Create(model, {.context = test.depth + test.tokens,
-                                                  .threads = threads,
-                                                  .max_batch = settings.batch,
-                                                  .profile = true});
-  if (!session.ok()) return session.status();
-  runtime::Session& s = **session;
+  // P sequences run together (continuous batching, as favor serve runs its slots): each forward
+  // pass takes one token of every sequence (tg) or a share of the batch of each prompt (pp).
+  const int64_t parallel = test.parallel;
+  auto executor = Executor::Create(model.graph, {.max_seq_len = std::max(settings.batch, parallel),
+                                                 .max_sequences = parallel,
+                                                 .threads = threads,
+                                                 .profile = true});
+  if (!executor.ok()) return executor.status();
+  Executor& e = **executor;
+  const StateOptions state_options{.max_context = test.depth + test.tokens};
+  std::vector<std::unique_ptr<GraphState>> states;
+  for (int64_t p = 0; p < parallel; ++p) {
+    auto state = e.CreateState(state_options);
+    if (!state.ok()) return state.status();
+    states.push_back(*std::move(state));
+  }
   std::mt19937 rng(static_cast<uint32_t>(settings.seed));
-  std::uniform_int_distribution<int32_t> token(3, static_cast<int32_t>(s.vocab_size()) - 1);
+  std::uniform_int_distribution<int32_t> token(3, static_cast<int32_t>(model.vocab_size) - 1);
   auto random_tokens = [&](int64_t count) {
     std::vector<int32_t> ids(static_cast<size_t>(count));
     for (int32_t& id : ids) id = token(rng);
+    return ids;
+  };
+  // Feeds each sequence its tokens, `per_pass` of each per forward pass.
+  std::vector<SequenceRun> runs;
+  std::vector<int32_t> step_tokens;
+  auto feed = [&](const std::vector<std::vector<int32_t>>& ids, int64_t per_pass) -> absl::Status {
+    const int64_t length = static_cast<int64_t>(ids.front().size());
+    for (int64_t at = 0; at < length; at += per_pass) {
+      const int64_t chunk = std::min(per_pass, length - at);
+      runs.clear();
+      step_tokens.clear();
+      for (size_t p = 0; p < ids.size(); ++p) {
+        step_tokens.insert(step_tokens.end(), ids[p].begin() + at, ids[p].begin() + at + chunk);
+        runs.push_back({states[p].get(), chunk});
+      }
+      const Tensor input = Tensor::Borrow(step_tokens.data(), DType::kI32,
+                                          Shape{static_cast<int64_t>(step_tokens.size())});
+      FAVOR_RETURN_IF_ERROR(e.Run(std::span<const Tensor>(&input, 1), runs));
+    }
+    return absl::OkStatus();
+  };
+  auto each = [&](int64_t count) {
+    std::vector<std::vector<int32_t>> ids;
+    for (int64_t p = 0; p < parallel; ++p) ids.push_back(random_tokens(count));
     return ids;
   };
 
@@ -77,30 +112,25 @@ absl::StatusOr<BenchRow> RunTest(const runtime::ModelVariant& model, const TestS
   std::vector<double> speeds;
   double attention_seconds = 0, total_seconds = 0;
   std::map<std::string, double> seconds_by_type;
+  const int64_t prompt_share = std::max<int64_t>(1, settings.batch / parallel);
   for (int rep = 0; rep <= settings.repetitions; ++rep) {  // Run 0 warms up.
-    s.Reset();
+    for (auto& state : states) state->Reset();
     if (test.depth > 0) {
       const int64_t prefix = settings.real_depth ? test.depth : std::min(test.depth, kDepthPrefix);
-      if (auto fed = s.Feed(random_tokens(prefix)); !fed.ok()) return fed.status();
+      FAVOR_RETURN_IF_ERROR(feed(each(prefix), prompt_share));
       if (prefix < test.depth) {
-        if (auto status = s.ExtendByRepeating(test.depth); !status.ok()) return status;
+        for (auto& state : states) FAVOR_RETURN_IF_ERROR(state->ExtendByRepeating(test.depth));
       }
     }
-    const std::vector<int32_t> ids = random_tokens(test.tokens);
-    s.executor().ResetProfile();
+    const std::vector<std::vector<int32_t>> ids = each(test.tokens);
+    e.ResetProfile();
     const auto start = Clock::now();
-    if (test.prompt) {
-      if (auto fed = s.Feed(ids); !fed.ok()) return fed.status();
-    } else {
-      for (int32_t id : ids) {
-        if (auto fed = s.Feed({&id, 1}); !fed.ok()) return fed.status();
-      }
-    }
+    FAVOR_RETURN_IF_ERROR(feed(ids, test.prompt ? prompt_share : 1));
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (rep == 0) continue;
-    speeds.push_back(static_cast<double>(test.tokens) / seconds);
+    speeds.push_back(static_cast<double>(test.tokens * parallel) / seconds);
     total_seconds += seconds;
-    const auto nanos = s.executor().node_nanoseconds();
+    const auto nanos = e.node_nanoseconds();
     for (size_t id = 0; id < nanos.size(); ++id) {
       const Node& node = model.graph->node(static_cast<NodeId>(id));
       if (node.removed) continue;
@@ -111,7 +141,7 @@ absl::StatusOr<BenchRow> RunTest(const runtime::ModelVariant& model, const TestS
   }
   if (settings.profile) {
     std::string line = absl::StrCat("favor bench: profile ", test.prompt ? "pp" : "tg", test.tokens,
-                                    " @ d", test.depth, ":");
+                                    " x", test.parallel, " @ d", test.depth, ":");
     double accounted = 0;
     for (const auto& [type, seconds] : seconds_by_type) {
       absl::StrAppend(&line, absl::StrFormat(" %s %.1f%%", type, 100 * seconds / total_seconds));
@@ -125,7 +155,8 @@ absl::StatusOr<BenchRow> RunTest(const runtime::ModelVariant& model, const TestS
   row.prompt = test.prompt;
   row.tokens = test.tokens;
   row.depth = test.depth;
-  row.threads = s.executor().threads();
+  row.parallel = parallel;
+  row.threads = e.threads();
   row.repetitions = settings.repetitions;
   double sum = 0;
   for (double v : speeds) sum += v;
@@ -135,7 +166,7 @@ absl::StatusOr<BenchRow> RunTest(const runtime::ModelVariant& model, const TestS
   row.tokens_per_second_sd =
       speeds.size() > 1 ? std::sqrt(squares / static_cast<double>(speeds.size() - 1)) : 0.0;
   row.attention_share = total_seconds > 0 ? attention_seconds / total_seconds : 0.0;
-  row.state_mib = static_cast<double>(s.StateBytes()) / (1 << 20);
+  row.state_mib = static_cast<double>(states.front()->NumBytes()) / (1 << 20);
   row.peak_rss_mib = static_cast<double>(PeakResidentBytes()) / (1 << 20);
   return row;
 }
@@ -160,8 +191,8 @@ absl::StatusOr<io::ModelFile> StoreWeights(const io::ModelFile& file,
 
 int Bench(int argc, char** argv) {
   std::string model_path, shape, prompt_list = "512", gen_list = "128", depth_list = "0",
-                                 thread_list, dtype_list = "f32", output = "md", plot_path,
-                                 tokenizer_path;
+                                 parallel_list = "1", thread_list, dtype_list = "f32",
+                                 output = "md", plot_path, tokenizer_path;
   int64_t repetitions = 5, batch = 512, seed = 42;
   bool real_depth = false, profile = false;
   ArgParser args("bench");
@@ -178,6 +209,10 @@ int Bench(int argc, char** argv) {
               &gen_list);
   args.String({"-d", "--n-depth"}, "LIST", "context depths, e.g. 0,512-32768*2 (default 0)",
               &depth_list);
+  args.String({"-np", "--parallel"}, "LIST",
+              "sequences run together, as favor serve --parallel runs them: each forward pass "
+              "takes a token of every sequence; t/s is their sum (default 1)",
+              &parallel_list);
   AttentionFlags attention{.use = AttentionFlagUse::kGrid, .kinds = "exact,favor#"};
   AddAttentionFlags(args, attention);
   args.String({"-t", "--threads"}, "LIST", "threads (default: physical cores)", &thread_list);
@@ -210,14 +245,18 @@ int Bench(int argc, char** argv) {
   auto prompts = ParseIntList(prompt_list, "-p");
   auto gens = ParseIntList(gen_list, "-n");
   auto depths = ParseIntList(depth_list, "-d");
+  auto parallels = ParseIntList(parallel_list, "--parallel");
   auto threads =
       thread_list.empty()
           ? absl::StatusOr<std::vector<int64_t>>(std::vector<int64_t>{PhysicalCoreCount()})
           : ParseIntList(thread_list, "-t");
   auto dtypes = ParseStringList(dtype_list, "--dtype");
-  for (const absl::Status& status :
-       {prompts.status(), gens.status(), depths.status(), threads.status(), dtypes.status()}) {
+  for (const absl::Status& status : {prompts.status(), gens.status(), depths.status(),
+                                     parallels.status(), threads.status(), dtypes.status()}) {
     if (!status.ok()) return UsageError(std::string(status.message()));
+  }
+  for (int64_t p : *parallels) {
+    if (p < 1 || p > 256) return UsageError(absl::StrCat("--parallel: bad count ", p));
   }
   for (const auto* list : {&*prompts, &*gens, &*depths}) {
     for (int64_t v : *list) {
@@ -240,12 +279,14 @@ int Bench(int argc, char** argv) {
     }
   }
   std::vector<TestSpec> tests;
-  for (int64_t depth : *depths) {
-    for (int64_t n : *prompts) {
-      if (n > 0) tests.push_back({.prompt = true, .tokens = n, .depth = depth});
-    }
-    for (int64_t n : *gens) {
-      if (n > 0) tests.push_back({.prompt = false, .tokens = n, .depth = depth});
+  for (int64_t p : *parallels) {
+    for (int64_t depth : *depths) {
+      for (int64_t n : *prompts) {
+        if (n > 0) tests.push_back({.prompt = true, .tokens = n, .depth = depth, .parallel = p});
+      }
+      for (int64_t n : *gens) {
+        if (n > 0) tests.push_back({.prompt = false, .tokens = n, .depth = depth, .parallel = p});
+      }
     }
   }
   if (tests.empty()) return UsageError("no tests: -p and -n are both 0");

@@ -97,6 +97,7 @@ MachineInfo DescribeMachine() {
 
 std::string BenchRow::Test() const {
   std::string test = absl::StrCat(prompt ? "pp" : "tg", tokens);
+  if (parallel > 1) absl::StrAppend(&test, " x", parallel);
   if (depth > 0) absl::StrAppend(&test, " @ d", depth);
   return test;
 }
@@ -146,17 +147,17 @@ std::string CsvReport(const MachineInfo& machine, const std::vector<BenchRow>& r
       "cpu,isa,cores,onednn,favor,model,dtype,threads,attention,rf,features,window,sinks,test,"
       "prompt_tokens,"
       "gen_tokens,depth,repetitions,tokens_per_second,tokens_per_second_sd,ms_per_token,"
-      "attention_share,state_mib,peak_rss_mib\n";
+      "attention_share,state_mib,peak_rss_mib,parallel\n";
   for (const BenchRow& row : rows) {
     absl::StrAppendFormat(
         &out,
-        "%s,%s,%d,%s,%s,%s,%s,%d,%s,%s,%d,%s,%s,%s,%d,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f\n",
+        "%s,%s,%d,%s,%s,%s,%s,%d,%s,%s,%d,%s,%s,%s,%d,%d,%d,%d,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f,%d\n",
         CsvField(machine.cpu), machine.isa, machine.cores, CsvField(machine.onednn), machine.favor,
         CsvField(row.model), row.dtype, row.threads, CsvField(row.attention), row.rf, row.features,
         OptionalCount(row.window, ""), OptionalCount(row.sinks, ""), row.Test(),
         row.prompt ? row.tokens : 0, row.prompt ? 0 : row.tokens, row.depth, row.repetitions,
         row.tokens_per_second, row.tokens_per_second_sd, row.MillisecondsPerToken(),
-        row.attention_share, row.state_mib, row.peak_rss_mib);
+        row.attention_share, row.state_mib, row.peak_rss_mib, row.parallel);
   }
   return out;
 }
@@ -176,13 +177,13 @@ std::string JsonReport(const MachineInfo& machine, const std::vector<BenchRow>& 
         "\"gen_tokens\": %d, \"depth\": "
         "%d, \"repetitions\": %d, \"tokens_per_second\": %.4f, \"tokens_per_second_sd\": %.4f, "
         "\"ms_per_token\": %.4f, \"attention_share\": %.4f, \"state_mib\": %.4f, "
-        "\"peak_rss_mib\": %.1f}",
+        "\"peak_rss_mib\": %.1f, \"parallel\": %d}",
         i == 0 ? "" : ",", JsonString(row.model), JsonString(row.dtype), row.threads,
         JsonString(row.attention), JsonString(row.rf), row.features,
         OptionalCount(row.window, "null"), OptionalCount(row.sinks, "null"), JsonString(row.Test()),
         row.prompt ? row.tokens : 0, row.prompt ? 0 : row.tokens, row.depth, row.repetitions,
         row.tokens_per_second, row.tokens_per_second_sd, row.MillisecondsPerToken(),
-        row.attention_share, row.state_mib, row.peak_rss_mib);
+        row.attention_share, row.state_mib, row.peak_rss_mib, row.parallel);
   }
   out += "\n  ],\n  \"crossover\": [";
   const auto crossovers = FindCrossovers(rows);
@@ -214,9 +215,9 @@ std::string Crossover::Describe() const {
 std::vector<Crossover> FindCrossovers(const std::vector<BenchRow>& rows) {
   // Rows are compared within a group of the same model, dtype, threads and test kind; the swept
   // variable is the depth for tg (at one N) and the prompt length for pp (at one depth).
-  using Group = std::tuple<std::string, std::string, int, bool, int64_t>;
+  using Group = std::tuple<std::string, std::string, int, int64_t, bool, int64_t>;
   auto group_of = [](const BenchRow& r) {
-    return Group{r.model, r.dtype, r.threads, r.prompt, r.prompt ? r.depth : r.tokens};
+    return Group{r.model, r.dtype, r.threads, r.parallel, r.prompt, r.prompt ? r.depth : r.tokens};
   };
   auto swept = [](const BenchRow& r) { return r.prompt ? r.tokens : r.depth; };
   std::map<Group, std::map<int64_t, double>> exact;
@@ -235,9 +236,12 @@ std::vector<Crossover> FindCrossovers(const std::vector<BenchRow>& rows) {
     if (found == exact.end()) continue;
     Crossover crossover;
     crossover.attention = attention;
-    crossover.over = std::get<3>(group)
-                         ? absl::StrCat("pp by prompt length @ d", std::get<4>(group))
-                         : absl::StrCat("tg", std::get<4>(group), " by depth");
+    const int64_t parallel = std::get<3>(group);
+    const std::string sequences = parallel > 1 ? absl::StrCat(" x", parallel) : "";
+    crossover.over =
+        std::get<4>(group)
+            ? absl::StrCat("pp", sequences, " by prompt length @ d", std::get<5>(group))
+            : absl::StrCat("tg", std::get<5>(group), sequences, " by depth");
     std::vector<std::pair<int64_t, bool>> faster;  // (point, approximate faster)
     for (const auto& [point, speed] : speeds) {
       const auto exact_speed = found->second.find(point);

@@ -37,9 +37,10 @@ struct BenchRow {
   int64_t features = 0;   // M (0 for exact).
   int64_t window = -1;    // Hybrid attention: exact window and sinks (-1: not hybrid).
   int64_t sinks = -1;
-  bool prompt = false;  // pp (prompt processing) or tg (generation).
-  int64_t tokens = 0;   // N of ppN / tgN.
-  int64_t depth = 0;    // Tokens already in the state.
+  bool prompt = false;   // pp (prompt processing) or tg (generation).
+  int64_t tokens = 0;    // N of ppN / tgN.
+  int64_t depth = 0;     // Tokens already in the state.
+  int64_t parallel = 1;  // Sequences run together; tokens_per_second is their sum.
   int repetitions = 0;
   double tokens_per_second = 0;  // Mean over repetitions.
   double tokens_per_second_sd = 0;
@@ -47,7 +48,7 @@ struct BenchRow {
   double state_mib = 0;        // KV cache or random-feature state.
   double peak_rss_mib = 0;     // Process peak resident memory during the test.
 
-  std::string Test() const;       // "pp512", "tg128 @ d4096".
+  std::string Test() const;       // "pp512", "tg128 @ d4096", "tg128 x8" (8 sequences).
   std::string Attention() const;  // "exact", "favor# M=256", "hybrid M=256 W=64 S=4".
   double MillisecondsPerToken() const { return 1000.0 / tokens_per_second; }
 };

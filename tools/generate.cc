@@ -155,8 +155,7 @@ int Generate(int argc, char** argv) {
       stderr, "%s",
       absl::StrFormat(
           "\nfavor: stop: %s | load %.3f s | prompt %d tokens in %.3f s (%.1f tokens/s) | "
-          "generated %d tokens in %.3f s (%.1f tokens/s) | seed %d | %s, %d session_flags.threads "
-          "| "
+          "generated %d tokens in %.3f s (%.1f tokens/s) | seed %d | %s, %d threads | "
           "attention %s, state %.2f MiB\n",
           DescribeStop(*result, interrupt.interrupted(), n_predict, (*session)->context()),
           load_seconds, prompt_ids->size(), result->prompt_seconds,

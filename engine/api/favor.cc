@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/status.h"
+#include "engine/runtime/batch.h"
 #include "engine/runtime/generation.h"
 #include "engine/runtime/model.h"
 #include "engine/runtime/scoring.h"
@@ -144,31 +145,38 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const M
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() = default;
 
-absl::StatusOr<Generation> Session::Generate(const std::string& prompt,
-                                             const GenerateOptions& options,
-                                             const TokenCallback& on_token) {
-  const text::Tokenizer& tokenizer = *impl_->model->impl_->tokenizer_impl.tokenizer;
+namespace {
+
+// A prompt's tokens; `at_start`: the sequence is empty (BOS goes first only there).
+absl::StatusOr<std::vector<int32_t>> PromptTokens(const text::Tokenizer& tokenizer,
+                                                  const std::string& prompt,
+                                                  const GenerateOptions& options, bool at_start) {
   FAVOR_ASSIGN_OR_RETURN(
-      auto ids, tokenizer.Encode(
-                    prompt, text::EncodeOptions{.add_bos = options.add_bos && tokenizer.add_bos() &&
-                                                           impl_->session->position() == 0,
-                                                .parse_special = options.parse_special}));
+      auto ids,
+      tokenizer.Encode(
+          prompt, text::EncodeOptions{.add_bos = options.add_bos && tokenizer.add_bos() && at_start,
+                                      .parse_special = options.parse_special}));
   if (ids.empty()) {
     return absl::InvalidArgumentError("the prompt is empty and no BOS was asked for");
   }
+  return ids;
+}
+
+runtime::GenerationOptions ToRuntime(const GenerateOptions& options) {
   const SamplingOptions& s = options.sampling;
-  runtime::GenerationOptions generation{.sampling = {.temperature = s.temperature,
-                                                     .top_k = s.top_k,
-                                                     .top_p = s.top_p,
-                                                     .min_p = s.min_p,
-                                                     .repeat_penalty = s.repeat_penalty,
-                                                     .repeat_last_n = s.repeat_last_n,
-                                                     .seed = s.seed},
-                                        .max_tokens = options.max_tokens,
-                                        .stop_at_eos = options.stop_at_eos,
-                                        .stop_strings = options.stop_strings};
-  FAVOR_ASSIGN_OR_RETURN(auto result,
-                         runtime::Generate(*impl_->session, tokenizer, ids, generation, on_token));
+  return {.sampling = {.temperature = s.temperature,
+                       .top_k = s.top_k,
+                       .top_p = s.top_p,
+                       .min_p = s.min_p,
+                       .repeat_penalty = s.repeat_penalty,
+                       .repeat_last_n = s.repeat_last_n,
+                       .seed = s.seed},
+          .max_tokens = options.max_tokens,
+          .stop_at_eos = options.stop_at_eos,
+          .stop_strings = options.stop_strings};
+}
+
+Generation FromRuntime(runtime::GenerationResult result) {
   return Generation{.text = std::move(result.text),
                     .tokens = std::move(result.tokens),
                     .stop = static_cast<StopReason>(result.stop),
@@ -177,6 +185,75 @@ absl::StatusOr<Generation> Session::Generate(const std::string& prompt,
                     .prompt_tokens = result.prompt_tokens,
                     .prompt_seconds = result.prompt_seconds,
                     .generation_seconds = result.generation_seconds};
+}
+
+}  // namespace
+
+absl::StatusOr<Generation> Session::Generate(const std::string& prompt,
+                                             const GenerateOptions& options,
+                                             const TokenCallback& on_token) {
+  const text::Tokenizer& tokenizer = *impl_->model->impl_->tokenizer_impl.tokenizer;
+  FAVOR_ASSIGN_OR_RETURN(auto ids,
+                         PromptTokens(tokenizer, prompt, options, impl_->session->position() == 0));
+  FAVOR_ASSIGN_OR_RETURN(auto result, runtime::Generate(*impl_->session, tokenizer, ids,
+                                                        ToRuntime(options), on_token));
+  return FromRuntime(std::move(result));
+}
+
+struct ModelAccess {
+  static const text::Tokenizer& Tokenizer(const Model& model) {
+    return *model.impl_->tokenizer_impl.tokenizer;
+  }
+  static absl::StatusOr<const runtime::ModelVariant*> Variant(const Model& model,
+                                                              const AttentionSpec& spec) {
+    return model.impl_->Variant(spec, runtime::Logits::kLastPosition);
+  }
+};
+
+absl::StatusOr<std::vector<absl::StatusOr<Generation>>> GenerateBatch(
+    std::shared_ptr<const Model> model, const std::vector<BatchPrompt>& prompts,
+    const BatchOptions& options, const BatchTokenCallback& on_token) {
+  if (model == nullptr) return absl::InvalidArgumentError("GenerateBatch: no model");
+  const text::Tokenizer& tokenizer = ModelAccess::Tokenizer(*model);
+  FAVOR_ASSIGN_OR_RETURN(const runtime::ModelVariant* variant,
+                         ModelAccess::Variant(*model, options.attention));
+  FAVOR_ASSIGN_OR_RETURN(
+      auto batch, runtime::Batch::Create(*variant, tokenizer,
+                                         {.slots = options.parallel,
+                                          .context = options.context,
+                                          .threads = options.threads,
+                                          .memory_limit_bytes = options.memory_limit_bytes}));
+  std::vector<absl::StatusOr<Generation>> results(prompts.size(),
+                                                  absl::UnknownError("not generated"));
+  size_t next = 0, done = 0;
+  while (done < prompts.size()) {
+    while (next < prompts.size() && batch->active() < batch->slots()) {
+      const size_t index = next++;
+      auto ids = PromptTokens(tokenizer, prompts[index].prompt, prompts[index].options, true);
+      runtime::BatchRequest request;
+      if (ids.ok()) request.prompt = *std::move(ids);
+      request.generation = ToRuntime(prompts[index].options);
+      if (on_token != nullptr) {
+        request.on_token = [&on_token, index](int32_t token, const std::string& text) {
+          return on_token(index, token, text);
+        };
+      }
+      request.on_done = [&results, &done, index](absl::StatusOr<runtime::GenerationResult> r) {
+        results[index] = r.ok() ? absl::StatusOr<Generation>(FromRuntime(*std::move(r)))
+                                : absl::StatusOr<Generation>(r.status());
+        ++done;
+      };
+      const auto added = ids.ok() ? batch->Add(std::move(request))
+                                  : absl::StatusOr<runtime::SlotAssignment>(ids.status());
+      if (!added.ok()) {
+        results[index] = added.status();
+        ++done;
+      }
+    }
+    // A failed pass ends the requests in it with its error (their results); the rest go on.
+    (void)batch->Step();
+  }
+  return results;
 }
 
 absl::StatusOr<TextScore> Session::Score(const std::string& text) {

@@ -71,6 +71,59 @@ std::string OrDefault(const char* text, const char* fallback) {
   return text != nullptr ? text : fallback;
 }
 
+// The C boundary: the session options' strings (attention) are parsed here, once.
+absl::Status ToSessionOptions(const favor_session_options* options, favor::SessionOptions& cpp) {
+  if (options == nullptr) return absl::OkStatus();
+  cpp.context = options->context;
+  cpp.threads = options->threads;
+  favor::AttentionSpec& attention = cpp.attention;
+  auto kind = favor::ParseAttentionKind(OrDefault(options->attention, "exact"));
+  if (!kind.ok()) return kind.status();
+  attention.kind = *kind;
+  auto feature_kind = favor::ParseFeatureKind(OrDefault(options->features_kind, ""));
+  if (!feature_kind.ok()) return feature_kind.status();
+  attention.feature_kind = *feature_kind;
+  attention.features = options->features;
+  attention.seed = options->attention_seed;
+  if (auto parsed = favor::ParseStatistics(OrDefault(options->statistics, ""), attention);
+      !parsed.ok()) {
+    return parsed;
+  }
+  favor::ParsePlan(OrDefault(options->plan, ""), attention);
+  if (options->window >= 0) attention.window = options->window;
+  if (options->sinks >= 0) attention.sinks = options->sinks;
+  cpp.memory_limit_bytes = options->memory_limit_bytes;
+  return absl::OkStatus();
+}
+
+absl::Status ToGenerateOptions(const favor_generate_options* options, const char* function,
+                               favor::GenerateOptions& cpp) {
+  if (options == nullptr) return absl::OkStatus();
+  cpp.sampling = {.temperature = options->temperature,
+                  .top_k = options->top_k,
+                  .top_p = options->top_p,
+                  .min_p = options->min_p,
+                  .repeat_penalty = options->repeat_penalty,
+                  .repeat_last_n = options->repeat_last_n,
+                  .seed = options->seed};
+  cpp.max_tokens = options->max_tokens;
+  cpp.stop_at_eos = options->stop_at_eos != 0;
+  for (size_t i = 0; i < options->stop_string_count; ++i) {
+    if (options->stop_strings[i] == nullptr) {
+      return absl::InvalidArgumentError(std::string(function) + ": a stop string is NULL");
+    }
+    cpp.stop_strings.emplace_back(options->stop_strings[i]);
+  }
+  return absl::OkStatus();
+}
+
+// A copy for the caller, freed with favor_string_free; NULL when out of memory.
+char* CopyString(const std::string& text) {
+  auto* copy = static_cast<char*>(std::malloc(text.size() + 1));
+  if (copy != nullptr) std::memcpy(copy, text.c_str(), text.size() + 1);
+  return copy;
+}
+
 }  // namespace
 
 extern "C" {
@@ -158,27 +211,8 @@ favor_status favor_session_create(const favor_model* model, const favor_session_
       return Fail(FAVOR_INVALID_ARGUMENT, "favor_session_create: NULL argument", error);
     }
     favor::SessionOptions cpp;
-    if (options != nullptr) {
-      cpp.context = options->context;
-      cpp.threads = options->threads;
-      // The C boundary: the attention's strings are parsed here, once.
-      favor::AttentionSpec& attention = cpp.attention;
-      auto kind = favor::ParseAttentionKind(OrDefault(options->attention, "exact"));
-      if (!kind.ok()) return Fail(kind.status(), error);
-      attention.kind = *kind;
-      auto feature_kind = favor::ParseFeatureKind(OrDefault(options->features_kind, ""));
-      if (!feature_kind.ok()) return Fail(feature_kind.status(), error);
-      attention.feature_kind = *feature_kind;
-      attention.features = options->features;
-      attention.seed = options->attention_seed;
-      if (auto parsed = favor::ParseStatistics(OrDefault(options->statistics, ""), attention);
-          !parsed.ok()) {
-        return Fail(parsed, error);
-      }
-      favor::ParsePlan(OrDefault(options->plan, ""), attention);
-      if (options->window >= 0) attention.window = options->window;
-      if (options->sinks >= 0) attention.sinks = options->sinks;
-      cpp.memory_limit_bytes = options->memory_limit_bytes;
+    if (const absl::Status parsed = ToSessionOptions(options, cpp); !parsed.ok()) {
+      return Fail(parsed, error);
     }
     auto created = favor::Session::Create(model->model, cpp);
     if (!created.ok()) return Fail(created.status(), error);
@@ -222,22 +256,9 @@ favor_status favor_generate(favor_session* session, const char* prompt,
       return Fail(FAVOR_INVALID_ARGUMENT, "favor_generate: NULL argument", error);
     }
     favor::GenerateOptions cpp;
-    if (options != nullptr) {
-      cpp.sampling = {.temperature = options->temperature,
-                      .top_k = options->top_k,
-                      .top_p = options->top_p,
-                      .min_p = options->min_p,
-                      .repeat_penalty = options->repeat_penalty,
-                      .repeat_last_n = options->repeat_last_n,
-                      .seed = options->seed};
-      cpp.max_tokens = options->max_tokens;
-      cpp.stop_at_eos = options->stop_at_eos != 0;
-      for (size_t i = 0; i < options->stop_string_count; ++i) {
-        if (options->stop_strings[i] == nullptr) {
-          return Fail(FAVOR_INVALID_ARGUMENT, "favor_generate: a stop string is NULL", error);
-        }
-        cpp.stop_strings.emplace_back(options->stop_strings[i]);
-      }
+    if (const absl::Status parsed = ToGenerateOptions(options, "favor_generate", cpp);
+        !parsed.ok()) {
+      return Fail(parsed, error);
     }
     favor::TokenCallback on_token;
     if (callback != nullptr) {
@@ -248,9 +269,60 @@ favor_status favor_generate(favor_session* session, const char* prompt,
     auto result = session->session->Generate(prompt, cpp, on_token);
     if (!result.ok()) return Fail(result.status(), error);
     if (text != nullptr) {
-      *text = static_cast<char*>(std::malloc(result->text.size() + 1));
+      *text = CopyString(result->text);
       if (*text == nullptr) return Fail(FAVOR_RESOURCE_EXHAUSTED, "out of memory", error);
-      std::memcpy(*text, result->text.c_str(), result->text.size() + 1);
+    }
+    return FAVOR_OK;
+  });
+}
+
+favor_status favor_generate_batch(const favor_model* model,
+                                  const favor_session_options* session_options, int parallel,
+                                  const char* const* prompts, size_t count,
+                                  const favor_generate_options* options,
+                                  favor_batch_token_callback callback, void* user_data,
+                                  char** texts, favor_status* statuses, favor_error** error) {
+  return Guard(error, [&] {
+    if (model == nullptr || (count > 0 && (prompts == nullptr || texts == nullptr))) {
+      return Fail(FAVOR_INVALID_ARGUMENT, "favor_generate_batch: NULL argument", error);
+    }
+    favor::SessionOptions session;
+    if (const absl::Status parsed = ToSessionOptions(session_options, session); !parsed.ok()) {
+      return Fail(parsed, error);
+    }
+    favor::GenerateOptions generate;
+    if (const absl::Status parsed = ToGenerateOptions(options, "favor_generate_batch", generate);
+        !parsed.ok()) {
+      return Fail(parsed, error);
+    }
+    std::vector<favor::BatchPrompt> batch;
+    for (size_t i = 0; i < count; ++i) {
+      if (prompts[i] == nullptr) {
+        return Fail(FAVOR_INVALID_ARGUMENT, "favor_generate_batch: a prompt is NULL", error);
+      }
+      batch.push_back({.prompt = prompts[i], .options = generate});
+    }
+    favor::BatchTokenCallback on_token;
+    if (callback != nullptr) {
+      on_token = [&](size_t index, int32_t token, const std::string& piece) {
+        return callback(index, token, piece.data(), piece.size(), user_data) != 0;
+      };
+    }
+    auto results = favor::GenerateBatch(model->model, batch,
+                                        {.parallel = parallel,
+                                         .context = session.context,
+                                         .threads = session.threads,
+                                         .attention = session.attention,
+                                         .memory_limit_bytes = session.memory_limit_bytes},
+                                        on_token);
+    if (!results.ok()) return Fail(results.status(), error);
+    for (size_t i = 0; i < count; ++i) {
+      const auto& result = (*results)[i];
+      texts[i] = result.ok() ? CopyString(result->text) : nullptr;
+      if (statuses != nullptr) {
+        statuses[i] = result.ok() ? (texts[i] != nullptr ? FAVOR_OK : FAVOR_RESOURCE_EXHAUSTED)
+                                  : ToCode(result.status().code());
+      }
     }
     return FAVOR_OK;
   });

@@ -276,4 +276,48 @@ TEST(Api, OneModelSharedBySessionsOnManyThreads) {
   }
 }
 
+// Continuous batching: prompts generated together, two at a time, each get what a fresh session
+// gives them alone (greedy and seeded sampling, FAVOR# attention too); a prompt past the context
+// fails alone; tokens stream with their prompt's index.
+TEST(Api, GenerateBatchGivesEachPromptWhatASessionGivesIt) {
+  const auto model = LoadModel();
+  for (const favor::AttentionSpec& attention :
+       {favor::AttentionSpec{},
+        favor::AttentionSpec{
+            .kind = favor::AttentionKind::kFavorSharp, .features = 32, .seed = 3}}) {
+    std::vector<favor::BatchPrompt> prompts;
+    for (const char* text : {"Once upon a time", "Lily saw a cat", "The sun", "Tom ran"}) {
+      favor::GenerateOptions options = Greedy(16 + static_cast<int64_t>(prompts.size()) * 5);
+      if (prompts.size() % 2 == 1) {
+        options.sampling.temperature = 0.9f;
+        options.sampling.seed = 7 + prompts.size();
+      }
+      prompts.push_back({text, options});
+    }
+    std::string too_long;
+    for (int i = 0; i < 200; ++i) too_long += "a cat ";
+    prompts.push_back({too_long, Greedy(4)});
+    std::vector<std::string> streamed(prompts.size());
+    const auto results =
+        favor::GenerateBatch(model, prompts,
+                             {.parallel = 2, .context = 128, .attention = attention},
+                             [&](size_t index, int32_t, const std::string& text) {
+                               streamed.at(index) += text;
+                               return true;
+                             })
+            .value();
+    ASSERT_EQ(results.size(), prompts.size());
+    for (size_t i = 0; i + 1 < prompts.size(); ++i) {
+      ASSERT_TRUE(results[i].ok()) << results[i].status();
+      auto alone = favor::Session::Create(model, {.context = 128, .attention = attention}).value();
+      const auto expected = alone->Generate(prompts[i].prompt, prompts[i].options).value();
+      EXPECT_EQ(results[i]->tokens, expected.tokens) << prompts[i].prompt;
+      EXPECT_EQ(results[i]->text, expected.text);
+      EXPECT_EQ(streamed[i], expected.text);
+    }
+    EXPECT_EQ(results.back().status().code(), absl::StatusCode::kOutOfRange);
+  }
+  EXPECT_FALSE(favor::GenerateBatch(model, {}, {.parallel = 0}).ok());
+}
+
 }  // namespace

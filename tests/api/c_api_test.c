@@ -184,6 +184,45 @@ int main(int argc, char** argv) {
   error = NULL;
   CHECK(favor_session_create(NULL, &session_options, &bad, &error) == FAVOR_INVALID_ARGUMENT);
   favor_error_free(error);
+
+  /* Continuous batching: three prompts, two at a time, greedy; each text is what a fresh session
+   * generates for it, and a prompt past the context fails alone. */
+  {
+    const char* prompts[4] = {"Once upon a time", "Lily saw a cat", "The sun", NULL};
+    favor_generate_options greedy;
+    favor_generate_options_init(&greedy);
+    greedy.temperature = 0;
+    greedy.max_tokens = 20;
+    char* texts[4] = {NULL, NULL, NULL, NULL};
+    favor_status statuses[4];
+    favor_session_options small;
+    favor_session_options_init(&small);
+    small.context = 64;
+    char long_prompt[2048];
+    long_prompt[0] = 0;
+    for (int i = 0; i < 100; ++i) strcat(long_prompt, "a cat ");
+    prompts[3] = long_prompt;
+    CHECK(favor_generate_batch(model_for_options, &small, 2, prompts, 4, &greedy, NULL, NULL, texts,
+                               statuses, NULL) == FAVOR_OK);
+    for (int i = 0; i < 3; ++i) {
+      favor_session* alone = NULL;
+      char* expected = NULL;
+      CHECK(statuses[i] == FAVOR_OK && texts[i] != NULL);
+      CHECK(favor_session_create(model_for_options, &small, &alone, NULL) == FAVOR_OK);
+      CHECK(favor_generate(alone, prompts[i], &greedy, NULL, NULL, &expected, NULL) == FAVOR_OK);
+      CHECK(texts[i] != NULL && expected != NULL && strcmp(texts[i], expected) == 0);
+      favor_string_free(expected);
+      favor_string_free(texts[i]);
+      favor_session_free(alone);
+    }
+    CHECK(statuses[3] == FAVOR_OUT_OF_RANGE && texts[3] == NULL);
+    CHECK(favor_generate_batch(model_for_options, NULL, 0, prompts, 1, NULL, NULL, NULL, texts,
+                               NULL, &error) == FAVOR_INVALID_ARGUMENT);
+    CHECK(error != NULL && strstr(favor_error_message(error), "slot") != NULL);
+    favor_error_free(error);
+    error = NULL;
+  }
+
   favor_model_free(model_for_options);
   favor_session_free(session);
   CHECK(favor_model_vocab_size(NULL) == 0 && favor_session_position(NULL) == 0);

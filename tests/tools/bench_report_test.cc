@@ -123,8 +123,9 @@ TEST(BenchReport, CsvHasOneRecordPerRowWithAHeader) {
   const std::string record = csv.substr(header_end + 1);
   EXPECT_THAT(header, HasSubstr("tokens_per_second,tokens_per_second_sd,ms_per_token"));
   EXPECT_THAT(record, HasSubstr("\"CPU, with comma\",avx2,4"));
-  EXPECT_THAT(record,
-              HasSubstr(",tg128 @ d512,0,128,512,3,60.0000,0.5000,16.6667,0.2500,1.5000,100.0\n"));
+  EXPECT_THAT(
+      record,
+      HasSubstr(",tg128 @ d512,0,128,512,3,60.0000,0.5000,16.6667,0.2500,1.5000,100.0,1\n"));
   // Same number of fields (the quoted comma is one field).
   auto fields = [](const std::string& line) {
     int count = 1;

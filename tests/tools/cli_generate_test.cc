@@ -66,6 +66,9 @@ TEST(CliGenerate, AStoryEndsWhereTheModelEndsIt) {
   ASSERT_EQ(on.exit_code, 0) << on.err;
   EXPECT_NE(on.err.find("stop: token limit (-n 400)"), std::string::npos) << on.err;
   EXPECT_NE(on.err.find("generated 400 tokens"), std::string::npos) << on.err;
+  // The summary names the ISA and the thread count in words.
+  EXPECT_NE(on.err.find(" threads | attention exact"), std::string::npos) << on.err;
+  EXPECT_EQ(on.err.find("session_flags"), std::string::npos) << on.err;
 
   // tinystories-656K spells "<|end_story|>" with ordinary pieces: that ends it too, unprinted.
   const CliResult hf = RunFavor("generate -m " + kHf + " -p 'The dog' -n 400" + kGreedy);

@@ -127,6 +127,24 @@ FAVOR_API favor_status favor_generate(favor_session* session, const char* prompt
                                       favor_error** error);
 FAVOR_API void favor_string_free(char* text);
 
+/* Continuous batching (favor::GenerateBatch): generates after each of `count` prompts, up to
+ * `parallel` together, every forward pass taking the next token of each running one. Every
+ * sequence has `session_options`' context, threads, attention and memory limit (NULL: defaults;
+ * the limit covers all of them) and `options` (NULL: defaults). On FAVOR_OK, texts[i] is prompt
+ * i's generated text (free it with favor_string_free), or NULL if that prompt failed, and
+ * statuses[i] (when not NULL) its status; one prompt failing (too long, say) does not stop the
+ * others. The call itself fails only when the batch cannot be built. `callback` (may be NULL)
+ * gets each token with its prompt's index. */
+typedef int (*favor_batch_token_callback)(size_t index, int32_t token, const char* text,
+                                          size_t length, void* user_data);
+FAVOR_API favor_status favor_generate_batch(const favor_model* model,
+                                            const favor_session_options* session_options,
+                                            int parallel, const char* const* prompts, size_t count,
+                                            const favor_generate_options* options,
+                                            favor_batch_token_callback callback, void* user_data,
+                                            char** texts, favor_status* statuses,
+                                            favor_error** error);
+
 /* Sum of log p(token | earlier tokens) over the text (nats) and how many tokens were predicted. */
 FAVOR_API favor_status favor_score(favor_session* session, const char* text, double* total_log_prob,
                                    int64_t* predicted_tokens, favor_error** error);

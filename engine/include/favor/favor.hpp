@@ -82,6 +82,7 @@ class FAVOR_API Model {
 
  private:
   friend class Session;
+  friend struct ModelAccess;  // GenerateBatch.
   struct Impl;
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
@@ -178,5 +179,33 @@ class FAVOR_API Session {
   explicit Session(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Continuous batching for embedders (what favor serve runs): many prompts generated together,
+// up to `parallel` at a time, each forward pass taking the next token of every running sequence
+// (the weights are read once per pass, not once per sequence). A prompt starts as soon as a
+// sequence ends. Each result is what Session::Generate gives that prompt on a fresh session.
+struct BatchOptions {
+  int parallel = 4;     // Sequences generated together.
+  int64_t context = 0;  // Tokens per sequence; 0: the model's trained context.
+  int threads = 0;      // 0: one per physical core.
+  AttentionSpec attention;
+  int64_t memory_limit_bytes = 0;  // As SessionOptions'; covers every sequence's state.
+};
+
+struct BatchPrompt {
+  std::string prompt;
+  GenerateOptions options;
+};
+
+// Called on the calling thread for each generated token of prompt `index` (as TokenCallback);
+// returning false stops that prompt only.
+using BatchTokenCallback =
+    std::function<bool(size_t index, int32_t token, const std::string& text)>;
+
+// One result per prompt, in order: its generation, or why it failed (a prompt past the context,
+// say) while the others went on. The outer status fails only if the batch could not be built.
+FAVOR_API absl::StatusOr<std::vector<absl::StatusOr<Generation>>> GenerateBatch(
+    std::shared_ptr<const Model> model, const std::vector<BatchPrompt>& prompts,
+    const BatchOptions& options = {}, const BatchTokenCallback& on_token = nullptr);
 
 }  // namespace favor
