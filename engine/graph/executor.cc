@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "engine/core/checked_math.h"
 #include "engine/core/dnnl_context.h"
+#include "engine/core/parallel.h"
 #include "engine/core/status.h"
 #include "engine/core/threading.h"
 #include "engine/graph/memory_plan.h"
@@ -110,12 +111,25 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(std::shared_ptr<const
       requests.push_back({bytes, step, last});
       request_values.push_back(out);
     }
-    const int64_t workspace = n.op->WorkspaceBytes(resolved_inputs);
+    int64_t workspace = n.op->WorkspaceBytes(resolved_inputs);
+    int64_t sequence_workspace = 0;
+    if (n.op->RunsPerSequence() && e.max_sequences_ > 1) {
+      std::vector<TensorSpec> one_token;
+      for (ValueId in : n.inputs) {
+        const TensorSpec& spec = g.value(in).spec;
+        one_token.push_back({spec.dtype, spec.shape.Resolve(1, 1)});
+      }
+      const auto alignment = static_cast<int64_t>(kTensorAlignment);
+      sequence_workspace =
+          (n.op->WorkspaceBytes(one_token) + alignment - 1) / alignment * alignment;
+      workspace = std::max(workspace, sequence_workspace * e.max_sequences_);
+    }
     if (workspace > 0) {
       requests.push_back({workspace, step, step});
       request_values.push_back(-1 - step);
     }
-    e.steps_.push_back({order[static_cast<size_t>(step)], -1, workspace});
+    e.steps_.push_back({order[static_cast<size_t>(step)], -1, workspace, false,
+                        e.max_sequences_ > 1 && n.op->RunsPerSequence() ? sequence_workspace : -1});
   }
   const MemoryPlan plan = PlanMemory(requests, static_cast<int64_t>(kTensorAlignment));
   e.unshared_bytes_ = plan.unshared_bytes;
@@ -151,6 +165,9 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(std::shared_ptr<const
   e.output_scratch_.reserve(max_outputs);
   e.sequence_inputs_.reserve(max_inputs);
   e.sequence_outputs_.reserve(max_outputs);
+  e.views_per_sequence_ = max_inputs + max_outputs;
+  e.decode_views_.resize(e.views_per_sequence_ * static_cast<size_t>(e.max_sequences_));
+  e.sequence_status_.resize(static_cast<size_t>(e.max_sequences_));
   e.outputs_.resize(g.outputs().size());
   if (options.profile) e.node_nanoseconds_.assign(static_cast<size_t>(g.num_nodes()), 0);
   try {
@@ -333,7 +350,7 @@ absl::Status Executor::Run(std::span<const Tensor> inputs, std::span<const Seque
         profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     const absl::Status status =
         num_sequences > 1 && n.op->RunsPerSequence()
-            ? RunPerSequence(step.node, ctx, sequences)
+            ? RunPerSequence(step, ctx, sequences)
             : n.op->Run(ctx, input_scratch_, output_scratch_,
                         sequences.front().state->states_[static_cast<size_t>(step.node)].get());
     if (profiling) {
@@ -356,10 +373,15 @@ absl::Status Executor::Run(std::span<const Tensor> inputs, std::span<const Seque
   return absl::OkStatus();
 }
 
-absl::Status Executor::RunPerSequence(NodeId id, RunContext& ctx,
+absl::Status Executor::RunPerSequence(const Step& step, RunContext& ctx,
                                       std::span<const SequenceRun> sequences) {
   const Graph& g = *graph_;
+  const NodeId id = step.node;
   const Node& node = g.node(id);
+  const bool decode = static_cast<int64_t>(sequences.size()) == ctx.seq_len;
+  if (decode && step.sequence_workspace_bytes >= 0 && threads_ > 1) {
+    return DecodePerSequence(step, ctx, sequences);
+  }
   // The view of one sequence: its rows of a [T, ...] value, its row of an [S, ...] one; other
   // values (constants) whole.
   auto view = [&](ValueId value, const Tensor& whole, int64_t row, int64_t rows,
@@ -398,6 +420,56 @@ absl::Status Executor::RunPerSequence(NodeId id, RunContext& ctx,
   }
   ctx.seq_len = whole_len;
   ctx.start_pos = whole_start;
+  return absl::OkStatus();
+}
+
+absl::Status Executor::DecodePerSequence(const Step& step, const RunContext& ctx,
+                                         std::span<const SequenceRun> sequences) {
+  // One token per sequence: attention over each one's state is small work, and handing each
+  // sequence its own thread costs one fork instead of one per sequence (a thread per head of a
+  // single token barely pays for waking it).
+  const Graph& g = *graph_;
+  const Node& node = g.node(step.node);
+  const size_t inputs = node.inputs.size(), outputs = node.outputs.size();
+  // Every value here has T rows or S rows, one per sequence in a decode step; others are whole.
+  auto view = [&](ValueId value, const Tensor& whole, int64_t s) -> absl::StatusOr<Tensor> {
+    const Shape& shape = g.value(value).spec.shape;
+    if (shape.rank() > 0 && (shape.dim(0) == kSeqLen || shape.dim(0) == kSequences)) {
+      return whole.Slice(s, s + 1);
+    }
+    return whole;
+  };
+  const auto count = static_cast<int64_t>(sequences.size());
+  for (int64_t s = 0; s < count; ++s) {
+    Tensor* views = decode_views_.data() + static_cast<size_t>(s) * views_per_sequence_;
+    for (size_t i = 0; i < inputs; ++i) {
+      FAVOR_ASSIGN_OR_RETURN(views[i], view(node.inputs[i], input_scratch_[i], s));
+    }
+    for (size_t o = 0; o < outputs; ++o) {
+      FAVOR_ASSIGN_OR_RETURN(views[inputs + o], view(node.outputs[o], output_scratch_[o], s));
+    }
+  }
+  ParallelFor(count, threads_, 1, [&](int64_t s) {
+    const SequenceRun& part = sequences[static_cast<size_t>(s)];
+    RunContext local = ctx;
+    local.seq_len = 1;
+    local.start_pos = part.state->position_;
+    local.threads = 1;
+    local.workspace =
+        step.sequence_workspace_bytes > 0
+            ? ctx.workspace.subspan(static_cast<size_t>(s * step.sequence_workspace_bytes),
+                                    static_cast<size_t>(step.sequence_workspace_bytes))
+            : std::span<std::byte>();
+    Tensor* views = decode_views_.data() + static_cast<size_t>(s) * views_per_sequence_;
+    sequence_status_[static_cast<size_t>(s)] = node.op->Run(
+        local, std::span<const Tensor>(views, inputs), std::span<Tensor>(views + inputs, outputs),
+        part.state->states_[static_cast<size_t>(step.node)].get());
+  });
+  for (int64_t s = 0; s < count; ++s) {
+    if (!sequence_status_[static_cast<size_t>(s)].ok()) {
+      return WithContext(sequence_status_[static_cast<size_t>(s)], absl::StrCat("sequence ", s));
+    }
+  }
   return absl::OkStatus();
 }
 

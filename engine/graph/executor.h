@@ -120,12 +120,20 @@ class Executor {
     int64_t workspace_offset;
     int64_t workspace_bytes;
     bool observed = false;
+    // Per-sequence ops of a multi-sequence executor: the workspace of one token, a slice of it
+    // per sequence when a decode step runs the sequences side by side; -1 for other steps.
+    int64_t sequence_workspace_bytes = -1;
   };
 
   Executor() = default;
   absl::Status BindInputs(std::span<const Tensor> inputs, int64_t* seq_len);
   // Runs a per-sequence op once per sequence on views of its rows.
-  absl::Status RunPerSequence(NodeId id, RunContext& ctx, std::span<const SequenceRun> sequences);
+  absl::Status RunPerSequence(const Step& step, RunContext& ctx,
+                              std::span<const SequenceRun> sequences);
+  // The same for a decode step (one token per sequence): the sequences side by side, one thread
+  // each, on their own slices of the workspace.
+  absl::Status DecodePerSequence(const Step& step, const RunContext& ctx,
+                                 std::span<const SequenceRun> sequences);
 
   std::shared_ptr<const Graph> graph_;
   const kernels::KernelTable* kernels_ = nullptr;
@@ -141,6 +149,11 @@ class Executor {
   std::vector<Tensor> output_scratch_;
   std::vector<Tensor> sequence_inputs_;  // Per-sequence views, reused likewise.
   std::vector<Tensor> sequence_outputs_;
+  // Decode steps of several sequences: the views of every sequence at once ([sequence][value]),
+  // and each sequence's status.
+  std::vector<Tensor> decode_views_;
+  size_t views_per_sequence_ = 0;
+  std::vector<absl::Status> sequence_status_;
   std::shared_ptr<AlignedBuffer> arena_;
   int64_t unshared_bytes_ = 0;
   std::unique_ptr<dnnl::stream> stream_;
