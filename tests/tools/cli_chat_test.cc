@@ -108,4 +108,22 @@ TEST(CliChat, BadRequestsAreOneLineErrors) {
   std::filesystem::remove(bad);
 }
 
+// favor serve refuses what it cannot serve before it listens: one line, non-zero exit.
+TEST(CliServe, BadOptionsAreOneLineErrorsBeforeListening) {
+  FAVOR_REQUIRE_MODELS();
+  ExpectOneLineError(RunFavor("serve"), 2, "-m PATH is required");
+  ExpectOneLineError(RunFavor("serve " + kModel + " --port 70000"), 2, "--port");
+  ExpectOneLineError(RunFavor("serve " + kModel + " --parallel 0"), 2, "must be in [1, 256]");
+  ExpectOneLineError(RunFavor("serve " + kModel + " --dtype q8_0"), 2,
+                     "--dtype must be f32 or bf16");
+  ExpectOneLineError(RunFavor("serve " + kModel + " --bogus"), 2, "--bogus");
+  ExpectOneLineError(RunFavor("serve -m /nonexistent.gguf"), 1, "/nonexistent.gguf");
+  ExpectOneLineError(RunFavor("serve " + kModel + " --chat-template vicuna"), 1,
+                     "unknown chat template 'vicuna'");
+  ExpectOneLineError(RunFavor("serve " + kModel + " -c 100000000 --parallel 64"), 1,
+                     "use fewer slots (--parallel)");
+  ExpectOneLineError(RunFavor("serve " + kModel + " --host 203.0.113.7 --port 8080"), 1,
+                     "cannot listen on 203.0.113.7:8080");
+}
+
 }  // namespace
