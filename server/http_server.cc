@@ -225,7 +225,10 @@ void HttpServer::Routes() {
           return fail(done.status());
         }
         response.set_content(
-            CompletionResponse(header, done->generation, UsageOf(*done), TimingsOf(*done)), kJson);
+            CompletionResponse(
+                header, done->generation, UsageOf(*done), TimingsOf(*done),
+                [this](int32_t token) { return model_.tokenizer().TokenText(token); }),
+            kJson);
         metrics_.CountRequest(path, response.status);
         return;
       }

@@ -217,6 +217,28 @@ absl::StatusOr<std::optional<AttentionSpec>> ParseAttention(const Json& body) {
   return spec;
 }
 
+// Chat: "logprobs": true with "top_logprobs": 0-20. Completions: "logprobs": 0-5 (the count of
+// alternatives).
+absl::Status Logprobs(const Json& body, CompletionRequest& request) {
+  if (request.endpoint == Endpoint::kChatCompletions) {
+    FAVOR_ASSIGN_OR_RETURN(const auto wanted, Boolean(body, "logprobs"));
+    FAVOR_ASSIGN_OR_RETURN(const auto top, Integer(body, "top_logprobs", 0, 20));
+    if (top.has_value() && !wanted.value_or(false)) {
+      return FieldError("top_logprobs", "needs 'logprobs': true");
+    }
+    if (wanted.value_or(false)) request.logprobs = static_cast<int>(top.value_or(0));
+  } else {
+    const auto it = body.find("logprobs");
+    if (it != body.end() && it->is_boolean()) return FieldError("logprobs", "must be an integer");
+    FAVOR_ASSIGN_OR_RETURN(const auto top, Integer(body, "logprobs", 0, 5));
+    if (top.has_value()) request.logprobs = static_cast<int>(*top);
+  }
+  if (request.logprobs >= 0 && request.stream) {
+    return FieldError("logprobs", "is not supported with streaming");
+  }
+  return absl::OkStatus();
+}
+
 // Options OpenAI defines that favor does not implement: refused when set to anything but their
 // neutral value, never silently ignored.
 absl::Status Unsupported(const Json& body) {
@@ -230,7 +252,7 @@ absl::Status Unsupported(const Json& body) {
   if (n != body.end() && !n->is_null() && !(n->is_number_integer() && n->get<int64_t>() == 1)) {
     return FieldError("n", "must be 1 (send several requests for several choices)");
   }
-  for (const char* field : {"logprobs", "echo"}) {
+  for (const char* field : {"echo"}) {
     const auto it = body.find(field);
     if (it != body.end() && !it->is_null() && !(it->is_boolean() && !it->get<bool>()) &&
         !(it->is_number_integer() && it->get<int64_t>() == 0)) {
@@ -349,6 +371,7 @@ absl::StatusOr<CompletionRequest> ParseCompletionRequest(Endpoint endpoint,
   FAVOR_ASSIGN_OR_RETURN(const auto ignore_eos, Boolean(json, "ignore_eos"));
   request.ignore_eos = ignore_eos.value_or(false);
   FAVOR_ASSIGN_OR_RETURN(request.attention, Attention(json));
+  FAVOR_RETURN_IF_ERROR(Logprobs(json, request));
   return request;
 }
 
@@ -365,6 +388,7 @@ runtime::GenerationOptions ToGenerationOptions(const CompletionRequest& request,
   if (request.seed) sampling.seed = *request.seed;
   options.stop_strings = request.stop;
   options.stop_at_eos = !request.ignore_eos;
+  options.logprobs = request.logprobs;
   return options;
 }
 
@@ -381,9 +405,58 @@ const char* FinishReason(runtime::StopReason stop) {
   return "stop";
 }
 
+namespace {
+
+Json Bytes(const std::string& text) {
+  Json bytes = Json::array();
+  for (const char c : text) bytes.push_back(static_cast<unsigned char>(c));
+  return bytes;
+}
+
+// Chat's {"content": [{"token", "logprob", "bytes", "top_logprobs": [...]}]}.
+Json ChatLogprobs(const runtime::GenerationResult& result, const TokenText& token_text) {
+  Json content = Json::array();
+  for (const runtime::TokenLogprob& entry : result.logprobs) {
+    const std::string text = token_text(entry.token);
+    Json top = Json::array();
+    for (const auto& [token, logprob] : entry.top) {
+      const std::string alternative = token_text(token);
+      top.push_back({{"token", alternative}, {"logprob", logprob}, {"bytes", Bytes(alternative)}});
+    }
+    content.push_back({{"token", text},
+                       {"logprob", entry.logprob},
+                       {"bytes", Bytes(text)},
+                       {"top_logprobs", top}});
+  }
+  return {{"content", content}};
+}
+
+// Completions' {"tokens", "token_logprobs", "top_logprobs", "text_offset"}.
+Json CompletionLogprobs(const runtime::GenerationResult& result, const TokenText& token_text) {
+  Json tokens = Json::array(), logprobs = Json::array(), tops = Json::array(),
+       offsets = Json::array();
+  int64_t offset = 0;
+  for (const runtime::TokenLogprob& entry : result.logprobs) {
+    const std::string text = token_text(entry.token);
+    tokens.push_back(text);
+    logprobs.push_back(entry.logprob);
+    Json top = Json::object();
+    for (const auto& [token, logprob] : entry.top) top[token_text(token)] = logprob;
+    tops.push_back(top);
+    offsets.push_back(offset);
+    offset += static_cast<int64_t>(text.size());
+  }
+  return {{"tokens", tokens},
+          {"token_logprobs", logprobs},
+          {"top_logprobs", tops},
+          {"text_offset", offsets}};
+}
+
+}  // namespace
+
 std::string CompletionResponse(const ResponseHeader& header,
                                const runtime::GenerationResult& result, const Usage& usage,
-                               const Timings& timings) {
+                               const Timings& timings, const TokenText& token_text) {
   Json json = HeaderJson(header, false);
   Json choice;
   choice["index"] = 0;
@@ -392,7 +465,10 @@ std::string CompletionResponse(const ResponseHeader& header,
   } else {
     choice["text"] = result.text;
   }
-  choice["logprobs"] = nullptr;
+  const bool chat = header.endpoint == Endpoint::kChatCompletions;
+  choice["logprobs"] = result.logprobs.empty() || token_text == nullptr ? Json(nullptr)
+                       : chat ? ChatLogprobs(result, token_text)
+                              : CompletionLogprobs(result, token_text);
   choice["finish_reason"] = FinishReason(result.stop);
   json["choices"] = Json::array({choice});
   json["usage"] = UsageJson(usage);

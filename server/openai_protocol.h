@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,9 @@ struct CompletionRequest {
   std::vector<std::string> stop;
   bool ignore_eos = false;
   std::optional<AttentionSpec> attention;
+  // Log-probabilities of the generated tokens with this many alternatives each (chat: logprobs
+  // and top_logprobs; completions: logprobs N); -1: none. Not with streaming.
+  int logprobs = -1;
 };
 
 // Parses and checks a request body. Errors are InvalidArgument naming the field ("'temperature'
@@ -71,10 +75,14 @@ struct Timings {
   int64_t state_bytes = 0;  // The sequence state of the slot.
 };
 
-// A whole (non-streaming) response.
+// The text a token stands for (Tokenizer::TokenText), for log-probabilities.
+using TokenText = std::function<std::string(int32_t)>;
+
+// A whole (non-streaming) response; with result.logprobs, the choice's logprobs in the endpoint's
+// format.
 std::string CompletionResponse(const ResponseHeader& header,
                                const runtime::GenerationResult& result, const Usage& usage,
-                               const Timings& timings);
+                               const Timings& timings, const TokenText& token_text = nullptr);
 // One streamed chunk: text, the role first (chat), a finish reason last.
 std::string StreamChunk(const ResponseHeader& header, const std::string& text, bool first,
                         const char* finish_reason);

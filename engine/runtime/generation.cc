@@ -107,6 +107,31 @@ std::string SequenceGenerator::Take(const std::string& fresh) {
   return released;
 }
 
+void SequenceGenerator::RecordLogprob(std::span<const float> logits, int32_t token) {
+  // log softmax in double: the sum over a vocabulary of exp differences loses little then.
+  const float largest = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (const float logit : logits) sum += std::exp(static_cast<double>(logit - largest));
+  const double log_sum = static_cast<double>(largest) + std::log(sum);
+  auto logprob = [&](int32_t id) {
+    return static_cast<float>(static_cast<double>(logits[static_cast<size_t>(id)]) - log_sum);
+  };
+  TokenLogprob entry{.token = token, .logprob = logprob(token)};
+  const auto top = std::min<size_t>(static_cast<size_t>(options_.logprobs), logits.size());
+  if (top > 0) {
+    order_.resize(logits.size());
+    for (size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<int32_t>(i);
+    std::partial_sort(
+        order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(top), order_.end(),
+        [&](int32_t a, int32_t b) {
+          return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] ||
+                 (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] && a < b);
+        });
+    for (size_t i = 0; i < top; ++i) entry.top.emplace_back(order_[i], logprob(order_[i]));
+  }
+  result_.logprobs.push_back(std::move(entry));
+}
+
 absl::StatusOr<std::optional<int32_t>> SequenceGenerator::Next(std::span<const float> logits,
                                                                int64_t held, int64_t context,
                                                                const TokenCallback& on_token) {
@@ -117,9 +142,9 @@ absl::StatusOr<std::optional<int32_t>> SequenceGenerator::Next(std::span<const f
   }
   FAVOR_RETURN_IF_ERROR(CheckLogitsFinite(logits, held));
   // Embedding rows past the vocabulary (padding) have no text: never sampled.
-  const int32_t next = sampler_.Sample(
-      logits.first(std::min<size_t>(logits.size(), static_cast<size_t>(tokenizer_.vocab_size()))),
-      history_);
+  const std::span<const float> vocabulary =
+      logits.first(std::min<size_t>(logits.size(), static_cast<size_t>(tokenizer_.vocab_size())));
+  const int32_t next = sampler_.Sample(vocabulary, history_);
   if (options_.stop_at_eos && tokenizer_.IsEndOfGeneration(next)) {
     result_.stop = StopReason::kEndOfSequence;
     result_.stop_text = tokenizer_.IdToPiece(next);
@@ -127,6 +152,7 @@ absl::StatusOr<std::optional<int32_t>> SequenceGenerator::Next(std::span<const f
   }
   history_.push_back(next);
   result_.tokens.push_back(next);
+  if (options_.logprobs >= 0) RecordLogprob(vocabulary, next);
   FAVOR_ASSIGN_OR_RETURN(const std::string fresh, stream_.Push(next));
   const std::string released = Take(fresh);
   const bool go_on = on_token == nullptr || on_token(next, released);

@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -28,6 +29,16 @@ struct GenerationOptions {
   // ordinary pieces); false (--ignore-eos) samples on through them.
   bool stop_at_eos = true;
   std::vector<std::string> stop_strings;  // Generation ends before the first one.
+  // >= 0: record each generated token's log-probability under the model (its raw distribution,
+  // before temperature and the samplers) and this many most likely tokens with theirs (OpenAI's
+  // logprobs / top_logprobs). -1: none.
+  int logprobs = -1;
+};
+
+struct TokenLogprob {
+  int32_t token = 0;
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top;  // Most likely first.
 };
 
 enum class StopReason { kMaxTokens, kEndOfSequence, kStopString, kCallback, kContextFull };
@@ -45,6 +56,7 @@ struct GenerationResult {
   uint64_t seed = 0;  // The sampling seed used (drawn when the options asked for kRandomSeed).
   int64_t prompt_tokens = 0;
   double prompt_seconds = 0, generation_seconds = 0;
+  std::vector<TokenLogprob> logprobs;  // One per token, with GenerationOptions::logprobs >= 0.
 };
 
 // Called for every generated token with the text that became final with it (possibly empty);
@@ -84,6 +96,7 @@ class SequenceGenerator {
   SequenceGenerator(const text::Tokenizer& tokenizer, std::span<const int32_t> prompt,
                     const GenerationOptions& options);
   std::string Take(const std::string& fresh);
+  void RecordLogprob(std::span<const float> logits, int32_t token);
 
   const text::Tokenizer& tokenizer_;
   GenerationOptions options_;
@@ -95,6 +108,7 @@ class SequenceGenerator {
   text::StopStrings stop_matcher_;
   GenerationResult result_;
   bool finished_ = false;
+  std::vector<int32_t> order_;  // Scratch of the top log-probabilities.
 };
 
 // `prompt` is fed from the session's current position (a fresh session: from the start).

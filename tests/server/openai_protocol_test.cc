@@ -112,7 +112,9 @@ TEST(OpenAiProtocol, RefusesBadRequestsNamingTheField) {
   refused(R"("model": 4)", "'model' must be a string");
   refused(R"("n": 2)", "'n' must be 1");
   refused(R"("frequency_penalty": 0.5)", "'frequency_penalty' is not supported");
-  refused(R"("logprobs": true)", "'logprobs' is not supported");
+  refused(R"("logprobs": true, "stream": true)", "'logprobs' is not supported with streaming");
+  refused(R"("top_logprobs": 3)", "'top_logprobs' needs 'logprobs': true");
+  refused(R"("logprobs": true, "top_logprobs": 21)", "'top_logprobs'");
   refused(R"("tools": [{"type": "function"}])", "'tools' is not supported");
   refused(R"("attention": "magic")", "unknown attention");
   refused(R"("attention": {"features": 3})", "'attention.kind' is required");
@@ -124,6 +126,8 @@ TEST(OpenAiProtocol, RefusesBadRequestsNamingTheField) {
   ExpectRefused(Endpoint::kCompletions, R"({"prompt": ["a", "b"]})", "send one per request");
   ExpectRefused(Endpoint::kCompletions, R"({"prompt": [1, -2]})", "token ids");
   ExpectRefused(Endpoint::kCompletions, R"({"prompt": []})", "'prompt'");
+  ExpectRefused(Endpoint::kCompletions, R"({"prompt": "x", "logprobs": 6})", "'logprobs'");
+  ExpectRefused(Endpoint::kCompletions, R"({"prompt": "x", "logprobs": true})", "'logprobs'");
 }
 
 TEST(OpenAiProtocol, ResponsesHaveTheShapeClientsRead) {
@@ -157,6 +161,41 @@ TEST(OpenAiProtocol, ResponsesHaveTheShapeClientsRead) {
   // Half a character at the very end of a generation is replaced, not a failed response.
   result.text = "ok \xE2\x82";
   EXPECT_NO_THROW(Json::parse(CompletionResponse(completion, result, {}, {})));
+}
+
+TEST(OpenAiProtocol, LogprobsInEachEndpointsFormat) {
+  EXPECT_EQ(Chat(R"({"messages": [{"role": "user", "content": "x"}], "logprobs": true,
+                     "top_logprobs": 2})")
+                .logprobs,
+            2);
+  EXPECT_EQ(Chat(R"({"messages": [{"role": "user", "content": "x"}], "logprobs": false})").logprobs,
+            -1);
+  const auto completion =
+      ParseCompletionRequest(Endpoint::kCompletions, R"({"prompt": "x", "logprobs": 3})").value();
+  EXPECT_EQ(completion.logprobs, 3);
+  EXPECT_EQ(ToGenerationOptions(completion, {}).logprobs, 3);
+
+  runtime::GenerationResult result;
+  result.text = "ab";
+  result.tokens = {1, 2};
+  result.logprobs = {{.token = 1, .logprob = -0.5f, .top = {{1, -0.5f}, {3, -1.5f}}},
+                     {.token = 2, .logprob = -0.25f, .top = {{2, -0.25f}, {4, -2.0f}}}};
+  const TokenText text = [](int32_t token) {
+    return std::string(1, static_cast<char>('`' + token));
+  };
+  const Json chat = Json::parse(CompletionResponse({Endpoint::kChatCompletions, "c", 0, "m"},
+                                                   result, {}, {}, text))["choices"][0]["logprobs"];
+  ASSERT_EQ(chat["content"].size(), 2u);
+  EXPECT_EQ(chat["content"][0]["token"], "a");
+  EXPECT_EQ(chat["content"][0]["logprob"], -0.5);
+  EXPECT_EQ(chat["content"][0]["bytes"], Json::array({97}));
+  EXPECT_EQ(chat["content"][1]["top_logprobs"][1]["token"], "d");
+  const Json plain = Json::parse(CompletionResponse({Endpoint::kCompletions, "c", 0, "m"}, result,
+                                                    {}, {}, text))["choices"][0]["logprobs"];
+  EXPECT_EQ(plain["tokens"], Json::array({"a", "b"}));
+  EXPECT_EQ(plain["token_logprobs"], Json::array({-0.5, -0.25}));
+  EXPECT_EQ(plain["top_logprobs"][0]["c"], -1.5);
+  EXPECT_EQ(plain["text_offset"], Json::array({0, 1}));
 }
 
 TEST(OpenAiProtocol, ErrorsMapToHttpStatusesAndOpenAiObjects) {

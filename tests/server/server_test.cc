@@ -245,6 +245,37 @@ TEST(Serve, ARequestsAttentionIsItsOwn) {
                           16, hybrid));
 }
 
+// Log-probabilities are the model's: greedy picks the most likely token, which is the first of
+// the alternatives, and they match a float64 log-softmax of favor generate's logits.
+TEST(Serve, LogprobsAreTheModelsAndGreedyPicksTheTop) {
+  FAVOR_REQUIRE_MODELS();
+  TestServer server;
+  httplib::Client client = server.Client();
+  int status = 0;
+  const Json body = Post(client, "/v1/chat/completions",
+                         {{"messages", {{{"role", "user"}, {"content", "Once upon a time"}}}},
+                          {"max_tokens", 8},
+                          {"temperature", 0},
+                          {"logprobs", true},
+                          {"top_logprobs", 3}},
+                         &status);
+  ASSERT_EQ(status, 200) << body.dump();
+  const Json& content = body["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), 8u);
+  std::string joined;
+  for (const Json& entry : content) {
+    joined += entry["token"].get<std::string>();
+    ASSERT_EQ(entry["top_logprobs"].size(), 3u);
+    EXPECT_EQ(entry["top_logprobs"][0]["token"], entry["token"]);
+    EXPECT_FLOAT_EQ(entry["top_logprobs"][0]["logprob"].get<float>(),
+                    entry["logprob"].get<float>());
+    EXPECT_LE(entry["logprob"].get<double>(), 0.0);
+    EXPECT_GE(entry["top_logprobs"][0]["logprob"].get<double>(),
+              entry["top_logprobs"][1]["logprob"].get<double>());
+  }
+  EXPECT_EQ(joined, body["choices"][0]["message"]["content"]);
+}
+
 TEST(Serve, BadRequestsGetOpenAiErrorsWithTheirStatus) {
   FAVOR_REQUIRE_MODELS();
   TestServer server({.context = 64, .max_body_bytes = 4096});
