@@ -216,24 +216,9 @@ void HttpServer::Routes() {
                                 created_, next_id_.fetch_add(1)),
           .created = created_,
           .model = options_.model_name};
-      if (!request->stream) {
-        std::unique_lock lock(exchange->mutex);
-        exchange->changed.wait(lock, [&] { return exchange->done.has_value(); });
-        const absl::StatusOr<JobResult>& done = *exchange->done;
-        if (!done.ok()) {
-          lock.unlock();
-          return fail(done.status());
-        }
-        response.set_content(
-            CompletionResponse(
-                header, done->generation, UsageOf(*done), TimingsOf(*done),
-                [this](int32_t token) { return model_.tokenizer().TokenText(token); }),
-            kJson);
-        metrics_.CountRequest(path, response.status);
-        return;
-      }
-      // Streaming: an error before any text (a prompt past the context, say) is still a plain
-      // HTTP error; after that, it is an error event.
+      // An error before any text (a prompt past the context, a full queue) is a plain HTTP
+      // error; once text comes the status is 200, and a later error is in the body (an error
+      // event, or an error object in place of the response).
       {
         std::unique_lock lock(exchange->mutex);
         exchange->changed.wait(
@@ -244,11 +229,43 @@ void HttpServer::Routes() {
           return fail(status);
         }
       }
+      metrics_.CountRequest(path, 200);
+      const uint64_t job_id = *id;
+      if (!request->stream) {
+        // The whole response at the end, as one chunk. Until then, a space each second (JSON
+        // allows it before the body) finds out whether the client is still there: one that
+        // went away is cancelled and its slot freed, as with streaming.
+        response.set_chunked_content_provider(
+            kJson, [this, exchange, header, job_id](size_t, httplib::DataSink& sink) {
+              std::optional<absl::StatusOr<JobResult>> done;
+              {
+                std::unique_lock lock(exchange->mutex);
+                exchange->changed.wait_for(lock, std::chrono::seconds(1),
+                                           [&] { return exchange->done.has_value(); });
+                exchange->texts.clear();
+                if (exchange->done.has_value()) done = std::move(exchange->done);
+              }
+              if (!done.has_value()) {
+                if (sink.write(" ", 1)) return true;
+                exchange->client_gone = true;
+                scheduler_.Cancel(job_id);
+                return false;
+              }
+              const std::string body =
+                  done->ok()
+                      ? CompletionResponse(
+                            header, (*done)->generation, UsageOf(**done), TimingsOf(**done),
+                            [this](int32_t token) { return model_.tokenizer().TokenText(token); })
+                      : ErrorBody(ErrorFor(done->status()));
+              sink.write(body.data(), body.size());
+              sink.done();
+              return true;
+            });
+        return;
+      }
       response.set_header("Cache-Control", "no-cache");
       response.set_header("X-Accel-Buffering", "no");  // nginx: pass events on as they come.
-      metrics_.CountRequest(path, 200);
       const bool include_usage = request->include_usage;
-      const uint64_t job_id = *id;
       auto first = std::make_shared<bool>(true);
       response.set_chunked_content_provider(
           "text/event-stream",

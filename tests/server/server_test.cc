@@ -31,6 +31,7 @@ struct ServerSetup {
   int64_t context = 256;
   std::string api_key;
   int64_t max_body_bytes = 1 << 20;
+  AttentionSpec attention;
 };
 
 // A model, a scheduler and an HTTP server on a free loopback port, serving on its own thread.
@@ -39,7 +40,7 @@ class TestServer {
   explicit TestServer(const ServerSetup& setup = {}) {
     model_ = runtime::Model::Load(testing::ModelsDir() + "/tinystories-656K").value();
     chat_template_ = chat::ChatTemplate::Named("chatml", "", "").value();
-    scheduler_ = Scheduler::Create(*model_, "tinystories-656K", {},
+    scheduler_ = Scheduler::Create(*model_, "tinystories-656K", setup.attention,
                                    {.parallel = setup.parallel,
                                     .context = setup.context,
                                     .threads = 2,
@@ -362,6 +363,35 @@ TEST(Serve, AFullServerSays503AndAClientThatLeavesFreesItsSlot) {
   EXPECT_NE(metrics.find("favor_requests_total{endpoint=\"/v1/completions\",code=\"503\"}"),
             std::string::npos)
       << metrics;
+}
+
+// A client that stops waiting for a whole (non-streaming) response is found out by the spaces
+// sent before the body, and its request cancelled. Hybrid attention and a context of a million
+// tokens make the abandoned request one that would otherwise run for minutes.
+TEST(Serve, ANonStreamingClientThatLeavesFreesItsSlot) {
+  FAVOR_REQUIRE_MODELS();
+  TestServer server({.parallel = 1,
+                     .queue = 0,
+                     .context = 1 << 20,
+                     .attention = {.kind = AttentionKind::kHybrid, .features = 16, .window = 16}});
+  {
+    httplib::Client leaver = server.Client();
+    leaver.set_read_timeout(0, 600000);
+    const auto gone =
+        leaver.Post("/v1/completions",
+                    R"({"prompt": "Once upon a time", "max_tokens": 1000000, "ignore_eos": true})",
+                    "application/json");
+    EXPECT_FALSE(gone);  // It timed out.
+  }
+  httplib::Client client = server.Client();
+  int status = 0;
+  for (int attempt = 0; attempt < 150 && status != 200; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    status =
+        client.Post("/v1/completions", R"({"prompt": "x", "max_tokens": 2})", "application/json")
+            ->status;
+  }
+  EXPECT_EQ(status, 200);
 }
 
 // 200 requests, 16 at a time, on 4 slots with a queue: every one answered whole; latency and
