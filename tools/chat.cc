@@ -95,7 +95,7 @@ int Chat(int argc, char** argv) {
   std::string model_path, tokenizer_path, system_prompt, template_choice;
   int64_t n_predict = -1;
   SessionFlags session_flags;
-  bool verbose = false;
+  bool verbose = false, ignore_eos = false;
   SamplingFlags sampling_flags;
   AttentionFlags attention;
   ArgParser args("chat");
@@ -112,6 +112,8 @@ int Chat(int argc, char** argv) {
            "most tokens per reply (default -1: until end of turn or a full context)", &n_predict,
            {.min = -1});
   args.String({"--tokenizer"}, "PATH", "tokenizer (default: the model's own)", &tokenizer_path);
+  args.Flag({"--ignore-eos"}, "reply through end-of-turn tokens (until -n or a full context)",
+            &ignore_eos);
   AddSamplingFlags(args, sampling_flags);
   AddSessionFlags(args, session_flags);
   AddAttentionFlags(args, attention);
@@ -147,7 +149,8 @@ int Chat(int argc, char** argv) {
                  chat_template->origin().c_str(), variant->attention.c_str(), kHelp);
   }
   const runtime::GenerationOptions options{.sampling = ToSamplerOptions(sampling_flags),
-                                           .max_tokens = n_predict};
+                                           .max_tokens = n_predict,
+                                           .stop_at_eos = !ignore_eos};
   std::string turn;
   int turns = 0;
   while (ReadTurn(interactive, turn)) {

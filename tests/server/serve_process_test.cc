@@ -2,6 +2,7 @@
 // (run by node), stopped by SIGTERM while a request streams, and scaled out as two replicas
 // behind nginx with the configuration in docs/serve/nginx.conf. Tests needing node, the openai
 // package (tools/setup.sh installs it) or nginx say so and skip without them.
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>

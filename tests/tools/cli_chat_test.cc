@@ -1,15 +1,23 @@
 // favor chat through piped stdin, as a script or a test harness drives it: turns, commands,
 // continuation lines, the saved conversation, and the one-line errors.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
 #include "tests/tools/cli_runner.h"
+
+extern char** environ;
 
 namespace {
 
@@ -124,6 +132,68 @@ TEST(CliServe, BadOptionsAreOneLineErrorsBeforeListening) {
                      "use fewer slots (--parallel)");
   ExpectOneLineError(RunFavor("serve " + kModel + " --host 203.0.113.7 --port 8080"), 1,
                      "cannot listen on 203.0.113.7:8080");
+}
+
+// Ctrl-C (SIGINT) during a reply stops that reply, not the program: the next turn is answered and
+// the chat ends normally at the end of input.
+TEST(CliChat, CtrlCStopsTheReplyNotTheProgram) {
+  FAVOR_REQUIRE_MODELS();
+  const std::string dir = ::testing::TempDir();
+  const std::string out = dir + "/favor_chat_sigint_" + std::to_string(::getpid()) + ".out";
+  const std::string err = dir + "/favor_chat_sigint_" + std::to_string(::getpid()) + ".err";
+  int input[2];
+  ASSERT_EQ(::pipe(input), 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, input[0], 0);
+  posix_spawn_file_actions_addclose(&actions, input[1]);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  // Replies of up to 5000 tokens through end-of-turn markers: far longer than the signal takes.
+  const std::string model = favor::testing::ModelsDir() + "/tinystories-656K";
+  std::vector<std::string> argv = {FAVOR_BINARY,   "chat", "-m",   model, "--chat-template",
+                                   "chatml",       "-c",   "8192", "-n",  "5000",
+                                   "--ignore-eos", "-t",   "1"};
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, FAVOR_BINARY, &actions, nullptr, args.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(input[0]);
+  auto size_of = [](const std::string& path) {
+    std::error_code error;
+    const auto size = std::filesystem::file_size(path, error);
+    return error ? 0 : size;
+  };
+  const std::string first = "Once upon a time\n";
+  ASSERT_EQ(::write(input[1], first.data(), first.size()), static_cast<ssize_t>(first.size()));
+  for (int i = 0; i < 2000 && size_of(out) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GT(size_of(out), 0u) << "no reply began";
+  ::kill(pid, SIGINT);
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  for (int i = 0; i < 400 && slurp(err).find("[reply stopped]") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const size_t after_first = size_of(out);
+  const std::string second = "The end.\n";
+  ASSERT_EQ(::write(input[1], second.data(), second.size()), static_cast<ssize_t>(second.size()));
+  ::close(input[1]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << slurp(err);
+  const std::string log = slurp(err);
+  EXPECT_NE(log.find("favor chat: [reply stopped]"), std::string::npos) << log;
+  EXPECT_GT(size_of(out), after_first) << "the second turn got no reply";
+  std::filesystem::remove(out);
+  std::filesystem::remove(err);
 }
 
 }  // namespace
