@@ -1,6 +1,7 @@
 #include "engine/chat/jinja_template.h"
 
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -547,19 +548,36 @@ class Renderer {
     }
     if (!a.is_number() || !b.is_number()) return mismatch();
     const bool integers = a.is_int() && b.is_int();
-    if (op == "+")
-      return integers ? Value(a.integer() + b.integer()) : Value(a.number() + b.number());
-    if (op == "-")
-      return integers ? Value(a.integer() - b.integer()) : Value(a.number() - b.number());
-    if (op == "*")
-      return integers ? Value(a.integer() * b.integer()) : Value(a.number() * b.number());
+    // Python's integers have no bound; ours are 64-bit, and a result past them is an error, not
+    // a wrapped number (or undefined behaviour).
+    const auto overflow = [&] { return Error(e.line, "an integer past 64 bits"); };
+    if (integers && (op == "+" || op == "-" || op == "*")) {
+      int64_t result = 0;
+      const bool overflowed = op == "+" ? __builtin_add_overflow(a.integer(), b.integer(), &result)
+                              : op == "-"
+                                  ? __builtin_sub_overflow(a.integer(), b.integer(), &result)
+                                  : __builtin_mul_overflow(a.integer(), b.integer(), &result);
+      if (overflowed) return overflow();
+      return Value(result);
+    }
+    if (op == "+") return Value(a.number() + b.number());
+    if (op == "-") return Value(a.number() - b.number());
+    if (op == "*") return Value(a.number() * b.number());
     if (op == "**") {
+      const double power = std::pow(a.number(), b.number());
       if (integers && b.integer() >= 0) {
-        return Value(static_cast<int64_t>(std::pow(a.number(), b.number())));
+        // 2^63 is the first double past int64; the cast of anything beyond is undefined.
+        if (!(std::fabs(power) < 9223372036854775808.0)) return overflow();
+        return Value(static_cast<int64_t>(power));
       }
-      return Value(std::pow(a.number(), b.number()));
+      return Value(power);
     }
     if (b.number() == 0.0) return Error(e.line, "division by zero");
+    if (integers && b.integer() == -1 && a.integer() == std::numeric_limits<int64_t>::min() &&
+        (op == "//" || op == "%")) {
+      if (op == "%") return Value(int64_t{0});
+      return overflow();
+    }
     if (op == "/") return Value(a.number() / b.number());
     if (op == "//") {
       if (integers) {

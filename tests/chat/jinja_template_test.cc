@@ -158,6 +158,9 @@ TEST(JinjaTemplate, UnsupportedAndHostileTemplatesAreOneLineErrors) {
        "the chat template refused: Only user and assistant roles"},
       {"{{ messages.role }}", "'messages' is undefined"},
       {"{{ 1 / 0 }}", "division by zero"},
+      {"{{ 9223372036854775807 + 1 }}", "an integer past 64 bits"},
+      {"{{ 3037000500 * 3037000500 }}", "an integer past 64 bits"},
+      {"{{ 2 ** 64 }}", "an integer past 64 bits"},
       {"{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
        "{% endfor %}",
        "a text larger than 64 MiB"},
