@@ -127,7 +127,7 @@ absl::StatusOr<uint64_t> Scheduler::Submit(Job job) {
     id = next_id_++;
     queue_.push_back({id, std::move(job), Clock::now()});
   }
-  UpdateLoad();
+  // The gauges are the scheduler thread's to update (UpdateLoad reads its batches): it wakes now.
   wake_.notify_all();
   return id;
 }

@@ -58,10 +58,10 @@ int main(int argc, char** argv) {
     std::printf("%s\n", favor::cli::VersionLine().c_str());
     return 0;
   }
-  std::fprintf(
-      stderr,
-      "favor: unknown command '%s' (commands: generate, chat, serve, calibrate, variance, bench, eval, "
-      "inspect, quantize, tokenize, logits, info; see favor --help)\n",
-      command.c_str());
+  std::fprintf(stderr,
+               "favor: unknown command '%s' (commands: generate, chat, serve, calibrate, variance, "
+               "bench, eval, "
+               "inspect, quantize, tokenize, logits, info; see favor --help)\n",
+               command.c_str());
   return 2;
 }
