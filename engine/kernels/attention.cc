@@ -18,7 +18,7 @@ constexpr int64_t kKeyBlock = 64;
 }  // namespace
 
 void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
-                  int64_t head_dim, float scale, float soft_cap, float* out) {
+                  int64_t head_dim, float scale, float soft_cap, float* out, float* log_sum_exp) {
   alignas(64) float acc[kMaxHeadDim];
   alignas(64) float scores[kKeyBlock];
   for (int64_t i = 0; i < head_dim; ++i) acc[i] = 0.0f;
@@ -46,6 +46,9 @@ void AttentionRow(const float* q, const float* keys, const float* values, int64_
   }
   const float inv = running_sum > 0.0f ? 1.0f / running_sum : 0.0f;
   for (int64_t i = 0; i < head_dim; ++i) out[i] = acc[i] * inv;
+  if (log_sum_exp != nullptr) {
+    *log_sum_exp = running_sum > 0.0f ? running_max + __builtin_logf(running_sum) : -INFINITY;
+  }
 }
 
 }  // namespace favor::kernels::FAVOR_KERNEL_NS

@@ -80,7 +80,7 @@ void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, c
   constexpr int64_t kMaxHeads = 8;
   for (int64_t h0 = 0; h0 < heads; h0 += kMaxHeads) {
     const int64_t hn = heads - h0 < kMaxHeads ? heads - h0 : kMaxHeads;
-    const bool last_group = h0 + kMaxHeads >= heads;
+    const bool update = w != nullptr && h0 + kMaxHeads >= heads;  // On the last group's pass.
     for (int64_t j = 0; j < d; j += kLanes) {
       const int64_t width = d - j < kLanes ? d - j : kLanes;
       const bool full = width == kLanes;
@@ -89,12 +89,12 @@ void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, c
         float* n = numerators + (h0 + h) * d + j;
         acc[h] = full ? Load(n) : LoadTail(n, width);
       }
-      const VecF32 vv = full ? Load(v + j) : LoadTail(v + j, width);
+      const VecF32 vv = !update ? Set1(0.0f) : full ? Load(v + j) : LoadTail(v + j, width);
       for (int64_t f = 0; f < m; ++f) {
         float* row = s + f * d + j;
         const VecF32 sv = full ? Load(row) : LoadTail(row, width);
         for (int64_t h = 0; h < hn; ++h) acc[h] = Fma(Set1(phi[(h0 + h) * m + f]), sv, acc[h]);
-        if (last_group) {
+        if (update) {
           // The state update rides on the same read of S (after every head has used it).
           const VecF32 updated = Fma(Set1(w[f]), vv, sv * Set1(rescale[f]));
           if (full) {

@@ -23,7 +23,7 @@ void Rope(float* x, const float* cos, const float* sin, int64_t n_heads, int64_t
           RopeStyle style);
 float Dot(const float* a, const float* b, int64_t n);
 void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
-                  int64_t head_dim, float scale, float soft_cap, float* out);
+                  int64_t head_dim, float scale, float soft_cap, float* out, float* log_sum_exp);
 float ExpShifted(const float* x, float shift, float* out, int64_t n);
 float Max(const float* x, int64_t n);
 void Axpy(float a, const float* x, float* y, int64_t n);

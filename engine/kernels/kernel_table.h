@@ -86,9 +86,12 @@ struct KernelTable {
   float (*dot)(const float* a, const float* b, int64_t n);
   // One query row of softmax attention over n_keys keys/values (rows of head_dim floats):
   // out = sum_j softmax_j(s_j) v_j with s_j = scale q.k_j, or cap tanh(s_j / cap) when
-  // soft_cap > 0 (Gemma 2); computed in blocks with an online softmax.
+  // soft_cap > 0 (Gemma 2); computed in blocks with an online softmax. When log_sum_exp is not
+  // null it receives log sum_j e^{s_j} (-inf for no key), which lets parts of one softmax
+  // computed apart be merged.
   void (*attention_row)(const float* q, const float* keys, const float* values, int64_t n_keys,
-                        int64_t head_dim, float scale, float soft_cap, float* out);
+                        int64_t head_dim, float scale, float soft_cap, float* out,
+                        float* log_sum_exp);
   // out = exp(x - shift) over n values; returns their sum.
   float (*exp_shifted)(const float* x, float shift, float* out, int64_t n);
   // max of n values (n >= 1).
@@ -104,7 +107,8 @@ struct KernelTable {
                int64_t ldb, float* c, int64_t ldc, bool accumulate);
   // The fused decode step of random-feature attention over one state S (m x d), in one pass:
   // numerators[h] += sum_m phi[h][m] S[m] for the `heads` rows of phi (stride m), then
-  // S[m] = S[m] * rescale[m] + w[m] v (every feature has its own running scale).
+  // S[m] = S[m] * rescale[m] + w[m] v (every feature has its own running scale); w null: S is
+  // only read.
   void (*favor_decode)(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
                        const float* v, const float* rescale, int64_t m, int64_t d);
   // y[r][i] = sum_p w[i][p] x[r][p] for r < rows (1 to kMatVecMaxRows) and i < n, with w (bf16,

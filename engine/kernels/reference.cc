@@ -132,6 +132,7 @@ void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, c
       numerators[h * d + i] = static_cast<float>(sum);
     }
   }
+  if (w == nullptr) return;
   for (int64_t f = 0; f < m; ++f) {
     for (int64_t i = 0; i < d; ++i) s[f * d + i] = s[f * d + i] * rescale[f] + w[f] * v[i];
   }
@@ -169,7 +170,7 @@ void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const fl
 }
 
 void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
-                  int64_t head_dim, float scale, float soft_cap, float* out) {
+                  int64_t head_dim, float scale, float soft_cap, float* out, float* log_sum_exp) {
   std::vector<double> scores(static_cast<size_t>(n_keys));
   double max_score = -std::numeric_limits<double>::infinity();
   for (int64_t j = 0; j < n_keys; ++j) {
@@ -188,6 +189,10 @@ void AttentionRow(const float* q, const float* keys, const float* values, int64_
     for (int64_t j = 0; j < n_keys; ++j)
       acc += scores[static_cast<size_t>(j)] * values[j * head_dim + i];
     out[i] = n_keys > 0 ? static_cast<float>(acc / sum) : 0.0f;
+  }
+  if (log_sum_exp != nullptr) {
+    *log_sum_exp = n_keys > 0 ? static_cast<float>(max_score + std::log(sum))
+                              : -std::numeric_limits<float>::infinity();
   }
 }
 

@@ -41,6 +41,6 @@ void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const fl
           float* c, int64_t ldc, bool accumulate);
 // Two-pass softmax attention of one query over n_keys rows (no blocking, no online rescaling).
 void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
-                  int64_t head_dim, float scale, float soft_cap, float* out);
+                  int64_t head_dim, float scale, float soft_cap, float* out, float* log_sum_exp);
 
 }  // namespace favor::kernels::reference

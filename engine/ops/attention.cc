@@ -74,7 +74,7 @@ absl::Status AttentionOp::Run(const RunContext& ctx, std::span<const Tensor> inp
         const int64_t first = window > 0 && end > window ? end - window : 0;
         attention_row(q + offset, cache->keys(g) + first * head_dim,
                       cache->values(g) + first * head_dim, end - first, head_dim, scale, soft_cap,
-                      out + offset);
+                      out + offset, nullptr);
       },
       Schedule::kDynamic);
   return absl::OkStatus();

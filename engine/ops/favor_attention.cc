@@ -202,25 +202,8 @@ absl::Status FavorAttentionOp::Run(const RunContext& ctx, std::span<const Tensor
     if (options_.causal && tokens == 1) {
       // Decode: every query head of the group in one pass over S (read for the queries, the
       // updated state written in the same sweep).
-      feature_tail::KeyLogFeatures(tail, k + g * d, 1, kv_stride, tail.scratch.key_logs);
-      feature_tail::PlanSubchunk(tail, tail.scratch.key_logs, 0, 1);
-      feature_tail::PrepareKeys(tail, tail.scratch.key_logs, 1);
-      const float* w = tail.scratch.keys;  // The new key's weight per feature.
-      feature_tail::QueryFeatures(tail, q + g * group * d, group, d, row_scale);
-      for (int64_t h = 0; h < group; ++h) {
-        float* phi = tail.scratch.queries + h * m_features;
-        const float self = kernel.dot(phi, w, m_features);
-        kernel.mul(phi, tail.scratch.rescale, phi,
-                   m_features);  // The carried state at its own scales.
-        denominator[h] = kernel.dot(phi, tail.state.z, m_features) + self;
-        for (int64_t i = 0; i < d; ++i) numerator[h * d + i] = self * v[g * d + i];
-      }
-      kernel.favor_decode(tail.scratch.queries, group, numerator, tail.state.s, w, v + g * d,
-                          tail.scratch.rescale, m_features, d);
-      kernel.mul(tail.state.z, tail.scratch.rescale, tail.state.z, m_features);
-      kernel.add(tail.state.z, w, tail.state.z, m_features);
-      std::memcpy(tail.state.scale, tail.scratch.new_scale,
-                  static_cast<size_t>(m_features) * sizeof(float));
+      feature_tail::DecodeStep(tail, q + g * group * d, group, k + g * d, v + g * d, numerator,
+                               denominator, row_scale);
       for (int64_t h = 0; h < group; ++h) {
         kernel.scale(1.0f / std::max(denominator[h], kDenominatorFloor), numerator + h * d, d);
         std::memcpy(out + (g * group + h) * d, numerator + h * d,

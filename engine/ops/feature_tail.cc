@@ -216,4 +216,33 @@ void AddKeys(const Context& c, const float* values, int64_t v_stride, int64_t ke
   std::memcpy(c.state.scale, c.scratch.new_scale, static_cast<size_t>(m) * sizeof(float));
 }
 
+void DecodeStep(const Context& c, const float* q, int64_t heads, const float* key,
+                const float* value, float* numerator, float* denominator, float* row_scale) {
+  const int64_t m = c.features, d = c.dim;
+  const float* w = nullptr;  // The key's weight per feature, at the new scales.
+  if (key != nullptr) {
+    KeyLogFeatures(c, key, 1, d, c.scratch.key_logs);
+    PlanSubchunk(c, c.scratch.key_logs, 0, 1);
+    PrepareKeys(c, c.scratch.key_logs, 1);
+    w = c.scratch.keys;
+  } else {
+    std::memcpy(c.scratch.new_scale, c.state.scale, static_cast<size_t>(m) * sizeof(float));
+    PrepareKeys(c, nullptr, 0);
+  }
+  QueryFeatures(c, q, heads, d, row_scale);
+  for (int64_t h = 0; h < heads; ++h) {
+    float* phi = c.scratch.queries + h * m;
+    const float self = w != nullptr ? c.kernel.dot(phi, w, m) : 0.0f;
+    c.kernel.mul(phi, c.scratch.rescale, phi, m);  // The carried state at its own scales.
+    denominator[h] = c.kernel.dot(phi, c.state.z, m) + self;
+    for (int64_t i = 0; i < d; ++i) numerator[h * d + i] = w != nullptr ? self * value[i] : 0.0f;
+  }
+  c.kernel.favor_decode(c.scratch.queries, heads, numerator, c.state.s, w, value, c.scratch.rescale,
+                        m, d);
+  if (w == nullptr) return;
+  c.kernel.mul(c.state.z, c.scratch.rescale, c.state.z, m);
+  c.kernel.add(c.state.z, w, c.state.z, m);
+  std::memcpy(c.state.scale, c.scratch.new_scale, static_cast<size_t>(m) * sizeof(float));
+}
+
 }  // namespace favor::feature_tail

@@ -116,4 +116,11 @@ void QueryFeatures(const Context& c, const float* q, int64_t rows, int64_t q_str
 // The prepared keys join the state (values as above); the scales become sc.new_scale.
 void AddKeys(const Context& c, const float* values, int64_t v_stride, int64_t keys);
 
+// One decode step in one pass over S: the key (a row of d; null: no key joins) and its value
+// join the state, and `heads` query rows (d apart; the scratch holds at least that many rows)
+// read the state with it, as Queries would: numerators (heads x d), denominators and row
+// log-scales r_t.
+void DecodeStep(const Context& c, const float* q, int64_t heads, const float* key,
+                const float* value, float* numerator, float* denominator, float* row_scale);
+
 }  // namespace favor::feature_tail

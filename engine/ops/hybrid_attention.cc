@@ -154,6 +154,98 @@ class HybridState final : public OpState {
   int64_t layer_;
 };
 
+// One decode step of key/value head g at `position`, fused: the key that leaves the window joins
+// the tail as its query heads read it (one pass over the tail state, feature_tail::DecodeStep),
+// the new key and value take its place in the ring, and each query head's softmax over the sinks
+// and the ring (at most three contiguous runs of rows: softmax does not care about their order)
+// merges with the tail's part on one log scale. `tail` is null when the head has no live tail;
+// `scratch` holds group x (d + 2) floats.
+void DecodeHead(HybridState& state, const AttentionHeads& heads, int64_t sinks, int64_t g,
+                const feature_tail::Context* tail, float* scratch, const float* q, const float* k,
+                const float* v, float* out, int64_t position, const kernels::KernelTable& kernel) {
+  const int64_t d = heads.head_dim, group = heads.n_heads / heads.n_kv_heads;
+  const int64_t W = state.window(g), S = sinks;
+  float* tail_numerator = scratch;                       // group x d
+  float* tail_denominator = tail_numerator + group * d;  // group
+  float* tail_scale = tail_denominator + group;          // group
+  if (tail != nullptr) {
+    // Query t sees the tail's keys up to t - W: position - W joins now (from the ring, or the
+    // new key itself without a window).
+    const int64_t leaving = position - W;
+    const float* key = nullptr;
+    const float* value = nullptr;
+    if (leaving >= S) {
+      key = W == 0 ? k : state.ring_keys(g) + (leaving % W) * d;
+      value = W == 0 ? v : state.ring_values(g) + (leaving % W) * d;
+    }
+    feature_tail::DecodeStep(*tail, q, group, key, value, tail_numerator, tail_denominator,
+                             tail_scale);
+  }
+  // The new row after the leaving one was read (they share a ring slot).
+  const size_t row_bytes = static_cast<size_t>(d) * sizeof(float);
+  if (position < S) {
+    std::memcpy(state.sink_keys(g) + position * d, k, row_bytes);
+    std::memcpy(state.sink_values(g) + position * d, v, row_bytes);
+  } else if (W > 0) {
+    std::memcpy(state.ring_keys(g) + (position % W) * d, k, row_bytes);
+    std::memcpy(state.ring_values(g) + (position % W) * d, v, row_bytes);
+  }
+  // The exact rows: sinks [0, min(S, position + 1)), then the window's positions
+  // [max(S, position - W + 1), position] at ring slots p % W (contiguous modulo W).
+  struct Rows {
+    const float* keys;
+    const float* values;
+    int64_t count;
+  };
+  Rows runs[3];
+  int64_t n_runs = 0;
+  if (const int64_t n = std::min(S, position + 1); n > 0) {
+    runs[n_runs++] = {state.sink_keys(g), state.sink_values(g), n};
+  }
+  if (W > 0 && position >= S) {
+    const int64_t first = std::max(S, position - W + 1), n = position - first + 1;
+    const int64_t slot = first % W, before_wrap = std::min(n, W - slot);
+    runs[n_runs++] = {state.ring_keys(g) + slot * d, state.ring_values(g) + slot * d, before_wrap};
+    if (n > before_wrap) {
+      runs[n_runs++] = {state.ring_keys(g), state.ring_values(g), n - before_wrap};
+    }
+  }
+  const float scale = heads.Scale();
+  alignas(64) float parts[3][kernels::kMaxHeadDim];
+  for (int64_t h = 0; h < group; ++h) {
+    const float* query = q + h * d;
+    float* result = out + h * d;
+    float log_weights[4];
+    for (int64_t r = 0; r < n_runs; ++r) {
+      kernel.attention_row(query, runs[r].keys, runs[r].values, runs[r].count, d, scale, 0.0f,
+                           parts[r], &log_weights[r]);
+    }
+    // The tail's weights are exp(r_t + the query's quadratic term) times its sums.
+    float tail_log = kNegInf;
+    if (tail != nullptr && tail_scale[h] != kNegInf) {
+      tail_log = tail_scale[h] + feature_tail::QueryQuadratic(*tail, query) +
+                 std::log(std::max(tail_denominator[h], kDenominatorFloor));
+    }
+    float common = tail_log;
+    for (int64_t r = 0; r < n_runs; ++r) common = std::max(common, log_weights[r]);
+    std::memset(result, 0, row_bytes);
+    float denominator = 0.0f;
+    for (int64_t r = 0; r < n_runs; ++r) {
+      const float weight = std::exp(log_weights[r] - common);
+      denominator += weight;
+      kernel.axpy(weight, parts[r], result, d);
+    }
+    if (tail_log != kNegInf) {
+      // The tail's sums are unnormalised: its weight is per unit of its denominator.
+      const float weight = std::exp(tail_log - common);
+      denominator += weight;
+      kernel.axpy(weight / std::max(tail_denominator[h], kDenominatorFloor), tail_numerator + h * d,
+                  result, d);
+    }
+    kernel.scale(1.0f / std::max(denominator, kDenominatorFloor), result, d);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<HybridAttentionOp>> HybridAttentionOp::Create(
@@ -237,7 +329,7 @@ int64_t HybridAttentionOp::ScratchFloatsPerHead(int64_t chunk) const {
   // and row scales of every query head of the group (the exact scores live in the state: their
   // size depends on the head's window).
   const int64_t floats = 2 * chunk * d + group * chunk * (d + 2);
-  return feature_tail::ScratchFloats(chunk, m, d) + (floats + 15) / 16 * 16;
+  return feature_tail::ScratchFloats(std::max(chunk, group), m, d) + (floats + 15) / 16 * 16;
 }
 
 int64_t HybridAttentionOp::WorkspaceBytes(std::span<const TensorSpec> inputs) const {
@@ -318,6 +410,26 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
         }
       }
     }
+  }
+
+  if (tokens == 1) {
+    ParallelFor(n_kv, ctx.threads, 1, [&](int64_t g) {
+      const rf::HeadFeatures* head_features =
+          has_tail ? state->features[static_cast<size_t>(g)].get() : nullptr;
+      float* base = scratch_base + g * scratch_stride;
+      const feature_tail::Context tail{
+          .kernel = kernel,
+          .head = head_features != nullptr ? *head_features : kNoFeatures,
+          .features = m_features,
+          .dim = d,
+          .state = state->tail(g),
+          .scratch = feature_tail::ScratchAt(base, group, m_features)};
+      DecodeHead(*state, o.heads, S, g, head_features != nullptr ? &tail : nullptr,
+                 base + feature_tail::ScratchFloats(group, m_features, d), q + g * group * d,
+                 k + g * d, v + g * d, out + g * group * d, first_position, kernel);
+    });
+    state->length += tokens;
+    return absl::OkStatus();
   }
 
   ParallelFor(n_kv, ctx.threads, 1, [&](int64_t g) {

@@ -18,7 +18,9 @@
 // log-scale. A key joins the random-feature state when it leaves the window. Prefill runs in
 // chunks of C queries: the keys that leave the window during the chunk get their features once,
 // serve the chunk's queries through a masked product, then join the state; the exact part is a
-// band of W keys (plus the sinks) per query. Decode is a chunk of one.
+// band of W keys (plus the sinks) per query. Decode is fused: per key/value head one pass over the
+// tail state (the leaving key joins as the group's queries read it) and one softmax over the
+// sinks and the ring, merged with the tail on one log scale.
 //
 // Each key/value head may have its own window (a per-head plan); the state is laid out per head.
 //

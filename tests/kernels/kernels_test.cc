@@ -145,6 +145,15 @@ TEST_P(KernelTest, FavorDecodeIsOnePassOverTheState) {
         EXPECT_LT(NormalizedError(numerators, expected_numerators), 1e-6)
             << heads << " " << m << " " << d;
         EXPECT_LT(NormalizedError(s, expected_s), 1e-6) << heads << " " << m << " " << d;
+        // Without a key the state is only read.
+        const auto s_before = s;
+        k().favor_decode(phi.data(), heads, numerators.data(), s.data(), nullptr, v.data(),
+                         rescale.data(), m, d);
+        reference::FavorDecode(phi.data(), heads, expected_numerators.data(), expected_s.data(),
+                               nullptr, v.data(), rescale.data(), m, d);
+        EXPECT_LT(NormalizedError(numerators, expected_numerators), 1e-6)
+            << heads << " " << m << " " << d;
+        EXPECT_EQ(s, s_before) << heads << " " << m << " " << d;
       }
     }
   }
@@ -336,11 +345,14 @@ TEST_P(KernelTest, AttentionRow) {
       std::vector<float> out(static_cast<size_t>(head_dim)),
           expected(static_cast<size_t>(head_dim));
       for (float soft_cap : {0.0f, 1.5f, 50.0f}) {
+        float log_sum = 0.0f, expected_log_sum = 0.0f;
         k().attention_row(q.data(), keys.data(), values.data(), n_keys, head_dim, scale, soft_cap,
-                          out.data());
+                          out.data(), &log_sum);
         reference::AttentionRow(q.data(), keys.data(), values.data(), n_keys, head_dim, scale,
-                                soft_cap, expected.data());
+                                soft_cap, expected.data(), &expected_log_sum);
         EXPECT_LT(NormalizedError(out, expected), 1e-5)
+            << "head_dim=" << head_dim << " n_keys=" << n_keys << " soft_cap=" << soft_cap;
+        EXPECT_NEAR(log_sum, expected_log_sum, 1e-5 * std::max(1.0f, std::abs(expected_log_sum)))
             << "head_dim=" << head_dim << " n_keys=" << n_keys << " soft_cap=" << soft_cap;
       }
     }
@@ -354,10 +366,17 @@ TEST_P(KernelTest, AttentionRowWithPeakedScores) {
   auto keys = RandomVector(n_keys * head_dim, 15, -20.0f, 20.0f);
   const auto values = RandomVector(n_keys * head_dim, 16);
   std::vector<float> out(head_dim), expected(head_dim);
-  k().attention_row(q.data(), keys.data(), values.data(), n_keys, head_dim, 1.0f, 0.0f, out.data());
+  float log_sum = 0.0f, expected_log_sum = 0.0f;
+  k().attention_row(q.data(), keys.data(), values.data(), n_keys, head_dim, 1.0f, 0.0f, out.data(),
+                    &log_sum);
   reference::AttentionRow(q.data(), keys.data(), values.data(), n_keys, head_dim, 1.0f, 0.0f,
-                          expected.data());
+                          expected.data(), &expected_log_sum);
   EXPECT_LT(NormalizedError(out, expected), 1e-5);
+  EXPECT_NEAR(log_sum, expected_log_sum, 1e-5 * std::abs(expected_log_sum));
+  // No key: nothing to average, and a log-weight that merges as nothing.
+  k().attention_row(q.data(), keys.data(), values.data(), 0, head_dim, 1.0f, 0.0f, out.data(),
+                    &log_sum);
+  EXPECT_EQ(log_sum, -INFINITY);
 }
 
 // NaN of every kind (quiet, signalling, negative, a mantissa whose rounding would carry into the

@@ -167,6 +167,30 @@ TEST_P(HybridAttentionTest, DecodeEqualsPrefillWhateverTheRunsAre) {
   }
 }
 
+// The fused decode step (one token per run: ring runs that wrap, sinks longer than the window, a
+// key leaving the window into the tail as the query reads it) against the definition, at an odd
+// head dimension and three query heads per key/value head, after prompts of several lengths.
+TEST_P(HybridAttentionTest, DecodeStepsEqualTheExplicitFormAtAwkwardSizes) {
+  const Shape4 s{6, 2, 13};
+  struct Case {
+    int64_t window, sinks;
+    bool tail;
+  };
+  for (const Case c : {Case{5, 3, true}, Case{1, 7, true}, Case{0, 0, true}, Case{0, 2, true},
+                       Case{16, 0, true}, Case{6, 2, false}}) {
+    const auto options = Options(s, c.window, c.sinks, c.tail, rf::RfKind::kSaderf, 19, 8);
+    auto op = HybridAttentionOp::Create(options).value();
+    const Inputs in = MakeInputs(s, 41, 77);
+    const auto reference = Reference(options, in.q, in.k, in.v);
+    for (int64_t prompt : {1, 4, 23}) {
+      std::vector<int64_t> runs{prompt};
+      runs.resize(static_cast<size_t>(41 - prompt + 1), 1);
+      EXPECT_LT(NormalizedError(RunInPieces(op, s, in, runs, GetParam()), reference), 3e-5)
+          << "W=" << c.window << " S=" << c.sinks << " tail=" << c.tail << " prompt=" << prompt;
+    }
+  }
+}
+
 TEST_P(HybridAttentionTest, AWindowCoveringEverythingIsExactAttention) {
   const Shape4 s{4, 2, 16};
   auto hybrid = HybridAttentionOp::Create(Options(s, 64, 4, true)).value();
