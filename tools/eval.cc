@@ -24,6 +24,7 @@
 #include "engine/core/storage.h"
 #include "engine/graph/attention_statistics.h"
 #include "engine/rf/calibration.h"
+#include "engine/runtime/attention_memory.h"
 #include "engine/runtime/attention_resolution.h"
 #include "engine/runtime/model.h"
 #include "engine/runtime/scoring.h"
@@ -156,6 +157,41 @@ struct Tally {
   int64_t agree = 0, compared = 0;
 };
 
+// KL per query position in the window (summed over windows), for KL near and far from it.
+struct KlByPosition {
+  std::vector<double> sum;
+  std::vector<int64_t> count;
+
+  void Add(int64_t position, double kl) {
+    const auto at = static_cast<size_t>(position);
+    if (sum.size() <= at) {
+      sum.resize(at + 1, 0.0);
+      count.resize(at + 1, 0);
+    }
+    sum[at] += kl;
+    ++count[at];
+  }
+  // Mean KL of positions [begin, end), and how many rows that is.
+  std::pair<double, int64_t> Mean(int64_t begin, int64_t end) const {
+    double total = 0;
+    int64_t n = 0;
+    for (int64_t p = std::max<int64_t>(begin, 0); p < std::min<int64_t>(end, std::ssize(sum));
+         ++p) {
+      total += sum[static_cast<size_t>(p)];
+      n += count[static_cast<size_t>(p)];
+    }
+    return {n > 0 ? total / static_cast<double>(n) : 0.0, n};
+  }
+};
+
+// A scored row, with what its equal-memory comparison needs.
+struct Scored {
+  EvalRow row;
+  KlByPosition by_position;
+  int64_t state_bytes = 0;  // Of the swapped layers, in total.
+  std::shared_ptr<const Graph> graph;
+};
+
 void AddWindow(Tally& tally, const runtime::NextTokenDistributions& scored,
                const TextWindow& window) {
   const int64_t rows = static_cast<int64_t>(window.tokens.size()) - 1 - window.first_scored;
@@ -227,11 +263,12 @@ absl::StatusOr<double> LayerError(const Scoring& scoring, AttentionSpec spec, in
   return std::sqrt(error / std::max(norm, 1e-300));
 }
 
-absl::StatusOr<EvalRow> ScoreConfiguration(const Scoring& scoring, const Configuration& c,
-                                           const std::vector<TextWindow>& windows,
-                                           const Reference& reference) {
+absl::StatusOr<Scored> ScoreConfiguration(const Scoring& scoring, const Configuration& c,
+                                          const std::vector<TextWindow>& windows,
+                                          const Reference& reference) {
   FAVOR_ASSIGN_OR_RETURN(const auto variant, VariantFor(scoring, c.spec));
   FAVOR_ASSIGN_OR_RETURN(auto session, runtime::Session::Create(variant, scoring.session));
+  Scored result;
   Tally tally;
   for (size_t w = 0; w < windows.size(); ++w) {
     session->Reset();
@@ -243,8 +280,20 @@ absl::StatusOr<EvalRow> ScoreConfiguration(const Scoring& scoring, const Configu
     tally.kl.insert(tally.kl.end(), compared.kl.begin(), compared.kl.end());
     tally.agree += compared.top1_matches;
     tally.compared += static_cast<int64_t>(compared.kl.size());
+    for (size_t i = 0; i < compared.kl.size(); ++i) {
+      result.by_position.Add(windows[w].first_scored + static_cast<int64_t>(i), compared.kl[i]);
+    }
   }
-  EvalRow row{.configuration = c.label};
+  const runtime::AttentionMemory memory =
+      runtime::MeasureAttentionMemory(*variant.graph, session->context(), true);
+  result.state_bytes = memory.state_bytes;
+  result.graph = variant.graph;
+  EvalRow& row = result.row;
+  row.configuration = c.label;
+  row.state_bytes = memory.layers > 0 ? static_cast<double>(memory.state_bytes) /
+                                            static_cast<double>(memory.layers)
+                                      : 0.0;
+  row.kv_tokens = memory.KvTokens();
   row.perplexity = std::exp(tally.nll / static_cast<double>(tally.predicted));
   row.mean_kl = runtime::Mean(tally.kl);
   row.p99_kl = runtime::Percentile(tally.kl, 0.99);
@@ -255,7 +304,15 @@ absl::StatusOr<EvalRow> ScoreConfiguration(const Scoring& scoring, const Configu
                            LayerError(scoring, c.spec, layer, windows, reference));
     row.layer_errors.push_back(error);
   }
-  return row;
+  return result;
+}
+
+// Fills the row's KL near and far from its window (positions below and from `far_from`).
+void SplitByPosition(EvalRow& row, const KlByPosition& by_position, int64_t far_from) {
+  row.far_from = far_from;
+  row.near_kl = by_position.Mean(0, far_from).first;
+  std::tie(row.far_kl, row.far_count) =
+      by_position.Mean(far_from, std::numeric_limits<int64_t>::max());
 }
 
 // Statistics gathered by running the exact model over a text in windows of the context.
@@ -298,26 +355,33 @@ absl::StatusOr<std::shared_ptr<const rf::Calibration>> DefaultCalibration(
 
 // --- Output ---
 
+absl::Status WritePlot(const std::string& path, const std::string& svg) {
+  std::ofstream plot(path);
+  plot << svg;
+  if (!plot) return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
 absl::Status WriteReport(const std::string& format, const std::string& plot_path,
-                         const EvalReportHeader& header, const std::vector<EvalRow>& rows) {
+                         const std::string& memory_plot_path, const EvalReportHeader& header,
+                         const std::vector<EvalRow>& rows) {
   const std::string report = format == "csv"    ? EvalCsvReport(header, rows)
                              : format == "json" ? EvalJsonReport(header, rows)
                                                 : EvalMarkdownReport(header, rows);
   std::fputs(report.c_str(), stdout);
-  if (plot_path.empty()) return absl::OkStatus();
-  if (rows.size() < 2) {
-    return absl::InvalidArgumentError("--plot: exact attention alone has no KL to plot");
+  if (!plot_path.empty())
+    FAVOR_RETURN_IF_ERROR(WritePlot(plot_path, EvalKlPlot(header.model, rows)));
+  if (!memory_plot_path.empty()) {
+    FAVOR_RETURN_IF_ERROR(WritePlot(memory_plot_path, EvalMemoryPlot(header.model, rows)));
   }
-  std::ofstream plot(plot_path);
-  plot << EvalKlPlot(header.model, rows);
-  if (!plot) return absl::PermissionDeniedError(absl::StrCat("cannot write ", plot_path));
   return absl::OkStatus();
 }
 
 }  // namespace
 
 int Eval(int argc, char** argv) {
-  std::string model_path, text_path, tokenizer_path, calibrate_on, output = "md", plot_path;
+  std::string model_path, text_path, tokenizer_path, calibrate_on, output = "md", plot_path,
+                                                                   memory_plot_path;
   int64_t context = 0, threads = 0, max_tokens = 0, stride = 0;
   bool layer_errors = false;
   AttentionFlags attention{.use = AttentionFlagUse::kGrid,
@@ -346,6 +410,10 @@ int Eval(int argc, char** argv) {
   args.String({"--plot"}, "FILE.svg",
               "write mean KL against M, one line per attention (window-only baselines flat)",
               &plot_path);
+  args.String({"--plot-memory"}, "FILE.svg",
+              "write mean KL against state per layer in tokens of KV cache, one line per "
+              "attention; window-only attention (with every equal-memory baseline) is the frontier",
+              &memory_plot_path);
   args.Flag({"--layer-errors"},
             "also the relative error of each layer's attention output with only that layer "
             "swapped (one more run per layer)",
@@ -369,8 +437,9 @@ int Eval(int argc, char** argv) {
                ? UsageError(std::string(configurations.status().message()))
                : Fail(configurations.status());
   }
-  if (!plot_path.empty() && configurations->empty()) {
-    return UsageError("--plot: exact attention alone has no KL to plot");
+  if ((!plot_path.empty() || !memory_plot_path.empty()) && configurations->empty()) {
+    return UsageError(absl::StrCat(plot_path.empty() ? "--plot-memory" : "--plot",
+                                   ": exact attention alone has no KL to plot"));
   }
 
   auto text = ReadFileBytes(text_path);
@@ -403,6 +472,11 @@ int Eval(int argc, char** argv) {
   const auto windows = Windows(*ids, tokenizer.bos_id(), window_length, stride);
   auto reference = ScoreExact(**exact_session, windows, layer_errors);
   if (!reference.ok()) return Fail(reference.status());
+  const runtime::AttentionMemory kv_cache =
+      runtime::MeasureAttentionMemory((*exact_session)->executor().graph(), window_length, false);
+  reference->row.state_bytes =
+      kv_cache.layers > 0 ? static_cast<double>(kv_cache.state_bytes) / kv_cache.layers : 0.0;
+  reference->row.kv_tokens = kv_cache.KvTokens();
   std::vector<EvalRow> rows = {reference->row};
   (*exact_session).reset();  // Its KV cache is not needed any more.
 
@@ -410,18 +484,67 @@ int Eval(int argc, char** argv) {
                         .session = session_options,
                         .calibration = *calibration,
                         .layer_errors = layer_errors};
+  // Window-only baselines at equal memory, scored once per (window, sinks, layers).
+  std::vector<std::pair<AttentionSpec, Scored>> baselines;
+  auto baseline_for = [&](const AttentionSpec& spec) -> absl::StatusOr<const Scored*> {
+    for (const auto& [done, scored] : baselines) {
+      if (done == spec) return &scored;
+    }
+    const Configuration configuration{
+        .spec = spec,
+        .label = {.attention = "window", .window = *spec.window, .sinks = *spec.sinks}};
+    FAVOR_ASSIGN_OR_RETURN(auto scored,
+                           ScoreConfiguration(scoring, configuration, windows, *reference));
+    baselines.emplace_back(spec, std::move(scored));
+    return &baselines.back().second;
+  };
   for (const Configuration& configuration : *configurations) {
     const EvalConfiguration& label = configuration.label;
-    auto row = ScoreConfiguration(scoring, configuration, windows, *reference);
-    if (!row.ok()) {
-      return Fail(WithContext(row.status(), absl::StrCat(label.attention, " M=", label.features)));
+    auto scored = ScoreConfiguration(scoring, configuration, windows, *reference);
+    if (!scored.ok()) {
+      return Fail(
+          WithContext(scored.status(), absl::StrCat(label.attention, " M=", label.features)));
     }
+    EvalRow& row = scored->row;
+    // Far from the window: 4 W for hybrid and window-only rows (a plan's windows differ per head,
+    // and pure random features have none: 4 W of their baseline).
+    const bool plan = configuration.spec.plan != PlanSource::kNone;
+    int64_t far_from = !plan && label.window > 0 ? 4 * label.window : 0;
+    if (label.features > 0 || plan) {
+      const int64_t sinks = label.sinks >= 0 ? label.sinks : kDefaultSinks;
+      auto window = runtime::WindowAtEqualBytes(*scored->graph, window_length, true, sinks,
+                                                scored->state_bytes);
+      if (!window.ok()) return Fail(window.status());
+      if (*window > 0) {
+        AttentionSpec spec{.kind = AttentionKind::kWindow,
+                           .window = *window,
+                           .sinks = sinks,
+                           .layers = configuration.spec.layers};
+        auto baseline = baseline_for(spec);
+        if (!baseline.ok()) {
+          return Fail(WithContext(baseline.status(),
+                                  absl::StrCat("window-only baseline W=", *window, " S=", sinks)));
+        }
+        if (far_from == 0) far_from = 4 * *window;
+        row.baseline = EqualMemoryBaseline{
+            .window = *window,
+            .sinks = sinks,
+            .kv_tokens = (*baseline)->row.kv_tokens,
+            .mean_kl = (*baseline)->row.mean_kl,
+            .far_kl = (*baseline)->by_position.Mean(far_from, window_length).first};
+      }
+    }
+    SplitByPosition(row, scored->by_position, far_from);
     std::fprintf(
-        stderr, "favor eval: %s%s%s%s: KL %.4f\n", label.attention.c_str(),
+        stderr, "favor eval: %s%s%s%s: KL %.4f%s\n", label.attention.c_str(),
         label.features > 0 ? absl::StrCat(" M=", label.features).c_str() : "",
         label.window >= 0 ? absl::StrCat(" W=", label.window, " S=", label.sinks).c_str() : "",
-        label.stats.empty() ? "" : (" " + label.stats).c_str(), row->mean_kl);
-    rows.push_back(*std::move(row));
+        label.stats.empty() ? "" : (" " + label.stats).c_str(), row.mean_kl,
+        row.baseline ? absl::StrFormat(" (window-only at equal memory, W=%d: %.4f)",
+                                       row.baseline->window, row.baseline->mean_kl)
+                           .c_str()
+                     : "");
+    rows.push_back(std::move(row));
   }
 
   const EvalReportHeader header{
@@ -436,7 +559,7 @@ int Eval(int argc, char** argv) {
       .stride = stride,
       .layers = (*model)->config().n_layers,
       .layer_errors = layer_errors};
-  if (auto status = WriteReport(output, plot_path, header, rows); !status.ok()) {
+  if (auto status = WriteReport(output, plot_path, memory_plot_path, header, rows); !status.ok()) {
     return Fail(status);
   }
   return 0;

@@ -11,6 +11,12 @@
 namespace favor::cli {
 namespace {
 
+// State sizes: KiB below a MiB.
+std::string Bytes(double bytes) {
+  return bytes < (1 << 20) ? absl::StrFormat("%.1f KiB", bytes / 1024)
+                           : absl::StrFormat("%.2f MiB", bytes / (1 << 20));
+}
+
 // "-" for a count an attention does not have.
 std::string OrDash(int64_t value, int64_t none) {
   return value == none ? std::string("-") : absl::StrCat(value);
@@ -21,16 +27,43 @@ std::string OrDash(int64_t value, int64_t none) {
 std::string EvalMarkdownReport(const EvalReportHeader& h, const std::vector<EvalRow>& rows) {
   std::string report = absl::StrFormat(
       "%s on %s: %d predicted tokens in %d window(s) of up to %d%s, statistics %s\n\n"
-      "| attention | M | window | sinks | statistics | perplexity | KL mean (nats) | KL p99 | "
-      "top-1 agreement |\n| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n",
+      "| attention | M | window | sinks | statistics | state per layer | KV tokens | perplexity | "
+      "KL mean (nats) | KL p99 | top-1 agreement |\n"
+      "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
       h.model, h.text, h.predicted, h.windows, h.context,
       h.stride < h.context - 1 ? absl::StrCat(", stride ", h.stride) : "", h.statistics);
   for (const EvalRow& row : rows) {
     const EvalConfiguration& c = row.configuration;
-    absl::StrAppendFormat(&report, "| %s | %s | %s | %s | %s | %.3f | %.4f | %.4f | %.1f %% |\n",
-                          c.attention, OrDash(c.features, 0), OrDash(c.window, -1),
-                          OrDash(c.sinks, -1), c.stats.empty() ? "-" : c.stats, row.perplexity,
-                          row.mean_kl, row.p99_kl, 100 * row.top1);
+    absl::StrAppendFormat(
+        &report, "| %s | %s | %s | %s | %s | %s | %.1f | %.3f | %.4f | %.4f | %.1f %% |\n",
+        c.attention, OrDash(c.features, 0), OrDash(c.window, -1), OrDash(c.sinks, -1),
+        c.stats.empty() ? "-" : c.stats, Bytes(row.state_bytes), row.kv_tokens, row.perplexity,
+        row.mean_kl, row.p99_kl, 100 * row.top1);
+  }
+  if (std::any_of(rows.begin(), rows.end(), [](const EvalRow& r) { return r.baseline; })) {
+    report +=
+        "\nat equal memory: window-only attention (exact sinks and the most recent tokens) with "
+        "the longest window whose state fits in the row's; far: query positions >= `far from` "
+        "(4 W, or 4 W of the baseline without a window)\n\n"
+        "| attention | M | window | KV tokens | KL | window-only W | its KV tokens | its KL | "
+        "better | far from | KL far | window-only KL far | better far |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- "
+        "|\n";
+    for (const EvalRow& row : rows) {
+      if (!row.baseline) continue;
+      const EvalConfiguration& c = row.configuration;
+      const EqualMemoryBaseline& b = *row.baseline;
+      const bool far = row.far_count > 0;
+      absl::StrAppendFormat(
+          &report, "| %s | %d | %s | %.1f | %.4f | %d | %.1f | %.4f | %s | %d | %s | %s | %s |\n",
+          c.attention, c.features, OrDash(c.window, -1), row.kv_tokens, row.mean_kl, b.window,
+          b.kv_tokens, b.mean_kl, row.mean_kl < b.mean_kl ? "**this**" : "window-only",
+          row.far_from, far ? absl::StrFormat("%.4f", row.far_kl) : "-",
+          far ? absl::StrFormat("%.4f", b.far_kl) : "-",
+          !far                    ? "-"
+          : row.far_kl < b.far_kl ? "**this**"
+                                  : "window-only");
+    }
   }
   if (h.layer_errors) {
     report +=
@@ -55,7 +88,8 @@ std::string EvalMarkdownReport(const EvalReportHeader& h, const std::vector<Eval
 std::string EvalCsvReport(const EvalReportHeader& h, const std::vector<EvalRow>& rows) {
   std::string report =
       "model,text,tokens,attention,features,window,sinks,statistics,perplexity,mean_kl,p99_kl,"
-      "top1_agreement";
+      "top1_agreement,state_bytes_per_layer,kv_tokens,far_from,near_kl,far_kl,baseline_window,"
+      "baseline_sinks,baseline_kv_tokens,baseline_kl,baseline_far_kl";
   for (int64_t layer = 0; layer < (h.layer_errors ? h.layers : 0); ++layer) {
     absl::StrAppend(&report, ",layer", layer, "_attention_rel_error");
   }
@@ -69,6 +103,16 @@ std::string EvalCsvReport(const EvalReportHeader& h, const std::vector<EvalRow>&
                           CsvField(h.text), h.predicted, CsvField(c.attention),
                           or_empty(c.features, 0), or_empty(c.window, -1), or_empty(c.sinks, -1),
                           CsvField(c.stats), row.perplexity, row.mean_kl, row.p99_kl, row.top1);
+    absl::StrAppendFormat(&report, ",%.0f,%.3f,%s,%.6f,%s", row.state_bytes, row.kv_tokens,
+                          or_empty(row.far_from, 0), row.near_kl,
+                          row.far_count > 0 ? absl::StrFormat("%.6f", row.far_kl) : "");
+    if (row.baseline) {
+      const EqualMemoryBaseline& b = *row.baseline;
+      absl::StrAppendFormat(&report, ",%d,%d,%.3f,%.6f,%s", b.window, b.sinks, b.kv_tokens,
+                            b.mean_kl, row.far_count > 0 ? absl::StrFormat("%.6f", b.far_kl) : "");
+    } else {
+      report += ",,,,,";
+    }
     for (int64_t layer = 0; layer < (h.layer_errors ? h.layers : 0); ++layer) {
       absl::StrAppendFormat(&report, ",%.6f",
                             row.exact() ? 0.0 : row.layer_errors[static_cast<size_t>(layer)]);
@@ -97,6 +141,22 @@ std::string EvalJsonReport(const EvalReportHeader& h, const std::vector<EvalRow>
         i == 0 ? "" : ",", JsonString(c.attention), or_null(c.features, 0), or_null(c.window, -1),
         or_null(c.sinks, -1), c.stats.empty() ? "null" : JsonString(c.stats), row.perplexity,
         row.mean_kl, row.p99_kl, row.top1);
+    absl::StrAppendFormat(&report, ", \"state_bytes_per_layer\": %.0f, \"kv_tokens\": %.3f",
+                          row.state_bytes, row.kv_tokens);
+    if (row.far_from > 0) {
+      absl::StrAppendFormat(&report, ", \"far_from\": %d, \"near_kl\": %.6f, \"far_kl\": %s",
+                            row.far_from, row.near_kl,
+                            row.far_count > 0 ? absl::StrFormat("%.6f", row.far_kl) : "null");
+    }
+    if (row.baseline) {
+      const EqualMemoryBaseline& b = *row.baseline;
+      absl::StrAppendFormat(
+          &report,
+          ", \"window_only_at_equal_memory\": {\"window\": %d, \"sinks\": %d, \"kv_tokens\": "
+          "%.3f, \"mean_kl\": %.6f, \"far_kl\": %s}",
+          b.window, b.sinks, b.kv_tokens, b.mean_kl,
+          row.far_count > 0 ? absl::StrFormat("%.6f", b.far_kl) : "null");
+    }
     if (h.layer_errors && !row.exact()) {
       std::vector<std::string> errors;
       for (double e : row.layer_errors) errors.push_back(absl::StrFormat("%.6f", e));
@@ -144,6 +204,46 @@ std::string EvalKlPlot(const std::string& model_path, const std::vector<EvalRow>
       series, {.title = absl::StrCat("KL(exact || approximate) against M (",
                                      model_path.substr(model_path.find_last_of('/') + 1), ")"),
                .x_label = "random features per head M",
+               .y_label = "mean KL per token (nats)",
+               .log_x = true,
+               .log_y = true});
+}
+
+std::string EvalMemoryPlot(const std::string& model_path, const std::vector<EvalRow>& rows) {
+  std::vector<PlotSeries> series;
+  auto series_for = [&](const std::string& name) -> PlotSeries& {
+    auto it = std::find_if(series.begin(), series.end(),
+                           [&](const PlotSeries& s) { return s.name == name; });
+    if (it != series.end()) return *it;
+    series.push_back({.name = name, .points = {}});
+    return series.back();
+  };
+  const std::string frontier = "window-only (the frontier)";
+  series_for(frontier).dashed = true;
+  for (const EvalRow& row : rows) {
+    const EvalConfiguration& c = row.configuration;
+    if (row.exact()) continue;
+    if (c.features == 0) {
+      series_for(frontier).points.emplace_back(row.kv_tokens, row.mean_kl);
+      continue;
+    }
+    std::string name = c.attention;
+    if (c.window >= 0) absl::StrAppend(&name, " W=", c.window, " S=", c.sinks);
+    if (c.stats == "causal") absl::StrAppend(&name, " causal");
+    series_for(name).points.emplace_back(row.kv_tokens, row.mean_kl);
+    if (row.baseline) {
+      series_for(frontier).points.emplace_back(row.baseline->kv_tokens, row.baseline->mean_kl);
+    }
+  }
+  for (PlotSeries& s : series) {
+    std::sort(s.points.begin(), s.points.end());
+    s.points.erase(std::unique(s.points.begin(), s.points.end()), s.points.end());
+  }
+  std::erase_if(series, [](const PlotSeries& s) { return s.points.empty(); });
+  return LineChartSvg(
+      series, {.title = absl::StrCat("KL(exact || approximate) against state (",
+                                     model_path.substr(model_path.find_last_of('/') + 1), ")"),
+               .x_label = "state per layer, tokens of KV cache",
                .y_label = "mean KL per token (nats)",
                .log_x = true,
                .log_y = true});

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,10 +19,27 @@ struct EvalConfiguration {
   std::string stats;  // calibrated | causal | FILE; empty: none.
 };
 
+// The same memory spent on window-only attention (exact sinks and the most recent tokens): the
+// baseline an approximate row must beat to be worth its state.
+struct EqualMemoryBaseline {
+  int64_t window = 0, sinks = 0;
+  double kv_tokens = 0;  // Its state, in tokens of KV cache per layer (at most the row's).
+  double mean_kl = 0;
+  double far_kl = 0;  // At the row's far positions (EvalRow::far_from).
+};
+
 struct EvalRow {
   EvalConfiguration configuration;
   double perplexity = 0;
   double mean_kl = 0, p99_kl = 0, top1 = 1;
+  // State per swapped layer for one sequence, in bytes and in tokens of KV cache (f32 keys and
+  // values); the exact row's is its KV cache at the context.
+  double state_bytes = 0, kv_tokens = 0;
+  // Mean KL at query positions >= far_from (far past the window: 4 W, 0 when unknown) and below.
+  int64_t far_from = 0;
+  double far_kl = 0, near_kl = 0;
+  int64_t far_count = 0;
+  std::optional<EqualMemoryBaseline> baseline;  // Rows with a random-feature part.
   std::vector<double> layer_errors;  // --layer-errors: per layer, that layer swapped alone.
   bool exact() const { return configuration.attention == "exact"; }
 };
@@ -38,5 +56,8 @@ std::string EvalJsonReport(const EvalReportHeader& h, const std::vector<EvalRow>
 // Mean KL against M, one line per attention, window and statistics; the window-only baselines
 // (no M) are flat dashed lines across the measured M, the frontier the others must beat.
 std::string EvalKlPlot(const std::string& model_path, const std::vector<EvalRow>& rows);
+// Mean KL against state per layer (tokens of KV cache), one line per attention and window over
+// M; window-only attention (its rows and every equal-memory baseline) is the frontier line.
+std::string EvalMemoryPlot(const std::string& model_path, const std::vector<EvalRow>& rows);
 
 }  // namespace favor::cli

@@ -342,6 +342,51 @@ std::map<std::string, double> MeanKlByRow(const std::string& csv) {
   return rows;
 }
 
+// The fields of `favor eval -o csv`'s row whose key is "attention,features,window,sinks".
+std::vector<std::string> CsvRow(const std::string& csv, const std::string& key) {
+  std::istringstream lines(csv);
+  for (std::string line; std::getline(lines, line);) {
+    std::vector<std::string> fields;
+    std::stringstream cells(line);
+    for (std::string cell; std::getline(cells, cell, ',');) fields.push_back(cell);
+    if (fields.size() > 7 && fields[3] + "," + fields[4] + "," + fields[5] + "," + fields[6] == key)
+      return fields;
+  }
+  return {};
+}
+
+// Every row with random features is set against window-only attention given the same state: its
+// window is the longest whose state fits, and its KL is that window-only row's own.
+TEST(CliGenerate, EvalSetsEachRowAgainstWindowOnlyAttentionAtEqualMemory) {
+  FAVOR_REQUIRE_MODELS();
+  const std::string data = std::string(FAVOR_SOURCE_DIR) + "/bench/data/";
+  const std::string common = "eval -m " + kLlama2c + " -f " + data + "eval.txt --calibrate-on " +
+                             data + "calibration.txt --max-tokens 300 --sinks 4 -o csv ";
+  const CliResult hybrid = RunFavor(common + "--attention favor# --window 16 --features 16");
+  ASSERT_EQ(hybrid.exit_code, 0) << hybrid.err;
+  const auto row = CsvRow(hybrid.out, "favor#,16,16,4");
+  ASSERT_EQ(row.size(), 22u) << hybrid.out;
+  // stories260K: 4 kv heads of dimension 8; per head 20 x 17 floats of window and sinks (keys,
+  // values, scores) and 16 x 10 of tail: 2000 floats per layer = 125 KV tokens of 64 bytes / 4.
+  EXPECT_EQ(row[12], "8000") << "state bytes per layer";
+  EXPECT_EQ(row[13], "31.250") << "KV tokens";
+  EXPECT_EQ(row[14], "64") << "far from 4 W";
+  const std::string window = row[17];
+  EXPECT_EQ(window, "25") << "(4 + 25) x 17 x 4 heads x 4 bytes = 7888 <= 8000 < 8160";
+  const CliResult window_only = RunFavor(common + "--attention window --window " + window);
+  ASSERT_EQ(window_only.exit_code, 0) << window_only.err;
+  const auto baseline = CsvRow(window_only.out, "window,," + window + ",4");
+  ASSERT_GE(baseline.size(), 14u) << window_only.out;  // Empty fields at the end are dropped.
+  EXPECT_EQ(row[20], baseline[9]) << "the baseline's KL is that window's";
+  EXPECT_EQ(row[19], baseline[13]) << "and so is its state";
+  EXPECT_TRUE(baseline.size() <= 17 || baseline[17].empty())
+      << "window-only rows have no baseline of their own";
+  const CliResult markdown =
+      RunFavor("eval -m " + kLlama2c + " -f " + data + "eval.txt --calibrate-on " + data +
+               "calibration.txt --max-tokens 300 --attention favor# --window 16 --features 16");
+  EXPECT_NE(markdown.out.find("at equal memory"), std::string::npos) << markdown.out;
+}
+
 // The quality the README and docs/quality.md report, as ceilings (their figures x 1.2): a change
 // that makes random-feature or hybrid attention worse on the real model fails here.
 TEST(CliGenerate, QualityStaysWithinTheDocumentedFigures) {
