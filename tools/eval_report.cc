@@ -17,6 +17,27 @@ std::string Bytes(double bytes) {
                            : absl::StrFormat("%.2f MiB", bytes / (1 << 20));
 }
 
+// The series of that name, added empty when new.
+PlotSeries& SeriesNamed(std::vector<PlotSeries>& series, const std::string& name) {
+  auto it = std::find_if(series.begin(), series.end(),
+                         [&](const PlotSeries& s) { return s.name == name; });
+  if (it != series.end()) return *it;
+  series.push_back({.name = name, .points = {}});
+  return series.back();
+}
+
+// A plot of KL from the model's file name, against `x_label`.
+std::string KlPlot(const std::vector<PlotSeries>& series, const std::string& model_path,
+                   const std::string& against, const std::string& x_label) {
+  return LineChartSvg(
+      series, {.title = absl::StrCat("KL(exact || approximate) against ", against, " (",
+                                     model_path.substr(model_path.find_last_of('/') + 1), ")"),
+               .x_label = x_label,
+               .y_label = "mean KL per token (nats)",
+               .log_x = true,
+               .log_y = true});
+}
+
 // "-" for a count an attention does not have.
 std::string OrDash(int64_t value, int64_t none) {
   return value == none ? std::string("-") : absl::StrCat(value);
@@ -180,11 +201,7 @@ std::string EvalKlPlot(const std::string& model_path, const std::vector<EvalRow>
     max_m = std::max(max_m, static_cast<double>(m));
   }
   auto series_for = [&](const std::string& name) -> PlotSeries& {
-    auto it = std::find_if(series.begin(), series.end(),
-                           [&](const PlotSeries& s) { return s.name == name; });
-    if (it != series.end()) return *it;
-    series.push_back({.name = name, .points = {}});
-    return series.back();
+    return SeriesNamed(series, name);
   };
   for (const EvalRow& row : rows) {
     const EvalConfiguration& c = row.configuration;
@@ -200,23 +217,13 @@ std::string EvalKlPlot(const std::string& model_path, const std::vector<EvalRow>
       flat.dashed = true;
     }
   }
-  return LineChartSvg(
-      series, {.title = absl::StrCat("KL(exact || approximate) against M (",
-                                     model_path.substr(model_path.find_last_of('/') + 1), ")"),
-               .x_label = "random features per head M",
-               .y_label = "mean KL per token (nats)",
-               .log_x = true,
-               .log_y = true});
+  return KlPlot(series, model_path, "M", "random features per head M");
 }
 
 std::string EvalMemoryPlot(const std::string& model_path, const std::vector<EvalRow>& rows) {
   std::vector<PlotSeries> series;
   auto series_for = [&](const std::string& name) -> PlotSeries& {
-    auto it = std::find_if(series.begin(), series.end(),
-                           [&](const PlotSeries& s) { return s.name == name; });
-    if (it != series.end()) return *it;
-    series.push_back({.name = name, .points = {}});
-    return series.back();
+    return SeriesNamed(series, name);
   };
   const std::string frontier = "window-only (the frontier)";
   series_for(frontier).dashed = true;
@@ -240,13 +247,7 @@ std::string EvalMemoryPlot(const std::string& model_path, const std::vector<Eval
     s.points.erase(std::unique(s.points.begin(), s.points.end()), s.points.end());
   }
   std::erase_if(series, [](const PlotSeries& s) { return s.points.empty(); });
-  return LineChartSvg(
-      series, {.title = absl::StrCat("KL(exact || approximate) against state (",
-                                     model_path.substr(model_path.find_last_of('/') + 1), ")"),
-               .x_label = "state per layer, tokens of KV cache",
-               .y_label = "mean KL per token (nats)",
-               .log_x = true,
-               .log_y = true});
+  return KlPlot(series, model_path, "state", "state per layer, tokens of KV cache");
 }
 
 }  // namespace favor::cli
