@@ -11,16 +11,43 @@
 namespace favor::feature_tail {
 namespace {
 
-float Quadratic(const Context& c, const std::vector<float>& full,
-                const std::vector<float>& diagonal, const float* x) {
+// x^T C x for a symmetric C.
+float Quadratic(const Context& c, const rf::RowTransform& quadratic, const float* x) {
   float sum = 0.0f;
-  if (!diagonal.empty()) {
-    for (int64_t i = 0; i < c.dim; ++i) sum += diagonal[static_cast<size_t>(i)] * x[i] * x[i];
+  if (!quadratic.diagonal.empty()) {
+    for (int64_t i = 0; i < c.dim; ++i)
+      sum += quadratic.diagonal[static_cast<size_t>(i)] * x[i] * x[i];
   } else {
     for (int64_t i = 0; i < c.dim; ++i)
-      sum += x[i] * c.kernel.dot(full.data() + i * c.dim, x, c.dim);
+      sum += x[i] * c.kernel.dot(quadratic.transposed.data() + i * c.dim, x, c.dim);
   }
   return sum;
+}
+
+// Rows x T^T of `rows` rows of x (row stride) into c.scratch.transformed (rows of d).
+const float* Transform(const Context& c, const rf::RowTransform& transform, const float* x,
+                       int64_t rows, int64_t stride) {
+  float* out = c.scratch.transformed;
+  if (!transform.diagonal.empty()) {
+    for (int64_t t = 0; t < rows; ++t) {
+      c.kernel.mul(x + t * stride, transform.diagonal.data(), out + t * c.dim, c.dim);
+    }
+  } else {
+    c.kernel.gemm(rows, c.dim, c.dim, x, stride, transform.transposed.data(), c.dim, out, c.dim,
+                  false);
+  }
+  return out;
+}
+
+// logs = bias + (x T^T) w^T for `rows` rows of x: log-features before the quadratic term.
+void LinearLogFeatures(const Context& c, const rf::RowTransform& transform, const float* x,
+                       int64_t rows, int64_t stride, float* logs) {
+  const int64_t m = c.features;
+  for (int64_t t = 0; t < rows; ++t) {
+    std::memcpy(logs + t * m, c.head.bias.data(), static_cast<size_t>(m) * sizeof(float));
+  }
+  const float* transformed = Transform(c, transform, x, rows, stride);
+  c.kernel.gemm(rows, m, c.dim, transformed, c.dim, c.head.projection_t.data(), m, logs, m, true);
 }
 
 }  // namespace
@@ -86,8 +113,8 @@ void ShiftScales(const HeadState& state, int64_t features, float shift) {
   }
 }
 
-int64_t ScratchFloats(int64_t rows, int64_t features, int64_t /*dim*/) {
-  const int64_t floats = 5 * rows * features + rows * rows + 3 * features;
+int64_t ScratchFloats(int64_t rows, int64_t features, int64_t dim) {
+  const int64_t floats = 5 * rows * features + rows * rows + 3 * features + rows * dim;
   return (floats + 15) / 16 * 16;
 }
 
@@ -103,25 +130,22 @@ Scratch ScratchAt(float* base, int64_t rows, int64_t features) {
   scratch.new_scale = scratch.products + rows * rows;
   scratch.rescale = scratch.new_scale + features;
   scratch.base = scratch.rescale + features;
+  scratch.transformed = scratch.base + features;
   return scratch;
 }
 
 void KeyLogFeatures(const Context& c, const float* x, int64_t rows, int64_t stride, float* logs) {
   const int64_t m = c.features;
+  LinearLogFeatures(c, c.head.key_transform, x, rows, stride, logs);
   for (int64_t t = 0; t < rows; ++t) {
-    std::memcpy(logs + t * m, c.head.bias.data(), static_cast<size_t>(m) * sizeof(float));
-  }
-  c.kernel.gemm(rows, m, c.dim, x, stride, c.head.key_projection_t.data(), m, logs, m, true);
-  for (int64_t t = 0; t < rows; ++t) {
-    const float quadratic =
-        Quadratic(c, c.head.key_quadratic, c.head.key_quadratic_diagonal, x + t * stride);
+    const float quadratic = Quadratic(c, c.head.key_quadratic, x + t * stride);
     float* row = logs + t * m;
     for (int64_t i = 0; i < m; ++i) row[i] += quadratic;
   }
 }
 
 float QueryQuadratic(const Context& c, const float* x) {
-  return Quadratic(c, c.head.query_quadratic, c.head.query_quadratic_diagonal, x);
+  return Quadratic(c, c.head.query_quadratic, x);
 }
 
 int64_t PlanSubchunk(const Context& c, const float* key_logs, int64_t start, int64_t count) {
@@ -161,12 +185,7 @@ void PrepareKeys(const Context& c, const float* key_logs, int64_t count) {
 void QueryFeatures(const Context& c, const float* q, int64_t rows, int64_t q_stride,
                    float* row_scale) {
   const int64_t m = c.features;
-  for (int64_t t = 0; t < rows; ++t) {
-    std::memcpy(c.scratch.queries + t * m, c.head.bias.data(),
-                static_cast<size_t>(m) * sizeof(float));
-  }
-  c.kernel.gemm(rows, m, c.dim, q, q_stride, c.head.query_projection_t.data(), m, c.scratch.queries,
-                m, true);
+  LinearLogFeatures(c, c.head.query_transform, q, rows, q_stride, c.scratch.queries);
   for (int64_t t = 0; t < rows; ++t) {
     float* row = c.scratch.queries + t * m;
     c.kernel.add(row, c.scratch.new_scale, row, m);  // Features never held are -inf: weight 0.

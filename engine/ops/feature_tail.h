@@ -66,15 +66,16 @@ void ShiftScales(const HeadState& state, int64_t features, float shift);
 
 // Scratch for sub-chunks of up to `rows` keys and queries.
 struct Scratch {
-  float* key_logs;   // rows x M
-  float* keys;       // rows x M: exp(b_jm - c^_m)
-  float* keys_t;     // M x rows
-  float* queries;    // rows x M: exp(a_tm + c^_m - r_t)
-  float* carried;    // rows x M: the same at the state's scales, exp(a_tm + c_m - r_t)
-  float* products;   // rows x rows
-  float* new_scale;  // M: c^
-  float* rescale;    // M: exp(c_m - c^_m)
-  float* base;       // M
+  float* key_logs;     // rows x M
+  float* keys;         // rows x M: exp(b_jm - c^_m)
+  float* keys_t;       // M x rows
+  float* queries;      // rows x M: exp(a_tm + c^_m - r_t)
+  float* carried;      // rows x M: the same at the state's scales, exp(a_tm + c_m - r_t)
+  float* products;     // rows x rows
+  float* new_scale;    // M: c^
+  float* rescale;      // M: exp(c_m - c^_m)
+  float* base;         // M
+  float* transformed;  // rows x d: rows through the head's query or key transform.
 };
 int64_t ScratchFloats(int64_t rows, int64_t features, int64_t dim);
 Scratch ScratchAt(float* base, int64_t rows, int64_t features);

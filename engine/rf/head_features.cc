@@ -34,35 +34,35 @@ absl::StatusOr<std::shared_ptr<const HeadFeatures>> MakeHeadFeatures(
     double input_scale) {
   FAVOR_ASSIGN_OR_RETURN(const HeadFeatureParameters p,
                          MakeHeadFeatureParameters(options, statistics, layer, kv_head));
-  const PositiveFeatureMap map = BuildFeatureMap(p.parameters, p.omega);
-  const int64_t d = statistics.dim();
+  const PositiveFeatureMap map = BuildFeatureMap(p.parameters, p.omega);  // For the bias.
+  const int64_t d = statistics.dim(), m_features = map.features;
   const double s = input_scale > 0 ? input_scale : std::pow(static_cast<double>(d), -0.25);
   auto features = std::make_shared<HeadFeatures>();
-  features->features = map.features;
+  features->features = m_features;
   features->dim = d;
-  features->query_projection_t.resize(static_cast<size_t>(map.features * d));
-  features->key_projection_t.resize(static_cast<size_t>(map.features * d));
-  for (int64_t m = 0; m < map.features; ++m) {
+  features->projection_t.resize(static_cast<size_t>(m_features * d));
+  for (int64_t m = 0; m < m_features; ++m) {
     features->bias.push_back(static_cast<float>(map.bias[static_cast<size_t>(m)]));
     for (int64_t i = 0; i < d; ++i) {
-      const auto at = static_cast<size_t>(i * map.features + m);
-      features->query_projection_t[at] = static_cast<float>(s * map.query_projection(m, i));
-      features->key_projection_t[at] = static_cast<float>(s * map.key_projection(m, i));
+      features->projection_t[static_cast<size_t>(i * m_features + m)] =
+          static_cast<float>(p.omega(m, i));
     }
   }
-  auto store_quadratic = [&](const Matrix& c, std::vector<float>& full,
-                             std::vector<float>& diagonal) {
+  // factor x c, diagonal or transposed.
+  auto store = [&](const Matrix& c, double factor, RowTransform& out) {
     if (c.IsDiagonal()) {
-      for (int64_t i = 0; i < d; ++i) diagonal.push_back(static_cast<float>(s * s * c(i, i)));
+      for (int64_t i = 0; i < d; ++i) out.diagonal.push_back(static_cast<float>(factor * c(i, i)));
     } else {
-      for (int64_t i = 0; i < d; ++i) {
-        for (int64_t j = 0; j < d; ++j) full.push_back(static_cast<float>(s * s * c(i, j)));
+      for (int64_t j = 0; j < d; ++j) {
+        for (int64_t i = 0; i < d; ++i)
+          out.transposed.push_back(static_cast<float>(factor * c(i, j)));
       }
     }
   };
-  store_quadratic(map.key_quadratic, features->key_quadratic, features->key_quadratic_diagonal);
-  store_quadratic(map.query_quadratic, features->query_quadratic,
-                  features->query_quadratic_diagonal);
+  store(p.parameters.b1, s, features->query_transform);
+  store(p.parameters.b2, s, features->key_transform);
+  store(map.key_quadratic, s * s, features->key_quadratic);
+  store(map.query_quadratic, s * s, features->query_quadratic);
   for (float v : features->bias) {
     if (!std::isfinite(v)) return absl::InternalError("random features: non-finite bias");
   }

@@ -1,10 +1,12 @@
 // The random features of one key/value head in the form the attention kernels use: f32,
 // with the attention scale folded in. For queries q and keys k of the model (before scaling),
-//   log phi(q)_m = bias_m + qp_m . q            (the query's x^T C_1 x is constant per row and
-//                                                cancels in the normalisation, so it is dropped)
-//   log psi(k)_m = bias_m + kp_m . k + k^T C k   (C = s^2 C_2)
-// with qp = s B_1^T w, kp = s B_2^T w and s the input scale (head_dim^(-1/4) by default), so that
-// phi(q) . psi(k) estimates exp(s^2 q.k) (exp(q.k / sqrt(head_dim))) up to a per-query factor.
+//   log phi(q)_m = bias_m + w_m . (T_1 q)         (the query's x^T C_1 x is constant per row and
+//                                                  cancels in the normalisation, so it is dropped)
+//   log psi(k)_m = bias_m + w_m . (T_2 k) + k^T C k   (C = s^2 C_2)
+// with T_k = s B_k and s the input scale (head_dim^(-1/4) by default), so that phi(q) . psi(k)
+// estimates exp(s^2 q.k) (exp(q.k / sqrt(head_dim))) up to a per-query factor. Queries and keys
+// share the projection w (M x d): a decode step reads it once for both (the d x d transforms are
+// small, and diagonal for PosRF, OPRF and SADERF), which is most of what a step reads.
 #pragma once
 
 #include <cstdint>
@@ -18,20 +20,26 @@
 
 namespace favor::rf {
 
+// A d x d matrix in the form applied to rows x: `diagonal` (d) when the matrix is diagonal, else
+// `transposed` (d x d, the B operand of x T^T).
+struct RowTransform {
+  std::vector<float> transposed;
+  std::vector<float> diagonal;
+};
+
 struct HeadFeatures {
   int64_t features = 0;
   int64_t dim = 0;
-  std::vector<float> bias;  // M
-  // Projections stored transposed (d x M): the B operand of the feature-map GEMM.
-  std::vector<float> query_projection_t;
-  std::vector<float> key_projection_t;
-  std::vector<float> key_quadratic;           // d x d (empty when diagonal)
-  std::vector<float> key_quadratic_diagonal;  // d (used when the matrix is diagonal)
-  // The query's quadratic term, in the same two forms. Pure random-feature attention never needs
-  // it (it scales a query's numerator and denominator alike); hybrid attention does, to put the
-  // random-feature part on the same scale as the exact part.
-  std::vector<float> query_quadratic;
-  std::vector<float> query_quadratic_diagonal;
+  std::vector<float> bias;          // M
+  std::vector<float> projection_t;  // d x M: w stored transposed, the B operand of the GEMM.
+  RowTransform query_transform;     // T_1
+  RowTransform key_transform;       // T_2
+  // x^T C x of keys, and of queries: pure random-feature attention never needs the latter (it
+  // scales a query's numerator and denominator alike); hybrid attention does, to put the
+  // random-feature part on the same scale as the exact part. Diagonal or full as above (the
+  // transposed form of a symmetric matrix is itself).
+  RowTransform key_quadratic;
+  RowTransform query_quadratic;
 };
 
 struct FeatureOptions {
