@@ -28,11 +28,11 @@ const rf::HeadFeatures kNoFeatures{};
 class HybridState final : public OpState {
  public:
   HybridState(const HybridAttentionOptions& o, std::vector<int64_t> windows,
-              std::shared_ptr<AlignedBuffer> buffer,
+              std::vector<int64_t> head_features, std::shared_ptr<AlignedBuffer> buffer,
               std::vector<std::shared_ptr<const rf::HeadFeatures>> fixed)
       : dim_(o.heads.head_dim),
         sinks_(o.sinks),
-        features_(o.random_feature_tail ? o.features.features : 0),
+        features_(std::move(head_features)),
         windows_(std::move(windows)),
         buffer_(std::move(buffer)),
         fixed_(std::move(fixed)),
@@ -40,20 +40,20 @@ class HybridState final : public OpState {
         input_scale_(o.heads.FeatureScale()),
         layer_(o.layer) {
     int64_t offset = 0;
-    for (int64_t window : windows_) {
+    for (size_t g = 0; g < windows_.size(); ++g) {
       offsets_.push_back(offset);
-      offset += HeadFloats(o, window);
+      offset += HeadFloats(o, windows_[g], features_[g]);
     }
     Reset();
   }
 
-  static int64_t HeadFloats(const HybridAttentionOptions& o, int64_t window) {
-    const int64_t m = o.random_feature_tail ? o.features.features : 0;
+  static int64_t HeadFloats(const HybridAttentionOptions& o, int64_t window, int64_t m) {
     return 2 * (o.sinks + window) * o.heads.head_dim +
            feature_tail::StateFloats(m, o.heads.head_dim) + o.sinks + window;
   }
 
   int64_t window(int64_t g) const { return windows_[static_cast<size_t>(g)]; }
+  int64_t tail_features(int64_t g) const { return features_[static_cast<size_t>(g)]; }
   float* head(int64_t g) const {
     return reinterpret_cast<float*>(buffer_->data()) + offsets_[static_cast<size_t>(g)];
   }
@@ -62,10 +62,10 @@ class HybridState final : public OpState {
   float* ring_keys(int64_t g) const { return head(g) + 2 * sinks_ * dim_; }
   float* ring_values(int64_t g) const { return ring_keys(g) + window(g) * dim_; }
   feature_tail::HeadState tail(int64_t g) const {
-    return feature_tail::StateAt(ring_values(g) + window(g) * dim_, features_, dim_);
+    return feature_tail::StateAt(ring_values(g) + window(g) * dim_, tail_features(g), dim_);
   }
   float* scores(int64_t g) const {
-    return ring_values(g) + window(g) * dim_ + feature_tail::StateFloats(features_, dim_);
+    return ring_values(g) + window(g) * dim_ + feature_tail::StateFloats(tail_features(g), dim_);
   }
   int64_t length = 0;
   // Per key/value head: the tail's features (null until the sequence's statistics fix them), and
@@ -76,8 +76,10 @@ class HybridState final : public OpState {
   // Fixes head g's features from the statistics gathered so far.
   absl::Status FixFeatures(int64_t g) {
     const auto head = static_cast<size_t>(g);
-    FAVOR_ASSIGN_OR_RETURN(features[head], rf::MakeHeadFeatures(feature_options_, statistics[head],
-                                                                layer_, g, input_scale_));
+    rf::FeatureOptions options = feature_options_;
+    options.features = tail_features(g);
+    FAVOR_ASSIGN_OR_RETURN(
+        features[head], rf::MakeHeadFeatures(options, statistics[head], layer_, g, input_scale_));
     return absl::OkStatus();
   }
 
@@ -85,7 +87,7 @@ class HybridState final : public OpState {
   void Reset() override {
     std::memset(buffer_->data(), 0, buffer_->size());
     for (size_t g = 0; g < windows_.size(); ++g) {
-      feature_tail::ResetState(tail(static_cast<int64_t>(g)), features_, dim_);
+      feature_tail::ResetState(tail(static_cast<int64_t>(g)), features_[g], dim_);
     }
     length = 0;
     features = fixed_;  // Features from a sequence's statistics are that sequence's alone.
@@ -131,22 +133,23 @@ class HybridState final : public OpState {
         }
       }
       // A repeated sequence has the statistics it had: a head still gathering fixes them now.
-      if (features_ > 0 && features[static_cast<size_t>(g)] == nullptr &&
+      if (tail_features(g) > 0 && features[static_cast<size_t>(g)] == nullptr &&
           statistics[static_cast<size_t>(g)].key_count() > 0) {
         FAVOR_RETURN_IF_ERROR(FixFeatures(g));
       }
       const double ratio = static_cast<double>(new_length - sinks_ - w) /
                            static_cast<double>(old_length - sinks_ - w);
-      feature_tail::ShiftScales(tail(g), features_, static_cast<float>(std::log(ratio)));
+      feature_tail::ShiftScales(tail(g), tail_features(g), static_cast<float>(std::log(ratio)));
     }
     length = new_length;
     return absl::OkStatus();
   }
 
  private:
-  int64_t dim_, sinks_, features_;
-  std::vector<int64_t> windows_;  // Per key/value head, exact heads resolved to the context.
-  std::vector<int64_t> offsets_;  // Floats from the buffer's start to each head.
+  int64_t dim_, sinks_;
+  std::vector<int64_t> features_;  // Per key/value head: the tail's M (0: none).
+  std::vector<int64_t> windows_;   // Per key/value head, exact heads resolved to the context.
+  std::vector<int64_t> offsets_;   // Floats from the buffer's start to each head.
   std::shared_ptr<AlignedBuffer> buffer_;
   std::vector<std::shared_ptr<const rf::HeadFeatures>> fixed_;  // Null: from the sequence.
   rf::FeatureOptions feature_options_;
@@ -268,11 +271,27 @@ absl::StatusOr<std::shared_ptr<HybridAttentionOp>> HybridAttentionOp::Create(
                                                      " must be in [0, ", kMaxWindow, "] or exact"));
     }
   }
-  if (!o.random_feature_tail &&
-      (o.head_windows.empty() ? o.window == 0
-                              : std::count(o.head_windows.begin(), o.head_windows.end(), 0) > 0)) {
-    return absl::InvalidArgumentError(
-        "HybridAttention: a window of 0 without a random-feature tail attends to no recent token");
+  if (!o.head_features.empty() &&
+      static_cast<int64_t>(o.head_features.size()) != o.heads.n_kv_heads) {
+    return absl::InvalidArgumentError(absl::StrCat("HybridAttention: ", o.head_features.size(),
+                                                   " head feature counts for ", o.heads.n_kv_heads,
+                                                   " key/value heads"));
+  }
+  for (int64_t m : o.head_features) {
+    if (m < 0 || m > kMaxFeatures) {
+      return absl::InvalidArgumentError(absl::StrCat("HybridAttention: head feature count ", m,
+                                                     " outside [0, ", kMaxFeatures, "]"));
+    }
+  }
+  {
+    const HybridAttentionOp unchecked(o);
+    for (int64_t g = 0; g < o.heads.n_kv_heads; ++g) {
+      if (unchecked.WindowOf(g) == 0 && unchecked.FeaturesOf(g) == 0) {
+        return absl::InvalidArgumentError(
+            "HybridAttention: a window of 0 without a random-feature tail attends to no recent "
+            "token");
+      }
+    }
   }
   if (o.chunk <= 0 || o.chunk > kMaxChunk) {
     return absl::InvalidArgumentError(
@@ -280,23 +299,47 @@ absl::StatusOr<std::shared_ptr<HybridAttentionOp>> HybridAttentionOp::Create(
   }
   std::shared_ptr<HybridAttentionOp> op(new HybridAttentionOp(std::move(o)));
   const HybridAttentionOptions& opt = op->options_;
-  if (!opt.random_feature_tail) return op;
+  op->features_.assign(static_cast<size_t>(opt.heads.n_kv_heads), nullptr);
+  if (op->MaxFeatures() == 0) return op;
   if (!rf::IsPositive(opt.features.kind)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "HybridAttention: ", rf::RfKindName(opt.features.kind), " features are not positive"));
   }
-  if (op->NeedsSequenceStatistics()) {
-    op->features_.assign(static_cast<size_t>(opt.heads.n_kv_heads), nullptr);
-    return op;
+  if (op->NeedsSequenceStatistics()) return op;
+  // Per distinct feature count, the features of the heads that have it.
+  std::vector<int64_t> counts;
+  for (int64_t g = 0; g < opt.heads.n_kv_heads; ++g) {
+    const int64_t m = op->FeaturesOf(g);
+    if (m > 0 && std::find(counts.begin(), counts.end(), m) == counts.end()) counts.push_back(m);
   }
-  FAVOR_ASSIGN_OR_RETURN(op->features_,
-                         feature_tail::CalibratedFeatures(opt.features, opt.calibration, opt.layer,
-                                                          opt.heads, "HybridAttention"));
+  for (int64_t m : counts) {
+    rf::FeatureOptions features = opt.features;
+    features.features = m;
+    FAVOR_ASSIGN_OR_RETURN(
+        auto made, feature_tail::CalibratedFeatures(features, opt.calibration, opt.layer, opt.heads,
+                                                    "HybridAttention"));
+    for (int64_t g = 0; g < opt.heads.n_kv_heads; ++g) {
+      if (op->FeaturesOf(g) == m)
+        op->features_[static_cast<size_t>(g)] = made[static_cast<size_t>(g)];
+    }
+  }
   return op;
 }
 
+int64_t HybridAttentionOp::FeaturesOf(int64_t kv_head) const {
+  if (!options_.random_feature_tail) return 0;
+  return options_.head_features.empty() ? options_.features.features
+                                        : options_.head_features[static_cast<size_t>(kv_head)];
+}
+
+int64_t HybridAttentionOp::MaxFeatures() const {
+  int64_t most = 0;
+  for (int64_t g = 0; g < options_.heads.n_kv_heads; ++g) most = std::max(most, FeaturesOf(g));
+  return most;
+}
+
 bool HybridAttentionOp::NeedsSequenceStatistics() const {
-  return options_.random_feature_tail && options_.sequence_statistics &&
+  return MaxFeatures() > 0 && options_.sequence_statistics &&
          options_.features.kind != rf::RfKind::kPos;
 }
 
@@ -314,15 +357,18 @@ std::string HybridAttentionOp::Attributes() const {
       absl::StrAppend(&windows, g > 0 ? "," : "", rf::WindowName(WindowOf(g)));
     }
   }
+  std::string features = absl::StrCat(FeaturesOf(0));
+  if (!o.head_features.empty()) {
+    for (int64_t g = 1; g < o.heads.n_kv_heads; ++g) absl::StrAppend(&features, ",", FeaturesOf(g));
+  }
   return absl::StrCat(o.heads.Attributes(), " window=", windows, " sinks=", o.sinks,
-                      o.random_feature_tail
-                          ? absl::StrCat(" tail=", rf::RfKindName(o.features.kind),
-                                         " M=", o.features.features, " chunk=", o.chunk)
-                          : std::string(" tail=none"));
+                      MaxFeatures() > 0 ? absl::StrCat(" tail=", rf::RfKindName(o.features.kind),
+                                                       " M=", features, " chunk=", o.chunk)
+                                        : std::string(" tail=none"));
 }
 
 int64_t HybridAttentionOp::ScratchFloatsPerHead(int64_t chunk) const {
-  const int64_t m = options_.random_feature_tail ? options_.features.features : 0;
+  const int64_t m = MaxFeatures();  // Each head lays out its scratch for its own M within it.
   const int64_t d = options_.heads.head_dim,
                 group = options_.heads.n_heads / options_.heads.n_kv_heads;
   // Tail scratch; the leaving keys and values (C x d each); the tail's numerators, denominators
@@ -340,9 +386,9 @@ int64_t HybridAttentionOp::WorkspaceBytes(std::span<const TensorSpec> inputs) co
 
 int64_t HybridAttentionOp::StateBytes(const StateOptions& state_options) const {
   // HybridState::HeadFloats per head, saturating: an exact head holds the whole context.
-  const int64_t m = options_.random_feature_tail ? options_.features.features : 0;
   int64_t floats = 0;
   for (int64_t g = 0; g < options_.heads.n_kv_heads; ++g) {
+    const int64_t m = FeaturesOf(g);
     const int64_t window = WindowOf(g) == rf::kExactHead
                                ? std::max<int64_t>(state_options.max_context, 1)
                                : WindowOf(g);
@@ -357,18 +403,19 @@ int64_t HybridAttentionOp::StateBytes(const StateOptions& state_options) const {
 
 absl::StatusOr<std::unique_ptr<OpState>> HybridAttentionOp::CreateState(
     const StateOptions& state_options) const {
-  std::vector<int64_t> windows;
+  std::vector<int64_t> windows, head_features;
   int64_t floats = 0;
   for (int64_t g = 0; g < options_.heads.n_kv_heads; ++g) {
     const int64_t window = WindowOf(g);
     windows.push_back(window == rf::kExactHead ? std::max<int64_t>(state_options.max_context, 1)
                                                : window);
-    floats += HybridState::HeadFloats(options_, windows.back());
+    head_features.push_back(FeaturesOf(g));
+    floats += HybridState::HeadFloats(options_, windows.back(), head_features.back());
   }
   FAVOR_ASSIGN_OR_RETURN(auto buffer,
                          AlignedBuffer::Create(static_cast<size_t>(floats) * sizeof(float)));
-  return std::unique_ptr<OpState>(
-      new HybridState(options_, std::move(windows), std::move(buffer), features_));
+  return std::unique_ptr<OpState>(new HybridState(
+      options_, std::move(windows), std::move(head_features), std::move(buffer), features_));
 }
 
 absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tensor> inputs,
@@ -379,8 +426,6 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
   const HybridAttentionOptions& o = options_;
   const int64_t d = o.heads.head_dim, n_heads = o.heads.n_heads, n_kv = o.heads.n_kv_heads;
   const int64_t group = n_heads / n_kv, S = o.sinks;
-  const bool has_tail = o.random_feature_tail;
-  const int64_t m_features = has_tail ? o.features.features : 0;
   const int64_t tokens = inputs[0].dim(0), first_position = ctx.start_pos;
   const int64_t chunk = std::min(o.chunk, tokens);
   const float* q = inputs[0].data<float>();
@@ -397,7 +442,8 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
     // that reads the tail (position S + W) runs.
     for (int64_t g = 0; g < n_kv; ++g) {
       // A fully exact head never has a tail: nothing to gather, on every step of the sequence.
-      if (state->features[static_cast<size_t>(g)] != nullptr || WindowOf(g) == rf::kExactHead) {
+      if (state->features[static_cast<size_t>(g)] != nullptr || WindowOf(g) == rf::kExactHead ||
+          FeaturesOf(g) == 0) {
         continue;
       }
       const int64_t fix_at = S + state->window(g);
@@ -414,8 +460,8 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
 
   if (tokens == 1) {
     ParallelFor(n_kv, ctx.threads, 1, [&](int64_t g) {
-      const rf::HeadFeatures* head_features =
-          has_tail ? state->features[static_cast<size_t>(g)].get() : nullptr;
+      const int64_t m_features = FeaturesOf(g);
+      const rf::HeadFeatures* head_features = state->features[static_cast<size_t>(g)].get();
       float* base = scratch_base + g * scratch_stride;
       const feature_tail::Context tail{
           .kernel = kernel,
@@ -434,9 +480,9 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
 
   ParallelFor(n_kv, ctx.threads, 1, [&](int64_t g) {
     const int64_t W = state->window(g);
+    const int64_t m_features = FeaturesOf(g);
     float* base = scratch_base + g * scratch_stride;
-    const rf::HeadFeatures* head_features =
-        has_tail ? state->features[static_cast<size_t>(g)].get() : nullptr;
+    const rf::HeadFeatures* head_features = state->features[static_cast<size_t>(g)].get();
     // A tail whose features the sequence has not fixed yet holds nothing and receives nothing
     // in this run (no key leaves the window before they are fixed).
     const bool tail_live = head_features != nullptr;

@@ -50,6 +50,9 @@ struct HybridAttentionOptions {
   // rf::kExactHead keeps that head fully exact (its window is the whole context: its memory
   // grows like a KV cache). Empty: every head takes `window`.
   std::vector<int64_t> head_windows;
+  // Per key/value head random features M of the tail (a plan's), overriding features.features;
+  // 0: no tail for that head (window-only). Empty: every head takes features.features.
+  std::vector<int64_t> head_features;
   int64_t sinks = kDefaultSinks;    // S
   bool random_feature_tail = true;  // False: tokens that left the window are dropped.
   rf::FeatureOptions features;
@@ -76,7 +79,9 @@ class HybridAttentionOp final : public AttentionOpBase {
   explicit HybridAttentionOp(HybridAttentionOptions options)
       : AttentionOpBase(options.heads), options_(std::move(options)) {}
   int64_t ScratchFloatsPerHead(int64_t chunk) const;
-  int64_t WindowOf(int64_t kv_head) const;  // kExactHead for a fully exact head.
+  int64_t WindowOf(int64_t kv_head) const;    // kExactHead for a fully exact head.
+  int64_t FeaturesOf(int64_t kv_head) const;  // 0: no random-feature tail.
+  int64_t MaxFeatures() const;
   bool NeedsSequenceStatistics() const;
 
   HybridAttentionOptions options_;

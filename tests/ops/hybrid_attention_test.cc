@@ -56,9 +56,11 @@ std::vector<float> Reference(const HybridAttentionOptions& o, const Tensor& q, c
     int64_t window = o.head_windows.empty() ? o.window : o.head_windows[static_cast<size_t>(g)];
     if (window == rf::kExactHead) window = tokens;
     std::optional<rf::PositiveFeatureMap> map;
-    if (o.random_feature_tail) {
+    rf::FeatureOptions features = o.features;
+    if (!o.head_features.empty()) features.features = o.head_features[static_cast<size_t>(g)];
+    if (o.random_feature_tail && features.features > 0) {
       const auto p = rf::MakeHeadFeatureParameters(
-                         o.features, o.calibration[static_cast<size_t>(g)], o.layer, g)
+                         features, o.calibration[static_cast<size_t>(g)], o.layer, g)
                          .value();
       map = rf::BuildFeatureMap(p.parameters, p.omega);
     }
@@ -310,6 +312,38 @@ TEST_P(HybridAttentionTest, PerHeadWindowsFollowThePlan) {
                 RunInPieces(HybridAttentionOp::Create(options).value(), s, in, {40}, GetParam()),
                 RunInPieces(exact, s, in, {40}, GetParam())),
             1e-5);
+}
+
+// A byte-budget plan: each head its own window and its own tail (M, or none: window-only), against
+// the definition, whole and decoded token by token.
+TEST_P(HybridAttentionTest, PerHeadTailsFollowThePlan) {
+  const Shape4 s{8, 4, 8};
+  auto options = Options(s, 64, 2, true, rf::RfKind::kSaderf, 32, 7);
+  options.head_windows = {5, 8, rf::kExactHead, 0};
+  options.head_features = {0, 16, 0, 40};
+  auto op = HybridAttentionOp::Create(options).value();
+  EXPECT_NE(op->Attributes().find("M=0,16,0,40"), std::string::npos) << op->Attributes();
+  // Per head: sinks and window rows (keys, values, scores) and M x (d + 2) of tail.
+  EXPECT_EQ(op->StateBytes({.max_context = 100}),
+            4 * ((7 * 17) + (10 * 17 + 16 * 10) + (102 * 17) + (2 * 17 + 40 * 10)));
+  for (int64_t tokens : {1, 30}) {
+    const Inputs in = MakeInputs(s, tokens, 80 + static_cast<uint64_t>(tokens));
+    const auto reference = Reference(options, in.q, in.k, in.v);
+    EXPECT_LT(NormalizedError(RunInPieces(op, s, in, {tokens}, GetParam()), reference), 3e-5)
+        << "T=" << tokens;
+    EXPECT_LT(NormalizedError(RunInPieces(op, s, in,
+                                          std::vector<int64_t>(static_cast<size_t>(tokens), 1),
+                                          GetParam()),
+                              reference),
+              3e-5)
+        << "T=" << tokens << " decode";
+  }
+  // A head with neither window nor tail sees nothing recent.
+  options.head_windows = {5, 8, 0, 0};
+  options.head_features = {0, 16, 0, 40};
+  EXPECT_FALSE(HybridAttentionOp::Create(options).ok());
+  options.head_features = {0, 16};
+  EXPECT_FALSE(HybridAttentionOp::Create(options).ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, HybridAttentionTest,
