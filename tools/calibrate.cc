@@ -3,6 +3,7 @@
 // then fixes the random-feature parameters from them: strictly causal, the same for every prompt.
 // With --plan it also measures hybrid attention per layer and head on the first window and saves a
 // per-head plan of windows with the statistics (`--favor-plan` runs it).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include "engine/runtime/hybrid_planner.h"
 #include "engine/runtime/model.h"
 #include "engine/runtime/session.h"
+#include "tools/bench_report.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"
 #include "tools/prompt_text.h"
@@ -52,14 +54,16 @@ int Calibrate(int argc, char** argv) {
   bool plan = false;
   float budget = 64;
   // The planned hybrid attention's tail and sinks; their defaults are an attention's.
-  int64_t plan_tokens = 512, sinks = kDefaultSinks, features = kDefaultFeatures, favor_seed = 0;
-  std::string windows_text = "0,16,32,64,128,exact", rf_name = "saderf";
+  int64_t plan_tokens = 512, sinks = kDefaultSinks, favor_seed = 0;
+  std::string windows_text = "0,16,32,64,128,exact", rf_name = "saderf",
+              features_text = absl::StrCat("0,", kDefaultFeatures);
   args.Flag({"--plan"},
             "also measure hybrid attention's error per layer and head and save a per-head plan",
             &plan);
-  args.Float({"--plan-budget"}, "W",
-             "mean exact tokens per head the plan may keep (a fully exact head costs the "
-             "context; default 64)",
+  args.Float({"--plan-budget"}, "T",
+             "mean state per head the plan may keep, in tokens of KV cache (window and sinks "
+             "cost a token each and a little more; a tail of M features M (d + 2) / 2d; a fully "
+             "exact head the context; default 64)",
              &budget, {.min = 0});
   args.String({"--plan-windows"}, "LIST",
               "candidate windows per head, 'exact' = fully exact (default 0,16,32,64,128,exact)",
@@ -73,9 +77,11 @@ int Calibrate(int argc, char** argv) {
            &sinks, {.min = 0, .max = kMaxWindow});
   args.String({"--rf"}, "KIND", "random-feature tail to plan for (default saderf = favor#)",
               &rf_name);
-  args.Int({"--features"}, "M",
-           absl::StrCat("random features per head of the tail (default ", kDefaultFeatures, ")"),
-           &features, {.min = 1, .max = kMaxFeatures});
+  args.String({"--features"}, "LIST",
+              absl::StrCat("candidate tails: random features per head, 0 = none (window-only); "
+                           "each window is tried with each (default 0,",
+                           kDefaultFeatures, ")"),
+              &features_text);
   args.Int({"--favor-seed"}, "N", "seed of the random projections (default 0)", &favor_seed,
            {.min = 0});
   if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
@@ -107,15 +113,38 @@ int Calibrate(int argc, char** argv) {
       return PrintUsageError(
           "calibrate", absl::StrCat("--rf ", rf_name, " is not a positive random-feature kind"));
     }
-    auto candidates = rf::ParseWindowList(windows_text);
-    if (!candidates.ok())
-      return PrintUsageError("calibrate", std::string(candidates.status().message()));
+    auto windows = rf::ParseWindowList(windows_text);
+    if (!windows.ok()) return PrintUsageError("calibrate", std::string(windows.status().message()));
+    auto tails = ParseIntList(features_text, "--features");
+    if (!tails.ok()) return PrintUsageError("calibrate", std::string(tails.status().message()));
+    for (int64_t m : *tails) {
+      if (m < 0 || m > kMaxFeatures) {
+        return PrintUsageError("calibrate", absl::StrCat("--features must be in [0, ",
+                                                         kMaxFeatures, "], got ", m));
+      }
+    }
+    plan_options.candidates.clear();
+    for (int64_t window : *windows) {
+      if (window == rf::kExactHead) {
+        plan_options.candidates.push_back({rf::kExactHead, 0});
+        continue;
+      }
+      for (int64_t m : *tails) {
+        if (window > 0 || m > 0) plan_options.candidates.push_back({window, m});
+      }
+    }
+    if (plan_options.candidates.empty() || plan_options.candidates.size() > 64) {
+      return PrintUsageError(
+          "calibrate",
+          absl::StrCat("--plan-windows x --features make ", plan_options.candidates.size(),
+                       " candidates; a plan takes 1 to 64 (window 0 needs a tail)"));
+    }
+    const int64_t largest = *std::max_element(tails->begin(), tails->end());
     plan_options.features = {.kind = *kind,
-                             .features = features,
+                             .features = std::max<int64_t>(largest, 1),
                              .projection = rf::ProjectionKind::kOrthogonal,
                              .seed = static_cast<uint64_t>(favor_seed)};
     plan_options.sinks = sinks;
-    plan_options.candidates = *std::move(candidates);
     plan_options.budget = budget;
     plan_options.threads = static_cast<int>(threads);
   }

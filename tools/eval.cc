@@ -113,12 +113,18 @@ absl::StatusOr<std::vector<Configuration>> Configurations(
             absl::StrCat("'", path, "' holds no hybrid plan (favor calibrate --plan)"));
       }
       const rf::HybridPlan& plan = *loaded->plan;
+      // The plan's largest tail (plans from before per-head tails: every tail at --features);
+      // no single window: its mean cost is in the name.
+      int64_t largest = plan.head_dim > 0 ? 0 : spec.features;
+      for (int64_t layer = 0; layer < plan.layers() && plan.head_dim > 0; ++layer) {
+        for (int64_t m : plan.Features(layer)) largest = std::max(largest, m);
+      }
       c.label = {
           .attention = absl::StrCat("plan(", rf::RfKindName(plan.kind), ",", plan.budget, ")"),
-          .features = spec.features,
-          .window = std::llround(plan.MeanCost()),
+          .features = largest,
           .sinks = plan.sinks,
-          .stats = path};
+          .stats = path,
+          .plan = true};
       configurations.push_back(std::move(c));
       continue;
     }
@@ -510,7 +516,7 @@ int Eval(int argc, char** argv) {
     // and pure random features have none: 4 W of their baseline).
     const bool plan = configuration.spec.plan != PlanSource::kNone;
     int64_t far_from = !plan && label.window > 0 ? 4 * label.window : 0;
-    if (label.features > 0 || plan) {
+    if (label.features > 0 || label.plan) {
       const int64_t sinks = label.sinks >= 0 ? label.sinks : kDefaultSinks;
       auto window = runtime::WindowAtEqualBytes(*scored->graph, window_length, true, sinks,
                                                 scored->state_bytes);

@@ -230,7 +230,7 @@ std::string EvalMemoryPlot(const std::string& model_path, const std::vector<Eval
   for (const EvalRow& row : rows) {
     const EvalConfiguration& c = row.configuration;
     if (row.exact()) continue;
-    if (c.features == 0) {
+    if (c.features == 0 && !c.plan) {
       series_for(frontier).points.emplace_back(row.kv_tokens, row.mean_kl);
       continue;
     }

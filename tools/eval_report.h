@@ -17,6 +17,7 @@ struct EvalConfiguration {
   int64_t window = -1;    // Hybrid: exact window and sinks; -1: not hybrid.
   int64_t sinks = -1;
   std::string stats;  // calibrated | causal | FILE; empty: none.
+  bool plan = false;  // A per-head plan (features: its largest tail; no single window).
 };
 
 // The same memory spent on window-only attention (exact sinks and the most recent tokens): the

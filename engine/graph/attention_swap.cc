@@ -30,8 +30,11 @@ absl::StatusOr<int> SwapAttention(Graph& graph, const AttentionSwapOptions& opti
                                                      " layers, the model ", layer_count));
     }
   }
-  if (options.hybrid.has_value() && !options.hybrid->head_windows.empty() &&
-      static_cast<int64_t>(options.hybrid->head_windows.size()) != layer_count) {
+  if (options.hybrid.has_value() &&
+      ((!options.hybrid->head_windows.empty() &&
+        static_cast<int64_t>(options.hybrid->head_windows.size()) != layer_count) ||
+       (!options.hybrid->head_features.empty() &&
+        static_cast<int64_t>(options.hybrid->head_features.size()) != layer_count))) {
     return absl::InvalidArgumentError(absl::StrCat("the hybrid plan has ",
                                                    options.hybrid->head_windows.size(),
                                                    " layers, the model ", layer_count));
@@ -74,6 +77,9 @@ absl::StatusOr<int> SwapAttention(Graph& graph, const AttentionSwapOptions& opti
       h.window = options.hybrid->window;
       if (!options.hybrid->head_windows.empty()) {
         h.head_windows = options.hybrid->head_windows[static_cast<size_t>(layer)];
+      }
+      if (!options.hybrid->head_features.empty()) {
+        h.head_features = options.hybrid->head_features[static_cast<size_t>(layer)];
       }
       h.sinks = options.hybrid->sinks;
       h.random_feature_tail = options.hybrid->random_feature_tail;

@@ -25,8 +25,10 @@ struct HybridWindow {
   int64_t window = kDefaultWindow;
   int64_t sinks = kDefaultSinks;
   bool random_feature_tail = true;  // False: the window-only baseline.
-  // A per-head plan (rf/hybrid_plan.h): [layer][kv head] windows overriding `window`.
+  // A per-head plan (rf/hybrid_plan.h): [layer][kv head] windows overriding `window`, and the
+  // tails' M overriding the features' (0: window-only; empty: every head the features').
   std::vector<std::vector<int64_t>> head_windows;
+  std::vector<std::vector<int64_t>> head_features;
 };
 
 struct AttentionSwapOptions {

@@ -14,8 +14,9 @@ namespace favor::rf {
 namespace {
 
 constexpr uint32_t kMagic = 0x43564146;  // "FAVC"
-// Version 2 appends an optional hybrid plan after the statistics; version 1 files still load.
-constexpr uint32_t kVersion = 2;
+// Version 2 appends an optional hybrid plan after the statistics; version 3 plans choose a
+// (window, M) pair per head with costs in state (the head dimension); versions 1 and 2 still load.
+constexpr uint32_t kVersion = 3;
 
 template <typename T>
 void Put(std::ofstream& out, T value) {
@@ -41,13 +42,19 @@ void PutPlan(std::ofstream& out, const std::optional<HybridPlan>& plan) {
   Put<int64_t>(out, plan->tokens);
   Put<int64_t>(out, plan->exact_cost);
   Put<double>(out, plan->budget);
+  Put<int64_t>(out, plan->head_dim);
   Put<int64_t>(out, static_cast<int64_t>(plan->candidates.size()));
-  for (int64_t window : plan->candidates) Put<int64_t>(out, window);
+  for (const PlanCandidate& c : plan->candidates) {
+    Put<int64_t>(out, c.window);
+    Put<int64_t>(out, c.features);
+  }
   Put<int64_t>(out, plan->layers());
   Put<int64_t>(out, plan->heads());
   for (int64_t l = 0; l < plan->layers(); ++l) {
     for (int64_t h = 0; h < plan->heads(); ++h) {
-      Put<int64_t>(out, plan->windows[static_cast<size_t>(l)][static_cast<size_t>(h)]);
+      const PlanCandidate& chosen = plan->choices[static_cast<size_t>(l)][static_cast<size_t>(h)];
+      Put<int64_t>(out, chosen.window);
+      Put<int64_t>(out, chosen.features);
       for (double e : plan->errors[static_cast<size_t>(l)][static_cast<size_t>(h)]) {
         Put<double>(out, e);
       }
@@ -55,7 +62,28 @@ void PutPlan(std::ofstream& out, const std::optional<HybridPlan>& plan) {
   }
 }
 
-absl::StatusOr<HybridPlan> ReadPlan(io::ByteReader& r, int64_t layers, int64_t heads) {
+// A candidate: its window and (version 3) its M; version 2 plans gave every windowed head the
+// plan's tail.
+absl::StatusOr<PlanCandidate> ReadCandidate(io::ByteReader& r, const HybridPlan& plan,
+                                            uint32_t version, absl::string_view what) {
+  PlanCandidate c;
+  FAVOR_ASSIGN_OR_RETURN(c.window, r.Read<int64_t>(what));
+  if (version >= 3) {
+    FAVOR_ASSIGN_OR_RETURN(c.features, r.Read<int64_t>(what));
+  } else {
+    c.features = c.window == kExactHead ? 0 : plan.features;
+  }
+  if ((c.window != kExactHead && (c.window < 0 || c.window > (1 << 20))) || c.features < 0 ||
+      c.features > 65536 || (c.window == 0 && c.features == 0)) {
+    return r.Error(absl::StrCat("plan: invalid ", what, " window ", c.window, " with ", c.features,
+                                " features"));
+  }
+  if (c.window == kExactHead) c.features = 0;
+  return c;
+}
+
+absl::StatusOr<HybridPlan> ReadPlan(io::ByteReader& r, int64_t layers, int64_t heads,
+                                    uint32_t version) {
   HybridPlan plan;
   FAVOR_ASSIGN_OR_RETURN(plan.sinks, r.Read<int64_t>("plan sinks"));
   FAVOR_ASSIGN_OR_RETURN(const int32_t kind, r.Read<int32_t>("plan feature kind"));
@@ -68,17 +96,18 @@ absl::StatusOr<HybridPlan> ReadPlan(io::ByteReader& r, int64_t layers, int64_t h
   FAVOR_ASSIGN_OR_RETURN(plan.tokens, r.Read<int64_t>("plan tokens"));
   FAVOR_ASSIGN_OR_RETURN(plan.exact_cost, r.Read<int64_t>("plan exact cost"));
   FAVOR_ASSIGN_OR_RETURN(plan.budget, r.Read<double>("plan budget"));
+  if (version >= 3) {
+    FAVOR_ASSIGN_OR_RETURN(plan.head_dim, r.Read<int64_t>("plan head dim"));
+  }
   FAVOR_ASSIGN_OR_RETURN(const int64_t candidates, r.Read<int64_t>("plan candidate count"));
   if (plan.sinks < 0 || plan.sinks > (1 << 20) || plan.features <= 0 || plan.features > 65536 ||
-      plan.exact_cost < 0 || !std::isfinite(plan.budget) || candidates <= 0 || candidates > 64) {
-    return r.Error("plan: invalid sinks, features, cost, budget or candidate count");
+      plan.exact_cost < 0 || !std::isfinite(plan.budget) || candidates <= 0 || candidates > 64 ||
+      plan.head_dim < 0 || plan.head_dim > 4096) {
+    return r.Error("plan: invalid sinks, features, cost, budget, head dim or candidate count");
   }
   for (int64_t c = 0; c < candidates; ++c) {
-    FAVOR_ASSIGN_OR_RETURN(const int64_t window, r.Read<int64_t>("plan candidate"));
-    if (window != kExactHead && (window < 0 || window > (1 << 20))) {
-      return r.Error(absl::StrCat("plan: invalid candidate window ", window));
-    }
-    plan.candidates.push_back(window);
+    FAVOR_ASSIGN_OR_RETURN(auto candidate, ReadCandidate(r, plan, version, "plan candidate"));
+    plan.candidates.push_back(candidate);
   }
   FAVOR_ASSIGN_OR_RETURN(const int64_t plan_layers, r.Read<int64_t>("plan layer count"));
   FAVOR_ASSIGN_OR_RETURN(const int64_t plan_heads, r.Read<int64_t>("plan head count"));
@@ -86,25 +115,27 @@ absl::StatusOr<HybridPlan> ReadPlan(io::ByteReader& r, int64_t layers, int64_t h
     return r.Error(absl::StrCat("plan: ", plan_layers, " layers x ", plan_heads,
                                 " heads, the statistics ", layers, " x ", heads));
   }
-  const uint64_t need = static_cast<uint64_t>(layers * heads) * 8 * (1 + candidates);
+  const uint64_t per_choice = version >= 3 ? 2 : 1;
+  const uint64_t need = static_cast<uint64_t>(layers * heads) * 8 * (per_choice + candidates);
   if (need != r.remaining()) {
     return r.Error(
         absl::StrCat("plan: size mismatch: ", need, " bytes needed, ", r.remaining(), " remain"));
   }
-  plan.windows.assign(static_cast<size_t>(layers),
-                      std::vector<int64_t>(static_cast<size_t>(heads)));
+  plan.choices.assign(static_cast<size_t>(layers),
+                      std::vector<PlanCandidate>(static_cast<size_t>(heads)));
   plan.errors.assign(static_cast<size_t>(layers),
                      std::vector<std::vector<double>>(static_cast<size_t>(heads),
                                                       std::vector<double>(candidates)));
   for (int64_t l = 0; l < layers; ++l) {
     for (int64_t h = 0; h < heads; ++h) {
-      FAVOR_ASSIGN_OR_RETURN(const int64_t window, r.Read<int64_t>("plan window"));
-      if (std::find(plan.candidates.begin(), plan.candidates.end(), window) ==
+      FAVOR_ASSIGN_OR_RETURN(const PlanCandidate chosen,
+                             ReadCandidate(r, plan, version, "plan choice"));
+      if (std::find(plan.candidates.begin(), plan.candidates.end(), chosen) ==
           plan.candidates.end()) {
-        return r.Error(absl::StrCat("plan: layer ", l, " head ", h, " window ", window,
-                                    " is not a candidate"));
+        return r.Error(absl::StrCat("plan: layer ", l, " head ", h, " choice ",
+                                    CandidateName(chosen), " is not a candidate"));
       }
-      plan.windows[static_cast<size_t>(l)][static_cast<size_t>(h)] = window;
+      plan.choices[static_cast<size_t>(l)][static_cast<size_t>(h)] = chosen;
       FAVOR_RETURN_IF_ERROR(ReadDoubles(
           r, plan.errors[static_cast<size_t>(l)][static_cast<size_t>(h)].data(), candidates));
     }
@@ -148,7 +179,7 @@ absl::StatusOr<Calibration> LoadCalibration(const std::string& path) {
   FAVOR_ASSIGN_OR_RETURN(const uint32_t magic, r.Read<uint32_t>("magic"));
   if (magic != kMagic) return r.Error("not a favor calibration file (bad magic)");
   FAVOR_ASSIGN_OR_RETURN(const uint32_t version, r.Read<uint32_t>("version"));
-  if (version != 1 && version != kVersion)
+  if (version < 1 || version > kVersion)
     return r.Error(absl::StrCat("unsupported calibration version ", version));
   Calibration c;
   FAVOR_ASSIGN_OR_RETURN(c.head_dim, r.Read<int64_t>("head dim"));
@@ -190,7 +221,7 @@ absl::StatusOr<Calibration> LoadCalibration(const std::string& path) {
     FAVOR_ASSIGN_OR_RETURN(const uint32_t has_plan, r.Read<uint32_t>("plan flag"));
     if (has_plan > 1) return r.Error(absl::StrCat("invalid plan flag ", has_plan));
     if (has_plan == 1) {
-      FAVOR_ASSIGN_OR_RETURN(c.plan, ReadPlan(r, layers, heads));
+      FAVOR_ASSIGN_OR_RETURN(c.plan, ReadPlan(r, layers, heads, version));
     } else if (r.remaining() != 0) {
       return r.Error(absl::StrCat(r.remaining(), " trailing bytes after the statistics"));
     }

@@ -12,9 +12,32 @@
 
 namespace favor::rf {
 
+int64_t HybridPlan::CostUnits(const PlanCandidate& candidate) const {
+  const int64_t window = candidate.window == kExactHead ? exact_cost : candidate.window;
+  if (head_dim <= 0) return window;
+  return (sinks + window) * (2 * head_dim + 1) + candidate.features * (head_dim + 2);
+}
+
+double HybridPlan::Cost(const PlanCandidate& candidate) const {
+  const auto units = static_cast<double>(CostUnits(candidate));
+  return head_dim <= 0 ? units : units / static_cast<double>(2 * head_dim);
+}
+
+std::vector<int64_t> HybridPlan::Windows(int64_t layer) const {
+  std::vector<int64_t> windows;
+  for (const PlanCandidate& c : choices[static_cast<size_t>(layer)]) windows.push_back(c.window);
+  return windows;
+}
+
+std::vector<int64_t> HybridPlan::Features(int64_t layer) const {
+  std::vector<int64_t> tails;
+  for (const PlanCandidate& c : choices[static_cast<size_t>(layer)]) tails.push_back(c.features);
+  return tails;
+}
+
 double HybridPlan::ChosenError(int64_t layer, int64_t head) const {
   const auto l = static_cast<size_t>(layer), h = static_cast<size_t>(head);
-  const auto it = std::find(candidates.begin(), candidates.end(), windows[l][h]);
+  const auto it = std::find(candidates.begin(), candidates.end(), choices[l][h]);
   if (it == candidates.end() || errors.size() <= l) return std::nan("");
   return errors[l][h][static_cast<size_t>(it - candidates.begin())];
 }
@@ -29,17 +52,17 @@ double HybridPlan::TotalError() const {
 
 double HybridPlan::MeanCost() const {
   double total = 0;
-  for (const auto& layer : windows) {
-    for (int64_t window : layer) total += static_cast<double>(Cost(window));
+  for (const auto& layer : choices) {
+    for (const PlanCandidate& c : layer) total += Cost(c);
   }
-  return windows.empty() ? 0.0 : total / static_cast<double>(layers() * heads());
+  return choices.empty() ? 0.0 : total / static_cast<double>(layers() * heads());
 }
 
-absl::Status ChooseWindows(HybridPlan& plan) {
+absl::Status ChoosePlan(HybridPlan& plan) {
   const auto candidate_count = static_cast<int64_t>(plan.candidates.size());
   if (candidate_count == 0 || candidate_count > 64) {
     return absl::InvalidArgumentError(
-        absl::StrCat("a plan needs 1 to 64 candidate windows, got ", candidate_count));
+        absl::StrCat("a plan needs 1 to 64 candidates, got ", candidate_count));
   }
   if (plan.errors.empty() || plan.errors[0].empty()) {
     return absl::InvalidArgumentError("a plan needs measured errors for at least one head");
@@ -57,38 +80,43 @@ absl::Status ChooseWindows(HybridPlan& plan) {
     }
   }
   int64_t unit = 0;
-  for (int64_t window : plan.candidates) {
-    if (window < 0 && window != kExactHead) {
-      return absl::InvalidArgumentError(absl::StrCat("invalid candidate window ", window));
+  for (const PlanCandidate& c : plan.candidates) {
+    if ((c.window < 0 && c.window != kExactHead) || c.features < 0 ||
+        (c.window == 0 && c.features == 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid candidate window ", c.window, " with ", c.features, " features"));
     }
-    if (window == kExactHead && plan.exact_cost <= 0) {
+    if (c.window == kExactHead && plan.exact_cost <= 0) {
       return absl::InvalidArgumentError("a fully exact candidate needs the context length");
     }
-    unit = std::gcd(unit, plan.Cost(window));
+    unit = std::gcd(unit, plan.CostUnits(c));
   }
   unit = std::max<int64_t>(unit, 1);
   const int64_t heads = layers * per_layer;
   if (!(plan.budget >= 0) || plan.budget > 1e9) {
     return absl::InvalidArgumentError(absl::StrCat("invalid budget ", plan.budget));
   }
+  // The budget in cost units over all heads; a unit coarse enough that the table (heads x budget)
+  // stays within kMaxCells, costs rounded up to it.
+  constexpr double kMaxCells = 5e7;
+  const double per_unit = plan.head_dim > 0 ? static_cast<double>(2 * plan.head_dim) : 1.0;
+  const double total = plan.budget * per_unit * static_cast<double>(heads);
+  unit = std::max<int64_t>(
+      unit, static_cast<int64_t>(std::ceil(total * static_cast<double>(heads) / kMaxCells)));
   const auto budget_units =
-      static_cast<int64_t>(std::floor(plan.budget * static_cast<double>(heads) / unit + 1e-9));
-  if (static_cast<double>(heads) * static_cast<double>(budget_units + 1) > 5e7) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a budget of ", plan.budget, " tokens per head over ", heads,
-        " heads is too fine-grained to plan (candidate windows' common unit ", unit, ")"));
-  }
+      static_cast<int64_t>(std::floor(total / static_cast<double>(unit) + 1e-9));
   std::vector<int64_t> cost(static_cast<size_t>(candidate_count));
   for (int64_t c = 0; c < candidate_count; ++c) {
-    cost[static_cast<size_t>(c)] = plan.Cost(plan.candidates[static_cast<size_t>(c)]) / unit;
+    const int64_t units = plan.CostUnits(plan.candidates[static_cast<size_t>(c)]);
+    cost[static_cast<size_t>(c)] = (units + unit - 1) / unit;
   }
   const int64_t cheapest = *std::min_element(cost.begin(), cost.end());
   if (cheapest * heads > budget_units) {
+    double least = std::numeric_limits<double>::infinity();
+    for (const PlanCandidate& c : plan.candidates) least = std::min(least, plan.Cost(c));
     return absl::InvalidArgumentError(absl::StrCat(
-        "the budget of ", plan.budget, " tokens per head is below the smallest candidate window (",
-        cheapest * unit, ")"));
-  }
-  // best[b]: the least summed error of the heads so far with total cost b units; choice[h][b]
+        "the budget of ", plan.budget, " per head is below the cheapest candidate (", least, ")"));
+  }  // best[b]: the least summed error of the heads so far with total cost b units; choice[h][b]
   // remembers the candidate of head h on that path.
   constexpr double kNone = std::numeric_limits<double>::infinity();
   const auto states = static_cast<size_t>(budget_units + 1);
@@ -119,11 +147,11 @@ absl::Status ChooseWindows(HybridPlan& plan) {
   if (least == kNone) return absl::InvalidArgumentError("no plan fits the budget");
   size_t b = 0;
   while (best[b] > least + 1e-12 * (1.0 + std::abs(least))) ++b;
-  plan.windows.assign(static_cast<size_t>(layers),
-                      std::vector<int64_t>(static_cast<size_t>(per_layer)));
+  plan.choices.assign(static_cast<size_t>(layers),
+                      std::vector<PlanCandidate>(static_cast<size_t>(per_layer)));
   for (int64_t h = heads - 1; h >= 0; --h) {
     const int8_t c = choice[static_cast<size_t>(h)][b];
-    plan.windows[static_cast<size_t>(h / per_layer)][static_cast<size_t>(h % per_layer)] =
+    plan.choices[static_cast<size_t>(h / per_layer)][static_cast<size_t>(h % per_layer)] =
         plan.candidates[static_cast<size_t>(c)];
     b -= static_cast<size_t>(cost[static_cast<size_t>(c)]);
   }
@@ -151,33 +179,43 @@ std::string WindowName(int64_t window) {
   return window == kExactHead ? "exact" : absl::StrCat(window);
 }
 
+std::string CandidateName(const PlanCandidate& candidate) {
+  if (candidate.window == kExactHead) return "exact";
+  return candidate.features > 0 ? absl::StrCat(candidate.window, "+M", candidate.features)
+                                : absl::StrCat(candidate.window);
+}
+
 std::string DescribePlan(const HybridPlan& plan) {
-  std::string out = absl::StrFormat("hybrid plan: %s tail, M=%d, %d sinks; windows chosen from {",
-                                    RfKindName(plan.kind), plan.features, plan.sinks);
+  const std::string unit =
+      plan.head_dim > 0 ? "tokens of KV cache per head" : "window tokens per head";
+  std::string out = absl::StrFormat("hybrid plan: %s tails, %d sinks; per head one of {",
+                                    RfKindName(plan.kind), plan.sinks);
   for (size_t c = 0; c < plan.candidates.size(); ++c) {
-    absl::StrAppend(&out, c > 0 ? "," : "", WindowName(plan.candidates[c]));
+    absl::StrAppend(&out, c > 0 ? "," : "", CandidateName(plan.candidates[c]));
   }
   absl::StrAppendFormat(&out,
-                        "} under a budget of %g tokens per head (exact head = %d tokens); errors "
-                        "measured on %d positions\n",
-                        plan.budget, plan.exact_cost, plan.tokens);
-  absl::StrAppend(&out, "layer  window per kv head (relative output error)\n");
+                        "} (W+M: window W and a tail of M features; W alone: window-only) under "
+                        "a budget of %g %s (exact head = %d tokens); errors measured on %d "
+                        "positions\n",
+                        plan.budget, unit, plan.exact_cost, plan.tokens);
+  absl::StrAppend(&out, "layer  choice per kv head (relative output error)\n");
   for (int64_t l = 0; l < plan.layers(); ++l) {
     absl::StrAppendFormat(&out, "%5d ", l);
     for (int64_t h = 0; h < plan.heads(); ++h) {
-      absl::StrAppendFormat(&out, " %5s (%.4f)", WindowName(plan.windows[l][h]),
+      absl::StrAppendFormat(&out, " %8s (%.4f)", CandidateName(plan.choices[l][h]),
                             plan.ChosenError(l, h));
     }
     absl::StrAppend(&out, "\n");
   }
-  absl::StrAppendFormat(&out, "mean cost %.1f tokens per head, summed error %.4f; every head at",
-                        plan.MeanCost(), plan.TotalError());
+  absl::StrAppendFormat(&out, "mean cost %.1f %s, summed error %.4f; every head at",
+                        plan.MeanCost(), unit, plan.TotalError());
   for (size_t c = 0; c < plan.candidates.size(); ++c) {
     double uniform = 0;
     for (const auto& layer : plan.errors) {
       for (const auto& head : layer) uniform += head[c];
     }
-    absl::StrAppendFormat(&out, "%s %s: %.4f", c > 0 ? "," : "", WindowName(plan.candidates[c]),
+    absl::StrAppendFormat(&out, "%s %s (cost %.1f): %.4f", c > 0 ? "," : "",
+                          CandidateName(plan.candidates[c]), plan.Cost(plan.candidates[c]),
                           uniform);
   }
   absl::StrAppend(&out, "\n");

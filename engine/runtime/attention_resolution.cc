@@ -131,7 +131,14 @@ absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(
     options.hybrid = HybridWindow{.window = window,
                                   .sinks = sinks,
                                   .random_feature_tail = spec.kind != AttentionKind::kWindow};
-    if (plan_file != nullptr) options.hybrid->head_windows = plan_file->plan->windows;
+    if (plan_file != nullptr) {
+      const rf::HybridPlan& plan = *plan_file->plan;
+      for (int64_t layer = 0; layer < plan.layers(); ++layer) {
+        options.hybrid->head_windows.push_back(plan.Windows(layer));
+        // Plans from before per-head tails (no head_dim) run every tail at --features.
+        if (plan.head_dim > 0) options.hybrid->head_features.push_back(plan.Features(layer));
+      }
+    }
   }
   const rf::RfKind kind = ResolveFeatureKind(spec);
   if (spec.features <= 0 || spec.features > kMaxFeatures) {

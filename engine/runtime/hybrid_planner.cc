@@ -54,10 +54,10 @@ absl::StatusOr<rf::HybridPlan> PlanHybridAttention(const AttentionCapture& captu
                                                    calibration.layers.size(),
                                                    " layers, the capture ", capture.layers.size()));
   }
-  for (int64_t window : options.candidates) {
-    if (window != rf::kExactHead && window >= tokens) {
+  for (const rf::PlanCandidate& candidate : options.candidates) {
+    if (candidate.window != rf::kExactHead && candidate.window >= tokens) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "candidate window ", window, " is not shorter than the ", tokens,
+          "candidate window ", candidate.window, " is not shorter than the ", tokens,
           " measured positions: its error would read 0 without meaning it (use a longer "
           "calibration sequence or smaller windows)"));
     }
@@ -67,6 +67,7 @@ absl::StatusOr<rf::HybridPlan> PlanHybridAttention(const AttentionCapture& captu
   plan.kind = options.features.kind;
   plan.features = options.features.features;
   plan.tokens = tokens;
+  plan.head_dim = capture.layers.empty() ? 0 : capture.layers[0].heads.head_dim;
   plan.candidates = options.candidates;
   plan.exact_cost = options.context;
   plan.budget = options.budget;
@@ -81,13 +82,16 @@ absl::StatusOr<rf::HybridPlan> PlanHybridAttention(const AttentionCapture& captu
     auto& errors = plan.errors.emplace_back(static_cast<size_t>(layer.heads.n_kv_heads),
                                             std::vector<double>(options.candidates.size(), 0.0));
     for (size_t c = 0; c < options.candidates.size(); ++c) {
-      if (options.candidates[c] == rf::kExactHead) continue;  // Exact: no error.
+      const rf::PlanCandidate& candidate = options.candidates[c];
+      if (candidate.window == rf::kExactHead) continue;  // Exact: no error.
       HybridAttentionOptions h;
       h.heads = layer.heads;
       h.layer = static_cast<int64_t>(l);
-      h.window = options.candidates[c];
+      h.window = candidate.window;
       h.sinks = options.sinks;
       h.features = options.features;
+      h.features.features = std::max<int64_t>(candidate.features, 1);
+      h.random_feature_tail = candidate.features > 0;
       h.chunk = options.chunk;
       if (options.features.kind != rf::RfKind::kPos) h.calibration = calibration.layers[l];
       auto op = HybridAttentionOp::Create(std::move(h));
@@ -111,7 +115,7 @@ absl::StatusOr<rf::HybridPlan> PlanHybridAttention(const AttentionCapture& captu
       }
     }
   }
-  FAVOR_RETURN_IF_ERROR(rf::ChooseWindows(plan));
+  FAVOR_RETURN_IF_ERROR(rf::ChoosePlan(plan));
   return plan;
 }
 

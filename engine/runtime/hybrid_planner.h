@@ -16,10 +16,12 @@
 namespace favor::runtime {
 
 struct HybridPlanOptions {
-  rf::FeatureOptions features;  // The tail measured.
+  rf::FeatureOptions features;  // The tails measured (their kind; each candidate has its M).
   int64_t sinks = 4;
-  std::vector<int64_t> candidates = {0, 16, 32, 64, 128, rf::kExactHead};
-  double budget = 64;   // Mean cost per head (tokens of exact window; exact head = context).
+  std::vector<rf::PlanCandidate> candidates = {
+      {0, 256}, {16, 0},   {16, 256}, {32, 0},    {32, 256},
+      {64, 0},  {64, 256}, {128, 0},  {128, 256}, {rf::kExactHead, 0}};
+  double budget = 64;   // Mean state per head, in tokens of KV cache (exact head = context).
   int64_t context = 0;  // The cost of a fully exact head.
   int64_t chunk = 64;
   int threads = 0;

@@ -16,10 +16,17 @@
 namespace favor::rf {
 namespace {
 
-HybridPlan RandomPlan(int64_t layers, int64_t heads, std::vector<int64_t> candidates, double budget,
-                      uint64_t seed) {
+// Candidates with a tail of 64 features (exact: none).
+std::vector<PlanCandidate> WithTails(const std::vector<int64_t>& windows) {
+  std::vector<PlanCandidate> candidates;
+  for (int64_t window : windows) candidates.push_back({window, window == kExactHead ? 0 : 64});
+  return candidates;
+}
+
+HybridPlan RandomPlan(int64_t layers, int64_t heads, const std::vector<int64_t>& windows,
+                      double budget, uint64_t seed) {
   HybridPlan plan;
-  plan.candidates = std::move(candidates);
+  plan.candidates = WithTails(windows);
   plan.exact_cost = 256;
   plan.budget = budget;
   std::mt19937_64 rng(seed);
@@ -30,9 +37,13 @@ HybridPlan RandomPlan(int64_t layers, int64_t heads, std::vector<int64_t> candid
       // Errors fall with the window, at a random rate per head; exact is 0.
       const double base = uniform(rng), rate = 0.02 + 0.1 * uniform(rng);
       auto& errors = layer.emplace_back();
-      for (int64_t window : plan.candidates) {
-        errors.push_back(
-            window == kExactHead ? 0.0 : base * std::exp(-rate * static_cast<double>(window)));
+      for (const PlanCandidate& c : plan.candidates) {
+        // A tail helps a little, more the shorter the window.
+        const double tail =
+            c.features > 0 ? 1.0 / (1.0 + 0.01 * static_cast<double>(c.features)) : 1.0;
+        errors.push_back(c.window == kExactHead
+                             ? 0.0
+                             : base * tail * std::exp(-rate * static_cast<double>(c.window)));
       }
     }
   }
@@ -56,7 +67,9 @@ double BruteForce(const HybridPlan& plan) {
           plan.errors[static_cast<size_t>(h / per_layer)][static_cast<size_t>(h % per_layer)][pick];
       cost += static_cast<double>(plan.Cost(plan.candidates[pick]));
     }
-    if (cost <= plan.budget * static_cast<double>(heads) + 1e-9) best = std::min(best, error);
+    if (cost <= plan.budget * static_cast<double>(heads) * (1 + 1e-12)) {
+      best = std::min(best, error);
+    }
   }
   return best;
 }
@@ -65,7 +78,7 @@ TEST(HybridPlan, ChoiceIsTheOptimumWithinTheBudget) {
   for (uint64_t seed = 1; seed <= 6; ++seed) {
     for (double budget : {8.0, 24.0, 40.0, 64.0, 100.0}) {
       HybridPlan plan = RandomPlan(2, 3, {0, 8, 16, 48, 96, kExactHead}, budget, seed);
-      ASSERT_TRUE(ChooseWindows(plan).ok());
+      ASSERT_TRUE(ChoosePlan(plan).ok());
       EXPECT_LE(plan.MeanCost(), budget + 1e-9);
       EXPECT_NEAR(plan.TotalError(), BruteForce(plan), 1e-12)
           << "seed " << seed << " budget " << budget;
@@ -73,34 +86,74 @@ TEST(HybridPlan, ChoiceIsTheOptimumWithinTheBudget) {
   }
 }
 
+// Costs in state: a candidate costs its sinks and window rows (keys, values and a score: 2 d + 1
+// floats each) plus its tail's M (d + 2) floats, in tokens of KV cache (2 d floats); the choice
+// among window-only, hybrid and exact heads is still the optimum within the budget.
+TEST(HybridPlan, StateCostsMixWindowOnlyHybridAndExactHeads) {
+  HybridPlan plan = RandomPlan(2, 3, {8, 16, 32}, 0, 7);
+  plan.head_dim = 8;
+  plan.sinks = 4;
+  plan.candidates = {{0, 16}, {8, 0}, {8, 16}, {16, 0}, {16, 64}, {32, 0}, {kExactHead, 0}};
+  EXPECT_DOUBLE_EQ(plan.Cost({8, 0}), 12.0 * 17 / 16);
+  EXPECT_DOUBLE_EQ(plan.Cost({8, 16}), (12.0 * 17 + 16 * 10) / 16);
+  EXPECT_DOUBLE_EQ(plan.Cost({kExactHead, 0}), (4.0 + 256) * 17 / 16);
+  std::mt19937_64 rng(9);
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  for (double budget : {13.0, 20.0, 30.0, 60.0}) {
+    for (auto& layer : plan.errors) {
+      for (auto& head : layer) {
+        head.clear();
+        for (const PlanCandidate& c : plan.candidates) {
+          head.push_back(c.window == kExactHead ? 0.0 : uniform(rng) / (1.0 + plan.Cost(c)));
+        }
+      }
+    }
+    plan.budget = budget;
+    ASSERT_TRUE(ChoosePlan(plan).ok()) << budget;
+    EXPECT_LE(plan.MeanCost(), budget + 1e-9);
+    EXPECT_NEAR(plan.TotalError(), BruteForce(plan), 1e-12) << "budget " << budget;
+  }
+  // Many heads and a fine budget: the costs are rounded up to a coarser unit, never over it.
+  HybridPlan big = RandomPlan(32, 8, {16, 64, 256}, 0, 11);
+  big.head_dim = 128;
+  big.candidates = {{16, 0}, {16, 256}, {64, 0}, {64, 256}, {256, 0}, {256, 256}};
+  for (auto& layer : big.errors) {
+    for (auto& head : layer) head = {0.9, 0.7, 0.5, 0.3, 0.2, 0.1};
+  }
+  big.budget = 100;
+  ASSERT_TRUE(ChoosePlan(big).ok());
+  EXPECT_LE(big.MeanCost(), 100 + 1e-9);
+  EXPECT_GT(big.MeanCost(), 90) << "the rounding leaves little of the budget unspent";
+}
+
 TEST(HybridPlan, SpendsWhereTheErrorIsAndPrefersTheCheaperTie) {
   HybridPlan plan;
-  plan.candidates = {0, 16, 64};
+  plan.candidates = WithTails({0, 16, 64});
   plan.exact_cost = 512;
   plan.budget = 40;  // Two heads: 80 tokens in all.
   // Head 0 gains little from a window, head 1 a lot: head 1 gets 64, head 0 16.
   plan.errors = {{{0.10, 0.09, 0.08}, {1.0, 0.5, 0.01}}};
-  ASSERT_TRUE(ChooseWindows(plan).ok());
-  EXPECT_EQ(plan.windows[0][0], 16);
-  EXPECT_EQ(plan.windows[0][1], 64);
+  ASSERT_TRUE(ChoosePlan(plan).ok());
+  EXPECT_EQ(plan.choices[0][0].window, 16);
+  EXPECT_EQ(plan.choices[0][1].window, 64);
   // Equal errors: the cheapest window.
   plan.errors = {{{0.0, 0.0, 0.0}, {0.0, 0.0, 0.0}}};
-  ASSERT_TRUE(ChooseWindows(plan).ok());
-  EXPECT_EQ(plan.windows[0][0], 0);
-  EXPECT_EQ(plan.windows[0][1], 0);
+  ASSERT_TRUE(ChoosePlan(plan).ok());
+  EXPECT_EQ(plan.choices[0][0].window, 0);
+  EXPECT_EQ(plan.choices[0][1].window, 0);
 }
 
 TEST(HybridPlan, RefusesBudgetsAndCandidatesThatCannotWork) {
   HybridPlan plan = RandomPlan(1, 2, {16, 64}, 8, 3);
-  EXPECT_FALSE(ChooseWindows(plan).ok());  // Below the smallest window.
+  EXPECT_FALSE(ChoosePlan(plan).ok());  // Below the smallest window.
   plan.budget = -1;
-  EXPECT_FALSE(ChooseWindows(plan).ok());
+  EXPECT_FALSE(ChoosePlan(plan).ok());
   plan = RandomPlan(1, 2, {16, kExactHead}, 64, 3);
   plan.exact_cost = 0;
-  EXPECT_FALSE(ChooseWindows(plan).ok());  // Exact needs the context.
+  EXPECT_FALSE(ChoosePlan(plan).ok());  // Exact needs the context.
   plan = RandomPlan(1, 2, {16, 64}, 64, 3);
   plan.errors[0][1].pop_back();
-  EXPECT_FALSE(ChooseWindows(plan).ok());  // Ragged errors.
+  EXPECT_FALSE(ChoosePlan(plan).ok());  // Ragged errors.
   EXPECT_FALSE(ParseWindowList("16,-3").ok());
   EXPECT_FALSE(ParseWindowList("16,,32").ok());
   EXPECT_EQ(ParseWindowList("0,16,exact,16").value(), (std::vector<int64_t>{0, 16, kExactHead}));
@@ -120,16 +173,22 @@ TEST(HybridPlan, TravelsInTheStatisticsFile) {
   EXPECT_FALSE(LoadCalibration(path).value().plan.has_value());
 
   HybridPlan plan = RandomPlan(2, 2, {0, 16, kExactHead}, 64, 5);
+  plan.candidates.push_back({16, 0});  // Window-only.
+  for (auto& layer : plan.errors) {
+    for (auto& head : layer) head.push_back(head[1] * 1.5);
+  }
+  plan.head_dim = 2;
   plan.sinks = 3;
   plan.kind = RfKind::kSderf;
   plan.features = 128;
   plan.tokens = 300;
-  ASSERT_TRUE(ChooseWindows(plan).ok());
+  ASSERT_TRUE(ChoosePlan(plan).ok());
   c.plan = plan;
   ASSERT_TRUE(SaveCalibration(c, path).ok());
   const Calibration loaded = LoadCalibration(path).value();
   ASSERT_TRUE(loaded.plan.has_value());
-  EXPECT_EQ(loaded.plan->windows, plan.windows);
+  EXPECT_EQ(loaded.plan->choices, plan.choices);
+  EXPECT_EQ(loaded.plan->head_dim, plan.head_dim);
   EXPECT_EQ(loaded.plan->errors, plan.errors);
   EXPECT_EQ(loaded.plan->candidates, plan.candidates);
   EXPECT_EQ(loaded.plan->kind, RfKind::kSderf);
@@ -137,7 +196,7 @@ TEST(HybridPlan, TravelsInTheStatisticsFile) {
   EXPECT_EQ(loaded.plan->features, 128);
   EXPECT_EQ(loaded.plan->tokens, 300);
   EXPECT_EQ(loaded.plan->budget, 64);
-  EXPECT_NE(DescribePlan(*loaded.plan).find("sderf tail"), std::string::npos);
+  EXPECT_NE(DescribePlan(*loaded.plan).find("sderf tails"), std::string::npos);
 
   // Truncated anywhere in the plan, or with a window that is not a candidate: refused.
   std::ifstream in(path, std::ios::binary);
@@ -147,7 +206,8 @@ TEST(HybridPlan, TravelsInTheStatisticsFile) {
     EXPECT_FALSE(LoadCalibration(path).ok()) << cut;
   }
   std::string wrong = bytes;
-  wrong[wrong.size() - 8 * (1 + 3)] = 7;  // The last head's window: 7 is not a candidate.
+  // The last head's window (before its M and 4 errors): 7 is not a candidate.
+  wrong[wrong.size() - 8 * (2 + 4)] = 7;
   std::ofstream(path, std::ios::binary) << wrong;
   const auto refused = LoadCalibration(path);
   ASSERT_FALSE(refused.ok());

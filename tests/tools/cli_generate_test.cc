@@ -146,7 +146,7 @@ TEST(CliGenerate, HybridUsesTheModelsStatisticsWhenTheyExistAndCausalOnesOtherwi
       "Tom had a red kite. Every morning he ran to the hill and let the kite fly. One day the "
       "string broke and the kite landed in a pond. A duck helped him get it back.");
   ASSERT_EQ(RunFavor("calibrate -m " + model + " -f " + text +
-                     " --plan --plan-windows 0,4,8,exact --plan-budget 6")
+                     " --plan --plan-windows 0,4,8,exact --plan-budget 20 --features 0,16")
                 .exit_code,
             0);
   const CliResult calibrated = RunFavor(hybrid);
@@ -157,7 +157,7 @@ TEST(CliGenerate, HybridUsesTheModelsStatisticsWhenTheyExistAndCausalOnesOtherwi
       RunFavor("eval -m " + model + " -f " + text + " --favor-plan calibrated --attention window " +
                "--window 8 --features 64");
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
-  EXPECT_NE(eval.out.find("| plan(saderf,6) | 64 |"), std::string::npos) << eval.out;
+  EXPECT_NE(eval.out.find("| plan(saderf,20) |"), std::string::npos) << eval.out;
   std::system(("rm -rf " + dir).c_str());
   std::remove(text.c_str());
 }

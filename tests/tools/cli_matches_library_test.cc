@@ -52,7 +52,7 @@ TEST(CliMatchesLibrary, EveryOptionGivesTheLibrarysText) {
       "string broke and the kite landed in a pond. A duck helped him get it back.");
   const std::string plan = text + ".favor-stats";
   ASSERT_EQ(testing::RunFavor("calibrate -m " + model + " -f " + text + " -o " + plan +
-                              " --plan --plan-windows 0,4,8,exact --plan-budget 6 --features 64")
+                              " --plan --plan-windows 0,4,8,exact --plan-budget 20 --features 0,16")
                 .exit_code,
             0);
   std::vector<Case> cases = {
