@@ -125,7 +125,13 @@ absl::StatusOr<std::vector<Configuration>> Configurations(
           .sinks = plan.sinks,
           .stats = path,
           .plan = true};
-      configurations.push_back(std::move(c));
+      // A plan with its own tails runs once whatever --features lists.
+      const bool seen = std::any_of(configurations.begin(), configurations.end(),
+                                    [&](const Configuration& other) {
+                                      return other.label.plan && other.label.stats == path &&
+                                             plan.head_dim > 0;
+                                    });
+      if (!seen) configurations.push_back(std::move(c));
       continue;
     }
     const bool hybrid = spec.kind == AttentionKind::kHybrid ||
