@@ -24,6 +24,9 @@ void Rope(float* x, const float* cos, const float* sin, int64_t n_heads, int64_t
 float Dot(const float* a, const float* b, int64_t n);
 void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
                   int64_t head_dim, float scale, float soft_cap, float* out, float* log_sum_exp);
+void AttentionTile(const float* q, int64_t ldq, int64_t rows, int64_t first_position,
+                   const float* keys, const float* values, int64_t head_dim, float scale,
+                   float soft_cap, int64_t window, float* out, int64_t ldo);
 float ExpShifted(const float* x, float shift, float* out, int64_t n);
 float Max(const float* x, int64_t n);
 void Axpy(float a, const float* x, float* y, int64_t n);

@@ -16,6 +16,8 @@ enum class RopeStyle { kAdjacentPairs, kHalves };
 
 // Largest head dimension the attention kernels accept (their accumulators live on the stack).
 inline constexpr int64_t kMaxHeadDim = 256;
+// Most query rows one attention_tile call takes.
+inline constexpr int64_t kAttentionTileRows = 16;
 
 // Most rows of x one matvec_bf16 call takes.
 inline constexpr int64_t kMatVecMaxRows = 4;
@@ -92,6 +94,14 @@ struct KernelTable {
   void (*attention_row)(const float* q, const float* keys, const float* values, int64_t n_keys,
                         int64_t head_dim, float scale, float soft_cap, float* out,
                         float* log_sum_exp);
+  // Causal softmax attention of `rows` (1 to kAttentionTileRows) consecutive query rows (row r at
+  // position first_position + r, rows ldq apart) over key and value rows of head_dim floats (row
+  // p = position p): row r sees keys up to its own position, the last `window` of them when
+  // window > 0, with soft_cap as attention_row. Outputs ldo apart. Prefill's kernel: each block
+  // of keys and values is read once for the whole tile.
+  void (*attention_tile)(const float* q, int64_t ldq, int64_t rows, int64_t first_position,
+                         const float* keys, const float* values, int64_t head_dim, float scale,
+                         float soft_cap, int64_t window, float* out, int64_t ldo);
   // out = exp(x - shift) over n values; returns their sum.
   float (*exp_shifted)(const float* x, float shift, float* out, int64_t n);
   // max of n values (n >= 1).

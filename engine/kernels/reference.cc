@@ -196,6 +196,17 @@ void AttentionRow(const float* q, const float* keys, const float* values, int64_
   }
 }
 
+void AttentionTile(const float* q, int64_t ldq, int64_t rows, int64_t first_position,
+                   const float* keys, const float* values, int64_t head_dim, float scale,
+                   float soft_cap, int64_t window, float* out, int64_t ldo) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t end = first_position + r + 1;
+    const int64_t first = window > 0 && end > window ? end - window : 0;
+    AttentionRow(q + r * ldq, keys + first * head_dim, values + first * head_dim, end - first,
+                 head_dim, scale, soft_cap, out + r * ldo, nullptr);
+  }
+}
+
 void QuantMatMul(const float* w, int64_t n, const Q8Rows& x, int64_t tokens, float* y,
                  int64_t ldy) {
   for (int64_t t = 0; t < tokens; ++t) {

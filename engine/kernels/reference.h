@@ -39,6 +39,10 @@ void HalfMatMul(const uint16_t* w, bool bf16, int64_t n, int64_t k, const float*
                 int64_t tokens, float* y, int64_t ldy);
 void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
           float* c, int64_t ldc, bool accumulate);
+// attention_tile: each row through AttentionRow over the keys it sees.
+void AttentionTile(const float* q, int64_t ldq, int64_t rows, int64_t first_position,
+                   const float* keys, const float* values, int64_t head_dim, float scale,
+                   float soft_cap, int64_t window, float* out, int64_t ldo);
 // Two-pass softmax attention of one query over n_keys rows (no blocking, no online rescaling).
 void AttentionRow(const float* q, const float* keys, const float* values, int64_t n_keys,
                   int64_t head_dim, float scale, float soft_cap, float* out, float* log_sum_exp);

@@ -25,6 +25,7 @@ const KernelTable& Table() {
     .rope = &Rope,
     .dot = &Dot,
     .attention_row = &AttentionRow,
+    .attention_tile = &AttentionTile,
     .exp_shifted = &ExpShifted,
     .max = &Max,
     .axpy = &Axpy,

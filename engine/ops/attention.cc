@@ -1,5 +1,6 @@
 #include "engine/ops/attention.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -60,21 +61,35 @@ absl::Status AttentionOp::Run(const RunContext& ctx, std::span<const Tensor> inp
   const float scale = heads().Scale();
   const float* q = inputs[0].data<float>();
   float* out = outputs[0].mutable_data<float>();
-  const auto attention_row = ctx.kernels->attention_row;
   const int64_t window = traits_.window;
   const float soft_cap = traits_.soft_cap;
+  const int64_t q_stride = n_heads * head_dim;
+  if (tokens == 1) {
+    const auto attention_row = ctx.kernels->attention_row;
+    ParallelFor(n_heads, ctx.threads, 1, [&](int64_t h) {
+      const int64_t end = start + 1;  // Keys [first, end) are visible.
+      const int64_t first = window > 0 && end > window ? end - window : 0;
+      const int64_t g = h / group;
+      attention_row(q + h * head_dim, cache->keys(g) + first * head_dim,
+                    cache->values(g) + first * head_dim, end - first, head_dim, scale, soft_cap,
+                    out + h * head_dim, nullptr);
+    });
+    return absl::OkStatus();
+  }
+  // Prefill: tiles of consecutive queries of one head, each reading a block of keys and values
+  // once for all its rows; heads outermost so that neighbouring items share one head's cache.
+  const auto attention_tile = ctx.kernels->attention_tile;
+  constexpr int64_t kTile = kernels::kAttentionTileRows;
+  const int64_t tiles = (tokens + kTile - 1) / kTile;
   ParallelFor(
-      n_heads * tokens, ctx.threads, 1,
+      n_heads * tiles, ctx.threads, 1,
       [&](int64_t item) {
-        const int64_t t = item / n_heads;
-        const int64_t h = item % n_heads;
+        const int64_t h = item / tiles, tile = item % tiles;
+        const int64_t first_row = tile * kTile, rows = std::min(kTile, tokens - first_row);
         const int64_t g = h / group;
-        const int64_t offset = t * n_heads * head_dim + h * head_dim;
-        const int64_t end = start + t + 1;  // Keys [first, end) are visible to this query.
-        const int64_t first = window > 0 && end > window ? end - window : 0;
-        attention_row(q + offset, cache->keys(g) + first * head_dim,
-                      cache->values(g) + first * head_dim, end - first, head_dim, scale, soft_cap,
-                      out + offset, nullptr);
+        const int64_t offset = first_row * q_stride + h * head_dim;
+        attention_tile(q + offset, q_stride, rows, start + first_row, cache->keys(g),
+                       cache->values(g), head_dim, scale, soft_cap, window, out + offset, q_stride);
       },
       Schedule::kDynamic);
   return absl::OkStatus();

@@ -359,6 +359,34 @@ TEST_P(KernelTest, AttentionRow) {
   }
 }
 
+// A tile of query rows against each row alone in double: tiles of 1 to 16 rows at positions that
+// start a key block, cross one or fall mid-block, with sliding windows and soft caps, at odd head
+// dimensions; the rows of q and out are strided like heads in a token's row.
+TEST_P(KernelTest, AttentionTileEqualsEachRowAlone) {
+  for (int64_t head_dim : {1, 13, 64, 100}) {
+    for (int64_t rows : {1, 5, 16}) {
+      for (int64_t first_position : {0, 3, 60, 130}) {
+        const int64_t keys_count = first_position + rows, ld = 2 * head_dim + 3;
+        const auto q = RandomVector(rows * ld, 21, -2.0f, 2.0f);
+        const auto keys = RandomVector(keys_count * head_dim, 22, -2.0f, 2.0f);
+        const auto values = RandomVector(keys_count * head_dim, 23);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+        for (const auto& [window, soft_cap] :
+             {std::pair<int64_t, float>{0, 0.0f}, {7, 0.0f}, {100, 1.5f}, {0, 30.0f}}) {
+          std::vector<float> out(static_cast<size_t>(rows * ld), 0.0f), expected = out;
+          k().attention_tile(q.data(), ld, rows, first_position, keys.data(), values.data(),
+                             head_dim, scale, soft_cap, window, out.data(), ld);
+          reference::AttentionTile(q.data(), ld, rows, first_position, keys.data(), values.data(),
+                                   head_dim, scale, soft_cap, window, expected.data(), ld);
+          EXPECT_LT(NormalizedError(out, expected), 1e-5)
+              << "head_dim=" << head_dim << " rows=" << rows << " at " << first_position
+              << " window=" << window << " soft_cap=" << soft_cap;
+        }
+      }
+    }
+  }
+}
+
 TEST_P(KernelTest, AttentionRowWithPeakedScores) {
   // Large scores: the online softmax must rescale its accumulator without overflow.
   const int64_t head_dim = 16, n_keys = 300;
