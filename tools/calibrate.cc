@@ -119,8 +119,8 @@ int Calibrate(int argc, char** argv) {
     if (!tails.ok()) return PrintUsageError("calibrate", std::string(tails.status().message()));
     for (int64_t m : *tails) {
       if (m < 0 || m > kMaxFeatures) {
-        return PrintUsageError("calibrate", absl::StrCat("--features must be in [0, ",
-                                                         kMaxFeatures, "], got ", m));
+        return PrintUsageError(
+            "calibrate", absl::StrCat("--features must be in [0, ", kMaxFeatures, "], got ", m));
       }
     }
     plan_options.candidates.clear();

@@ -126,11 +126,10 @@ absl::StatusOr<std::vector<Configuration>> Configurations(
           .stats = path,
           .plan = true};
       // A plan with its own tails runs once whatever --features lists.
-      const bool seen = std::any_of(configurations.begin(), configurations.end(),
-                                    [&](const Configuration& other) {
-                                      return other.label.plan && other.label.stats == path &&
-                                             plan.head_dim > 0;
-                                    });
+      const bool seen = std::any_of(
+          configurations.begin(), configurations.end(), [&](const Configuration& other) {
+            return other.label.plan && other.label.stats == path && plan.head_dim > 0;
+          });
       if (!seen) configurations.push_back(std::move(c));
       continue;
     }

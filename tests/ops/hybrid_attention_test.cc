@@ -59,9 +59,9 @@ std::vector<float> Reference(const HybridAttentionOptions& o, const Tensor& q, c
     rf::FeatureOptions features = o.features;
     if (!o.head_features.empty()) features.features = o.head_features[static_cast<size_t>(g)];
     if (o.random_feature_tail && features.features > 0) {
-      const auto p = rf::MakeHeadFeatureParameters(
-                         features, o.calibration[static_cast<size_t>(g)], o.layer, g)
-                         .value();
+      const auto p =
+          rf::MakeHeadFeatureParameters(features, o.calibration[static_cast<size_t>(g)], o.layer, g)
+              .value();
       map = rf::BuildFeatureMap(p.parameters, p.omega);
     }
     for (int64_t h = g * group; h < (g + 1) * group; ++h) {
@@ -331,11 +331,11 @@ TEST_P(HybridAttentionTest, PerHeadTailsFollowThePlan) {
     const auto reference = Reference(options, in.q, in.k, in.v);
     EXPECT_LT(NormalizedError(RunInPieces(op, s, in, {tokens}, GetParam()), reference), 3e-5)
         << "T=" << tokens;
-    EXPECT_LT(NormalizedError(RunInPieces(op, s, in,
-                                          std::vector<int64_t>(static_cast<size_t>(tokens), 1),
-                                          GetParam()),
-                              reference),
-              3e-5)
+    EXPECT_LT(
+        NormalizedError(RunInPieces(op, s, in, std::vector<int64_t>(static_cast<size_t>(tokens), 1),
+                                    GetParam()),
+                        reference),
+        3e-5)
         << "T=" << tokens << " decode";
   }
   // A head with neither window nor tail sees nothing recent.
