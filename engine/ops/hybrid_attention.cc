@@ -249,6 +249,16 @@ void DecodeHead(HybridState& state, const AttentionHeads& heads, int64_t sinks, 
   }
 }
 
+// A per-head list is empty (every head the same) or has one entry per key/value head.
+absl::Status CheckOnePerHead(const std::vector<int64_t>& values, absl::string_view what,
+                             const AttentionHeads& heads) {
+  if (values.empty() || static_cast<int64_t>(values.size()) == heads.n_kv_heads) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("HybridAttention: ", values.size(), " ", what,
+                                                 " for ", heads.n_kv_heads, " key/value heads"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<HybridAttentionOp>> HybridAttentionOp::Create(
@@ -259,38 +269,18 @@ absl::StatusOr<std::shared_ptr<HybridAttentionOp>> HybridAttentionOp::Create(
                                                    " and sinks ", o.sinks, " must be in [0, ",
                                                    kMaxWindow, "]"));
   }
-  if (!o.head_windows.empty() &&
-      static_cast<int64_t>(o.head_windows.size()) != o.heads.n_kv_heads) {
-    return absl::InvalidArgumentError(absl::StrCat("HybridAttention: ", o.head_windows.size(),
-                                                   " head windows for ", o.heads.n_kv_heads,
-                                                   " key/value heads"));
-  }
+  FAVOR_RETURN_IF_ERROR(CheckOnePerHead(o.head_windows, "head windows", o.heads));
   for (int64_t window : o.head_windows) {
     if (window != rf::kExactHead && (window < 0 || window > kMaxWindow)) {
       return absl::InvalidArgumentError(absl::StrCat("HybridAttention: head window ", window,
                                                      " must be in [0, ", kMaxWindow, "] or exact"));
     }
   }
-  if (!o.head_features.empty() &&
-      static_cast<int64_t>(o.head_features.size()) != o.heads.n_kv_heads) {
-    return absl::InvalidArgumentError(absl::StrCat("HybridAttention: ", o.head_features.size(),
-                                                   " head feature counts for ", o.heads.n_kv_heads,
-                                                   " key/value heads"));
-  }
+  FAVOR_RETURN_IF_ERROR(CheckOnePerHead(o.head_features, "head feature counts", o.heads));
   for (int64_t m : o.head_features) {
     if (m < 0 || m > kMaxFeatures) {
       return absl::InvalidArgumentError(absl::StrCat("HybridAttention: head feature count ", m,
                                                      " outside [0, ", kMaxFeatures, "]"));
-    }
-  }
-  {
-    const HybridAttentionOp unchecked(o);
-    for (int64_t g = 0; g < o.heads.n_kv_heads; ++g) {
-      if (unchecked.WindowOf(g) == 0 && unchecked.FeaturesOf(g) == 0) {
-        return absl::InvalidArgumentError(
-            "HybridAttention: a window of 0 without a random-feature tail attends to no recent "
-            "token");
-      }
     }
   }
   if (o.chunk <= 0 || o.chunk > kMaxChunk) {
@@ -299,6 +289,13 @@ absl::StatusOr<std::shared_ptr<HybridAttentionOp>> HybridAttentionOp::Create(
   }
   std::shared_ptr<HybridAttentionOp> op(new HybridAttentionOp(std::move(o)));
   const HybridAttentionOptions& opt = op->options_;
+  for (int64_t g = 0; g < opt.heads.n_kv_heads; ++g) {
+    if (op->WindowOf(g) == 0 && op->FeaturesOf(g) == 0) {
+      return absl::InvalidArgumentError(
+          "HybridAttention: a window of 0 without a random-feature tail attends to no recent "
+          "token");
+    }
+  }
   op->features_.assign(static_cast<size_t>(opt.heads.n_kv_heads), nullptr);
   if (op->MaxFeatures() == 0) return op;
   if (!rf::IsPositive(opt.features.kind)) {
