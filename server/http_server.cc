@@ -43,6 +43,28 @@ struct HttpServer::Exchange {
   }
 };
 
+// One completion response from its request's arrival until httplib has written all of it: the
+// content provider holds it, and httplib destroys the provider with the response once written.
+class HttpServer::OpenResponse {
+ public:
+  explicit OpenResponse(HttpServer& server) : server_(server) {
+    std::lock_guard lock(server_.responses_mutex_);
+    ++server_.open_responses_;
+  }
+  OpenResponse(const OpenResponse&) = delete;
+  OpenResponse& operator=(const OpenResponse&) = delete;
+  ~OpenResponse() {
+    {
+      std::lock_guard lock(server_.responses_mutex_);
+      --server_.open_responses_;
+    }
+    server_.responses_changed_.notify_all();
+  }
+
+ private:
+  HttpServer& server_;
+};
+
 namespace {
 
 constexpr const char* kJson = "application/json";
@@ -181,6 +203,7 @@ void HttpServer::Routes() {
   auto completions = [this](Endpoint endpoint, const char* path) {
     return [this, endpoint, path](const httplib::Request& http_request,
                                   httplib::Response& response) {
+      auto open = std::make_shared<OpenResponse>(*this);
       auto fail = [&](const absl::Status& status) {
         SendError(response, status);
         metrics_.CountRequest(path, response.status);
@@ -236,7 +259,7 @@ void HttpServer::Routes() {
         // allows it before the body) finds out whether the client is still there: one that
         // went away is cancelled and its slot freed, as with streaming.
         response.set_chunked_content_provider(
-            kJson, [this, exchange, header, job_id](size_t, httplib::DataSink& sink) {
+            kJson, [this, exchange, header, job_id, open](size_t, httplib::DataSink& sink) {
               std::optional<absl::StatusOr<JobResult>> done;
               {
                 std::unique_lock lock(exchange->mutex);
@@ -268,8 +291,8 @@ void HttpServer::Routes() {
       const bool include_usage = request->include_usage;
       auto first = std::make_shared<bool>(true);
       response.set_chunked_content_provider(
-          "text/event-stream",
-          [this, exchange, header, include_usage, job_id, first](size_t, httplib::DataSink& sink) {
+          "text/event-stream", [this, exchange, header, include_usage, job_id, first, open](
+                                   size_t, httplib::DataSink& sink) {
             std::deque<std::string> texts;
             std::optional<absl::StatusOr<JobResult>> done;
             {
@@ -335,6 +358,12 @@ absl::StatusOr<int> HttpServer::Bind() {
 
 void HttpServer::Serve() { http_->listen_after_bind(); }
 
-void HttpServer::Stop() { http_->stop(); }
+void HttpServer::Stop(std::chrono::steady_clock::time_point deadline) {
+  {
+    std::unique_lock lock(responses_mutex_);
+    responses_changed_.wait_until(lock, deadline, [&] { return open_responses_ == 0; });
+  }
+  http_->stop();
+}
 
 }  // namespace favor::server

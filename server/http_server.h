@@ -8,8 +8,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -48,10 +51,14 @@ class HttpServer {
   absl::StatusOr<int> Bind();
   // Serves until Stop (from another thread).
   void Serve();
-  void Stop();
+  // Waits until every completion response has been written to the end (at most until
+  // `deadline`), then stops: httplib cuts the streams still open when it stops, so a graceful
+  // shutdown drains the scheduler first and then lets the HTTP threads send the final events.
+  void Stop(std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::now());
 
  private:
   struct Exchange;
+  class OpenResponse;
   void Routes();
   absl::StatusOr<std::vector<int32_t>> PromptTokens(const struct CompletionRequest& request) const;
 
@@ -63,7 +70,11 @@ class HttpServer {
   std::unique_ptr<httplib::Server> http_;
   int64_t created_ = 0;
   std::atomic<uint64_t> next_id_{1};
-  int listen_socket_ = -1;  // Response ids: created_, then a count.
+  int listen_socket_ = -1;
+  // Completion responses not yet written to the end (OpenResponse counts them).
+  std::mutex responses_mutex_;
+  std::condition_variable responses_changed_;
+  int open_responses_ = 0;
 };
 
 }  // namespace favor::server

@@ -162,7 +162,9 @@ int Serve(int argc, char** argv) {
     std::fprintf(stderr, "favor serve: %s: finishing the requests in flight\n",
                  signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
     (*scheduler)->Drain(std::chrono::seconds(grace));
-    server.Stop();
+    // Every request has ended by now (finished, or cancelled at the grace); the HTTP threads
+    // still have to write the last events of each.
+    server.Stop(std::chrono::steady_clock::now() + std::chrono::seconds(5));
   });
   server.Serve();
   // Serve also returns when listening fails after binding; the stopper then needs its signal.
