@@ -129,7 +129,7 @@ using quant::FirstNonFiniteScale;
 using quant::kLegacyBlock;
 using quant::kSuperBlock;
 
-constexpr std::array<DTypeInfo, 14> kInfos = {{
+constexpr std::array<DTypeInfo, kDTypeCount> kInfos = {{
     {DType::kF32, "f32", 1, 4, 0, "F32", F32ToF32, F32FromF32,
      FirstNonFinite<uint32_t, 0x7fffffffu, 0x7f800000u>, DotF32<F32ToF32, 1, 4>},
     {DType::kF16, "f16", 1, 2, 1, "F16", HalfToF32<F16ToF32>, HalfFromF32<F32ToF16>,
@@ -166,6 +166,12 @@ constexpr std::array<DTypeInfo, 14> kInfos = {{
     {DType::kQ6_K, "q6_k", kSuperBlock, quant::kQ6_KBytes, 14, "", quant::Q6_KToF32,
      quant::Q6_KFromF32, FirstNonFiniteScale<kSuperBlock, quant::kQ6_KBytes, 208>,
      DotF32<quant::Q6_KToF32, kSuperBlock, quant::kQ6_KBytes>},
+    {DType::kIQ4_NL, "iq4_nl", kLegacyBlock, quant::kIQ4_NLBytes, 20, "", quant::IQ4_NLToF32,
+     quant::IQ4_NLFromF32, FirstNonFiniteScale<kLegacyBlock, quant::kIQ4_NLBytes, 0>,
+     DotF32<quant::IQ4_NLToF32, kLegacyBlock, quant::kIQ4_NLBytes>},
+    {DType::kIQ4_XS, "iq4_xs", kSuperBlock, quant::kIQ4_XSBytes, 23, "", quant::IQ4_XSToF32,
+     quant::IQ4_XSFromF32, FirstNonFiniteScale<kSuperBlock, quant::kIQ4_XSBytes, 0>,
+     DotF32<quant::IQ4_XSToF32, kSuperBlock, quant::kIQ4_XSBytes>},
 }};
 
 std::string SupportedNames(bool ggml) {

@@ -25,8 +25,8 @@ struct DTypeInfo {
   // Weight types only (null for i32). `count` is a whole number of blocks.
   // f32 values of `count` elements.
   void (*to_f32)(const void* data, float* out, int64_t count);
-  // The nearest representable values (quantized: per block, round to nearest); null for the
-  // K-quants until `favor quantize` brings their scale search.
+  // The representable values nearest `values` (quantized: as ggml's reference quantizers choose
+  // them, engine/core/quant_blocks.h).
   void (*from_f32)(const float* values, void* out, int64_t count);
   // The index of the first NaN or Inf (quantized: the first element of the block whose scale is
   // one), or -1.

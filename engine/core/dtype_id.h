@@ -22,7 +22,9 @@ enum class DType : uint8_t {
   kQ4_K,
   kQ5_K,
   kQ6_K,
+  kIQ4_NL,
+  kIQ4_XS,
 };
-inline constexpr int kDTypeCount = static_cast<int>(DType::kQ6_K) + 1;
+inline constexpr int kDTypeCount = static_cast<int>(DType::kIQ4_XS) + 1;
 
 }  // namespace favor

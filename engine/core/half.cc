@@ -48,4 +48,12 @@ uint16_t F32ToBF16(float f) {
   return static_cast<uint16_t>((bits + rounding) >> 16);
 }
 
+float F16At(const uint8_t* p) { return F16ToF32(static_cast<uint16_t>(p[0] | (p[1] << 8))); }
+
+void StoreF16(uint8_t* p, float value) {
+  const uint16_t bits = F32ToF16(value);
+  p[0] = static_cast<uint8_t>(bits & 0xff);
+  p[1] = static_cast<uint8_t>(bits >> 8);
+}
+
 }  // namespace favor

@@ -22,28 +22,13 @@ namespace {
 // Below this largest magnitude a sub-block counts as all zeros.
 constexpr float kZeroGroup = 1e-15f;
 
-// Round half to even, as ggml's nearest_int does for the magnitudes it allows (|v| < 2^22);
-// beyond that (a value divided by a tiny sub-block scale) the codes are clamped anyway.
-int NearestInt(float v) {
-  constexpr float kLimit = 4194303.0f;
-  return static_cast<int>(std::nearbyint(std::clamp(v, -kLimit, kLimit)));
-}
-
-float HalfAt(const uint8_t* p) { return F16ToF32(static_cast<uint16_t>(p[0] | (p[1] << 8))); }
-
-void StoreHalf(uint8_t* p, float value) {
-  const uint16_t bits = F32ToF16(value);
-  p[0] = static_cast<uint8_t>(bits & 0xff);
-  p[1] = static_cast<uint8_t>(bits >> 8);
-}
-
 // false (and the block given NaN scales at `nan_at` and zero codes) when x holds a NaN or Inf.
 bool FiniteOrPoisoned(const float* x, uint8_t* block, int64_t bytes,
                       std::initializer_list<int> nan_at) {
   for (int64_t i = 0; i < kSuperBlock; ++i) {
     if (!std::isfinite(x[i])) {
       std::memset(block, 0, static_cast<size_t>(bytes));
-      for (const int at : nan_at) StoreHalf(block + at, std::numeric_limits<float>::quiet_NaN());
+      for (const int at : nan_at) StoreF16(block + at, std::numeric_limits<float>::quiet_NaN());
       return false;
     }
   }
@@ -249,9 +234,9 @@ void KQuant45FromF32(const float* values, void* out, int64_t count) {
         packed[j] = static_cast<uint8_t>(packed[j] | ((lm >> 4) << 6));
       }
     }
-    StoreHalf(block, max_scale / 63.f);
-    StoreHalf(block + 2, max_min / 63.f);
-    const float d_all = HalfAt(block), dmin_all = HalfAt(block + 2);
+    StoreF16(block, max_scale / 63.f);
+    StoreF16(block + 2, max_min / 63.f);
+    const float d_all = F16At(block), dmin_all = F16At(block + 2);
     for (int j = 0; j < 8; ++j) {
       uint8_t sc, m;
       ScaleMinK4(j, packed, &sc, &m);
@@ -303,15 +288,15 @@ void Q2_KFromF32(const float* values, void* out, int64_t count) {
       const float iscale = kScaleMax / max_scale;
       for (int j = 0; j < 16; ++j) packed[j] = static_cast<uint8_t>(NearestInt(iscale * scales[j]));
     }
-    StoreHalf(block + 80, max_scale > 0 ? max_scale / kScaleMax : 0.f);
+    StoreF16(block + 80, max_scale > 0 ? max_scale / kScaleMax : 0.f);
     if (max_min > 0) {
       const float iscale = kScaleMax / max_min;
       for (int j = 0; j < 16; ++j) {
         packed[j] = static_cast<uint8_t>(packed[j] | (NearestInt(iscale * mins[j]) << 4));
       }
     }
-    StoreHalf(block + 82, max_min > 0 ? max_min / kScaleMax : 0.f);
-    const float d_all = HalfAt(block + 80), dmin_all = HalfAt(block + 82);
+    StoreF16(block + 82, max_min > 0 ? max_min / kScaleMax : 0.f);
+    const float d_all = F16At(block + 80), dmin_all = F16At(block + 82);
     for (int j = 0; j < 16; ++j) {
       const float d = d_all * static_cast<float>(packed[j] & 0xF);
       if (d == 0.0f) continue;
@@ -362,13 +347,13 @@ void Q3_KFromF32(const float* values, void* out, int64_t count) {
         }
         packed[j % 4 + 8] = static_cast<uint8_t>(packed[j % 4 + 8] | ((l >> 4) << (2 * (j / 4))));
       }
-      StoreHalf(block + 108, 1 / iscale);
+      StoreF16(block + 108, 1 / iscale);
     } else {
-      StoreHalf(block + 108, 0.f);
+      StoreF16(block + 108, 0.f);
     }
     int8_t unpacked[16];
     UnpackQ3_KScales(packed, unpacked);
-    const float d_all = HalfAt(block + 108);
+    const float d_all = F16At(block + 108);
     for (int j = 0; j < 16; ++j) {
       const float d = d_all * static_cast<float>(unpacked[j] - 32);
       if (d == 0.0f) continue;
@@ -425,11 +410,11 @@ void Q6_KFromF32(const float* values, void* out, int64_t count) {
       continue;
     }
     const float iscale = -128.f / max_scale;
-    StoreHalf(block + 208, 1 / iscale);
+    StoreF16(block + 208, 1 / iscale);
     auto* sc = reinterpret_cast<int8_t*>(block + 192);
     for (int j = 0; j < 16; ++j)
       sc[j] = static_cast<int8_t>(std::min(127, NearestInt(iscale * scales[j])));
-    const float d_all = HalfAt(block + 208);
+    const float d_all = F16At(block + 208);
     for (int j = 0; j < 16; ++j) {
       const float d = d_all * static_cast<float>(sc[j]);
       if (d == 0.0f) continue;

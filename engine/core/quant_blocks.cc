@@ -13,14 +13,6 @@
 namespace favor::quant {
 namespace {
 
-float HalfAt(const uint8_t* p) { return F16ToF32(static_cast<uint16_t>(p[0] | (p[1] << 8))); }
-
-void StoreHalf(uint8_t* p, float value) {
-  const uint16_t bits = F32ToF16(value);
-  p[0] = static_cast<uint8_t>(bits & 0xff);
-  p[1] = static_cast<uint8_t>(bits >> 8);
-}
-
 bool AllFinite(const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     if (!std::isfinite(x[i])) return false;
@@ -44,8 +36,8 @@ struct Legacy {
   static void ToF32(const void* data, float* out, int64_t count) {
     const auto* block = static_cast<const uint8_t*>(data);
     for (int64_t b = 0; b < count / kLegacyBlock; ++b, block += kBytes, out += kLegacyBlock) {
-      const float d = HalfAt(block);
-      const float m = kMin ? HalfAt(block + 2) : 0.0f;
+      const float d = F16At(block);
+      const float m = kMin ? F16At(block + 2) : 0.0f;
       uint32_t qh = 0;
       if constexpr (kBits == 5) std::memcpy(&qh, block + kQhAt, 4);
       const uint8_t* qs = block + kQsAt;
@@ -81,8 +73,8 @@ struct Legacy {
         d = SignedMax(x, kLegacyBlock) / -static_cast<float>(kOffset);
       }
       const float id = finite && d != 0.0f ? 1.0f / d : 0.0f;
-      StoreHalf(block, d);
-      if constexpr (kMin) StoreHalf(block + 2, min);
+      StoreF16(block, d);
+      if constexpr (kMin) StoreF16(block + 2, min);
       // Symmetric: x * id + (offset + 0.5); asymmetric: (x - min) * id + 0.5, as ggml rounds.
       const float bias = static_cast<float>(kOffset) + 0.5f;
       uint32_t qh = 0;
@@ -139,7 +131,7 @@ void Q2_KToF32(const void* data, float* out, int64_t count) {
   for (int64_t b = 0; b < count / kSuperBlock; ++b, block += kQ2_KBytes) {
     const uint8_t* scales = block;
     const uint8_t* q = block + 16;
-    const float d = HalfAt(block + 80), min = HalfAt(block + 82);
+    const float d = F16At(block + 80), min = F16At(block + 82);
     int is = 0;
     for (int n = 0; n < kSuperBlock; n += 128, q += 32) {
       for (int shift = 0; shift < 8; shift += 2) {
@@ -163,7 +155,7 @@ void Q3_KToF32(const void* data, float* out, int64_t count) {
   for (int64_t b = 0; b < count / kSuperBlock; ++b, block += kQ3_KBytes) {
     const uint8_t* hm = block;
     const uint8_t* q = block + 32;
-    const float d_all = HalfAt(block + 108);
+    const float d_all = F16At(block + 108);
     int8_t scales[16];
     UnpackQ3_KScales(block + 96, scales);
     int is = 0;
@@ -188,7 +180,7 @@ void Q3_KToF32(const void* data, float* out, int64_t count) {
 void Q4_KToF32(const void* data, float* out, int64_t count) {
   const auto* block = static_cast<const uint8_t*>(data);
   for (int64_t b = 0; b < count / kSuperBlock; ++b, block += kQ4_KBytes) {
-    const float d = HalfAt(block), min = HalfAt(block + 2);
+    const float d = F16At(block), min = F16At(block + 2);
     const uint8_t* scales = block + 4;
     const uint8_t* q = block + 16;
     for (int is = 0; is < 8; is += 2, q += 32) {
@@ -207,7 +199,7 @@ void Q4_KToF32(const void* data, float* out, int64_t count) {
 void Q5_KToF32(const void* data, float* out, int64_t count) {
   const auto* block = static_cast<const uint8_t*>(data);
   for (int64_t b = 0; b < count / kSuperBlock; ++b, block += kQ5_KBytes) {
-    const float d = HalfAt(block), min = HalfAt(block + 2);
+    const float d = F16At(block), min = F16At(block + 2);
     const uint8_t* scales = block + 4;
     const uint8_t* qh = block + 16;
     const uint8_t* ql = block + 48;
@@ -238,7 +230,7 @@ void Q6_KToF32(const void* data, float* out, int64_t count) {
     const uint8_t* ql = block;
     const uint8_t* qh = block + 128;
     const auto* sc = reinterpret_cast<const int8_t*>(block + 192);
-    const float d = HalfAt(block + 208);
+    const float d = F16At(block + 208);
     for (int n = 0; n < kSuperBlock; n += 128, out += 128, ql += 64, qh += 32, sc += 8) {
       for (int l = 0; l < 32; ++l) {
         const int is = l / 16;

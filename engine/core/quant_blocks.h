@@ -8,6 +8,10 @@
 // K-quants, super-blocks of 256 in sub-blocks of 16 or 32 with quantized scales: Q2_K, Q3_K,
 // Q4_K, Q5_K (2 to 5 bits per value, scales and mins of 4 or 6 bits under f16 super-scales) and
 // Q6_K (6 bits, int8 scales).
+// Non-linear formats (iq4_blocks.cc): 4-bit codes index a fixed table of 16 int8 levels, denser
+// near zero. IQ4_NL: blocks of 32 laid out as Q4_0 (f16 d, 16 bytes of nibbles; x = d level);
+// IQ4_XS: super-blocks of 256 (f16 d, u16 scales_h, 4 bytes scales_l, 128 bytes of nibbles), each
+// sub-block of 32 under a 6-bit scale ls; x = d (ls - 32) level.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +31,12 @@ inline constexpr int64_t kQ3_KBytes = 110;
 inline constexpr int64_t kQ4_KBytes = 144;
 inline constexpr int64_t kQ5_KBytes = 176;
 inline constexpr int64_t kQ6_KBytes = 210;
+inline constexpr int64_t kIQ4_NLBytes = 18;
+inline constexpr int64_t kIQ4_XSBytes = 136;
+
+// The levels of the non-linear formats' 4-bit codes.
+inline constexpr int8_t kIQ4Levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                          1,    13,   25,  38,  53,  69,  89,  113};
 
 // `count` f32 values from whole blocks at `data`.
 void Q4_0ToF32(const void* data, float* out, int64_t count);
@@ -38,6 +48,8 @@ void Q3_KToF32(const void* data, float* out, int64_t count);
 void Q4_KToF32(const void* data, float* out, int64_t count);
 void Q5_KToF32(const void* data, float* out, int64_t count);
 void Q6_KToF32(const void* data, float* out, int64_t count);
+void IQ4_NLToF32(const void* data, float* out, int64_t count);
+void IQ4_XSToF32(const void* data, float* out, int64_t count);
 
 // Quantization as ggml's reference quantizers do it (no importance matrix), bit for bit: round to
 // nearest for the legacy formats; for the K-quants (kquant_from_f32.cc) a search for each
@@ -51,6 +63,10 @@ void Q3_KFromF32(const float* values, void* out, int64_t count);
 void Q4_KFromF32(const float* values, void* out, int64_t count);
 void Q5_KFromF32(const float* values, void* out, int64_t count);
 void Q6_KFromF32(const float* values, void* out, int64_t count);
+// The non-linear formats: each sub-block's scale by a search over 15 candidates (ggml's
+// quantize_iq4_nl and quantize_iq4_xs without an importance matrix), codes the nearest levels.
+void IQ4_NLFromF32(const float* values, void* out, int64_t count);
+void IQ4_XSFromF32(const float* values, void* out, int64_t count);
 
 // The first element of the first block whose f16 scales (at the byte offsets kOffsets of each
 // kBlockBytes-byte block of kBlockElements values) hold a NaN or an Inf, or -1.

@@ -51,4 +51,19 @@ static inline float SignedMax(const float* x, int64_t n) {
   return max;
 }
 
+// The 6-bit scale (still offset by 32) of sub-block j (0-7) of an IQ4_XS super-block: its low 4
+// bits are nibble j % 2 of scales_l[j / 2] (bytes 4-7), its top 2 bits bits 2j, 2j + 1 of the
+// 16-bit scales_h (bytes 2-3).
+static inline int IQ4_XSSubScale(const uint8_t* block, int j) {
+  const int scales_h = block[2] | (block[3] << 8);
+  return ((block[4 + j / 2] >> (4 * (j % 2))) & 0x0F) | (((scales_h >> (2 * j)) & 3) << 4);
+}
+
+// Round half to even, as ggml's nearest_int does for the magnitudes it allows (|v| < 2^22);
+// beyond that (a value divided by a tiny sub-block scale) the codes are clamped anyway.
+static inline int NearestInt(float v) {
+  const float limit = 4194303.0f;
+  return static_cast<int>(nearbyintf(fminf(fmaxf(v, -limit), limit)));
+}
+
 }  // namespace favor::quant

@@ -17,8 +17,8 @@ using enum LayerSet;
 
 // llama.cpp's rules (llama_tensor_get_type) for the presets that give some tensors more bits, in
 // its order of precedence. Its rules for MoE (8 experts), 70B models and Falcon are left out:
-// favor runs none of those. q2_k_s and the IQ types need an importance matrix, which favor does
-// not compute.
+// favor runs none of those. q2_k_s and the IQ types below 4 bits need an importance matrix, which
+// favor does not compute.
 constexpr TypeRule kQ2_KRules[] = {
     {"attn_v.weight", kAll, DType::kQ4_K, true},
     {"attn_v.weight", kAll, DType::kQ3_K},
@@ -45,6 +45,12 @@ constexpr TypeRule kQ4_K_MRules[] = {
     {"ffn_down", kMoreBits, DType::kQ6_K},
     {"attn_qkv.weight", kAll, DType::kQ5_K},
 };
+// Without an importance matrix (always, in favor) llama.cpp gives the first eighth of ffn_down more
+// bits too.
+constexpr TypeRule kIQ4Rules[] = {
+    {"attn_v.weight", kAll, DType::kQ5_K, true},
+    {"ffn_down", kFirstEighth, DType::kQ5_K},
+};
 constexpr TypeRule kQ5_K_MRules[] = {
     {"attn_v.weight", kMoreBits, DType::kQ6_K},
     {"ffn_down", kMoreBits, DType::kQ6_K},
@@ -62,6 +68,8 @@ constexpr WeightPreset kPresets[] = {
     {"q4_k_s", DType::kQ4_K, 14, kQ4_K_SRules},
     {"q4_1", DType::kQ4_1, 3, {}},
     {"q4_0", DType::kQ4_0, 2, {}},
+    {"iq4_nl", DType::kIQ4_NL, 25, kIQ4Rules},
+    {"iq4_xs", DType::kIQ4_XS, 30, kIQ4Rules},
     {"q3_k_l", DType::kQ3_K, 13, kQ3_K_LRules},
     {"q3_k_m", DType::kQ3_K, 12, kQ3_K_MRules},
     {"q3_k_s", DType::kQ3_K, 11, {}},
@@ -101,14 +109,14 @@ int64_t LayerNumber(const std::string& name) {
   return layer;
 }
 
-// The type llama.cpp falls back to when a matrix's rows are not whole blocks of `type` (Q2_K and
-// Q3_K go to IQ4_NL there, which favor cannot write: Q4_0 has its block and size); every type
+// The type llama.cpp falls back to when a matrix's rows are not whole blocks of `type`; every type
 // falls back to f16 when even that does not fit.
 DType SmallerBlockType(DType type) {
   switch (type) {
     case DType::kQ2_K:
     case DType::kQ3_K:
-      return DType::kQ4_0;
+    case DType::kIQ4_XS:
+      return DType::kIQ4_NL;
     case DType::kQ4_K:
       return DType::kQ5_0;
     case DType::kQ5_K:

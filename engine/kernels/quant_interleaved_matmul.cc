@@ -401,7 +401,7 @@ void InterleavedMatMul(const void* w, int64_t groups, const Q8Rows& x, int64_t t
 
 static_assert(static_cast<int>(DType::kQ5_K) == 12 && static_cast<int>(DType::kQ8_0) == 4 &&
               static_cast<int>(DType::kQ4_0) == 5 && static_cast<int>(DType::kQ4_K) == 11 &&
-              static_cast<int>(DType::kQ6_K) == 13 && kDTypeCount == 14);
+              static_cast<int>(DType::kQ6_K) == 13 && kDTypeCount == 16);
 const InterleavedMatMulFn kInterleavedMatMul[kDTypeCount] = {
     nullptr,                     // f32
     nullptr,                     // f16
@@ -417,6 +417,8 @@ const InterleavedMatMulFn kInterleavedMatMul[kDTypeCount] = {
     &InterleavedMatMul<Q4_Kx8>,  // q4_k
     &InterleavedMatMul<Q5_Kx8>,  // q5_k
     &InterleavedMatMul<Q6_Kx8>,  // q6_k
+    nullptr,                     // iq4_nl
+    nullptr,                     // iq4_xs
 };
 
 }  // namespace favor::kernels::FAVOR_KERNEL_NS

@@ -4,8 +4,8 @@
 //
 // Every format is read through one model: a block decodes into chunks of 32 codes, with one
 // scale and one offset per 16 codes (w = scale * code - offset). The codes are unsigned and below
-// 64 (Q8_0's are signed), so one integer dot product with the activation codes serves every
-// format, and the offsets meet the activations' precomputed sums:
+// 64 (Q8_0's and the non-linear formats' levels are signed int8), so one integer dot product with
+// the activation codes serves every format, and the offsets meet the activations' precomputed sums:
 //   sum_i w_i x_i = dx * sum_half scale_half * (codes . xcodes)_half - sum_half offset_half *
 //   sums_half
 // Each decoded chunk serves up to kQuantMaxTokens activation rows (prefill), so decoding is paid
@@ -15,6 +15,7 @@
 
 #include <type_traits>
 
+#include "engine/core/quant_blocks.h"
 #include "engine/core/quant_scales_inl.h"
 #include "engine/kernels/kernel_impl.h"
 #include "engine/kernels/quant_kernel_inl.h"
@@ -293,6 +294,47 @@ struct KQuant23 {
 #endif
 };
 
+// The non-linear formats: signed codes, the levels their 4-bit indices name, under one scale per
+// 32 values. IQ4_NL: f16 d, 16 bytes of nibbles, laid out as Q4_0. IQ4_XS: f16 d, u16 scales_h,
+// scales_l[4], then per chunk c 16 bytes of nibbles at 8 + 16 c, under d (6-bit scale - 32).
+#if defined(__AVX2__)
+__m256i LevelsOf(__m256i nibbles) {
+  const __m128i levels = _mm_loadu_si128(reinterpret_cast<const __m128i*>(quant::kIQ4Levels));
+  return _mm256_shuffle_epi8(_mm256_set_m128i(levels, levels), nibbles);
+}
+#endif
+
+template <bool kSuper>
+struct NonLinear4 {
+  static constexpr int64_t kElements = kSuper ? 256 : 32, kChunks = kSuper ? 8 : 1;
+  static constexpr int64_t kBytes = kSuper ? 136 : 18;
+  static constexpr bool kSigned = true, kUniform = true;
+  static const uint8_t* Nibbles(const uint8_t* b, int c) { return b + (kSuper ? 8 + 16 * c : 2); }
+  static float ChunkScale(const uint8_t* b, int c) {
+    if constexpr (!kSuper) return HalfAt(b);
+    return HalfAt(b) * static_cast<float>(quant::IQ4_XSSubScale(b, c) - 32);
+  }
+  static void Scales(const uint8_t* b, ChunkScales* s) {
+    for (int c = 0; c < kChunks; ++c) s[c] = Uniform(ChunkScale(b, c), 0.0f);
+  }
+  static void CodesAt(const uint8_t* b, int c, int8_t* codes) {
+    const uint8_t* qs = Nibbles(b, c);
+    for (int j = 0; j < 16; ++j) {
+      codes[j] = quant::kIQ4Levels[qs[j] & 0x0F];
+      codes[j + 16] = quant::kIQ4Levels[qs[j] >> 4];
+    }
+  }
+#if defined(__AVX2__)
+  static void HalfScales(const uint8_t* b, __m256* scale, __m256* offset) {
+    alignas(32) float chunk_scales[8];
+    for (int c = 0; c < 8; ++c) chunk_scales[c] = ChunkScale(b, c);
+    SpreadOverHalves(_mm256_load_ps(chunk_scales), scale);
+    offset[0] = offset[1] = _mm256_setzero_ps();
+  }
+  static __m256i Codes(const uint8_t* b, int c) { return LevelsOf(SplitNibbles(Nibbles(b, c))); }
+#endif
+};
+
 // Rows of quantized activations as the kernels walk them.
 struct Activations {
   const Q8Rows& x;
@@ -520,7 +562,8 @@ void QuantToF32(const void* w, float* out, int64_t count) {
 // In DType order: the four unquantized types first, then the block formats.
 static_assert(static_cast<int>(DType::kQ8_0) == 4 && static_cast<int>(DType::kQ4_0) == 5 &&
               static_cast<int>(DType::kQ5_1) == 8 && static_cast<int>(DType::kQ2_K) == 9 &&
-              static_cast<int>(DType::kQ6_K) == 13 && kDTypeCount == 14);
+              static_cast<int>(DType::kQ6_K) == 13 && static_cast<int>(DType::kIQ4_NL) == 14 &&
+              kDTypeCount == 16);
 const QuantMatMulFn kQuantMatMul[kDTypeCount] = {
     nullptr,  // f32
     nullptr,  // f16
@@ -536,6 +579,8 @@ const QuantMatMulFn kQuantMatMul[kDTypeCount] = {
     &QuantMatMul<KQuant45<4>>,
     &QuantMatMul<KQuant45<5>>,
     &QuantMatMul<Q6_K>,
+    &QuantMatMul<NonLinear4<false>>,
+    &QuantMatMul<NonLinear4<true>>,
 };
 
 const QuantToF32Fn kQuantToF32[kDTypeCount] = {
@@ -553,6 +598,8 @@ const QuantToF32Fn kQuantToF32[kDTypeCount] = {
     &QuantToF32<KQuant45<4>>,
     &QuantToF32<KQuant45<5>>,
     &QuantToF32<Q6_K>,
+    &QuantToF32<NonLinear4<false>>,
+    &QuantToF32<NonLinear4<true>>,
 };
 
 #if !defined(__AVX2__)

@@ -36,6 +36,11 @@ double Tolerance(const DTypeInfo& info) {
   if (info.name == "q4_k") return 2.0 / 15;
   if (info.name == "q5_k") return 2.0 / 31;
   if (info.name == "q6_k") return 1.0 / 32;
+  // Non-linear levels: the widest gap between two of them is 24 of the 254 that span the range
+  // (half of it, 12/127, at most), and IQ4_XS's sub-block scales are 6-bit steps of the largest
+  // one (1/64 of the super-block's largest value, times up to 2 for the search's shrinking).
+  if (info.name == "iq4_nl") return 12.0 / 127 + 1.0 / 512;
+  if (info.name == "iq4_xs") return 12.0 / 127 + 2.0 / 64;
   ADD_FAILURE() << "no tolerance for " << info.name << ": add its row to this test";
   return 0;
 }
@@ -117,7 +122,7 @@ TEST(DTypes, TheTableIsConsistentWithItsLookups) {
   // 16 is IQ2_XXS, not supported.
   EXPECT_NE(DTypeFromGgml(16).status().message().find(
                 "unsupported GGML type 16 (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, "
-                "Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)"),
+                "Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS)"),
             std::string::npos)
       << DTypeFromGgml(16).status();
   EXPECT_NE(DTypeFromSafetensors("F8_E4M3").status().message().find("supported: F32, F16, BF16"),

@@ -76,7 +76,7 @@ Fixture ReadFixture() {
 
 TEST(QuantBlocks, EveryTypeDequantizesToGgmlsValuesBitForBit) {
   const Fixture fixture = ReadFixture();
-  ASSERT_EQ(fixture.types.size(), 10u);
+  ASSERT_EQ(fixture.types.size(), 12u);
   for (const Reference& r : fixture.types) {
     SCOPED_TRACE(r.name);
     const auto dtype = ParseDType(absl::AsciiStrToLower(r.name));

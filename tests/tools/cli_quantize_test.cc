@@ -170,7 +170,7 @@ TEST(CliQuantize, KPresetsGiveLlamaQuantizesTypesAndBytes) {
   for (std::string preset, name, type, hash; fixture >> preset >> name >> type >> hash;) {
     expected[preset][name] = {type, hash};
   }
-  ASSERT_EQ(expected.size(), 10u);
+  ASSERT_EQ(expected.size(), 12u);
   for (const auto& [preset, tensors] : expected) {
     SCOPED_TRACE(preset);
     const std::string out = TempPath("kquant-" + preset);
