@@ -218,7 +218,8 @@ int Bench(int argc, char** argv) {
   args.String({"-t", "--threads"}, "LIST", "threads (default: physical cores)", &thread_list);
   args.String({"--dtype"}, "LIST",
               "matrix weights: f32,bf16 (compute types); with --shape also a storage type, the "
-              "weights quantized as favor quantize does: q8_0,q4_0,q4_1,q5_0,q5_1,f16 "
+              "weights quantized as favor quantize does: any of its types "
+              "(q8_0,q4_0,q4_k_m,iq4_xs,f16,...) "
               "(default f32)",
               &dtype_list);
   args.Int({"-b", "--batch-size"}, "N", "prompt tokens per forward pass (default 512)", &batch);
