@@ -199,6 +199,39 @@ void GetQ6_K(const uint8_t* group, int64_t r, uint8_t* block) {
   }
 }
 
+// IQ4_XS: f16 d, u16 scales_h, scales_l[4], then per sub-block s qs[16 s + j], value j in the
+// low nibble and j + 16 in the high one.
+void PutIQ4_XS(const uint8_t* block, int64_t r, uint8_t* group) {
+  std::memcpy(group + 2 * r, block, 2);
+  for (int s = 0; s < 8; ++s) {
+    group[kIQ4_XSx8Scales + 8 * s + r] = static_cast<uint8_t>(IQ4_XSSubScale(block, s) - 32);
+    uint8_t codes[32];
+    for (int j = 0; j < 16; ++j) {
+      codes[j] = block[8 + 16 * s + j] & 0x0F;
+      codes[j + 16] = block[8 + 16 * s + j] >> 4;
+    }
+    PutCodes(codes, r, group + kIQ4_XSx8Codes + 128 * s);
+  }
+}
+
+void GetIQ4_XS(const uint8_t* group, int64_t r, uint8_t* block) {
+  std::memcpy(block, group + 2 * r, 2);
+  uint16_t scales_h = 0;
+  std::memset(block + 4, 0, 4);
+  for (int s = 0; s < 8; ++s) {
+    const int ls = static_cast<int8_t>(group[kIQ4_XSx8Scales + 8 * s + r]) + 32;
+    block[4 + s / 2] = static_cast<uint8_t>(block[4 + s / 2] | ((ls & 0x0F) << (4 * (s % 2))));
+    scales_h = static_cast<uint16_t>(scales_h | ((ls >> 4) << (2 * s)));
+    uint8_t codes[32];
+    GetCodes(group + kIQ4_XSx8Codes + 128 * s, r, codes);
+    for (int j = 0; j < 16; ++j) {
+      block[8 + 16 * s + j] = static_cast<uint8_t>(codes[j] | (codes[j + 16] << 4));
+    }
+  }
+  block[2] = static_cast<uint8_t>(scales_h & 0xff);
+  block[3] = static_cast<uint8_t>(scales_h >> 8);
+}
+
 // A format's interleaved layout and its conversions, per block of 8 rows.
 struct Layout {
   InterleavedFormat format;
@@ -222,6 +255,10 @@ Layout LayoutOf(DType type) {
               KQuant<5>::Get};
     case DType::kQ6_K:
       return {{kSuperBlock, kInterleavedRows * kQ6_KBytes}, kQ6_KBytes, PutQ6_K, GetQ6_K};
+    case DType::kIQ4_NL:  // Q4_0's block, other levels.
+      return {{kLegacyBlock, kInterleavedRows * kIQ4_NLBytes}, kIQ4_NLBytes, PutQ4_0, GetQ4_0};
+    case DType::kIQ4_XS:
+      return {{kSuperBlock, kIQ4_XSx8Codes + 8 * 128}, kIQ4_XSBytes, PutIQ4_XS, GetIQ4_XS};
     default:
       return {};
   }

@@ -19,6 +19,10 @@
 // 192 bytes: the low 4 bits of the codes as Q4_0's 4 runs, then 2 runs of 32 bytes of high bits:
 // byte 4r + i of high run h holds, in bits 2u and 2u + 1, the high bits of vector 4h + u's byte
 // 4r + i (vector j: values 4j..4j+3 of every row, as in the low runs).
+// IQ4_NL as Q4_0 (the same file block; its codes index the non-linear levels).
+// IQ4_XS, per super-block of 256 values of 8 rows (1104 bytes): the 8 f16 d, the 8 x 8 sub-block
+// scales unpacked to int8 (ls - 32; sub-block s of row r at 16 + 8s + r), then per sub-block of 32
+// the 128 bytes of Q4_0's runs.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +45,7 @@ inline constexpr int64_t kQ4_Kx8Dmin = 16, kQ4_Kx8Scales = 32, kQ4_Kx8Mins = 96,
 inline constexpr int64_t kQ5_Kx8Chunk = 160;  // Q5_K: the Q4_K offsets, 160 bytes per sub-block.
 inline constexpr int64_t kQ8_0x8Codes = 16;
 inline constexpr int64_t kQ6_Kx8Scales = 16, kQ6_Kx8Codes = 144, kQ6_Kx8Chunk = 192;
+inline constexpr int64_t kIQ4_XSx8Scales = 16, kIQ4_XSx8Codes = 80;
 
 // `n` rows (a multiple of 8) of k values in the type's file layout, interleaved into `out`
 // (groups of 8 rows one after another, each k / block_elements blocks).

@@ -11,6 +11,7 @@
 
 #include <type_traits>
 
+#include "engine/core/quant_blocks.h"
 #include "engine/core/quant_interleaved.h"
 #include "engine/kernels/kernel_impl.h"
 #include "engine/kernels/quant_kernel_inl.h"
@@ -23,6 +24,8 @@ namespace favor::kernels::FAVOR_KERNEL_NS {
 namespace {
 
 using quant::kInterleavedRows;
+using quant::kIQ4_XSx8Codes;
+using quant::kIQ4_XSx8Scales;
 using quant::kQ4_0x8Codes;
 using quant::kQ4_Kx8Codes;
 using quant::kQ4_Kx8Dmin;
@@ -80,6 +83,26 @@ struct Q6_Kx8 {
            static_cast<float>(static_cast<int8_t>(block[kQ6_Kx8Scales + 8 * j + r]));
   }
 };
+
+// The non-linear formats: 4-bit indices into signed int8 levels, one scale per run of 32 and
+// row, no offset. IQ4_NL: one run per block under the row's d; IQ4_XS: 8 runs under d times the
+// run's int8 sub-scale.
+template <bool kSuper>
+struct NonLinearx8 {
+  static constexpr int64_t kElements = kSuper ? 256 : 32;
+  static constexpr int64_t kBytes = kSuper ? kIQ4_XSx8Codes + 8 * 128 : 144;
+  static constexpr int kSubBlocks = kSuper ? 8 : 1;
+  static const uint8_t* Runs(const uint8_t* block, int s) {
+    return kSuper ? block + kIQ4_XSx8Codes + 128 * s : block + kQ4_0x8Codes;
+  }
+  static float Scale(const uint8_t* block, int s, int r) {
+    const float d = HalfAt(block + 2 * r);
+    if constexpr (!kSuper) return d;
+    return d * static_cast<float>(static_cast<int8_t>(block[kIQ4_XSx8Scales + 8 * s + r]));
+  }
+};
+using IQ4_NLx8 = NonLinearx8<false>;
+using IQ4_XSx8 = NonLinearx8<true>;
 
 #if defined(__AVX2__)
 
@@ -193,6 +216,56 @@ void Group8(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
       const float dx = x.scales[t * (x.k / kQ8Block) + b];
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), _mm256_mul_ps(scales, _mm256_set1_ps(dx)),
                                acc[t]);
+    }
+  }
+  for (int t = 0; t < kTokens; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
+}
+
+// The non-linear formats: each run's nibbles become their levels by one byte shuffle, then meet
+// the activations as Q8_0's signed codes do.
+template <typename F, int kTokens>
+void GroupLevels(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
+  __m256 acc[kTokens];
+  for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
+  const __m256i low = _mm256_set1_epi8(0x0F);
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m128i table = _mm_loadu_si128(reinterpret_cast<const __m128i*>(quant::kIQ4Levels));
+  const __m256i levels = _mm256_set_m128i(table, table);
+  const int64_t blocks = x.k / F::kElements;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* block = group + b * F::kBytes;
+    const __m256 d = Halves8(block);
+    for (int s = 0; s < F::kSubBlocks; ++s) {
+      const int64_t chunk = b * F::kSubBlocks + s;
+      const __m256 scales =
+          F::kSubBlocks == 1
+              ? d
+              : _mm256_mul_ps(
+                    d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
+                           reinterpret_cast<const __m128i*>(block + kIQ4_XSx8Scales + 8 * s)))));
+      const uint8_t* runs = F::Runs(block, s);
+      __m256i codes[8], magnitudes[8];
+      for (int m = 0; m < 4; ++m) {
+        const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(runs + 32 * m));
+        codes[2 * m] = _mm256_shuffle_epi8(levels, _mm256_and_si256(packed, low));
+        codes[2 * m + 1] =
+            _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(packed, 4), low));
+      }
+      for (int j = 0; j < 8; ++j) magnitudes[j] = _mm256_sign_epi8(codes[j], codes[j]);
+      for (int t = 0; t < kTokens; ++t) {
+        const int8_t* xc = x.codes + t * x.k + chunk * kQ8Block;
+        __m256i dots = _mm256_setzero_si256();
+        for (int j = 0; j < 8; ++j) {
+          int32_t four;
+          memcpy(&four, xc + 4 * j, 4);
+          const __m256i signed_x = _mm256_sign_epi8(_mm256_set1_epi32(four), codes[j]);
+          dots = _mm256_add_epi32(
+              dots, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes[j], signed_x), ones));
+        }
+        const float dx = x.scales[t * (x.k / kQ8Block) + chunk];
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots),
+                                 _mm256_mul_ps(scales, _mm256_set1_ps(dx)), acc[t]);
+      }
     }
   }
   for (int t = 0; t < kTokens; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
@@ -319,6 +392,35 @@ void Group8(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
   }
 }
 
+template <typename F, int kTokens>
+void GroupLevels(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
+  const int64_t blocks = x.k / F::kElements;
+  for (int r = 0; r < kInterleavedRows; ++r) {
+    float acc[kTokens] = {};
+    for (int64_t b = 0; b < blocks; ++b) {
+      const uint8_t* block = group + b * F::kBytes;
+      for (int s = 0; s < F::kSubBlocks; ++s) {
+        const int64_t chunk = b * F::kSubBlocks + s;
+        const uint8_t* runs = F::Runs(block, s);
+        for (int t = 0; t < kTokens; ++t) {
+          const int8_t* xc = x.codes + t * x.k + chunk * kQ8Block;
+          int32_t dot = 0;
+          for (int m = 0; m < 4; ++m) {
+            for (int i = 0; i < 4; ++i) {
+              const uint8_t byte = runs[32 * m + 4 * r + i];
+              dot += quant::kIQ4Levels[byte & 0x0F] * xc[8 * m + i] +
+                     quant::kIQ4Levels[byte >> 4] * xc[8 * m + 4 + i];
+            }
+          }
+          acc[t] += F::Scale(block, s, r) * x.scales[t * (x.k / kQ8Block) + chunk] *
+                    static_cast<float>(dot);
+        }
+      }
+    }
+    for (int t = 0; t < kTokens; ++t) y[t * ldy + r] = acc[t];
+  }
+}
+
 template <int kTokens>
 void Group6(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
   const int64_t blocks = x.k / Q6_Kx8::kElements;
@@ -369,6 +471,8 @@ void AnyGroup(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
     Group6<kTokens>(group, x, y, ldy);
   } else if constexpr (std::is_same_v<F, Q8_0x8>) {
     Group8<kTokens>(group, x, y, ldy);
+  } else if constexpr (std::is_same_v<F, IQ4_NLx8> || std::is_same_v<F, IQ4_XSx8>) {
+    GroupLevels<F, kTokens>(group, x, y, ldy);
   } else {
     Group<F, kTokens>(group, x, y, ldy);
   }
@@ -417,8 +521,8 @@ const InterleavedMatMulFn kInterleavedMatMul[kDTypeCount] = {
     &InterleavedMatMul<Q4_Kx8>,  // q4_k
     &InterleavedMatMul<Q5_Kx8>,  // q5_k
     &InterleavedMatMul<Q6_Kx8>,  // q6_k
-    nullptr,                     // iq4_nl
-    nullptr,                     // iq4_xs
+    &InterleavedMatMul<IQ4_NLx8>,
+    &InterleavedMatMul<IQ4_XSx8>,
 };
 
 }  // namespace favor::kernels::FAVOR_KERNEL_NS

@@ -216,7 +216,7 @@ TEST_P(QuantMatMulTest, InterleavedLayoutsRoundTripAndTheirKernelsAgree) {
       }
     }
   }
-  EXPECT_EQ(kernels, 5);  // Q8_0, Q4_0, Q4_K, Q5_K and Q6_K.
+  EXPECT_EQ(kernels, 7);  // Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS.
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, QuantMatMulTest, ::testing::ValuesIn(SupportedIsas()),
