@@ -186,37 +186,46 @@ void Group(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
   for (int t = 0; t < kTokens; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
 }
 
-// Q8_0: signed codes meet maddubs as |w| times x with w's sign (pairs up to 2 * 127 * 128: one
-// vector's pairs at a time widen to int32).
+// 8 vectors of signed codes (4 of each row in each 32-bit lane, values 0-31 of a run) times the
+// activations' block `chunk` of each token, scaled per row by `scales` and the block's dx, into
+// acc. maddubs takes |w| times x with w's sign (pairs up to 2 * 127 * 128: one vector's pairs at a
+// time widen to int32).
+template <int kTokens>
+void AddSignedRun(const __m256i* codes, __m256 scales, const Q8Rows& x, int64_t chunk,
+                  __m256* acc) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i magnitudes[8];
+  for (int j = 0; j < 8; ++j) magnitudes[j] = _mm256_sign_epi8(codes[j], codes[j]);
+  for (int t = 0; t < kTokens; ++t) {
+    const int8_t* xc = x.codes + t * x.k + chunk * kQ8Block;
+    __m256i dots = _mm256_setzero_si256();
+    for (int j = 0; j < 8; ++j) {
+      int32_t four;
+      memcpy(&four, xc + 4 * j, 4);
+      const __m256i signed_x = _mm256_sign_epi8(_mm256_set1_epi32(four), codes[j]);
+      dots = _mm256_add_epi32(
+          dots, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes[j], signed_x), ones));
+    }
+    const float dx = x.scales[t * (x.k / kQ8Block) + chunk];
+    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), _mm256_mul_ps(scales, _mm256_set1_ps(dx)),
+                             acc[t]);
+  }
+}
+
+// Q8_0: the codes as stored.
 template <int kTokens>
 void Group8(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
   __m256 acc[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
-  const __m256i ones = _mm256_set1_epi16(1);
   const int64_t blocks = x.k / Q8_0x8::kElements;
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t* block = group + b * Q8_0x8::kBytes;
-    const __m256 scales = Halves8(block);
-    __m256i codes[8], magnitudes[8];
+    __m256i codes[8];
     for (int j = 0; j < 8; ++j) {
       codes[j] =
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kQ8_0x8Codes + 32 * j));
-      magnitudes[j] = _mm256_sign_epi8(codes[j], codes[j]);
     }
-    for (int t = 0; t < kTokens; ++t) {
-      const int8_t* xc = x.codes + t * x.k + b * kQ8Block;
-      __m256i dots = _mm256_setzero_si256();
-      for (int j = 0; j < 8; ++j) {
-        int32_t four;
-        memcpy(&four, xc + 4 * j, 4);
-        const __m256i signed_x = _mm256_sign_epi8(_mm256_set1_epi32(four), codes[j]);
-        dots = _mm256_add_epi32(
-            dots, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes[j], signed_x), ones));
-      }
-      const float dx = x.scales[t * (x.k / kQ8Block) + b];
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots), _mm256_mul_ps(scales, _mm256_set1_ps(dx)),
-                               acc[t]);
-    }
+    AddSignedRun<kTokens>(codes, Halves8(block), x, b, acc);
   }
   for (int t = 0; t < kTokens; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
 }
@@ -228,7 +237,6 @@ void GroupLevels(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
   __m256 acc[kTokens];
   for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_setzero_ps();
   const __m256i low = _mm256_set1_epi8(0x0F);
-  const __m256i ones = _mm256_set1_epi16(1);
   const __m128i table = _mm_loadu_si128(reinterpret_cast<const __m128i*>(quant::kIQ4Levels));
   const __m256i levels = _mm256_set_m128i(table, table);
   const int64_t blocks = x.k / F::kElements;
@@ -236,7 +244,6 @@ void GroupLevels(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
     const uint8_t* block = group + b * F::kBytes;
     const __m256 d = Halves8(block);
     for (int s = 0; s < F::kSubBlocks; ++s) {
-      const int64_t chunk = b * F::kSubBlocks + s;
       const __m256 scales =
           F::kSubBlocks == 1
               ? d
@@ -244,28 +251,14 @@ void GroupLevels(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
                     d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
                            reinterpret_cast<const __m128i*>(block + kIQ4_XSx8Scales + 8 * s)))));
       const uint8_t* runs = F::Runs(block, s);
-      __m256i codes[8], magnitudes[8];
+      __m256i codes[8];
       for (int m = 0; m < 4; ++m) {
         const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(runs + 32 * m));
         codes[2 * m] = _mm256_shuffle_epi8(levels, _mm256_and_si256(packed, low));
         codes[2 * m + 1] =
             _mm256_shuffle_epi8(levels, _mm256_and_si256(_mm256_srli_epi16(packed, 4), low));
       }
-      for (int j = 0; j < 8; ++j) magnitudes[j] = _mm256_sign_epi8(codes[j], codes[j]);
-      for (int t = 0; t < kTokens; ++t) {
-        const int8_t* xc = x.codes + t * x.k + chunk * kQ8Block;
-        __m256i dots = _mm256_setzero_si256();
-        for (int j = 0; j < 8; ++j) {
-          int32_t four;
-          memcpy(&four, xc + 4 * j, 4);
-          const __m256i signed_x = _mm256_sign_epi8(_mm256_set1_epi32(four), codes[j]);
-          dots = _mm256_add_epi32(
-              dots, _mm256_madd_epi16(_mm256_maddubs_epi16(magnitudes[j], signed_x), ones));
-        }
-        const float dx = x.scales[t * (x.k / kQ8Block) + chunk];
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots),
-                                 _mm256_mul_ps(scales, _mm256_set1_ps(dx)), acc[t]);
-      }
+      AddSignedRun<kTokens>(codes, scales, x, b * F::kSubBlocks + s, acc);
     }
   }
   for (int t = 0; t < kTokens; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
