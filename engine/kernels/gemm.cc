@@ -75,43 +75,83 @@ void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const fl
 namespace favor::kernels::FAVOR_KERNEL_NS {
 
 // Up to 8 query heads share one read of each row of S; more are processed in groups of 8.
+namespace {
+
+// FavorDecode over columns [j0, j0 + kVecs vectors) of S (the last vector `last_width` wide) for
+// up to kHeads heads at a time: the rows of S are walked in order, each row's kVecs vectors read
+// once for every head of the group and, on the last group's pass, written back updated. Rows in
+// order (rather than one column vector down all M rows) make S one sequential stream, which the
+// hardware prefetchers follow; at M = 256, d = 64 it is 64 KB per head and token.
+template <int kVecs, int kHeads>
+void FavorDecodeColumns(const float* phi, int64_t heads, float* numerators, float* s,
+                        const float* w, const float* v, const float* rescale, int64_t m, int64_t d,
+                        int64_t j0, int64_t last_width) {
+  auto width_of = [&](int u) { return u == kVecs - 1 ? last_width : kLanes; };
+  auto load = [&](const float* p, int u) {
+    return width_of(u) == kLanes ? Load(p) : LoadTail(p, width_of(u));
+  };
+  auto store = [&](float* p, VecF32 x, int u) {
+    if (width_of(u) == kLanes) {
+      Store(p, x);
+    } else {
+      StoreTail(p, x, width_of(u));
+    }
+  };
+  for (int64_t h0 = 0; h0 < heads; h0 += kHeads) {
+    const int64_t hn = heads - h0 < kHeads ? heads - h0 : kHeads;
+    const bool update = w != nullptr && h0 + kHeads >= heads;  // On the last group's pass.
+    VecF32 acc[kHeads][kVecs];
+    for (int64_t h = 0; h < hn; ++h) {
+      for (int u = 0; u < kVecs; ++u)
+        acc[h][u] = load(numerators + (h0 + h) * d + j0 + u * kLanes, u);
+    }
+    VecF32 vv[kVecs];
+    for (int u = 0; u < kVecs; ++u) vv[u] = update ? load(v + j0 + u * kLanes, u) : Set1(0.0f);
+    for (int64_t f = 0; f < m; ++f) {
+      float* row = s + f * d + j0;
+      VecF32 sv[kVecs];
+      for (int u = 0; u < kVecs; ++u) sv[u] = load(row + u * kLanes, u);
+      for (int64_t h = 0; h < hn; ++h) {
+        const VecF32 p = Set1(phi[(h0 + h) * m + f]);
+        for (int u = 0; u < kVecs; ++u) acc[h][u] = Fma(p, sv[u], acc[h][u]);
+      }
+      if (update) {
+        // The state update rides on the same read of S (after every head has used it).
+        const VecF32 weight = Set1(w[f]), scale = Set1(rescale[f]);
+        for (int u = 0; u < kVecs; ++u)
+          store(row + u * kLanes, Fma(weight, vv[u], sv[u] * scale), u);
+      }
+    }
+    for (int64_t h = 0; h < hn; ++h) {
+      for (int u = 0; u < kVecs; ++u)
+        store(numerators + (h0 + h) * d + j0 + u * kLanes, acc[h][u], u);
+    }
+  }
+}
+
+}  // namespace
+
 void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
                  const float* v, const float* rescale, int64_t m, int64_t d) {
-  constexpr int64_t kMaxHeads = 8;
-  for (int64_t h0 = 0; h0 < heads; h0 += kMaxHeads) {
-    const int64_t hn = heads - h0 < kMaxHeads ? heads - h0 : kMaxHeads;
-    const bool update = w != nullptr && h0 + kMaxHeads >= heads;  // On the last group's pass.
-    for (int64_t j = 0; j < d; j += kLanes) {
-      const int64_t width = d - j < kLanes ? d - j : kLanes;
-      const bool full = width == kLanes;
-      VecF32 acc[kMaxHeads];
-      for (int64_t h = 0; h < hn; ++h) {
-        float* n = numerators + (h0 + h) * d + j;
-        acc[h] = full ? Load(n) : LoadTail(n, width);
-      }
-      const VecF32 vv = !update ? Set1(0.0f) : full ? Load(v + j) : LoadTail(v + j, width);
-      for (int64_t f = 0; f < m; ++f) {
-        float* row = s + f * d + j;
-        const VecF32 sv = full ? Load(row) : LoadTail(row, width);
-        for (int64_t h = 0; h < hn; ++h) acc[h] = Fma(Set1(phi[(h0 + h) * m + f]), sv, acc[h]);
-        if (update) {
-          // The state update rides on the same read of S (after every head has used it).
-          const VecF32 updated = Fma(Set1(w[f]), vv, sv * Set1(rescale[f]));
-          if (full) {
-            Store(row, updated);
-          } else {
-            StoreTail(row, updated, width);
-          }
-        }
-      }
-      for (int64_t h = 0; h < hn; ++h) {
-        float* n = numerators + (h0 + h) * d + j;
-        if (full) {
-          Store(n, acc[h]);
-        } else {
-          StoreTail(n, acc[h], width);
-        }
-      }
+  // Up to 4 vectors of a row at a time (d = 64 in one pass on AVX-512), with as many heads as
+  // keep the accumulators in registers.
+  constexpr int64_t kMaxVecs = 4;
+  for (int64_t j0 = 0; j0 < d; j0 += kMaxVecs * kLanes) {
+    const int64_t columns = d - j0 < kMaxVecs * kLanes ? d - j0 : kMaxVecs * kLanes;
+    const int64_t vecs = (columns + kLanes - 1) / kLanes;
+    const int64_t last_width = columns - (vecs - 1) * kLanes;
+    switch (vecs) {
+      case 1:
+        FavorDecodeColumns<1, 8>(phi, heads, numerators, s, w, v, rescale, m, d, j0, last_width);
+        break;
+      case 2:
+        FavorDecodeColumns<2, 4>(phi, heads, numerators, s, w, v, rescale, m, d, j0, last_width);
+        break;
+      case 3:
+        FavorDecodeColumns<3, 2>(phi, heads, numerators, s, w, v, rescale, m, d, j0, last_width);
+        break;
+      default:
+        FavorDecodeColumns<4, 2>(phi, heads, numerators, s, w, v, rescale, m, d, j0, last_width);
     }
   }
 }

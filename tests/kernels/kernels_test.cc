@@ -131,7 +131,7 @@ TEST_P(KernelTest, F32MatMulAtAwkwardShapes) {
 TEST_P(KernelTest, FavorDecodeIsOnePassOverTheState) {
   for (int64_t heads : {1, 3, 8, 11}) {
     for (int64_t m : {1, 7, 64}) {
-      for (int64_t d : {1, 8, 17, 64}) {
+      for (int64_t d : {1, 8, 17, 64, 100}) {
         const auto phi = RandomVector(heads * m, 51, 0.0f, 1.0f),
                    w = RandomVector(m, 52, 0.0f, 1.0f);
         const auto v = RandomVector(d, 53);
