@@ -1,6 +1,6 @@
 // The per-head hybrid plan: the budgeted choice is the optimum (checked against brute force over
 // every assignment), ties go to the cheaper plan, bad budgets and candidates are refused, and the
-// plan travels in the statistics file (old version-1 files still load).
+// plan travels in the statistics file (old version-1 and version-2 files still load).
 #include "engine/rf/hybrid_plan.h"
 
 #include <cstdio>
@@ -212,6 +212,70 @@ TEST(HybridPlan, TravelsInTheStatisticsFile) {
   const auto refused = LoadCalibration(path);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("not a candidate"), std::string::npos);
+  std::remove(path.c_str());
+}
+
+// A version-2 file (written before per-head tails and state costs; built here byte by byte, as
+// that writer no longer exists): its candidates are windows, each windowed head runs the plan's
+// one tail size, and its costs stay in window tokens (head_dim 0).
+TEST(HybridPlan, AVersion2PlanStillLoads) {
+  Calibration c;
+  c.head_dim = 2;
+  c.tokens = 7;
+  PairStatistics s(2);
+  const float x[2] = {0.25f, 2.0f};
+  s.AddQuery(x);
+  s.AddKey(x);
+  c.layers = {{s, s}, {s, s}};
+  const std::string path = ::testing::TempDir() + "/v2-" + std::to_string(getpid()) + ".stats";
+  ASSERT_TRUE(SaveCalibration(c, path).ok());
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  // The statistics as version 3 writes them, less the trailing "no plan" flag.
+  ASSERT_EQ(bytes.substr(bytes.size() - 4), std::string(4, '\0'));
+  bytes.resize(bytes.size() - 4);
+  bytes[4] = 2;  // The version, after the magic.
+  auto put = [&](auto value) {
+    bytes.append(reinterpret_cast<const char*>(&value), sizeof(value));
+  };
+  put(uint32_t{1});  // A plan follows.
+  put(int64_t{4});   // Sinks.
+  put(static_cast<int32_t>(RfKind::kSaderf));
+  put(int64_t{128});  // The plan's tail size.
+  put(int64_t{300});  // Measured positions.
+  put(int64_t{512});  // A fully exact head's cost.
+  put(48.0);          // Budget, in window tokens.
+  const std::vector<int64_t> windows = {16, 64, kExactHead};
+  put(static_cast<int64_t>(windows.size()));
+  for (int64_t w : windows) put(w);
+  put(int64_t{2});  // Layers.
+  put(int64_t{2});  // Heads.
+  const int64_t chosen[2][2] = {{16, 64}, {kExactHead, 16}};
+  for (int l = 0; l < 2; ++l) {
+    for (int h = 0; h < 2; ++h) {
+      put(chosen[l][h]);
+      for (int k = 0; k < 3; ++k) put(0.1 * (l + 1) + 0.01 * h + 0.001 * k);
+    }
+  }
+  std::ofstream(path, std::ios::binary) << bytes;
+
+  const auto loaded = LoadCalibration(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_TRUE(loaded->plan.has_value());
+  const HybridPlan& plan = *loaded->plan;
+  EXPECT_EQ(plan.head_dim, 0);
+  EXPECT_EQ(plan.features, 128);
+  EXPECT_EQ(plan.candidates, (std::vector<PlanCandidate>{{16, 128}, {64, 128}, {kExactHead, 0}}));
+  EXPECT_EQ(plan.Windows(0), (std::vector<int64_t>{16, 64}));
+  EXPECT_EQ(plan.Features(0), (std::vector<int64_t>{128, 128}));
+  EXPECT_EQ(plan.Windows(1), (std::vector<int64_t>{kExactHead, 16}));
+  EXPECT_EQ(plan.Features(1), (std::vector<int64_t>{0, 128}));
+  EXPECT_DOUBLE_EQ(plan.errors[1][1][2], 0.212);
+  EXPECT_DOUBLE_EQ(plan.Cost({64, 128}), 64.0);  // Window tokens, as the plan was chosen.
+  EXPECT_DOUBLE_EQ(plan.budget, 48.0);
   std::remove(path.c_str());
 }
 
