@@ -129,30 +129,34 @@ namespace favor::io {
 namespace {
 
 // A quantized tensor whose block scale is a NaN (the f16 0x7e00 poked into one block of the Q4_0
-// fixture) is refused at load, naming the tensor and the block's first element.
+// or IQ4_NL fixture: both have 18-byte blocks with the scale first) is refused at load, naming the
+// tensor and the block's first element.
 TEST(BadWeights, ANanScaleInAQuantizedTensorIsRefusedByName) {
-  const std::string fixture =
-      std::string(FAVOR_SOURCE_DIR) + "/tests/data/quantized/qwen2-q4_0.gguf";
-  auto contents = ReadGgufContents(fixture);
-  ASSERT_TRUE(contents.ok()) << contents.status();
-  std::string bytes = ReadAll(fixture);
-  for (const auto& [name, tensor] : contents->tensors) {
-    if (name != "blk.1.attn_v.weight") continue;
-    ASSERT_EQ(tensor.dtype(), DType::kQ4_0);
-    // Its data is found by content: the first 8 blocks are unique in the file.
-    const std::string head(static_cast<const char*>(tensor.raw_data()), 8 * 18);
-    const size_t at = bytes.find(head);
-    ASSERT_NE(at, std::string::npos);
-    bytes[at + 3 * 18] = static_cast<char>(0x00);  // Block 3's scale, little-endian 0x7e00.
-    bytes[at + 3 * 18 + 1] = static_cast<char>(0x7e);
+  for (const auto& [type, dtype] : {std::pair{"q4_0", DType::kQ4_0}, {"iq4_nl", DType::kIQ4_NL}}) {
+    SCOPED_TRACE(type);
+    const std::string fixture =
+        std::string(FAVOR_SOURCE_DIR) + "/tests/data/quantized/qwen2-" + type + ".gguf";
+    auto contents = ReadGgufContents(fixture);
+    ASSERT_TRUE(contents.ok()) << contents.status();
+    std::string bytes = ReadAll(fixture);
+    for (const auto& [name, tensor] : contents->tensors) {
+      if (name != "blk.1.attn_v.weight") continue;
+      ASSERT_EQ(tensor.dtype(), dtype);
+      // Its data is found by content: the first 8 blocks are unique in the file.
+      const std::string head(static_cast<const char*>(tensor.raw_data()), 8 * 18);
+      const size_t at = bytes.find(head);
+      ASSERT_NE(at, std::string::npos);
+      bytes[at + 3 * 18] = static_cast<char>(0x00);  // Block 3's scale, little-endian 0x7e00.
+      bytes[at + 3 * 18 + 1] = static_cast<char>(0x7e);
+    }
+    auto model = runtime::Model::Load(WriteTemp(std::string("nan-scale-") + type + ".gguf", bytes));
+    ASSERT_FALSE(model.ok());
+    EXPECT_EQ(model.status().code(), absl::StatusCode::kDataLoss) << model.status();
+    EXPECT_NE(model.status().message().find("tensor 'blk.1.attn_v.weight' holds a NaN or Inf at "
+                                            "element 96"),
+              absl::string_view::npos)
+        << model.status();
   }
-  auto model = runtime::Model::Load(WriteTemp("nan-scale.gguf", bytes));
-  ASSERT_FALSE(model.ok());
-  EXPECT_EQ(model.status().code(), absl::StatusCode::kDataLoss) << model.status();
-  EXPECT_NE(model.status().message().find("tensor 'blk.1.attn_v.weight' holds a NaN or Inf at "
-                                          "element 96"),
-            absl::string_view::npos)
-      << model.status();
 }
 
 }  // namespace
