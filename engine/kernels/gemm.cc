@@ -74,7 +74,6 @@ void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const fl
 
 namespace favor::kernels::FAVOR_KERNEL_NS {
 
-// Up to 8 query heads share one read of each row of S; more are processed in groups of 8.
 namespace {
 
 // FavorDecode over columns [j0, j0 + kVecs vectors) of S (the last vector `last_width` wide) for
@@ -131,13 +130,15 @@ void FavorDecodeColumns(const float* phi, int64_t heads, float* numerators, floa
 
 }  // namespace
 
+// Every query head of a group (up to 8) shares one read of S: the rows are split into as few
+// column chunks as keep heads x vectors accumulators in registers, so a head of its own (d = 64
+// on AVX-512) walks whole rows, 4 heads two halves of them, 5 to 8 heads one vector of them at a
+// time. More than 8 heads read S again per group of 8.
 void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
                  const float* v, const float* rescale, int64_t m, int64_t d) {
-  // Up to 4 vectors of a row at a time (d = 64 in one pass on AVX-512), with as many heads as
-  // keep the accumulators in registers.
-  constexpr int64_t kMaxVecs = 4;
-  for (int64_t j0 = 0; j0 < d; j0 += kMaxVecs * kLanes) {
-    const int64_t columns = d - j0 < kMaxVecs * kLanes ? d - j0 : kMaxVecs * kLanes;
+  const int64_t max_vecs = heads <= 2 ? 4 : heads <= 4 ? 2 : 1;
+  for (int64_t j0 = 0; j0 < d; j0 += max_vecs * kLanes) {
+    const int64_t columns = d - j0 < max_vecs * kLanes ? d - j0 : max_vecs * kLanes;
     const int64_t vecs = (columns + kLanes - 1) / kLanes;
     const int64_t last_width = columns - (vecs - 1) * kLanes;
     switch (vecs) {
