@@ -40,6 +40,7 @@ using quant::kQ8_0x8Codes;
 // with a scale and an offset per row: w = scale * code - offset.
 struct Q4_0x8 {
   static constexpr int kCodeBits = 4;
+  static int Level(int code) { return code; }
   static constexpr int64_t kElements = 32, kBytes = 144, kSubBlocks = 1;
   static const uint8_t* Runs(const uint8_t* block, int) { return block + kQ4_0x8Codes; }
   static float Scale(const uint8_t* block, int, int r) { return HalfAt(block + 2 * r); }
@@ -50,6 +51,7 @@ struct Q4_0x8 {
 template <int kBits>
 struct KQuantx8 {
   static constexpr int kCodeBits = kBits;
+  static int Level(int code) { return code; }
   static constexpr int64_t kChunk = kBits == 4 ? 128 : quant::kQ5_Kx8Chunk;
   static constexpr int64_t kElements = 256, kBytes = kQ4_Kx8Codes + 8 * kChunk, kSubBlocks = 8;
   static const uint8_t* Runs(const uint8_t* block, int s) {
@@ -95,11 +97,14 @@ struct NonLinearx8 {
   static const uint8_t* Runs(const uint8_t* block, int s) {
     return kSuper ? block + kIQ4_XSx8Codes + 128 * s : block + kQ4_0x8Codes;
   }
+  static constexpr int kCodeBits = 4;
+  static int Level(int code) { return quant::kIQ4Levels[code]; }
   static float Scale(const uint8_t* block, int s, int r) {
     const float d = HalfAt(block + 2 * r);
     if constexpr (!kSuper) return d;
     return d * static_cast<float>(static_cast<int8_t>(block[kIQ4_XSx8Scales + 8 * s + r]));
   }
+  static float Offset(const uint8_t*, int, int) { return 0.0f; }
 };
 using IQ4_NLx8 = NonLinearx8<false>;
 using IQ4_XSx8 = NonLinearx8<true>;
@@ -326,7 +331,8 @@ void Group6(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
 
 #else
 
-// The scalar reference: each row's codes read back from the runs.
+// The scalar reference: each row's codes read back from the runs (their levels, for the
+// non-linear formats).
 template <typename F, int kTokens>
 void Group(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
   const int64_t blocks = x.k / F::kElements;
@@ -349,7 +355,7 @@ void Group(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
                 low |= ((runs[128 + 4 * r + i] >> (2 * m)) & 1) << 4;
                 high |= ((runs[128 + 4 * r + i] >> (2 * m + 1)) & 1) << 4;
               }
-              dot += low * xc[8 * m + i] + high * xc[8 * m + 4 + i];
+              dot += F::Level(low) * xc[8 * m + i] + F::Level(high) * xc[8 * m + 4 + i];
             }
           }
           const float dx = x.scales[t * (x.k / kQ8Block) + chunk];
@@ -387,31 +393,7 @@ void Group8(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
 
 template <typename F, int kTokens>
 void GroupLevels(const uint8_t* group, const Q8Rows& x, float* y, int64_t ldy) {
-  const int64_t blocks = x.k / F::kElements;
-  for (int r = 0; r < kInterleavedRows; ++r) {
-    float acc[kTokens] = {};
-    for (int64_t b = 0; b < blocks; ++b) {
-      const uint8_t* block = group + b * F::kBytes;
-      for (int s = 0; s < F::kSubBlocks; ++s) {
-        const int64_t chunk = b * F::kSubBlocks + s;
-        const uint8_t* runs = F::Runs(block, s);
-        for (int t = 0; t < kTokens; ++t) {
-          const int8_t* xc = x.codes + t * x.k + chunk * kQ8Block;
-          int32_t dot = 0;
-          for (int m = 0; m < 4; ++m) {
-            for (int i = 0; i < 4; ++i) {
-              const uint8_t byte = runs[32 * m + 4 * r + i];
-              dot += quant::kIQ4Levels[byte & 0x0F] * xc[8 * m + i] +
-                     quant::kIQ4Levels[byte >> 4] * xc[8 * m + 4 + i];
-            }
-          }
-          acc[t] += F::Scale(block, s, r) * x.scales[t * (x.k / kQ8Block) + chunk] *
-                    static_cast<float>(dot);
-        }
-      }
-    }
-    for (int t = 0; t < kTokens; ++t) y[t * ldy + r] = acc[t];
-  }
+  Group<F, kTokens>(group, x, y, ldy);
 }
 
 template <int kTokens>
