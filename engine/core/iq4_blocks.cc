@@ -6,7 +6,6 @@
 // loader's NaN check refuses.
 #include <cmath>
 #include <cstring>
-#include <limits>
 
 #include "engine/core/half.h"
 #include "engine/core/quant_blocks.h"
@@ -74,15 +73,12 @@ void PackCodes(const float* x, int n, float id, uint8_t* qs) {
   }
 }
 
-bool PoisonedIfNotFinite(const float* x, int n, uint8_t* block, int64_t bytes) {
-  for (int i = 0; i < n; ++i) {
-    if (!std::isfinite(x[i])) {
-      std::memset(block, 0, static_cast<size_t>(bytes));
-      StoreF16(block, std::numeric_limits<float>::quiet_NaN());
-      return true;
-    }
+// The values of 32 codes packed as above, times `scale`.
+void LevelsTimes(float scale, const uint8_t* qs, float* out) {
+  for (int j = 0; j < 16; ++j) {
+    out[j] = scale * static_cast<float>(kIQ4Levels[qs[j] & 0x0F]);
+    out[j + 16] = scale * static_cast<float>(kIQ4Levels[qs[j] >> 4]);
   }
-  return false;
 }
 
 }  // namespace
@@ -90,11 +86,7 @@ bool PoisonedIfNotFinite(const float* x, int n, uint8_t* block, int64_t bytes) {
 void IQ4_NLToF32(const void* data, float* out, int64_t count) {
   const auto* block = static_cast<const uint8_t*>(data);
   for (int64_t b = 0; b < count / kSubBlock; ++b, block += kIQ4_NLBytes, out += kSubBlock) {
-    const float d = F16At(block);
-    for (int j = 0; j < 16; ++j) {
-      out[j] = d * static_cast<float>(kIQ4Levels[block[2 + j] & 0x0F]);
-      out[j + 16] = d * static_cast<float>(kIQ4Levels[block[2 + j] >> 4]);
-    }
+    LevelsTimes(F16At(block), block + 2, out);
   }
 }
 
@@ -103,12 +95,8 @@ void IQ4_XSToF32(const void* data, float* out, int64_t count) {
   for (int64_t b = 0; b < count / kSuperBlock; ++b, block += kIQ4_XSBytes) {
     const float d = F16At(block);
     for (int sub = 0; sub < kSuperBlock / kSubBlock; ++sub, out += kSubBlock) {
-      const float dl = d * static_cast<float>(IQ4_XSSubScale(block, sub) - 32);
-      const uint8_t* qs = block + 8 + 16 * sub;
-      for (int j = 0; j < 16; ++j) {
-        out[j] = dl * static_cast<float>(kIQ4Levels[qs[j] & 0x0F]);
-        out[j + 16] = dl * static_cast<float>(kIQ4Levels[qs[j] >> 4]);
-      }
+      LevelsTimes(d * static_cast<float>(IQ4_XSSubScale(block, sub) - 32), block + 8 + 16 * sub,
+                  out);
     }
   }
 }
@@ -117,7 +105,7 @@ void IQ4_NLFromF32(const float* values, void* out, int64_t count) {
   auto* block = static_cast<uint8_t*>(out);
   for (int64_t b = 0; b < count / kSubBlock; ++b, block += kIQ4_NLBytes) {
     const float* x = values + b * kSubBlock;
-    if (PoisonedIfNotFinite(x, kSubBlock, block, kIQ4_NLBytes)) continue;
+    if (!FiniteOrPoisoned(x, kSubBlock, block, kIQ4_NLBytes, {0})) continue;
     const float scale = SubBlockScale(x);
     StoreF16(block, scale);
     PackCodes(x, kSubBlock, scale != 0.0f ? 1 / scale : 0.0f, block + 2);
@@ -131,7 +119,7 @@ void IQ4_XSFromF32(const float* values, void* out, int64_t count) {
   auto* block = static_cast<uint8_t*>(out);
   for (int64_t b = 0; b < count / kSuperBlock; ++b, block += kIQ4_XSBytes) {
     const float* x = values + b * kSuperBlock;
-    if (PoisonedIfNotFinite(x, kSuperBlock, block, kIQ4_XSBytes)) continue;
+    if (!FiniteOrPoisoned(x, kSuperBlock, block, kIQ4_XSBytes, {0})) continue;
     float scales[kSubBlocks];
     float largest = 0.0f, signed_largest = 0.0f;
     for (int sub = 0; sub < kSubBlocks; ++sub) {

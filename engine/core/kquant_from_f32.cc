@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 
 #include "engine/core/half.h"
 #include "engine/core/quant_blocks.h"
@@ -21,19 +20,6 @@ namespace {
 
 // Below this largest magnitude a sub-block counts as all zeros.
 constexpr float kZeroGroup = 1e-15f;
-
-// false (and the block given NaN scales at `nan_at` and zero codes) when x holds a NaN or Inf.
-bool FiniteOrPoisoned(const float* x, uint8_t* block, int64_t bytes,
-                      std::initializer_list<int> nan_at) {
-  for (int64_t i = 0; i < kSuperBlock; ++i) {
-    if (!std::isfinite(x[i])) {
-      std::memset(block, 0, static_cast<size_t>(bytes));
-      for (const int at : nan_at) StoreF16(block + at, std::numeric_limits<float>::quiet_NaN());
-      return false;
-    }
-  }
-  return true;
-}
 
 // Symmetric codes in [-nmax, nmax) for n values, weighted by x^2: the scale maps the value of
 // largest magnitude to -nmax, then 18 nearby scales are tried and the one of least weighted
@@ -201,7 +187,7 @@ void KQuant45FromF32(const float* values, void* out, int64_t count) {
   auto* block = static_cast<uint8_t*>(out);
   for (int64_t b = 0; b < count / kSuperBlock; ++b, block += kBytes) {
     const float* x = values + b * kSuperBlock;
-    if (!FiniteOrPoisoned(x, block, kBytes, {0, 2})) continue;
+    if (!FiniteOrPoisoned(x, kSuperBlock, block, kBytes, {0, 2})) continue;
     uint8_t L[kSuperBlock];
     float scales[8], mins[8], weights[32];
     float max_scale = 0, max_min = 0;
@@ -271,7 +257,7 @@ void Q2_KFromF32(const float* values, void* out, int64_t count) {
   auto* block = static_cast<uint8_t*>(out);
   for (int64_t b = 0; b < count / kSuperBlock; ++b, block += kQ2_KBytes) {
     const float* x = values + b * kSuperBlock;
-    if (!FiniteOrPoisoned(x, block, kQ2_KBytes, {80, 82})) continue;
+    if (!FiniteOrPoisoned(x, kSuperBlock, block, kQ2_KBytes, {80, 82})) continue;
     uint8_t L[kSuperBlock];
     float scales[16], mins[16], weights[16];
     float max_scale = 0, max_min = 0;
@@ -322,7 +308,7 @@ void Q3_KFromF32(const float* values, void* out, int64_t count) {
   auto* block = static_cast<uint8_t*>(out);
   for (int64_t b = 0; b < count / kSuperBlock; ++b, block += kQ3_KBytes) {
     const float* x = values + b * kSuperBlock;
-    if (!FiniteOrPoisoned(x, block, kQ3_KBytes, {108})) continue;
+    if (!FiniteOrPoisoned(x, kSuperBlock, block, kQ3_KBytes, {108})) continue;
     int8_t L[kSuperBlock];
     float scales[16];
     float max_scale = 0, amax = 0;
@@ -393,7 +379,7 @@ void Q6_KFromF32(const float* values, void* out, int64_t count) {
   auto* block = static_cast<uint8_t*>(out);
   for (int64_t b = 0; b < count / kSuperBlock; ++b, block += kQ6_KBytes) {
     const float* x = values + b * kSuperBlock;
-    if (!FiniteOrPoisoned(x, block, kQ6_KBytes, {208})) continue;
+    if (!FiniteOrPoisoned(x, kSuperBlock, block, kQ6_KBytes, {208})) continue;
     int8_t L[kSuperBlock];
     float scales[16];
     float max_scale = 0, max_abs_scale = 0;

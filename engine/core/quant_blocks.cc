@@ -99,6 +99,18 @@ static_assert(Legacy<4, false>::kBytes == kQ4_0Bytes && Legacy<4, true>::kBytes 
 
 }  // namespace
 
+bool FiniteOrPoisoned(const float* x, int64_t n, uint8_t* block, int64_t bytes,
+                      std::initializer_list<int> nan_at) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i])) {
+      std::memset(block, 0, static_cast<size_t>(bytes));
+      for (const int at : nan_at) StoreF16(block + at, kNan);
+      return false;
+    }
+  }
+  return true;
+}
+
 void Q4_0ToF32(const void* data, float* out, int64_t count) {
   Legacy<4, false>::ToF32(data, out, count);
 }

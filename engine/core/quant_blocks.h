@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 
 namespace favor::quant {
 
@@ -67,6 +68,12 @@ void Q6_KFromF32(const float* values, void* out, int64_t count);
 // quantize_iq4_nl and quantize_iq4_xs without an importance matrix), codes the nearest levels.
 void IQ4_NLFromF32(const float* values, void* out, int64_t count);
 void IQ4_XSFromF32(const float* values, void* out, int64_t count);
+
+// For the reference quantizers: false, and the block of `bytes` zeroed with NaN f16 scales at
+// the byte offsets `nan_at`, when x[0..n) holds a NaN or an Inf (the loader's check then refuses
+// the tensor rather than run garbage codes); true otherwise.
+bool FiniteOrPoisoned(const float* x, int64_t n, uint8_t* block, int64_t bytes,
+                      std::initializer_list<int> nan_at);
 
 // The first element of the first block whose f16 scales (at the byte offsets kOffsets of each
 // kBlockBytes-byte block of kBlockElements values) hold a NaN or an Inf, or -1.

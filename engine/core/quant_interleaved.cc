@@ -52,15 +52,24 @@ void AddHighBits(const uint8_t* high_runs, int64_t r, uint8_t* codes) {
   }
 }
 
+// The 32 codes of 16 bytes of legacy nibbles (byte j: value j low, value j + 16 high), and back.
+void SplitLegacyNibbles(const uint8_t* qs, uint8_t* codes) {
+  for (int j = 0; j < 16; ++j) {
+    codes[j] = qs[j] & 0x0F;
+    codes[j + 16] = qs[j] >> 4;
+  }
+}
+
+void JoinLegacyNibbles(const uint8_t* codes, uint8_t* qs) {
+  for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>(codes[j] | (codes[j + 16] << 4));
+}
+
 // Each format's row r of one interleaved block from / back to its file block.
 
 void PutQ4_0(const uint8_t* block, int64_t r, uint8_t* group) {
   std::memcpy(group + 2 * r, block, 2);
   uint8_t codes[32];
-  for (int j = 0; j < 16; ++j) {  // Byte j holds value j (low nibble) and j + 16 (high).
-    codes[j] = block[2 + j] & 0x0F;
-    codes[j + 16] = block[2 + j] >> 4;
-  }
+  SplitLegacyNibbles(block + 2, codes);
   PutCodes(codes, r, group + kQ4_0x8Codes);
 }
 
@@ -68,7 +77,7 @@ void GetQ4_0(const uint8_t* group, int64_t r, uint8_t* block) {
   std::memcpy(block, group + 2 * r, 2);
   uint8_t codes[32];
   GetCodes(group + kQ4_0x8Codes, r, codes);
-  for (int j = 0; j < 16; ++j) block[2 + j] = static_cast<uint8_t>(codes[j] | (codes[j + 16] << 4));
+  JoinLegacyNibbles(codes, block + 2);
 }
 
 // Q8_0: vector j's byte 4r + i is row r's value 4j + i.
@@ -199,17 +208,13 @@ void GetQ6_K(const uint8_t* group, int64_t r, uint8_t* block) {
   }
 }
 
-// IQ4_XS: f16 d, u16 scales_h, scales_l[4], then per sub-block s qs[16 s + j], value j in the
-// low nibble and j + 16 in the high one.
+// IQ4_XS: f16 d, u16 scales_h, scales_l[4], then per sub-block s 16 bytes of legacy nibbles.
 void PutIQ4_XS(const uint8_t* block, int64_t r, uint8_t* group) {
   std::memcpy(group + 2 * r, block, 2);
   for (int s = 0; s < 8; ++s) {
     group[kIQ4_XSx8Scales + 8 * s + r] = static_cast<uint8_t>(IQ4_XSSubScale(block, s) - 32);
     uint8_t codes[32];
-    for (int j = 0; j < 16; ++j) {
-      codes[j] = block[8 + 16 * s + j] & 0x0F;
-      codes[j + 16] = block[8 + 16 * s + j] >> 4;
-    }
+    SplitLegacyNibbles(block + 8 + 16 * s, codes);
     PutCodes(codes, r, group + kIQ4_XSx8Codes + 128 * s);
   }
 }
@@ -224,9 +229,7 @@ void GetIQ4_XS(const uint8_t* group, int64_t r, uint8_t* block) {
     scales_h = static_cast<uint16_t>(scales_h | ((ls >> 4) << (2 * s)));
     uint8_t codes[32];
     GetCodes(group + kIQ4_XSx8Codes + 128 * s, r, codes);
-    for (int j = 0; j < 16; ++j) {
-      block[8 + 16 * s + j] = static_cast<uint8_t>(codes[j] | (codes[j + 16] << 4));
-    }
+    JoinLegacyNibbles(codes, block + 8 + 16 * s);
   }
   block[2] = static_cast<uint8_t>(scales_h & 0xff);
   block[3] = static_cast<uint8_t>(scales_h >> 8);
