@@ -17,6 +17,7 @@
 #include "engine/runtime/attention_resolution.h"
 #include "engine/runtime/hybrid_planner.h"
 #include "engine/runtime/model.h"
+#include "engine/runtime/plan_refinement.h"
 #include "engine/runtime/session.h"
 #include "tools/bench_report.h"
 #include "tools/cli_args.h"
@@ -84,6 +85,13 @@ int Calibrate(int argc, char** argv) {
               &features_text);
   args.Int({"--favor-seed"}, "N", "seed of the random projections (default 0)", &favor_seed,
            {.min = 0});
+  std::string objective = "heads";
+  args.String({"--plan-objective"}, "heads|model",
+              "what the plan minimises. heads: each head's relative output error, measured alone "
+              "(one pass per layer). model: then refined against the model's mean KL to exact "
+              "attention on the measured positions (up to 6 rounds of heads x candidates "
+              "passes; minutes for small models, hours for large ones). Default heads",
+              &objective);
   if (const auto exit_code = args.ParseCommand(argc, argv)) return *exit_code;
   if (model_path.empty() || text_path.empty()) {
     std::fprintf(stderr, "favor calibrate: -m PATH and -f TEXT are required\n\n%s",
@@ -96,7 +104,7 @@ int Calibrate(int argc, char** argv) {
   }
   if (!plan) {
     for (const char* flag : {"--plan-budget", "--plan-windows", "--plan-tokens", "--sinks", "--rf",
-                             "--features", "--favor-seed"}) {
+                             "--plan-objective", "--features", "--favor-seed"}) {
       if (args.Given(flag)) {
         return PrintUsageError("calibrate", absl::StrCat(flag, " applies to --plan only"));
       }
@@ -107,6 +115,10 @@ int Calibrate(int argc, char** argv) {
   if (!text.ok()) return Fail(text.status());
 
   runtime::HybridPlanOptions plan_options;
+  if (objective != "heads" && objective != "model") {
+    return PrintUsageError(
+        "calibrate", absl::StrCat("--plan-objective is heads or model, got '", objective, "'"));
+  }
   if (plan) {
     auto kind = rf::ParseRfKind(rf_name);
     if (!kind.ok() || !rf::IsPositive(*kind)) {
@@ -183,6 +195,27 @@ int Calibrate(int argc, char** argv) {
     plan_options.context = (*session)->context();
     auto chosen = runtime::PlanHybridAttention((*recorder)->capture(), statistics, plan_options);
     if (!chosen.ok()) return Fail(chosen.status());
+    if (objective == "model") {
+      (*session)->executor().SetObserver(nullptr);
+      // The positions the per-head errors were measured on: the first window, BOS first.
+      std::vector<int32_t> measured = {tokenizer.bos_id()};
+      const auto take = std::min<size_t>(ids->size(), static_cast<size_t>(chosen->tokens - 1));
+      measured.insert(measured.end(), ids->begin(),
+                      ids->begin() + static_cast<std::ptrdiff_t>(take));
+      auto model_objective = runtime::ModelPlanObjective::Create(
+          **model, std::move(measured), statistics, static_cast<uint64_t>(favor_seed),
+          {.context = (*session)->context(), .threads = static_cast<int>(threads)});
+      if (!model_objective.ok()) return Fail(model_objective.status());
+      auto refined = runtime::RefinePlan(*chosen, *model_objective);
+      if (!refined.ok()) return Fail(refined.status());
+      std::fprintf(
+          stderr,
+          "favor calibrate: plan refined end to end in %lld passes: mean KL %.4f (per-head "
+          "plan %.4f, best uniform candidate %s %.4f)\n",
+          static_cast<long long>(refined->evaluations), chosen->calibration_kl,
+          refined->per_head_score, rf::CandidateName(refined->uniform).c_str(),
+          refined->uniform_score);
+    }
     statistics.plan = *std::move(chosen);
     std::printf("%s", rf::DescribePlan(*statistics.plan).c_str());
   }

@@ -119,12 +119,13 @@ absl::StatusOr<std::vector<Configuration>> Configurations(
       for (int64_t layer = 0; layer < plan.layers() && plan.head_dim > 0; ++layer) {
         for (int64_t m : plan.Features(layer)) largest = std::max(largest, m);
       }
-      c.label = {
-          .attention = absl::StrCat("plan(", rf::RfKindName(plan.kind), ",", plan.budget, ")"),
-          .features = largest,
-          .sinks = plan.sinks,
-          .stats = path,
-          .plan = true};
+      c.label = {// "model": chosen end to end (favor calibrate --plan-objective model).
+                 .attention = absl::StrCat("plan(", rf::RfKindName(plan.kind), ",", plan.budget,
+                                           plan.calibration_kl >= 0 ? ",model" : "", ")"),
+                 .features = largest,
+                 .sinks = plan.sinks,
+                 .stats = path,
+                 .plan = true};
       // A plan with its own tails runs once whatever --features lists.
       const bool seen = std::any_of(
           configurations.begin(), configurations.end(), [&](const Configuration& other) {

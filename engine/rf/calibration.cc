@@ -15,8 +15,9 @@ namespace {
 
 constexpr uint32_t kMagic = 0x43564146;  // "FAVC"
 // Version 2 appends an optional hybrid plan after the statistics; version 3 plans choose a
-// (window, M) pair per head with costs in state (the head dimension); versions 1 and 2 still load.
-constexpr uint32_t kVersion = 3;
+// (window, M) pair per head with costs in state (the head dimension); version 4 plans carry their
+// end-to-end KL on the calibration text. Versions 1 to 3 still load.
+constexpr uint32_t kVersion = 4;
 
 template <typename T>
 void Put(std::ofstream& out, T value) {
@@ -43,6 +44,7 @@ void PutPlan(std::ofstream& out, const std::optional<HybridPlan>& plan) {
   Put<int64_t>(out, plan->exact_cost);
   Put<double>(out, plan->budget);
   Put<int64_t>(out, plan->head_dim);
+  Put<double>(out, plan->calibration_kl);
   Put<int64_t>(out, static_cast<int64_t>(plan->candidates.size()));
   for (const PlanCandidate& c : plan->candidates) {
     Put<int64_t>(out, c.window);
@@ -98,6 +100,13 @@ absl::StatusOr<HybridPlan> ReadPlan(io::ByteReader& r, int64_t layers, int64_t h
   FAVOR_ASSIGN_OR_RETURN(plan.budget, r.Read<double>("plan budget"));
   if (version >= 3) {
     FAVOR_ASSIGN_OR_RETURN(plan.head_dim, r.Read<int64_t>("plan head dim"));
+  }
+  if (version >= 4) {
+    FAVOR_ASSIGN_OR_RETURN(plan.calibration_kl, r.Read<double>("plan calibration KL"));
+    // Negative: not measured; NaN fails this test too.
+    if (!(plan.calibration_kl < 0 || std::isfinite(plan.calibration_kl))) {
+      return r.Error("plan: invalid calibration KL");
+    }
   }
   FAVOR_ASSIGN_OR_RETURN(const int64_t candidates, r.Read<int64_t>("plan candidate count"));
   if (plan.sinks < 0 || plan.sinks > (1 << 20) || plan.features <= 0 || plan.features > 65536 ||

@@ -219,6 +219,12 @@ std::string DescribePlan(const HybridPlan& plan) {
                           uniform);
   }
   absl::StrAppend(&out, "\n");
+  if (plan.calibration_kl >= 0) {
+    absl::StrAppendFormat(&out,
+                          "chosen end to end: the model's mean KL against exact attention on the "
+                          "calibration text is %.4f\n",
+                          plan.calibration_kl);
+  }
   return out;
 }
 

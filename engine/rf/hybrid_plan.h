@@ -40,6 +40,9 @@ struct HybridPlan {
   std::vector<PlanCandidate> candidates;
   int64_t exact_cost = 0;
   double budget = 64;
+  // End to end: the model's mean KL against exact attention on the calibration text with these
+  // choices (runtime/plan_refinement.h); negative when the plan was not measured so.
+  double calibration_kl = -1;
   std::vector<std::vector<std::vector<double>>> errors;  // [layer][kv head][candidate]
   std::vector<std::vector<PlanCandidate>> choices;       // [layer][kv head]
 

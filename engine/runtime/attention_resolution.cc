@@ -84,7 +84,9 @@ absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(
     std::shared_ptr<const rf::Calibration> calibration) {
   AttentionSpec spec = requested;
   std::shared_ptr<const rf::Calibration> plan_file;
-  if (spec.plan != PlanSource::kNone) {
+  if (spec.plan != PlanSource::kNone && calibration != nullptr && calibration->plan.has_value()) {
+    plan_file = calibration;  // A plan in memory (favor calibrate refining one end to end).
+  } else if (spec.plan != PlanSource::kNone) {
     const std::string path =
         spec.plan == PlanSource::kCalibrated ? DefaultCalibrationPath(model_path) : spec.plan_file;
     auto loaded = rf::LoadCalibration(path);
@@ -96,10 +98,12 @@ absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(
       return absl::InvalidArgumentError(absl::StrCat(
           "'", path, "' holds statistics but no hybrid plan (run favor calibrate --plan)"));
     }
+    plan_file = std::make_shared<const rf::Calibration>(*std::move(loaded));
+  }
+  if (plan_file != nullptr) {
     if (spec.window.has_value()) {
       return absl::InvalidArgumentError("--window and --favor-plan both choose the windows");
     }
-    plan_file = std::make_shared<const rf::Calibration>(*std::move(loaded));
     if (spec.kind == AttentionKind::kExact) spec.kind = AttentionKind::kHybrid;
     if ((spec.kind == AttentionKind::kHybrid || spec.kind == AttentionKind::kWindow) &&
         spec.feature_kind == FeatureKind::kDefault) {

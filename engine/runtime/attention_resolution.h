@@ -20,7 +20,8 @@ std::string DefaultCalibrationPath(const std::string& model_path);
 rf::RfKind ResolveFeatureKind(const AttentionSpec& spec);
 
 // nullopt for exact attention. `calibration`, when given, is statistics already in memory (favor
-// eval calibrates in-process): they replace whatever the spec or its plan names.
+// eval calibrates in-process): they replace whatever the spec or its plan names. When the spec asks
+// for a plan and `calibration` holds one, that plan is used and no file is read.
 absl::StatusOr<std::optional<AttentionSwapOptions>> ResolveAttention(
     const AttentionSpec& spec, const std::string& model_path,
     std::shared_ptr<const rf::Calibration> calibration = nullptr);

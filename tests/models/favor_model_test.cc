@@ -12,6 +12,7 @@
 #include "engine/rf/calibration.h"
 #include "engine/runtime/hybrid_planner.h"
 #include "engine/runtime/model.h"
+#include "engine/runtime/plan_refinement.h"
 #include "engine/runtime/session.h"
 #include "tests/test_util.h"
 
@@ -271,6 +272,59 @@ TEST(FavorModel, PerHeadPlanBeatsUniformWindowOnlyAttentionAtEqualMemory) {
   const auto refused = calibrating->Variant(planned);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("--plan"), std::string::npos);
+}
+
+// On tinystories-656K the per-head measure misjudges how heads matter to the output (docs/bench/
+// equal-memory.md): the plan refined against the model's own KL must beat uniform window-only
+// attention of the same memory on text it was not chosen on, and do no worse than the per-head
+// plan on the text it was chosen on.
+TEST(FavorModel, PlanChosenEndToEndBeatsUniformWindowOnlyOnHeldOutText) {
+  FAVOR_REQUIRE_MODELS();
+  auto model = Model::Load(kTinyStories656K).value();
+  auto session = Session::Create(*model).value();
+  auto recorder = AttentionStatisticsRecorder::Create(*model->exact().graph, 512).value();
+  session->executor().SetObserver(recorder.get());
+  const auto calibration_ids = model->tokenizer().Encode(kCalibrationText, true).value();
+  ASSERT_TRUE(session->Feed(calibration_ids).ok());
+  session->executor().SetObserver(nullptr);
+
+  HybridPlanOptions plan_options;
+  plan_options.features = {.kind = rf::RfKind::kSaderf, .features = 32};
+  plan_options.candidates = {{0, 16}, {4, 0},  {4, 16},  {8, 0},
+                             {8, 16}, {16, 0}, {16, 16}, {rf::kExactHead, 0}};
+  // What window-only W = 8 keeps: 4 sinks and 8 tokens of 2 d + 1 floats, d = 16.
+  plan_options.budget = 12.0 * 33 / 32;
+  plan_options.context = 512;
+  const rf::Calibration statistics = recorder->statistics();
+  auto plan = PlanHybridAttention(recorder->capture(), statistics, plan_options);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  auto objective =
+      ModelPlanObjective::Create(*model, calibration_ids, statistics, /*seed=*/0, {}).value();
+  rf::HybridPlan refined = *plan;
+  auto report = RefinePlan(refined, objective);
+  ASSERT_TRUE(report.ok()) << report.status();
+  std::printf("%s", rf::DescribePlan(refined).c_str());
+  EXPECT_LE(refined.MeanCost(), plan_options.budget + 1e-9);
+  EXPECT_LE(refined.calibration_kl, report->per_head_score);
+  EXPECT_NEAR(refined.calibration_kl, objective(refined).value(), 1e-9) << "deterministic";
+
+  // Held out: the plan against every head at W = 8 (the budget) on the evaluation text.
+  const auto exact = Distributions(kTinyStories656K, {});
+  auto with_plan = std::make_shared<rf::Calibration>(statistics);
+  with_plan->plan = refined;
+  const std::string stats =
+      ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_refined.favor-stats";
+  ASSERT_TRUE(rf::SaveCalibration(*with_plan, stats).ok());
+  const double plan_kl = MeanKl(
+      exact, Distributions(kTinyStories656K, {.plan = PlanSource::kFile, .plan_file = stats}));
+  const double uniform_kl =
+      MeanKl(exact, Distributions(kTinyStories656K, {.kind = AttentionKind::kWindow, .window = 8}));
+  std::printf(
+      "calibration text: end-to-end plan %.4f, per-head plan %.4f, best uniform %.4f; held out: "
+      "plan %.4f, every head W = 8: %.4f\n",
+      refined.calibration_kl, report->per_head_score, report->uniform_score, plan_kl, uniform_kl);
+  EXPECT_LT(plan_kl, uniform_kl);
+  std::remove(stats.c_str());
 }
 
 TEST(FavorModel, CalibratedOutputsDoNotDependOnLaterTokens) {

@@ -3,7 +3,9 @@
 // plan travels in the statistics file (old version-1 and version-2 files still load).
 #include "engine/rf/hybrid_plan.h"
 
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <random>
@@ -171,6 +173,7 @@ TEST(HybridPlan, TravelsInTheStatisticsFile) {
   const std::string path = ::testing::TempDir() + "/plan-" + std::to_string(getpid()) + ".stats";
   ASSERT_TRUE(SaveCalibration(c, path).ok());
   EXPECT_FALSE(LoadCalibration(path).value().plan.has_value());
+  const auto statistics_bytes = static_cast<size_t>(std::filesystem::file_size(path)) - 4;
 
   HybridPlan plan = RandomPlan(2, 2, {0, 16, kExactHead}, 64, 5);
   plan.candidates.push_back({16, 0});  // Window-only.
@@ -185,8 +188,33 @@ TEST(HybridPlan, TravelsInTheStatisticsFile) {
   ASSERT_TRUE(ChoosePlan(plan).ok());
   c.plan = plan;
   ASSERT_TRUE(SaveCalibration(c, path).ok());
+  {  // Not measured end to end: no such line.
+    const Calibration loaded = LoadCalibration(path).value();
+    EXPECT_LT(loaded.plan->calibration_kl, 0);
+    EXPECT_EQ(DescribePlan(*loaded.plan).find("end to end"), std::string::npos);
+  }
+  {  // A version-3 file: the same bytes without the end-to-end KL (after the head dimension).
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t kl_at = statistics_bytes + 4 + 8 + 4 + 8 + 8 + 8 + 8 + 8;
+    bytes.erase(kl_at, 8);
+    bytes[4] = 3;
+    std::ofstream(path, std::ios::binary) << bytes;
+    const auto version3 = LoadCalibration(path);
+    ASSERT_TRUE(version3.ok()) << version3.status();
+    EXPECT_EQ(version3->plan->choices, plan.choices);
+    EXPECT_EQ(version3->plan->errors, plan.errors);
+    EXPECT_LT(version3->plan->calibration_kl, 0);
+  }
+  c.plan->calibration_kl = std::nan("");
+  ASSERT_TRUE(SaveCalibration(c, path).ok());
+  EXPECT_FALSE(LoadCalibration(path).ok()) << "a NaN end-to-end KL is refused";
+  c.plan->calibration_kl = plan.calibration_kl = 0.4375;
+  ASSERT_TRUE(SaveCalibration(c, path).ok());
   const Calibration loaded = LoadCalibration(path).value();
   ASSERT_TRUE(loaded.plan.has_value());
+  EXPECT_EQ(loaded.plan->calibration_kl, 0.4375);
+  EXPECT_NE(DescribePlan(*loaded.plan).find("calibration text is 0.4375"), std::string::npos);
   EXPECT_EQ(loaded.plan->choices, plan.choices);
   EXPECT_EQ(loaded.plan->head_dim, plan.head_dim);
   EXPECT_EQ(loaded.plan->errors, plan.errors);

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -205,6 +206,12 @@ TEST(CliGenerate, EveryBadNumberNamesItsFlag) {
                      "-c must be at least 2");
   ExpectOneLineError(RunFavor("calibrate -m " + kGguf + " -f " + kModels + "/README.md --sinks 2"),
                      2, "--sinks applies to --plan only");
+  ExpectOneLineError(
+      RunFavor("calibrate -m " + kGguf + " -f " + kModels + "/README.md --plan-objective model"), 2,
+      "--plan-objective applies to --plan only");
+  ExpectOneLineError(RunFavor("calibrate -m " + kGguf + " -f " + kModels +
+                              "/README.md --plan --plan-objective kl"),
+                     2, "--plan-objective is heads or model, got 'kl'");
   ExpectOneLineError(RunFavor("variance -o xml"), 2, "-o must be md, csv or json, got 'xml'");
   ExpectOneLineError(RunFavor("eval -m " + kLlama2c + " -f x -o html"), 2,
                      "-o must be md, csv or json");
@@ -325,6 +332,23 @@ TEST(CliGenerate, TokenizeShowsIdsAndPiecesAndWarnsAboutUnknownCharacters) {
 
 namespace {
 
+// One line of CSV: fields split at commas outside double quotes, the quotes removed (plan rows
+// are named "plan(saderf,20)").
+std::vector<std::string> CsvFields(const std::string& line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (char c : line) {
+    if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      fields.emplace_back();
+    } else {
+      fields.back() += c;
+    }
+  }
+  return fields;
+}
+
 // Mean KL of each row of `favor eval -o csv`, keyed "attention,features,window,sinks,statistics".
 std::map<std::string, double> MeanKlByRow(const std::string& csv) {
   std::map<std::string, double> rows;
@@ -332,9 +356,7 @@ std::map<std::string, double> MeanKlByRow(const std::string& csv) {
   std::string line;
   std::getline(lines, line);  // Header.
   while (std::getline(lines, line)) {
-    std::vector<std::string> fields;
-    std::stringstream cells(line);
-    for (std::string cell; std::getline(cells, cell, ',');) fields.push_back(cell);
+    const std::vector<std::string> fields = CsvFields(line);
     if (fields.size() < 10) continue;
     rows[fields[3] + "," + fields[4] + "," + fields[5] + "," + fields[6] + "," + fields[7]] =
         std::stod(fields[9]);
@@ -346,9 +368,7 @@ std::map<std::string, double> MeanKlByRow(const std::string& csv) {
 std::vector<std::string> CsvRow(const std::string& csv, const std::string& key) {
   std::istringstream lines(csv);
   for (std::string line; std::getline(lines, line);) {
-    std::vector<std::string> fields;
-    std::stringstream cells(line);
-    for (std::string cell; std::getline(cells, cell, ',');) fields.push_back(cell);
+    const std::vector<std::string> fields = CsvFields(line);
     if (fields.size() > 7 && fields[3] + "," + fields[4] + "," + fields[5] + "," + fields[6] == key)
       return fields;
   }
@@ -385,6 +405,47 @@ TEST(CliGenerate, EvalSetsEachRowAgainstWindowOnlyAttentionAtEqualMemory) {
       RunFavor("eval -m " + kLlama2c + " -f " + data + "eval.txt --calibrate-on " + data +
                "calibration.txt --max-tokens 300 --attention favor# --window 16 --features 16");
   EXPECT_NE(markdown.out.find("at equal memory"), std::string::npos) << markdown.out;
+}
+
+// tinystories-656K at a budget of 20 tokens of KV cache per head (docs/bench/equal-memory.md): the
+// plan chosen head by head loses to uniform window-only attention of the same memory on held-out
+// text; the plan chosen end to end (--plan-objective model) wins.
+TEST(CliGenerate, PlanChosenEndToEndBeatsWindowOnlyWhereThePerHeadPlanLoses) {
+  FAVOR_REQUIRE_MODELS();
+#ifdef FAVOR_SANITIZED_BUILD
+  GTEST_SKIP() << "arithmetic only: run in the release build (10x slower under the sanitizers)";
+#endif
+  const std::string data = std::string(FAVOR_SOURCE_DIR) + "/bench/data/";
+  const std::string model = kModels + "/tinystories-656K";
+  const std::string dir = ::testing::TempDir() + "/plans-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  std::string plans;
+  for (const std::string objective : {"heads", "model"}) {
+    const std::string stats = dir + "/" + objective + ".favor-stats";
+    const CliResult calibrated =
+        RunFavor("calibrate -m " + model + " -f " + data + "calibration.txt -o " + stats +
+                 " --plan --plan-budget 20 --features 0,8,16,64 --plan-windows 0,8,16,32 "
+                 "--plan-objective " +
+                 objective);
+    ASSERT_EQ(calibrated.exit_code, 0) << calibrated.err;
+    EXPECT_EQ(calibrated.out.find("chosen end to end") != std::string::npos, objective == "model")
+        << calibrated.out;
+    plans += (plans.empty() ? "" : ",") + stats;
+  }
+  const CliResult eval = RunFavor("eval -m " + model + " -f " + data + "eval.txt --favor-plan " +
+                                  plans + " --attention window --window 15 -o csv");
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  const auto kl = MeanKlByRow(eval.out);
+  const std::string per_head_row = "plan(saderf,20),16,,4," + dir + "/heads.favor-stats";
+  const std::string end_to_end_row = "plan(saderf,20,model),64,,4," + dir + "/model.favor-stats";
+  ASSERT_TRUE(kl.count(per_head_row) && kl.count(end_to_end_row) && kl.count("window,,15,4,"))
+      << eval.out;
+  const double per_head = kl.at(per_head_row);
+  const double end_to_end = kl.at(end_to_end_row);
+  const double window_only = kl.at("window,,15,4,");  // The most window-only fits in 20 tokens.
+  EXPECT_GT(per_head, window_only) << "the per-head plan's loss, as documented";
+  EXPECT_LT(end_to_end, 0.9 * window_only);
+  std::filesystem::remove_all(dir);
 }
 
 // The quality the README and docs/quality.md report, as ceilings (their figures x 1.2): a change
