@@ -167,9 +167,14 @@ int64_t PlanSubchunk(const Context& c, const float* key_logs, int64_t start, int
 
 void PrepareKeys(const Context& c, const float* key_logs, int64_t count) {
   const int64_t m = c.features;
+  // exp(c_m - c^_m) by the vector exp (a scalar exp per feature was a visible share of a decode
+  // step); features never held (c_m = -inf, possibly c^_m too) carry nothing: 0.
+  float* rescale = c.scratch.rescale;
+  std::memcpy(rescale, c.state.scale, static_cast<size_t>(m) * sizeof(float));
+  c.kernel.axpy(-1.0f, c.scratch.new_scale, rescale, m);
+  c.kernel.exp_shifted(rescale, 0.0f, rescale, m);
   for (int64_t i = 0; i < m; ++i) {
-    const float held = c.state.scale[i];
-    c.scratch.rescale[i] = held == kNegInf ? 0.0f : std::exp(held - c.scratch.new_scale[i]);
+    if (c.state.scale[i] == kNegInf) rescale[i] = 0.0f;
   }
   for (int64_t j = 0; j < count; ++j) {
     float* row = c.scratch.keys + j * m;

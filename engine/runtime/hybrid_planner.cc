@@ -1,6 +1,7 @@
 #include "engine/runtime/hybrid_planner.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/status.h"
@@ -71,6 +72,21 @@ absl::StatusOr<rf::HybridPlan> PlanHybridAttention(const AttentionCapture& captu
   plan.candidates = options.candidates;
   plan.exact_cost = options.context;
   plan.budget = options.budget;
+  // Uniform window-only attention of the budget's memory is the baseline a plan must beat: it is
+  // always a candidate, so the plan can be it (and a plan chosen end to end is never worse than it
+  // on the calibration text).
+  if (plan.head_dim > 0) {
+    const double row = static_cast<double>(2 * plan.head_dim + 1);
+    const auto window = static_cast<int64_t>(std::floor(
+                            options.budget * static_cast<double>(2 * plan.head_dim) / row + 1e-9)) -
+                        options.sinks;
+    const rf::PlanCandidate baseline{window, 0};
+    if (window > 0 && window < tokens && plan.candidates.size() < 64 &&
+        std::find(plan.candidates.begin(), plan.candidates.end(), baseline) ==
+            plan.candidates.end()) {
+      plan.candidates.push_back(baseline);
+    }
+  }
   for (size_t l = 0; l < capture.layers.size(); ++l) {
     const AttentionCapture::Layer& layer = capture.layers[l];
     const auto context = absl::StrCat("hybrid plan, layer ", l);
@@ -80,9 +96,9 @@ absl::StatusOr<rf::HybridPlan> PlanHybridAttention(const AttentionCapture& captu
     if (!exact.ok()) return WithContext(exact.status(), context);
     const int64_t d = layer.heads.head_dim, group = layer.heads.n_heads / layer.heads.n_kv_heads;
     auto& errors = plan.errors.emplace_back(static_cast<size_t>(layer.heads.n_kv_heads),
-                                            std::vector<double>(options.candidates.size(), 0.0));
-    for (size_t c = 0; c < options.candidates.size(); ++c) {
-      const rf::PlanCandidate& candidate = options.candidates[c];
+                                            std::vector<double>(plan.candidates.size(), 0.0));
+    for (size_t c = 0; c < plan.candidates.size(); ++c) {
+      const rf::PlanCandidate& candidate = plan.candidates[c];
       if (candidate.window == rf::kExactHead) continue;  // Exact: no error.
       HybridAttentionOptions h;
       h.heads = layer.heads;

@@ -18,6 +18,8 @@ namespace favor::runtime {
 struct HybridPlanOptions {
   rf::FeatureOptions features;  // The tails measured (their kind; each candidate has its M).
   int64_t sinks = 4;
+  // Besides these, the longest window-only window whose state fits the budget (the uniform
+  // baseline a plan must beat) is always measured.
   std::vector<rf::PlanCandidate> candidates = {
       {0, 256}, {16, 0},   {16, 256}, {32, 0},    {32, 256},
       {64, 0},  {64, 256}, {128, 0},  {128, 256}, {rf::kExactHead, 0}};
