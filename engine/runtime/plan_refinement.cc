@@ -100,9 +100,13 @@ absl::StatusOr<PlanRefinement> RefinePlan(rf::HybridPlan& plan, const PlanObject
       }
     }
     plan.errors = std::move(change);
-    FAVOR_RETURN_IF_ERROR(rf::ChoosePlan(plan));
-    Choices linearised = plan.choices;
-    FAVOR_ASSIGN_OR_RETURN(const double score, scorer.Score(linearised));
+    Choices linearised = best;
+    double score = best_score;
+    // The knapsack rounds costs up to its unit; when that leaves no plan, only single moves remain.
+    if (rf::ChoosePlan(plan).ok()) {
+      linearised = plan.choices;
+      FAVOR_ASSIGN_OR_RETURN(score, scorer.Score(linearised));
+    }
     if (score < best_score && score <= best_score + best_move) {
       best_score = score;
       best = std::move(linearised);
