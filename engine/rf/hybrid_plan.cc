@@ -23,6 +23,17 @@ double HybridPlan::Cost(const PlanCandidate& candidate) const {
   return head_dim <= 0 ? units : units / static_cast<double>(2 * head_dim);
 }
 
+int64_t HybridPlan::LongestWindowWithinBudget() const {
+  // The cost is affine in the window: a guess from the cost of one more token, then Cost() decides
+  // at the boundary (rounding).
+  const double sinks_only = Cost({0, 0}), per_token = Cost({1, 0}) - sinks_only;
+  auto window = static_cast<int64_t>(std::floor((budget - sinks_only) / per_token));
+  window = std::max<int64_t>(window, 0);
+  while (window > 0 && Cost({window, 0}) > budget) --window;
+  while (Cost({window + 1, 0}) <= budget) ++window;
+  return window;
+}
+
 std::vector<int64_t> HybridPlan::Windows(int64_t layer) const {
   std::vector<int64_t> windows;
   for (const PlanCandidate& c : choices[static_cast<size_t>(layer)]) windows.push_back(c.window);

@@ -53,6 +53,8 @@ struct HybridPlan {
   int64_t CostUnits(const PlanCandidate& candidate) const;
   // The same in tokens of KV cache (2 d floats).
   double Cost(const PlanCandidate& candidate) const;
+  // The longest window-only window whose cost fits the budget (0: none does).
+  int64_t LongestWindowWithinBudget() const;
   // One layer's windows and tail sizes, per key/value head, as HybridAttentionOptions take them.
   std::vector<int64_t> Windows(int64_t layer) const;
   std::vector<int64_t> Features(int64_t layer) const;

@@ -1,7 +1,6 @@
 #include "engine/runtime/hybrid_planner.h"
 
 #include <algorithm>
-#include <cmath>
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/status.h"
@@ -75,17 +74,11 @@ absl::StatusOr<rf::HybridPlan> PlanHybridAttention(const AttentionCapture& captu
   // Uniform window-only attention of the budget's memory is the baseline a plan must beat: it is
   // always a candidate, so the plan can be it (and a plan chosen end to end is never worse than it
   // on the calibration text).
-  if (plan.head_dim > 0) {
-    const double row = static_cast<double>(2 * plan.head_dim + 1);
-    const auto window = static_cast<int64_t>(std::floor(
-                            options.budget * static_cast<double>(2 * plan.head_dim) / row + 1e-9)) -
-                        options.sinks;
-    const rf::PlanCandidate baseline{window, 0};
-    if (window > 0 && window < tokens && plan.candidates.size() < 64 &&
-        std::find(plan.candidates.begin(), plan.candidates.end(), baseline) ==
-            plan.candidates.end()) {
-      plan.candidates.push_back(baseline);
-    }
+  const rf::PlanCandidate baseline{plan.LongestWindowWithinBudget(), 0};
+  if (baseline.window > 0 && baseline.window < tokens && plan.candidates.size() < 64 &&
+      std::find(plan.candidates.begin(), plan.candidates.end(), baseline) ==
+          plan.candidates.end()) {
+    plan.candidates.push_back(baseline);
   }
   for (size_t l = 0; l < capture.layers.size(); ++l) {
     const AttentionCapture::Layer& layer = capture.layers[l];

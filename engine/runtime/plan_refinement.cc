@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,37 +13,38 @@ namespace {
 
 using Choices = std::vector<std::vector<rf::PlanCandidate>>;
 
-// Whether a plan's summed state fits the budget (the knapsack's own test, without its rounding).
-bool FitsBudget(const rf::HybridPlan& plan, const Choices& choices) {
-  double total = 0;
-  int64_t heads = 0;
-  for (const auto& layer : choices) {
-    for (const rf::PlanCandidate& c : layer) {
-      total += plan.Cost(c);
-      ++heads;
-    }
-  }
-  return total <= plan.budget * static_cast<double>(heads) * (1 + 1e-12);
-}
-
+// Scores choices end to end on a working copy of the plan (the knapsack rewrites its errors).
 class Scorer {
  public:
-  Scorer(rf::HybridPlan& plan, const PlanObjective& objective)
-      : plan_(plan), objective_(objective) {}
+  Scorer(const rf::HybridPlan& plan, const PlanObjective& objective)
+      : work_(plan), objective_(objective) {}
 
   absl::StatusOr<double> Score(const Choices& choices) {
-    plan_.choices = choices;
+    work_.choices = choices;
     ++evaluations_;
-    FAVOR_ASSIGN_OR_RETURN(const double score, objective_(plan_));
+    FAVOR_ASSIGN_OR_RETURN(const double score, objective_(work_));
     if (!std::isfinite(score)) {
       return absl::InternalError(absl::StrCat("a plan scored ", score, " end to end"));
     }
     return score;
   }
+  // Whether choices keep the mean state per head within the budget (without the knapsack's
+  // rounding of costs).
+  bool Fits(const Choices& choices) {
+    work_.choices = choices;
+    return work_.MeanCost() <= work_.budget * (1 + 1e-12);
+  }
+  // The knapsack's plan for `errors` (single-head changes of score), or none when its rounding of
+  // costs leaves no plan.
+  std::optional<Choices> Knapsack(std::vector<std::vector<std::vector<double>>> errors) {
+    work_.errors = std::move(errors);
+    if (!rf::ChoosePlan(work_).ok()) return std::nullopt;
+    return work_.choices;
+  }
   int64_t evaluations() const { return evaluations_; }
 
  private:
-  rf::HybridPlan& plan_;
+  rf::HybridPlan work_;
   const PlanObjective& objective_;
   int64_t evaluations_ = 0;
 };
@@ -54,7 +56,6 @@ absl::StatusOr<PlanRefinement> RefinePlan(rf::HybridPlan& plan, const PlanObject
   if (plan.choices.empty() || plan.errors.size() != plan.choices.size()) {
     return absl::InvalidArgumentError("refining a plan needs one chosen from per-head errors");
   }
-  const auto per_head_errors = plan.errors;
   Scorer scorer(plan, objective);
   PlanRefinement report;
 
@@ -64,7 +65,7 @@ absl::StatusOr<PlanRefinement> RefinePlan(rf::HybridPlan& plan, const PlanObject
   report.uniform_score = std::numeric_limits<double>::infinity();
   for (const rf::PlanCandidate& candidate : plan.candidates) {
     Choices uniform(best.size(), std::vector<rf::PlanCandidate>(best[0].size(), candidate));
-    if (!FitsBudget(plan, uniform)) continue;
+    if (!scorer.Fits(uniform)) continue;
     FAVOR_ASSIGN_OR_RETURN(const double score, scorer.Score(uniform));
     if (score < report.uniform_score) {
       report.uniform_score = score;
@@ -92,24 +93,22 @@ absl::StatusOr<PlanRefinement> RefinePlan(rf::HybridPlan& plan, const PlanObject
           moved[l][h] = plan.candidates[c];
           FAVOR_ASSIGN_OR_RETURN(const double score, scorer.Score(moved));
           change[l][h][c] = score - best_score;
-          if (change[l][h][c] < best_move && FitsBudget(plan, moved)) {
+          if (change[l][h][c] < best_move && scorer.Fits(moved)) {
             best_move = change[l][h][c];
             best_move_choices = std::move(moved);
           }
         }
       }
     }
-    plan.errors = std::move(change);
-    Choices linearised = best;
+    // The linearised plan if it beats the best single move, else that move, else stop.
     double score = best_score;
-    // The knapsack rounds costs up to its unit; when that leaves no plan, only single moves remain.
-    if (rf::ChoosePlan(plan).ok()) {
-      linearised = plan.choices;
-      FAVOR_ASSIGN_OR_RETURN(score, scorer.Score(linearised));
+    const std::optional<Choices> linearised = scorer.Knapsack(std::move(change));
+    if (linearised.has_value()) {
+      FAVOR_ASSIGN_OR_RETURN(score, scorer.Score(*linearised));
     }
     if (score < best_score && score <= best_score + best_move) {
       best_score = score;
-      best = std::move(linearised);
+      best = *linearised;
     } else if (best_move < 0) {
       best_score += best_move;
       best = std::move(best_move_choices);
@@ -118,7 +117,6 @@ absl::StatusOr<PlanRefinement> RefinePlan(rf::HybridPlan& plan, const PlanObject
     }
     report.round_scores.push_back(best_score);
   }
-  plan.errors = per_head_errors;
   plan.choices = std::move(best);
   plan.calibration_kl = best_score;
   report.evaluations = scorer.evaluations();

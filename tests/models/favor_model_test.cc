@@ -305,7 +305,8 @@ TEST(FavorModel, PlanChosenEndToEndBeatsUniformWindowOnlyOnHeldOutText) {
   ASSERT_TRUE(report.ok()) << report.status();
   std::printf("%s", rf::DescribePlan(refined).c_str());
   EXPECT_LE(refined.MeanCost(), plan_options.budget + 1e-9);
-  EXPECT_LE(refined.calibration_kl, report->per_head_score);
+  EXPECT_LT(refined.calibration_kl, 0.98 * report->per_head_score)
+      << "here the per-head plan is not the end-to-end optimum (0.543 against 0.569 when written)";
   EXPECT_NEAR(refined.calibration_kl, objective(refined).value(), 1e-9) << "deterministic";
 
   // Held out: the plan against every head at W = 8 (the budget) on the evaluation text.

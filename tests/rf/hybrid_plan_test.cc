@@ -99,6 +99,20 @@ TEST(HybridPlan, StateCostsMixWindowOnlyHybridAndExactHeads) {
   EXPECT_DOUBLE_EQ(plan.Cost({8, 0}), 12.0 * 17 / 16);
   EXPECT_DOUBLE_EQ(plan.Cost({8, 16}), (12.0 * 17 + 16 * 10) / 16);
   EXPECT_DOUBLE_EQ(plan.Cost({kExactHead, 0}), (4.0 + 256) * 17 / 16);
+  // The longest window-only window within a budget: (4 + W) 17 / 16 <= budget.
+  for (const auto& [budget, window] : std::vector<std::pair<double, int64_t>>{
+           {12.0 * 17 / 16, 8}, {12.0 * 17 / 16 - 1e-9, 7}, {20.0, 14}, {4.0, 0}, {1.0, 0}}) {
+    plan.budget = budget;
+    EXPECT_EQ(plan.LongestWindowWithinBudget(), window) << budget;
+  }
+  {
+    HybridPlan d16 = plan;  // tinystories-656K: d = 16, budget 20 -> W = 15.
+    d16.head_dim = 16;
+    d16.budget = 20;
+    EXPECT_EQ(d16.LongestWindowWithinBudget(), 15);
+    d16.head_dim = 0;  // Costs in window tokens.
+    EXPECT_EQ(d16.LongestWindowWithinBudget(), 20);
+  }
   std::mt19937_64 rng(9);
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   for (double budget : {13.0, 20.0, 30.0, 60.0}) {

@@ -51,6 +51,12 @@ double BestByEnumeration(const rf::HybridPlan& plan, const Score& score) {
   }
 }
 
+// RefinePlan with `score` of the choices as its objective.
+absl::StatusOr<PlanRefinement> Refine(rf::HybridPlan& plan, const Score& score) {
+  return RefinePlan(
+      plan, [&](const rf::HybridPlan& p) -> absl::StatusOr<double> { return score(p.choices); });
+}
+
 size_t IndexOf(const rf::HybridPlan& plan, const rf::PlanCandidate& c) {
   return static_cast<size_t>(std::find(plan.candidates.begin(), plan.candidates.end(), c) -
                              plan.candidates.begin());
@@ -88,8 +94,7 @@ TEST(PlanRefinement, ReachesTheOptimumWhenHeadsMatterUnequally) {
       return total;
     };
     const double optimum = BestByEnumeration(plan, score);
-    auto refined = RefinePlan(
-        plan, [&](const rf::HybridPlan& p) -> absl::StatusOr<double> { return score(p.choices); });
+    auto refined = Refine(plan, score);
     ASSERT_TRUE(refined.ok()) << refined.status();
     EXPECT_NEAR(plan.calibration_kl, optimum, 1e-12) << "trial " << trial;
     EXPECT_NEAR(score(plan.choices), plan.calibration_kl, 1e-12);
@@ -121,8 +126,7 @@ TEST(PlanRefinement, NeverWorseThanThePerHeadOrTheBestUniformPlanWhenHeadsIntera
     };
     const double optimum = BestByEnumeration(plan, score);
     const double per_head = score(plan.choices);
-    auto refined = RefinePlan(
-        plan, [&](const rf::HybridPlan& p) -> absl::StatusOr<double> { return score(p.choices); });
+    auto refined = Refine(plan, score);
     ASSERT_TRUE(refined.ok()) << refined.status();
     EXPECT_NEAR(refined->per_head_score, per_head, 1e-12);
     EXPECT_LE(plan.calibration_kl, per_head);

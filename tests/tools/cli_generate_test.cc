@@ -430,7 +430,7 @@ TEST(CliGenerate, PlanChosenEndToEndBeatsWindowOnlyWhereThePerHeadPlanLoses) {
   const std::string model = kModels + "/tinystories-656K";
   const std::string dir = ::testing::TempDir() + "/plans-" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
-  std::string plans;
+  std::string plans, model_output;
   for (const std::string objective : {"heads", "model"}) {
     const std::string stats = dir + "/" + objective + ".favor-stats";
     const CliResult calibrated =
@@ -445,6 +445,7 @@ TEST(CliGenerate, PlanChosenEndToEndBeatsWindowOnlyWhereThePerHeadPlanLoses) {
         << "the window-only window of the budget is a candidate\n"
         << calibrated.out;
     plans += (plans.empty() ? "" : ",") + stats;
+    model_output = calibrated.out;
   }
   for (const char* text : {"eval.txt", "calibration.txt"}) {
     const CliResult eval = RunFavor("eval -m " + model + " -f " + data + text + " --favor-plan " +
@@ -460,6 +461,12 @@ TEST(CliGenerate, PlanChosenEndToEndBeatsWindowOnlyWhereThePerHeadPlanLoses) {
     } else {
       EXPECT_LE(end_to_end, window_only) << "on its own calibration text";
       EXPECT_LE(end_to_end, per_head);
+      // The KL calibrate chose by is the one eval measures (the text is one window of 405
+      // tokens, all of them the plan's measured positions).
+      const std::string key = "calibration text is ";
+      const size_t at = model_output.find(key);
+      ASSERT_NE(at, std::string::npos) << model_output;
+      EXPECT_NEAR(std::stod(model_output.substr(at + key.size())), end_to_end, 1e-4);
     }
   }
   std::filesystem::remove_all(dir);
