@@ -46,16 +46,22 @@ std::shared_ptr<FavorAttentionOp> MakeFavorOp(int64_t heads, int64_t kv_heads, i
   o.chunk = chunk;
   o.features = {.kind = kind, .features = features};
   o.source = FavorStatsSource::kCalibrated;
+  o.calibration = RandomCalibration(kv_heads, head_dim);
+  return FavorAttentionOp::Create(std::move(o)).value();
+}
+
+std::vector<rf::PairStatistics> RandomCalibration(int64_t kv_heads, int64_t head_dim) {
   const Tensor sample = RandomTensor(Shape{64, head_dim}, 5, 0.5f);
+  std::vector<rf::PairStatistics> calibration;
   for (int64_t g = 0; g < kv_heads; ++g) {
     rf::PairStatistics stats(head_dim);
     for (int64_t t = 0; t < 64; ++t) {
       stats.AddQuery(sample.data<float>() + t * head_dim);
       stats.AddKey(sample.data<float>() + ((t + 7) % 64) * head_dim);
     }
-    o.calibration.push_back(stats);
+    calibration.push_back(stats);
   }
-  return FavorAttentionOp::Create(std::move(o)).value();
+  return calibration;
 }
 
 namespace {

@@ -32,6 +32,9 @@ class OpRunner {
 std::shared_ptr<FavorAttentionOp> MakeFavorOp(int64_t heads, int64_t kv_heads, int64_t head_dim,
                                               rf::RfKind kind, int64_t features, int64_t chunk);
 
+// Statistics of random queries and keys for `kv_heads` heads: calibrated features without a model.
+std::vector<rf::PairStatistics> RandomCalibration(int64_t kv_heads, int64_t head_dim);
+
 // This machine's limits, probed once per process (about a second in all) so that kernels can be
 // reported as a share of them: f32 FMA throughput of one core (GFLOP/s, with the best vector
 // width the CPU has) and memory read bandwidth with `threads` threads (GB/s).

@@ -33,8 +33,7 @@ void Axpy(float a, const float* x, float* y, int64_t n);
 void Scale(float a, float* y, int64_t n);
 void Gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
           float* c, int64_t ldc, bool accumulate);
-void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
-                 const float* v, const float* rescale, int64_t m, int64_t d);
+void TailDecode(const TailDecodeStep& step);
 void MatVecBf16(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx, int64_t rows,
                 float* y, int64_t ldy);
 void QuantizeQ8(const float* x, int64_t k, int8_t* codes, float* scales, float* sums);

@@ -57,6 +57,38 @@ using InterleavedMatMulFn = void (*)(const void* w, int64_t groups, const Q8Rows
 // that order (within an ulp of the type table's to_f32, which keeps ggml's order bit for bit).
 using QuantToF32Fn = void (*)(const void* w, float* out, int64_t count);
 
+// One decode step of one key/value head's random-feature attention state (engine/ops/
+// feature_tail.h): S (M x d), z (M) and per-feature log-scales c (M; -inf for a feature that holds
+// nothing yet). With W = projection_t^T (M x d), the joining key's log-features
+// b = bias + W key + key_quadratic and each query row's a_h = bias + W query_h (rows already
+// through their transforms):
+//   c' = max(c, b),  u = exp(b - c'),  rescale = exp(c - c') (0 where c = -inf),
+//   r_h = max_m (a_h + c')_m,  phi_h = exp(a_h + c' - r_h),
+//   numerator_h   = sum_m phi_hm rescale_m S_m + (phi_h . u) value,
+//   denominator_h = sum_m phi_hm rescale_m z_m + (phi_h . u),
+// then S_m <- rescale_m S_m + u_m value, z <- rescale z + u, c <- c'. Without a key (null),
+// c' = c and nothing joins. A row with r_h = -inf (no feature held) gets zeros. The query row's
+// weights are exp(r_h) times its numerator and denominator. One read of the projection serves the
+// key and every query row; one read of S serves every query row and the update.
+struct TailDecodeStep {
+  int64_t features;           // M
+  int64_t dim;                // d
+  int64_t heads;              // Query rows.
+  const float* bias;          // M
+  const float* projection_t;  // d x M
+  const float* queries;       // heads x d
+  const float* key;           // d, or null: no key joins.
+  float key_quadratic;        // Added to every log-feature of the key.
+  const float* value;         // d (read only with a key).
+  float* s;                   // M x d
+  float* z;                   // M
+  float* scale;               // M: c
+  float* numerators;          // heads x d
+  float* denominators;        // heads
+  float* row_scales;          // heads: r_h
+  float* scratch;             // (heads + 4) x M floats.
+};
+
 struct KernelTable {
   Isa isa;
   // out = a + b.
@@ -115,12 +147,8 @@ struct KernelTable {
   // random-feature attention (k and n of tens to hundreds).
   void (*gemm)(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
                int64_t ldb, float* c, int64_t ldc, bool accumulate);
-  // The fused decode step of random-feature attention over one state S (m x d), in one pass:
-  // numerators[h] += sum_m phi[h][m] S[m] for the `heads` rows of phi (stride m), then
-  // S[m] = S[m] * rescale[m] + w[m] v (every feature has its own running scale); w null: S is
-  // only read.
-  void (*favor_decode)(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
-                       const float* v, const float* rescale, int64_t m, int64_t d);
+  // One decode step of one key/value head's random-feature state (see TailDecodeStep).
+  void (*tail_decode)(const TailDecodeStep& step);
   // y[r][i] = sum_p w[i][p] x[r][p] for r < rows (1 to kMatVecMaxRows) and i < n, with w (bf16,
   // n x k) in the packed layout above: streamed once for all rows of x. The decode-time matrix
   // product, bound by memory bandwidth. `w` points at a group boundary.

@@ -123,18 +123,67 @@ void Scale(float a, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= a;
 }
 
-void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
-                 const float* v, const float* rescale, int64_t m, int64_t d) {
-  for (int64_t h = 0; h < heads; ++h) {
-    for (int64_t i = 0; i < d; ++i) {
-      double sum = numerators[h * d + i];
-      for (int64_t f = 0; f < m; ++f) sum += static_cast<double>(phi[h * m + f]) * s[f * d + i];
-      numerators[h * d + i] = static_cast<float>(sum);
+void TailDecode(const TailDecodeStep& step) {
+  const int64_t m = step.features, d = step.dim;
+  const bool joins = step.key != nullptr;
+  const double empty = -std::numeric_limits<double>::infinity();
+  // Log-features of a row x: bias + W x.
+  auto logs = [&](const float* x) {
+    std::vector<double> out(static_cast<size_t>(m));
+    for (int64_t f = 0; f < m; ++f) {
+      double sum = step.bias[f];
+      for (int64_t p = 0; p < d; ++p)
+        sum += static_cast<double>(x[p]) * step.projection_t[p * m + f];
+      out[static_cast<size_t>(f)] = sum;
+    }
+    return out;
+  };
+  std::vector<double> b, c_new(static_cast<size_t>(m)), rescale(static_cast<size_t>(m)),
+      u(static_cast<size_t>(m), 0.0);
+  if (joins) b = logs(step.key);
+  for (int64_t f = 0; f < m; ++f) {
+    const auto i = static_cast<size_t>(f);
+    const double c = step.scale[f];
+    c_new[i] = joins ? std::max(c, b[i] + step.key_quadratic) : c;
+    rescale[i] = c == empty ? 0.0 : std::exp(c - c_new[i]);
+    if (joins) u[i] = std::exp(b[i] + step.key_quadratic - c_new[i]);
+  }
+  for (int64_t h = 0; h < step.heads; ++h) {
+    std::vector<double> a = logs(step.queries + h * d);
+    double r = empty;
+    for (int64_t f = 0; f < m; ++f) {
+      a[static_cast<size_t>(f)] += c_new[static_cast<size_t>(f)];
+      r = std::max(r, a[static_cast<size_t>(f)]);
+    }
+    step.row_scales[h] = static_cast<float>(r);
+    double denominator = 0;
+    std::vector<double> numerator(static_cast<size_t>(d), 0.0);
+    if (r != empty) {
+      for (int64_t f = 0; f < m; ++f) {
+        const auto i = static_cast<size_t>(f);
+        const double phi = std::exp(a[i] - r);
+        // The key's term from its own weight; the state's through its rescale.
+        const double carried = phi * rescale[i];
+        denominator += carried * step.z[f] + phi * u[i];
+        for (int64_t j = 0; j < d; ++j) {
+          numerator[static_cast<size_t>(j)] +=
+              carried * step.s[f * d + j] + (joins ? phi * u[i] * step.value[j] : 0.0);
+        }
+      }
+    }
+    step.denominators[h] = static_cast<float>(denominator);
+    for (int64_t j = 0; j < d; ++j) {
+      step.numerators[h * d + j] = static_cast<float>(numerator[static_cast<size_t>(j)]);
     }
   }
-  if (w == nullptr) return;
+  if (!joins) return;
   for (int64_t f = 0; f < m; ++f) {
-    for (int64_t i = 0; i < d; ++i) s[f * d + i] = s[f * d + i] * rescale[f] + w[f] * v[i];
+    const auto i = static_cast<size_t>(f);
+    for (int64_t j = 0; j < d; ++j) {
+      step.s[f * d + j] = static_cast<float>(rescale[i] * step.s[f * d + j] + u[i] * step.value[j]);
+    }
+    step.z[f] = static_cast<float>(rescale[i] * step.z[f] + u[i]);
+    step.scale[f] = static_cast<float>(c_new[i]);
   }
 }
 

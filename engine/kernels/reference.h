@@ -27,8 +27,8 @@ float ExpShifted(const float* x, float shift, float* out, int64_t n);
 float Max(const float* x, int64_t n);
 void Axpy(float a, const float* x, float* y, int64_t n);
 void Scale(float a, float* y, int64_t n);
-void FavorDecode(const float* phi, int64_t heads, float* numerators, float* s, const float* w,
-                 const float* v, const float* rescale, int64_t m, int64_t d);
+// tail_decode's definition, every sum and exp in double.
+void TailDecode(const TailDecodeStep& step);
 void MatVecBf16(const uint16_t* w, int64_t n, int64_t k, const float* x, int64_t ldx, int64_t rows,
                 float* y, int64_t ldy);
 // quant_matmul's definition: y[t][i] = sum_p w[i][p] (scale * code)[t][p] in double, with the

@@ -31,7 +31,7 @@ const KernelTable& Table() {
     .axpy = &Axpy,
     .scale = &Scale,
     .gemm = &Gemm,
-    .favor_decode = &FavorDecode,
+    .tail_decode = &TailDecode,
     .matvec_bf16 = &MatVecBf16,
     .quantize_q8 = &QuantizeQ8,
     .quant_matmul = kQuantMatMul,

@@ -24,10 +24,9 @@ float Quadratic(const Context& c, const rf::RowTransform& quadratic, const float
   return sum;
 }
 
-// Rows x T^T of `rows` rows of x (row stride) into c.scratch.transformed (rows of d).
+// Rows x T^T of `rows` rows of x (row stride) into `out` (rows of d).
 const float* Transform(const Context& c, const rf::RowTransform& transform, const float* x,
-                       int64_t rows, int64_t stride) {
-  float* out = c.scratch.transformed;
+                       int64_t rows, int64_t stride, float* out) {
   if (!transform.diagonal.empty()) {
     for (int64_t t = 0; t < rows; ++t) {
       c.kernel.mul(x + t * stride, transform.diagonal.data(), out + t * c.dim, c.dim);
@@ -46,7 +45,7 @@ void LinearLogFeatures(const Context& c, const rf::RowTransform& transform, cons
   for (int64_t t = 0; t < rows; ++t) {
     std::memcpy(logs + t * m, c.head.bias.data(), static_cast<size_t>(m) * sizeof(float));
   }
-  const float* transformed = Transform(c, transform, x, rows, stride);
+  const float* transformed = Transform(c, transform, x, rows, stride, c.scratch.transformed);
   c.kernel.gemm(rows, m, c.dim, transformed, c.dim, c.head.projection_t.data(), m, logs, m, true);
 }
 
@@ -114,7 +113,7 @@ void ShiftScales(const HeadState& state, int64_t features, float shift) {
 }
 
 int64_t ScratchFloats(int64_t rows, int64_t features, int64_t dim) {
-  const int64_t floats = 5 * rows * features + rows * rows + 3 * features + rows * dim;
+  const int64_t floats = 5 * rows * features + rows * rows + 3 * features + (rows + 1) * dim;
   return (floats + 15) / 16 * 16;
 }
 
@@ -242,31 +241,32 @@ void AddKeys(const Context& c, const float* values, int64_t v_stride, int64_t ke
 
 void DecodeStep(const Context& c, const float* q, int64_t heads, const float* key,
                 const float* value, float* numerator, float* denominator, float* row_scale) {
-  const int64_t m = c.features, d = c.dim;
-  const float* w = nullptr;  // The key's weight per feature, at the new scales.
+  const int64_t d = c.dim;
+  float* queries = c.scratch.transformed;
+  const float* transformed_key = nullptr;
+  Transform(c, c.head.query_transform, q, heads, d, queries);
   if (key != nullptr) {
-    KeyLogFeatures(c, key, 1, d, c.scratch.key_logs);
-    PlanSubchunk(c, c.scratch.key_logs, 0, 1);
-    PrepareKeys(c, c.scratch.key_logs, 1);
-    w = c.scratch.keys;
-  } else {
-    std::memcpy(c.scratch.new_scale, c.state.scale, static_cast<size_t>(m) * sizeof(float));
-    PrepareKeys(c, nullptr, 0);
+    transformed_key = Transform(c, c.head.key_transform, key, 1, d, queries + heads * d);
   }
-  QueryFeatures(c, q, heads, d, row_scale);
-  for (int64_t h = 0; h < heads; ++h) {
-    float* phi = c.scratch.queries + h * m;
-    const float self = w != nullptr ? c.kernel.dot(phi, w, m) : 0.0f;
-    c.kernel.mul(phi, c.scratch.rescale, phi, m);  // The carried state at its own scales.
-    denominator[h] = c.kernel.dot(phi, c.state.z, m) + self;
-    for (int64_t i = 0; i < d; ++i) numerator[h * d + i] = w != nullptr ? self * value[i] : 0.0f;
-  }
-  c.kernel.favor_decode(c.scratch.queries, heads, numerator, c.state.s, w, value, c.scratch.rescale,
-                        m, d);
-  if (w == nullptr) return;
-  c.kernel.mul(c.state.z, c.scratch.rescale, c.state.z, m);
-  c.kernel.add(c.state.z, w, c.state.z, m);
-  std::memcpy(c.state.scale, c.scratch.new_scale, static_cast<size_t>(m) * sizeof(float));
+  // The kernel's (heads + 4) x M floats of scratch: the sub-chunk rows from key_logs on
+  // (5 x rows x M, rows >= heads).
+  c.kernel.tail_decode(
+      {.features = c.features,
+       .dim = d,
+       .heads = heads,
+       .bias = c.head.bias.data(),
+       .projection_t = c.head.projection_t.data(),
+       .queries = queries,
+       .key = transformed_key,
+       .key_quadratic = key != nullptr ? Quadratic(c, c.head.key_quadratic, key) : 0.0f,
+       .value = value,
+       .s = c.state.s,
+       .z = c.state.z,
+       .scale = c.state.scale,
+       .numerators = numerator,
+       .denominators = denominator,
+       .row_scales = row_scale,
+       .scratch = c.scratch.key_logs});
 }
 
 }  // namespace favor::feature_tail

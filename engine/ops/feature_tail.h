@@ -75,7 +75,7 @@ struct Scratch {
   float* new_scale;    // M: c^
   float* rescale;      // M: exp(c_m - c^_m)
   float* base;         // M
-  float* transformed;  // rows x d: rows through the head's query or key transform.
+  float* transformed;  // (rows + 1) x d: rows through the head's query or key transform.
 };
 int64_t ScratchFloats(int64_t rows, int64_t features, int64_t dim);
 Scratch ScratchAt(float* base, int64_t rows, int64_t features);
@@ -117,10 +117,10 @@ void QueryFeatures(const Context& c, const float* q, int64_t rows, int64_t q_str
 // The prepared keys join the state (values as above); the scales become sc.new_scale.
 void AddKeys(const Context& c, const float* values, int64_t v_stride, int64_t keys);
 
-// One decode step in one pass over S: the key (a row of d; null: no key joins) and its value
-// join the state, and `heads` query rows (d apart; the scratch holds at least that many rows)
-// read the state with it, as Queries would: numerators (heads x d), denominators and row
-// log-scales r_t.
+// One decode step (the kernel table's tail_decode: one pass over the projection and one over S):
+// the key (a row of d; null: no key joins) and its value join the state, and `heads` query rows
+// (d apart; the scratch holds at least that many rows) read the state with it, as Queries would:
+// numerators (heads x d), denominators and row log-scales r_t.
 void DecodeStep(const Context& c, const float* q, int64_t heads, const float* key,
                 const float* value, float* numerator, float* denominator, float* row_scale);
 

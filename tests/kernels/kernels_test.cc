@@ -4,8 +4,10 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "engine/core/half.h"
 #include "engine/kernels/kernels.h"
 #include "engine/kernels/reference.h"
@@ -128,32 +130,97 @@ TEST_P(KernelTest, F32MatMulAtAwkwardShapes) {
   }
 }
 
-TEST_P(KernelTest, FavorDecodeIsOnePassOverTheState) {
-  for (int64_t heads : {1, 3, 8, 11}) {
-    for (int64_t m : {1, 7, 64}) {
+// One head's random-feature state and a decode step's inputs, with the outputs of the step.
+struct TailDecodeCase {
+  int64_t heads, m, d;
+  std::vector<float> bias, projection_t, queries, key, value, s, z, scale;
+  std::vector<float> numerators, denominators, row_scales;
+
+  // `empty_every`: every that-many-th feature holds nothing (-inf scale, zero sums); 1: none
+  // holds anything yet.
+  TailDecodeCase(int64_t heads_, int64_t m_, int64_t d_, int64_t empty_every, uint64_t seed)
+      : heads(heads_), m(m_), d(d_) {
+    bias = RandomVector(m, seed, -2.0f, 2.0f);
+    projection_t = RandomVector(d * m, seed + 1, -0.5f, 0.5f);
+    queries = RandomVector(heads * d, seed + 2);
+    key = RandomVector(d, seed + 3);
+    value = RandomVector(d, seed + 4);
+    s = RandomVector(m * d, seed + 5);
+    z = RandomVector(m, seed + 6, 0.5f, 3.0f);
+    scale = RandomVector(m, seed + 7, -6.0f, 6.0f);
+    for (int64_t f = 0; f < m; ++f) {
+      if (f % empty_every != 0) continue;
+      scale[static_cast<size_t>(f)] = -std::numeric_limits<float>::infinity();
+      z[static_cast<size_t>(f)] = 0.0f;
+      for (int64_t j = 0; j < d; ++j) s[static_cast<size_t>(f * d + j)] = 0.0f;
+    }
+    // Outputs start as garbage: the step must write all of them.
+    numerators = RandomVector(heads * d, seed + 8);
+    denominators = RandomVector(heads, seed + 9);
+    row_scales = RandomVector(heads, seed + 10);
+  }
+  TailDecodeStep Step(bool joins, std::vector<float>& scratch) {
+    scratch.assign(static_cast<size_t>((heads + 4) * m), std::nanf(""));  // Exactly its size.
+    return {.features = m,
+            .dim = d,
+            .heads = heads,
+            .bias = bias.data(),
+            .projection_t = projection_t.data(),
+            .queries = queries.data(),
+            .key = joins ? key.data() : nullptr,
+            .key_quadratic = -1.75f,
+            .value = value.data(),
+            .s = s.data(),
+            .z = z.data(),
+            .scale = scale.data(),
+            .numerators = numerators.data(),
+            .denominators = denominators.data(),
+            .row_scales = row_scales.data(),
+            .scratch = scratch.data()};
+  }
+};
+
+// Log-scales (values of a few nats, or -inf for nothing) equal to rounding.
+void ExpectLogScalesNear(const std::vector<float>& actual, const std::vector<float>& expected,
+                         const std::string& at) {
+  ASSERT_EQ(actual.size(), expected.size()) << at;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    if (std::isinf(expected[i])) {
+      EXPECT_EQ(actual[i], expected[i]) << at << " [" << i << "]";
+    } else {
+      EXPECT_NEAR(actual[i], expected[i], 1e-5 * (1 + std::abs(expected[i])))
+          << at << " [" << i << "]";
+    }
+  }
+}
+
+TEST_P(KernelTest, TailDecodeMatchesItsDefinitionInDouble) {
+  std::vector<float> scratch, expected_scratch;
+  for (int64_t heads : {1, 2, 3, 5, 8, 11}) {
+    for (int64_t m : {1, 7, 17, 64, 257}) {
       for (int64_t d : {1, 8, 17, 64, 100}) {
-        const auto phi = RandomVector(heads * m, 51, 0.0f, 1.0f),
-                   w = RandomVector(m, 52, 0.0f, 1.0f);
-        const auto v = RandomVector(d, 53);
-        auto numerators = RandomVector(heads * d, 54), s = RandomVector(m * d, 55);
-        auto expected_numerators = numerators, expected_s = s;
-        const auto rescale = RandomVector(m, 56, 0.0f, 1.0f);
-        k().favor_decode(phi.data(), heads, numerators.data(), s.data(), w.data(), v.data(),
-                         rescale.data(), m, d);
-        reference::FavorDecode(phi.data(), heads, expected_numerators.data(), expected_s.data(),
-                               w.data(), v.data(), rescale.data(), m, d);
-        EXPECT_LT(NormalizedError(numerators, expected_numerators), 1e-6)
-            << heads << " " << m << " " << d;
-        EXPECT_LT(NormalizedError(s, expected_s), 1e-6) << heads << " " << m << " " << d;
-        // Without a key the state is only read.
-        const auto s_before = s;
-        k().favor_decode(phi.data(), heads, numerators.data(), s.data(), nullptr, v.data(),
-                         rescale.data(), m, d);
-        reference::FavorDecode(phi.data(), heads, expected_numerators.data(), expected_s.data(),
-                               nullptr, v.data(), rescale.data(), m, d);
-        EXPECT_LT(NormalizedError(numerators, expected_numerators), 1e-6)
-            << heads << " " << m << " " << d;
-        EXPECT_EQ(s, s_before) << heads << " " << m << " " << d;
+        // Some features empty; none held yet (the first key); every feature held.
+        for (int64_t empty_every : {int64_t{3}, int64_t{1}, m + 1}) {
+          for (bool joins : {true, false}) {
+            const std::string at =
+                absl::StrCat("heads ", heads, " M ", m, " d ", d, " empty every ", empty_every,
+                             joins ? " key" : " no key");
+            TailDecodeCase actual(heads, m, d, empty_every, 70), expected = actual;
+            k().tail_decode(actual.Step(joins, scratch));
+            reference::TailDecode(expected.Step(joins, expected_scratch));
+            EXPECT_LT(NormalizedError(actual.numerators, expected.numerators), 1e-5) << at;
+            EXPECT_LT(NormalizedError(actual.denominators, expected.denominators), 1e-5) << at;
+            ExpectLogScalesNear(actual.row_scales, expected.row_scales, at);
+            EXPECT_LT(NormalizedError(actual.s, expected.s), 1e-5) << at;
+            EXPECT_LT(NormalizedError(actual.z, expected.z), 1e-5) << at;
+            ExpectLogScalesNear(actual.scale, expected.scale, at);
+            if (!joins) {
+              const TailDecodeCase before(heads, m, d, empty_every, 70);
+              EXPECT_EQ(actual.s, before.s) << at;  // Without a key the state is only read.
+              EXPECT_EQ(actual.z, before.z) << at;
+            }
+          }
+        }
       }
     }
   }
