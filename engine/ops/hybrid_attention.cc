@@ -457,6 +457,12 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
 
   if (tokens == 1) {
     ParallelFor(n_kv, ctx.threads, 1, [&](int64_t g) {
+      // Heads are split into contiguous runs per thread: the next head is most likely this
+      // thread's next.
+      if (g + 1 < n_kv && state->features[static_cast<size_t>(g + 1)] != nullptr) {
+        feature_tail::PrefetchDecode(*state->features[static_cast<size_t>(g + 1)],
+                                     state->tail(g + 1), FeaturesOf(g + 1), d);
+      }
       const int64_t m_features = FeaturesOf(g);
       const rf::HeadFeatures* head_features = state->features[static_cast<size_t>(g)].get();
       float* base = scratch_base + g * scratch_stride;
