@@ -200,13 +200,13 @@ absl::Status FavorAttentionOp::Run(const RunContext& ctx, std::span<const Tensor
     };
 
     if (options_.causal && tokens == 1) {
-      // Decode: every query head of the group in one pass over S (read for the queries, the
-      // updated state written in the same sweep).
       // The thread's next head, most likely (contiguous runs per thread).
       if (g + 1 < n_kv && state->features[static_cast<size_t>(g + 1)] != nullptr) {
         feature_tail::PrefetchDecode(*state->features[static_cast<size_t>(g + 1)],
-                                     state->head(g + 1), m_features, d);
+                                     state->head(g + 1));
       }
+      // Decode: every query head of the group in one pass over S (read for the queries, the
+      // updated state written in the same sweep).
       feature_tail::DecodeStep(tail, q + g * group * d, group, k + g * d, v + g * d, numerator,
                                denominator, row_scale);
       for (int64_t h = 0; h < group; ++h) {

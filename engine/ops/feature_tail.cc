@@ -239,8 +239,7 @@ void AddKeys(const Context& c, const float* values, int64_t v_stride, int64_t ke
   std::memcpy(c.state.scale, c.scratch.new_scale, static_cast<size_t>(m) * sizeof(float));
 }
 
-void PrefetchDecode(const rf::HeadFeatures& head, const HeadState& state, int64_t features,
-                    int64_t dim) {
+void PrefetchDecode(const rf::HeadFeatures& head, const HeadState& state) {
   // The first 2 KB of each long stream: enough for the hardware prefetchers to take over. In
   // BM_HybridDecodeCold at M = 256 it lowered the tail's extra time per token by 4-8 % (two sets
   // of alternating runs: medians 700 -> 640 and 666 -> 634 us); 8 KB did no better.
@@ -250,11 +249,11 @@ void PrefetchDecode(const rf::HeadFeatures& head, const HeadState& state, int64_
       __builtin_prefetch(static_cast<const char*>(p) + i);
     }
   };
-  const auto vector_bytes = static_cast<int64_t>(features * sizeof(float));
+  const auto vector_bytes = static_cast<int64_t>(head.features * sizeof(float));
   prefetch(state.scale, vector_bytes);
   prefetch(state.z, vector_bytes);
   prefetch(head.bias.data(), vector_bytes);
-  const auto matrix_bytes = static_cast<int64_t>(features * dim * sizeof(float));
+  const auto matrix_bytes = static_cast<int64_t>(head.features * head.dim * sizeof(float));
   prefetch(state.s, std::min(kStreamStartBytes, matrix_bytes));
   prefetch(head.projection_t.data(), std::min(kStreamStartBytes, matrix_bytes));
 }

@@ -120,8 +120,7 @@ void AddKeys(const Context& c, const float* values, int64_t v_stride, int64_t ke
 // Starts reading what head's next decode step reads first (its scales, sums and bias, and the
 // first lines of its projection and S): issued while the previous head of the same thread runs,
 // so that each head's streams do not start cold one after another.
-void PrefetchDecode(const rf::HeadFeatures& head, const HeadState& state, int64_t features,
-                    int64_t dim);
+void PrefetchDecode(const rf::HeadFeatures& head, const HeadState& state);
 
 // One decode step (the kernel table's tail_decode: one pass over the projection and one over S):
 // the key (a row of d; null: no key joins) and its value join the state, and `heads` query rows

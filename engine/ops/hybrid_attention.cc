@@ -461,7 +461,7 @@ absl::Status HybridAttentionOp::Run(const RunContext& ctx, std::span<const Tenso
       // thread's next.
       if (g + 1 < n_kv && state->features[static_cast<size_t>(g + 1)] != nullptr) {
         feature_tail::PrefetchDecode(*state->features[static_cast<size_t>(g + 1)],
-                                     state->tail(g + 1), FeaturesOf(g + 1), d);
+                                     state->tail(g + 1));
       }
       const int64_t m_features = FeaturesOf(g);
       const rf::HeadFeatures* head_features = state->features[static_cast<size_t>(g)].get();
